@@ -1,0 +1,135 @@
+/* The buffer pool. Requests round up to a size class (multiples of 256 bytes below 4 KiB,
+ * then four classes per power of two), so a buffer freed by one training step fits the
+ * same request in the next. Free buffers wait in one list per class. */
+#include "memory/memory.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define N_CLASSES 256
+
+struct clgrad__pool {
+    clgrad__buffer *free_lists[N_CLASSES];
+};
+
+size_t clgrad__size_class(size_t n)
+{
+    if (n == 0) n = 1;
+    if (n <= 4096) return (n + 255) & ~(size_t)255;
+    int b = 63 - __builtin_clzll((unsigned long long)(n - 1)); /* 2^b < n <= 2^(b+1) */
+    size_t quarter = (size_t)1 << (b - 2);                    /* steps of 2^b / 4 */
+    return (n + quarter - 1) / quarter * quarter;
+}
+
+static int class_index(size_t cls)
+{
+    if (cls <= 4096) return (int)(cls / 256) - 1; /* 0..15 */
+    int b = 63 - __builtin_clzll((unsigned long long)(cls - 1));
+    size_t quarter = (size_t)1 << (b - 2);
+    int step = (int)((cls - ((size_t)1 << b)) / quarter) - 1; /* 0..3 */
+    int idx = 16 + (b - 12) * 4 + step;
+    return idx < N_CLASSES ? idx : N_CLASSES - 1;
+}
+
+clgrad_status clgrad__pool_create(clgrad_context *ctx)
+{
+    ctx->pool = calloc(1, sizeof *ctx->pool);
+    if (!ctx->pool) return clgrad__fail(ctx, CLGRAD_ERR_HOST_MEMORY, "out of host memory creating the buffer pool");
+    return CLGRAD_OK;
+}
+
+void clgrad__pool_trim(clgrad_context *ctx)
+{
+    if (!ctx || !ctx->pool) return;
+    for (int i = 0; i < N_CLASSES; i++) {
+        clgrad__buffer *b = ctx->pool->free_lists[i];
+        while (b) {
+            clgrad__buffer *next = b->next_free;
+            ctx->stats.device_bytes -= b->size;
+            ctx->stats.pooled_buffers--;
+            clReleaseMemObject(b->mem);
+            free(b);
+            b = next;
+        }
+        ctx->pool->free_lists[i] = NULL;
+    }
+}
+
+void clgrad__pool_destroy(clgrad_context *ctx)
+{
+    clgrad__pool_trim(ctx);
+    free(ctx->pool);
+    ctx->pool = NULL;
+}
+
+static cl_int create(clgrad_context *ctx, size_t size, cl_mem *mem)
+{
+    cl_int e = CL_SUCCESS;
+    *mem = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, size, NULL, &e);
+    return e;
+}
+
+clgrad_status clgrad__buffer_alloc(clgrad_context *ctx, size_t nbytes, clgrad__buffer **out)
+{
+    *out = NULL;
+    size_t cls = clgrad__size_class(nbytes);
+    if (cls > ctx->info.max_alloc_bytes && nbytes <= ctx->info.max_alloc_bytes) cls = nbytes ? nbytes : 1;
+    if (cls > ctx->info.max_alloc_bytes)
+        return clgrad__fail(ctx, CLGRAD_ERR_DEVICE_MEMORY,
+                            "cannot allocate %zu bytes on %s: larger than its maximum allocation of %llu bytes",
+                            nbytes, ctx->info.name, (unsigned long long)ctx->info.max_alloc_bytes);
+    int ci = class_index(cls);
+    for (clgrad__buffer **pp = &ctx->pool->free_lists[ci]; *pp; pp = &(*pp)->next_free) {
+        clgrad__buffer *b = *pp;
+        if (b->size != cls) continue;
+        *pp = b->next_free;
+        b->next_free = NULL;
+        b->refs = 1;
+        ctx->stats.pool_hits++;
+        ctx->stats.pooled_buffers--;
+        ctx->stats.live_buffers++;
+        *out = b;
+        return CLGRAD_OK;
+    }
+    clgrad__buffer *b = calloc(1, sizeof *b);
+    if (!b) return clgrad__fail(ctx, CLGRAD_ERR_HOST_MEMORY, "out of host memory");
+    cl_int e = create(ctx, cls, &b->mem);
+    if (e == CL_MEM_OBJECT_ALLOCATION_FAILURE || e == CL_OUT_OF_RESOURCES || e == CL_OUT_OF_HOST_MEMORY) {
+        clgrad__pool_trim(ctx); /* give the memory held for reuse back, then try once more */
+        e = create(ctx, cls, &b->mem);
+    }
+    if (e != CL_SUCCESS) {
+        free(b);
+        if (e == CL_MEM_OBJECT_ALLOCATION_FAILURE || e == CL_OUT_OF_RESOURCES || e == CL_OUT_OF_HOST_MEMORY ||
+            e == CL_INVALID_BUFFER_SIZE)
+            return clgrad__fail(ctx, CLGRAD_ERR_DEVICE_MEMORY,
+                                "out of device memory on %s allocating %zu bytes (%llu bytes held by clgrad): %s",
+                                ctx->info.name, nbytes, (unsigned long long)ctx->stats.device_bytes,
+                                clgrad__cl_error_name(e));
+        return clgrad__cl_fail(ctx, e, "clCreateBuffer");
+    }
+    b->size = cls;
+    b->refs = 1;
+    b->ctx = ctx;
+    ctx->stats.buffers_created++;
+    ctx->stats.live_buffers++;
+    ctx->stats.device_bytes += cls;
+    *out = b;
+    return CLGRAD_OK;
+}
+
+void clgrad__buffer_retain(clgrad__buffer *b)
+{
+    if (b) b->refs++;
+}
+
+void clgrad__buffer_release(clgrad__buffer *b)
+{
+    if (!b || --b->refs > 0) return;
+    clgrad_context *ctx = b->ctx;
+    int ci = class_index(b->size);
+    b->next_free = ctx->pool->free_lists[ci];
+    ctx->pool->free_lists[ci] = b;
+    ctx->stats.live_buffers--;
+    ctx->stats.pooled_buffers++;
+}

@@ -1,0 +1,259 @@
+/* Tensor creation and data movement: empty/zeros/full, host transfers (the only
+ * synchronisation points), strided copies and contiguous(). */
+#include "ops/ops.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FAMILY "copy"
+
+clgrad_status clgrad__fill(clgrad_tensor *dst, double value)
+{
+    int64_t n = clgrad__numel(dst->ndim, dst->shape);
+    if (n == 0) return CLGRAD_OK;
+    if (clgrad__is_contiguous(dst)) {
+        if (dst->dtype == CLGRAD_DTYPE_I32) {
+            cl_int v = (cl_int)value;
+            clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(n), CLGRAD_KARG(v)};
+            return clgrad__launch_1d(dst->ctx, FAMILY, NULL, "fill_i32", (size_t)n, 4, a);
+        }
+        cl_float v = (cl_float)value;
+        clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(n), CLGRAD_KARG(v)};
+        return clgrad__launch_1d(dst->ctx, FAMILY, NULL, "fill_f32", (size_t)n, 4, a);
+    }
+    if (dst->dtype == CLGRAD_DTYPE_I32) {
+        /* int views: fill a contiguous temporary and copy it in */
+        clgrad_tensor *tmp;
+        CLGRAD_TRY(clgrad__tensor_new(dst->ctx, dst->dtype, dst->ndim, dst->shape, &tmp));
+        clgrad_status st = clgrad__fill(tmp, value);
+        if (st == CLGRAD_OK) st = clgrad__copy(dst, tmp);
+        clgrad_tensor_release(tmp);
+        return st;
+    }
+    clgrad__geom g;
+    clgrad__geom_of(dst, &g);
+    cl_float v = (cl_float)value;
+    clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(g.shape), CLGRAD_KARG(g.stride), CLGRAD_KARG(n), CLGRAD_KARG(v)};
+    return clgrad__launch_1d(dst->ctx, FAMILY, NULL, "fill_strided_f32", (size_t)n, 6, a);
+}
+
+clgrad_status clgrad__copy(clgrad_tensor *dst, clgrad_tensor *src)
+{
+    int64_t n = clgrad__numel(dst->ndim, dst->shape);
+    if (n == 0) return CLGRAD_OK;
+    if (clgrad__is_contiguous(dst) && clgrad__is_contiguous(src)) {
+        size_t es = clgrad_dtype_size(dst->dtype);
+        cl_int e = clEnqueueCopyBuffer(dst->ctx->queue, src->buf->mem, dst->buf->mem, (size_t)src->offset * es,
+                                       (size_t)dst->offset * es, (size_t)n * es, 0, NULL, NULL);
+        if (e != CL_SUCCESS) return clgrad__cl_fail(dst->ctx, e, "clEnqueueCopyBuffer");
+        return CLGRAD_OK;
+    }
+    clgrad__geom gd, gs;
+    clgrad__geom_of(dst, &gd);
+    clgrad__geom_of(src, &gs);
+    clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(gd.shape), CLGRAD_KARG(gd.stride),
+                        CLGRAD_KARG_T(src), CLGRAD_KARG(gs.shape), CLGRAD_KARG(gs.stride), CLGRAD_KARG(n)};
+    return clgrad__launch_1d(dst->ctx, FAMILY, NULL, "copy_strided_f32", (size_t)n, 9, a);
+}
+
+clgrad_status clgrad__contiguous(clgrad_tensor *x, clgrad_tensor **out)
+{
+    if (clgrad__is_contiguous(x)) {
+        *out = clgrad_tensor_retain(x);
+        return CLGRAD_OK;
+    }
+    clgrad_tensor *y;
+    CLGRAD_TRY(clgrad__tensor_new(x->ctx, x->dtype, x->ndim, x->shape, &y));
+    clgrad_status st = clgrad__copy(y, x);
+    if (st != CLGRAD_OK) {
+        clgrad_tensor_release(y);
+        return st;
+    }
+    *out = y;
+    return CLGRAD_OK;
+}
+
+/* --- public creation ------------------------------------------------------------------- */
+
+#define CHECK_CTX_OUT(fn)                                                                          \
+    do {                                                                                           \
+        if (out) *out = NULL;                                                                      \
+        if (!ctx || !out) return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "%s: ctx and out must not be NULL", fn); \
+    } while (0)
+
+clgrad_status clgrad_tensor_empty(clgrad_context *ctx, clgrad_dtype dt, int ndim, const int64_t *shape,
+                                  clgrad_tensor **out)
+{
+    CHECK_CTX_OUT("clgrad_tensor_empty");
+    CLGRAD_TRY(clgrad__check_shape(ctx, "clgrad_tensor_empty", ndim, shape));
+    return clgrad__tensor_new(ctx, dt, ndim, shape, out);
+}
+
+static clgrad_status filled(clgrad_context *ctx, const char *fn, clgrad_dtype dt, int ndim, const int64_t *shape,
+                            double v, clgrad_tensor **out)
+{
+    CHECK_CTX_OUT(fn);
+    CLGRAD_TRY(clgrad__check_shape(ctx, fn, ndim, shape));
+    clgrad_tensor *t;
+    CLGRAD_TRY(clgrad__tensor_new(ctx, dt, ndim, shape, &t));
+    clgrad_status st = clgrad__fill(t, v);
+    if (st != CLGRAD_OK) {
+        clgrad_tensor_release(t);
+        return st;
+    }
+    *out = t;
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad_tensor_zeros(clgrad_context *ctx, clgrad_dtype dt, int ndim, const int64_t *shape,
+                                  clgrad_tensor **out)
+{
+    return filled(ctx, "clgrad_tensor_zeros", dt, ndim, shape, 0.0, out);
+}
+
+clgrad_status clgrad_tensor_full(clgrad_context *ctx, int ndim, const int64_t *shape, float value, clgrad_tensor **out)
+{
+    return filled(ctx, "clgrad_tensor_full", CLGRAD_DTYPE_F32, ndim, shape, value, out);
+}
+
+clgrad_status clgrad_tensor_ones(clgrad_context *ctx, int ndim, const int64_t *shape, clgrad_tensor **out)
+{
+    return filled(ctx, "clgrad_tensor_ones", CLGRAD_DTYPE_F32, ndim, shape, 1.0, out);
+}
+
+clgrad_status clgrad_tensor_arange(clgrad_context *ctx, double start, double stop, double step, clgrad_tensor **out)
+{
+    CHECK_CTX_OUT("clgrad_tensor_arange");
+    if (step == 0 || !isfinite(start) || !isfinite(stop) || !isfinite(step))
+        return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_tensor_arange: step must be non-zero and all values finite");
+    double len = ceil((stop - start) / step);
+    int64_t n = len > 0 ? (int64_t)len : 0;
+    if (len > 1e10) return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "clgrad_tensor_arange: %.0f elements is too many", len);
+    float *host = malloc((size_t)(n ? n : 1) * sizeof *host);
+    if (!host) return clgrad__fail(ctx, CLGRAD_ERR_HOST_MEMORY, "clgrad_tensor_arange: out of host memory");
+    for (int64_t i = 0; i < n; i++) host[i] = (float)(start + (double)i * step);
+    clgrad_status st = clgrad_tensor_from_host(ctx, CLGRAD_DTYPE_F32, 1, &n, host, out);
+    free(host);
+    return st;
+}
+
+clgrad_status clgrad_tensor_from_host(clgrad_context *ctx, clgrad_dtype dt, int ndim, const int64_t *shape,
+                                      const void *data, clgrad_tensor **out)
+{
+    CHECK_CTX_OUT("clgrad_tensor_from_host");
+    CLGRAD_TRY(clgrad__check_shape(ctx, "clgrad_tensor_from_host", ndim, shape));
+    int64_t n = clgrad__numel(ndim, shape);
+    if (!data && n > 0) return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_tensor_from_host: data is NULL");
+    clgrad_tensor *t;
+    CLGRAD_TRY(clgrad__tensor_new(ctx, dt, ndim, shape, &t));
+    clgrad_status st = clgrad_tensor_write(t, data, (size_t)n * clgrad_dtype_size(dt));
+    if (st != CLGRAD_OK) {
+        clgrad_tensor_release(t);
+        return st;
+    }
+    *out = t;
+    return CLGRAD_OK;
+}
+
+/* --- transfers -------------------------------------------------------------------------- */
+
+static clgrad_status check_nbytes(const clgrad_tensor *t, const char *fn, const void *p, size_t nbytes)
+{
+    size_t want = (size_t)clgrad__numel(t->ndim, t->shape) * clgrad_dtype_size(t->dtype);
+    if (nbytes != want)
+        return clgrad__fail(t->ctx, CLGRAD_ERR_INVALID_ARG, "%s: nbytes is %zu but the tensor holds %zu bytes", fn,
+                            nbytes, want);
+    if (!p && nbytes) return clgrad__fail(t->ctx, CLGRAD_ERR_INVALID_ARG, "%s: host pointer is NULL", fn);
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad_tensor_write(clgrad_tensor *t, const void *src, size_t nbytes)
+{
+    if (!t) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_tensor_write: t is NULL");
+    CLGRAD_TRY(check_nbytes(t, "clgrad_tensor_write", src, nbytes));
+    if (nbytes == 0) return CLGRAD_OK;
+    clgrad_context *ctx = t->ctx;
+    size_t es = clgrad_dtype_size(t->dtype);
+    if (clgrad__is_contiguous(t)) {
+        /* blocking write: the caller may reuse src as soon as we return */
+        CLGRAD_CL(ctx, clEnqueueWriteBuffer(ctx->queue, t->buf->mem, CL_TRUE, (size_t)t->offset * es, nbytes, src, 0,
+                                            NULL, NULL));
+        return CLGRAD_OK;
+    }
+    clgrad_tensor *tmp;
+    CLGRAD_TRY(clgrad__tensor_new(ctx, t->dtype, t->ndim, t->shape, &tmp));
+    clgrad_status st = clgrad_tensor_write(tmp, src, nbytes);
+    if (st == CLGRAD_OK) st = clgrad__copy(t, tmp);
+    clgrad_tensor_release(tmp);
+    return st;
+}
+
+clgrad_status clgrad_tensor_read(const clgrad_tensor *tc, void *dst, size_t nbytes)
+{
+    if (!tc) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_tensor_read: t is NULL");
+    CLGRAD_TRY(check_nbytes(tc, "clgrad_tensor_read", dst, nbytes));
+    clgrad_tensor *t = (clgrad_tensor *)tc; /* contiguous() only adds a reference */
+    clgrad_context *ctx = t->ctx;
+    if (nbytes == 0) return CLGRAD_OK;
+    clgrad_tensor *c;
+    CLGRAD_TRY(clgrad__contiguous(t, &c));
+    size_t es = clgrad_dtype_size(t->dtype);
+    cl_int e = clEnqueueReadBuffer(ctx->queue, c->buf->mem, CL_TRUE, (size_t)c->offset * es, nbytes, dst, 0, NULL, NULL);
+    clgrad_tensor_release(c);
+    if (e != CL_SUCCESS) return clgrad__cl_fail(ctx, e, "clEnqueueReadBuffer");
+    clgrad__programs_save(ctx); /* a sync point: keep binaries compiled for new launch shapes */
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad_tensor_item(const clgrad_tensor *t, float *value)
+{
+    if (!t || !value) return clgrad__fail(t ? t->ctx : NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_tensor_item: t and value must not be NULL");
+    if (clgrad__numel(t->ndim, t->shape) != 1) {
+        char b[256];
+        return clgrad__fail(t->ctx, CLGRAD_ERR_SHAPE, "clgrad_tensor_item: tensor of shape %s is not one element",
+                            clgrad__shape_str(b, sizeof b, t->ndim, t->shape));
+    }
+    if (t->dtype == CLGRAD_DTYPE_I32) {
+        int32_t v;
+        CLGRAD_TRY(clgrad_tensor_read(t, &v, sizeof v));
+        *value = (float)v;
+        return CLGRAD_OK;
+    }
+    return clgrad_tensor_read(t, value, sizeof *value);
+}
+
+clgrad_status clgrad_clone(clgrad_tensor *x, clgrad_tensor **out)
+{
+    if (out) *out = NULL;
+    if (!x || !out) return clgrad__fail(x ? x->ctx : NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_clone: x and out must not be NULL");
+    clgrad_tensor *y;
+    CLGRAD_TRY(clgrad__tensor_new(x->ctx, x->dtype, x->ndim, x->shape, &y));
+    clgrad_status st = clgrad__copy(y, x);
+    if (st != CLGRAD_OK) {
+        clgrad_tensor_release(y);
+        return st;
+    }
+    *out = y;
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad_copy_(clgrad_tensor *dst, clgrad_tensor *src)
+{
+    if (!dst || !src) return clgrad__fail(dst ? dst->ctx : NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_copy_: dst and src must not be NULL");
+    CLGRAD_TRY(clgrad__check_same_ctx("clgrad_copy_", dst, src));
+    if (dst->dtype != src->dtype || dst->ndim != src->ndim || memcmp(dst->shape, src->shape, sizeof(int64_t) * (size_t)dst->ndim) != 0) {
+        char a[256], b[256];
+        return clgrad__fail(dst->ctx, CLGRAD_ERR_SHAPE, "clgrad_copy_: dst %s and src %s differ in shape or dtype",
+                            clgrad__shape_str(a, sizeof a, dst->ndim, dst->shape), clgrad__shape_str(b, sizeof b, src->ndim, src->shape));
+    }
+    dst->version++;
+    return clgrad__copy(dst, src);
+}
+
+clgrad_status clgrad_fill_(clgrad_tensor *dst, float value)
+{
+    if (!dst) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_fill_: dst is NULL");
+    dst->version++;
+    return clgrad__fill(dst, value);
+}

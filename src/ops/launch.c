@@ -1,0 +1,98 @@
+/* Kernel launches and the argument helpers shared by every op family. */
+#include "ops/ops.h"
+
+#include <stdio.h>
+#include <string.h>
+
+size_t clgrad__wg_1d(const clgrad_context *ctx)
+{
+    size_t want = ctx->info.kind == CLGRAD_DEVICE_KIND_CPU ? 64 : 256;
+    size_t max = ctx->info.max_work_group_size ? ctx->info.max_work_group_size : 1;
+    return want < max ? want : max;
+}
+
+clgrad_status clgrad__launch(clgrad_context *ctx, const char *family, const char *options, const char *kernel,
+                             cl_uint dim, const size_t *global, const size_t *local, int nargs,
+                             const clgrad__karg *args)
+{
+    clgrad__program_entry *pe;
+    cl_kernel k;
+    size_t wg_max;
+    CLGRAD_TRY(clgrad__program_get(ctx, family, options, &pe));
+    CLGRAD_TRY(clgrad__kernel_get(ctx, pe, kernel, &k, &wg_max));
+    for (int i = 0; i < nargs; i++) {
+        cl_int e = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr);
+        if (e != CL_SUCCESS)
+            return clgrad__fail(ctx, CLGRAD_ERR_OPENCL, "%s: setting argument %d (%zu bytes): %s (%d)", kernel, i,
+                                args[i].size, clgrad__cl_error_name(e), (int)e);
+    }
+    size_t g[3], l[3];
+    for (cl_uint d = 0; d < dim; d++) {
+        if (global[d] == 0) return CLGRAD_OK; /* nothing to do */
+        g[d] = global[d];
+    }
+    if (local) {
+        size_t total = 1;
+        for (cl_uint d = 0; d < dim; d++) {
+            l[d] = local[d] ? local[d] : 1;
+            total *= l[d];
+        }
+        /* shrink the first dims until the group fits what the compiled kernel allows */
+        for (cl_uint d = 0; total > wg_max && d < dim; d++)
+            while (total > wg_max && l[d] > 1) {
+                total /= l[d];
+                l[d] = (l[d] + 1) / 2;
+                total *= l[d];
+            }
+        for (cl_uint d = 0; d < dim; d++) g[d] = (g[d] + l[d] - 1) / l[d] * l[d];
+    }
+    cl_int e = clEnqueueNDRangeKernel(ctx->queue, k, dim, NULL, g, local ? l : NULL, 0, NULL, NULL);
+    if (e != CL_SUCCESS) {
+        char what[256];
+        snprintf(what, sizeof what, "launching %s (global %zu, local %zu)", kernel, g[0], local ? l[0] : 0);
+        return clgrad__cl_fail(ctx, e, what);
+    }
+    clgrad__program_note_launch(pe, g, local ? l : NULL, (int)dim);
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad__launch_1d(clgrad_context *ctx, const char *family, const char *options, const char *kernel,
+                                size_t n, int nargs, const clgrad__karg *args)
+{
+    size_t local = clgrad__wg_1d(ctx);
+    return clgrad__launch(ctx, family, options, kernel, 1, &n, &local, nargs, args);
+}
+
+void clgrad__geom_broadcast(const clgrad_tensor *t, int ndim, const int64_t *out_shape, clgrad__geom *g)
+{
+    for (int s = 0; s < 8; s++) {
+        g->shape.s[s] = 1;
+        g->stride.s[s] = 0;
+    }
+    for (int i = 0; i < ndim; i++) {
+        int slot = 8 - ndim + i;
+        int ti = i - (ndim - t->ndim);
+        g->shape.s[slot] = out_shape[i];
+        g->stride.s[slot] = (ti >= 0 && t->shape[ti] != 1) ? t->strides[ti] : 0;
+    }
+}
+
+void clgrad__geom_of(const clgrad_tensor *t, clgrad__geom *g) { clgrad__geom_broadcast(t, t->ndim, t->shape, g); }
+
+clgrad_status clgrad__check_tensor(const clgrad_context *ctx, const char *fn, const char *arg, const clgrad_tensor *t,
+                                   clgrad_dtype dt)
+{
+    if (!t) return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "%s: %s is NULL", fn, arg);
+    if (t->dtype != dt)
+        return clgrad__fail(t->ctx, CLGRAD_ERR_INVALID_ARG, "%s: %s has dtype %s, expected %s", fn, arg,
+                            t->dtype == CLGRAD_DTYPE_I32 ? "i32" : t->dtype == CLGRAD_DTYPE_F16 ? "f16" : "f32",
+                            dt == CLGRAD_DTYPE_I32 ? "i32" : dt == CLGRAD_DTYPE_F16 ? "f16" : "f32");
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad__check_same_ctx(const char *fn, const clgrad_tensor *a, const clgrad_tensor *b)
+{
+    if (a && b && a->ctx != b->ctx)
+        return clgrad__fail(a->ctx, CLGRAD_ERR_INVALID_ARG, "%s: tensors belong to different contexts", fn);
+    return CLGRAD_OK;
+}

@@ -1,0 +1,60 @@
+/* Per-device kernel parameters, kept as small tables in the manner of CLBlast's database:
+ * each row pairs a device match with a parameter set, the first matching row wins and the
+ * last row of every table matches any device (the default). Kernels are specialised by the
+ * -D values these rows produce; no other code looks at vendor or device names. The lookup
+ * is pure (no OpenCL calls), so tests can drive it with made-up device descriptions. */
+#ifndef CLGRAD_SRC_PROGRAM_TUNING_H
+#define CLGRAD_SRC_PROGRAM_TUNING_H
+
+#include "clgrad.h"
+
+/* Which devices a row applies to. Every field left at zero / NULL matches anything. */
+typedef struct clgrad__tuning_match {
+    unsigned kinds;        /* bit (1u << clgrad_device_kind) per kind; 0: any kind */
+    unsigned local_mems;   /* bit (1u << clgrad_local_mem_kind) per kind; 0: any */
+    const char *vendor;    /* case-insensitive substring of the vendor or platform name */
+    const char *device;    /* case-insensitive substring of the device name */
+    int min_vector_width;  /* native float vector width at least this (CPU SIMD width) */
+} clgrad__tuning_match;
+
+/* What a row is matched against: the device description plus the one figure the public
+ * info struct lacks. */
+typedef struct clgrad__tuning_device {
+    const clgrad_device_info *info;
+    int vector_width; /* CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT (0 if unknown) */
+} clgrad__tuning_device;
+
+int clgrad__tuning_matches(const clgrad__tuning_match *m, const clgrad__tuning_device *d);
+
+/* cl/matmul.cl, CPU variant (packing + register-blocked compute, work-group size 1):
+ * micro-tile mr x (nv * vw) and the k length copied per packing work-item. */
+typedef struct clgrad__gemm_cpu_params {
+    int mr, vw, nv, pack_k;
+} clgrad__gemm_cpu_params;
+
+/* cl/matmul.cl, tiled variant (local-memory tiles): a ts_m x ts_n tile of C per
+ * work-group of (ts_n / wpt_n) x (ts_m / wpt_m) work-items, k stepped ts_k at a time,
+ * pad floats added to each local row. */
+typedef struct clgrad__gemm_tiled_params {
+    int ts_m, ts_n, ts_k, wpt_m, wpt_n, pad;
+} clgrad__gemm_tiled_params;
+
+/* The first matching row of each table (never NULL: the last row matches everything).
+ * *row, when not NULL, receives the row's index (for tools that print the choice). */
+const clgrad__gemm_cpu_params *clgrad__tuning_gemm_cpu(const clgrad__tuning_device *d, int *row);
+const clgrad__gemm_tiled_params *clgrad__tuning_gemm_tiled(const clgrad__tuning_device *d, int *row);
+
+/* The next smaller tiled parameter set after p failed a device limit: halves the larger
+ * tile side (keeping it a multiple of its wpt), then the work per thread, then ts_k.
+ * Returns 0 when p is already 1 x 1 x 1 and nothing is left to shrink. */
+int clgrad__tuning_gemm_tiled_shrink(clgrad__gemm_tiled_params *p);
+
+/* Work-group size and local-memory bytes a tiled parameter set needs. */
+size_t clgrad__tuning_gemm_tiled_wg(const clgrad__gemm_tiled_params *p);
+size_t clgrad__tuning_gemm_tiled_local_bytes(const clgrad__gemm_tiled_params *p);
+
+/* -D options for a row ("-DMM_VARIANT_CPU -DMM_MR=8 ..."), written into buf. */
+void clgrad__tuning_gemm_cpu_options(const clgrad__gemm_cpu_params *p, char *buf, size_t cap);
+void clgrad__tuning_gemm_tiled_options(const clgrad__gemm_tiled_params *p, char *buf, size_t cap);
+
+#endif
