@@ -1,0 +1,529 @@
+/* GEMM providers: our own kernels (cl/matmul.cl) and CLBlast when the build has it, the
+ * switch between them (CLGRAD_GEMM=auto|own|clblast, per-context overrides) and the
+ * one-time measurement behind "auto", whose verdict is kept in the cache folder.
+ *
+ * Our kernels come in two variants (see cl/matmul.cl): on devices whose local memory is
+ * not on-chip (CPUs) the operands are packed into panels chunk by chunk along K and a
+ * register-blocked kernel with work-group size 1 runs over them; on GPUs one tiled kernel
+ * reads the operands directly. Parameters come from the tables in src/program/tuning.c. */
+#include "ops/matmul.h"
+
+#include "clgrad_config.h"
+#include "memory/memory.h"
+#include "program/tuning.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if CLGRAD_HAVE_CLBLAST
+#include <clblast_c.h>
+#endif
+
+#define FAMILY "matmul"
+/* Packed panels of one K chunk are sized to stay in L2/L3 between packing and use. */
+#define CHUNK_BYTES ((size_t)4 << 20)
+/* Batch entries are packed in groups so the panel buffers stay below this. */
+#define PACK_LIMIT_BYTES ((size_t)64 << 20)
+
+typedef struct gemm_state {
+    clgrad__gemm_provider forced; /* AUTO: not forced ($CLGRAD_GEMM, else measured) */
+    clgrad__gemm_provider chosen; /* the measured winner; AUTO until measured */
+    int variant_forced;           /* 0: by device, 1: CPU variant, 2: tiled variant */
+    int params_forced;            /* cpu / tp below hold forced values to start from */
+    int ready;                    /* kernel parameters resolved */
+    int tiled;
+    clgrad__gemm_cpu_params cpu;
+    clgrad__gemm_tiled_params tp;
+    char opts[192];
+} gemm_state;
+
+static size_t cdiv(size_t a, size_t b) { return (a + b - 1) / b; }
+
+int clgrad__gemm_have_clblast(void) { return CLGRAD_HAVE_CLBLAST; }
+
+static int clblast_usable(const clgrad_context *ctx)
+{
+    return CLGRAD_HAVE_CLBLAST && !(ctx->flags & CLGRAD_CONTEXT_NO_CLBLAST);
+}
+
+static gemm_state *state(clgrad_context *ctx)
+{
+    if (!ctx->gemm) {
+        ctx->gemm = calloc(1, sizeof(gemm_state));
+        ctx->gemm_free = free;
+    }
+    return ctx->gemm;
+}
+
+#define STATE_OR_FAIL(ctx, s)                                                                      \
+    gemm_state *s = state(ctx);                                                                    \
+    if (!s) return clgrad__fail((ctx), CLGRAD_ERR_HOST_MEMORY, "out of host memory")
+
+clgrad_status clgrad__gemm_set_provider(clgrad_context *ctx, clgrad__gemm_provider p)
+{
+    STATE_OR_FAIL(ctx, s);
+    if (p == CLGRAD__GEMM_CLBLAST && !clblast_usable(ctx))
+        return clgrad__fail(ctx, CLGRAD_ERR_UNSUPPORTED, "CLBlast is not available in this build or context");
+    s->forced = p;
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad__gemm_set_variant(clgrad_context *ctx, const char *variant)
+{
+    STATE_OR_FAIL(ctx, s);
+    int v = !variant ? 0 : !strcmp(variant, "cpu") ? 1 : !strcmp(variant, "tiled") ? 2 : -1;
+    if (v < 0) return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "unknown GEMM variant \"%s\"", variant);
+    s->variant_forced = v;
+    s->params_forced = 0;
+    s->ready = 0;
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad__gemm_set_params(clgrad_context *ctx, const clgrad__gemm_cpu_params *cpu,
+                                      const clgrad__gemm_tiled_params *tiled)
+{
+    STATE_OR_FAIL(ctx, s);
+    if (cpu && !(cpu->mr >= 1 && cpu->nv >= 1 && cpu->pack_k >= 1 &&
+                 (cpu->vw == 2 || cpu->vw == 4 || cpu->vw == 8 || cpu->vw == 16)))
+        return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "GEMM CPU parameters mr %d vw %d nv %d pack_k %d are invalid",
+                            cpu->mr, cpu->vw, cpu->nv, cpu->pack_k);
+    if (tiled && !(tiled->wpt_m >= 1 && tiled->wpt_n >= 1 && tiled->ts_k >= 1 && tiled->pad >= 0 &&
+                   tiled->ts_m >= tiled->wpt_m && tiled->ts_n >= tiled->wpt_n && tiled->ts_m % tiled->wpt_m == 0 &&
+                   tiled->ts_n % tiled->wpt_n == 0))
+        return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG,
+                            "GEMM tiled parameters %dx%dx%d with %dx%d per work-item are invalid", tiled->ts_m,
+                            tiled->ts_n, tiled->ts_k, tiled->wpt_m, tiled->wpt_n);
+    s->variant_forced = cpu ? 1 : tiled ? 2 : 0;
+    s->params_forced = cpu || tiled;
+    if (cpu) s->cpu = *cpu;
+    if (tiled) s->tp = *tiled;
+    s->ready = 0;
+    return CLGRAD_OK;
+}
+
+/* --- our kernels: parameters ---------------------------------------------------------- */
+
+/* Does the tiled build for p fit the device? Builds the program to ask the compiled kernel. */
+static clgrad_status tiled_fits(clgrad_context *ctx, const clgrad__gemm_tiled_params *p, const char *opts, int *fits)
+{
+    const clgrad_device_info *d = &ctx->info;
+    size_t rt_n = (size_t)(p->ts_n / p->wpt_n), rt_m = (size_t)(p->ts_m / p->wpt_m);
+    size_t wg = clgrad__tuning_gemm_tiled_wg(p), lmem = clgrad__tuning_gemm_tiled_local_bytes(p);
+    *fits = 0;
+    if (wg > d->max_work_group_size || (d->max_work_item_sizes[0] && rt_n > d->max_work_item_sizes[0]) ||
+        (d->max_work_item_sizes[1] && rt_m > d->max_work_item_sizes[1]) || lmem > d->local_mem_bytes)
+        return CLGRAD_OK;
+    clgrad__program_entry *pe;
+    cl_kernel k;
+    size_t wg_max = 0;
+    CLGRAD_TRY(clgrad__program_get(ctx, FAMILY, opts, &pe));
+    CLGRAD_TRY(clgrad__kernel_get(ctx, pe, "matmul_tiled_f32", &k, &wg_max));
+    cl_ulong klmem = 0;
+    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof klmem, &klmem, NULL) != CL_SUCCESS)
+        klmem = lmem;
+    *fits = wg <= wg_max && klmem <= d->local_mem_bytes;
+    return CLGRAD_OK;
+}
+
+static clgrad_status resolve_params(clgrad_context *ctx, gemm_state *s)
+{
+    if (s->ready) return CLGRAD_OK;
+    cl_uint vw = 0;
+    if (clGetDeviceInfo(ctx->device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof vw, &vw, NULL) != CL_SUCCESS) vw = 0;
+    clgrad__tuning_device td = {&ctx->info, (int)vw};
+    s->tiled = s->variant_forced ? s->variant_forced == 2 : ctx->info.local_mem_kind == CLGRAD_LOCAL_MEM_LOCAL;
+    if (!s->tiled) {
+        if (!s->params_forced) s->cpu = *clgrad__tuning_gemm_cpu(&td, NULL);
+        clgrad__tuning_gemm_cpu_options(&s->cpu, s->opts, sizeof s->opts);
+        s->ready = 1;
+        return CLGRAD_OK;
+    }
+    clgrad__gemm_tiled_params p = s->params_forced ? s->tp : *clgrad__tuning_gemm_tiled(&td, NULL);
+    for (;;) {
+        int fits = 0;
+        clgrad__tuning_gemm_tiled_options(&p, s->opts, sizeof s->opts);
+        CLGRAD_TRY(tiled_fits(ctx, &p, s->opts, &fits));
+        if (fits) break;
+        if (!clgrad__tuning_gemm_tiled_shrink(&p))
+            return clgrad__fail(ctx, CLGRAD_ERR_UNSUPPORTED,
+                                "matmul: no tiled GEMM configuration fits %s (work-group limit %zu, local memory %llu bytes)",
+                                ctx->info.name, ctx->info.max_work_group_size,
+                                (unsigned long long)ctx->info.local_mem_bytes);
+    }
+    s->tp = p;
+    s->ready = 1;
+    return CLGRAD_OK;
+}
+
+/* --- our kernels: launches ------------------------------------------------------------- */
+
+static const size_t one3[3] = {1, 1, 1};
+
+/* C = beta * C over the whole batch (the product when K == 0). */
+static clgrad_status gemm_scale(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g)
+{
+    cl_int M = (cl_int)g->m, N = (cl_int)g->n, ldc = (cl_int)g->ldc;
+    cl_float beta = g->beta;
+    cl_long off = g->c_off, stride = g->c_bstride;
+    clgrad__karg a[] = {CLGRAD_KARG(M), CLGRAD_KARG(N), CLGRAD_KARG(beta), CLGRAD_KARG(g->c),
+                        CLGRAD_KARG(off), CLGRAD_KARG(ldc), CLGRAD_KARG(stride)};
+    size_t global[3] = {(size_t)g->n, (size_t)g->m, (size_t)g->batch};
+    size_t local[3] = {g->n >= 64 ? 64 : (size_t)g->n, 1, 1};
+    return clgrad__launch(ctx, FAMILY, s->opts, "matmul_scale_f32", 3, global, local, 7, a);
+}
+
+static clgrad_status gemm_tiled(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g)
+{
+    const clgrad__gemm_tiled_params *p = &s->tp;
+    size_t rt_n = (size_t)(p->ts_n / p->wpt_n), rt_m = (size_t)(p->ts_m / p->wpt_m);
+    cl_int M = (cl_int)g->m, N = (cl_int)g->n, K = (cl_int)g->k, ta = g->trans_a ? 1 : 0, tb = g->trans_b ? 1 : 0;
+    cl_int lda = (cl_int)g->lda, ldb = (cl_int)g->ldb, ldc = (cl_int)g->ldc;
+    cl_float alpha = g->alpha, beta = g->beta;
+    cl_long oa = g->a_off, sa = g->a_bstride, ob = g->b_off, sb = g->b_bstride, oc = g->c_off, sc = g->c_bstride;
+    clgrad__karg a[] = {CLGRAD_KARG(M),   CLGRAD_KARG(N),    CLGRAD_KARG(K),  CLGRAD_KARG(alpha), CLGRAD_KARG(beta),
+                        CLGRAD_KARG(ta),  CLGRAD_KARG(g->a), CLGRAD_KARG(oa), CLGRAD_KARG(lda),   CLGRAD_KARG(sa),
+                        CLGRAD_KARG(tb),  CLGRAD_KARG(g->b), CLGRAD_KARG(ob), CLGRAD_KARG(ldb),   CLGRAD_KARG(sb),
+                        CLGRAD_KARG(g->c), CLGRAD_KARG(oc),  CLGRAD_KARG(ldc), CLGRAD_KARG(sc)};
+    size_t global[3] = {cdiv((size_t)g->n, (size_t)p->ts_n) * rt_n, cdiv((size_t)g->m, (size_t)p->ts_m) * rt_m,
+                        (size_t)g->batch};
+    size_t local[3] = {rt_n, rt_m, 1};
+    return clgrad__launch(ctx, FAMILY, s->opts, "matmul_tiled_f32", 3, global, local, 19, a);
+}
+
+/* Panels per packing work-item: about 4096 floats each, but at least 32 work-items. */
+static cl_int pack_ppi(size_t w, size_t kper, size_t panels, size_t other_items)
+{
+    size_t ppi = 4096 / (w * kper);
+    if (ppi < 1) ppi = 1;
+    while (ppi > 1 && cdiv(panels, ppi) * other_items < 32) ppi /= 2;
+    return (cl_int)ppi;
+}
+
+/* One packing launch: op(X) rows (A) or columns (B) of the k range into w-wide panels. */
+static clgrad_status pack(clgrad_context *ctx, gemm_state *s, const char *kernel, cl_int rows, cl_int kl,
+                          size_t w, cl_int trans, cl_mem src, cl_long off, cl_int ld, cl_long stride, size_t nb,
+                          cl_mem dst, cl_long dst_stride)
+{
+    size_t pk = (size_t)s->cpu.pack_k, kper = (size_t)kl < pk ? (size_t)kl : pk, panels = cdiv((size_t)rows, w);
+    cl_int ppi = pack_ppi(w, kper, panels, cdiv((size_t)kl, pk) * nb);
+    clgrad__karg a[] = {CLGRAD_KARG(rows), CLGRAD_KARG(kl),  CLGRAD_KARG(ppi),    CLGRAD_KARG(trans), CLGRAD_KARG(src),
+                        CLGRAD_KARG(off),  CLGRAD_KARG(ld),  CLGRAD_KARG(stride), CLGRAD_KARG(dst),   CLGRAD_KARG(dst_stride)};
+    size_t global[3] = {cdiv((size_t)kl, pk), cdiv(panels, (size_t)ppi), nb};
+    return clgrad__launch(ctx, FAMILY, s->opts, kernel, 3, global, one3, 10, a);
+}
+
+/* Micro-tiles per compute work-item: about 64 x 128 of C each, fewer while that leaves
+ * under ~8 work-items per compute unit. */
+static void pick_tiles(const clgrad_context *ctx, size_t pm, size_t pn, size_t mr, size_t nr, size_t nb,
+                       cl_int *tm, cl_int *tn)
+{
+    size_t t_m = cdiv(64, mr), t_n = cdiv(128, nr);
+    size_t want = 8 * (size_t)(ctx->info.compute_units > 2 ? ctx->info.compute_units : 2);
+    while (cdiv(pm, t_m) * cdiv(pn, t_n) * nb < want && (t_m > 1 || t_n > 1)) {
+        if (t_n >= t_m && t_n > 1) t_n = cdiv(t_n, 2);
+        else t_m = cdiv(t_m, 2);
+    }
+    *tm = (cl_int)t_m;
+    *tn = (cl_int)t_n;
+}
+
+static clgrad_status gemm_cpu(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g)
+{
+    const size_t mr = (size_t)s->cpu.mr, nr = (size_t)s->cpu.nv * (size_t)s->cpu.vw;
+    const size_t pm = cdiv((size_t)g->m, mr), pn = cdiv((size_t)g->n, nr), batch = (size_t)g->batch;
+    /* an operand shared by the whole batch (batch stride 0) is packed once */
+    const int shared_a = g->a_bstride == 0 || batch == 1, shared_b = g->b_bstride == 0 || batch == 1;
+    const size_t k = (size_t)g->k, k_small = k < 512 ? k : 512;
+    size_t bg = batch;
+#define PANEL_FLOATS(b) (pm * mr * (shared_a ? 1 : (b)) + pn * nr * (shared_b ? 1 : (b)))
+    while (bg > 1 && sizeof(float) * k_small * PANEL_FLOATS(bg) > PACK_LIMIT_BYTES) bg = cdiv(bg, 2);
+    size_t chunk = CHUNK_BYTES / (sizeof(float) * PANEL_FLOATS(bg)) / 256 * 256;
+#undef PANEL_FLOATS
+    if (chunk < 512) chunk = 512;
+    if (chunk > k) chunk = k;
+    const size_t nap = shared_a ? 1 : bg, nbp = shared_b ? 1 : bg;
+    clgrad__buffer *ap = NULL, *bp = NULL;
+    clgrad_status st = clgrad__buffer_alloc(ctx, sizeof(float) * pm * mr * chunk * nap, &ap);
+    if (st == CLGRAD_OK) st = clgrad__buffer_alloc(ctx, sizeof(float) * pn * nr * chunk * nbp, &bp);
+    cl_int M = (cl_int)g->m, N = (cl_int)g->n, lda = (cl_int)g->lda, ldb = (cl_int)g->ldb, ldc = (cl_int)g->ldc;
+    cl_int ta = g->trans_a ? 1 : 0, tb = g->trans_b ? 1 : 0, tm, tn;
+    for (size_t k0 = 0; st == CLGRAD_OK && k0 < k; k0 += chunk) {
+        cl_int kl = (cl_int)(k - k0 < chunk ? k - k0 : chunk);
+        cl_long sap = (cl_long)(pm * mr) * kl, sbp = (cl_long)(pn * nr) * kl;
+        /* the k range starts k0 columns (or rows, when transposed) into A and B */
+        cl_long oa = g->a_off + (ta ? (cl_long)k0 * g->lda : (cl_long)k0);
+        cl_long ob = g->b_off + (tb ? (cl_long)k0 : (cl_long)k0 * g->ldb);
+        cl_float alpha = g->alpha, beta = k0 == 0 ? g->beta : 1.0f;
+        if (shared_a) st = pack(ctx, s, "matmul_pack_a_f32", M, kl, mr, ta, g->a, oa, lda, 0, 1, ap->mem, sap);
+        if (st == CLGRAD_OK && shared_b)
+            st = pack(ctx, s, "matmul_pack_b_f32", N, kl, nr, tb, g->b, ob, ldb, 0, 1, bp->mem, sbp);
+        for (size_t b0 = 0; st == CLGRAD_OK && b0 < batch; b0 += bg) {
+            size_t nb = batch - b0 < bg ? batch - b0 : bg;
+            cl_long sa = g->a_bstride, sb = g->b_bstride, sc = g->c_bstride;
+            if (!shared_a)
+                st = pack(ctx, s, "matmul_pack_a_f32", M, kl, mr, ta, g->a, oa + (cl_long)b0 * sa, lda, sa, nb,
+                          ap->mem, sap);
+            if (st == CLGRAD_OK && !shared_b)
+                st = pack(ctx, s, "matmul_pack_b_f32", N, kl, nr, tb, g->b, ob + (cl_long)b0 * sb, ldb, sb, nb,
+                          bp->mem, sbp);
+            if (st != CLGRAD_OK) break;
+            pick_tiles(ctx, pm, pn, mr, nr, nb, &tm, &tn);
+            cl_int kb = kl < 256 ? kl : 256;
+            cl_long zero = 0, panel_a = (cl_long)kl * (cl_long)mr, panel_b = (cl_long)kl * (cl_long)nr;
+            cl_long sap_use = shared_a ? 0 : sap, sbp_use = shared_b ? 0 : sbp, oc = g->c_off + (cl_long)b0 * sc;
+            clgrad__karg a[] = {CLGRAD_KARG(M),       CLGRAD_KARG(N),       CLGRAD_KARG(kl),      CLGRAD_KARG(kb),
+                                CLGRAD_KARG(tm),      CLGRAD_KARG(tn),      CLGRAD_KARG(alpha),   CLGRAD_KARG(beta),
+                                CLGRAD_KARG(ap->mem), CLGRAD_KARG(zero),    CLGRAD_KARG(panel_a), CLGRAD_KARG(sap_use),
+                                CLGRAD_KARG(bp->mem), CLGRAD_KARG(zero),    CLGRAD_KARG(panel_b), CLGRAD_KARG(sbp_use),
+                                CLGRAD_KARG(g->c),    CLGRAD_KARG(oc),      CLGRAD_KARG(ldc),     CLGRAD_KARG(sc)};
+            size_t global[3] = {cdiv(pm, (size_t)tm), cdiv(pn, (size_t)tn), nb};
+            st = clgrad__launch(ctx, FAMILY, s->opts, "matmul_cpu_f32", 3, global, one3, 20, a);
+        }
+    }
+    /* in-order queue: a later user of these buffers runs after the launches above */
+    if (ap) clgrad__buffer_release(ap);
+    if (bp) clgrad__buffer_release(bp);
+    return st;
+}
+
+static clgrad_status check_args(clgrad_context *ctx, const clgrad__gemm_args *g)
+{
+    /* A and B are not read when K == 0, so their leading dimensions do not matter then */
+    int ab_ok = g->k == 0 || (g->lda >= 1 && g->ldb >= 1 && g->lda <= INT_MAX && g->ldb <= INT_MAX);
+    if (g->m > INT_MAX || g->n > INT_MAX || g->k > INT_MAX || g->k < 0 || !ab_ok || g->ldc < 1 || g->ldc > INT_MAX)
+        return clgrad__fail(ctx, CLGRAD_ERR_UNSUPPORTED,
+                            "matmul: GEMM %lldx%lldx%lld with leading dimensions %lld, %lld, %lld is outside the "
+                            "supported range (1 .. 2^31-1)", (long long)g->m, (long long)g->n, (long long)g->k,
+                            (long long)g->lda, (long long)g->ldb, (long long)g->ldc);
+    if (g->batch > 1 && g->c_bstride == 0)
+        return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "matmul: a batch of %lld products cannot share one C",
+                            (long long)g->batch);
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad__gemm_own(clgrad_context *ctx, const clgrad__gemm_args *g)
+{
+    if (g->m <= 0 || g->n <= 0 || g->batch <= 0) return CLGRAD_OK;
+    CLGRAD_TRY(check_args(ctx, g));
+    STATE_OR_FAIL(ctx, s);
+    CLGRAD_TRY(resolve_params(ctx, s));
+    if (g->k == 0) return gemm_scale(ctx, s, g);
+    return s->tiled ? gemm_tiled(ctx, s, g) : gemm_cpu(ctx, s, g);
+}
+
+/* --- CLBlast ------------------------------------------------------------------------------ */
+
+clgrad_status clgrad__gemm_clblast(clgrad_context *ctx, const clgrad__gemm_args *g)
+{
+#if CLGRAD_HAVE_CLBLAST
+    if (ctx->flags & CLGRAD_CONTEXT_NO_CLBLAST)
+        return clgrad__fail(ctx, CLGRAD_ERR_UNSUPPORTED, "CLBlast is disabled for this context");
+    if (g->m <= 0 || g->n <= 0 || g->batch <= 0) return CLGRAD_OK;
+    CLGRAD_TRY(check_args(ctx, g));
+    if (g->k == 0) { /* CLBlast rejects an empty inner dimension */
+        STATE_OR_FAIL(ctx, s);
+        CLGRAD_TRY(resolve_params(ctx, s));
+        return gemm_scale(ctx, s, g);
+    }
+    CLBlastStatusCode e;
+    CLBlastTranspose ta = g->trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
+    CLBlastTranspose tb = g->trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
+    if (g->batch == 1)
+        e = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, (size_t)g->m, (size_t)g->n, (size_t)g->k, g->alpha, g->a,
+                         (size_t)g->a_off, (size_t)g->lda, g->b, (size_t)g->b_off, (size_t)g->ldb, g->beta, g->c,
+                         (size_t)g->c_off, (size_t)g->ldc, &ctx->queue, NULL);
+    else
+        e = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, (size_t)g->m, (size_t)g->n, (size_t)g->k,
+                                       g->alpha, g->a, (size_t)g->a_off, (size_t)g->lda, (size_t)g->a_bstride, g->b,
+                                       (size_t)g->b_off, (size_t)g->ldb, (size_t)g->b_bstride, g->beta, g->c,
+                                       (size_t)g->c_off, (size_t)g->ldc, (size_t)g->c_bstride, (size_t)g->batch,
+                                       &ctx->queue, NULL);
+    if (e != CLBlastSuccess)
+        return clgrad__fail(ctx, CLGRAD_ERR_OPENCL, "CLBlast sgemm %lldx%lldx%lld (batch %lld) failed with status %d",
+                            (long long)g->m, (long long)g->n, (long long)g->k, (long long)g->batch, (int)e);
+    return CLGRAD_OK;
+#else
+    (void)g;
+    return clgrad__fail(ctx, CLGRAD_ERR_UNSUPPORTED, "this build of clgrad has no CLBlast");
+#endif
+}
+
+/* --- provider choice ---------------------------------------------------------------------- */
+
+static const char *provider_name(clgrad__gemm_provider p) { return p == CLGRAD__GEMM_CLBLAST ? "clblast" : "own"; }
+
+typedef clgrad_status (*gemm_fn)(clgrad_context *, const clgrad__gemm_args *);
+
+/* Best of a few timed runs after a warm-up run (which compiles); < 0 when the provider fails. */
+static double time_gemm(clgrad_context *ctx, gemm_fn fn, const clgrad__gemm_args *g, int reps)
+{
+    if (fn(ctx, g) != CLGRAD_OK || clFinish(ctx->queue) != CL_SUCCESS) return -1.0;
+    double best = -1.0;
+    for (int r = 0; r < reps; r++) {
+        double t0 = clgrad__now();
+        if (fn(ctx, g) != CLGRAD_OK || clFinish(ctx->queue) != CL_SUCCESS) return -1.0;
+        double t = clgrad__now() - t0;
+        if (best < 0 || t < best) best = t;
+    }
+    return best;
+}
+
+/* Times both providers on a square product and a skinny convolution-like one (64 output
+ * channels, 56 x 56 pixels, 3 x 3 x 64 inputs). Every call waits: this runs once per
+ * device (the verdict is cached) or, without a cache folder, once per context. */
+static clgrad__gemm_provider measure(clgrad_context *ctx, double *t_own, double *t_clb)
+{
+    static const int64_t shapes[2][3] = {{512, 512, 512}, {64, 3136, 576}};
+    size_t na = 0, nb = 0, nc = 0;
+    for (int i = 0; i < 2; i++) {
+        size_t m = (size_t)shapes[i][0], n = (size_t)shapes[i][1], k = (size_t)shapes[i][2];
+        if (m * k > na) na = m * k;
+        if (k * n > nb) nb = k * n;
+        if (m * n > nc) nc = m * n;
+    }
+    clgrad__buffer *a = NULL, *b = NULL, *c = NULL;
+    const cl_float zero = 0.0f;
+    *t_own = *t_clb = 0.0;
+    int ok = clgrad__buffer_alloc(ctx, na * sizeof(float), &a) == CLGRAD_OK &&
+             clgrad__buffer_alloc(ctx, nb * sizeof(float), &b) == CLGRAD_OK &&
+             clgrad__buffer_alloc(ctx, nc * sizeof(float), &c) == CLGRAD_OK &&
+             clEnqueueFillBuffer(ctx->queue, a->mem, &zero, sizeof zero, 0, na * sizeof(float), 0, NULL, NULL) == CL_SUCCESS &&
+             clEnqueueFillBuffer(ctx->queue, b->mem, &zero, sizeof zero, 0, nb * sizeof(float), 0, NULL, NULL) == CL_SUCCESS;
+    for (int i = 0; ok && i < 2; i++) {
+        clgrad__gemm_args g = {.m = shapes[i][0], .n = shapes[i][1], .k = shapes[i][2], .batch = 1,
+                               .alpha = 1.0f, .beta = 0.0f, .a = a->mem, .b = b->mem, .c = c->mem,
+                               .lda = shapes[i][2], .ldb = shapes[i][1], .ldc = shapes[i][1]};
+        double to = time_gemm(ctx, clgrad__gemm_own, &g, 3), tc = time_gemm(ctx, clgrad__gemm_clblast, &g, 3);
+        ok = to > 0 && tc > 0;
+        *t_own += to;
+        *t_clb += tc;
+    }
+    if (a) clgrad__buffer_release(a);
+    if (b) clgrad__buffer_release(b);
+    if (c) clgrad__buffer_release(c);
+    /* CLBlast wins only when everything ran and it was faster; a failure means our kernels
+     * (whose own errors then surface on the real call) */
+    return ok && *t_clb < *t_own ? CLGRAD__GEMM_CLBLAST : CLGRAD__GEMM_OWN;
+}
+
+/* <cache_dir>/gemm-<key>.txt, keyed by device, driver, library version, our kernel source
+ * and its build options; NULL without a cache folder. */
+static char *verdict_path(clgrad_context *ctx, gemm_state *s)
+{
+    if (!ctx->cache_dir) return NULL;
+    char *src = NULL, key[33], what[320];
+    size_t len = 0;
+    if (clgrad__source_get(ctx, FAMILY, &src, &len) != CLGRAD_OK) return NULL;
+    snprintf(what, sizeof what, "gemm provider verdict 1; clgrad %s; clblast %d; %s", clgrad_version_string(),
+             CLGRAD_HAVE_CLBLAST, s->opts);
+    clgrad__cache_key(ctx, src, len, what, key);
+    free(src);
+    size_t n = strlen(ctx->cache_dir) + 48;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/gemm-%s.txt", ctx->cache_dir, key);
+    return p;
+}
+
+/* The verdict file: "clgrad-gemm-provider 1" then "provider own|clblast", then
+ * informational lines. Anything else is ignored (and measured again). */
+static clgrad__gemm_provider verdict_load(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return CLGRAD__GEMM_AUTO;
+    char line[128], name[32];
+    clgrad__gemm_provider p = CLGRAD__GEMM_AUTO;
+    if (fgets(line, sizeof line, f) && strcmp(line, "clgrad-gemm-provider 1\n") == 0 && fgets(line, sizeof line, f) &&
+        sscanf(line, "provider %31s", name) == 1)
+        p = !strcmp(name, "own") ? CLGRAD__GEMM_OWN : !strcmp(name, "clblast") ? CLGRAD__GEMM_CLBLAST : CLGRAD__GEMM_AUTO;
+    fclose(f);
+    return p;
+}
+
+static void verdict_store(const clgrad_context *ctx, const char *path, clgrad__gemm_provider p, double t_own,
+                          double t_clb)
+{
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
+    if (!tmp) return;
+    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    int ok = f != NULL;
+    if (f) {
+        ok = fprintf(f, "clgrad-gemm-provider 1\nprovider %s\ndevice %s\ndriver %s\nseconds own %.6f clblast %.6f\n",
+                     provider_name(p), ctx->info.name, ctx->info.driver_version, t_own, t_clb) > 0;
+        ok = fclose(f) == 0 && ok;
+    }
+    if (!ok || rename(tmp, path) != 0) unlink(tmp); /* best effort: next time measures again */
+    free(tmp);
+}
+
+static clgrad_status auto_choice(clgrad_context *ctx, gemm_state *s)
+{
+    if (s->chosen != CLGRAD__GEMM_AUTO) return CLGRAD_OK;
+    CLGRAD_TRY(resolve_params(ctx, s)); /* the verdict is keyed by our build options */
+    char *path = verdict_path(ctx, s);
+    clgrad__gemm_provider p = path ? verdict_load(path) : CLGRAD__GEMM_AUTO;
+    if (p == CLGRAD__GEMM_AUTO) {
+        double t_own, t_clb;
+        p = measure(ctx, &t_own, &t_clb);
+        if (path) verdict_store(ctx, path, p, t_own, t_clb);
+    }
+    free(path);
+    s->chosen = p;
+    return CLGRAD_OK;
+}
+
+static clgrad__gemm_provider env_provider(void)
+{
+    const char *v = clgrad__getenv("CLGRAD_GEMM");
+    if (!v) return CLGRAD__GEMM_AUTO;
+    if (strcmp(v, "own") == 0) return CLGRAD__GEMM_OWN;
+    if (strcmp(v, "clblast") == 0) return CLGRAD__GEMM_CLBLAST;
+    return CLGRAD__GEMM_AUTO;
+}
+
+/* The provider a GEMM on ctx uses now (measuring once for "auto"). */
+static clgrad_status current_provider(clgrad_context *ctx, clgrad__gemm_provider *out)
+{
+    STATE_OR_FAIL(ctx, s);
+    clgrad__gemm_provider p = CLGRAD__GEMM_OWN;
+    if (clblast_usable(ctx)) {
+        p = s->forced != CLGRAD__GEMM_AUTO ? s->forced : env_provider();
+        if (p == CLGRAD__GEMM_AUTO) {
+            CLGRAD_TRY(auto_choice(ctx, s));
+            p = s->chosen;
+        }
+    }
+    *out = p;
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad__gemm(clgrad_context *ctx, const clgrad__gemm_args *g)
+{
+    if (g->m <= 0 || g->n <= 0 || g->batch <= 0) return CLGRAD_OK;
+    clgrad__gemm_provider p;
+    CLGRAD_TRY(current_provider(ctx, &p));
+    return p == CLGRAD__GEMM_CLBLAST ? clgrad__gemm_clblast(ctx, g) : clgrad__gemm_own(ctx, g);
+}
+
+/* --- public: provider per context --------------------------------------------------------- */
+
+clgrad_status clgrad_context_set_gemm_provider(clgrad_context *ctx, const char *provider)
+{
+    if (!ctx) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_context_set_gemm_provider: ctx is NULL");
+    if (!provider || !strcmp(provider, "auto")) return clgrad__gemm_set_provider(ctx, CLGRAD__GEMM_AUTO);
+    if (!strcmp(provider, "own")) return clgrad__gemm_set_provider(ctx, CLGRAD__GEMM_OWN);
+    if (!strcmp(provider, "clblast")) return clgrad__gemm_set_provider(ctx, CLGRAD__GEMM_CLBLAST);
+    return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG,
+                        "clgrad_context_set_gemm_provider: unknown provider \"%s\" (own, clblast or auto)", provider);
+}
+
+const char *clgrad_context_gemm_provider(clgrad_context *ctx)
+{
+    clgrad__gemm_provider p;
+    if (!ctx || current_provider(ctx, &p) != CLGRAD_OK) return NULL;
+    return provider_name(p);
+}
