@@ -1,0 +1,209 @@
+/* Reductions (sum, max, min, squared deviations for var, argmax) and the elementwise helpers
+ * of their backward rules.
+ *
+ * Every reduction follows one canonical order, so results are bit-identical run after run
+ * and do not depend on the work-group size or on which of the two kernels ran:
+ *   - the reduced range is split into chunks of RED_CHUNK elements (the host reduces the
+ *     per-chunk results again with the same rules when there is more than one chunk);
+ *   - inside a chunk, lane t (0 <= t < RED_LANES) combines elements t, t + RED_LANES, ...
+ *     in increasing order;
+ *   - the RED_LANES lane results are combined by a fixed pairwise tree:
+ *     p[t] = op(p[t], p[t + s]) for s = RED_LANES/2, ..., 1.
+ * reduce_wg_* runs the lanes on a work-group (any size), reduce_item_* in one work-item.
+ *
+ * The input is viewed as (O, R, I) with element strides (so, sr, si): output q = o*I + i
+ * reduces r over [0, R). Partial results are written at q * nchunk + c.
+ *
+ * -D values: RED_OP (0 sum, 1 max, 2 min, 3 sum of squared deviations from mean[q],
+ * 4 argmax), RED_LANES (a power of two). */
+
+#pragma OPENCL FP_CONTRACT OFF
+
+#ifndef RED_OP
+#define RED_OP 0
+#endif
+#ifndef RED_LANES
+#define RED_LANES 64
+#endif
+
+#if RED_OP == 1 || RED_OP == 4
+#define RED_ID (-INFINITY)
+#define RED_COMB(a, b) (((a) >= (b) || isnan(a)) ? (a) : (b))
+#elif RED_OP == 2
+#define RED_ID INFINITY
+#define RED_COMB(a, b) (((a) <= (b) || isnan(a)) ? (a) : (b))
+#else
+#define RED_ID 0.0f
+#define RED_COMB(a, b) ((a) + (b))
+#endif
+
+/* argmax order: a NaN beats any number, then larger values, then the smaller index. */
+inline int red_arg_better(float va, int ia, float vb, int ib)
+{
+    if (isnan(va)) return !isnan(vb) || ia < ib;
+    if (isnan(vb)) return 0;
+    if (va != vb) return va > vb;
+    return ia < ib;
+}
+
+/* reduce_wg_f32: one work-group per partial result.
+ * Args: x, xoff, O, R, I, so, sr, si, chunk, nchunk, mean (RED_OP 3), iin (argmax input
+ * indices of a later pass, same addressing as x, or NULL), has_iin, out, ooff, oidx (argmax),
+ * oioff, div (the result is divided by it), lv, li (local, RED_LANES floats / ints).
+ * NDRange: 1-D, (O*I*nchunk) groups of any size. */
+kernel void reduce_wg_f32(global const float *x, long xoff, long O, long R, long I, long so, long sr, long si,
+                          long chunk, long nchunk, global const float *mean, global const int *iin, int has_iin,
+                          global float *out, long ooff, global int *oidx, long oioff, float div,
+                          local float *lv, local int *li)
+{
+    long g = get_group_id(0);
+    long npart = O * I * nchunk;
+    if (g >= npart) return;
+    int w = (int)get_local_id(0), W = (int)get_local_size(0);
+    long c = g % nchunk, q = g / nchunk;
+    long i = q % I, o = q / I;
+    long start = c * chunk, end = min(R, start + chunk);
+    long base = xoff + o * so + i * si;
+#if RED_OP == 3
+    float m = mean[q];
+#endif
+    for (int t = w; t < RED_LANES; t += W) {
+        float acc = RED_ID;
+        int ai = INT_MAX;
+        for (long r = start + t; r < end; r += RED_LANES) {
+            float v = x[base + r * sr];
+#if RED_OP == 4
+            int vi = has_iin ? iin[base + r * sr] : (int)r;
+            if (red_arg_better(v, vi, acc, ai)) { acc = v; ai = vi; }
+#elif RED_OP == 3
+            float d = v - m;
+            acc = acc + d * d;
+#else
+            acc = RED_COMB(acc, v);
+#endif
+        }
+        lv[t] = acc;
+        li[t] = ai;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = RED_LANES / 2; s > 0; s >>= 1) {
+        for (int t = w; t < s; t += W) {
+#if RED_OP == 4
+            if (red_arg_better(lv[t + s], li[t + s], lv[t], li[t])) { lv[t] = lv[t + s]; li[t] = li[t + s]; }
+#else
+            lv[t] = RED_COMB(lv[t], lv[t + s]);
+#endif
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (w == 0) {
+        out[ooff + g] = lv[0] / div;
+#if RED_OP == 4
+        oidx[oioff + g] = li[0];
+#endif
+    }
+}
+
+/* reduce_item_f32: as reduce_wg_f32 (same arguments without the local buffers, same
+ * results) with one work-item per partial result.  NDRange: 1-D >= O*I*nchunk. */
+kernel void reduce_item_f32(global const float *x, long xoff, long O, long R, long I, long so, long sr, long si,
+                            long chunk, long nchunk, global const float *mean, global const int *iin, int has_iin,
+                            global float *out, long ooff, global int *oidx, long oioff, float div)
+{
+    long g = get_global_id(0);
+    long npart = O * I * nchunk;
+    if (g >= npart) return;
+    long c = g % nchunk, q = g / nchunk;
+    long i = q % I, o = q / I;
+    long start = c * chunk, end = min(R, start + chunk);
+    long base = xoff + o * so + i * si;
+    float p[RED_LANES];
+#if RED_OP == 4
+    int pi[RED_LANES];
+    for (int t = 0; t < RED_LANES; t++) pi[t] = INT_MAX;
+#endif
+#if RED_OP == 3
+    float m = mean[q];
+#endif
+    for (int t = 0; t < RED_LANES; t++) p[t] = RED_ID;
+    for (long r0 = start; r0 < end; r0 += RED_LANES) {
+        int n = (int)min((long)RED_LANES, end - r0);
+        for (int t = 0; t < n; t++) {
+            long r = r0 + t;
+            float v = x[base + r * sr];
+#if RED_OP == 4
+            int vi = has_iin ? iin[base + r * sr] : (int)r;
+            if (red_arg_better(v, vi, p[t], pi[t])) { p[t] = v; pi[t] = vi; }
+#elif RED_OP == 3
+            float d = v - m;
+            p[t] = p[t] + d * d;
+#else
+            p[t] = RED_COMB(p[t], v);
+#endif
+        }
+    }
+    for (int s = RED_LANES / 2; s > 0; s >>= 1)
+        for (int t = 0; t < s; t++) {
+#if RED_OP == 4
+            if (red_arg_better(p[t + s], pi[t + s], p[t], pi[t])) { p[t] = p[t + s]; pi[t] = pi[t + s]; }
+#else
+            p[t] = RED_COMB(p[t], p[t + s]);
+#endif
+        }
+    out[ooff + g] = p[0] / div;
+#if RED_OP == 4
+    oidx[oioff + g] = pi[0];
+#endif
+}
+
+/* --- backward helpers. gx is contiguous with x's shape (n elements); the other operands
+ * are views given as geometry broadcast to x's shape (see clgrad__geom_broadcast). */
+
+/* reduce_bcast_f32: gx[j] = gy[j'] / div (sum and mean backward).
+ * Args: gx, n, gy, gyoff, gshape, gstride, div.  NDRange: 1-D >= n. */
+kernel void reduce_bcast_f32(global float *gx, long n, global const float *gy, long gyoff, long8 gshape,
+                             long8 gstride, float div)
+{
+    long j = get_global_id(0);
+    if (j < n) gx[j] = gy[gyoff + clgrad_offset8(j, gshape, gstride)] / div;
+}
+
+/* reduce_eqmask_f32: mask[j] = x[j] == y[j'] (1 or 0), the elements that reached max/min.
+ * Args: mask, n, x, xoff, xshape, xstride, y, yoff, yshape, ystride.  NDRange: 1-D >= n. */
+kernel void reduce_eqmask_f32(global float *mask, long n, global const float *x, long xoff, long8 xshape,
+                              long8 xstride, global const float *y, long yoff, long8 yshape, long8 ystride)
+{
+    long j = get_global_id(0);
+    if (j >= n) return;
+    mask[j] = x[xoff + clgrad_offset8(j, xshape, xstride)] == y[yoff + clgrad_offset8(j, yshape, ystride)] ? 1.0f : 0.0f;
+}
+
+/* reduce_extreme_bwd_f32: max/min backward, ties share the gradient evenly:
+ * gx[j] = mask[j] ? gy[j'] / cnt[j'] : 0, NaN wherever the group's result y[j'] is NaN.
+ * Args: gx (holds the mask on entry), n, y, yoff, gy, gyoff, cnt, cntoff, shape, stride
+ * (one geometry: y, gy and cnt are contiguous with the same keepdim shape).
+ * NDRange: 1-D >= n. */
+kernel void reduce_extreme_bwd_f32(global float *gx, long n, global const float *y, long yoff,
+                                   global const float *gy, long gyoff, global const float *cnt, long cntoff,
+                                   long8 shape, long8 stride)
+{
+    long j = get_global_id(0);
+    if (j >= n) return;
+    long k = clgrad_offset8(j, shape, stride);
+    float yv = y[yoff + k];
+    gx[j] = isnan(yv) ? NAN : (gx[j] != 0.0f ? gy[gyoff + k] / cnt[cntoff + k] : 0.0f);
+}
+
+/* reduce_var_bwd_f32: gx[j] = gy[j'] * 2 * (x[j] - mean[j']) / div.
+ * Args: gx, n, x, xoff, xshape, xstride, gy, gyoff, mean, meanoff, shape, stride (gy and
+ * mean share one keepdim geometry), div.  NDRange: 1-D >= n. */
+kernel void reduce_var_bwd_f32(global float *gx, long n, global const float *x, long xoff, long8 xshape,
+                               long8 xstride, global const float *gy, long gyoff, global const float *mean,
+                               long meanoff, long8 shape, long8 stride, float div)
+{
+    long j = get_global_id(0);
+    if (j >= n) return;
+    long k = clgrad_offset8(j, shape, stride);
+    float d = x[xoff + clgrad_offset8(j, xshape, xstride)] - mean[meanoff + k];
+    gx[j] = gy[gyoff + k] * (2.0f * d) / div;
+}

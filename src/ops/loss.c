@@ -1,0 +1,247 @@
+/* Losses: cross entropy (with label smoothing and ignore_index -100), NLL, MSE and binary
+ * cross entropy with logits, with their backward rules. Per-sample values come from
+ * cl/loss.cl; sums and means go through the deterministic reduction engine. Labels are
+ * checked on the device, never read back: an out-of-range label makes its sample's loss and
+ * gradient row NaN. */
+#include "ops/reduce.h"
+
+#include "tensor/node.h"
+
+#include <string.h>
+
+#define FAMILY "loss"
+#define IGNORE_INDEX (-100)
+
+static clgrad_status check_red(const clgrad_context *ctx, const char *fn, clgrad_reduction r)
+{
+    if (r != CLGRAD_REDUCTION_MEAN && r != CLGRAD_REDUCTION_SUM && r != CLGRAD_REDUCTION_NONE)
+        return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "%s: unknown reduction %d", fn, (int)r);
+    return CLGRAD_OK;
+}
+
+/* Reduces per-sample values l (and, for a mean over counted samples, their counts) to the
+ * loss: l itself (NONE), sum(l) (SUM), sum(l) / div or sum(l) / sum(counted) (MEAN). */
+static clgrad_status finish(clgrad_tensor *l, clgrad_tensor *counted, clgrad_reduction red, double div,
+                            clgrad_tensor **out, clgrad_tensor **cnt_out)
+{
+    if (red == CLGRAD_REDUCTION_NONE) {
+        *out = clgrad_tensor_retain(l);
+        return CLGRAD_OK;
+    }
+    uint32_t all = l->ndim ? (uint32_t)((1u << l->ndim) - 1u) : 0u;
+    if (red == CLGRAD_REDUCTION_SUM || !counted)
+        return clgrad__reduce(l, all, CLGRAD__RED_SUM, NULL, red == CLGRAD_REDUCTION_SUM ? 1.0 : div, 0, NULL, out);
+    clgrad_tensor *s = NULL, *c = NULL, *y = NULL;
+    clgrad_status st = clgrad__reduce(l, all, CLGRAD__RED_SUM, NULL, 1.0, 0, NULL, &s);
+    if (st == CLGRAD_OK) st = clgrad__reduce(counted, all, CLGRAD__RED_SUM, NULL, 1.0, 0, NULL, &c);
+    if (st == CLGRAD_OK) st = clgrad__tensor_new(l->ctx, CLGRAD_DTYPE_F32, 0, NULL, &y);
+    if (st == CLGRAD_OK) {
+        clgrad__karg a[] = {CLGRAD_KARG(y->buf->mem), CLGRAD_KARG(y->offset), CLGRAD_KARG(s->buf->mem),
+                            CLGRAD_KARG(c->buf->mem)};
+        st = clgrad__launch_1d(l->ctx, FAMILY, NULL, "loss_div_f32", 1, 4, a);
+    }
+    clgrad_tensor_release(s);
+    if (st != CLGRAD_OK) {
+        clgrad_tensor_release(c);
+        clgrad_tensor_release(y);
+        return st;
+    }
+    *out = y;
+    *cnt_out = c;
+    return CLGRAD_OK;
+}
+
+/* --- cross entropy and NLL ------------------------------------------------------------- */
+
+static clgrad_status nll_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
+{
+    clgrad_tensor *x = nd->inputs[0], *labels = nd->saved[0], *lp = nd->saved[1], *cnt = nd->saved[2], *g = NULL,
+                  *dx = NULL;
+    int softmax = (int)nd->i[1];
+    cl_int per_sample = nd->i[0] == CLGRAD_REDUCTION_NONE, ignore = IGNORE_INDEX, sm = softmax;
+    cl_long N = x->shape[0], C = x->shape[1];
+    cl_float eps = (cl_float)nd->f[0];
+    cl_mem cntm = cnt ? cnt->buf->mem : NULL, lpm = lp ? lp->buf->mem : NULL;
+    clgrad_status st = clgrad__contiguous(gy, &g);
+    if (st == CLGRAD_OK) st = clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, 2, x->shape, &dx);
+    if (st == CLGRAD_OK) {
+        clgrad__karg a[] = {CLGRAD_KARG(dx->buf->mem), CLGRAD_KARG(lpm),    CLGRAD_KARG_T(labels),
+                            CLGRAD_KARG_T(g),          CLGRAD_KARG(per_sample), CLGRAD_KARG(cntm),
+                            CLGRAD_KARG(N),            CLGRAD_KARG(C),      CLGRAD_KARG(eps),
+                            CLGRAD_KARG(ignore),       CLGRAD_KARG(sm)};
+        st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "nll_bwd_f32", (size_t)(N * C), 13, a);
+    }
+    clgrad_tensor_release(g);
+    if (st != CLGRAD_OK) clgrad_tensor_release(dx);
+    else gx[0] = dx;
+    return st;
+}
+
+/* softmax 1: cross entropy of logits; 0: NLL of log-probabilities. */
+static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor *labels, float eps,
+                                clgrad_reduction red, int softmax, clgrad_tensor **out)
+{
+    if (out) *out = NULL;
+    CLGRAD_TRY(clgrad__check_tensor(NULL, fn, softmax ? "logits" : "logp", x, CLGRAD_DTYPE_F32));
+    CLGRAD_TRY(clgrad__check_tensor(x->ctx, fn, "labels", labels, CLGRAD_DTYPE_I32));
+    CLGRAD_TRY(clgrad__check_same_ctx(fn, x, labels));
+    clgrad_context *ctx = x->ctx;
+    if (!out) return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    CLGRAD_TRY(check_red(ctx, fn, red));
+    char a[256], b[256];
+    if (x->ndim != 2 || labels->ndim != 1 || labels->shape[0] != x->shape[0] || x->shape[1] < 1)
+        return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: expected %s (N, C) with C >= 1 and labels (N), got %s and %s",
+                            fn, softmax ? "logits" : "logp", clgrad__shape_str(a, sizeof a, x->ndim, x->shape),
+                            clgrad__shape_str(b, sizeof b, labels->ndim, labels->shape));
+    if (!(eps >= 0.0f && eps <= 1.0f))
+        return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "%s: label_smoothing %g is outside [0, 1]", fn, (double)eps);
+    cl_long N = x->shape[0], C = x->shape[1];
+    clgrad_tensor *lp = NULL, *lab = NULL, *rowsum = NULL, *l = NULL, *counted = NULL, *y = NULL, *cnt = NULL;
+    clgrad_status st = softmax ? clgrad__softmax_fwd(x, 1, 1, &lp) : clgrad__contiguous(x, &lp);
+    if (st == CLGRAD_OK) st = clgrad__contiguous(labels, &lab);
+    if (st == CLGRAD_OK && eps != 0.0f) {
+        int64_t n1 = N;
+        st = clgrad__reduce(lp, 2u, CLGRAD__RED_SUM, NULL, 1.0, 1, &n1, &rowsum);
+    }
+    int64_t n1 = N;
+    if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &n1, &l);
+    if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &n1, &counted);
+    if (st == CLGRAD_OK && N > 0) {
+        cl_mem rs = rowsum ? rowsum->buf->mem : NULL;
+        cl_float e = eps;
+        cl_int ignore = IGNORE_INDEX;
+        clgrad__karg k[] = {CLGRAD_KARG(l->buf->mem), CLGRAD_KARG(counted->buf->mem), CLGRAD_KARG_T(lp),
+                            CLGRAD_KARG_T(lab),       CLGRAD_KARG(rs),                CLGRAD_KARG(N),
+                            CLGRAD_KARG(C),           CLGRAD_KARG(e),                 CLGRAD_KARG(ignore)};
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "nll_fwd_f32", (size_t)N, 11, k);
+    }
+    if (st == CLGRAD_OK) st = finish(l, counted, red, 1.0, &y, &cnt);
+    if (st == CLGRAD_OK && clgrad__grad_needed(1, &x)) {
+        clgrad__node *nd;
+        clgrad_tensor *in[2] = {x, labels};
+        st = clgrad__node_attach(y, softmax ? "cross_entropy" : "nll_loss", nll_backward, 2, in, &nd);
+        if (st == CLGRAD_OK) {
+            nd->i[0] = red;
+            nd->i[1] = softmax;
+            nd->f[0] = eps;
+            clgrad__node_save(nd, 0, lab);
+            if (softmax) clgrad__node_save(nd, 1, lp);
+            clgrad__node_save(nd, 2, cnt);
+        }
+    }
+    clgrad_tensor_release(lp);
+    clgrad_tensor_release(lab);
+    clgrad_tensor_release(rowsum);
+    clgrad_tensor_release(l);
+    clgrad_tensor_release(counted);
+    clgrad_tensor_release(cnt);
+    if (st != CLGRAD_OK) {
+        clgrad_tensor_release(y);
+        return st;
+    }
+    *out = y;
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad_cross_entropy(clgrad_tensor *logits, clgrad_tensor *labels, float label_smoothing,
+                                   clgrad_reduction red, clgrad_tensor **out)
+{
+    return nll_common("clgrad_cross_entropy", logits, labels, label_smoothing, red, 1, out);
+}
+
+clgrad_status clgrad_nll_loss(clgrad_tensor *logp, clgrad_tensor *labels, clgrad_reduction red, clgrad_tensor **out)
+{
+    return nll_common("clgrad_nll_loss", logp, labels, 0.0f, red, 0, out);
+}
+
+/* --- MSE and BCE with logits ------------------------------------------------------------ */
+
+static clgrad_status pointwise_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
+{
+    clgrad_tensor *x = nd->inputs[0], *t = nd->inputs[1], *xc = NULL, *tc = NULL, *g = NULL, *dx = NULL, *dt = NULL;
+    clgrad_context *ctx = x->ctx;
+    cl_long n = clgrad__numel(x->ndim, x->shape);
+    cl_int per_elem = nd->i[0] == CLGRAD_REDUCTION_NONE, bce = (cl_int)nd->i[1];
+    cl_float scale = (cl_float)nd->f[0];
+    clgrad_status st = clgrad__contiguous(x, &xc);
+    if (st == CLGRAD_OK) st = clgrad__contiguous(t, &tc);
+    if (st == CLGRAD_OK) st = clgrad__contiguous(gy, &g);
+    if (st == CLGRAD_OK && nd->needs_grad[0]) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &dx);
+    if (st == CLGRAD_OK && nd->needs_grad[1]) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, t->ndim, t->shape, &dt);
+    if (st == CLGRAD_OK && n > 0) {
+        cl_mem dxm = dx ? dx->buf->mem : NULL, dtm = dt ? dt->buf->mem : NULL;
+        clgrad__karg a[] = {CLGRAD_KARG(dxm),      CLGRAD_KARG(dtm),   CLGRAD_KARG_T(xc), CLGRAD_KARG_T(tc),
+                            CLGRAD_KARG_T(g),      CLGRAD_KARG(per_elem), CLGRAD_KARG(scale), CLGRAD_KARG(n),
+                            CLGRAD_KARG(bce)};
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "pointwise_bwd_f32", (size_t)n, 12, a);
+    }
+    clgrad_tensor_release(xc);
+    clgrad_tensor_release(tc);
+    clgrad_tensor_release(g);
+    if (st != CLGRAD_OK) {
+        clgrad_tensor_release(dx);
+        clgrad_tensor_release(dt);
+        return st;
+    }
+    gx[0] = dx;
+    gx[1] = dt;
+    return CLGRAD_OK;
+}
+
+static clgrad_status pointwise_common(const char *fn, clgrad_tensor *x, clgrad_tensor *t, clgrad_reduction red,
+                                      int bce, clgrad_tensor **out)
+{
+    if (out) *out = NULL;
+    CLGRAD_TRY(clgrad__check_tensor(NULL, fn, bce ? "logits" : "pred", x, CLGRAD_DTYPE_F32));
+    CLGRAD_TRY(clgrad__check_tensor(x->ctx, fn, "target", t, CLGRAD_DTYPE_F32));
+    CLGRAD_TRY(clgrad__check_same_ctx(fn, x, t));
+    clgrad_context *ctx = x->ctx;
+    if (!out) return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    CLGRAD_TRY(check_red(ctx, fn, red));
+    if (x->ndim != t->ndim || memcmp(x->shape, t->shape, sizeof(int64_t) * (size_t)x->ndim) != 0) {
+        char a[256], b[256];
+        return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: %s %s and target %s must have the same shape", fn,
+                            bce ? "logits" : "pred", clgrad__shape_str(a, sizeof a, x->ndim, x->shape),
+                            clgrad__shape_str(b, sizeof b, t->ndim, t->shape));
+    }
+    cl_long n = clgrad__numel(x->ndim, x->shape);
+    clgrad_tensor *xc = NULL, *tc = NULL, *l = NULL, *y = NULL, *unused = NULL;
+    clgrad_status st = clgrad__contiguous(x, &xc);
+    if (st == CLGRAD_OK) st = clgrad__contiguous(t, &tc);
+    if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &l);
+    if (st == CLGRAD_OK && n > 0) {
+        clgrad__karg a[] = {CLGRAD_KARG(l->buf->mem), CLGRAD_KARG_T(xc), CLGRAD_KARG_T(tc), CLGRAD_KARG(n)};
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, bce ? "bce_fwd_f32" : "mse_fwd_f32", (size_t)n, 6, a);
+    }
+    if (st == CLGRAD_OK) st = finish(l, NULL, red, (double)n, &y, &unused);
+    if (st == CLGRAD_OK && clgrad__grad_needed(2, (clgrad_tensor *[]){x, t})) {
+        clgrad__node *nd;
+        st = clgrad__node_attach(y, bce ? "bce_with_logits" : "mse_loss", pointwise_backward, 2,
+                                 (clgrad_tensor *[]){x, t}, &nd);
+        if (st == CLGRAD_OK) {
+            nd->i[0] = red;
+            nd->i[1] = bce;
+            nd->f[0] = red == CLGRAD_REDUCTION_MEAN ? 1.0 / (double)n : 1.0;
+        }
+    }
+    clgrad_tensor_release(xc);
+    clgrad_tensor_release(tc);
+    clgrad_tensor_release(l);
+    if (st != CLGRAD_OK) {
+        clgrad_tensor_release(y);
+        return st;
+    }
+    *out = y;
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad_mse_loss(clgrad_tensor *pred, clgrad_tensor *target, clgrad_reduction red, clgrad_tensor **out)
+{
+    return pointwise_common("clgrad_mse_loss", pred, target, red, 0, out);
+}
+
+clgrad_status clgrad_bce_with_logits(clgrad_tensor *logits, clgrad_tensor *target, clgrad_reduction red,
+                                     clgrad_tensor **out)
+{
+    return pointwise_common("clgrad_bce_with_logits", logits, target, red, 1, out);
+}

@@ -1,0 +1,457 @@
+/* Reductions: the deterministic reduction engine (clgrad__reduce), sum_to_shape for the
+ * backward rules of broadcasting ops, and the public sum/mean/max/min/var/argmax with their
+ * backward rules.
+ *
+ * The engine views the input as (O, R, I) with element strides when the reduced axes form
+ * one mergeable block of the view (no copy: rows when I == 1, columns otherwise); any other
+ * axis set is first permuted so the reduced axes come last and copied contiguous. Every
+ * result then follows the fixed order described in cl/reduce.cl (chunks of RED_CHUNK,
+ * RED_LANES strided lanes, a pairwise tree), whichever kernel runs it. */
+#include "ops/reduce.h"
+
+#include "tensor/node.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define FAMILY "reduce"
+#define RED_LANES 64     /* fixed: part of the result's definition, never tuned per device */
+#define RED_CHUNK 16384  /* elements per partial result in the first pass of long rows */
+
+/* --- the engine -------------------------------------------------------------------------- */
+
+typedef struct red_view {
+    cl_mem mem;
+    cl_long off, O, R, I, so, sr, si;
+} red_view;
+
+static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_view *v, cl_mem mean, cl_mem iin,
+                              cl_mem out, cl_long ooff, cl_mem oidx, cl_long oioff, float div, cl_long nchunk)
+{
+    char opts[64];
+    snprintf(opts, sizeof opts, "-DRED_OP=%d -DRED_LANES=%d", (int)op, RED_LANES);
+    cl_long chunk = RED_CHUNK;
+    cl_int has_iin = iin != NULL;
+    cl_float d = div;
+    cl_long npart = v->O * v->I * nchunk;
+    cl_long len = v->R < RED_CHUNK ? v->R : RED_CHUNK;
+    clgrad__karg a[20] = {CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O), CLGRAD_KARG(v->R),
+                          CLGRAD_KARG(v->I), CLGRAD_KARG(v->so), CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
+                          CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk), CLGRAD_KARG(mean), CLGRAD_KARG(iin),
+                          CLGRAD_KARG(has_iin), CLGRAD_KARG(out), CLGRAD_KARG(ooff), CLGRAD_KARG(oidx),
+                          CLGRAD_KARG(oioff), CLGRAD_KARG(d)};
+    /* A work-group per result for long rows (or few columns); a work-item per result
+     * otherwise. Both give the same bits, so this is purely a speed choice. */
+    if (len > RED_LANES && (v->I == 1 || npart < 1024)) {
+        clgrad__program_entry *pe;
+        cl_kernel k;
+        size_t wg_max;
+        CLGRAD_TRY(clgrad__program_get(ctx, FAMILY, opts, &pe));
+        CLGRAD_TRY(clgrad__kernel_get(ctx, pe, "reduce_wg_f32", &k, &wg_max));
+        size_t W = RED_LANES;
+        while (W > 1 && (W > wg_max || W > ctx->info.max_work_group_size)) W /= 2;
+        size_t lbytes = (size_t)RED_LANES * (sizeof(cl_float) + sizeof(cl_int));
+        if (ctx->info.local_mem_bytes == 0 || lbytes <= ctx->info.local_mem_bytes) {
+            a[18] = CLGRAD_KARG_LOCAL((size_t)RED_LANES * sizeof(cl_float));
+            a[19] = CLGRAD_KARG_LOCAL((size_t)RED_LANES * sizeof(cl_int));
+            size_t global = (size_t)npart * W;
+            return clgrad__launch(ctx, FAMILY, opts, "reduce_wg_f32", 1, &global, &W, 20, a);
+        }
+    }
+    return clgrad__launch_1d(ctx, FAMILY, opts, "reduce_item_f32", (size_t)npart, 18, a);
+}
+
+/* Merges dims [a, b) of (sz, st) into one (size, stride); 0 when their strides don't allow. */
+static int merge_dims(const int64_t *sz, const int64_t *st, int a, int b, int64_t *size, int64_t *stride)
+{
+    *size = 1;
+    *stride = 0;
+    for (int j = a; j < b; j++) {
+        if (j + 1 < b && st[j] != st[j + 1] * sz[j + 1]) return 0;
+        *size *= sz[j];
+    }
+    if (b > a) *stride = st[b - 1];
+    return 1;
+}
+
+clgrad_status clgrad__reduce(clgrad_tensor *x, uint32_t mask, clgrad__red_op op, clgrad_tensor *mean, double div,
+                             int ndim, const int64_t *shape, clgrad_tensor **out)
+{
+    *out = NULL;
+    clgrad_context *ctx = x->ctx;
+    int64_t kept = 1, R = 1;
+    for (int d = 0; d < x->ndim; d++) {
+        if (mask >> d & 1u) R *= x->shape[d];
+        else kept *= x->shape[d];
+    }
+    if (clgrad__numel(ndim, shape) != kept)
+        return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "reduce: result shape holds %lld elements, expected %lld",
+                            (long long)clgrad__numel(ndim, shape), (long long)kept);
+    clgrad_tensor *y = NULL, *src = NULL, *pv = NULL, *pi = NULL, *scratch = NULL;
+    int argmax = op == CLGRAD__RED_ARGMAX;
+    CLGRAD_TRY(clgrad__tensor_new(ctx, argmax ? CLGRAD_DTYPE_I32 : CLGRAD_DTYPE_F32, ndim, shape, &y));
+    clgrad_status st = CLGRAD_OK;
+    if (kept == 0) goto done;
+    if (R == 0) {
+        if (op == CLGRAD__RED_SUM || op == CLGRAD__RED_SQDEV) {
+            st = clgrad__fill(y, 0.0 / div);
+            goto done;
+        }
+        char b[256];
+        st = clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: cannot reduce over zero elements (input shape %s)",
+                          op == CLGRAD__RED_ARGMAX ? "argmax" : op == CLGRAD__RED_MAX ? "max" : "min",
+                          clgrad__shape_str(b, sizeof b, x->ndim, x->shape));
+        goto done;
+    }
+
+    /* Try the no-copy (O, R, I) view: size-1 dims dropped, reduced dims one mergeable run. */
+    int64_t sz[CLGRAD_MAX_DIMS] = {0}, sd[CLGRAD_MAX_DIMS] = {0};
+    int red[CLGRAD_MAX_DIMS], n = 0, first = -1, last = -1;
+    for (int d = 0; d < x->ndim; d++) {
+        if (x->shape[d] == 1) continue;
+        sz[n] = x->shape[d];
+        sd[n] = x->strides[d];
+        red[n] = (int)(mask >> d & 1u);
+        if (red[n]) {
+            if (first < 0) first = n;
+            last = n;
+        }
+        n++;
+    }
+    int run = 1;
+    if (first < 0) first = last = n; /* nothing but size-1 dims reduced: R == 1 */
+    else {
+        for (int j = first; j <= last; j++) run &= red[j];
+        last++;
+    }
+    red_view v;
+    int64_t O, Rr, I, so, sr, si;
+    if (run && merge_dims(sz, sd, 0, first, &O, &so) && merge_dims(sz, sd, first, last, &Rr, &sr) &&
+        merge_dims(sz, sd, last, n, &I, &si)) {
+        v = (red_view){x->buf->mem, x->offset, O, Rr, I, so, sr, si};
+    } else {
+        int perm[CLGRAD_MAX_DIMS], k = 0;
+        for (int d = 0; d < x->ndim; d++)
+            if (!(mask >> d & 1u)) perm[k++] = d;
+        for (int d = 0; d < x->ndim; d++)
+            if (mask >> d & 1u) perm[k++] = d;
+        clgrad_tensor *pview;
+        if ((st = clgrad__permute_view(x, perm, &pview)) != CLGRAD_OK) goto done;
+        st = clgrad__contiguous(pview, &src);
+        clgrad_tensor_release(pview);
+        if (st != CLGRAD_OK) goto done;
+        v = (red_view){src->buf->mem, src->offset, kept, R, 1, R, 1, 0};
+    }
+
+    cl_mem meanm = mean ? mean->buf->mem : NULL, iin = NULL;
+    if (mean && mean->offset != 0) {
+        /* the kernel indexes mean from 0: hand it a copy at offset 0 when it is a view */
+        st = clgrad_clone(mean, &scratch);
+        if (st != CLGRAD_OK) goto done;
+        meanm = scratch->buf->mem;
+    }
+    for (;;) {
+        cl_long nchunk = (v.R + RED_CHUNK - 1) / RED_CHUNK;
+        if (nchunk == 1) {
+            if (argmax) {
+                clgrad_tensor *vals;
+                int64_t k1 = kept;
+                if ((st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &k1, &vals)) != CLGRAD_OK) goto done;
+                st = run_pass(ctx, op, &v, meanm, iin, vals->buf->mem, 0, y->buf->mem, y->offset, 1.0f, 1);
+                clgrad_tensor_release(vals);
+            } else {
+                st = run_pass(ctx, op, &v, meanm, iin, y->buf->mem, y->offset, NULL, 0, (float)div, 1);
+            }
+            goto done;
+        }
+        int64_t np = v.O * v.I * nchunk;
+        clgrad_tensor *nv = NULL, *ni = NULL;
+        if ((st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &np, &nv)) != CLGRAD_OK) goto done;
+        if (argmax && (st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_I32, 1, &np, &ni)) != CLGRAD_OK) {
+            clgrad_tensor_release(nv);
+            goto done;
+        }
+        st = run_pass(ctx, op, &v, meanm, iin, nv->buf->mem, 0, ni ? ni->buf->mem : NULL, 0, 1.0f, nchunk);
+        /* earlier partials may go back to the pool: the queue is in order */
+        clgrad_tensor_release(pv);
+        clgrad_tensor_release(pi);
+        pv = nv;
+        pi = ni;
+        if (st != CLGRAD_OK) goto done;
+        v = (red_view){pv->buf->mem, 0, v.O * v.I, nchunk, 1, nchunk, 1, 0};
+        iin = pi ? pi->buf->mem : NULL;
+        if (op == CLGRAD__RED_SQDEV) {
+            op = CLGRAD__RED_SUM;
+            meanm = NULL;
+        }
+    }
+done:
+    clgrad_tensor_release(src);
+    clgrad_tensor_release(pv);
+    clgrad_tensor_release(pi);
+    clgrad_tensor_release(scratch);
+    if (st != CLGRAD_OK) {
+        clgrad_tensor_release(y);
+        return st;
+    }
+    *out = y;
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad__reduce_axes(const clgrad_tensor *x, const char *fn, int naxes, const int *axes, int keepdim,
+                                  uint32_t *mask, int *out_ndim, int64_t *out_shape, int64_t *count)
+{
+    uint32_t m = 0;
+    char b[256];
+    if (naxes < 0 || naxes > CLGRAD_MAX_DIMS)
+        return clgrad__fail(x->ctx, CLGRAD_ERR_INVALID_ARG, "%s: naxes is %d (0..%d allowed)", fn, naxes,
+                            CLGRAD_MAX_DIMS);
+    if (naxes == 0 || !axes) {
+        m = x->ndim ? (uint32_t)((1u << x->ndim) - 1u) : 0u;
+    } else {
+        for (int k = 0; k < naxes; k++) {
+            int a = axes[k] < 0 ? axes[k] + x->ndim : axes[k];
+            if (a < 0 || a >= x->ndim)
+                return clgrad__fail(x->ctx, CLGRAD_ERR_INVALID_ARG, "%s: axis %d is out of range for shape %s", fn,
+                                    axes[k], clgrad__shape_str(b, sizeof b, x->ndim, x->shape));
+            if (m >> a & 1u)
+                return clgrad__fail(x->ctx, CLGRAD_ERR_INVALID_ARG, "%s: axis %d appears twice (shape %s)", fn,
+                                    axes[k], clgrad__shape_str(b, sizeof b, x->ndim, x->shape));
+            m |= 1u << a;
+        }
+    }
+    int nd = 0;
+    int64_t c = 1;
+    for (int d = 0; d < x->ndim; d++) {
+        if (m >> d & 1u) {
+            c *= x->shape[d];
+            if (keepdim) out_shape[nd++] = 1;
+        } else {
+            out_shape[nd++] = x->shape[d];
+        }
+    }
+    *mask = m;
+    *out_ndim = nd;
+    if (count) *count = c;
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad__sum_to_shape(clgrad_tensor *g, int ndim, const int64_t *shape, clgrad_tensor **out)
+{
+    *out = NULL;
+    char a[256], b[256];
+    int lead = g->ndim - ndim;
+    uint32_t mask = 0;
+    int ok = lead >= 0 && g->dtype == CLGRAD_DTYPE_F32;
+    for (int d = 0; ok && d < g->ndim; d++) {
+        if (d < lead) mask |= 1u << d;
+        else if (shape[d - lead] == g->shape[d]) continue;
+        else if (shape[d - lead] == 1) mask |= 1u << d;
+        else ok = 0;
+    }
+    if (!ok)
+        return clgrad__fail(g->ctx, CLGRAD_ERR_SHAPE, "sum_to_shape: cannot reduce a gradient of shape %s to shape %s",
+                            clgrad__shape_str(a, sizeof a, g->ndim, g->shape), clgrad__shape_str(b, sizeof b, ndim, shape));
+    if (mask == 0) {
+        *out = clgrad_tensor_retain(g);
+        return CLGRAD_OK;
+    }
+    return clgrad__reduce(g, mask, CLGRAD__RED_SUM, NULL, 1.0, ndim, shape, out);
+}
+
+/* --- public reductions and their backward rules ---------------------------------------- */
+
+/* The keepdim view of a contiguous result t (x's rank, reduced axes as 1): new handle. */
+static clgrad_status keepdim_view(clgrad_tensor *t, const clgrad_tensor *x, uint32_t mask, clgrad_tensor **out)
+{
+    int64_t sh[CLGRAD_MAX_DIMS], st[CLGRAD_MAX_DIMS];
+    for (int d = 0; d < x->ndim; d++) sh[d] = (mask >> d & 1u) ? 1 : x->shape[d];
+    clgrad__contiguous_strides(x->ndim, sh, st);
+    return clgrad__tensor_view(t, x->ndim, sh, st, t->offset, out);
+}
+
+/* gx (x's shape, contiguous) from gy broadcast back over the reduced axes, divided by div. */
+static clgrad_status bcast_back(clgrad_tensor *x, uint32_t mask, clgrad_tensor *gy, double div, clgrad_tensor **gx)
+{
+    clgrad_tensor *g = NULL, *gk = NULL, *r = NULL;
+    clgrad_status st = clgrad__contiguous(gy, &g);
+    if (st == CLGRAD_OK) st = keepdim_view(g, x, mask, &gk);
+    if (st == CLGRAD_OK) st = clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &r);
+    if (st == CLGRAD_OK) {
+        clgrad__geom gg;
+        clgrad__geom_broadcast(gk, x->ndim, x->shape, &gg);
+        cl_long n = clgrad__numel(x->ndim, x->shape);
+        cl_float d = (cl_float)div;
+        clgrad__karg a[] = {CLGRAD_KARG(r->buf->mem), CLGRAD_KARG(n), CLGRAD_KARG_T(gk), CLGRAD_KARG(gg.shape),
+                            CLGRAD_KARG(gg.stride), CLGRAD_KARG(d)};
+        st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "reduce_bcast_f32", (size_t)n, 7, a);
+    }
+    clgrad_tensor_release(g);
+    clgrad_tensor_release(gk);
+    if (st != CLGRAD_OK) clgrad_tensor_release(r);
+    else *gx = r;
+    return st;
+}
+
+static clgrad_status sum_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
+{
+    return bcast_back(n->inputs[0], (uint32_t)n->i[0], gy, n->f[0], &gx[0]);
+}
+
+static clgrad_status extreme_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
+{
+    clgrad_tensor *x = n->inputs[0], *y = NULL, *g = NULL, *gk = NULL, *m = NULL, *cnt = NULL;
+    uint32_t mask = (uint32_t)n->i[0];
+    clgrad_context *ctx = x->ctx;
+    cl_long nx = clgrad__numel(x->ndim, x->shape);
+    clgrad__geom gx_, gyg;
+    clgrad_status st = keepdim_view(n->saved[0], x, mask, &y);
+    if (st == CLGRAD_OK) st = clgrad__contiguous(gy, &g);
+    if (st == CLGRAD_OK) st = keepdim_view(g, x, mask, &gk);
+    if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &m);
+    if (st == CLGRAD_OK) {
+        clgrad__geom_of(x, &gx_);
+        clgrad__geom_broadcast(y, x->ndim, x->shape, &gyg);
+        clgrad__karg a[] = {CLGRAD_KARG(m->buf->mem), CLGRAD_KARG(nx),         CLGRAD_KARG_T(x),
+                            CLGRAD_KARG(gx_.shape),   CLGRAD_KARG(gx_.stride), CLGRAD_KARG_T(y),
+                            CLGRAD_KARG(gyg.shape),   CLGRAD_KARG(gyg.stride)};
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "reduce_eqmask_f32", (size_t)nx, 10, a);
+    }
+    if (st == CLGRAD_OK) st = clgrad__reduce(m, mask, CLGRAD__RED_SUM, NULL, 1.0, y->ndim, y->shape, &cnt);
+    if (st == CLGRAD_OK) {
+        clgrad__karg a[] = {CLGRAD_KARG(m->buf->mem), CLGRAD_KARG(nx),        CLGRAD_KARG_T(y),
+                            CLGRAD_KARG_T(gk),        CLGRAD_KARG_T(cnt),     CLGRAD_KARG(gyg.shape),
+                            CLGRAD_KARG(gyg.stride)};
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "reduce_extreme_bwd_f32", (size_t)nx, 10, a);
+    }
+    clgrad_tensor_release(y);
+    clgrad_tensor_release(g);
+    clgrad_tensor_release(gk);
+    clgrad_tensor_release(cnt);
+    if (st != CLGRAD_OK) clgrad_tensor_release(m);
+    else gx[0] = m;
+    return st;
+}
+
+static clgrad_status var_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
+{
+    clgrad_tensor *x = n->inputs[0], *mean = NULL, *g = NULL, *gk = NULL, *r = NULL;
+    uint32_t mask = (uint32_t)n->i[0];
+    clgrad_context *ctx = x->ctx;
+    cl_long nx = clgrad__numel(x->ndim, x->shape);
+    clgrad_status st = keepdim_view(n->saved[0], x, mask, &mean);
+    if (st == CLGRAD_OK) st = clgrad__contiguous(gy, &g);
+    if (st == CLGRAD_OK) st = keepdim_view(g, x, mask, &gk);
+    if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &r);
+    if (st == CLGRAD_OK) {
+        clgrad__geom gxg, gk_g;
+        clgrad__geom_of(x, &gxg);
+        clgrad__geom_broadcast(gk, x->ndim, x->shape, &gk_g);
+        cl_float d = (cl_float)n->f[0];
+        clgrad__karg a[] = {CLGRAD_KARG(r->buf->mem), CLGRAD_KARG(nx),       CLGRAD_KARG_T(x),
+                            CLGRAD_KARG(gxg.shape),   CLGRAD_KARG(gxg.stride), CLGRAD_KARG_T(gk),
+                            CLGRAD_KARG_T(mean),      CLGRAD_KARG(gk_g.shape), CLGRAD_KARG(gk_g.stride),
+                            CLGRAD_KARG(d)};
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "reduce_var_bwd_f32", (size_t)nx, 13, a);
+    }
+    clgrad_tensor_release(mean);
+    clgrad_tensor_release(g);
+    clgrad_tensor_release(gk);
+    if (st != CLGRAD_OK) clgrad_tensor_release(r);
+    else gx[0] = r;
+    return st;
+}
+
+enum { K_SUM, K_MEAN, K_MAX, K_MIN, K_VAR };
+
+static clgrad_status reduce_public(const char *fn, int kind, clgrad_tensor *x, int naxes, const int *axes,
+                                   int correction, int keepdim, clgrad_tensor **out)
+{
+    if (out) *out = NULL;
+    CLGRAD_TRY(clgrad__check_tensor(NULL, fn, "x", x, CLGRAD_DTYPE_F32));
+    if (!out) return clgrad__fail(x->ctx, CLGRAD_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    if (correction < 0)
+        return clgrad__fail(x->ctx, CLGRAD_ERR_INVALID_ARG, "%s: correction is %d, must be >= 0", fn, correction);
+    uint32_t mask;
+    int nd;
+    int64_t oshape[CLGRAD_MAX_DIMS], count;
+    CLGRAD_TRY(clgrad__reduce_axes(x, fn, naxes, axes, keepdim, &mask, &nd, oshape, &count));
+    clgrad_tensor *y = NULL, *mean = NULL;
+    clgrad_status st;
+    double div = 1.0;
+    static const clgrad__red_op ops[] = {CLGRAD__RED_SUM, CLGRAD__RED_SUM, CLGRAD__RED_MAX, CLGRAD__RED_MIN};
+    if (kind == K_VAR) {
+        div = count > correction ? (double)(count - correction) : 0.0;
+        st = clgrad__reduce(x, mask, CLGRAD__RED_SUM, NULL, (double)count, nd, oshape, &mean);
+        if (st == CLGRAD_OK) st = clgrad__reduce(x, mask, CLGRAD__RED_SQDEV, mean, div, nd, oshape, &y);
+    } else {
+        if (kind == K_MEAN) div = (double)count;
+        st = clgrad__reduce(x, mask, ops[kind], NULL, div, nd, oshape, &y);
+    }
+    if (st == CLGRAD_OK && clgrad__grad_needed(1, &x)) {
+        static const char *names[] = {"sum", "mean", "max", "min", "var"};
+        static const clgrad__backward_fn fns[] = {sum_backward, sum_backward, extreme_backward, extreme_backward,
+                                                  var_backward};
+        clgrad__node *nd_;
+        st = clgrad__node_attach(y, names[kind], fns[kind], 1, &x, &nd_);
+        if (st == CLGRAD_OK) {
+            nd_->i[0] = mask;
+            nd_->f[0] = div;
+            if (kind == K_MAX || kind == K_MIN) {
+                /* a second handle on y's buffer: the node must not hold y itself */
+                clgrad_tensor *yv;
+                st = clgrad__tensor_view(y, y->ndim, y->shape, y->strides, y->offset, &yv);
+                if (st == CLGRAD_OK) clgrad__node_save(nd_, 0, yv);
+                clgrad_tensor_release(yv);
+            } else if (kind == K_VAR) {
+                clgrad__node_save(nd_, 0, mean);
+            }
+        }
+    }
+    clgrad_tensor_release(mean);
+    if (st != CLGRAD_OK) {
+        clgrad_tensor_release(y);
+        return st;
+    }
+    *out = y;
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad_sum(clgrad_tensor *x, int naxes, const int *axes, int keepdim, clgrad_tensor **out)
+{
+    return reduce_public("clgrad_sum", K_SUM, x, naxes, axes, 0, keepdim, out);
+}
+
+clgrad_status clgrad_mean(clgrad_tensor *x, int naxes, const int *axes, int keepdim, clgrad_tensor **out)
+{
+    return reduce_public("clgrad_mean", K_MEAN, x, naxes, axes, 0, keepdim, out);
+}
+
+clgrad_status clgrad_max(clgrad_tensor *x, int naxes, const int *axes, int keepdim, clgrad_tensor **out)
+{
+    return reduce_public("clgrad_max", K_MAX, x, naxes, axes, 0, keepdim, out);
+}
+
+clgrad_status clgrad_min(clgrad_tensor *x, int naxes, const int *axes, int keepdim, clgrad_tensor **out)
+{
+    return reduce_public("clgrad_min", K_MIN, x, naxes, axes, 0, keepdim, out);
+}
+
+clgrad_status clgrad_var(clgrad_tensor *x, int naxes, const int *axes, int correction, int keepdim,
+                         clgrad_tensor **out)
+{
+    return reduce_public("clgrad_var", K_VAR, x, naxes, axes, correction, keepdim, out);
+}
+
+clgrad_status clgrad_argmax(clgrad_tensor *x, int axis, int keepdim, clgrad_tensor **out)
+{
+    if (out) *out = NULL;
+    CLGRAD_TRY(clgrad__check_tensor(NULL, "clgrad_argmax", "x", x, CLGRAD_DTYPE_F32));
+    if (!out) return clgrad__fail(x->ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_argmax: out is NULL");
+    uint32_t mask;
+    int nd;
+    int64_t oshape[CLGRAD_MAX_DIMS];
+    CLGRAD_TRY(clgrad__reduce_axes(x, "clgrad_argmax", 1, &axis, keepdim, &mask, &nd, oshape, NULL));
+    return clgrad__reduce(x, mask, CLGRAD__RED_ARGMAX, NULL, 1.0, nd, oshape, out);
+}

@@ -1,0 +1,42 @@
+/* Internal reduction helpers shared by other op families' backward rules. */
+#ifndef CLGRAD_SRC_OPS_REDUCE_H
+#define CLGRAD_SRC_OPS_REDUCE_H
+
+#include "ops/ops.h"
+
+/* Sums g over the dims that broadcasting added or expanded so that the result has shape
+ * (ndim, shape): the gradient of an input that was broadcast to g's shape. Returns a new
+ * reference (g itself when the shapes already match). Untracked. */
+clgrad_status clgrad__sum_to_shape(clgrad_tensor *g, int ndim, const int64_t *shape, clgrad_tensor **out);
+
+typedef enum clgrad__red_op {
+    CLGRAD__RED_SUM = 0,
+    CLGRAD__RED_MAX = 1,
+    CLGRAD__RED_MIN = 2,
+    CLGRAD__RED_SQDEV = 3, /* sum of (x - mean)^2, mean given per output element */
+    CLGRAD__RED_ARGMAX = 4,
+} clgrad__red_op;
+
+/* The reduction engine. Reduces f32 x (any view) over the axes whose bit is set in mask
+ * (bit d = axis d) and divides each result by div. The result is a new contiguous tensor
+ * of shape (ndim, shape), whose element count must equal the product of the kept dims
+ * (e.g. the kept dims, or keepdim's shape); i32 for ARGMAX (first index of the maximum in
+ * the row-major order of the reduced axes), f32 otherwise. mean: contiguous, one element
+ * per result, SQDEV only (else NULL). Fixed reduction order: bit-identical results that do
+ * not depend on the device's work-group size. A reduced length of 0 gives 0 (SUM, SQDEV)
+ * and fails for the others. Untracked. */
+clgrad_status clgrad__reduce(clgrad_tensor *x, uint32_t mask, clgrad__red_op op, clgrad_tensor *mean, double div,
+                             int ndim, const int64_t *shape, clgrad_tensor **out);
+
+/* Parses (naxes, axes) of x (naxes 0 or axes NULL: every axis) into a bit mask; fails with
+ * INVALID_ARG naming fn, the axis and x's shape for an out-of-range or repeated axis.
+ * Writes the output shape for keepdim (0: reduced dims removed, 1: kept as 1) and, when
+ * count is not NULL, the number of elements each result reduces. */
+clgrad_status clgrad__reduce_axes(const clgrad_tensor *x, const char *fn, int naxes, const int *axes, int keepdim,
+                                  uint32_t *mask, int *out_ndim, int64_t *out_shape, int64_t *count);
+
+/* Softmax (log 0) or log-softmax (log 1) of f32 x along dim d (already normalised), as a
+ * new contiguous tensor; untracked (src/ops/softmax.c). */
+clgrad_status clgrad__softmax_fwd(clgrad_tensor *x, int d, int log, clgrad_tensor **out);
+
+#endif
