@@ -1,0 +1,299 @@
+/* 2-d convolution helpers (NCHW): im2col / col2im around the shared GEMM, layout swaps
+ * between the GEMM's channel-major (C, N, H*W) layout and NCHW, direct depthwise kernels
+ * and deterministic bias / weight reductions.
+ *
+ * Conventions shared by the kernels below. A "conv geometry" is that of a forward
+ * convolution: input (N, C, H, W), output (N, K, Ho, Wo), window kh x kw with stride
+ * (sh, sw), zero padding (ph, pw) and dilation (dh, dw). Input pixel (ih, iw) feeds output
+ * (oh, ow) through tap (a, b) when ih = oh*sh - ph + a*dh and iw = ow*sw - pw + b*dw.
+ * Strided tensors come as a buffer, an element offset and a long4 of (n, c, h, w) strides.
+ * A column matrix covers images n0 .. n0+nb-1: row r = c*kh*kw + a*kw + b, column
+ * j = (n - n0)*Ho*Wo + oh*Wo + ow, stored row-major with nb*Ho*Wo columns.
+ * No build options are needed. Every kernel checks its index against its extent. */
+
+/* Plane index of the 2-D (pixel, plane) launches: planes are folded over dims 1 and 2 so no
+ * dimension exceeds what every device accepts; the host keeps local sizes 1 there. */
+inline long conv_plane(void)
+{
+    return (long)get_global_id(1) + (long)get_global_id(2) * (long)get_global_size(1);
+}
+
+inline long conv_at4(long4 s, long n, long c, long h, long w)
+{
+    return n * s.s0 + c * s.s1 + h * s.s2 + w * s.s3;
+}
+
+/* The kernels below run on (pixel of a plane, plane) NDRanges with work-groups inside one
+ * plane, so the plane index and everything derived from it (channel, tap) is
+ * uniform across a work-group. Each work-item loops over `per` consecutive images (plane z
+ * covers images s*per .. s*per+per-1, s = z % nsplit), which amortises its index arithmetic
+ * and gives work-groups enough work on CPUs. */
+
+/* conv_im2col_f32: col[r, (nl*Ho + oh)*Wo + ow] = x[n0 + nl, c, ih, iw], or 0 outside the
+ * input, for row r = c*kh*kw + a*kw + b.  Args: x, x_off, xs (strides), col, col_off, n0,
+ * nb, per, C, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw.
+ * NDRange: (>= Ho*Wo, planes C*kh*kw*nsplit folded as in conv_plane), nsplit = ceil(nb / per), z = r*nsplit + s. */
+kernel void conv_im2col_f32(global const float *x, long x_off, long4 xs, global float *col, long col_off,
+                            int n0, int nb, int per, int C, int H, int W, int Ho, int Wo, int kh, int kw,
+                            int sh, int sw, int ph, int pw, int dh, int dw)
+{
+    int p = get_global_id(0);
+    long z = conv_plane();
+    int nsplit = (nb + per - 1) / per;
+    int kk = kh * kw;
+    if (p >= Ho * Wo || z >= (long)C * kk * nsplit) return;
+    int oh = p / Wo, ow = p - oh * Wo;
+    int r = (int)z / nsplit, s = (int)z - r * nsplit;
+    int c = r / kk, t = r - c * kk;
+    int a = t / kw, b = t - a * kw;
+    long ohw = (long)Ho * Wo, ncols = nb * ohw;
+    int ih = oh * sh - ph + a * dh, iw = ow * sw - pw + b * dw;
+    int inside = ih >= 0 && ih < H && iw >= 0 && iw < W;
+    int nl0 = s * per, nl1 = min(nb, nl0 + per);
+    global const float *xp = x + x_off + (long)c * xs.s1 + (inside ? ih * xs.s2 + iw * xs.s3 : 0);
+    global float *cp = col + col_off + r * ncols + oh * Wo + ow;
+    for (int nl = nl0; nl < nl1; nl++) cp[nl * ohw] = inside ? xp[(n0 + nl) * xs.s0] : 0.0f;
+}
+
+/* conv_col2im_f32: gather form of the adjoint of im2col, for images n0 .. n0+nb-1:
+ * dx[n, c, ih, iw] = init + sum over taps (a, b) in row-major order of col[r, j] for the
+ * output (oh, ow) the tap connects to, where init = bias[c] when has_bias, else 0. dx is
+ * contiguous NCHW; each element is written by one work-item in a fixed order (no atomics).
+ * Args: col, col_off, dx, dx_off, bias, bias_off, bias_stride, has_bias, n0, nb, per, C, H,
+ * W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw.
+ * NDRange: (>= H*W, planes C*nsplit folded as in conv_plane), z = c*nsplit + s. */
+kernel void conv_col2im_f32(global const float *col, long col_off, global float *dx, long dx_off,
+                            global const float *bias, long bias_off, long bias_stride, int has_bias,
+                            int n0, int nb, int per, int C, int H, int W, int Ho, int Wo, int kh, int kw,
+                            int sh, int sw, int ph, int pw, int dh, int dw)
+{
+    int p = get_global_id(0);
+    long z = conv_plane();
+    int nsplit = (nb + per - 1) / per;
+    if (p >= H * W || z >= (long)C * nsplit) return;
+    int ih = p / W, iw = p - ih * W;
+    int c = (int)z / nsplit, s = (int)z - c * nsplit;
+    long ohw = (long)Ho * Wo, ncols = nb * ohw, hw = (long)H * W;
+    global const float *cp = col + col_off + (long)c * kh * kw * ncols;
+    float init = has_bias ? bias[bias_off + c * bias_stride] : 0.0f;
+    int nl0 = s * per, nl1 = min(nb, nl0 + per);
+    global float *dp = dx + dx_off + ((long)n0 * C + c) * hw + (long)ih * W + iw;
+    /* Branch-free taps (clamped address, select) so the loop vectorises across work-items. */
+    if (sh == 1 && sw == 1) {
+        for (int nl = nl0; nl < nl1; nl++) {
+            global const float *cn = cp + nl * ohw;
+            float acc = init;
+            for (int a = 0; a < kh; a++) {
+                int oh = ih + ph - a * dh;
+                int okh = oh >= 0 && oh < Ho;
+                int ohc = clamp(oh, 0, Ho - 1);
+                for (int b = 0; b < kw; b++) {
+                    int ow = iw + pw - b * dw;
+                    int ok = okh && ow >= 0 && ow < Wo;
+                    float v = cn[(a * kw + b) * ncols + ohc * Wo + clamp(ow, 0, Wo - 1)];
+                    acc += ok ? v : 0.0f;
+                }
+            }
+            dp[nl * C * hw] = acc;
+        }
+        return;
+    }
+    for (int nl = nl0; nl < nl1; nl++) {
+        global const float *cn = cp + nl * ohw;
+        float acc = init;
+        for (int a = 0; a < kh; a++) {
+            int th = ih + ph - a * dh;
+            int oh = th / sh;
+            int okh = th >= 0 && oh * sh == th && oh < Ho;
+            int ohc = clamp(oh, 0, Ho - 1);
+            for (int b = 0; b < kw; b++) {
+                int tw = iw + pw - b * dw;
+                int ow = tw / sw;
+                int ok = okh && tw >= 0 && ow * sw == tw && ow < Wo;
+                float v = cn[(a * kw + b) * ncols + ohc * Wo + clamp(ow, 0, Wo - 1)];
+                acc += ok ? v : 0.0f;
+            }
+        }
+        dp[nl * C * hw] = acc;
+    }
+}
+
+/* conv_cnhw_to_nchw_f32: y[n0 + nl, k, p] = t[k, nl, p] + (has_bias ? bias[k] : 0) with
+ * t of shape (K, nb, HW) contiguous and y contiguous NCHW.
+ * Args: t, t_off, y, y_off, bias, bias_off, bias_stride, has_bias, n0, nb, per, K, HW.
+ * NDRange: (>= HW, planes K*nsplit folded as in conv_plane), z = k*nsplit + s (images as in
+ * conv_im2col_f32). */
+kernel void conv_cnhw_to_nchw_f32(global const float *t, long t_off, global float *y, long y_off,
+                                  global const float *bias, long bias_off, long bias_stride, int has_bias,
+                                  int n0, int nb, int per, int K, int HW)
+{
+    int p = get_global_id(0);
+    long z = conv_plane();
+    int nsplit = (nb + per - 1) / per;
+    if (p >= HW || z >= (long)K * nsplit) return;
+    int k = (int)z / nsplit, s = (int)z - k * nsplit;
+    float add = has_bias ? bias[bias_off + k * bias_stride] : 0.0f;
+    int nl0 = s * per, nl1 = min(nb, nl0 + per);
+    global const float *tp = t + t_off + (long)k * nb * HW + p;
+    global float *yp = y + y_off + ((long)n0 * K + k) * HW + p;
+    for (int nl = nl0; nl < nl1; nl++) yp[(long)nl * K * HW] = tp[(long)nl * HW] + add;
+}
+
+/* conv_nchw_to_cnhw_f32: t[k, nl, h*W + w] = y[n0 + nl, k, h, w] for a strided y; t is
+ * (K, nb, H*W) contiguous.  Args: y, y_off, ys (strides), t, t_off, n0, nb, per, K, H, W.
+ * NDRange: (>= H*W, planes K*nsplit folded as in conv_plane), z = k*nsplit + s (images as in conv_im2col_f32). */
+kernel void conv_nchw_to_cnhw_f32(global const float *y, long y_off, long4 ys, global float *t, long t_off,
+                                  int n0, int nb, int per, int K, int H, int W)
+{
+    int p = get_global_id(0);
+    long z = conv_plane();
+    int nsplit = (nb + per - 1) / per;
+    if (p >= H * W || z >= (long)K * nsplit) return;
+    int h = p / W, w = p - h * W;
+    int k = (int)z / nsplit, s = (int)z - k * nsplit;
+    long hw = (long)H * W;
+    int nl0 = s * per, nl1 = min(nb, nl0 + per);
+    global const float *yp = y + y_off + k * ys.s1 + h * ys.s2 + w * ys.s3;
+    global float *tp = t + t_off + (long)k * nb * hw + (long)h * W + w;
+    for (int nl = nl0; nl < nl1; nl++) tp[nl * hw] = yp[(n0 + nl) * ys.s0];
+}
+
+/* conv_bias_fill_f32: y[n, k, p] = bias[k] for contiguous y (N, K, HW) (the GEMM then adds
+ * into it).  Args: y, y_off, bias, bias_off, bias_stride, N, K, HW.
+ * NDRange: (>= HW, planes N*K folded as in conv_plane). */
+kernel void conv_bias_fill_f32(global float *y, long y_off, global const float *bias, long bias_off,
+                               long bias_stride, int N, int K, long HW)
+{
+    long p = get_global_id(0);
+    long z = conv_plane();
+    if (p >= HW || z >= (long)N * K) return;
+    int k = (int)(z % K);
+    y[y_off + z * HW + p] = bias[bias_off + k * bias_stride];
+}
+
+/* conv_plane_sum_f32: part[n*K + k] = sum over p < HW, in order, of y[n, k, p] for a
+ * strided y seen as (N, K, H, W).  Args: y, y_off, ys, part, N, K, H, W.
+ * NDRange: 1-D >= N*K. */
+kernel void conv_plane_sum_f32(global const float *y, long y_off, long4 ys, global float *part, int N, int K,
+                               int H, int W)
+{
+    long i = get_global_id(0);
+    if (i >= (long)N * K) return;
+    int n = (int)(i / K), k = (int)(i - (long)n * K);
+    global const float *src = y + y_off + n * ys.s0 + k * ys.s1;
+    float acc = 0.0f;
+    for (int h = 0; h < H; h++)
+        for (int w = 0; w < W; w++) acc += src[h * ys.s2 + w * ys.s3];
+    part[i] = acc;
+}
+
+/* conv_sum_rows_f32: out[m] = sum over r < R, in order, of part[r*M + m] (out strided by
+ * out_stride).  Args: part, R, M, out, out_off, out_stride.  NDRange: 1-D >= M. */
+kernel void conv_sum_rows_f32(global const float *part, int R, int M, global float *out, long out_off,
+                              long out_stride)
+{
+    long m = get_global_id(0);
+    if (m >= M) return;
+    float acc = 0.0f;
+    for (int r = 0; r < R; r++) acc += part[(long)r * M + m];
+    out[out_off + m * out_stride] = acc;
+}
+
+/* conv_dw_fwd_f32: depthwise convolution (groups == C == K):
+ * y[n, c, oh, ow] = bias[c] + sum over taps (a, b) of x[n, c, ih, iw] * w[c, 0, a, b].
+ * y contiguous, w contiguous (C, 1, kh, kw).  Args: x, x_off, xs, w, w_off, bias, bias_off,
+ * bias_stride, has_bias, y, y_off, N, C, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw.
+ * NDRange: (>= Ho*Wo, planes N*C folded as in conv_plane). */
+kernel void conv_dw_fwd_f32(global const float *x, long x_off, long4 xs, global const float *w, long w_off,
+                            global const float *bias, long bias_off, long bias_stride, int has_bias,
+                            global float *y, long y_off, int N, int C, int H, int W, int Ho, int Wo,
+                            int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw)
+{
+    int p = get_global_id(0);
+    long nc = conv_plane();
+    if (p >= Ho * Wo || nc >= (long)N * C) return;
+    int oh = p / Wo, ow = p - oh * Wo;
+    int n = (int)nc / C, c = (int)nc - n * C;
+    global const float *xp = x + x_off + n * xs.s0 + c * xs.s1;
+    global const float *wp = w + w_off + (long)c * kh * kw;
+    float acc = 0.0f;
+    for (int a = 0; a < kh; a++) {
+        int ih = oh * sh - ph + a * dh;
+        if (ih < 0 || ih >= H) continue;
+        for (int b = 0; b < kw; b++) {
+            int iw = ow * sw - pw + b * dw;
+            if (iw < 0 || iw >= W) continue;
+            acc += xp[ih * xs.s2 + iw * xs.s3] * wp[a * kw + b];
+        }
+    }
+    if (has_bias) acc += bias[bias_off + c * bias_stride];
+    y[y_off + (nc * Ho + oh) * Wo + ow] = acc;
+}
+
+/* conv_dw_bwd_data_f32: gradient of conv_dw_fwd_f32 with respect to x, gathered per input
+ * pixel in tap order: dx[n, c, ih, iw] = init + sum of dy[n, c, oh, ow] * w[c, 0, a, b],
+ * init = bias[c] when has_bias (so it also serves as a depthwise transposed convolution).
+ * dy strided, dx contiguous.  Args: dy, dy_off, dys, w, w_off, bias, bias_off, bias_stride,
+ * has_bias, dx, dx_off, N, C, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw, dh, dw.
+ * NDRange: (>= H*W, planes N*C folded as in conv_plane). */
+kernel void conv_dw_bwd_data_f32(global const float *dy, long dy_off, long4 dys, global const float *w, long w_off,
+                                 global const float *bias, long bias_off, long bias_stride, int has_bias,
+                                 global float *dx, long dx_off, int N, int C, int H, int W, int Ho, int Wo,
+                                 int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw)
+{
+    int p = get_global_id(0);
+    long nc = conv_plane();
+    if (p >= H * W || nc >= (long)N * C) return;
+    int ih = p / W, iw = p - ih * W;
+    int n = (int)(nc / C), c = (int)(nc - (long)n * C);
+    global const float *gp = dy + dy_off + n * dys.s0 + c * dys.s1;
+    global const float *wp = w + w_off + (long)c * kh * kw;
+    float acc = has_bias ? bias[bias_off + c * bias_stride] : 0.0f;
+    for (int a = 0; a < kh; a++) {
+        int th = ih + ph - a * dh;
+        int oh = th / sh;
+        int okh = th >= 0 && oh * sh == th && oh < Ho;
+        for (int b = 0; b < kw; b++) {
+            int tw = iw + pw - b * dw;
+            int ow = tw / sw;
+            if (okh && tw >= 0 && ow * sw == tw && ow < Wo) acc += gp[oh * dys.s2 + ow * dys.s3] * wp[a * kw + b];
+        }
+    }
+    dx[dx_off + (nc * H + ih) * W + iw] = acc;
+}
+
+/* conv_dw_bwd_weight_f32: per-image partial weight gradient of the depthwise convolution:
+ * part[(n*C + c)*kh*kw + a*kw + b] = sum over (oh, ow) in order of dy[n, c, oh, ow] *
+ * x[n, c, ih, iw]; conv_sum_rows_f32 then adds the N partials in order.
+ * Args: x, x_off, xs, dy, dy_off, dys, part, N, C, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw,
+ * dh, dw.  NDRange: 1-D >= N*C*kh*kw. */
+kernel void conv_dw_bwd_weight_f32(global const float *x, long x_off, long4 xs, global const float *dy, long dy_off,
+                                   long4 dys, global float *part, int N, int C, int H, int W, int Ho, int Wo,
+                                   int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw)
+{
+    long i = get_global_id(0);
+    int kk = kh * kw;
+    if (i >= (long)N * C * kk) return;
+    long nc = i / kk;
+    int t = (int)(i - nc * kk);
+    int a = t / kw, b = t - a * kw;
+    int n = (int)(nc / C), c = (int)(nc - (long)n * C);
+    global const float *xp = x + x_off + n * xs.s0 + c * xs.s1;
+    global const float *gp = dy + dy_off + n * dys.s0 + c * dys.s1;
+    /* output rows / columns whose tap (a, b) lands inside the input */
+    int oh0 = 0, ow0 = 0;
+    int fh = ph - a * dh, fw = pw - b * dw; /* ih = oh*sh - fh */
+    if (fh > 0) oh0 = (fh + sh - 1) / sh;
+    if (fw > 0) ow0 = (fw + sw - 1) / sw;
+    float acc = 0.0f;
+    for (int oh = oh0; oh < Ho; oh++) {
+        int ih = oh * sh - fh;
+        if (ih >= H) break;
+        for (int ow = ow0; ow < Wo; ow++) {
+            int iw = ow * sw - fw;
+            if (iw >= W) break;
+            acc += gp[oh * dys.s2 + ow * dys.s3] * xp[ih * xs.s2 + iw * xs.s3];
+        }
+    }
+    part[i] = acc;
+}

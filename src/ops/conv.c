@@ -1,0 +1,509 @@
+/* Convolution engine: the forward product and both gradients of a 2-d NCHW convolution,
+ * shared by clgrad_conv2d (at the end of this file) and clgrad_conv_transpose2d.
+ *
+ * Algorithms:
+ *  - general (any stride, padding, dilation, groups): im2col of a chunk of images into a
+ *    (C_in*kh*kw, images*Ho*Wo) matrix, then one GEMM per chunk batched over groups, so the
+ *    GEMM's N dimension is images*Ho*Wo (large and well shaped even for small images). The
+ *    GEMM writes channel-major (C_out, images, Ho*Wo); a layout swap (fused with the bias)
+ *    gives NCHW. The input gradient runs the same GEMM transposed into a column matrix and
+ *    folds it back with a gather col2im (each input pixel sums its taps in a fixed order).
+ *  - 1x1, stride 1, no padding: the NCHW tensor already is a (C_in, H*W) matrix per image,
+ *    so forward and input gradient are plain GEMMs batched over images, no im2col.
+ *  - depthwise (groups == C_in == C_out > 1): direct kernels, one work-item per output (or
+ *    per input pixel for the gradient, or per weight tap and image for the weight gradient).
+ * Chunks keep every temporary under clgrad__conv_temp_bound(). Every reduction has a fixed
+ * order, so results are bit-identical run after run. */
+#include "ops/conv.h"
+#include "ops/matmul.h"
+#include "tensor/node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define NARGS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+#define FAMILY "conv"
+
+enum {
+    ALGO_AUTO = CLGRAD__CONV_AUTO,
+    ALGO_IM2COL = CLGRAD__CONV_IM2COL,
+    ALGO_1X1 = CLGRAD__CONV_1X1,
+    ALGO_DEPTHWISE = CLGRAD__CONV_DEPTHWISE
+};
+
+size_t clgrad__conv_temp_bound(const clgrad_context *ctx)
+{
+    size_t cap = (size_t)256 << 20;
+    uint64_t ma = ctx->info.max_alloc_bytes;
+    size_t b = ma ? (size_t)(ma / 2) : cap;
+    if (b > cap) b = cap;
+    /* developer override, only ever lowering the bound (exercises the chunked paths) */
+    const char *env = clgrad__getenv("CLGRAD_CONV_TEMP_BYTES");
+    if (env) {
+        unsigned long long v = strtoull(env, NULL, 10);
+        if (v > 0 && v < b) b = (size_t)v;
+    }
+    return b;
+}
+
+static int pick_algo(const clgrad__conv_geom *g)
+{
+    if (g->groups > 1 && g->groups == g->c_in && g->groups == g->c_out) return ALGO_DEPTHWISE;
+    /* Per-image GEMMs only pay off when an image gives a reasonably wide matrix. */
+    if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 && g->ho == g->h &&
+        g->wo == g->w && (int64_t)g->h * g->w >= 256)
+        return ALGO_1X1;
+    return ALGO_IM2COL;
+}
+
+static int algo_of(const clgrad__conv_geom *g, int forced)
+{
+    if (forced == ALGO_DEPTHWISE && !(g->groups == g->c_in && g->groups == g->c_out)) forced = ALGO_AUTO;
+    if (forced == ALGO_1X1 && !(g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 &&
+                                g->ho == g->h && g->wo == g->w))
+        forced = ALGO_AUTO;
+    return forced ? forced : pick_algo(g);
+}
+
+static cl_long4 strides4(const clgrad_tensor *t)
+{
+    cl_long4 s;
+    for (int i = 0; i < 4; i++) s.s[i] = t->strides[i];
+    return s;
+}
+
+/* Images per chunk so that a temporary of per_image elements per image stays under the
+ * bound; chunks are evened out so the last one is not a sliver. */
+static clgrad_status chunk_images(clgrad_context *ctx, const clgrad__conv_geom *g, int64_t per_image, int *nb)
+{
+    uint64_t bytes = (uint64_t)per_image * sizeof(float);
+    if (ctx->info.max_alloc_bytes && bytes > ctx->info.max_alloc_bytes)
+        return clgrad__fail(ctx, CLGRAD_ERR_DEVICE_MEMORY,
+                            "convolution of a %dx%dx%d image with a %dx%d kernel needs a %llu-byte buffer per image, "
+                            "more than the device's largest allocation (%llu bytes)",
+                            g->c_in, g->h, g->w, g->kh, g->kw, (unsigned long long)bytes,
+                            (unsigned long long)ctx->info.max_alloc_bytes);
+    int64_t k = bytes ? (int64_t)(clgrad__conv_temp_bound(ctx) / bytes) : g->n;
+    if (k < 1) k = 1;
+    if (k > g->n) k = g->n;
+    int64_t chunks = (g->n + k - 1) / k;
+    *nb = (int)((g->n + chunks - 1) / chunks);
+    return CLGRAD_OK;
+}
+
+static clgrad_status new_temp(clgrad_context *ctx, int64_t n, clgrad_tensor **out)
+{
+    return clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &n, out);
+}
+
+/* Images per work-item for the layout kernels: enough work-groups (of one plane each) to
+ * keep the device busy, few enough that each has real work. */
+static int images_per_item(const clgrad_context *ctx, int nb, int64_t planes, int64_t plane_items)
+{
+    int64_t want_items = (int64_t)(ctx->info.compute_units > 0 ? ctx->info.compute_units : 1) * 4096;
+    if (want_items < 65536) want_items = 65536;
+    int64_t want_planes = want_items / (plane_items > 0 ? plane_items : 1);
+    if (want_planes < 1) want_planes = 1;
+    int64_t nsplit = want_planes / (planes > 0 ? planes : 1);
+    if (nsplit < 1) nsplit = 1;
+    if (nsplit > nb) nsplit = nb;
+    return (int)((nb + nsplit - 1) / nsplit);
+}
+
+/* A (pixels, planes) launch with work-groups inside one plane; planes fold over dims 1 and
+ * 2 (see conv_plane() in cl/conv.cl) so no dimension gets huge. */
+static clgrad_status launch2(clgrad_context *ctx, const char *kernel, size_t pixels, size_t planes, int nargs,
+                             const clgrad__karg *args)
+{
+    size_t ydim = planes < 32768 ? planes : 32768;
+    size_t global[3] = {pixels, ydim, ydim ? (planes + ydim - 1) / ydim : 0};
+    size_t maxwg = ctx->info.max_work_group_size ? ctx->info.max_work_group_size : 1;
+    size_t l0 = pixels < maxwg ? pixels : maxwg;
+    if (l0 > 256) l0 = 256;
+    size_t local[3] = {l0 ? l0 : 1, 1, 1};
+    return clgrad__launch(ctx, FAMILY, NULL, kernel, 3, global, local, nargs, args);
+}
+
+/* --- kernel wrappers ------------------------------------------------------------------- */
+
+static clgrad_status im2col(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x, int n0, int nb,
+                            clgrad_tensor *col)
+{
+    cl_long4 xs = strides4(x);
+    int64_t rows = (int64_t)g->c_in * g->kh * g->kw;
+    cl_int n0_ = n0, nb_ = nb, per = images_per_item(ctx, nb, rows, (int64_t)g->ho * g->wo);
+    clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(col), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
+                        CLGRAD_KARG(per), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w),
+                        CLGRAD_KARG(g->ho),
+                        CLGRAD_KARG(g->wo), CLGRAD_KARG(g->kh), CLGRAD_KARG(g->kw), CLGRAD_KARG(g->sh),
+                        CLGRAD_KARG(g->sw), CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh),
+                        CLGRAD_KARG(g->dw)};
+    size_t nsplit = (size_t)((nb + per - 1) / per);
+    return launch2(ctx, "conv_im2col_f32", (size_t)g->ho * (size_t)g->wo, (size_t)rows * nsplit, NARGS(a), a);
+}
+
+/* Bias arguments: buffer, offset, stride, flag (a dummy buffer when there is none). */
+typedef struct bias_args {
+    cl_mem mem;
+    cl_long off, stride;
+    cl_int has;
+} bias_args;
+
+static bias_args bias_of(clgrad_tensor *b, clgrad_tensor *fallback)
+{
+    bias_args r;
+    r.mem = b ? b->buf->mem : fallback->buf->mem;
+    r.off = b ? b->offset : 0;
+    r.stride = b ? b->strides[0] : 0;
+    r.has = b ? 1 : 0;
+    return r;
+}
+
+static clgrad_status col2im(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *col, int n0, int nb,
+                            clgrad_tensor *bias, clgrad_tensor *dx)
+{
+    bias_args ba = bias_of(bias, col);
+    cl_int n0_ = n0, nb_ = nb, per = images_per_item(ctx, nb, g->c_in, (int64_t)g->h * g->w);
+    clgrad__karg a[] = {CLGRAD_KARG_T(col), CLGRAD_KARG_T(dx), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
+                        CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
+                        CLGRAD_KARG(per), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w),
+                        CLGRAD_KARG(g->ho),
+                        CLGRAD_KARG(g->wo), CLGRAD_KARG(g->kh), CLGRAD_KARG(g->kw), CLGRAD_KARG(g->sh),
+                        CLGRAD_KARG(g->sw), CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh),
+                        CLGRAD_KARG(g->dw)};
+    size_t nsplit = (size_t)((nb + per - 1) / per);
+    return launch2(ctx, "conv_col2im_f32", (size_t)g->h * (size_t)g->w, (size_t)g->c_in * nsplit, NARGS(a), a);
+}
+
+/* t (K, nb, HW) -> y[n0 .. n0+nb) (N, K, HW) contiguous, plus bias. */
+static clgrad_status to_nchw(clgrad_context *ctx, clgrad_tensor *t, clgrad_tensor *y, clgrad_tensor *bias, int n0,
+                             int nb, int K, int64_t hw)
+{
+    bias_args ba = bias_of(bias, t);
+    cl_int n0_ = n0, nb_ = nb, K_ = K, hw_ = (cl_int)hw, per = images_per_item(ctx, nb, K, hw);
+    clgrad__karg a[] = {CLGRAD_KARG_T(t), CLGRAD_KARG_T(y), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
+                        CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
+                        CLGRAD_KARG(per), CLGRAD_KARG(K_), CLGRAD_KARG(hw_)};
+    size_t nsplit = (size_t)((nb + per - 1) / per);
+    return launch2(ctx, "conv_cnhw_to_nchw_f32", (size_t)hw, (size_t)K * nsplit, NARGS(a), a);
+}
+
+/* y[n0 .. n0+nb) (strided NCHW, K channels of H x W) -> t (K, nb, H*W). */
+static clgrad_status to_cnhw(clgrad_context *ctx, clgrad_tensor *y, clgrad_tensor *t, int n0, int nb, int K, int H,
+                             int W)
+{
+    cl_long4 ys = strides4(y);
+    cl_int n0_ = n0, nb_ = nb, K_ = K, H_ = H, W_ = W, per = images_per_item(ctx, nb, K, (int64_t)H * W);
+    clgrad__karg a[] = {CLGRAD_KARG_T(y), CLGRAD_KARG(ys), CLGRAD_KARG_T(t), CLGRAD_KARG(n0_),
+                        CLGRAD_KARG(nb_), CLGRAD_KARG(per), CLGRAD_KARG(K_), CLGRAD_KARG(H_), CLGRAD_KARG(W_)};
+    size_t nsplit = (size_t)((nb + per - 1) / per);
+    return launch2(ctx, "conv_nchw_to_cnhw_f32", (size_t)H * (size_t)W, (size_t)K * nsplit, NARGS(a), a);
+}
+
+static clgrad_status bias_fill(clgrad_context *ctx, clgrad_tensor *y, clgrad_tensor *bias)
+{
+    cl_long bstride = bias->strides[0], hw = y->shape[2] * y->shape[3];
+    cl_int N = (cl_int)y->shape[0], K = (cl_int)y->shape[1];
+    clgrad__karg a[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(bias), CLGRAD_KARG(bstride), CLGRAD_KARG(N), CLGRAD_KARG(K),
+                        CLGRAD_KARG(hw)};
+    return launch2(ctx, "conv_bias_fill_f32", (size_t)hw, (size_t)K * (size_t)N, NARGS(a), a);
+}
+
+/* out[m] (strided 1-D view or contiguous) = sum over r < R of part[r*M + m]. */
+static clgrad_status sum_rows(clgrad_context *ctx, clgrad_tensor *part, int R, int M, clgrad_tensor *out)
+{
+    cl_int R_ = R, M_ = M;
+    cl_long ostride = 1;
+    clgrad__karg a[] = {CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(R_), CLGRAD_KARG(M_), CLGRAD_KARG_T(out),
+                        CLGRAD_KARG(ostride)};
+    return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_sum_rows_f32", (size_t)M, NARGS(a), a);
+}
+
+/* --- general path: im2col + GEMM --------------------------------------------------------- */
+
+static clgrad_status forward_im2col(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
+                                    clgrad_tensor *wc, clgrad_tensor *bias, clgrad_tensor *y)
+{
+    int64_t ohw = (int64_t)g->ho * g->wo, rows = (int64_t)g->c_in * g->kh * g->kw;
+    int64_t cig = g->c_in / g->groups, cog = g->c_out / g->groups, kg = cig * g->kh * g->kw;
+    int64_t per = rows > g->c_out ? rows * ohw : (int64_t)g->c_out * ohw;
+    int nb;
+    CLGRAD_TRY(chunk_images(ctx, g, per, &nb));
+    clgrad_tensor *col = NULL, *tmp = NULL;
+    clgrad_status st = new_temp(ctx, rows * nb * ohw, &col);
+    if (st == CLGRAD_OK) st = new_temp(ctx, (int64_t)g->c_out * nb * ohw, &tmp);
+    for (int n0 = 0; st == CLGRAD_OK && n0 < g->n; n0 += nb) {
+        int cnt = g->n - n0 < nb ? g->n - n0 : nb;
+        int64_t ncols = cnt * ohw;
+        st = im2col(ctx, g, x, n0, cnt, col);
+        if (st != CLGRAD_OK) break;
+        clgrad__gemm_args ga = {0};
+        ga.m = cog, ga.n = ncols, ga.k = kg, ga.batch = g->groups, ga.alpha = 1.0f, ga.beta = 0.0f;
+        ga.a = wc->buf->mem, ga.a_off = wc->offset, ga.lda = kg, ga.a_bstride = cog * kg;
+        ga.b = col->buf->mem, ga.b_off = col->offset, ga.ldb = ncols, ga.b_bstride = kg * ncols;
+        ga.c = tmp->buf->mem, ga.c_off = tmp->offset, ga.ldc = ncols, ga.c_bstride = cog * ncols;
+        st = clgrad__gemm(ctx, &ga);
+        if (st == CLGRAD_OK) st = to_nchw(ctx, tmp, y, bias, n0, cnt, g->c_out, ohw);
+    }
+    clgrad_tensor_release(col);
+    clgrad_tensor_release(tmp);
+    return st;
+}
+
+static clgrad_status backward_im2col(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
+                                     clgrad_tensor *wc, clgrad_tensor *dy, clgrad_tensor *dx_bias, clgrad_tensor *dx,
+                                     clgrad_tensor *dw)
+{
+    int64_t ohw = (int64_t)g->ho * g->wo, rows = (int64_t)g->c_in * g->kh * g->kw;
+    int64_t cig = g->c_in / g->groups, cog = g->c_out / g->groups, kg = cig * g->kh * g->kw;
+    int64_t per = rows > g->c_out ? rows * ohw : (int64_t)g->c_out * ohw;
+    int nb;
+    CLGRAD_TRY(chunk_images(ctx, g, per, &nb));
+    clgrad_tensor *col = NULL, *dyp = NULL;
+    clgrad_status st = new_temp(ctx, rows * nb * ohw, &col);
+    if (st == CLGRAD_OK) st = new_temp(ctx, (int64_t)g->c_out * nb * ohw, &dyp);
+    for (int n0 = 0; st == CLGRAD_OK && n0 < g->n; n0 += nb) {
+        int cnt = g->n - n0 < nb ? g->n - n0 : nb;
+        int64_t ncols = cnt * ohw;
+        st = to_cnhw(ctx, dy, dyp, n0, cnt, g->c_out, g->ho, g->wo);
+        if (st == CLGRAD_OK && dw) {
+            st = im2col(ctx, g, x, n0, cnt, col);
+            clgrad__gemm_args ga = {0};
+            ga.trans_b = 1;
+            ga.m = cog, ga.n = kg, ga.k = ncols, ga.batch = g->groups, ga.alpha = 1.0f;
+            ga.beta = n0 == 0 ? 0.0f : 1.0f;
+            ga.a = dyp->buf->mem, ga.a_off = dyp->offset, ga.lda = ncols, ga.a_bstride = cog * ncols;
+            ga.b = col->buf->mem, ga.b_off = col->offset, ga.ldb = ncols, ga.b_bstride = kg * ncols;
+            ga.c = dw->buf->mem, ga.c_off = dw->offset, ga.ldc = kg, ga.c_bstride = cog * kg;
+            if (st == CLGRAD_OK) st = clgrad__gemm(ctx, &ga);
+        }
+        if (st == CLGRAD_OK && dx) {
+            clgrad__gemm_args ga = {0};
+            ga.trans_a = 1;
+            ga.m = kg, ga.n = ncols, ga.k = cog, ga.batch = g->groups, ga.alpha = 1.0f, ga.beta = 0.0f;
+            ga.a = wc->buf->mem, ga.a_off = wc->offset, ga.lda = kg, ga.a_bstride = cog * kg;
+            ga.b = dyp->buf->mem, ga.b_off = dyp->offset, ga.ldb = ncols, ga.b_bstride = cog * ncols;
+            ga.c = col->buf->mem, ga.c_off = col->offset, ga.ldc = ncols, ga.c_bstride = kg * ncols;
+            st = clgrad__gemm(ctx, &ga);
+            if (st == CLGRAD_OK) st = col2im(ctx, g, col, n0, cnt, dx_bias, dx);
+        }
+    }
+    clgrad_tensor_release(col);
+    clgrad_tensor_release(dyp);
+    return st;
+}
+
+/* --- 1x1 stride 1: GEMMs straight on NCHW --------------------------------------------------- */
+
+static clgrad_status forward_1x1(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
+                                 clgrad_tensor *wc, clgrad_tensor *bias, clgrad_tensor *y)
+{
+    int64_t hw = (int64_t)g->h * g->w, cig = g->c_in / g->groups, cog = g->c_out / g->groups;
+    clgrad_tensor *xc;
+    CLGRAD_TRY(clgrad__contiguous(x, &xc));
+    clgrad_status st = bias ? bias_fill(ctx, y, bias) : CLGRAD_OK;
+    for (int grp = 0; st == CLGRAD_OK && grp < g->groups; grp++) {
+        clgrad__gemm_args ga = {0};
+        ga.m = cog, ga.n = hw, ga.k = cig, ga.batch = g->n, ga.alpha = 1.0f, ga.beta = bias ? 1.0f : 0.0f;
+        ga.a = wc->buf->mem, ga.a_off = wc->offset + grp * cog * cig, ga.lda = cig, ga.a_bstride = 0;
+        ga.b = xc->buf->mem, ga.b_off = xc->offset + grp * cig * hw, ga.ldb = hw, ga.b_bstride = g->c_in * hw;
+        ga.c = y->buf->mem, ga.c_off = y->offset + grp * cog * hw, ga.ldc = hw, ga.c_bstride = g->c_out * hw;
+        st = clgrad__gemm(ctx, &ga);
+    }
+    clgrad_tensor_release(xc);
+    return st;
+}
+
+static clgrad_status backward_data_1x1(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *wc,
+                                       clgrad_tensor *dy, clgrad_tensor *dx_bias, clgrad_tensor *dx)
+{
+    int64_t hw = (int64_t)g->h * g->w, cig = g->c_in / g->groups, cog = g->c_out / g->groups;
+    clgrad_tensor *dyc;
+    CLGRAD_TRY(clgrad__contiguous(dy, &dyc));
+    clgrad_status st = dx_bias ? bias_fill(ctx, dx, dx_bias) : CLGRAD_OK;
+    for (int grp = 0; st == CLGRAD_OK && grp < g->groups; grp++) {
+        clgrad__gemm_args ga = {0};
+        ga.trans_a = 1;
+        ga.m = cig, ga.n = hw, ga.k = cog, ga.batch = g->n, ga.alpha = 1.0f, ga.beta = dx_bias ? 1.0f : 0.0f;
+        ga.a = wc->buf->mem, ga.a_off = wc->offset + grp * cog * cig, ga.lda = cig, ga.a_bstride = 0;
+        ga.b = dyc->buf->mem, ga.b_off = dyc->offset + grp * cog * hw, ga.ldb = hw, ga.b_bstride = g->c_out * hw;
+        ga.c = dx->buf->mem, ga.c_off = dx->offset + grp * cig * hw, ga.ldc = hw, ga.c_bstride = g->c_in * hw;
+        st = clgrad__gemm(ctx, &ga);
+    }
+    clgrad_tensor_release(dyc);
+    return st;
+}
+
+/* --- depthwise: direct kernels -------------------------------------------------------------- */
+
+#define GEOM_KARGS(g)                                                                              \
+    CLGRAD_KARG((g)->n), CLGRAD_KARG((g)->c_in), CLGRAD_KARG((g)->h), CLGRAD_KARG((g)->w),         \
+        CLGRAD_KARG((g)->ho), CLGRAD_KARG((g)->wo), CLGRAD_KARG((g)->kh), CLGRAD_KARG((g)->kw),    \
+        CLGRAD_KARG((g)->sh), CLGRAD_KARG((g)->sw), CLGRAD_KARG((g)->ph), CLGRAD_KARG((g)->pw),    \
+        CLGRAD_KARG((g)->dh), CLGRAD_KARG((g)->dw)
+
+static clgrad_status forward_dw(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
+                                clgrad_tensor *wc, clgrad_tensor *bias, clgrad_tensor *y)
+{
+    cl_long4 xs = strides4(x);
+    bias_args ba = bias_of(bias, wc);
+    clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(wc), CLGRAD_KARG(ba.mem),
+                        CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG_T(y),
+                        GEOM_KARGS(g)};
+    return launch2(ctx, "conv_dw_fwd_f32", (size_t)g->ho * (size_t)g->wo, (size_t)g->n * (size_t)g->c_in, NARGS(a), a);
+}
+
+static clgrad_status backward_dw(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
+                                 clgrad_tensor *wc, clgrad_tensor *dy, clgrad_tensor *dx_bias, clgrad_tensor *dx,
+                                 clgrad_tensor *dw)
+{
+    cl_long4 dys = strides4(dy);
+    if (dx) {
+        bias_args ba = bias_of(dx_bias, wc);
+        clgrad__karg a[] = {CLGRAD_KARG_T(dy), CLGRAD_KARG(dys), CLGRAD_KARG_T(wc), CLGRAD_KARG(ba.mem),
+                            CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG_T(dx),
+                            GEOM_KARGS(g)};
+        CLGRAD_TRY(launch2(ctx, "conv_dw_bwd_data_f32", (size_t)g->h * (size_t)g->w, (size_t)g->n * (size_t)g->c_in,
+                           NARGS(a), a));
+    }
+    if (dw) {
+        int kk = g->kh * g->kw;
+        clgrad_tensor *part;
+        CLGRAD_TRY(new_temp(ctx, (int64_t)g->n * g->c_in * kk, &part));
+        cl_long4 xs = strides4(x);
+        clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(dy), CLGRAD_KARG(dys),
+                            CLGRAD_KARG(part->buf->mem), GEOM_KARGS(g)};
+        clgrad_status st = clgrad__launch_1d(ctx, FAMILY, NULL, "conv_dw_bwd_weight_f32",
+                                             (size_t)g->n * (size_t)g->c_in * (size_t)kk, NARGS(a), a);
+        if (st == CLGRAD_OK) st = sum_rows(ctx, part, g->n, g->c_in * kk, dw);
+        clgrad_tensor_release(part);
+        return st;
+    }
+    return CLGRAD_OK;
+}
+
+/* --- entry points ------------------------------------------------------------------------- */
+
+clgrad_status clgrad__conv_forward_algo(clgrad_context *ctx, const clgrad__conv_geom *g, int algo, clgrad_tensor *x,
+                                        clgrad_tensor *w, clgrad_tensor *bias, clgrad_tensor *y)
+{
+    if (g->n == 0) return CLGRAD_OK;
+    clgrad_tensor *wc;
+    CLGRAD_TRY(clgrad__contiguous(w, &wc));
+    clgrad_status st;
+    switch (algo_of(g, algo)) {
+    case ALGO_DEPTHWISE: st = forward_dw(ctx, g, x, wc, bias, y); break;
+    case ALGO_1X1: st = forward_1x1(ctx, g, x, wc, bias, y); break;
+    default: st = forward_im2col(ctx, g, x, wc, bias, y); break;
+    }
+    clgrad_tensor_release(wc);
+    return st;
+}
+
+clgrad_status clgrad__conv_backward_algo(clgrad_context *ctx, const clgrad__conv_geom *g, int algo,
+                                         clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *dy,
+                                         clgrad_tensor *dx_bias, clgrad_tensor *dx, clgrad_tensor *dw)
+{
+    if (g->n == 0) return dw ? clgrad__fill(dw, 0.0) : CLGRAD_OK; /* dx is empty */
+    clgrad_tensor *wc = NULL;
+    if (dx) CLGRAD_TRY(clgrad__contiguous(w, &wc));
+    clgrad_status st;
+    switch (algo_of(g, algo)) {
+    case ALGO_DEPTHWISE: st = backward_dw(ctx, g, x, wc, dy, dx_bias, dx, dw); break;
+    case ALGO_1X1:
+        st = dx ? backward_data_1x1(ctx, g, wc, dy, dx_bias, dx) : CLGRAD_OK;
+        if (st == CLGRAD_OK && dw) st = backward_im2col(ctx, g, x, wc, dy, NULL, NULL, dw);
+        break;
+    default: st = backward_im2col(ctx, g, x, wc, dy, dx_bias, dx, dw); break;
+    }
+    clgrad_tensor_release(wc);
+    return st;
+}
+
+clgrad_status clgrad__conv_forward(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
+                                   clgrad_tensor *w, clgrad_tensor *bias, clgrad_tensor *y)
+{
+    return clgrad__conv_forward_algo(ctx, g, ALGO_AUTO, x, w, bias, y);
+}
+
+clgrad_status clgrad__conv_backward(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
+                                    clgrad_tensor *w, clgrad_tensor *dy, clgrad_tensor *dx_bias, clgrad_tensor *dx,
+                                    clgrad_tensor *dw)
+{
+    return clgrad__conv_backward_algo(ctx, g, ALGO_AUTO, x, w, dy, dx_bias, dx, dw);
+}
+
+clgrad_status clgrad__conv_bias_grad(clgrad_context *ctx, clgrad_tensor *dy, clgrad_tensor *db)
+{
+    cl_int N = (cl_int)dy->shape[0], K = (cl_int)dy->shape[1], H = (cl_int)dy->shape[2], W = (cl_int)dy->shape[3];
+    if (K == 0) return CLGRAD_OK;
+    if (N == 0) return clgrad__fill(db, 0.0);
+    clgrad_tensor *part;
+    CLGRAD_TRY(new_temp(ctx, (int64_t)N * K, &part));
+    cl_long4 ys = strides4(dy);
+    clgrad__karg a[] = {CLGRAD_KARG_T(dy), CLGRAD_KARG(ys), CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(N), CLGRAD_KARG(K),
+                        CLGRAD_KARG(H), CLGRAD_KARG(W)};
+    clgrad_status st = clgrad__launch_1d(ctx, FAMILY, NULL, "conv_plane_sum_f32", (size_t)N * (size_t)K, NARGS(a), a);
+    if (st == CLGRAD_OK) st = sum_rows(ctx, part, N, K, db);
+    clgrad_tensor_release(part);
+    return st;
+}
+
+/* --- the public conv2d (arguments are checked by clgrad__conv_setup in conv_transpose.c) --- */
+
+static clgrad_status conv2d_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
+{
+    clgrad__conv_geom g = {0};
+    clgrad__conv_geom_unpack(nd->i, &g);
+    clgrad_tensor *x = nd->saved[0], *w = nd->saved[1];
+    clgrad_context *ctx = gy->ctx;
+    clgrad_tensor *dx = NULL, *dw = NULL, *db = NULL;
+    clgrad_status st = CLGRAD_OK;
+    if (nd->needs_grad[0]) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 4, x->shape, &dx);
+    if (st == CLGRAD_OK && nd->needs_grad[1]) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 4, w->shape, &dw);
+    if (st == CLGRAD_OK && (dx || dw)) st = clgrad__conv_backward(ctx, &g, x, w, gy, NULL, dx, dw);
+    if (st == CLGRAD_OK && nd->needs_grad[2]) {
+        int64_t k = g.c_out;
+        st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &k, &db);
+        if (st == CLGRAD_OK) st = clgrad__conv_bias_grad(ctx, gy, db);
+    }
+    if (st != CLGRAD_OK) {
+        clgrad_tensor_release(dx);
+        clgrad_tensor_release(dw);
+        clgrad_tensor_release(db);
+        return st;
+    }
+    gx[0] = dx, gx[1] = dw, gx[2] = db;
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad_conv2d(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *bias, const clgrad_conv2d_params *p,
+                            clgrad_tensor **out)
+{
+    const char *fn = "clgrad_conv2d";
+    if (out) *out = NULL;
+    if (!out) return clgrad__fail(x ? x->ctx : NULL, CLGRAD_ERR_INVALID_ARG, "%s: out is NULL", fn);
+    clgrad__conv_geom g = {0};
+    int64_t shape[4];
+    CLGRAD_TRY(clgrad__conv_setup(fn, 0, x, w, bias, p, &g, shape));
+    clgrad_tensor *y;
+    CLGRAD_TRY(clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, 4, shape, &y));
+    clgrad_status st = clgrad__conv_forward(x->ctx, &g, x, w, bias, y);
+    clgrad_tensor *inputs[3] = {x, w, bias};
+    if (st == CLGRAD_OK && clgrad__grad_needed(3, inputs)) {
+        clgrad__node *nd;
+        st = clgrad__node_attach(y, "conv2d", conv2d_backward, 3, inputs, &nd);
+        if (st == CLGRAD_OK) {
+            clgrad__node_save(nd, 0, x);
+            clgrad__node_save(nd, 1, w);
+            clgrad__conv_geom_pack(&g, nd->i);
+        }
+    }
+    if (st != CLGRAD_OK) {
+        clgrad_tensor_release(y);
+        return st;
+    }
+    *out = y;
+    return CLGRAD_OK;
+}
