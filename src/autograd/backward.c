@@ -1,0 +1,255 @@
+/* The backward pass: topological order from the output, gradient accumulation into
+ * non-leaf scratch slots and leaf .grad tensors, graph freeing, and no-grad scopes.
+ * Only the public ops API and graph metadata are used here; no OpenCL. */
+#include "tensor/node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void clgrad_no_grad_begin(clgrad_context *ctx)
+{
+    if (ctx) ctx->no_grad_depth++;
+}
+
+void clgrad_no_grad_end(clgrad_context *ctx)
+{
+    if (ctx && ctx->no_grad_depth > 0) ctx->no_grad_depth--;
+}
+
+int clgrad_grad_enabled(const clgrad_context *ctx) { return ctx ? clgrad__grad_enabled(ctx) : 0; }
+
+clgrad_status clgrad_tensor_set_requires_grad(clgrad_tensor *t, int requires_grad)
+{
+    if (!t) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_tensor_set_requires_grad: t is NULL");
+    if (t->node)
+        return clgrad__fail(t->ctx, CLGRAD_ERR_INVALID_ARG,
+                            "clgrad_tensor_set_requires_grad: only leaf tensors can be marked; this one comes from %s "
+                            "(use clgrad_detach first)", t->node->name);
+    if (requires_grad && t->dtype != CLGRAD_DTYPE_F32)
+        return clgrad__fail(t->ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_tensor_set_requires_grad: only f32 tensors have gradients");
+    t->requires_grad = requires_grad ? 1 : 0;
+    return CLGRAD_OK;
+}
+
+int clgrad_tensor_requires_grad(const clgrad_tensor *t) { return t ? t->requires_grad : 0; }
+clgrad_tensor *clgrad_tensor_grad(const clgrad_tensor *t) { return t ? t->grad : NULL; }
+
+void clgrad_tensor_zero_grad(clgrad_tensor *t)
+{
+    if (!t) return;
+    clgrad_tensor_release(t->grad);
+    t->grad = NULL;
+}
+
+clgrad_status clgrad_detach(clgrad_tensor *x, clgrad_tensor **out)
+{
+    if (out) *out = NULL;
+    if (!x || !out) return clgrad__fail(x ? x->ctx : NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_detach: x and out must not be NULL");
+    return clgrad__tensor_view(x, x->ndim, x->shape, x->strides, x->offset, out);
+}
+
+/* Adds g into *slot (creating it when empty); g is consumed. */
+static clgrad_status accumulate(clgrad_tensor **slot, clgrad_tensor *g)
+{
+    if (!*slot) {
+        *slot = g;
+        return CLGRAD_OK;
+    }
+    clgrad_tensor *sum = NULL;
+    clgrad_status st = clgrad_add(*slot, g, &sum);
+    clgrad_tensor_release(g);
+    if (st != CLGRAD_OK) return st;
+    clgrad_tensor_release(*slot);
+    *slot = sum;
+    return CLGRAD_OK;
+}
+
+typedef struct order {
+    clgrad_tensor **v;
+    size_t n, cap;
+} order;
+
+static int push(order *o, clgrad_tensor *t)
+{
+    if (o->n == o->cap) {
+        size_t nc = o->cap ? o->cap * 2 : 64;
+        void *p = realloc(o->v, nc * sizeof *o->v);
+        if (!p) return 0;
+        o->v = p;
+        o->cap = nc;
+    }
+    o->v[o->n++] = t;
+    return 1;
+}
+
+static int contains(const order *o, const clgrad_tensor *t)
+{
+    for (size_t i = 0; i < o->n; i++)
+        if (o->v[i] == t) return 1;
+    return 0;
+}
+
+/* Post-order of the graph below root (tensors with a node), iteratively. "seen" marks
+ * are kept in a separate list: graphs here are at most a few thousand nodes. */
+static clgrad_status topo(clgrad_tensor *root, order *post)
+{
+    order stack = {0}, seen = {0};
+    order idx = {0}; /* per stack entry: next input to visit, stored as a cast integer */
+    clgrad_status st = CLGRAD_OK;
+    if (!push(&stack, root) || !push(&idx, NULL) || !push(&seen, root)) goto oom;
+    while (stack.n > 0) {
+        clgrad_tensor *t = stack.v[stack.n - 1];
+        size_t next = (size_t)(uintptr_t)idx.v[idx.n - 1];
+        clgrad__node *nd = t->node;
+        if (nd && next < (size_t)nd->n_inputs) {
+            idx.v[idx.n - 1] = (clgrad_tensor *)(uintptr_t)(next + 1);
+            clgrad_tensor *in = nd->inputs[next];
+            if (in && in->node && !contains(&seen, in)) {
+                if (!push(&seen, in) || !push(&stack, in) || !push(&idx, NULL)) goto oom;
+            }
+            continue;
+        }
+        if (!push(post, t)) goto oom;
+        stack.n--;
+        idx.n--;
+    }
+    goto done;
+oom:
+    st = clgrad__fail(root->ctx, CLGRAD_ERR_HOST_MEMORY, "backward: out of host memory ordering the graph");
+done:
+    free(stack.v);
+    free(seen.v);
+    free(idx.v);
+    return st;
+}
+
+static int same_shape(const clgrad_tensor *a, const clgrad_tensor *b)
+{
+    return a->ndim == b->ndim && memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim) == 0;
+}
+
+static clgrad_status run_node(clgrad_tensor *t)
+{
+    clgrad__node *nd = t->node;
+    clgrad_tensor *g = t->grad_accum;
+    t->grad_accum = NULL;
+    if (!g) return CLGRAD_OK; /* no gradient reached this tensor */
+    clgrad_status st = CLGRAD_OK;
+    clgrad_tensor *gc = NULL;
+    clgrad_tensor *gx[CLGRAD__NODE_MAX_INPUTS] = {0};
+    if (nd->freed) {
+        st = clgrad__fail(t->ctx, CLGRAD_ERR_INVALID_ARG,
+                          "backward: the graph through %s was already freed by an earlier backward; pass keep_graph "
+                          "to clgrad_backward_ex to go through it twice", nd->name);
+        goto done;
+    }
+    for (int i = 0; i < CLGRAD__NODE_MAX_SAVED; i++)
+        if (nd->saved[i] && nd->saved[i]->version != nd->saved_version[i]) {
+            st = clgrad__fail(t->ctx, CLGRAD_ERR_INVALID_ARG,
+                              "backward: a tensor saved by %s was modified in place after it was used", nd->name);
+            goto done;
+        }
+    st = clgrad_contiguous(g, &gc);
+    if (st != CLGRAD_OK) goto done;
+    st = nd->backward(nd, gc, gx);
+    if (st != CLGRAD_OK) goto done;
+    for (int i = 0; i < nd->n_inputs; i++) {
+        clgrad_tensor *in = nd->inputs[i];
+        if (!gx[i]) continue;
+        if (!in || !nd->needs_grad[i] || !in->requires_grad) {
+            clgrad_tensor_release(gx[i]);
+            gx[i] = NULL;
+            continue;
+        }
+        if (!same_shape(gx[i], in)) {
+            char a[256], b[256];
+            st = clgrad__fail(t->ctx, CLGRAD_ERR_SHAPE, "backward of %s: gradient %s for input %d of shape %s", nd->name,
+                              clgrad__shape_str(a, sizeof a, gx[i]->ndim, gx[i]->shape), i,
+                              clgrad__shape_str(b, sizeof b, in->ndim, in->shape));
+            goto done;
+        }
+        clgrad_tensor *gi = gx[i];
+        gx[i] = NULL;
+        if (in->node) {
+            st = accumulate(&in->grad_accum, gi);
+        } else {
+            clgrad_tensor *c = NULL;
+            st = clgrad_contiguous(gi, &c);
+            clgrad_tensor_release(gi);
+            if (st == CLGRAD_OK && c == gi) {
+                /* never alias a gradient another tensor may still hold: copy */
+                clgrad_tensor *cp = NULL;
+                st = clgrad_clone(c, &cp);
+                clgrad_tensor_release(c);
+                c = cp;
+            }
+            if (st == CLGRAD_OK) st = accumulate(&in->grad, c);
+        }
+        if (st != CLGRAD_OK) goto done;
+    }
+done:
+    for (int i = 0; i < CLGRAD__NODE_MAX_INPUTS; i++) clgrad_tensor_release(gx[i]);
+    clgrad_tensor_release(gc);
+    clgrad_tensor_release(g);
+    return st;
+}
+
+clgrad_status clgrad_backward_ex(clgrad_tensor *out, clgrad_tensor *grad_out, int keep_graph)
+{
+    if (!out) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_backward: out is NULL");
+    clgrad_context *ctx = out->ctx;
+    if (!out->requires_grad)
+        return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG,
+                            "clgrad_backward: the tensor does not require grad (no input of the ops that made it "
+                            "requires grad, or it was made inside a no-grad scope)");
+    clgrad_tensor *g = NULL;
+    if (grad_out) {
+        if (grad_out->ctx != ctx)
+            return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_backward: grad_out belongs to another context");
+        if (!same_shape(grad_out, out) || grad_out->dtype != CLGRAD_DTYPE_F32) {
+            char a[256], b[256];
+            return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "clgrad_backward: grad_out %s does not match the output %s",
+                                clgrad__shape_str(a, sizeof a, grad_out->ndim, grad_out->shape),
+                                clgrad__shape_str(b, sizeof b, out->ndim, out->shape));
+        }
+        g = clgrad_tensor_retain(grad_out);
+    } else {
+        if (clgrad__numel(out->ndim, out->shape) != 1) {
+            char a[256];
+            return clgrad__fail(ctx, CLGRAD_ERR_SHAPE,
+                                "clgrad_backward: the output has shape %s; backward without a gradient needs a "
+                                "one-element loss (use clgrad_backward_ex with grad_out)",
+                                clgrad__shape_str(a, sizeof a, out->ndim, out->shape));
+        }
+        CLGRAD_TRY(clgrad_tensor_ones(ctx, out->ndim, out->shape, &g));
+    }
+
+    if (!out->node) { /* a leaf: its gradient is grad_out itself */
+        clgrad_tensor *c = NULL;
+        clgrad_status st = clgrad_clone(g, &c);
+        clgrad_tensor_release(g);
+        if (st == CLGRAD_OK) st = accumulate(&out->grad, c);
+        return st;
+    }
+
+    order post = {0};
+    clgrad_status st = topo(out, &post);
+    if (st != CLGRAD_OK) {
+        clgrad_tensor_release(g);
+        return st;
+    }
+    ctx->no_grad_depth++;
+    clgrad_tensor_release(out->grad_accum);
+    out->grad_accum = g;
+    for (size_t i = post.n; i-- > 0 && st == CLGRAD_OK;) st = run_node(post.v[i]);
+    for (size_t i = 0; i < post.n; i++) {
+        clgrad_tensor_release(post.v[i]->grad_accum);
+        post.v[i]->grad_accum = NULL;
+        if (!keep_graph && st == CLGRAD_OK) clgrad__node_free_saved(post.v[i]->node);
+    }
+    ctx->no_grad_depth--;
+    free(post.v);
+    return st;
+}
+
+clgrad_status clgrad_backward(clgrad_tensor *loss) { return clgrad_backward_ex(loss, NULL, 0); }
