@@ -1,0 +1,180 @@
+/* Datasets on the host: the IDX file reader (MNIST, Fashion-MNIST and any other IDX
+ * file, plain or gzip-compressed) and an image-classification dataset built on it, with
+ * normalisation, a seeded held-out split, seeded per-epoch shuffling and batching.
+ * Everything here lives in host memory; nothing touches a device. Included by clgrad.h.
+ *
+ * A training loop:
+ *
+ *     clgrad_dataset_opts o = { .mean = CLGRAD_FASHION_MNIST_MEAN, .std = CLGRAD_FASHION_MNIST_STD };
+ *     clgrad_dataset *all = NULL, *train = NULL, *val = NULL;
+ *     clgrad_status s = clgrad_dataset_load_idx(images_path, labels_path, &o, &all);
+ *     if (s == CLGRAD_OK) s = clgrad_dataset_split(all, 5000, seed, &train, &val);
+ *     clgrad_dataset_release(all);               (train and val keep the data alive)
+ *     for (uint64_t epoch = 0; s == CLGRAD_OK && epoch < n_epochs; epoch++) {
+ *         clgrad_dataset_shuffle(train, seed, epoch);
+ *         for (int64_t b = 0; s == CLGRAD_OK && b < clgrad_dataset_n_batches(train, 64); b++) {
+ *             int64_t n;
+ *             s = clgrad_dataset_batch(train, b, 64, x, y, &n);   (x: 64 * sample_size floats)
+ *             ... upload x and y, forward, backward, step ...
+ *         }
+ *     }
+ *
+ * Errors: every fallible call returns a clgrad_status and leaves a message for
+ * clgrad_last_error(NULL) on the calling thread, naming the file and what is wrong. */
+#ifndef CLGRAD_DATA_H
+#define CLGRAD_DATA_H
+
+#include "clgrad.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------
+ * IDX files
+ * ------------------------------------------------------------------------------------- */
+
+/* Most dimensions an IDX file may have here (the format allows 255). */
+#define CLGRAD_IDX_MAX_DIMS 8
+
+/* Element types of the IDX format; the value is the type byte of the file's magic number. */
+typedef enum clgrad_idx_type {
+    CLGRAD_IDX_U8  = 0x08, /* unsigned byte */
+    CLGRAD_IDX_I8  = 0x09, /* signed byte */
+    CLGRAD_IDX_I16 = 0x0B, /* 16-bit signed integer */
+    CLGRAD_IDX_I32 = 0x0C, /* 32-bit signed integer */
+    CLGRAD_IDX_F32 = 0x0D, /* IEEE 754 single */
+    CLGRAD_IDX_F64 = 0x0E  /* IEEE 754 double */
+} clgrad_idx_type;
+
+/* The contents of one IDX file. Made by clgrad_idx_load*, freed by clgrad_idx_release;
+ * read the fields freely, change none of them. */
+typedef struct clgrad_idx {
+    clgrad_idx_type type;
+    int ndim;                           /* 1 .. CLGRAD_IDX_MAX_DIMS */
+    int64_t dims[CLGRAD_IDX_MAX_DIMS];  /* dims[0] is the outermost (slowest) dimension */
+    int64_t count;                      /* number of elements: the product of dims */
+    size_t elem_size;                   /* bytes per element: 1, 2, 4 or 8 */
+    void *data;                         /* count * elem_size bytes in the host's byte order
+                                           (the file's big-endian values converted); owned by
+                                           this object. NULL when count is 0. */
+} clgrad_idx;
+
+/* Reads the IDX file at path, gzip-compressed or not (told by the gzip magic bytes, not by
+ * the name). The magic number, the dimensions and the data size are all checked against the
+ * file: a bad file gives CLGRAD_ERR_IO (CLGRAD_ERR_UNSUPPORTED for more than
+ * CLGRAD_IDX_MAX_DIMS dimensions) and a message naming path and the fault, and *out is NULL.
+ * Returns CLGRAD_OK and a new object in *out, which the caller frees with clgrad_idx_release.
+ * path and out must not be NULL. Thread-safe. */
+CLGRAD_API clgrad_status clgrad_idx_load(const char *path, clgrad_idx **out);
+
+/* As clgrad_idx_load, from the nbytes bytes at bytes (the whole file, gzip-compressed or
+ * not). The bytes are only read, and not kept. name is used in error messages (NULL:
+ * "<memory>"). bytes may be NULL only when nbytes is 0. Thread-safe. */
+CLGRAD_API clgrad_status clgrad_idx_load_memory(const void *bytes, size_t nbytes, const char *name,
+                                                clgrad_idx **out);
+
+/* Frees idx and its data. NULL: no-op. */
+CLGRAD_API void clgrad_idx_release(clgrad_idx *idx);
+
+/* ---------------------------------------------------------------------------------------
+ * Image-classification datasets
+ * ------------------------------------------------------------------------------------- */
+
+/* A set of samples (an image and an integer label each) and the order in which batches
+ * visit them. Datasets made by clgrad_dataset_split share their samples with the dataset
+ * they came from; each holds a reference, so any of them may be released first.
+ *
+ * Threads: a dataset, and every dataset that shares samples with it, may be used by one
+ * thread at a time. Calls that only read (count, shape, n_batches, batch) may run on
+ * several threads at once while no thread shuffles, splits or releases one of them. */
+typedef struct clgrad_dataset clgrad_dataset;
+
+/* Per-channel statistics of the training images, scaled to [0, 1]. */
+#define CLGRAD_MNIST_MEAN         0.1307f
+#define CLGRAD_MNIST_STD          0.3081f
+#define CLGRAD_FASHION_MNIST_MEAN 0.2860f
+#define CLGRAD_FASHION_MNIST_STD  0.3530f
+
+/* Loading options. A zero-initialised struct means: pixels scaled to [0, 1], all samples. */
+typedef struct clgrad_dataset_opts {
+    float mean;          /* each pixel value v becomes (v / 255 - mean) / std */
+    float std;           /* must be positive and finite; 0 means 1 */
+    int64_t max_samples; /* keep only the first max_samples samples; 0 (or more than the
+                            file holds) keeps all */
+} clgrad_dataset_opts;
+
+/* Loads an image file and a label file in IDX format, each plain or gzip-compressed (e.g.
+ * Fashion-MNIST's train-images-idx3-ubyte.gz and train-labels-idx1-ubyte.gz).
+ * The images file must hold unsigned bytes with at least 2 dimensions: dims[0] is the
+ * number of samples, the rest the shape of one sample. The labels file must hold integers
+ * (u8, i8, i16 or i32) in one dimension of the same count, none negative.
+ * opts may be NULL (the zero-initialised defaults). On success *out is a new dataset in
+ * file order, which the caller frees with clgrad_dataset_release. On failure *out is NULL:
+ * CLGRAD_ERR_IO for a missing or malformed file, CLGRAD_ERR_UNSUPPORTED for images that
+ * are not unsigned bytes or labels that are not integers, CLGRAD_ERR_INVALID_ARG for bad
+ * arguments, a negative label or files that do not belong together (counts differ),
+ * CLGRAD_ERR_HOST_MEMORY.
+ * Thread-safe. */
+CLGRAD_API clgrad_status clgrad_dataset_load_idx(const char *images_path, const char *labels_path,
+                                                 const clgrad_dataset_opts *opts,
+                                                 clgrad_dataset **out);
+
+/* Drops this dataset's reference to the samples and frees it. NULL: no-op. */
+CLGRAD_API void clgrad_dataset_release(clgrad_dataset *ds);
+
+/* Number of samples. NULL: 0. */
+CLGRAD_API int64_t clgrad_dataset_count(const clgrad_dataset *ds);
+
+/* Writes the shape of one sample (e.g. 28, 28) into shape, which has room for
+ * CLGRAD_IDX_MAX_DIMS values, and returns the number of dimensions. NULL ds: returns 0,
+ * shape untouched. shape may be NULL to get the number only. */
+CLGRAD_API int clgrad_dataset_sample_shape(const clgrad_dataset *ds, int64_t *shape);
+
+/* Number of floats in one sample: the product of the sample shape. NULL: 0. */
+CLGRAD_API int64_t clgrad_dataset_sample_size(const clgrad_dataset *ds);
+
+/* One more than the largest label among all the samples loaded from the file (shared by
+ * the datasets split from it), so labels lie in [0, n_classes). NULL: 0. */
+CLGRAD_API int clgrad_dataset_n_classes(const clgrad_dataset *ds);
+
+/* Splits ds into two new datasets: *holdout gets n_holdout samples chosen at random by
+ * seed, *train the other count - n_holdout. Both keep the samples' relative order in ds's
+ * unshuffled order, share ds's samples (no copy) and start unshuffled; ds itself is left
+ * as it was. The same seed gives the same split on every machine. 0 <= n_holdout <= count.
+ * On failure both outputs are NULL. train and holdout must not be NULL. */
+CLGRAD_API clgrad_status clgrad_dataset_split(const clgrad_dataset *ds, int64_t n_holdout,
+                                              uint64_t seed, clgrad_dataset **train,
+                                              clgrad_dataset **holdout);
+
+/* Sets the order in which batches visit the samples to a random permutation that depends
+ * only on (seed, epoch) and the dataset's samples: not on earlier calls, the machine or the
+ * library build. Resuming at epoch e with the same seed therefore repeats the same order.
+ * (Fisher-Yates driven by xoshiro256** seeded through splitmix64.) Cannot fail except for
+ * ds == NULL (CLGRAD_ERR_INVALID_ARG). */
+CLGRAD_API clgrad_status clgrad_dataset_shuffle(clgrad_dataset *ds, uint64_t seed, uint64_t epoch);
+
+/* Number of batches of batch_size samples that cover the dataset, the last one possibly
+ * short: ceil(count / batch_size). (For full batches only, use count / batch_size.)
+ * NULL ds or batch_size <= 0: 0. */
+CLGRAD_API int64_t clgrad_dataset_n_batches(const clgrad_dataset *ds, int64_t batch_size);
+
+/* Copies batch batch_index, the samples at positions [batch_index * batch_size,
+ * min((batch_index + 1) * batch_size, count)) of the current order, into caller memory:
+ * x gets the normalised images, sample after sample (room for batch_size * sample_size
+ * floats), y the labels (room for batch_size values). Either may be NULL to skip it.
+ * *n_out (n_out may be NULL) gets the number of samples copied, which is batch_size except
+ * for a short last batch. CLGRAD_ERR_INVALID_ARG when ds is NULL, batch_size <= 0 or
+ * batch_index is outside [0, clgrad_dataset_n_batches). Only reads ds. */
+CLGRAD_API clgrad_status clgrad_dataset_batch(const clgrad_dataset *ds, int64_t batch_index,
+                                              int64_t batch_size, float *x, int32_t *y,
+                                              int64_t *n_out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CLGRAD_DATA_H */
