@@ -1,0 +1,76 @@
+/* Internal header of the nn layer: the module structure every layer fills in. Modules use
+ * only the public ops and autograd API (no OpenCL). */
+#ifndef CLGRAD_SRC_NN_H
+#define CLGRAD_SRC_NN_H
+
+#include "core/core.h"
+
+typedef struct clgrad__module_vtable {
+    const char *kind;
+    /* Runs the layer; x borrowed, *out a new reference. */
+    clgrad_status (*forward)(clgrad_module *m, clgrad_tensor *x, clgrad_tensor **out);
+    /* Frees layer-specific state (impl); params, buffers and children are freed by the core. */
+    void (*destroy)(clgrad_module *m);
+} clgrad__module_vtable;
+
+typedef struct clgrad__named {
+    char *name;           /* local name: "weight", "running_mean" */
+    clgrad_tensor *t;     /* owned reference */
+} clgrad__named;
+
+/* A host-side integer saved in checkpoints (dropout's call counter, batch norm's
+ * num_batches_tracked). */
+typedef struct clgrad__counter {
+    char *name;
+    uint64_t value;
+} clgrad__counter;
+
+/* Full dotted names of the whole subtree, built on demand. Modules only ever grow, so the
+ * total number of entries below a module identifies its structure: the cache is rebuilt
+ * when that number changes. */
+typedef struct clgrad__name_cache {
+    char **names;
+    int n;
+    long stamp; /* subtree size the names were built for; -1: never built */
+} clgrad__name_cache;
+
+struct clgrad_module {
+    const clgrad__module_vtable *vt;
+    clgrad_context *ctx;
+    int training;
+    clgrad__named *params;  int n_params, cap_params;
+    clgrad__named *buffers; int n_buffers, cap_buffers;
+    struct { char *name; clgrad_module *m; } *children; int n_children, cap_children;
+    clgrad__counter *counters; int n_counters, cap_counters;
+    void *impl;             /* layer-specific state */
+    char name_scratch[256]; /* scratch for building names */
+    clgrad__name_cache param_names, buffer_names, counter_names;
+};
+
+/* Allocates a module of kind vt on ctx. */
+clgrad_status clgrad__module_new(clgrad_context *ctx, const clgrad__module_vtable *vt, clgrad_module **out);
+/* Adds a parameter (marked requires_grad) or buffer, or a child. Each takes over the caller's
+ * reference to t / child, also on failure (then it is released), so a caller never cleans
+ * up after these. Names must be unique within m. */
+clgrad_status clgrad__module_add_param(clgrad_module *m, const char *name, clgrad_tensor *t);
+clgrad_status clgrad__module_add_buffer(clgrad_module *m, const char *name, clgrad_tensor *t);
+clgrad_status clgrad__module_add_child(clgrad_module *m, const char *name, clgrad_module *child);
+/* Adds a host counter (initial value 0); *index receives its local index (may be NULL). */
+clgrad_status clgrad__module_add_counter(clgrad_module *m, const char *name, int *index);
+/* The local parameter / buffer called name, or NULL. */
+clgrad_tensor *clgrad__module_get(const clgrad_module *m, const char *name);
+
+/* Checks that x is a tensor of m's context (forward entry); fails with INVALID_ARG. */
+clgrad_status clgrad__module_check_input(const clgrad_module *m, const clgrad_tensor *x, const char *fn);
+
+/* --- init.c: PyTorch's default initialisers, seeded ---------------------------------------- */
+
+/* A deterministic, well-mixed seed for stream k of seed (splitmix64 of both). Layers draw
+ * weight from clgrad__seed_derive(seed, 0) and bias from clgrad__seed_derive(seed, 1). */
+uint64_t clgrad__seed_derive(uint64_t seed, uint64_t k);
+/* U(-1/sqrt(fan_in), 1/sqrt(fan_in)): kaiming_uniform_(a=sqrt(5)) for weights and PyTorch's
+ * bias rule for Linear/Conv. fan_in 0 gives zeros. */
+clgrad_status clgrad__init_fan_in_uniform(clgrad_context *ctx, int ndim, const int64_t *shape, int64_t fan_in,
+                                          uint64_t seed, clgrad_tensor **out);
+
+#endif

@@ -1,0 +1,54 @@
+/* Sequential container: runs its children in order, each child's output feeding the next. */
+#include "nn/nn.h"
+
+#include <stdio.h>
+
+static clgrad_status sequential_forward(clgrad_module *m, clgrad_tensor *x, clgrad_tensor **out)
+{
+    clgrad_tensor *cur = clgrad_tensor_retain(x);
+    for (int i = 0; i < m->n_children; i++) {
+        clgrad_tensor *next = NULL;
+        clgrad_status s = clgrad_module_forward(m->children[i].m, cur, &next);
+        clgrad_tensor_release(cur);
+        if (s != CLGRAD_OK) {
+            char where[96];
+            snprintf(where, sizeof where, " (in child %s, a %s module, of a sequential module)",
+                     m->children[i].name, m->children[i].m->vt->kind);
+            clgrad__fail_append(m->ctx, where);
+            return s;
+        }
+        cur = next;
+    }
+    *out = cur;
+    return CLGRAD_OK;
+}
+
+static const clgrad__module_vtable sequential_vt = {"sequential", sequential_forward, NULL};
+
+CLGRAD_API clgrad_status clgrad_sequential_create(clgrad_context *ctx, clgrad_module **out)
+{
+    if (out) *out = NULL;
+    CLGRAD_CHECK_ARG(ctx, ctx != NULL && out != NULL, "ctx and out must not be NULL");
+    return clgrad__module_new(ctx, &sequential_vt, out);
+}
+
+CLGRAD_API clgrad_status clgrad_sequential_add_named(clgrad_module *seq, const char *name, clgrad_module *child)
+{
+    if (!seq || seq->vt != &sequential_vt) {
+        clgrad_context *ctx = seq ? seq->ctx : NULL;
+        clgrad_module_release(child);
+        return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_sequential_add: %s",
+                            seq ? "the container is not a sequential module" : "the container is NULL");
+    }
+    if (!child)
+        return clgrad__fail(seq->ctx, CLGRAD_ERR_INVALID_ARG,
+                            "clgrad_sequential_add: child is NULL (did its constructor fail?)");
+    return clgrad__module_add_child(seq, name, child);
+}
+
+CLGRAD_API clgrad_status clgrad_sequential_add(clgrad_module *seq, clgrad_module *child)
+{
+    char name[24];
+    snprintf(name, sizeof name, "%d", seq ? seq->n_children : 0);
+    return clgrad_sequential_add_named(seq, name, child);
+}
