@@ -1,0 +1,403 @@
+/* clgrad-probe self-test: runs every kernel family on small inputs and compares with plain C
+ * computed here, so a user learns whether their driver computes correctly. A check that
+ * fails records the op, and the size of the error, and the run goes on. */
+#include "probe.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct st_ctx {
+    clgrad_context *ctx;
+    probe_selftest *r;
+} st_ctx;
+
+static void fail(st_ctx *s, const char *what, const char *fmt, double a, double b)
+{
+    probe_selftest *r = s->r;
+    if (r->failed < 64) {
+        probe_failure *f = &r->failures[r->failed];
+        snprintf(f->what, sizeof f->what, "%s", what);
+        snprintf(f->detail, sizeof f->detail, fmt, a, b);
+    }
+    r->failed++;
+}
+
+static void fail_status(st_ctx *s, const char *what, clgrad_status st)
+{
+    probe_selftest *r = s->r;
+    if (r->failed < 64) {
+        probe_failure *f = &r->failures[r->failed];
+        snprintf(f->what, sizeof f->what, "%s", what);
+        snprintf(f->detail, sizeof f->detail, "%s: %.400s", clgrad_status_name(st), clgrad_last_error(s->ctx));
+    }
+    r->failed++;
+}
+
+/* Compares n values; records pass or the worst relative error. */
+static void compare(st_ctx *s, const char *what, const float *got, const double *want, size_t n, double tol)
+{
+    double worst = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        double e = fabs((double)got[i] - want[i]) / (1.0 + fabs(want[i]));
+        if (!(e <= worst)) {
+            worst = isnan(e) ? INFINITY : e;
+            at = i;
+        }
+    }
+    if (worst <= tol) s->r->passed++;
+    else fail(s, what, "max relative error %.3g at index %.0f", worst, (double)at);
+}
+
+static float *rnd(size_t n, unsigned seed, float lo, float hi)
+{
+    float *x = malloc((n ? n : 1) * sizeof *x);
+    unsigned long long st = seed * 2654435761ull + 1;
+    for (size_t i = 0; i < n; i++) {
+        st = st * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = lo + (hi - lo) * (float)((st >> 40) / 16777216.0);
+    }
+    return x;
+}
+
+static clgrad_tensor *dev(st_ctx *s, int ndim, const int64_t *shape, const float *data)
+{
+    clgrad_tensor *t = NULL;
+    if (clgrad_tensor_from_host(s->ctx, CLGRAD_DTYPE_F32, ndim, shape, data, &t) != CLGRAD_OK) return NULL;
+    return t;
+}
+
+static float *host(clgrad_tensor *t)
+{
+    if (!t) return NULL;
+    size_t n = (size_t)clgrad_tensor_numel(t);
+    float *h = malloc((n ? n : 1) * sizeof *h);
+    if (h && clgrad_tensor_read(t, h, n * sizeof *h) != CLGRAD_OK) {
+        free(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* Runs a unary op on x and compares with ref(x) elementwise. */
+typedef clgrad_status (*unary_fn)(clgrad_tensor *, clgrad_tensor **);
+static void check_unary(st_ctx *s, const char *what, unary_fn fn, double (*ref)(double), float lo, float hi)
+{
+    size_t n = 1031;
+    int64_t shape[1] = {(int64_t)n};
+    float *x = rnd(n, 7, lo, hi);
+    double *want = malloc(n * sizeof *want);
+    for (size_t i = 0; i < n; i++) want[i] = ref(x[i]);
+    clgrad_tensor *tx = dev(s, 1, shape, x), *ty = NULL;
+    clgrad_status st = tx ? fn(tx, &ty) : CLGRAD_ERR_OPENCL;
+    float *y = st == CLGRAD_OK ? host(ty) : NULL;
+    if (st != CLGRAD_OK || !y) fail_status(s, what, st);
+    else compare(s, what, y, want, n, 2e-5);
+    free(x);
+    free(want);
+    free(y);
+    clgrad_tensor_release(tx);
+    clgrad_tensor_release(ty);
+}
+
+static double r_relu(double x) { return x > 0 ? x : 0; }
+static double r_sigmoid(double x) { return 1 / (1 + exp(-x)); }
+static double r_silu(double x) { return x / (1 + exp(-x)); }
+static double r_gelu(double x) { return 0.5 * x * (1 + erf(x / sqrt(2.0))); }
+static double r_exp(double x) { return exp(x); }
+static double r_log(double x) { return log(x); }
+static double r_sqrt(double x) { return sqrt(x); }
+static double r_abs(double x) { return fabs(x); }
+static double r_neg(double x) { return -x; }
+static clgrad_status gelu_erf(clgrad_tensor *x, clgrad_tensor **y) { return clgrad_gelu(x, 0, y); }
+
+static void check_copy(st_ctx *s)
+{
+    int64_t shape[2] = {37, 53};
+    size_t n = 37 * 53;
+    float *x = rnd(n, 1, -1, 1);
+    double *want = malloc(n * sizeof *want);
+    for (int i = 0; i < 53; i++)
+        for (int j = 0; j < 37; j++) want[i * 37 + j] = x[j * 53 + i];
+    clgrad_tensor *t = dev(s, 2, shape, x), *tt = NULL;
+    clgrad_status st = t ? clgrad_transpose(t, 0, 1, &tt) : CLGRAD_ERR_OPENCL;
+    float *y = st == CLGRAD_OK ? host(tt) : NULL;
+    if (!y) fail_status(s, "copy_strided_f32", st);
+    else compare(s, "copy_strided_f32", y, want, n, 0);
+    free(y);
+    st = t ? clgrad_fill_(t, 0.5f) : CLGRAD_ERR_OPENCL;
+    y = st == CLGRAD_OK ? host(t) : NULL;
+    for (size_t i = 0; i < n; i++) want[i] = 0.5;
+    if (!y) fail_status(s, "fill_f32", st);
+    else compare(s, "fill_f32", y, want, n, 0);
+    free(y);
+    free(x);
+    free(want);
+    clgrad_tensor_release(t);
+    clgrad_tensor_release(tt);
+}
+
+static void check_gemm(st_ctx *s)
+{
+    const int M = 67, N = 45, K = 131;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            int64_t sa[2] = {ta ? K : M, ta ? M : K}, sb[2] = {tb ? N : K, tb ? K : N}, sc[2] = {M, N};
+            float *a = rnd((size_t)M * K, 2, -1, 1), *b = rnd((size_t)K * N, 3, -1, 1), *c = rnd((size_t)M * N, 4, -1, 1);
+            double *want = malloc((size_t)M * N * sizeof *want);
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) {
+                    double acc = 0;
+                    for (int p = 0; p < K; p++)
+                        acc += (double)a[ta ? p * M + i : i * K + p] * b[tb ? j * K + p : p * N + j];
+                    want[i * N + j] = 0.5 * acc + 2.0 * c[i * N + j];
+                }
+            clgrad_tensor *A = dev(s, 2, sa, a), *B = dev(s, 2, sb, b), *C = dev(s, 2, sc, c);
+            clgrad_status st = (A && B && C) ? clgrad_gemm(ta, tb, 0.5f, A, B, 2.0f, C) : CLGRAD_ERR_OPENCL;
+            float *y = st == CLGRAD_OK ? host(C) : NULL;
+            char what[64];
+            snprintf(what, sizeof what, "matmul (gemm %s%s)", ta ? "T" : "N", tb ? "T" : "N");
+            if (!y) fail_status(s, what, st);
+            else compare(s, what, y, want, (size_t)M * N, 1e-4);
+            free(y);
+            free(a);
+            free(b);
+            free(c);
+            free(want);
+            clgrad_tensor_release(A);
+            clgrad_tensor_release(B);
+            clgrad_tensor_release(C);
+        }
+}
+
+static void check_binary(st_ctx *s)
+{
+    /* (5, 1, 7) op (3, 1): broadcast to (5, 3, 7) */
+    int64_t sa[3] = {5, 1, 7}, sb[2] = {3, 1};
+    float *a = rnd(35, 5, 0.5f, 2), *b = rnd(3, 6, 0.5f, 2);
+    const char *names[4] = {"add", "mul", "div", "maximum"};
+    clgrad_status (*fns[4])(clgrad_tensor *, clgrad_tensor *, clgrad_tensor **) = {clgrad_add, clgrad_mul, clgrad_div,
+                                                                                    clgrad_maximum};
+    clgrad_tensor *A = dev(s, 3, sa, a), *B = dev(s, 2, sb, b);
+    double want[105];
+    for (int f = 0; f < 4; f++) {
+        for (int i = 0; i < 5; i++)
+            for (int j = 0; j < 3; j++)
+                for (int k = 0; k < 7; k++) {
+                    double x = a[i * 7 + k], y = b[j];
+                    want[(i * 3 + j) * 7 + k] = f == 0 ? x + y : f == 1 ? x * y : f == 2 ? x / y : (x > y ? x : y);
+                }
+        clgrad_tensor *C = NULL;
+        clgrad_status st = (A && B) ? fns[f](A, B, &C) : CLGRAD_ERR_OPENCL;
+        float *y = st == CLGRAD_OK ? host(C) : NULL;
+        char what[64];
+        snprintf(what, sizeof what, "elementwise %s (broadcast)", names[f]);
+        if (!y) fail_status(s, what, st);
+        else compare(s, what, y, want, 105, 1e-6);
+        free(y);
+        clgrad_tensor_release(C);
+    }
+    free(a);
+    free(b);
+    clgrad_tensor_release(A);
+    clgrad_tensor_release(B);
+}
+
+static void check_softmax_reduce(st_ctx *s)
+{
+    int64_t sh[2] = {13, 257};
+    float *x = rnd(13 * 257, 8, -5, 5);
+    double sm[13 * 257], sum0[257], mx[13];
+    for (int i = 0; i < 13; i++) {
+        double m = -INFINITY, z = 0;
+        for (int j = 0; j < 257; j++) m = fmax(m, x[i * 257 + j]);
+        for (int j = 0; j < 257; j++) z += exp(x[i * 257 + j] - m);
+        for (int j = 0; j < 257; j++) sm[i * 257 + j] = exp(x[i * 257 + j] - m) / z;
+        mx[i] = m;
+    }
+    for (int j = 0; j < 257; j++) {
+        sum0[j] = 0;
+        for (int i = 0; i < 13; i++) sum0[j] += x[i * 257 + j];
+    }
+    clgrad_tensor *X = dev(s, 2, sh, x), *Y = NULL;
+    clgrad_status st = X ? clgrad_softmax(X, -1, &Y) : CLGRAD_ERR_OPENCL;
+    float *y = st == CLGRAD_OK ? host(Y) : NULL;
+    if (!y) fail_status(s, "softmax", st);
+    else compare(s, "softmax", y, sm, 13 * 257, 1e-5);
+    free(y);
+    clgrad_tensor_release(Y);
+    Y = NULL;
+    int ax0 = 0, ax1 = 1;
+    st = X ? clgrad_sum(X, 1, &ax0, 0, &Y) : CLGRAD_ERR_OPENCL;
+    y = st == CLGRAD_OK ? host(Y) : NULL;
+    if (!y) fail_status(s, "reduce sum", st);
+    else compare(s, "reduce sum", y, sum0, 257, 1e-5);
+    free(y);
+    clgrad_tensor_release(Y);
+    Y = NULL;
+    st = X ? clgrad_max(X, 1, &ax1, 0, &Y) : CLGRAD_ERR_OPENCL;
+    y = st == CLGRAD_OK ? host(Y) : NULL;
+    if (!y) fail_status(s, "reduce max", st);
+    else compare(s, "reduce max", y, mx, 13, 0);
+    free(y);
+    clgrad_tensor_release(Y);
+    free(x);
+    clgrad_tensor_release(X);
+}
+
+static void check_conv_pool(st_ctx *s)
+{
+    /* x (2, 3, 9, 11), w (4, 3, 3, 3), stride 2, padding 1 */
+    const int N = 2, C = 3, H = 9, W = 11, O = 4, k = 3;
+    int Ho = (H + 2 - k) / 2 + 1, Wo = (W + 2 - k) / 2 + 1;
+    int64_t sx[4] = {N, C, H, W}, sw[4] = {O, C, k, k}, sb[1] = {O};
+    float *x = rnd((size_t)N * C * H * W, 9, -1, 1), *w = rnd((size_t)O * C * k * k, 10, -1, 1), *b = rnd(O, 11, -1, 1);
+    size_t no = (size_t)N * O * Ho * Wo;
+    double *want = malloc(no * sizeof *want);
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < O; o++)
+            for (int i = 0; i < Ho; i++)
+                for (int j = 0; j < Wo; j++) {
+                    double acc = b[o];
+                    for (int c = 0; c < C; c++)
+                        for (int p = 0; p < k; p++)
+                            for (int q = 0; q < k; q++) {
+                                int hi = i * 2 - 1 + p, wi = j * 2 - 1 + q;
+                                if (hi < 0 || hi >= H || wi < 0 || wi >= W) continue;
+                                acc += (double)x[((n * C + c) * H + hi) * W + wi] * w[((o * C + c) * k + p) * k + q];
+                            }
+                    want[((n * O + o) * Ho + i) * Wo + j] = acc;
+                }
+    clgrad_tensor *X = dev(s, 4, sx, x), *Wt = dev(s, 4, sw, w), *B = dev(s, 1, sb, b), *Y = NULL;
+    clgrad_conv2d_params p = {.stride = {2, 2}, .padding = {1, 1}};
+    clgrad_status st = (X && Wt && B) ? clgrad_conv2d(X, Wt, B, &p, &Y) : CLGRAD_ERR_OPENCL;
+    float *y = st == CLGRAD_OK ? host(Y) : NULL;
+    if (!y) fail_status(s, "conv2d", st);
+    else compare(s, "conv2d", y, want, no, 1e-4);
+    free(y);
+    free(want);
+    clgrad_tensor_release(Y);
+    Y = NULL;
+    /* 2x2 max pool, stride 2 */
+    int Hp = H / 2, Wp = W / 2;
+    size_t np = (size_t)N * C * Hp * Wp;
+    want = malloc(np * sizeof *want);
+    for (int n = 0; n < N * C; n++)
+        for (int i = 0; i < Hp; i++)
+            for (int j = 0; j < Wp; j++) {
+                double m = -INFINITY;
+                for (int p2 = 0; p2 < 2; p2++)
+                    for (int q = 0; q < 2; q++) m = fmax(m, x[(n * H + 2 * i + p2) * W + 2 * j + q]);
+                want[(n * Hp + i) * Wp + j] = m;
+            }
+    clgrad_pool2d_params pp = {.kernel = {2, 2}, .stride = {2, 2}};
+    st = X ? clgrad_max_pool2d(X, &pp, &Y, NULL) : CLGRAD_ERR_OPENCL;
+    y = st == CLGRAD_OK ? host(Y) : NULL;
+    if (!y) fail_status(s, "max_pool2d", st);
+    else compare(s, "max_pool2d", y, want, np, 0);
+    free(y);
+    free(want);
+    clgrad_tensor_release(Y);
+    free(x);
+    free(w);
+    free(b);
+    clgrad_tensor_release(X);
+    clgrad_tensor_release(Wt);
+    clgrad_tensor_release(B);
+}
+
+static void check_loss_norm(st_ctx *s)
+{
+    const int N = 6, C = 11;
+    int64_t sl[2] = {N, C}, sy[1] = {N};
+    float *x = rnd((size_t)N * C, 12, -3, 3);
+    int32_t lab[6] = {0, 10, 3, 3, 7, 1};
+    double loss = 0;
+    for (int i = 0; i < N; i++) {
+        double m = -INFINITY, z = 0;
+        for (int j = 0; j < C; j++) m = fmax(m, x[i * C + j]);
+        for (int j = 0; j < C; j++) z += exp(x[i * C + j] - m);
+        loss += -(x[i * C + lab[i]] - m - log(z));
+    }
+    loss /= N;
+    clgrad_tensor *X = dev(s, 2, sl, x), *Y = NULL, *L = NULL;
+    clgrad_status st = clgrad_tensor_from_host(s->ctx, CLGRAD_DTYPE_I32, 1, sy, lab, &Y);
+    if (st == CLGRAD_OK && X) st = clgrad_cross_entropy(X, Y, 0.0f, CLGRAD_REDUCTION_MEAN, &L);
+    float *y = st == CLGRAD_OK ? host(L) : NULL;
+    if (!y) fail_status(s, "cross_entropy", st);
+    else compare(s, "cross_entropy", y, &loss, 1, 1e-5);
+    free(y);
+    clgrad_tensor_release(L);
+    L = NULL;
+    /* layer norm over the last dim */
+    double *want = malloc((size_t)N * C * sizeof *want);
+    for (int i = 0; i < N; i++) {
+        double mu = 0, var = 0;
+        for (int j = 0; j < C; j++) mu += x[i * C + j];
+        mu /= C;
+        for (int j = 0; j < C; j++) var += (x[i * C + j] - mu) * (x[i * C + j] - mu);
+        var /= C;
+        for (int j = 0; j < C; j++) want[i * C + j] = (x[i * C + j] - mu) / sqrt(var + 1e-5);
+    }
+    st = X ? clgrad_layer_norm(X, 1, NULL, NULL, 1e-5f, &L) : CLGRAD_ERR_OPENCL;
+    y = st == CLGRAD_OK ? host(L) : NULL;
+    if (!y) fail_status(s, "layer_norm", st);
+    else compare(s, "layer_norm", y, want, (size_t)N * C, 1e-4);
+    free(y);
+    free(want);
+    free(x);
+    clgrad_tensor_release(L);
+    clgrad_tensor_release(X);
+    clgrad_tensor_release(Y);
+}
+
+static void check_rng(st_ctx *s)
+{
+    int64_t sh[1] = {100003};
+    clgrad_tensor *a = NULL, *b = NULL;
+    clgrad_status st = clgrad_tensor_uniform(s->ctx, 1, sh, 1234, 0, 1, &a);
+    if (st == CLGRAD_OK) st = clgrad_tensor_uniform(s->ctx, 1, sh, 1234, 0, 1, &b);
+    float *x = st == CLGRAD_OK ? host(a) : NULL, *y = st == CLGRAD_OK ? host(b) : NULL;
+    if (!x || !y) {
+        fail_status(s, "rng uniform", st);
+    } else {
+        double mean = 0;
+        int same = 1, inrange = 1;
+        for (int i = 0; i < 100003; i++) {
+            mean += x[i];
+            same &= x[i] == y[i];
+            inrange &= x[i] >= 0 && x[i] < 1;
+        }
+        mean /= 100003;
+        if (!same || !inrange || fabs(mean - 0.5) > 0.01) fail(s, "rng uniform", "mean %.4f, deterministic %.0f", mean, same);
+        else s->r->passed++;
+    }
+    free(x);
+    free(y);
+    clgrad_tensor_release(a);
+    clgrad_tensor_release(b);
+}
+
+void probe_selftest_run(clgrad_context *ctx, probe_selftest *r)
+{
+    st_ctx s = {ctx, r};
+    check_copy(&s);
+    check_gemm(&s);
+    check_binary(&s);
+    check_unary(&s, "exp", clgrad_exp, r_exp, -3, 3);
+    check_unary(&s, "log", clgrad_log, r_log, 0.1f, 5);
+    check_unary(&s, "sqrt", clgrad_sqrt, r_sqrt, 0.1f, 5);
+    check_unary(&s, "abs", clgrad_abs, r_abs, -2, 2);
+    check_unary(&s, "neg", clgrad_neg, r_neg, -2, 2);
+    check_unary(&s, "relu", clgrad_relu, r_relu, -2, 2);
+    check_unary(&s, "sigmoid", clgrad_sigmoid, r_sigmoid, -6, 6);
+    check_unary(&s, "tanh", clgrad_tanh, tanh, -4, 4);
+    check_unary(&s, "silu", clgrad_silu, r_silu, -6, 6);
+    check_unary(&s, "gelu", gelu_erf, r_gelu, -4, 4);
+    check_softmax_reduce(&s);
+    check_conv_pool(&s);
+    check_loss_norm(&s);
+    check_rng(&s);
+}
