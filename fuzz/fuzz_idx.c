@@ -3,12 +3,9 @@
  * rest at a point given by the second byte into an images file and a labels file, build a
  * dataset from them, then split, shuffle and batch it.
  *
- * Build and run (from the repository root; src/core supplies clgrad__fail):
- *   core=$(find src/core -name '*.c')
- *   clang -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
- *       fuzz/fuzz_idx.c src/io/idx.c src/io/dataset.c src/io/safetensors.c $core \
- *       -lz -lcjson -lm -o fuzz_idx
- *   mkdir -p corpus_idx && ./fuzz_idx -max_total_time=60 -max_len=4096 corpus_idx
+ * Build with Meson: CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined
+ *   then e.g. build-fuzz/fuzz/fuzz_idx -max_total_time=60 -max_len=4096 CORPUS_DIR
+ * Every normal build also has a replay driver run by the test suite (fuzz/replay.c).
  */
 #include "core/core.h"
 #include "io/io.h"

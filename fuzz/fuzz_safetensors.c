@@ -3,13 +3,9 @@
  * and reads every metadata item. Accepted inputs are also written back out and read again,
  * which must give the same entries.
  *
- * Build and run (from the repository root; src/core supplies clgrad__fail):
- *   core=$(find src/core -name '*.c')
- *   clang -g -O1 -std=c11 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
- *       fuzz/fuzz_safetensors.c src/io/idx.c src/io/dataset.c src/io/safetensors.c $core \
- *       -lz -lcjson -lm -o fuzz_safetensors
- *   mkdir -p corpus_safetensors && ./fuzz_safetensors -max_total_time=60 -max_len=4096 corpus_safetensors
- * The write-back goes to $FUZZ_TMPDIR (default /tmp).
+ * Build with Meson: CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined
+ *   then e.g. build-fuzz/fuzz/fuzz_safetensors -max_total_time=60 -max_len=4096 CORPUS_DIR
+ * Every normal build also has a replay driver run by the test suite (fuzz/replay.c).
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L

@@ -90,7 +90,7 @@ static void print_text(const clgrad_device_info *list, int n, int selected, cons
            "MHz", "memory", "max alloc", "wg", "local / fp16 / fp64 / subgroups");
     for (int i = 0; i < n; i++) {
         const clgrad_device_info *d = &list[i];
-        char name[96];
+        char name[300];
         snprintf(name, sizeof name, "%s (%s)", d->name, d->platform_name);
         printf("%s %d:%-2d %-6s %-44.44s %d.%d  %5d %6d %7.1fG %7.1fG %6zu %s/%lluK / %s / %s / %s%s\n",
                i == selected ? "*" : " ", d->platform_index, d->device_index, kind_str(d->kind), name, d->cl_c_major,
