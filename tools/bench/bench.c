@@ -11,6 +11,8 @@ static const struct {
     bench_fn fn;
     const char *help;
 } commands[] = {
+    {"conv", bench_conv, "conv2d layers of typical CNNs at batch 64, forward and forward+backward"},
+    {"elementwise", bench_elementwise, "add / relu / softmax bandwidth as a fraction of a device copy"},
     {"matmul", bench_matmul, "SGEMM: our kernels vs CLBlast vs OpenBLAS (--sizes 256,512,MxNxK,...)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
@@ -33,6 +35,15 @@ void bench_add(bench_results *r, const char *op, const char *shape, const char *
     snprintf(x->provider, sizeof x->provider, "%s", provider);
     x->gflops = gflops;
     x->ms = ms;
+    x->gbs = -1;
+    x->vs_copy = -1;
+}
+
+void bench_set_bandwidth(bench_results *r, double gbs, double vs_copy)
+{
+    if (r->n == 0) return;
+    r->v[r->n - 1].gbs = gbs;
+    r->v[r->n - 1].vs_copy = vs_copy;
 }
 
 /* Names here are ours (ops, shapes, providers): no character needs escaping except these. */
@@ -59,7 +70,9 @@ void bench_print_json(FILE *f, const bench_results *r)
         json_str(f, x->provider);
         if (x->gflops >= 0) fprintf(f, ",\"gflops\":%.3f", x->gflops);
         else fputs(",\"gflops\":null", f);
-        fprintf(f, ",\"ms\":%.4f}", x->ms);
+        fprintf(f, ",\"ms\":%.4f", x->ms);
+        if (x->gbs >= 0) fprintf(f, ",\"gbs\":%.3f,\"vs_copy\":%.3f", x->gbs, x->vs_copy);
+        fputc('}', f);
     }
     fputs("]}\n", f);
 }

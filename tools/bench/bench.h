@@ -13,6 +13,7 @@
 typedef struct bench_result {
     char op[32], shape[64], provider[32];
     double gflops, ms; /* gflops < 0: not a FLOP-counted op (printed as null) */
+    double gbs, vs_copy; /* memory-bound ops: GB/s and the ratio to a device copy; < 0: unset */
 } bench_result;
 
 typedef struct bench_results {
@@ -34,6 +35,8 @@ typedef int (*bench_fn)(clgrad_context *ctx, const bench_opts *o, bench_results 
 
 /* Appends a result (exits on out of memory). */
 void bench_add(bench_results *r, const char *op, const char *shape, const char *provider, double gflops, double ms);
+/* Adds bandwidth figures to the last result (printed as "gbs" and "vs_copy"). */
+void bench_set_bandwidth(bench_results *r, double gbs, double vs_copy);
 /* The JSON document for all results. */
 void bench_print_json(FILE *f, const bench_results *r);
 
@@ -52,5 +55,7 @@ double bench_best(clgrad_context *ctx, int (*fn)(void *), void *arg, int reps);
 FILE *bench_out(const bench_opts *o);
 
 int bench_matmul(clgrad_context *ctx, const bench_opts *o, bench_results *r);
+int bench_conv(clgrad_context *ctx, const bench_opts *o, bench_results *r);
+int bench_elementwise(clgrad_context *ctx, const bench_opts *o, bench_results *r);
 
 #endif
