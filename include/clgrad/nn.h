@@ -141,9 +141,11 @@ CLGRAD_API clgrad_status clgrad_activation_create(clgrad_context *ctx, clgrad_ac
 
 /* A container running its children in order; children are named "0", "1", ... */
 CLGRAD_API clgrad_status clgrad_sequential_create(clgrad_context *ctx, clgrad_module **out);
-/* Appends child, taking ownership of it in every case: on failure (NULL or non-sequential
- * seq, child of another context, ...) the child is released, so a constructor's result can
- * be passed on unchecked. A NULL child is INVALID_ARG. */
+/* Appends child, taking ownership of it: on failure (NULL or non-sequential seq, child of
+ * another context, duplicate name, ...) the child is released, so a constructor's result
+ * can be passed on unchecked. A NULL child is INVALID_ARG. The exceptions are a child that
+ * already belongs to a container, or one that contains seq: INVALID_ARG, and the child is
+ * left to its owner. */
 CLGRAD_API clgrad_status clgrad_sequential_add(clgrad_module *seq, clgrad_module *child);
 /* The same with an explicit name for the child (PyTorch's Sequential(OrderedDict(...)), or
  * a container of named parts: "features", "classifier"): parameter names then read

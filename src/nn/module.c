@@ -119,6 +119,14 @@ clgrad_status clgrad__module_add_buffer(clgrad_module *m, const char *name, clgr
                      "clgrad__module_add_buffer");
 }
 
+static int contains(const clgrad_module *root, const clgrad_module *m)
+{
+    if (root == m) return 1;
+    for (int i = 0; i < root->n_children; i++)
+        if (contains(root->children[i].m, m)) return 1;
+    return 0;
+}
+
 clgrad_status clgrad__module_add_child(clgrad_module *m, const char *name, clgrad_module *child)
 {
     clgrad_status s;
@@ -128,7 +136,13 @@ clgrad_status clgrad__module_add_child(clgrad_module *m, const char *name, clgra
         return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad__module_add_child: module is NULL");
     }
     if (!child) return clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG, "clgrad__module_add_child: child is NULL");
-    if (child == m) return clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG, "a module cannot contain itself");
+    /* Already owned elsewhere, or an ancestor of m: refused without touching child, which
+     * belongs to its container (releasing it here would free it twice). */
+    if (child->adopted)
+        return clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG, "a %s module already belongs to a container",
+                            child->vt->kind);
+    if (contains(child, m))
+        return clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG, "a module cannot contain itself");
     if (child->ctx != m->ctx) {
         s = clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG,
                          "cannot add a %s module of another context to a %s module", child->vt->kind, m->vt->kind);
@@ -141,6 +155,7 @@ clgrad_status clgrad__module_add_child(clgrad_module *m, const char *name, clgra
         goto fail;
     }
     child->training = m->training;
+    child->adopted = 1;
     m->children[m->n_children].name = nm;
     m->children[m->n_children].m = child;
     m->n_children++;

@@ -38,6 +38,7 @@ struct clgrad_module {
     const clgrad__module_vtable *vt;
     clgrad_context *ctx;
     int training;
+    int adopted;            /* owned by a container already */
     clgrad__named *params;  int n_params, cap_params;
     clgrad__named *buffers; int n_buffers, cap_buffers;
     struct { char *name; clgrad_module *m; } *children; int n_children, cap_children;

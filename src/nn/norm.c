@@ -37,6 +37,15 @@ static clgrad_status batch_norm_forward(clgrad_module *m, clgrad_tensor *x, clgr
                      (long long)N->features);
         return shape_error(m, x, want);
     }
+    int64_t per_channel = clgrad_tensor_numel(x) / N->features;
+    if (m->training && per_channel <= 1) {
+        int64_t shape[CLGRAD_MAX_DIMS];
+        char buf[160];
+        clgrad_tensor_shape(x, shape);
+        return clgrad__fail(m->ctx, CLGRAD_ERR_SHAPE,
+                            "%s: training needs more than one value per channel, got input of shape %s",
+                            m->vt->kind, clgrad__shape_str(buf, sizeof buf, nd, shape));
+    }
     clgrad_status s = clgrad_batch_norm(x, clgrad__module_get(m, "weight"), clgrad__module_get(m, "bias"),
                                         clgrad__module_get(m, "running_mean"), clgrad__module_get(m, "running_var"),
                                         m->training, N->momentum, N->eps, out);

@@ -648,6 +648,17 @@ START_TEST(bad_input_is_a_clear_error)
     ck_assert_ptr_nonnull(strstr(clgrad_last_error(th_ctx), "[1, 2, 5, 5]"));
     TH_OK(clgrad_batch_norm2d_create(th_ctx, 3, 1e-5f, 0.1f, 1, &bn));
     ck_assert_int_eq(clgrad_module_forward(bn, x4t, &y), CLGRAD_ERR_SHAPE);
+    clgrad_module *bn1 = NULL;
+    int64_t one[2] = {1, 5};
+    clgrad_tensor *x1 = th_rand(2, one, 3, 0.0f, 1.0f);
+    TH_OK(clgrad_batch_norm1d_create(th_ctx, 5, 1e-5f, 0.1f, 1, &bn1));
+    ck_assert_int_eq(clgrad_module_forward(bn1, x1, &y), CLGRAD_ERR_SHAPE); /* one value per channel */
+    ck_assert_ptr_nonnull(strstr(clgrad_last_error(th_ctx), "more than one value"));
+    clgrad_module_train(bn1, 0);
+    TH_OK(clgrad_module_forward(bn1, x1, &y)); /* fine in eval mode */
+    clgrad_tensor_release(y);
+    clgrad_tensor_release(x1);
+    clgrad_module_release(bn1);
 
     /* In a sequential, the message says which child failed. */
     TH_OK(clgrad_sequential_create(th_ctx, &seq));
@@ -677,6 +688,16 @@ START_TEST(bad_input_is_a_clear_error)
     TH_OK(clgrad_activation_create(th_ctx, CLGRAD_ACT_RELU, 0, 0, &m));
     ck_assert_int_eq(clgrad_sequential_add_named(seq, "a.b", m), CLGRAD_ERR_INVALID_ARG);
 
+    /* A module already in a container, or the container itself: refused, nothing freed. */
+    clgrad_module *seq2 = NULL;
+    TH_OK(clgrad_sequential_create(th_ctx, &seq2));
+    ck_assert_int_eq(clgrad_sequential_add(seq2, clgrad_module_child(seq, 0, NULL)), CLGRAD_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(clgrad_last_error(th_ctx), "already belongs"));
+    ck_assert_int_eq(clgrad_sequential_add(seq, seq), CLGRAD_ERR_INVALID_ARG);
+    TH_OK(clgrad_sequential_add(seq2, seq));
+    ck_assert_int_eq(clgrad_sequential_add(seq, seq2), CLGRAD_ERR_INVALID_ARG); /* a cycle */
+    ck_assert_int_eq(clgrad_module_child_count(seq), 2);
+
     /* Another context: input and child both refused. */
     clgrad_context *other = NULL;
     TH_OK(clgrad_context_create(NULL, &other));
@@ -697,7 +718,7 @@ START_TEST(bad_input_is_a_clear_error)
     clgrad_tensor_release(x4t);
     clgrad_module_release(conv);
     clgrad_module_release(bn);
-    clgrad_module_release(seq);
+    clgrad_module_release(seq2); /* releases seq too */
     clgrad_module_release(NULL);
 }
 END_TEST
