@@ -21,13 +21,6 @@ kernel void fill_strided_f32(global float *x, long off, long8 shape, long8 strid
     if (i < n) x[off + clgrad_offset8(i, shape, stride)] = value;
 }
 
-/* copy_f32: contiguous copy dst[doff + i] = src[soff + i], i < n. 32-bit payloads of any type. */
-kernel void copy_f32(global float *dst, long doff, global const float *src, long soff, long n)
-{
-    long i = get_global_id(0);
-    if (i < n) dst[doff + i] = src[soff + i];
-}
-
 /* copy_strided_f32: dst view <- src view of the same shape (n elements), row-major order.
  * Args: dst, doff, dshape, dstride, src, soff, sshape, sstride, n.  NDRange: 1-D >= n.
  * Moves 32-bit words, so it serves i32 tensors too. */
@@ -36,4 +29,22 @@ kernel void copy_strided_f32(global float *dst, long doff, long8 dshape, long8 d
 {
     long i = get_global_id(0);
     if (i < n) dst[doff + clgrad_offset8(i, dshape, dstride)] = src[soff + clgrad_offset8(i, sshape, sstride)];
+}
+
+/* copy_vec_f32: contiguous copy of n 32-bit words, COPY_VW words per work-item through
+ * vector loads (any offsets: vloadn/vstoren need only element alignment).
+ * Args: dst, doff, src, soff, n.  NDRange: 1-D >= ceil(n / COPY_VW).  -D COPY_VW: 4 or 8. */
+#ifndef COPY_VW
+#define COPY_VW 8
+#endif
+#define CLGRAD_CAT_(a, b) a##b
+#define CLGRAD_CAT(a, b) CLGRAD_CAT_(a, b)
+kernel void copy_vec_f32(global float *dst, long doff, global const float *src, long soff, long n)
+{
+    long i = get_global_id(0) * COPY_VW;
+    if (i + COPY_VW <= n) {
+        CLGRAD_CAT(vstore, COPY_VW)(CLGRAD_CAT(vload, COPY_VW)(0, src + soff + i), 0, dst + doff + i);
+    } else {
+        for (; i < n; i++) dst[doff + i] = src[soff + i];
+    }
 }

@@ -8,6 +8,12 @@
 
 #define FAMILY "copy"
 
+/* One build of the family per device: the vector width of copy_vec_f32 is its only option. */
+static const char *family_options(const clgrad_context *ctx)
+{
+    return ctx->info.kind == CLGRAD_DEVICE_KIND_CPU ? "-DCOPY_VW=8" : "-DCOPY_VW=4";
+}
+
 clgrad_status clgrad__fill(clgrad_tensor *dst, double value)
 {
     int64_t n = clgrad__numel(dst->ndim, dst->shape);
@@ -16,11 +22,11 @@ clgrad_status clgrad__fill(clgrad_tensor *dst, double value)
         if (dst->dtype == CLGRAD_DTYPE_I32) {
             cl_int v = (cl_int)value;
             clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(n), CLGRAD_KARG(v)};
-            return clgrad__launch_1d(dst->ctx, FAMILY, NULL, "fill_i32", (size_t)n, 4, a);
+            return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "fill_i32", (size_t)n, 4, a);
         }
         cl_float v = (cl_float)value;
         clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(n), CLGRAD_KARG(v)};
-        return clgrad__launch_1d(dst->ctx, FAMILY, NULL, "fill_f32", (size_t)n, 4, a);
+        return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "fill_f32", (size_t)n, 4, a);
     }
     if (dst->dtype == CLGRAD_DTYPE_I32) {
         /* int views: fill a contiguous temporary and copy it in */
@@ -35,7 +41,7 @@ clgrad_status clgrad__fill(clgrad_tensor *dst, double value)
     clgrad__geom_of(dst, &g);
     cl_float v = (cl_float)value;
     clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(g.shape), CLGRAD_KARG(g.stride), CLGRAD_KARG(n), CLGRAD_KARG(v)};
-    return clgrad__launch_1d(dst->ctx, FAMILY, NULL, "fill_strided_f32", (size_t)n, 6, a);
+    return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "fill_strided_f32", (size_t)n, 6, a);
 }
 
 clgrad_status clgrad__copy(clgrad_tensor *dst, clgrad_tensor *src)
@@ -43,18 +49,18 @@ clgrad_status clgrad__copy(clgrad_tensor *dst, clgrad_tensor *src)
     int64_t n = clgrad__numel(dst->ndim, dst->shape);
     if (n == 0) return CLGRAD_OK;
     if (clgrad__is_contiguous(dst) && clgrad__is_contiguous(src)) {
-        size_t es = clgrad_dtype_size(dst->dtype);
-        cl_int e = clEnqueueCopyBuffer(dst->ctx->queue, src->buf->mem, dst->buf->mem, (size_t)src->offset * es,
-                                       (size_t)dst->offset * es, (size_t)n * es, 0, NULL, NULL);
-        if (e != CL_SUCCESS) return clgrad__cl_fail(dst->ctx, e, "clEnqueueCopyBuffer");
-        return CLGRAD_OK;
+        /* a vectorised kernel: on CPU devices clEnqueueCopyBuffer is often one thread's memcpy */
+        const char *opts = family_options(dst->ctx);
+        int vw = dst->ctx->info.kind == CLGRAD_DEVICE_KIND_CPU ? 8 : 4;
+        clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG_T(src), CLGRAD_KARG(n)};
+        return clgrad__launch_1d(dst->ctx, FAMILY, opts, "copy_vec_f32", (size_t)((n + vw - 1) / vw), 5, a);
     }
     clgrad__geom gd, gs;
     clgrad__geom_of(dst, &gd);
     clgrad__geom_of(src, &gs);
     clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(gd.shape), CLGRAD_KARG(gd.stride),
                         CLGRAD_KARG_T(src), CLGRAD_KARG(gs.shape), CLGRAD_KARG(gs.stride), CLGRAD_KARG(n)};
-    return clgrad__launch_1d(dst->ctx, FAMILY, NULL, "copy_strided_f32", (size_t)n, 9, a);
+    return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "copy_strided_f32", (size_t)n, 9, a);
 }
 
 clgrad_status clgrad__contiguous(clgrad_tensor *x, clgrad_tensor **out)
