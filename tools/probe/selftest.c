@@ -380,6 +380,156 @@ static void check_rng(st_ctx *s)
     clgrad_tensor_release(b);
 }
 
+/* Backward kernels through autograd: d/dw of sum(g * conv(x, w)) and d/dx of
+ * sum(g * relu(x)), compared with direct sums on the host. */
+static void check_backward(st_ctx *s)
+{
+    const int N = 2, C = 2, H = 7, W = 6, O = 3, k = 3;
+    int64_t sx[4] = {N, C, H, W}, sw[4] = {O, C, k, k}, sy[4] = {N, O, H, W};
+    float *x = rnd((size_t)N * C * H * W, 21, -1, 1), *w = rnd((size_t)O * C * k * k, 22, -1, 1);
+    float *g = rnd((size_t)N * O * H * W, 23, -1, 1);
+    double want[3 * 2 * 3 * 3];
+    for (int o = 0; o < O; o++)
+        for (int c = 0; c < C; c++)
+            for (int p = 0; p < k; p++)
+                for (int q = 0; q < k; q++) {
+                    double acc = 0;
+                    for (int n = 0; n < N; n++)
+                        for (int i = 0; i < H; i++)
+                            for (int j = 0; j < W; j++) {
+                                int hi = i - 1 + p, wi = j - 1 + q;
+                                if (hi < 0 || hi >= H || wi < 0 || wi >= W) continue;
+                                acc += (double)g[((n * O + o) * H + i) * W + j] * x[((n * C + c) * H + hi) * W + wi];
+                            }
+                    want[((o * C + c) * k + p) * k + q] = acc;
+                }
+    clgrad_tensor *X = dev(s, 4, sx, x), *Wt = dev(s, 4, sw, w), *G = dev(s, 4, sy, g), *Y = NULL;
+    clgrad_conv2d_params p = {.padding = {1, 1}};
+    clgrad_status st = (X && Wt && G) ? clgrad_tensor_set_requires_grad(Wt, 1) : CLGRAD_ERR_OPENCL;
+    if (st == CLGRAD_OK) st = clgrad_conv2d(X, Wt, NULL, &p, &Y);
+    if (st == CLGRAD_OK) st = clgrad_backward_ex(Y, G, 0);
+    float *y = st == CLGRAD_OK ? host(clgrad_tensor_grad(Wt)) : NULL;
+    if (!y) fail_status(s, "conv2d backward (weight)", st);
+    else compare(s, "conv2d backward (weight)", y, want, sizeof want / sizeof want[0], 1e-4);
+    free(y);
+    clgrad_tensor_release(Y);
+    Y = NULL;
+    /* relu backward: the gradient passes where x > 0 */
+    size_t nx = (size_t)N * C * H * W;
+    double *wr = malloc(nx * sizeof *wr);
+    float *gx = rnd(nx, 24, -1, 1);
+    for (size_t i = 0; i < nx; i++) wr[i] = x[i] > 0 ? gx[i] : 0;
+    clgrad_tensor *GX = dev(s, 4, sx, gx);
+    st = GX ? clgrad_tensor_set_requires_grad(X, 1) : CLGRAD_ERR_OPENCL;
+    if (st == CLGRAD_OK) st = clgrad_relu(X, &Y);
+    if (st == CLGRAD_OK) st = clgrad_backward_ex(Y, GX, 0);
+    y = st == CLGRAD_OK ? host(clgrad_tensor_grad(X)) : NULL;
+    if (!y) fail_status(s, "relu backward", st);
+    else compare(s, "relu backward", y, wr, nx, 0);
+    free(y);
+    free(wr);
+    free(gx);
+    free(x);
+    free(w);
+    free(g);
+    clgrad_tensor_release(Y);
+    clgrad_tensor_release(X);
+    clgrad_tensor_release(Wt);
+    clgrad_tensor_release(G);
+    clgrad_tensor_release(GX);
+}
+
+/* Dropout keeps about 1 - p of the elements, scaled, with the same mask for the same seed;
+ * embedding gathers rows; avg pool averages windows; one SGD step moves by -lr * grad. */
+static void check_misc(st_ctx *s)
+{
+    int64_t n = 40000;
+    clgrad_tensor *ones = NULL, *d1 = NULL, *d2 = NULL;
+    clgrad_status st = clgrad_tensor_ones(s->ctx, 1, &n, &ones);
+    if (st == CLGRAD_OK) st = clgrad_dropout(ones, 0.25f, 99, 1, &d1);
+    if (st == CLGRAD_OK) st = clgrad_dropout(ones, 0.25f, 99, 1, &d2);
+    float *a = st == CLGRAD_OK ? host(d1) : NULL, *b = st == CLGRAD_OK ? host(d2) : NULL;
+    if (!a || !b) {
+        fail_status(s, "dropout", st);
+    } else {
+        int same = 1, kept = 0, scaled = 1;
+        for (int64_t i = 0; i < n; i++) {
+            same &= a[i] == b[i];
+            if (a[i] != 0) {
+                kept++;
+                scaled &= fabsf(a[i] - 1.0f / 0.75f) < 1e-6f;
+            }
+        }
+        double frac = (double)kept / (double)n;
+        if (!same || !scaled || fabs(frac - 0.75) > 0.02) fail(s, "dropout", "kept fraction %.4f, same mask %.0f", frac, same);
+        else s->r->passed++;
+    }
+    free(a);
+    free(b);
+    clgrad_tensor_release(d1);
+    clgrad_tensor_release(d2);
+    clgrad_tensor_release(ones);
+
+    /* embedding: rows of a (7, 5) table picked by 4 indices */
+    int64_t sw[2] = {7, 5}, si[1] = {4};
+    float *w = rnd(35, 31, -1, 1);
+    int32_t idx[4] = {3, 0, 6, 3};
+    double want[20];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 5; j++) want[i * 5 + j] = w[idx[i] * 5 + j];
+    clgrad_tensor *W = dev(s, 2, sw, w), *I = NULL, *E = NULL;
+    st = clgrad_tensor_from_host(s->ctx, CLGRAD_DTYPE_I32, 1, si, idx, &I);
+    if (st == CLGRAD_OK && W) st = clgrad_embedding(W, I, &E);
+    float *y = st == CLGRAD_OK ? host(E) : NULL;
+    if (!y) fail_status(s, "embedding", st);
+    else compare(s, "embedding", y, want, 20, 0);
+    free(y);
+    clgrad_tensor_release(E);
+    clgrad_tensor_release(I);
+
+    /* SGD: w <- w - 0.5 * grad, grad of sum(w) is 1 */
+    clgrad_optim_options o = clgrad_optim_defaults(CLGRAD_OPTIM_SGD, 0.5f);
+    clgrad_optim *opt = NULL;
+    clgrad_tensor *L = NULL;
+    st = W ? clgrad_tensor_set_requires_grad(W, 1) : CLGRAD_ERR_OPENCL;
+    if (st == CLGRAD_OK) st = clgrad_optim_create_params(s->ctx, 1, &W, NULL, &o, &opt);
+    if (st == CLGRAD_OK) st = clgrad_sum(W, 0, NULL, 0, &L);
+    if (st == CLGRAD_OK) st = clgrad_backward(L);
+    if (st == CLGRAD_OK) st = clgrad_optim_step(opt);
+    y = st == CLGRAD_OK ? host(W) : NULL;
+    double want_w[35];
+    for (int i = 0; i < 35; i++) want_w[i] = w[i] - 0.5;
+    if (!y) fail_status(s, "optim sgd", st);
+    else compare(s, "optim sgd", y, want_w, 35, 1e-6);
+    free(y);
+    free(w);
+    clgrad_tensor_release(L);
+    clgrad_optim_release(opt);
+    clgrad_tensor_release(W);
+
+    /* 3x3 average pool, stride 1, no padding, on a (1, 1, 5, 6) image */
+    int64_t sp[4] = {1, 1, 5, 6};
+    float *x = rnd(30, 41, -1, 1);
+    double wp[12];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 4; j++) {
+            double acc = 0;
+            for (int p = 0; p < 3; p++)
+                for (int q = 0; q < 3; q++) acc += x[(i + p) * 6 + j + q];
+            wp[i * 4 + j] = acc / 9;
+        }
+    clgrad_tensor *X = dev(s, 4, sp, x), *P = NULL;
+    clgrad_pool2d_params pp = {.kernel = {3, 3}, .stride = {1, 1}};
+    st = X ? clgrad_avg_pool2d(X, &pp, &P) : CLGRAD_ERR_OPENCL;
+    y = st == CLGRAD_OK ? host(P) : NULL;
+    if (!y) fail_status(s, "avg_pool2d", st);
+    else compare(s, "avg_pool2d", y, wp, 12, 1e-6);
+    free(y);
+    free(x);
+    clgrad_tensor_release(P);
+    clgrad_tensor_release(X);
+}
+
 void probe_selftest_run(clgrad_context *ctx, probe_selftest *r)
 {
     st_ctx s = {ctx, r};
@@ -400,4 +550,6 @@ void probe_selftest_run(clgrad_context *ctx, probe_selftest *r)
     check_conv_pool(&s);
     check_loss_norm(&s);
     check_rng(&s);
+    check_backward(&s);
+    check_misc(&s);
 }
