@@ -206,7 +206,10 @@ clgrad_status clgrad_backward_ex(clgrad_tensor *out, clgrad_tensor *grad_out, in
     if (grad_out) {
         if (grad_out->ctx != ctx)
             return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_backward: grad_out belongs to another context");
-        if (!same_shape(grad_out, out) || grad_out->dtype != CLGRAD_DTYPE_F32) {
+        if (grad_out->dtype != CLGRAD_DTYPE_F32)
+            return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_backward: grad_out must be f32 (dtype %d)",
+                                (int)grad_out->dtype);
+        if (!same_shape(grad_out, out)) {
             char a[256], b[256];
             return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "clgrad_backward: grad_out %s does not match the output %s",
                                 clgrad__shape_str(a, sizeof a, grad_out->ndim, grad_out->shape),

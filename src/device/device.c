@@ -208,6 +208,8 @@ fail:
 
 clgrad_status clgrad_devices_list(clgrad_device_info **out, int *n)
 {
+    if (out) *out = NULL;
+    if (n) *n = 0;
     if (!out || !n) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_devices_list: out and n must not be NULL");
     return clgrad__devices_enumerate(out, NULL, NULL, n);
 }

@@ -284,9 +284,9 @@ int clgrad_dataset_n_classes(const clgrad_dataset *ds) { return ds ? ds->st->n_c
 clgrad_status clgrad_dataset_split(const clgrad_dataset *ds, int64_t n_holdout, uint64_t seed,
                                    clgrad_dataset **train, clgrad_dataset **holdout)
 {
+    if (train) *train = NULL;
+    if (holdout) *holdout = NULL;
     CLGRAD_CHECK_ARG(NULL, train != NULL && holdout != NULL, "train or holdout is NULL");
-    *train = NULL;
-    *holdout = NULL;
     CLGRAD_CHECK_ARG(NULL, ds != NULL, "ds is NULL");
     if (n_holdout < 0 || n_holdout > ds->n)
         return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG,

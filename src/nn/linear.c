@@ -11,7 +11,10 @@ static clgrad_status linear_forward(clgrad_module *m, clgrad_tensor *x, clgrad_t
 {
     const linear_impl *L = m->impl;
     int nd = clgrad_tensor_ndim(x);
-    if (clgrad_tensor_dtype(x) != CLGRAD_DTYPE_F32 || nd < 1 || clgrad_tensor_dim(x, -1) != L->in) {
+    if (clgrad_tensor_dtype(x) != CLGRAD_DTYPE_F32)
+        return clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG, "linear: input must be f32 (dtype %d)",
+                            (int)clgrad_tensor_dtype(x));
+    if (nd < 1 || clgrad_tensor_dim(x, -1) != L->in) {
         int64_t shape[CLGRAD_MAX_DIMS];
         char buf[160];
         clgrad_tensor_shape(x, shape);

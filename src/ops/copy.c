@@ -248,9 +248,12 @@ clgrad_status clgrad_copy_(clgrad_tensor *dst, clgrad_tensor *src)
 {
     if (!dst || !src) return clgrad__fail(dst ? dst->ctx : NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_copy_: dst and src must not be NULL");
     CLGRAD_TRY(clgrad__check_same_ctx("clgrad_copy_", dst, src));
-    if (dst->dtype != src->dtype || dst->ndim != src->ndim || memcmp(dst->shape, src->shape, sizeof(int64_t) * (size_t)dst->ndim) != 0) {
+    if (dst->dtype != src->dtype)
+        return clgrad__fail(dst->ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_copy_: dst dtype %d and src dtype %d differ",
+                            (int)dst->dtype, (int)src->dtype);
+    if (dst->ndim != src->ndim || memcmp(dst->shape, src->shape, sizeof(int64_t) * (size_t)dst->ndim) != 0) {
         char a[256], b[256];
-        return clgrad__fail(dst->ctx, CLGRAD_ERR_SHAPE, "clgrad_copy_: dst %s and src %s differ in shape or dtype",
+        return clgrad__fail(dst->ctx, CLGRAD_ERR_SHAPE, "clgrad_copy_: dst %s and src %s differ in shape",
                             clgrad__shape_str(a, sizeof a, dst->ndim, dst->shape), clgrad__shape_str(b, sizeof b, src->ndim, src->shape));
     }
     dst->version++;

@@ -113,9 +113,9 @@ CLGRAD_API clgrad_status clgrad_optim_create_params(clgrad_context *ctx, int n, 
             return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG,
                                 "clgrad_optim_create: parameter %s belongs to another context", nm);
         if (clgrad_tensor_dtype(p) != CLGRAD_DTYPE_F32 || !clgrad_tensor_is_contiguous(p) ||
-            !clgrad_tensor_requires_grad(p))
+            !clgrad_tensor_requires_grad(p) || p->node)
             return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG,
-                                "clgrad_optim_create: parameter %s must be a contiguous f32 tensor that requires grad",
+                                "clgrad_optim_create: parameter %s must be a contiguous f32 leaf tensor that requires grad",
                                 nm);
         for (int j = 0; j < i; j++)
             if (params[j] == p)

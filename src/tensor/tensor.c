@@ -80,7 +80,8 @@ clgrad_status clgrad__tensor_new(clgrad_context *ctx, clgrad_dtype dt, int ndim,
     *out = NULL;
     CLGRAD_TRY(clgrad__check_shape(ctx, "tensor", ndim, shape));
     size_t es = clgrad_dtype_size(dt);
-    if (es == 0 || dt == CLGRAD_DTYPE_F16)
+    if (es == 0) return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "unknown dtype %d", (int)dt);
+    if (dt == CLGRAD_DTYPE_F16)
         return clgrad__fail(ctx, CLGRAD_ERR_UNSUPPORTED, "dtype %d is not supported for storage yet", (int)dt);
     clgrad_tensor *t = NULL;
     CLGRAD_TRY(alloc_handle(ctx, &t));

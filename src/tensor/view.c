@@ -7,8 +7,11 @@
 
 clgrad_status clgrad__resolve_shape(const clgrad_tensor *x, int ndim, const int64_t *shape, int64_t *res)
 {
-    if (ndim < 0 || ndim > CLGRAD_MAX_DIMS || (ndim > 0 && !shape))
-        return clgrad__fail(x->ctx, CLGRAD_ERR_SHAPE, "reshape: %d dimensions requested", ndim);
+    char xs[256];
+    if (ndim > 0 && !shape) return clgrad__fail(x->ctx, CLGRAD_ERR_INVALID_ARG, "reshape: shape is NULL");
+    if (ndim < 0 || ndim > CLGRAD_MAX_DIMS)
+        return clgrad__fail(x->ctx, CLGRAD_ERR_SHAPE, "reshape: %d dimensions requested for %s", ndim,
+                            clgrad__shape_str(xs, sizeof xs, x->ndim, x->shape));
     int infer = -1;
     int64_t known = 1, n = clgrad__numel(x->ndim, x->shape);
     for (int i = 0; i < ndim; i++) {
@@ -114,8 +117,11 @@ clgrad_status clgrad__slice_view(clgrad_tensor *x, int dim, int64_t start, int64
 
 clgrad_status clgrad__expand_view(clgrad_tensor *x, int ndim, const int64_t *shape, clgrad_tensor **out)
 {
-    if (ndim < x->ndim || ndim > CLGRAD_MAX_DIMS || (ndim > 0 && !shape)) {
-        return clgrad__fail(x->ctx, CLGRAD_ERR_SHAPE, "expand: cannot expand a %d-d tensor to %d dims", x->ndim, ndim);
+    if (ndim > 0 && !shape) return clgrad__fail(x->ctx, CLGRAD_ERR_INVALID_ARG, "expand: shape is NULL");
+    if (ndim < x->ndim || ndim > CLGRAD_MAX_DIMS) {
+        char xs[256];
+        return clgrad__fail(x->ctx, CLGRAD_ERR_SHAPE, "expand: cannot expand %s to %d dims",
+                            clgrad__shape_str(xs, sizeof xs, x->ndim, x->shape), ndim);
     }
     int64_t sh[CLGRAD_MAX_DIMS], st[CLGRAD_MAX_DIMS];
     int lead = ndim - x->ndim;
