@@ -118,27 +118,6 @@ kernel void conv_col2im_f32(global const float *col, long col_off, global float 
     }
 }
 
-/* conv_cnhw_to_nchw_f32: y[n0 + nl, k, p] = t[k, nl, p] + (has_bias ? bias[k] : 0) with
- * t of shape (K, nb, HW) contiguous and y contiguous NCHW.
- * Args: t, t_off, y, y_off, bias, bias_off, bias_stride, has_bias, n0, nb, per, K, HW.
- * NDRange: (>= HW, planes K*nsplit folded as in conv_plane), z = k*nsplit + s (images as in
- * conv_im2col_f32). */
-kernel void conv_cnhw_to_nchw_f32(global const float *t, long t_off, global float *y, long y_off,
-                                  global const float *bias, long bias_off, long bias_stride, int has_bias,
-                                  int n0, int nb, int per, int K, int HW)
-{
-    int p = get_global_id(0);
-    long z = conv_plane();
-    int nsplit = (nb + per - 1) / per;
-    if (p >= HW || z >= (long)K * nsplit) return;
-    int k = (int)z / nsplit, s = (int)z - k * nsplit;
-    float add = has_bias ? bias[bias_off + k * bias_stride] : 0.0f;
-    int nl0 = s * per, nl1 = min(nb, nl0 + per);
-    global const float *tp = t + t_off + (long)k * nb * HW + p;
-    global float *yp = y + y_off + ((long)n0 * K + k) * HW + p;
-    for (int nl = nl0; nl < nl1; nl++) yp[(long)nl * K * HW] = tp[(long)nl * HW] + add;
-}
-
 /* conv_nchw_to_cnhw_f32: t[k, nl, h*W + w] = y[n0 + nl, k, h, w] for a strided y; t is
  * (K, nb, H*W) contiguous.  Args: y, y_off, ys (strides), t, t_off, n0, nb, per, K, H, W.
  * NDRange: (>= H*W, planes K*nsplit folded as in conv_plane), z = k*nsplit + s (images as in conv_im2col_f32). */
@@ -297,3 +276,58 @@ kernel void conv_dw_bwd_weight_f32(global const float *x, long x_off, long4 xs, 
     }
     part[i] = acc;
 }
+
+/* Loop-free forms of two kernels above: one work-item per element on a 3-D NDRange
+ * (column, row, plane - plane0), divisions on the plane index only (uniform along dim 0),
+ * so CPU compilers vectorise them across work-items. The host splits the planes into
+ * launches of at most 32768. */
+
+/* conv_cnhw_to_nchw1_f32: y[n0 + nl, k, p] = t[k, nl, p] + (has_bias ? bias[k] : 0) with t
+ * of shape (K, nb, HW) contiguous and y contiguous NCHW, one element per work-item.
+ * Args: t, t_off, y, y_off, bias, bias_off, bias_stride, has_bias, n0, nb, K, HW, plane0,
+ * planes (= K*nb).  NDRange: (>= HW, 1, planes - plane0 or fewer), z = k*nb + nl. */
+kernel void conv_cnhw_to_nchw1_f32(global const float *t, long t_off, global float *y, long y_off,
+                                   global const float *bias, long bias_off, long bias_stride, int has_bias,
+                                   int n0, int nb, int K, int HW, long plane0, long planes)
+{
+    long z = plane0 + (long)get_global_id(2);
+    int k = (int)(z / nb), nl = (int)(z - (long)k * nb);
+    int p = get_global_id(0);
+    if (p >= HW || z >= planes) return;
+    float add = has_bias ? bias[bias_off + k * bias_stride] : 0.0f;
+    y[y_off + ((long)(n0 + nl) * K + k) * HW + p] = t[t_off + z * HW + p] + add;
+}
+
+/* conv_col2im1_f32: conv_col2im_f32 for stride 1 and a CONV_KH x CONV_KW window (-D
+ * values), taps unrolled.  Args: col, col_off, dx, dx_off, bias, bias_off, bias_stride,
+ * has_bias, n0, nb, C, H, W, Ho, Wo, ph, pw, dh, dw, plane0, planes (= C*nb).
+ * NDRange: (>= W, >= H, planes - plane0 or fewer), z = c*nb + nl.  -D: CONV_KH, CONV_KW. */
+#ifdef CONV_KH
+kernel void conv_col2im1_f32(global const float *col, long col_off, global float *dx, long dx_off,
+                             global const float *bias, long bias_off, long bias_stride, int has_bias,
+                             int n0, int nb, int C, int H, int W, int Ho, int Wo, int ph, int pw, int dh, int dw,
+                             long plane0, long planes)
+{
+    long z = plane0 + (long)get_global_id(2);
+    int c = (int)(z / nb), nl = (int)(z - (long)c * nb);
+    int iw = get_global_id(0), ih = get_global_id(1);
+    if (iw >= W || ih >= H || z >= planes) return;
+    long ohw = (long)Ho * Wo, ncols = nb * ohw;
+    global const float *cn = col + col_off + (long)c * (CONV_KH * CONV_KW) * ncols + nl * ohw;
+    float acc = has_bias ? bias[bias_off + c * bias_stride] : 0.0f;
+#pragma unroll
+    for (int a = 0; a < CONV_KH; a++) {
+        int oh = ih + ph - a * dh;
+        int okh = oh >= 0 && oh < Ho;
+        int ohc = min(max(oh, 0), Ho - 1);
+#pragma unroll
+        for (int b = 0; b < CONV_KW; b++) {
+            int ow = iw + pw - b * dw;
+            int ok = okh && ow >= 0 && ow < Wo;
+            float v = cn[(a * CONV_KW + b) * ncols + ohc * Wo + min(max(ow, 0), Wo - 1)];
+            acc += ok ? v : 0.0f;
+        }
+    }
+    dx[dx_off + (((long)(n0 + nl) * C + c) * H + ih) * W + iw] = acc;
+}
+#endif

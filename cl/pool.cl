@@ -154,3 +154,113 @@ kernel void gavgpool_bwd_f32(global const float *dy, long dy_off, long dy_sn, lo
     long n = p / C, c = p - n * C;
     dx[dx_off + i] = dy[dy_off + n * dy_sn + c * dy_sc] / (float)HW;
 }
+
+/* Small fixed windows. With POOL_KH, POOL_KW (window) and POOL_SH, POOL_SW (stride) given
+ * as -D values, the kernels below have no loops, so a CPU compiler can vectorise them
+ * across work-items. Same results as maxpool_fwd_f32 / maxpool_bwd_f32 (same tap and
+ * window orders). NDRange (column, row, plane - plane0): work-items along dim 0 touch
+ * consecutive addresses and no index needs a division; the host splits the planes into
+ * launches of at most 32768. */
+#ifdef POOL_KH
+#define POOL_NWH ((POOL_KH + POOL_SH - 1) / POOL_SH) /* windows holding one input row, at most */
+#define POOL_NWW ((POOL_KW + POOL_SW - 1) / POOL_SW)
+
+/* maxpool_fix_fwd_f32: as maxpool_fwd_f32 for a POOL_KH x POOL_KW window with stride
+ * (POOL_SH, POOL_SW).  Args: x, x_off, xs, y, y_off, idx, idx_off, C, H, W, Ho, Wo, ph, pw,
+ * plane0, planes (= N*C).  NDRange: (>= Wo, >= Ho, planes - plane0 or fewer).
+ * -D: POOL_KH, POOL_KW, POOL_SH, POOL_SW. */
+kernel void maxpool_fix_fwd_f32(global const float *x, long x_off, long4 xs, global float *y, long y_off,
+                                global int *idx, long idx_off, int C, int H, int W, int Ho, int Wo, int ph, int pw,
+                                long plane0, long planes)
+{
+    int ow = get_global_id(0), oh = get_global_id(1);
+    long nc = plane0 + (long)get_global_id(2);
+    if (ow >= Wo || oh >= Ho || nc >= planes) return;
+    int n = (int)(nc / C), c = (int)(nc - (long)n * C);
+    global const float *xp = x + x_off + pool_at4(xs, n, c, 0, 0);
+    int hs = oh * POOL_SH - ph, ws = ow * POOL_SW - pw;
+    float best = -INFINITY;
+    int at = max(hs, 0) * W + max(ws, 0);
+#pragma unroll
+    for (int a = 0; a < POOL_KH; a++) {
+        int ih = hs + a;
+        int okh = ih >= 0 && ih < H;
+        int ihc = clamp(ih, 0, H - 1);
+#pragma unroll
+        for (int b = 0; b < POOL_KW; b++) {
+            int iw = ws + b;
+            int ok = okh && iw >= 0 && iw < W;
+            float v = xp[ihc * xs.s2 + clamp(iw, 0, W - 1) * xs.s3];
+            int take = ok && (v > best || isnan(v));
+            best = take ? v : best;
+            at = take ? ih * W + iw : at;
+        }
+    }
+    long i = (nc * Ho + oh) * Wo + ow;
+    y[y_off + i] = best;
+    idx[idx_off + i] = at;
+}
+
+/* maxpool_fix_bwd_f32: as maxpool_bwd_f32 for the window of maxpool_fix_fwd_f32.
+ * Args: dy, dy_off, dys, idx, idx_off, dx, dx_off, C, H, W, Ho, Wo, ph, pw, plane0, planes.
+ * NDRange: (>= W, >= H, planes - plane0 or fewer).  -D: as maxpool_fix_fwd_f32. */
+kernel void maxpool_fix_bwd_f32(global const float *dy, long dy_off, long4 dys, global const int *idx, long idx_off,
+                                global float *dx, long dx_off, int C, int H, int W, int Ho, int Wo, int ph, int pw,
+                                long plane0, long planes)
+{
+    int iw = get_global_id(0), ih = get_global_id(1);
+    long nc = plane0 + (long)get_global_id(2);
+    if (iw >= W || ih >= H || nc >= planes) return;
+    int n = (int)(nc / C), c = (int)(nc - (long)n * C);
+    int tap = ih * W + iw;
+    int fh = ih + ph - POOL_KH + 1, fw = iw + pw - POOL_KW + 1;
+    int lh = fh <= 0 ? 0 : (fh + POOL_SH - 1) / POOL_SH, lw = fw <= 0 ? 0 : (fw + POOL_SW - 1) / POOL_SW;
+    int hh = min((ih + ph) / POOL_SH, Ho - 1), hw = min((iw + pw) / POOL_SW, Wo - 1);
+    global const float *gp = dy + dy_off + pool_at4(dys, n, c, 0, 0);
+    global const int *ip = idx + idx_off + nc * Ho * Wo;
+    float acc = 0.0f;
+#pragma unroll
+    for (int j = 0; j < POOL_NWH; j++) {
+        int oh = lh + j;
+        int okh = oh <= hh;
+        int ohc = min(oh, Ho - 1);
+#pragma unroll
+        for (int k = 0; k < POOL_NWW; k++) {
+            int ow = lw + k;
+            int owc = min(ow, Wo - 1);
+            int ok = okh && ow <= hw && ip[ohc * Wo + owc] == tap;
+            float g = gp[ohc * dys.s2 + owc * dys.s3];
+            acc += ok ? g : 0.0f;
+        }
+    }
+    dx[dx_off + (nc * H + ih) * W + iw] = acc;
+}
+
+/* maxpool_tile_bwd_f32: maxpool_fix_bwd_f32 when the windows tile the input exactly
+ * (window == stride, no padding, H == Ho*POOL_KH, W == Wo*POOL_KW), so every input pixel
+ * lies in exactly one window: one work-item per window writes the window's pixels (dy at
+ * the recorded maximum, 0 elsewhere).  Args: dy, dy_off, dys, idx, idx_off, dx, dx_off, C,
+ * H, W, Ho, Wo, ph, pw (unused), plane0, planes.  NDRange: (>= Wo, >= Ho, planes - plane0 or
+ * fewer).  -D: as maxpool_fix_fwd_f32. */
+kernel void maxpool_tile_bwd_f32(global const float *dy, long dy_off, long4 dys, global const int *idx,
+                                 long idx_off, global float *dx, long dx_off, int C, int H, int W, int Ho, int Wo,
+                                 int ph, int pw, long plane0, long planes)
+{
+    int ow = get_global_id(0), oh = get_global_id(1);
+    long nc = plane0 + (long)get_global_id(2);
+    if (ow >= Wo || oh >= Ho || nc >= planes) return;
+    int n = (int)(nc / C), c = (int)(nc - (long)n * C);
+    float g = dy[dy_off + pool_at4(dys, n, c, oh, ow)];
+    int at = idx[idx_off + (nc * Ho + oh) * Wo + ow];
+    global float *dp = dx + dx_off + nc * H * W;
+#pragma unroll
+    for (int a = 0; a < POOL_KH; a++) {
+        int ih = oh * POOL_KH + a;
+#pragma unroll
+        for (int b = 0; b < POOL_KW; b++) {
+            int iw = ow * POOL_KW + b;
+            dp[ih * W + iw] = at == ih * W + iw ? g : 0.0f;
+        }
+    }
+}
+#endif

@@ -18,6 +18,7 @@
 #include "ops/matmul.h"
 #include "tensor/node.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,6 +128,23 @@ static clgrad_status launch2(clgrad_context *ctx, const char *kernel, size_t pix
 
 /* --- kernel wrappers ------------------------------------------------------------------- */
 
+/* A (column, row, plane) launch of a loop-free kernel whose plane0 argument is *p0: planes
+ * go in launches of at most 32768, work-groups of lx x ly inside one plane. */
+static clgrad_status launch3(clgrad_context *ctx, const char *opts, const char *kernel, size_t cols, size_t rows,
+                             int64_t planes, size_t lx, size_t ly, cl_long *p0, int nargs, const clgrad__karg *args)
+{
+    for (*p0 = 0; *p0 < planes; *p0 += 32768) {
+        int64_t np = planes - *p0 < 32768 ? planes - *p0 : 32768;
+        size_t global[3] = {cols, rows, (size_t)np};
+        size_t local[3] = {lx, ly, 1};
+        CLGRAD_TRY(clgrad__launch(ctx, FAMILY, opts, kernel, 3, global, local, nargs, args));
+    }
+    return CLGRAD_OK;
+}
+
+/* Work-group width for a (column, row, plane) launch over rows of `cols` elements. */
+static size_t width_of(int64_t cols) { return cols > 8 ? 16 : 8; }
+
 static clgrad_status im2col(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x, int n0, int nb,
                             clgrad_tensor *col)
 {
@@ -164,7 +182,21 @@ static clgrad_status col2im(clgrad_context *ctx, const clgrad__conv_geom *g, clg
                             clgrad_tensor *bias, clgrad_tensor *dx)
 {
     bias_args ba = bias_of(bias, col);
-    cl_int n0_ = n0, nb_ = nb, per = images_per_item(ctx, nb, g->c_in, (int64_t)g->h * g->w);
+    cl_int n0_ = n0, nb_ = nb;
+    if (g->sh == 1 && g->sw == 1 && g->kh <= 7 && g->kw <= 7) {
+        /* stride 1, small window: the loop-free kernel, specialised on the window */
+        char opts[64];
+        snprintf(opts, sizeof opts, "-DCONV_KH=%d -DCONV_KW=%d", g->kh, g->kw);
+        cl_long p0 = 0, planes = (cl_long)g->c_in * nb;
+        clgrad__karg a[] = {CLGRAD_KARG_T(col), CLGRAD_KARG_T(dx), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
+                            CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
+                            CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho),
+                            CLGRAD_KARG(g->wo), CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh),
+                            CLGRAD_KARG(g->dw), CLGRAD_KARG(p0), CLGRAD_KARG(planes)};
+        return launch3(ctx, opts, "conv_col2im1_f32", (size_t)g->w, (size_t)g->h, planes, width_of(g->w), 4, &p0,
+                       NARGS(a), a);
+    }
+    cl_int per = images_per_item(ctx, nb, g->c_in, (int64_t)g->h * g->w);
     clgrad__karg a[] = {CLGRAD_KARG_T(col), CLGRAD_KARG_T(dx), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
                         CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
                         CLGRAD_KARG(per), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w),
@@ -181,12 +213,12 @@ static clgrad_status to_nchw(clgrad_context *ctx, clgrad_tensor *t, clgrad_tenso
                              int nb, int K, int64_t hw)
 {
     bias_args ba = bias_of(bias, t);
-    cl_int n0_ = n0, nb_ = nb, K_ = K, hw_ = (cl_int)hw, per = images_per_item(ctx, nb, K, hw);
+    cl_int n0_ = n0, nb_ = nb, K_ = K, hw_ = (cl_int)hw;
+    cl_long p0 = 0, planes = (cl_long)K * nb;
     clgrad__karg a[] = {CLGRAD_KARG_T(t), CLGRAD_KARG_T(y), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
                         CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
-                        CLGRAD_KARG(per), CLGRAD_KARG(K_), CLGRAD_KARG(hw_)};
-    size_t nsplit = (size_t)((nb + per - 1) / per);
-    return launch2(ctx, "conv_cnhw_to_nchw_f32", (size_t)hw, (size_t)K * nsplit, NARGS(a), a);
+                        CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(p0), CLGRAD_KARG(planes)};
+    return launch3(ctx, NULL, "conv_cnhw_to_nchw1_f32", (size_t)hw, 1, planes, 64, 1, &p0, NARGS(a), a);
 }
 
 /* y[n0 .. n0+nb) (strided NCHW, K channels of H x W) -> t (K, nb, H*W). */

@@ -4,6 +4,7 @@
 #include "ops/ops.h"
 #include "tensor/node.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define NARGS(a) ((int)(sizeof(a) / sizeof((a)[0])))
@@ -98,6 +99,29 @@ static clgrad_status launch2(clgrad_context *ctx, const char *kernel, int64_t pi
     return clgrad__launch(ctx, FAMILY, NULL, kernel, 3, global, local, nargs, args);
 }
 
+/* Small windows get the loop-free kernels of cl/pool.cl, specialised by -D values. */
+static int fixed_window(const pool_geom *g, char *opts, size_t cap)
+{
+    if (g->kh * g->kw > 16 || g->sh > 8 || g->sw > 8) return 0;
+    snprintf(opts, cap, "-DPOOL_KH=%d -DPOOL_KW=%d -DPOOL_SH=%d -DPOOL_SW=%d", g->kh, g->kw, g->sh, g->sw);
+    return 1;
+}
+
+/* A (column, row, plane) launch of a fixed-window kernel; *p0 is its plane0 argument.
+ * Planes go in launches of at most 32768. */
+static clgrad_status launch_planes(clgrad_context *ctx, const char *opts, const char *kernel, int64_t cols,
+                                   int64_t rows, int64_t planes, cl_long *p0, int nargs, const clgrad__karg *args)
+{
+    size_t lx = cols > 8 ? 16 : 8, ly = 4;
+    for (*p0 = 0; *p0 < planes; *p0 += 32768) {
+        int64_t np = planes - *p0 < 32768 ? planes - *p0 : 32768;
+        size_t global[3] = {(size_t)cols, (size_t)rows, (size_t)np};
+        size_t local[3] = {lx, ly, 1};
+        CLGRAD_TRY(clgrad__launch(ctx, FAMILY, opts, kernel, 3, global, local, nargs, args));
+    }
+    return CLGRAD_OK;
+}
+
 #define POOL_KARGS(g)                                                                              \
     CLGRAD_KARG((g)->c), CLGRAD_KARG((g)->h), CLGRAD_KARG((g)->w), CLGRAD_KARG((g)->ho),           \
         CLGRAD_KARG((g)->wo), CLGRAD_KARG((g)->kh), CLGRAD_KARG((g)->kw), CLGRAD_KARG((g)->sh),    \
@@ -134,9 +158,23 @@ static clgrad_status max_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgr
     CLGRAD_TRY(clgrad__tensor_new(gy->ctx, CLGRAD_DTYPE_F32, 4, shape, &dx));
     cl_long4 dys = strides4(gy);
     cl_long planes = (cl_long)g.n * g.c;
-    clgrad__karg a[] = {CLGRAD_KARG_T(gy), CLGRAD_KARG(dys), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx), POOL_KARGS(&g),
-                        CLGRAD_KARG(planes)};
-    clgrad_status st = launch2(gy->ctx, "maxpool_bwd_f32", (int64_t)g.h * g.w, (int64_t)g.n * g.c, NARGS(a), a);
+    char opts[96];
+    clgrad_status st;
+    if (fixed_window(&g, opts, sizeof opts)) {
+        cl_long p0 = 0;
+        clgrad__karg a[] = {CLGRAD_KARG_T(gy), CLGRAD_KARG(dys), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx),
+                            CLGRAD_KARG(g.c),  CLGRAD_KARG(g.h), CLGRAD_KARG(g.w),   CLGRAD_KARG(g.ho),
+                            CLGRAD_KARG(g.wo), CLGRAD_KARG(g.ph), CLGRAD_KARG(g.pw), CLGRAD_KARG(p0),
+                            CLGRAD_KARG(planes)};
+        if (g.kh == g.sh && g.kw == g.sw && g.ph == 0 && g.pw == 0 && g.h == g.ho * g.kh && g.w == g.wo * g.kw)
+            st = launch_planes(gy->ctx, opts, "maxpool_tile_bwd_f32", g.wo, g.ho, planes, &p0, NARGS(a), a);
+        else
+            st = launch_planes(gy->ctx, opts, "maxpool_fix_bwd_f32", g.w, g.h, planes, &p0, NARGS(a), a);
+    } else {
+        clgrad__karg a[] = {CLGRAD_KARG_T(gy), CLGRAD_KARG(dys), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx),
+                            POOL_KARGS(&g), CLGRAD_KARG(planes)};
+        st = launch2(gy->ctx, "maxpool_bwd_f32", (int64_t)g.h * g.w, (int64_t)g.n * g.c, NARGS(a), a);
+    }
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(dx);
         return st;
@@ -161,9 +199,19 @@ clgrad_status clgrad_max_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p,
     if (st == CLGRAD_OK) {
         cl_long4 xs = strides4(x);
         cl_long planes = (cl_long)g.n * g.c;
-        clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(y), CLGRAD_KARG_T(idx), POOL_KARGS(&g),
-                            CLGRAD_KARG(planes)};
-        st = launch2(x->ctx, "maxpool_fwd_f32", (int64_t)g.ho * g.wo, (int64_t)g.n * g.c, NARGS(a), a);
+        char opts[96];
+        if (fixed_window(&g, opts, sizeof opts)) {
+            cl_long p0 = 0;
+            clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(y), CLGRAD_KARG_T(idx),
+                                CLGRAD_KARG(g.c), CLGRAD_KARG(g.h), CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho),
+                                CLGRAD_KARG(g.wo), CLGRAD_KARG(g.ph), CLGRAD_KARG(g.pw), CLGRAD_KARG(p0),
+                                CLGRAD_KARG(planes)};
+            st = launch_planes(x->ctx, opts, "maxpool_fix_fwd_f32", g.wo, g.ho, planes, &p0, NARGS(a), a);
+        } else {
+            clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(y), CLGRAD_KARG_T(idx),
+                                POOL_KARGS(&g), CLGRAD_KARG(planes)};
+            st = launch2(x->ctx, "maxpool_fwd_f32", (int64_t)g.ho * g.wo, (int64_t)g.n * g.c, NARGS(a), a);
+        }
     }
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);
