@@ -163,7 +163,38 @@ static clgrad_status matmul_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_
         clgrad_tensor_release(g);
         if (st != CLGRAD_OK) return st;
     }
-    if (n->needs_grad[1]) {
+    if (n->needs_grad[1] && b->ndim == 2) {
+        /* A shared 2-D weight: fold a's batch dims into rows, so dB is one GEMM with no
+         * reduction afterwards; and when b is a transposed view (Linear's W^T) produce dB
+         * in W's own layout, so that the leaf's gradient needs no strided copy. */
+        clgrad_tensor *a2 = NULL, *g2 = NULL, *g = NULL;
+        int64_t K = a->shape[a->ndim - 1], N = gy->shape[gy->ndim - 1];
+        int64_t rows = clgrad__numel(a->ndim - 1, a->shape);
+        int64_t sa[2] = {rows, K}, sg[2] = {rows, N};
+        int trans_layout = b->strides[0] == 1 && b->strides[1] != 1;
+        st = clgrad__contiguous(a, &a2);
+        clgrad_tensor *a2v = NULL, *g2v = NULL;
+        if (st == CLGRAD_OK) st = clgrad__reshape_view(a2, 2, sa, &a2v);
+        if (st == CLGRAD_OK) st = clgrad__reshape_view(gy, 2, sg, &g2v); /* gy is contiguous */
+        if (st == CLGRAD_OK) {
+            int64_t shape[2] = {trans_layout ? N : K, trans_layout ? K : N};
+            st = clgrad__tensor_new(a->ctx, CLGRAD_DTYPE_F32, 2, shape, &g2);
+        }
+        if (st == CLGRAD_OK)
+            st = trans_layout ? run(1, 0, 1.0f, g2v, a2v, 0.0f, g2, 1)  /* dB^T = gy^T a */
+                              : run(1, 0, 1.0f, a2v, g2v, 0.0f, g2, 1); /* dB = a^T gy */
+        if (st == CLGRAD_OK && trans_layout) {
+            int perm[2] = {1, 0};
+            st = clgrad__permute_view(g2, perm, &g);
+        } else if (st == CLGRAD_OK) {
+            g = clgrad_tensor_retain(g2);
+        }
+        if (st == CLGRAD_OK) gx[1] = g;
+        clgrad_tensor_release(a2);
+        clgrad_tensor_release(a2v);
+        clgrad_tensor_release(g2v);
+        clgrad_tensor_release(g2);
+    } else if (n->needs_grad[1]) {
         clgrad_tensor *at = NULL, *g = NULL;
         int perm[CLGRAD_MAX_DIMS];
         for (int i = 0; i < a->ndim; i++) perm[i] = i;
