@@ -32,6 +32,57 @@ kernel void nll_fwd_f32(global float *loss, global float *counted, global const 
     loss[i] = l;
 }
 
+/* nll_fwd_red_f32: the reduced loss of nll_fwd_f32's per-sample values in one work-group,
+ * in the reduction engine's order: lane t (0..63) sums the losses and counts of samples
+ * t, t+64, ... in order, then a fixed pairwise tree (equal to nll_fwd_f32 followed by the
+ * engine while N fits one of its chunks); rowsum likewise over the C values of a row.
+ * mean 1: out = sum loss / sum counted, cnt[0] = sum counted; mean 0: out = sum loss.
+ * Args: out, ooff, cnt (or NULL), lp, lpoff, labels, loff, N, C, eps, ignore, mean,
+ * lv, lc (local, 64 floats each).  NDRange: one work-group of any size. */
+kernel void nll_fwd_red_f32(global float *out, long ooff, global float *cnt, global const float *lp, long lpoff,
+                            global const int *labels, long loff, long N, long C, float eps, int ignore, int mean,
+                            local float *lv, local float *lc)
+{
+    int w = (int)get_local_id(0), W = (int)get_local_size(0);
+    for (int t = w; t < 64; t += W) {
+        float al = 0.0f, ac = 0.0f;
+        for (long i = t; i < N; i += 64) {
+            int lab = labels[loff + i];
+            float l = 0.0f, c = 1.0f;
+            if (lab == ignore) c = 0.0f;
+            else if (lab < 0 || lab >= C) l = NAN;
+            else {
+                global const float *row = lp + lpoff + i * C;
+                l = -row[lab];
+                if (eps != 0.0f) {
+                    float p[64];
+                    for (int k = 0; k < 64; k++) p[k] = 0.0f;
+                    for (long k = 0; k < C; k++) p[k % 64] = p[k % 64] + row[k];
+                    for (int h = 32; h > 0; h >>= 1)
+                        for (int k = 0; k < h; k++) p[k] = p[k] + p[k + h];
+                    l = (1.0f - eps) * l - eps / (float)C * p[0];
+                }
+            }
+            al = al + l;
+            ac = ac + c;
+        }
+        lv[t] = al;
+        lc[t] = ac;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int h = 32; h > 0; h >>= 1) {
+        for (int t = w; t < h; t += W) {
+            lv[t] = lv[t] + lv[t + h];
+            lc[t] = lc[t] + lc[t + h];
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (w == 0) {
+        out[ooff] = mean ? lv[0] / lc[0] : lv[0];
+        if (mean) cnt[0] = lc[0];
+    }
+}
+
 /* nll_bwd_f32: gradient for element j = i*C + k of (N, C):
  *   s = (per_sample ? gy[i] : gy[0]) / (cnt ? cnt[0] : 1)
  *   ignored rows 0, out-of-range labels NaN, else

@@ -99,14 +99,34 @@ static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor 
     clgrad_tensor *lp = NULL, *lab = NULL, *rowsum = NULL, *l = NULL, *counted = NULL, *y = NULL, *cnt = NULL;
     clgrad_status st = softmax ? clgrad__softmax_fwd(x, 1, 1, &lp) : clgrad__contiguous(x, &lp);
     if (st == CLGRAD_OK) st = clgrad__contiguous(labels, &lab);
-    if (st == CLGRAD_OK && eps != 0.0f) {
+    /* a reduced loss over at most one chunk of the engine is one launch with the same bits */
+    int fused = red != CLGRAD_REDUCTION_NONE && N > 0 && N <= 16384 &&
+                (ctx->info.local_mem_bytes == 0 || ctx->info.local_mem_bytes >= 2 * 64 * sizeof(cl_float));
+    if (st == CLGRAD_OK && fused) {
+        int mean = red == CLGRAD_REDUCTION_MEAN;
+        st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 0, NULL, &y);
+        if (st == CLGRAD_OK && mean) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 0, NULL, &cnt);
+        if (st == CLGRAD_OK) {
+            cl_mem cm = cnt ? cnt->buf->mem : NULL;
+            cl_float e = eps;
+            cl_int ignore = IGNORE_INDEX, m = mean;
+            clgrad__karg k[] = {CLGRAD_KARG(y->buf->mem), CLGRAD_KARG(y->offset), CLGRAD_KARG(cm),
+                                CLGRAD_KARG_T(lp),        CLGRAD_KARG_T(lab),     CLGRAD_KARG(N),
+                                CLGRAD_KARG(C),           CLGRAD_KARG(e),         CLGRAD_KARG(ignore),
+                                CLGRAD_KARG(m),           CLGRAD_KARG_LOCAL(64 * sizeof(cl_float)),
+                                CLGRAD_KARG_LOCAL(64 * sizeof(cl_float))};
+            size_t g = 64, lsz = 64;
+            st = clgrad__launch(ctx, FAMILY, NULL, "nll_fwd_red_f32", 1, &g, &lsz, 14, k);
+        }
+    }
+    if (st == CLGRAD_OK && !fused && eps != 0.0f) {
         int64_t n1 = N;
         st = clgrad__reduce(lp, 2u, CLGRAD__RED_SUM, NULL, 1.0, 1, &n1, &rowsum);
     }
     int64_t n1 = N;
-    if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &n1, &l);
-    if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &n1, &counted);
-    if (st == CLGRAD_OK && N > 0) {
+    if (st == CLGRAD_OK && !fused) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &n1, &l);
+    if (st == CLGRAD_OK && !fused) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &n1, &counted);
+    if (st == CLGRAD_OK && !fused && N > 0) {
         cl_mem rs = rowsum ? rowsum->buf->mem : NULL;
         cl_float e = eps;
         cl_int ignore = IGNORE_INDEX;
@@ -115,7 +135,7 @@ static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor 
                             CLGRAD_KARG(C),           CLGRAD_KARG(e),                 CLGRAD_KARG(ignore)};
         st = clgrad__launch_1d(ctx, FAMILY, NULL, "nll_fwd_f32", (size_t)N, 11, k);
     }
-    if (st == CLGRAD_OK) st = finish(l, counted, red, 1.0, &y, &cnt);
+    if (st == CLGRAD_OK && !fused) st = finish(l, counted, red, 1.0, &y, &cnt);
     if (st == CLGRAD_OK && clgrad__grad_needed(1, &x)) {
         clgrad__node *nd;
         clgrad_tensor *in[2] = {x, labels};

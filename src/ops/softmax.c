@@ -1,59 +1,137 @@
-/* Softmax and log-softmax along one axis, with their backward rules. The per-row max and
- * sums come from the reduction engine (src/ops/reduce.c), so results are deterministic and
- * rows of any length are handled; the elementwise steps are in cl/softmax.cl. */
+/* Softmax and log-softmax along one axis, with their backward rules. Each direction is one
+ * fused kernel launch (cl/softmax.cl): row max, sum and output in one pass over the row's
+ * lanes, in the fixed reduction order of the reduction engine, so results are
+ * deterministic whichever kernel runs them. */
 #include "ops/reduce.h"
 
 #include "tensor/node.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #define FAMILY "softmax"
+#define SMX_LANES 64 /* fixed by the kernels' reduction order */
+#define SMX_SHORT 16 /* CPUs: rows shorter than this go in vector lanes */
+
+enum { SMX_SOFTMAX = 0, SMX_LOG_SOFTMAX = 1, SMX_SOFTMAX_BWD = 2, SMX_LOG_SOFTMAX_BWD = 3 };
+enum { PATH_AUTO = 0, PATH_ITEM, PATH_WG, PATH_COL };
 
 /* (O, L, I) around axis d of shape. */
-static void split(int ndim, const int64_t *shape, int d, cl_long *L, cl_long *I, cl_long *rows)
+static void split(int ndim, const int64_t *shape, int d, cl_long *O, cl_long *L, cl_long *I)
 {
-    int64_t in = 1, all = clgrad__numel(ndim, shape);
+    int64_t o = 1, in = 1;
+    for (int k = 0; k < d; k++) o *= shape[k];
     for (int k = d + 1; k < ndim; k++) in *= shape[k];
+    *O = o;
     *L = shape[d];
     *I = in;
-    *rows = shape[d] ? all / shape[d] : 0;
+}
+
+/* CLGRAD_SOFTMAX_KERNEL=item|wg|col forces a kernel where it applies (all give the same bits). */
+static int forced_path(void)
+{
+    const char *v = clgrad__getenv("CLGRAD_SOFTMAX_KERNEL");
+    if (!v) return PATH_AUTO;
+    if (strcmp(v, "item") == 0) return PATH_ITEM;
+    if (strcmp(v, "wg") == 0) return PATH_WG;
+    if (strcmp(v, "col") == 0) return PATH_COL;
+    return PATH_AUTO;
+}
+
+/* A work-group size for the one-row-per-work-item kernels that still spreads few rows over
+ * the compute units (the size never changes the results). */
+static size_t item_local(const clgrad_context *ctx, cl_long rows)
+{
+    size_t local = clgrad__wg_1d(ctx);
+    size_t cu = ctx->info.compute_units > 0 ? (size_t)ctx->info.compute_units : 1;
+    while (local > 1 && (size_t)rows < local * cu * 2) local /= 2;
+    return local;
+}
+
+/* Vector width for the kernels that process rows in vector lanes: wide on CPUs (explicit
+ * vectors are how their compilers use SIMD), narrow on GPUs (registers). All widths give
+ * the same bits. CLGRAD_SOFTMAX_VW=4|8|16 overrides it on every device. */
+static int vec_width(const clgrad_context *ctx, int gpu_width)
+{
+    const char *v = clgrad__getenv("CLGRAD_SOFTMAX_VW");
+    int w = v ? atoi(v) : 0;
+    if (w == 4 || w == 8 || w == 16) return w;
+    return ctx->info.kind == CLGRAD_DEVICE_KIND_CPU ? 16 : gpu_width;
+}
+
+/* out (contiguous, offset 0) = op over the rows of the contiguous (O, L, I) views a and b
+ * (b: the gradient for the backward ops, else unused). */
+static clgrad_status smx_run(clgrad_context *ctx, int op, clgrad_tensor *out, clgrad_tensor *a, clgrad_tensor *b,
+                             cl_long O, cl_long L, cl_long I)
+{
+    cl_long rows = O * I;
+    if (rows == 0 || L == 0) return CLGRAD_OK;
+    if (!b) b = a;
+    int gpu = ctx->info.local_mem_kind == CLGRAD_LOCAL_MEM_LOCAL;
+    int path = forced_path();
+    if (path == PATH_ITEM && I != 1) path = PATH_AUTO;
+    if (path == PATH_AUTO) {
+        /* GPUs: a work-group per row where rows are long, or too few to fill the device.
+         * CPUs: rows in vector lanes when they are short, else one row per work-item. */
+        if (gpu && (L > 4 * SMX_LANES || (rows < 4096 && L > SMX_LANES))) path = PATH_WG;
+        else if (I == 1 && (gpu || L >= SMX_SHORT)) path = PATH_ITEM;
+        else path = PATH_COL;
+    }
+    char opts[64];
+    clgrad__karg args[9] = {CLGRAD_KARG(out->buf->mem), CLGRAD_KARG_T(a), CLGRAD_KARG_T(b)};
+    if (path == PATH_WG) {
+        snprintf(opts, sizeof opts, "-DSMX_OP=%d -DSMX_VW=1", op);
+        clgrad__program_entry *pe;
+        cl_kernel k;
+        size_t wg_max;
+        CLGRAD_TRY(clgrad__program_get(ctx, FAMILY, opts, &pe));
+        CLGRAD_TRY(clgrad__kernel_get(ctx, pe, "smx_wg_f32", &k, &wg_max));
+        size_t W = SMX_LANES, lbytes = SMX_LANES * sizeof(cl_float);
+        while (W > 1 && (W > wg_max || W > ctx->info.max_work_group_size)) W /= 2;
+        if (ctx->info.local_mem_bytes == 0 || lbytes <= ctx->info.local_mem_bytes) {
+            args[5] = CLGRAD_KARG(O);
+            args[6] = CLGRAD_KARG(L);
+            args[7] = CLGRAD_KARG(I);
+            args[8] = CLGRAD_KARG_LOCAL(lbytes);
+            size_t global = (size_t)rows * W;
+            return clgrad__launch(ctx, FAMILY, opts, "smx_wg_f32", 1, &global, &W, 9, args);
+        }
+        path = I == 1 ? PATH_ITEM : PATH_COL; /* too little local memory: same results */
+    }
+    if (path == PATH_ITEM) {
+        int vw = vec_width(ctx, 4);
+        if (vw > 8 && L < 2 * SMX_LANES) vw = 8; /* short rows gain nothing from wider */
+        snprintf(opts, sizeof opts, "-DSMX_OP=%d -DSMX_VW=%d", op, vw);
+        size_t global = (size_t)rows, local = item_local(ctx, rows);
+        args[5] = CLGRAD_KARG(rows);
+        args[6] = CLGRAD_KARG(L);
+        return clgrad__launch(ctx, FAMILY, opts, "smx_row_item_f32", 1, &global, &local, 7, args);
+    }
+    /* rows in vector lanes: adjacent columns (I > 1) or whole short rows gathered (I == 1) */
+    int gather = I == 1;
+    int vw = gpu ? 1 : vec_width(ctx, 1);
+    while (!gather && vw > 4 && vw / 2 >= I) vw /= 2;
+    cl_long groups = gather ? (O + vw - 1) / vw : O * ((I + vw - 1) / vw);
+    snprintf(opts, sizeof opts, "-DSMX_OP=%d -DSMX_VW=%d -DSMX_GATHER=%d", op, vw, gather);
+    size_t global = (size_t)groups, local = item_local(ctx, groups);
+    args[5] = CLGRAD_KARG(O);
+    args[6] = CLGRAD_KARG(L);
+    args[7] = CLGRAD_KARG(I);
+    return clgrad__launch(ctx, FAMILY, opts, "smx_col_f32", 1, &global, &local, 8, args);
 }
 
 clgrad_status clgrad__softmax_fwd(clgrad_tensor *x, int d, int log, clgrad_tensor **out)
 {
     *out = NULL;
     clgrad_context *ctx = x->ctx;
-    cl_long L, I, rows, n = clgrad__numel(x->ndim, x->shape);
-    split(x->ndim, x->shape, d, &L, &I, &rows);
-    clgrad_tensor *xc = NULL, *m = NULL, *e = NULL, *s = NULL, *y = NULL;
+    cl_long O, L, I;
+    split(x->ndim, x->shape, d, &O, &L, &I);
+    clgrad_tensor *xc = NULL, *y = NULL;
     clgrad_status st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &y);
-    if (st != CLGRAD_OK || n == 0) goto done;
-    int64_t r1 = rows;
-    uint32_t mask = 1u << d;
-    cl_long LI = L * I;
-    st = clgrad__contiguous(x, &xc);
-    if (st == CLGRAD_OK) st = clgrad__reduce(xc, mask, CLGRAD__RED_MAX, NULL, 1.0, 1, &r1, &m);
-    /* softmax exponentiates into y and normalises in place; log-softmax needs a temporary */
-    if (st == CLGRAD_OK && log) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &e);
-    else if (st == CLGRAD_OK) e = clgrad_tensor_retain(y);
-    if (st == CLGRAD_OK) {
-        clgrad__karg a[] = {CLGRAD_KARG(e->buf->mem), CLGRAD_KARG_T(xc), CLGRAD_KARG(m->buf->mem), CLGRAD_KARG(n),
-                            CLGRAD_KARG(LI), CLGRAD_KARG(I)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "softmax_exp_f32", (size_t)n, 7, a);
-    }
-    if (st == CLGRAD_OK) st = clgrad__reduce(e, mask, CLGRAD__RED_SUM, NULL, 1.0, 1, &r1, &s);
-    if (st == CLGRAD_OK && !log) {
-        clgrad__karg a[] = {CLGRAD_KARG(y->buf->mem), CLGRAD_KARG(e->buf->mem), CLGRAD_KARG(s->buf->mem),
-                            CLGRAD_KARG(n), CLGRAD_KARG(LI), CLGRAD_KARG(I)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "softmax_div_f32", (size_t)n, 6, a);
-    } else if (st == CLGRAD_OK) {
-        clgrad__karg a[] = {CLGRAD_KARG(y->buf->mem), CLGRAD_KARG_T(xc), CLGRAD_KARG(m->buf->mem),
-                            CLGRAD_KARG(s->buf->mem), CLGRAD_KARG(n), CLGRAD_KARG(LI), CLGRAD_KARG(I)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "log_softmax_out_f32", (size_t)n, 8, a);
-    }
-done:
+    if (st == CLGRAD_OK) st = clgrad__contiguous(x, &xc);
+    if (st == CLGRAD_OK) st = smx_run(ctx, log ? SMX_LOG_SOFTMAX : SMX_SOFTMAX, y, xc, NULL, O, L, I);
     clgrad_tensor_release(xc);
-    clgrad_tensor_release(m);
-    clgrad_tensor_release(e);
-    clgrad_tensor_release(s);
     if (st != CLGRAD_OK) clgrad_tensor_release(y);
     else *out = y;
     return st;
@@ -61,36 +139,14 @@ done:
 
 static clgrad_status softmax_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
-    clgrad_tensor *x = nd->inputs[0], *y = nd->saved[0], *g = NULL, *t = NULL, *s = NULL, *dx = NULL;
-    clgrad_context *ctx = x->ctx;
+    clgrad_tensor *x = nd->inputs[0], *y = nd->saved[0], *g = NULL, *dx = NULL;
     int d = (int)nd->i[0], log = (int)nd->i[1];
-    cl_long L, I, rows, n = clgrad__numel(x->ndim, x->shape);
-    split(x->ndim, x->shape, d, &L, &I, &rows);
-    int64_t r1 = rows;
-    cl_long LI = L * I;
-    uint32_t mask = 1u << d;
-    clgrad_status st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &dx);
-    if (st != CLGRAD_OK || n == 0) goto done;
-    st = clgrad__contiguous(gy, &g);
-    if (st == CLGRAD_OK && !log) {
-        st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &t);
-        if (st == CLGRAD_OK) {
-            clgrad__karg a[] = {CLGRAD_KARG(t->buf->mem), CLGRAD_KARG_T(g), CLGRAD_KARG_T(y), CLGRAD_KARG(n)};
-            st = clgrad__launch_1d(ctx, FAMILY, NULL, "softmax_mul_f32", (size_t)n, 6, a);
-        }
-        if (st == CLGRAD_OK) st = clgrad__reduce(t, mask, CLGRAD__RED_SUM, NULL, 1.0, 1, &r1, &s);
-    } else if (st == CLGRAD_OK) {
-        st = clgrad__reduce(g, mask, CLGRAD__RED_SUM, NULL, 1.0, 1, &r1, &s);
-    }
-    if (st == CLGRAD_OK) {
-        clgrad__karg a[] = {CLGRAD_KARG(dx->buf->mem), CLGRAD_KARG_T(y), CLGRAD_KARG_T(g), CLGRAD_KARG(s->buf->mem),
-                            CLGRAD_KARG(n), CLGRAD_KARG(LI), CLGRAD_KARG(I)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, log ? "log_softmax_bwd_f32" : "softmax_bwd_f32", (size_t)n, 9, a);
-    }
-done:
+    cl_long O, L, I;
+    split(x->ndim, x->shape, d, &O, &L, &I);
+    clgrad_status st = clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &dx);
+    if (st == CLGRAD_OK) st = clgrad__contiguous(gy, &g);
+    if (st == CLGRAD_OK) st = smx_run(x->ctx, log ? SMX_LOG_SOFTMAX_BWD : SMX_SOFTMAX_BWD, dx, y, g, O, L, I);
     clgrad_tensor_release(g);
-    clgrad_tensor_release(t);
-    clgrad_tensor_release(s);
     if (st != CLGRAD_OK) clgrad_tensor_release(dx);
     else gx[0] = dx;
     return st;

@@ -1,5 +1,6 @@
 /* Softmax and log-softmax against the references: every axis, shapes with 1, primes and a
- * long row, strided inputs, large logits (stability), backward kernels, repeat runs, errors. */
+ * long row, strided inputs, large logits (stability), backward kernels, repeat runs, every
+ * kernel and vector width bit for bit, errors. */
 #include "harness.h"
 #include "ref.h"
 
@@ -108,6 +109,79 @@ START_TEST(backward_matches_reference)
 }
 END_TEST
 
+/* softmax / log-softmax of x along axis, forward (bwd 0) or the gradient for dy (bwd 1) */
+static float *sm_result(clgrad_tensor *x, clgrad_tensor *dy, int axis, int log, int bwd)
+{
+    clgrad_tensor *y = NULL;
+    TH_OK((log ? clgrad_log_softmax : clgrad_softmax)(x, axis, &y));
+    float *h;
+    if (bwd) {
+        TH_OK(clgrad_backward_ex(y, dy, 0));
+        h = th_read(clgrad_tensor_grad(x));
+        clgrad_tensor_zero_grad(x);
+    } else {
+        h = th_read(y);
+    }
+    clgrad_tensor_release(y);
+    return h;
+}
+
+START_TEST(kernels_agree_bitwise)
+{
+    /* every kernel and vector width gives the same bits as the default choice, which gives
+     * the same bits again on a repeat run: short, long and odd rows, last and other axes */
+    static const struct { int ndim; int64_t shape[3]; int axis; } cases[] = {
+        {2, {3, 100003}, 1}, {2, {37, 1000}, 1}, {2, {9, 13}, 1},    {2, {70, 5}, 0},
+        {3, {5, 300, 16}, 1}, {3, {2, 129, 23}, 1}, {3, {3, 1000, 8}, 0}, {3, {4, 64, 2}, 1},
+    };
+    static const char *kernels[] = {"item", "wg", "col"}, *widths[] = {"4", "16"};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t n = 1;
+        for (int d = 0; d < cases[c].ndim; d++) n *= (size_t)cases[c].shape[d];
+        clgrad_tensor *x = th_rand(cases[c].ndim, cases[c].shape, 20 + c, -10, 10);
+        clgrad_tensor *dy = th_rand(cases[c].ndim, cases[c].shape, 40 + c, -1, 1);
+        TH_OK(clgrad_tensor_set_requires_grad(x, 1));
+        for (int k = 0; k < 4; k++) {
+            int log = k & 1, bwd = k >> 1;
+            unsetenv("CLGRAD_SOFTMAX_KERNEL");
+            unsetenv("CLGRAD_SOFTMAX_VW");
+            float *want = sm_result(x, dy, cases[c].axis, log, bwd);
+            float *again = sm_result(x, dy, cases[c].axis, log, bwd);
+            ck_assert_msg(memcmp(want, again, n * sizeof *want) == 0, "case %zu op %d: repeat differs", c, k);
+            free(again);
+            for (int kk = 0; kk < 3; kk++)
+                for (int w = 0; w < 2; w++) {
+                    setenv("CLGRAD_SOFTMAX_KERNEL", kernels[kk], 1);
+                    setenv("CLGRAD_SOFTMAX_VW", widths[w], 1);
+                    float *got = sm_result(x, dy, cases[c].axis, log, bwd);
+                    ck_assert_msg(memcmp(want, got, n * sizeof *want) == 0, "case %zu op %d kernel %s width %s differs",
+                                  c, k, kernels[kk], widths[w]);
+                    free(got);
+                }
+            free(want);
+        }
+        unsetenv("CLGRAD_SOFTMAX_KERNEL");
+        unsetenv("CLGRAD_SOFTMAX_VW");
+        clgrad_tensor_release(x);
+        clgrad_tensor_release(dy);
+    }
+}
+END_TEST
+
+START_TEST(long_axis_not_last)
+{
+    /* a long reduced axis that is not the last, and rows of 64 and 65 */
+    int64_t s1[] = {2, 1000, 17}, s2[] = {3, 64}, s3[] = {3, 65}, s4[] = {65, 3};
+    check(3, s1, 1, 10.0f);
+    check(2, s2, 1, 10.0f);
+    check(2, s3, 1, 10.0f);
+    check(2, s4, 0, 10.0f);
+    setenv("CLGRAD_SOFTMAX_KERNEL", "wg", 1);
+    check(3, s1, 1, 10.0f);
+    unsetenv("CLGRAD_SOFTMAX_KERNEL");
+}
+END_TEST
+
 START_TEST(errors)
 {
     int64_t sh[] = {2, 3};
@@ -136,6 +210,8 @@ static Suite *suite_ops_softmax(void)
     tcase_add_test(tc, forward_matches_reference);
     tcase_add_test(tc, long_rows_and_repeat_runs);
     tcase_add_test(tc, backward_matches_reference);
+    tcase_add_test(tc, kernels_agree_bitwise);
+    tcase_add_test(tc, long_axis_not_last);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
     return s;
