@@ -63,12 +63,9 @@ clgrad_status clgrad__copy(clgrad_tensor *dst, clgrad_tensor *src)
     return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "copy_strided_f32", (size_t)n, 9, a);
 }
 
-clgrad_status clgrad__contiguous(clgrad_tensor *x, clgrad_tensor **out)
+/* A new contiguous tensor holding x's values. */
+static clgrad_status copy_of(clgrad_tensor *x, clgrad_tensor **out)
 {
-    if (clgrad__is_contiguous(x)) {
-        *out = clgrad_tensor_retain(x);
-        return CLGRAD_OK;
-    }
     clgrad_tensor *y;
     CLGRAD_TRY(clgrad__tensor_new(x->ctx, x->dtype, x->ndim, x->shape, &y));
     clgrad_status st = clgrad__copy(y, x);
@@ -78,6 +75,15 @@ clgrad_status clgrad__contiguous(clgrad_tensor *x, clgrad_tensor **out)
     }
     *out = y;
     return CLGRAD_OK;
+}
+
+clgrad_status clgrad__contiguous(clgrad_tensor *x, clgrad_tensor **out)
+{
+    if (clgrad__is_contiguous(x)) {
+        *out = clgrad_tensor_retain(x);
+        return CLGRAD_OK;
+    }
+    return copy_of(x, out);
 }
 
 /* --- public creation ------------------------------------------------------------------- */
@@ -233,15 +239,7 @@ clgrad_status clgrad_clone(clgrad_tensor *x, clgrad_tensor **out)
 {
     if (out) *out = NULL;
     if (!x || !out) return clgrad__fail(x ? x->ctx : NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_clone: x and out must not be NULL");
-    clgrad_tensor *y;
-    CLGRAD_TRY(clgrad__tensor_new(x->ctx, x->dtype, x->ndim, x->shape, &y));
-    clgrad_status st = clgrad__copy(y, x);
-    if (st != CLGRAD_OK) {
-        clgrad_tensor_release(y);
-        return st;
-    }
-    *out = y;
-    return CLGRAD_OK;
+    return copy_of(x, out);
 }
 
 clgrad_status clgrad_copy_(clgrad_tensor *dst, clgrad_tensor *src)
