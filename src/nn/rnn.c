@@ -1,17 +1,20 @@
 /* Recurrent layers: Elman RNN (tanh or relu), LSTM and GRU, multi-layer, with PyTorch's
- * parameter names, shapes, gate order and initialisation, built from public ops so that
- * autograd needs nothing special.
+ * parameter names, shapes, gate order and initialisation.
  *
- * How a layer runs. Per forward call the layer's parameters are joined once into one
- * matrix W (rows: gate units, columns: [input | hidden | bias]); each step then joins
- * [x_t, h_{t-1}, 1] and makes all gate pre-activations with a single matmul. The ones
- * column folds the bias into that product, so the bias costs no separate add (and no
- * per-step reduction in backward). For the GRU, whose candidate gate keeps the input and
- * hidden products apart (n = tanh(W_in x + b_in + r * (W_hn h + b_hn))), W has four row
- * blocks: [W_ir,z | W_hr,z | b_ir,z + b_hr,z], [W_in | 0 | b_in], [0 | W_hn | b_hn]. The
- * per-step outputs of a layer are kept as a list (the next layer reads them directly, no
- * slicing of a stacked tensor) and stacked once at the end. */
+ * How a layer runs, as two differentiable ops of the ops layer (src/ops/rnn.h). First the
+ * input projection of every step, xp = x W_ih^T, one GEMM over all T * N rows. Then the
+ * recurrence as one fused sequence op, which does per step one GEMM with W_hh and one cell
+ * kernel (the biases are added there) and records a single autograd node for the whole
+ * sequence; its backward hands back the gradient of xp for all steps at once, and the
+ * projection's backward makes those of W_ih and the input with two GEMMs. The LSTM and
+ * Elman RNN pass b_ih + b_hh to the sequence op, the GRU both biases stacked, since its
+ * candidate gate keeps the hidden bias apart (n = tanh(W_in x + b_in + r * (W_hn h + b_hn))).
+ *
+ * The sequence op's result is (T, N, H) of hidden states, plus the final cell state as an
+ * extra row T for the LSTM; the layer output, h_n and c_n are views (slices) of it, and the
+ * next layer reads the previous layer's states directly. */
 #include "nn/nn.h"
+#include "ops/rnn.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,15 +48,6 @@ static clgrad_status sl(clgrad_tensor *x, int dim, int64_t a, int64_t b, clgrad_
     return clgrad_slice(x, dim, a, b, 1, out);
 }
 
-/* A column (n, 1) view of a vector. */
-static clgrad_status column(clgrad_tensor *v, clgrad_tensor **out)
-{
-    int64_t s[2] = {clgrad_tensor_dim(v, 0), 1};
-    return clgrad_reshape(v, 2, s, out);
-}
-
-/* --- the per-call weight matrix ---------------------------------------------------------- */
-
 static clgrad_tensor *param(const clgrad_module *m, const char *what, int l)
 {
     char name[48];
@@ -61,189 +55,35 @@ static clgrad_tensor *param(const clgrad_module *m, const char *what, int l)
     return clgrad__module_get(m, name);
 }
 
-/* W for layer l of an Elman RNN or LSTM: (G*H, I_l + H [+ 1]). */
-static clgrad_status joined_plain(const clgrad_module *m, int l, clgrad_tensor **w)
-{
-    const rnn_impl *R = m->impl;
-    clgrad_tensor *parts[3] = {param(m, "weight_ih", l), param(m, "weight_hh", l), NULL};
-    if (!R->bias) return clgrad_cat(2, parts, 1, w);
-    clgrad_tensor *b = NULL;
-    clgrad_status st = clgrad_add(param(m, "bias_ih", l), param(m, "bias_hh", l), &b);
-    if (st == CLGRAD_OK) st = column(b, &parts[2]);
-    if (st == CLGRAD_OK) st = clgrad_cat(3, parts, 1, w);
-    clgrad_tensor_release(b);
-    clgrad_tensor_release(parts[2]);
-    return st;
-}
-
-/* Remembers a temporary for release_all. */
-static void tmp_push(clgrad_tensor **pool, int *n, clgrad_tensor *t) { pool[(*n)++] = t; }
-
-/* W for layer l of a GRU: (4H, I_l + H [+ 1]) in the block layout described at the top. */
-static clgrad_status joined_gru(const clgrad_module *m, int l, int64_t in_l, clgrad_tensor **w)
-{
-    const rnn_impl *R = m->impl;
-    int64_t H = R->hid;
-    clgrad_tensor *wih = param(m, "weight_ih", l), *whh = param(m, "weight_hh", l);
-    clgrad_tensor *t[24] = {0};
-    int nt = 0;
-    clgrad_tensor *wih_rz = NULL, *whh_rz = NULL, *wih_n = NULL, *whh_n = NULL, *zhh = NULL, *zih = NULL;
-    clgrad_tensor *brz = NULL, *bin = NULL, *bhn = NULL, *rows[3] = {0};
-    int64_t zs_hh[2] = {H, H}, zs_ih[2] = {H, in_l};
-    clgrad_status st = sl(wih, 0, 0, 2 * H, &wih_rz);
-    if (st == CLGRAD_OK) st = sl(whh, 0, 0, 2 * H, &whh_rz);
-    if (st == CLGRAD_OK) st = sl(wih, 0, 2 * H, 3 * H, &wih_n);
-    if (st == CLGRAD_OK) st = sl(whh, 0, 2 * H, 3 * H, &whh_n);
-    if (st == CLGRAD_OK) st = clgrad_tensor_zeros(m->ctx, CLGRAD_DTYPE_F32, 2, zs_hh, &zhh);
-    if (st == CLGRAD_OK) st = clgrad_tensor_zeros(m->ctx, CLGRAD_DTYPE_F32, 2, zs_ih, &zih);
-    clgrad_tensor *made[6] = {wih_rz, whh_rz, wih_n, whh_n, zhh, zih};
-    for (int i = 0; i < 6; i++) tmp_push(t, &nt, made[i]);
-    if (st == CLGRAD_OK && R->bias) {
-        clgrad_tensor *bih = param(m, "bias_ih", l), *bhh = param(m, "bias_hh", l), *sum = NULL, *v = NULL;
-        st = clgrad_add(bih, bhh, &sum);
-        tmp_push(t, &nt, sum);
-        if (st == CLGRAD_OK) st = sl(sum, 0, 0, 2 * H, &v);
-        tmp_push(t, &nt, v);
-        if (st == CLGRAD_OK) st = column(v, &brz);
-        tmp_push(t, &nt, brz);
-        if (st == CLGRAD_OK) st = sl(bih, 0, 2 * H, 3 * H, &v);
-        tmp_push(t, &nt, v);
-        if (st == CLGRAD_OK) st = column(v, &bin);
-        tmp_push(t, &nt, bin);
-        if (st == CLGRAD_OK) st = sl(bhh, 0, 2 * H, 3 * H, &v);
-        tmp_push(t, &nt, v);
-        if (st == CLGRAD_OK) st = column(v, &bhn);
-        tmp_push(t, &nt, bhn);
-    }
-    int nc = R->bias ? 3 : 2;
-    if (st == CLGRAD_OK) {
-        clgrad_tensor *a[3] = {wih_rz, whh_rz, brz};
-        st = clgrad_cat(nc, a, 1, &rows[0]);
-    }
-    if (st == CLGRAD_OK) {
-        clgrad_tensor *a[3] = {wih_n, zhh, bin};
-        st = clgrad_cat(nc, a, 1, &rows[1]);
-    }
-    if (st == CLGRAD_OK) {
-        clgrad_tensor *a[3] = {zih, whh_n, bhn};
-        st = clgrad_cat(nc, a, 1, &rows[2]);
-    }
-    if (st == CLGRAD_OK) st = clgrad_cat(3, rows, 0, w);
-    release_all(rows, 3);
-    release_all(t, nt);
-    return st;
-}
-
-/* --- cells --------------------------------------------------------------------------------- */
-
-/* h = act(gates) for the Elman RNN. */
-static clgrad_status cell_rnn(clgrad_rnn_kind kind, clgrad_tensor *gates, clgrad_tensor **h)
-{
-    return kind == CLGRAD_RNN_RELU ? clgrad_relu(gates, h) : clgrad_tanh(gates, h);
-}
-
-/* gates (B, 4H) in PyTorch's order i, f, g, o. c may be NULL (zero state). */
-static clgrad_status cell_lstm(clgrad_tensor *gates, clgrad_tensor *c, int64_t H, clgrad_tensor **h_out,
-                               clgrad_tensor **c_out)
-{
-    clgrad_tensor *sig = NULL, *gp = NULL, *g = NULL, *i = NULL, *f = NULL, *o = NULL;
-    clgrad_tensor *ig = NULL, *fc = NULL, *cn = NULL, *tc = NULL, *hn = NULL;
-    clgrad_status st = clgrad_sigmoid(gates, &sig); /* the g quarter is computed and unused */
-    if (st == CLGRAD_OK) st = sl(gates, 1, 2 * H, 3 * H, &gp);
-    if (st == CLGRAD_OK) st = clgrad_tanh(gp, &g);
-    if (st == CLGRAD_OK) st = sl(sig, 1, 0, H, &i);
-    if (st == CLGRAD_OK) st = sl(sig, 1, 3 * H, 4 * H, &o);
-    if (st == CLGRAD_OK) st = clgrad_mul(i, g, &ig);
-    if (st == CLGRAD_OK && c) {
-        st = sl(sig, 1, H, 2 * H, &f);
-        if (st == CLGRAD_OK) st = clgrad_mul(f, c, &fc);
-        if (st == CLGRAD_OK) st = clgrad_add(fc, ig, &cn);
-    } else if (st == CLGRAD_OK) {
-        cn = clgrad_tensor_retain(ig);
-    }
-    if (st == CLGRAD_OK) st = clgrad_tanh(cn, &tc);
-    if (st == CLGRAD_OK) st = clgrad_mul(o, tc, &hn);
-    clgrad_tensor *tmp[] = {sig, gp, g, i, f, o, ig, fc, tc};
-    release_all(tmp, (int64_t)(sizeof tmp / sizeof tmp[0]));
-    if (st != CLGRAD_OK) {
-        clgrad_tensor_release(cn);
-        clgrad_tensor_release(hn);
-        return st;
-    }
-    *h_out = hn;
-    *c_out = cn;
-    return CLGRAD_OK;
-}
-
-/* gates (B, 4H): [r z pre-activations | W_in x + b_in | W_hn h + b_hn]; h the previous
- * state. h' = (1 - z) n + z h = n + z (h - n). */
-static clgrad_status cell_gru(clgrad_tensor *gates, clgrad_tensor *h, int64_t H, clgrad_tensor **h_out)
-{
-    clgrad_tensor *rzp = NULL, *rz = NULL, *r = NULL, *z = NULL, *xn = NULL, *hnp = NULL, *rh = NULL;
-    clgrad_tensor *np = NULL, *n = NULL, *d = NULL, *zd = NULL, *hn = NULL;
-    clgrad_status st = sl(gates, 1, 0, 2 * H, &rzp);
-    if (st == CLGRAD_OK) st = clgrad_sigmoid(rzp, &rz);
-    if (st == CLGRAD_OK) st = sl(rz, 1, 0, H, &r);
-    if (st == CLGRAD_OK) st = sl(rz, 1, H, 2 * H, &z);
-    if (st == CLGRAD_OK) st = sl(gates, 1, 2 * H, 3 * H, &xn);
-    if (st == CLGRAD_OK) st = sl(gates, 1, 3 * H, 4 * H, &hnp);
-    if (st == CLGRAD_OK) st = clgrad_mul(r, hnp, &rh);
-    if (st == CLGRAD_OK) st = clgrad_add(xn, rh, &np);
-    if (st == CLGRAD_OK) st = clgrad_tanh(np, &n);
-    if (st == CLGRAD_OK) st = clgrad_sub(h, n, &d);
-    if (st == CLGRAD_OK) st = clgrad_mul(z, d, &zd);
-    if (st == CLGRAD_OK) st = clgrad_add(n, zd, &hn);
-    clgrad_tensor *tmp[] = {rzp, rz, r, z, xn, hnp, rh, np, n, d, zd};
-    release_all(tmp, (int64_t)(sizeof tmp / sizeof tmp[0]));
-    if (st != CLGRAD_OK) return st;
-    *h_out = hn;
-    return CLGRAD_OK;
-}
-
 /* --- one layer over the sequence ------------------------------------------------------------ */
 
-/* xs[0..T) (B, I_l) in; hs[0..T) (B, H) out (new references). h, c: the initial state (c
- * may be NULL: zero); *h_last, *c_last: the final one. ones: (B, 1) or NULL without bias. */
-static clgrad_status run_layer(clgrad_module *m, int l, int64_t T, clgrad_tensor **xs, clgrad_tensor *h,
-                               clgrad_tensor *c, clgrad_tensor *ones, clgrad_tensor **hs, clgrad_tensor **h_last,
-                               clgrad_tensor **c_last)
+/* x (T, B, I_l); h, c: the initial state (B, H) or NULL (zeros; c for an LSTM only). *seq
+ * receives the sequence op's result (see the top of the file). */
+static clgrad_status run_layer(clgrad_module *m, int l, clgrad_tensor *x, clgrad_tensor *h, clgrad_tensor *c,
+                               clgrad_tensor **seq)
 {
     const rnn_impl *R = m->impl;
-    int64_t H = R->hid, in_l = l == 0 ? R->in : H;
-    clgrad_tensor *w = NULL, *wt = NULL;
-    clgrad_status st = R->kind == CLGRAD_GRU ? joined_gru(m, l, in_l, &w) : joined_plain(m, l, &w);
-    if (st == CLGRAD_OK) st = clgrad_transpose(w, 0, 1, &wt);
-    clgrad_tensor_release(w);
-    clgrad_tensor *hp = clgrad_tensor_retain(h), *cp = clgrad_tensor_retain(c);
-    for (int64_t t = 0; t < T && st == CLGRAD_OK; t++) {
-        clgrad_tensor *xh = NULL, *gates = NULL, *hn = NULL, *cn = NULL;
-        clgrad_tensor *parts[3] = {xs[t], hp, ones};
-        st = clgrad_cat(ones ? 3 : 2, parts, 1, &xh);
-        if (st == CLGRAD_OK) st = clgrad_matmul(xh, wt, &gates);
-        if (st == CLGRAD_OK) {
-            if (R->kind == CLGRAD_LSTM) st = cell_lstm(gates, cp, H, &hn, &cn);
-            else if (R->kind == CLGRAD_GRU) st = cell_gru(gates, hp, H, &hn);
-            else st = cell_rnn(R->kind, gates, &hn);
-        }
-        clgrad_tensor_release(xh);
-        clgrad_tensor_release(gates);
-        if (st != CLGRAD_OK) break;
-        clgrad_tensor_release(hp);
-        clgrad_tensor_release(cp);
-        hp = hn;
-        cp = cn;
-        hs[t] = clgrad_tensor_retain(hn);
+    clgrad_tensor *t[4] = {0}; /* xp, bias, state, zeros */
+    clgrad_tensor *whh = param(m, "weight_hh", l);
+    clgrad_status st = clgrad__rnn_proj(x, param(m, "weight_ih", l), &t[0]);
+    if (st == CLGRAD_OK && R->bias) {
+        clgrad_tensor *b[2] = {param(m, "bias_ih", l), param(m, "bias_hh", l)};
+        st = R->kind == CLGRAD_GRU ? clgrad_stack(2, b, 0, &t[1]) : clgrad_add(b[0], b[1], &t[1]);
     }
-    clgrad_tensor_release(wt);
-    if (st != CLGRAD_OK) {
-        clgrad_tensor_release(hp);
-        clgrad_tensor_release(cp);
-        release_all(hs, T);
-        return st;
+    if (st == CLGRAD_OK && R->kind == CLGRAD_LSTM && (h || c)) {
+        /* the LSTM op takes both states as one (2, B, H) tensor */
+        int64_t shape[2] = {clgrad_tensor_dim(h ? h : c, 0), R->hid};
+        st = clgrad_tensor_zeros(m->ctx, CLGRAD_DTYPE_F32, 2, shape, &t[3]);
+        clgrad_tensor *hc[2] = {h ? h : t[3], c ? c : t[3]};
+        if (st == CLGRAD_OK) st = clgrad_stack(2, hc, 0, &t[2]);
     }
-    *h_last = hp;
-    *c_last = cp;
-    return CLGRAD_OK;
+    if (st == CLGRAD_OK) {
+        if (R->kind == CLGRAD_LSTM) st = clgrad__lstm_seq(t[0], whh, t[1], t[2], seq);
+        else if (R->kind == CLGRAD_GRU) st = clgrad__gru_seq(t[0], whh, t[1], h, seq);
+        else st = clgrad__rnn_seq(t[0], whh, t[1], h, R->kind == CLGRAD_RNN_RELU, seq);
+    }
+    release_all(t, 4);
+    return st;
 }
 
 /* --- forward --------------------------------------------------------------------------------- */
@@ -261,6 +101,9 @@ static clgrad_status check_state(const clgrad_module *m, const char *what, clgra
     if (clgrad_tensor_context(s) != m->ctx)
         return clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_rnn_forward: %s belongs to another context",
                             what);
+    if (clgrad_tensor_dtype(s) != CLGRAD_DTYPE_F32)
+        return clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_rnn_forward: %s must be f32 (dtype %d)", what,
+                            (int)clgrad_tensor_dtype(s));
     int64_t want[3] = {R->layers, B, R->hid}, have[CLGRAD_MAX_DIMS];
     int wn = unbatched ? 2 : 3;
     if (unbatched) want[1] = R->hid;
@@ -301,6 +144,9 @@ CLGRAD_API clgrad_status clgrad_rnn_forward(clgrad_module *m, clgrad_tensor *x, 
     int nd = clgrad_tensor_ndim(x);
     int64_t xs_[CLGRAD_MAX_DIMS];
     clgrad_tensor_shape(x, xs_);
+    if (clgrad_tensor_dtype(x) != CLGRAD_DTYPE_F32)
+        return clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_rnn_forward: x must be f32 (dtype %d)",
+                            (int)clgrad_tensor_dtype(x));
     if ((nd != 2 && nd != 3) || clgrad_tensor_dtype(x) != CLGRAD_DTYPE_F32 || xs_[nd - 1] != R->in || xs_[0] == 0 ||
         (nd == 3 && xs_[1] == 0)) {
         char a[256];
@@ -316,64 +162,59 @@ CLGRAD_API clgrad_status clgrad_rnn_forward(clgrad_module *m, clgrad_tensor *x, 
     int64_t T = xs_[tdim], B = unbatched ? 1 : xs_[1 - tdim], H = R->hid, I = R->in;
     if (h0) CLGRAD_TRY(check_state(m, "h0", h0, unbatched, B));
     if (c0) CLGRAD_TRY(check_state(m, "c0", c0, unbatched, B));
-
+    /* the layer input as (T, N, I): a view of x (a batch-first one is gathered once by the
+     * projection op) */
     clgrad_status st = CLGRAD_OK;
-    clgrad_tensor **cur = calloc((size_t)T, sizeof *cur), **next = calloc((size_t)T, sizeof *next);
     clgrad_tensor **hl = calloc((size_t)R->layers, sizeof *hl), **cl = calloc((size_t)R->layers, sizeof *cl);
-    clgrad_tensor *ones = NULL, *zero = NULL, *y = NULL, *hstk = NULL, *cstk = NULL;
-    if (!cur || !next || !hl || !cl) {
+    clgrad_tensor *cur = NULL, *seq = NULL, *y = NULL, *hstk = NULL, *cstk = NULL;
+    int lstm = R->kind == CLGRAD_LSTM;
+    if (!hl || !cl) {
         st = clgrad__fail(m->ctx, CLGRAD_ERR_HOST_MEMORY, "clgrad_rnn_forward: out of host memory");
         goto done;
     }
-    int64_t bs[2] = {B, 1}, hs[2] = {B, H}, xshape[2] = {B, I};
-    if (R->bias) st = clgrad_tensor_ones(m->ctx, 2, bs, &ones);
-    if (st == CLGRAD_OK && !h0)
-        st = clgrad_tensor_zeros(m->ctx, CLGRAD_DTYPE_F32, 2, hs, &zero);
-    for (int64_t t = 0; t < T && st == CLGRAD_OK; t++) {
-        clgrad_tensor *v = NULL;
-        st = sl(x, tdim, t, t + 1, &v);
-        if (st == CLGRAD_OK) st = clgrad_reshape(v, 2, xshape, &cur[t]);
-        clgrad_tensor_release(v);
+    if (unbatched) {
+        int64_t shape[3] = {T, 1, I};
+        st = clgrad_reshape(x, 3, shape, &cur);
+    } else if (tdim == 1) {
+        st = clgrad_transpose(x, 0, 1, &cur);
+    } else {
+        cur = clgrad_tensor_retain(x);
     }
     for (int l = 0; l < R->layers && st == CLGRAD_OK; l++) {
         clgrad_tensor *h = NULL, *c = NULL;
         if (h0) st = state_of(h0, l, B, H, &h);
-        else h = clgrad_tensor_retain(zero);
         if (st == CLGRAD_OK && c0) st = state_of(c0, l, B, H, &c);
-        if (st == CLGRAD_OK) st = run_layer(m, l, T, cur, h, c, ones, next, &hl[l], &cl[l]);
+        clgrad_tensor_release(seq);
+        seq = NULL;
+        if (st == CLGRAD_OK) st = run_layer(m, l, cur, h, c, &seq);
         clgrad_tensor_release(h);
         clgrad_tensor_release(c);
-        release_all(cur, T);
-        clgrad_tensor **sw = cur;
-        cur = next;
-        next = sw;
+        clgrad_tensor_release(cur);
+        cur = NULL;
+        /* this layer's states: rows 0..T-1 of seq; h_n row T-1; c_n row T (LSTM) */
+        if (st == CLGRAD_OK) st = sl(seq, 0, 0, T, &cur);
+        if (st == CLGRAD_OK) st = sl(seq, 0, T - 1, T, &hl[l]);
+        if (st == CLGRAD_OK && lstm) st = sl(seq, 0, T, T + 1, &cl[l]);
     }
     /* outputs; unbatched results drop the batch dim */
     if (st == CLGRAD_OK) {
         if (unbatched) {
-            clgrad_tensor *s = NULL;
             int64_t shape[2] = {T, H};
-            st = clgrad_stack((int)T, cur, 0, &s);
-            if (st == CLGRAD_OK) st = clgrad_reshape(s, 2, shape, &y);
-            clgrad_tensor_release(s);
+            st = clgrad_reshape(cur, 2, shape, &y);
+        } else if (tdim == 1) {
+            st = clgrad_transpose(cur, 0, 1, &y);
         } else {
-            st = clgrad_stack((int)T, cur, tdim, &y);
+            y = clgrad_tensor_retain(cur);
         }
     }
-    if (st == CLGRAD_OK && h_n) {
+    for (int k = 0; k < 2 && st == CLGRAD_OK; k++) {
+        clgrad_tensor **parts = k ? cl : hl, **dst = k ? &cstk : &hstk, *s = NULL;
+        if (k ? !(c_n && lstm) : !h_n) continue;
         int64_t shape[2] = {R->layers, H};
-        clgrad_tensor *s = NULL;
-        st = clgrad_stack(R->layers, hl, 0, &s);
-        if (st == CLGRAD_OK && unbatched) st = clgrad_reshape(s, 2, shape, &hstk);
-        else if (st == CLGRAD_OK) hstk = clgrad_tensor_retain(s);
-        clgrad_tensor_release(s);
-    }
-    if (st == CLGRAD_OK && c_n && R->kind == CLGRAD_LSTM) {
-        int64_t shape[2] = {R->layers, H};
-        clgrad_tensor *s = NULL;
-        st = clgrad_stack(R->layers, cl, 0, &s);
-        if (st == CLGRAD_OK && unbatched) st = clgrad_reshape(s, 2, shape, &cstk);
-        else if (st == CLGRAD_OK) cstk = clgrad_tensor_retain(s);
+        if (R->layers == 1) s = clgrad_tensor_retain(parts[0]);
+        else st = clgrad_cat(R->layers, parts, 0, &s);
+        if (st == CLGRAD_OK && unbatched) st = clgrad_reshape(s, 2, shape, dst);
+        else if (st == CLGRAD_OK) *dst = clgrad_tensor_retain(s);
         clgrad_tensor_release(s);
     }
     if (st == CLGRAD_OK) {
@@ -383,16 +224,12 @@ CLGRAD_API clgrad_status clgrad_rnn_forward(clgrad_module *m, clgrad_tensor *x, 
         y = hstk = cstk = NULL;
     }
 done:
-    release_all(cur, cur ? T : 0);
-    release_all(next, next ? T : 0);
     release_all(hl, hl ? R->layers : 0);
     release_all(cl, cl ? R->layers : 0);
-    free(cur);
-    free(next);
     free(hl);
     free(cl);
-    clgrad_tensor_release(ones);
-    clgrad_tensor_release(zero);
+    clgrad_tensor_release(cur);
+    clgrad_tensor_release(seq);
     clgrad_tensor_release(y);
     clgrad_tensor_release(hstk);
     clgrad_tensor_release(cstk);
