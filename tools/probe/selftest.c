@@ -530,6 +530,56 @@ static void check_misc(st_ctx *s)
     clgrad_tensor_release(X);
 }
 
+static double sigm(double v) { return 1.0 / (1.0 + exp(-v)); }
+
+/* One LSTM layer over a short sequence (the fused sequence kernels), against the cell
+ * equations evaluated on the host with the module's own parameters. */
+static void check_lstm(st_ctx *s)
+{
+    enum { T = 3, B = 2, I = 3, H = 4 };
+    clgrad_module *m = NULL;
+    clgrad_tensor *X = NULL, *Y = NULL;
+    int64_t sx[3] = {T, B, I};
+    float *x = rnd(T * B * I, 51, -1, 1);
+    clgrad_status st = clgrad_rnn_create(s->ctx, CLGRAD_LSTM, I, H, 1, 1, 0, 7, &m);
+    X = st == CLGRAD_OK ? dev(s, 3, sx, x) : NULL;
+    if (st == CLGRAD_OK && X) st = clgrad_rnn_forward(m, X, NULL, NULL, &Y, NULL, NULL);
+    float *y = st == CLGRAD_OK ? host(Y) : NULL;
+    float *p[4] = {0};
+    for (int i = 0; y && i < 4; i++) p[i] = host(clgrad_module_param(m, i, NULL)); /* w_ih w_hh b_ih b_hh */
+    if (!y || !p[0] || !p[1] || !p[2] || !p[3]) {
+        fail_status(s, "lstm", st);
+    } else {
+        double h[B][H] = {{0}}, c[B][H] = {{0}}, want[T * B * H];
+        for (int t = 0; t < T; t++) {
+            double hn[B][H];
+            for (int b = 0; b < B; b++) {
+                double g[4 * H];
+                for (int r = 0; r < 4 * H; r++) {
+                    double acc = (double)p[2][r] + p[3][r];
+                    for (int k = 0; k < I; k++) acc += (double)p[0][r * I + k] * x[(t * B + b) * I + k];
+                    for (int k = 0; k < H; k++) acc += (double)p[1][r * H + k] * h[b][k];
+                    g[r] = acc;
+                }
+                for (int k = 0; k < H; k++) {
+                    double ig = sigm(g[k]), fg = sigm(g[H + k]), gg = tanh(g[2 * H + k]), og = sigm(g[3 * H + k]);
+                    c[b][k] = fg * c[b][k] + ig * gg;
+                    hn[b][k] = og * tanh(c[b][k]);
+                    want[(t * B + b) * H + k] = hn[b][k];
+                }
+            }
+            memcpy(h, hn, sizeof h);
+        }
+        compare(s, "lstm", y, want, T * B * H, 1e-5);
+    }
+    for (int i = 0; i < 4; i++) free(p[i]);
+    free(y);
+    free(x);
+    clgrad_tensor_release(Y);
+    clgrad_tensor_release(X);
+    clgrad_module_release(m);
+}
+
 void probe_selftest_run(clgrad_context *ctx, probe_selftest *r)
 {
     st_ctx s = {ctx, r};
@@ -552,4 +602,5 @@ void probe_selftest_run(clgrad_context *ctx, probe_selftest *r)
     check_rng(&s);
     check_backward(&s);
     check_misc(&s);
+    check_lstm(&s);
 }
