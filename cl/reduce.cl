@@ -9,13 +9,15 @@
  *     in increasing order;
  *   - the RED_LANES lane results are combined by a fixed pairwise tree:
  *     p[t] = op(p[t], p[t + s]) for s = RED_LANES/2, ..., 1.
- * reduce_wg_* runs the lanes on a work-group (any size), reduce_item_* in one work-item.
+ * reduce_wg_* runs the lanes on a work-group (any size), reduce_item_* in one work-item,
+ * reduce_cols_* a vector of adjacent columns per work-item, reduce_rows_* the 64 lanes of
+ * one row as four float16 per work-item.
  *
  * The input is viewed as (O, R, I) with element strides (so, sr, si): output q = o*I + i
  * reduces r over [0, R). Partial results are written at q * nchunk + c.
  *
  * -D values: RED_OP (0 sum, 1 max, 2 min, 3 sum of squared deviations from mean[q],
- * 4 argmax), RED_LANES (a power of two). */
+ * 4 argmax), RED_LANES (a power of two), RED_VW (columns per work-item of reduce_cols). */
 
 #pragma OPENCL FP_CONTRACT OFF
 
@@ -155,6 +157,166 @@ kernel void reduce_item_f32(global const float *x, long xoff, long O, long R, lo
     oidx[oioff + g] = pi[0];
 #endif
 }
+
+/* Vector forms of the combine step (select picks per component, as RED_COMB does). */
+#if RED_OP == 1 || RED_OP == 4
+#define RED_VCOMB(a, b) select((b), (a), ((a) >= (b)) | isnan(a))
+#elif RED_OP == 2
+#define RED_VCOMB(a, b) select((b), (a), ((a) <= (b)) | isnan(a))
+#else
+#define RED_VCOMB(a, b) ((a) + (b))
+#endif
+/* one element folded into an accumulator (mean m for RED_OP 3) */
+#if RED_OP == 3
+#define RED_STEP(acc, v, m) ((acc) + ((v) - (m)) * ((v) - (m)))
+#else
+#define RED_STEP(acc, v, m) RED_VCOMB(acc, v)
+#endif
+
+#ifndef RED_VW
+#define RED_VW 16
+#endif
+#define RED_CAT_(a, b) a##b
+#define RED_CAT(a, b) RED_CAT_(a, b)
+#define floatV RED_CAT(float, RED_VW)
+#define vloadV RED_CAT(vload, RED_VW)
+#define vstoreV RED_CAT(vstore, RED_VW)
+
+/* Columns j0 .. j0+RED_VW-1 of x at element offset off (stride si), each clamped to the
+ * last valid column jl so that lanes past the end repeat a real element. */
+inline floatV red_gather_cols(global const float *x, long off, long si, int jl)
+{
+    float t[RED_VW];
+    for (int j = 0; j < RED_VW; j++) t[j] = x[off + (long)min(j, jl) * si];
+    return vloadV(0, t);
+}
+
+/* reduce_cols_f32: RED_OP 0..3 (not argmax). Work-item (v, g) computes the partial results
+ * of columns i = v*RED_VW .. v*RED_VW + RED_VW-1 (those < I) and o*nchunk + c = g, one
+ * column per vector component, in the canonical lane/tree order; neighbouring work-items
+ * read neighbouring columns of a row. Args as reduce_item_f32 without the argmax ones:
+ * x, xoff, O, R, I, so, sr, si, chunk, nchunk, mean, out, ooff, div.
+ * NDRange: 2-D, (>= ceil(I/RED_VW), O*nchunk), any local size. -D RED_VW (4, 8 or 16). */
+kernel void reduce_cols_f32(global const float *x, long xoff, long O, long R, long I, long so, long sr, long si,
+                            long chunk, long nchunk, global const float *mean, global float *out, long ooff,
+                            float div)
+{
+    long i0 = get_global_id(0) * RED_VW, g = get_global_id(1);
+    if (i0 >= I || g >= O * nchunk) return;
+    long c = g % nchunk, o = g / nchunk;
+    long start = c * chunk, end = min(R, start + chunk);
+    long base = xoff + o * so + i0 * si;
+    int jl = (int)min((long)RED_VW - 1, I - 1 - i0);
+    int full = jl == RED_VW - 1 && si == 1;
+#if RED_OP == 3
+    floatV m = full ? vloadV(0, mean + o * I + i0) : red_gather_cols(mean, o * I + i0, 1, jl);
+#else
+    floatV m = (floatV)0.0f;
+#endif
+    floatV p[RED_LANES];
+    if (full) {
+        for (int t = 0; t < RED_LANES; t++) {
+            floatV acc = (floatV)RED_ID;
+            for (long r = start + t; r < end; r += RED_LANES) {
+                floatV v = vloadV(0, x + base + r * sr);
+                acc = RED_STEP(acc, v, m);
+            }
+            p[t] = acc;
+        }
+    } else {
+        for (int t = 0; t < RED_LANES; t++) {
+            floatV acc = (floatV)RED_ID;
+            for (long r = start + t; r < end; r += RED_LANES) {
+                floatV v = red_gather_cols(x, base + r * sr, si, jl);
+                acc = RED_STEP(acc, v, m);
+            }
+            p[t] = acc;
+        }
+    }
+    for (int s = RED_LANES / 2; s > 0; s >>= 1)
+        for (int t = 0; t < s; t++) p[t] = RED_VCOMB(p[t], p[t + s]);
+    floatV res = p[0] / div;
+    if (full && nchunk == 1) {
+        vstoreV(res, 0, out + ooff + o * I + i0);
+    } else {
+        float t[RED_VW];
+        vstoreV(res, 0, t);
+        for (int j = 0; j <= jl; j++) out[ooff + (o * I + i0 + j) * nchunk + c] = t[j];
+    }
+}
+
+/* reduce_rows_f32: RED_OP 0..3 (not argmax), RED_LANES 64. One work-item per partial result
+ * g = q * nchunk + c, q = o * M + m; its reduced elements r in [0, R) lie at
+ * xoff + o*so + m*sm + (r / R2)*s1 + (r % R2)*s2, i.e. the reduced axes may be two blocks
+ * (R/R2, R2) around a kept block M (plain rows: M = 1, R2 = R). Lanes 0..63 are kept as
+ * four float16, so a block of 64 consecutive contiguous elements is four vector loads.
+ * Args: x, xoff, O, M, so, sm, R, R2, s1, s2, chunk, nchunk, mean, out, ooff, div.
+ * NDRange: 1-D >= O*M*nchunk, any local size. */
+#if RED_LANES == 64
+kernel void reduce_rows_f32(global const float *x, long xoff, long O, long M, long so, long sm, long R, long R2,
+                            long s1, long s2, long chunk, long nchunk, global const float *mean, global float *out,
+                            long ooff, float div)
+{
+    long g = get_global_id(0);
+    if (g >= O * M * nchunk) return;
+    long c = g % nchunk, q = g / nchunk;
+    long m_ = q % M, o = q / M;
+    long start = c * chunk, end = min(R, start + chunk);
+    long base = xoff + o * so + m_ * sm;
+#if RED_OP == 3
+    float16 m = (float16)mean[q];
+#else
+    float16 m = (float16)0.0f;
+#endif
+    float16 p0 = (float16)RED_ID, p1 = p0, p2 = p0, p3 = p0;
+    for (long r0 = start; r0 < end; r0 += 64) {
+        long a = r0 / R2, b = r0 - a * R2;
+        float16 v0, v1, v2, v3;
+        if (s2 == 1 && r0 + 64 <= end && b + 64 <= R2) {
+            global const float *px = x + base + a * s1 + b;
+            v0 = vload16(0, px);
+            v1 = vload16(1, px);
+            v2 = vload16(2, px);
+            v3 = vload16(3, px);
+        } else {
+            /* a partial block or one that crosses a block of R2: lanes past the end are
+             * left as they are (select below) */
+            float t[64];
+            for (int k = 0; k < 64; k++) {
+                long r = r0 + k, ar = r / R2;
+                t[k] = r < end ? x[base + ar * s1 + (r - ar * R2) * s2] : 0.0f;
+            }
+            v0 = vload16(0, t);
+            v1 = vload16(1, t);
+            v2 = vload16(2, t);
+            v3 = vload16(3, t);
+        }
+        float16 n0 = RED_STEP(p0, v0, m), n1 = RED_STEP(p1, v1, m), n2 = RED_STEP(p2, v2, m),
+                n3 = RED_STEP(p3, v3, m);
+        if (r0 + 64 <= end) {
+            p0 = n0;
+            p1 = n1;
+            p2 = n2;
+            p3 = n3;
+        } else {
+            int16 k = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+            int n = (int)(end - r0);
+            p0 = select(p0, n0, k < n);
+            p1 = select(p1, n1, k + 16 < n);
+            p2 = select(p2, n2, k + 32 < n);
+            p3 = select(p3, n3, k + 48 < n);
+        }
+    }
+    /* the tree: lanes t and t + s for s = 32, 16 (whole vectors), then 8, 4, 2, 1 */
+    p0 = RED_VCOMB(p0, p2);
+    p1 = RED_VCOMB(p1, p3);
+    p0 = RED_VCOMB(p0, p1);
+    float8 h8 = RED_VCOMB(p0.lo, p0.hi);
+    float4 h4 = RED_VCOMB(h8.lo, h8.hi);
+    float2 h2 = RED_VCOMB(h4.lo, h4.hi);
+    out[ooff + g] = RED_COMB(h2.x, h2.y) / div;
+}
+#endif
 
 /* --- backward helpers. gx is contiguous with x's shape (n elements); the other operands
  * are views given as geometry broadcast to x's shape (see clgrad__geom_broadcast). */

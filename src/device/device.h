@@ -54,6 +54,7 @@ struct clgrad_context {
     clgrad_context_stats stats;
     int is_default;
     int no_grad_depth; /* > 0 inside clgrad_no_grad_begin/end */
+    int reduce_kernel; /* tests: force a reduction kernel (src/ops/reduce.h), 0 = automatic */
     char err[CLGRAD__ERRMSG_CAP];
 };
 

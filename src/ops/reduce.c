@@ -3,8 +3,10 @@
  * backward rules.
  *
  * The engine views the input as (O, R, I) with element strides when the reduced axes form
- * one mergeable block of the view (no copy: rows when I == 1, columns otherwise); any other
- * axis set is first permuted so the reduced axes come last and copied contiguous. Every
+ * one mergeable block of the view (no copy: rows when I == 1, columns otherwise), or as
+ * two blocks around one kept block with nothing kept after them (e.g. NCHW over N, H, W;
+ * no copy either, except for argmax); any other axis set is first permuted so the reduced
+ * axes come last and copied contiguous. Every
  * result then follows the fixed order described in cl/reduce.cl (chunks of RED_CHUNK,
  * RED_LANES strided lanes, a pairwise tree), whichever kernel runs it. */
 #include "ops/reduce.h"
@@ -18,32 +20,81 @@
 #define FAMILY "reduce"
 #define RED_LANES 64     /* fixed: part of the result's definition, never tuned per device */
 #define RED_CHUNK 16384  /* elements per partial result in the first pass of long rows */
+#define RED_COLS_VW 16   /* columns per work-item of reduce_cols_f32 (a speed choice only) */
+#define RED_VEC_WG 8     /* fixed work-group size of the vector kernels (clamped to the kernel's) */
 
 /* --- the engine -------------------------------------------------------------------------- */
 
+/* The input as (O, R, I) with element strides; the row kernel also takes reduced axes split
+ * in two blocks around a kept one: output q = o*M + m, element r at
+ * o*so + m*sm + (r / R2)*s1 + (r % R2)*sr (plain views: M = 1, sm = 0, R2 = R, s1 = 0). */
 typedef struct red_view {
     cl_mem mem;
     cl_long off, O, R, I, so, sr, si;
+    cl_long M, sm, R2, s1;
 } red_view;
+
+void clgrad__reduce_force_kernel(clgrad_context *ctx, clgrad__red_kernel k) { ctx->reduce_kernel = (int)k; }
+
+/* The kernel a pass runs. Every kernel gives the same bits, so this is purely a speed
+ * choice: the vector kernels (columns: a work-item per RED_COLS_VW adjacent columns; rows:
+ * a work-item per row, lanes as vectors) wherever they apply, except that on GPUs long
+ * plain rows keep a work-group per row (coalesced reads). Argmax has only the generic
+ * kernels: a work-group per result for long rows (or few columns), a work-item otherwise. */
+static clgrad__red_kernel pick_kernel(const clgrad_context *ctx, clgrad__red_op op, const red_view *v, cl_long npart)
+{
+    int split = v->M != 1 || v->R2 != v->R;
+    cl_long len = v->R < RED_CHUNK ? v->R : RED_CHUNK;
+    clgrad__red_kernel forced = (clgrad__red_kernel)ctx->reduce_kernel;
+    if (forced != CLGRAD__RED_KERNEL_AUTO) {
+        int vec = op != CLGRAD__RED_ARGMAX;
+        int ok = !split;
+        if (forced == CLGRAD__RED_KERNEL_ROWS) ok = vec && v->I == 1;
+        else if (forced == CLGRAD__RED_KERNEL_COLS) ok = vec && !split;
+        if (ok) return forced;
+    }
+    if (op != CLGRAD__RED_ARGMAX) {
+        if (split) return CLGRAD__RED_KERNEL_ROWS;
+        /* fewer columns than a vector: gathers, slower than a work-group per long column */
+        if (v->I >= RED_COLS_VW || (v->I > 1 && len <= RED_LANES)) return CLGRAD__RED_KERNEL_COLS;
+        if (v->I == 1 && (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU || len <= RED_LANES)) return CLGRAD__RED_KERNEL_ROWS;
+    }
+    return len > RED_LANES && (v->I == 1 || npart < 1024) ? CLGRAD__RED_KERNEL_WG : CLGRAD__RED_KERNEL_ITEM;
+}
 
 static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_view *v, cl_mem mean, cl_mem iin,
                               cl_mem out, cl_long ooff, cl_mem oidx, cl_long oioff, float div, cl_long nchunk)
 {
-    char opts[64];
-    snprintf(opts, sizeof opts, "-DRED_OP=%d -DRED_LANES=%d", (int)op, RED_LANES);
+    char opts[80];
+    snprintf(opts, sizeof opts, "-DRED_OP=%d -DRED_LANES=%d -DRED_VW=%d", (int)op, RED_LANES, RED_COLS_VW);
     cl_long chunk = RED_CHUNK;
     cl_int has_iin = iin != NULL;
     cl_float d = div;
-    cl_long npart = v->O * v->I * nchunk;
-    cl_long len = v->R < RED_CHUNK ? v->R : RED_CHUNK;
+    cl_long npart = v->O * v->M * v->I * nchunk;
+    clgrad__red_kernel kind = pick_kernel(ctx, op, v, npart);
+    if (kind == CLGRAD__RED_KERNEL_COLS) {
+        clgrad__karg a[] = {CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O),  CLGRAD_KARG(v->R),
+                            CLGRAD_KARG(v->I),   CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
+                            CLGRAD_KARG(chunk),  CLGRAD_KARG(nchunk), CLGRAD_KARG(mean),  CLGRAD_KARG(out),
+                            CLGRAD_KARG(ooff),   CLGRAD_KARG(d)};
+        size_t global[2] = {(size_t)((v->I + RED_COLS_VW - 1) / RED_COLS_VW), (size_t)(v->O * nchunk)};
+        size_t local[2] = {RED_VEC_WG, 1};
+        return clgrad__launch(ctx, FAMILY, opts, "reduce_cols_f32", 2, global, local, 14, a);
+    }
+    if (kind == CLGRAD__RED_KERNEL_ROWS) {
+        clgrad__karg a[] = {CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off),  CLGRAD_KARG(v->O),  CLGRAD_KARG(v->M),
+                            CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sm),   CLGRAD_KARG(v->R),  CLGRAD_KARG(v->R2),
+                            CLGRAD_KARG(v->s1),  CLGRAD_KARG(v->sr),   CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk),
+                            CLGRAD_KARG(mean),   CLGRAD_KARG(out),     CLGRAD_KARG(ooff),  CLGRAD_KARG(d)};
+        size_t global = (size_t)npart, local = RED_VEC_WG;
+        return clgrad__launch(ctx, FAMILY, opts, "reduce_rows_f32", 1, &global, &local, 16, a);
+    }
     clgrad__karg a[20] = {CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O), CLGRAD_KARG(v->R),
                           CLGRAD_KARG(v->I), CLGRAD_KARG(v->so), CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
                           CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk), CLGRAD_KARG(mean), CLGRAD_KARG(iin),
                           CLGRAD_KARG(has_iin), CLGRAD_KARG(out), CLGRAD_KARG(ooff), CLGRAD_KARG(oidx),
                           CLGRAD_KARG(oioff), CLGRAD_KARG(d)};
-    /* A work-group per result for long rows (or few columns); a work-item per result
-     * otherwise. Both give the same bits, so this is purely a speed choice. */
-    if (len > RED_LANES && (v->I == 1 || npart < 1024)) {
+    if (kind == CLGRAD__RED_KERNEL_WG) {
         clgrad__program_entry *pe;
         cl_kernel k;
         size_t wg_max;
@@ -72,6 +123,25 @@ static int merge_dims(const int64_t *sz, const int64_t *st, int a, int b, int64_
         *size *= sz[j];
     }
     if (b > a) *stride = st[b - 1];
+    return 1;
+}
+
+/* The reduced dims as two mergeable runs around one kept run, nothing kept after them
+ * (e.g. the (N, H, W) axes of NCHW): fills v's geometry for reduce_rows_f32 (no argmax). */
+static int split_view(clgrad__red_op op, const int64_t *sz, const int64_t *sd, const int *red, int n, int first,
+                      red_view *v)
+{
+    if (op == CLGRAD__RED_ARGMAX || first < 0) return 0;
+    int e1 = first, f2, e2;
+    while (e1 < n && red[e1]) e1++;
+    for (f2 = e1; f2 < n && !red[f2];) f2++;
+    for (e2 = f2; e2 < n && red[e2];) e2++;
+    if (f2 == e1 || f2 == n || e2 != n) return 0;
+    int64_t O, so, R1, s1, M, sm, R2, s2;
+    if (!merge_dims(sz, sd, 0, first, &O, &so) || !merge_dims(sz, sd, first, e1, &R1, &s1) ||
+        !merge_dims(sz, sd, e1, f2, &M, &sm) || !merge_dims(sz, sd, f2, n, &R2, &s2))
+        return 0;
+    *v = (red_view){NULL, 0, O, R1 * R2, 1, so, s2, 0, M, sm, R2, s1};
     return 1;
 }
 
@@ -129,7 +199,10 @@ clgrad_status clgrad__reduce(clgrad_tensor *x, uint32_t mask, clgrad__red_op op,
     int64_t O, Rr, I, so, sr, si;
     if (run && merge_dims(sz, sd, 0, first, &O, &so) && merge_dims(sz, sd, first, last, &Rr, &sr) &&
         merge_dims(sz, sd, last, n, &I, &si)) {
-        v = (red_view){x->buf->mem, x->offset, O, Rr, I, so, sr, si};
+        v = (red_view){x->buf->mem, x->offset, O, Rr, I, so, sr, si, 1, 0, Rr, 0};
+    } else if (split_view(op, sz, sd, red, n, first, &v)) {
+        v.mem = x->buf->mem;
+        v.off = x->offset;
     } else {
         int perm[CLGRAD_MAX_DIMS], k = 0;
         for (int d = 0; d < x->ndim; d++)
@@ -141,7 +214,7 @@ clgrad_status clgrad__reduce(clgrad_tensor *x, uint32_t mask, clgrad__red_op op,
         st = clgrad__contiguous(pview, &src);
         clgrad_tensor_release(pview);
         if (st != CLGRAD_OK) goto done;
-        v = (red_view){src->buf->mem, src->offset, kept, R, 1, R, 1, 0};
+        v = (red_view){src->buf->mem, src->offset, kept, R, 1, R, 1, 0, 1, 0, R, 0};
     }
 
     cl_mem meanm = mean ? mean->buf->mem : NULL, iin = NULL;
@@ -165,7 +238,7 @@ clgrad_status clgrad__reduce(clgrad_tensor *x, uint32_t mask, clgrad__red_op op,
             }
             goto done;
         }
-        int64_t np = v.O * v.I * nchunk;
+        int64_t np = v.O * v.M * v.I * nchunk;
         clgrad_tensor *nv = NULL, *ni = NULL;
         if ((st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &np, &nv)) != CLGRAD_OK) goto done;
         if (argmax && (st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_I32, 1, &np, &ni)) != CLGRAD_OK) {
@@ -179,7 +252,7 @@ clgrad_status clgrad__reduce(clgrad_tensor *x, uint32_t mask, clgrad__red_op op,
         pv = nv;
         pi = ni;
         if (st != CLGRAD_OK) goto done;
-        v = (red_view){pv->buf->mem, 0, v.O * v.I, nchunk, 1, nchunk, 1, 0};
+        v = (red_view){pv->buf->mem, 0, v.O * v.M * v.I, nchunk, 1, nchunk, 1, 0, 1, 0, nchunk, 0};
         iin = pi ? pi->buf->mem : NULL;
         if (op == CLGRAD__RED_SQDEV) {
             op = CLGRAD__RED_SUM;

@@ -28,6 +28,20 @@ typedef enum clgrad__red_op {
 clgrad_status clgrad__reduce(clgrad_tensor *x, uint32_t mask, clgrad__red_op op, clgrad_tensor *mean, double div,
                              int ndim, const int64_t *shape, clgrad_tensor **out);
 
+/* Which kernel runs a reduction pass. All give bit-identical results; AUTO picks the
+ * fastest for the shape and device. */
+typedef enum clgrad__red_kernel {
+    CLGRAD__RED_KERNEL_AUTO = 0,
+    CLGRAD__RED_KERNEL_WG = 1,   /* a work-group per result */
+    CLGRAD__RED_KERNEL_ITEM = 2, /* a work-item per result */
+    CLGRAD__RED_KERNEL_COLS = 3, /* a work-item per group of adjacent columns (not argmax) */
+    CLGRAD__RED_KERNEL_ROWS = 4, /* a work-item per row, lanes as vectors (not argmax, rows only) */
+} clgrad__red_kernel;
+
+/* For tests: makes every later pass on ctx use kernel k where it can run that pass (AUTO
+ * restores the automatic choice). */
+void clgrad__reduce_force_kernel(clgrad_context *ctx, clgrad__red_kernel k);
+
 /* Parses (naxes, axes) of x (naxes 0 or axes NULL: every axis) into a bit mask; fails with
  * INVALID_ARG naming fn, the axis and x's shape for an out-of-range or repeated axis.
  * Writes the output shape for keepdim (0: reduced dims removed, 1: kept as 1) and, when

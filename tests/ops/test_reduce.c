@@ -1,6 +1,6 @@
 /* Reductions against the plain-C references: sum, mean, max, min, var over axis sets, with
  * keepdim, on contiguous and strided inputs; argmax; sum_to_shape; determinism (bit-identical
- * repeats, the same bits from row and column layouts); error paths. */
+ * repeats, the same bits from row and column layouts and from every kernel); error paths. */
 #include "harness.h"
 #include "ref.h"
 
@@ -185,6 +185,63 @@ START_TEST(results_are_bit_identical)
 }
 END_TEST
 
+/* Every kernel (forced in turn; each runs where it can, the others fall back to the
+ * automatic choice) gives the same bits as the automatic choice, for every op, on column,
+ * row, split (reduced axes around a kept one) and strided layouts, with vector tails and
+ * several chunks. */
+START_TEST(kernels_give_identical_bits)
+{
+    static const struct { int nd; int64_t s[4]; int na; int ax[3]; } cases[] = {
+        {2, {37, 53}, 1, {0}},        {2, {200, 1100}, 1, {0}},    {2, {100003, 3}, 1, {0}},
+        {2, {33000, 17}, 1, {0}},     {2, {3, 100003}, 1, {1}},    {2, {5, 70}, 1, {1}},
+        {2, {9, 64}, 1, {1}},         {4, {6, 5, 7, 9}, 3, {0, 2, 3}}, {4, {2, 3, 5, 70}, 2, {1, 3}},
+        {4, {3, 4, 5, 6}, 2, {0, 2}}, {3, {130, 2, 40}, 2, {0, 2}},
+    };
+    static const red_fn fns[] = {clgrad_sum, clgrad_mean, clgrad_max, clgrad_min, var1};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        clgrad_tensor *x = th_rand(cases[c].nd, cases[c].s, (uint64_t)(40 + c), -2.0f, 3.0f);
+        clgrad_tensor *xs = th_noncontig(x);
+        for (int layout = 0; layout < 2; layout++)
+            for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
+                float *want = NULL;
+                int64_t n = 0;
+                for (int k = CLGRAD__RED_KERNEL_AUTO; k <= CLGRAD__RED_KERNEL_ROWS; k++) {
+                    clgrad__reduce_force_kernel(th_ctx, (clgrad__red_kernel)k);
+                    clgrad_tensor *y = NULL;
+                    TH_OK(fns[f](layout ? xs : x, cases[c].na, cases[c].ax, 0, &y));
+                    float *got = th_read(y);
+                    if (k == CLGRAD__RED_KERNEL_AUTO) {
+                        want = got;
+                        n = clgrad_tensor_numel(y);
+                    } else {
+                        ck_assert_msg(memcmp(got, want, (size_t)n * sizeof *got) == 0,
+                                      "case %zu layout %d op %zu: kernel %d differs", c, layout, f, k);
+                        free(got);
+                    }
+                    clgrad_tensor_release(y);
+                }
+                free(want);
+            }
+        /* argmax has only the generic kernels */
+        int32_t a[2][64];
+        int64_t m = cases[c].s[1 - cases[c].ax[0] % 2];
+        if (cases[c].nd == 2 && m <= 64) {
+            for (int k = 0; k < 2; k++) {
+                clgrad__reduce_force_kernel(th_ctx, k ? CLGRAD__RED_KERNEL_ITEM : CLGRAD__RED_KERNEL_WG);
+                clgrad_tensor *y = NULL;
+                TH_OK(clgrad_argmax(x, cases[c].ax[0], 0, &y));
+                TH_OK(clgrad_tensor_read(y, a[k], (size_t)m * sizeof(int32_t)));
+                clgrad_tensor_release(y);
+            }
+            ck_assert_msg(memcmp(a[0], a[1], (size_t)m * sizeof(int32_t)) == 0, "case %zu: argmax differs", c);
+        }
+        clgrad__reduce_force_kernel(th_ctx, CLGRAD__RED_KERNEL_AUTO);
+        clgrad_tensor_release(x);
+        clgrad_tensor_release(xs);
+    }
+}
+END_TEST
+
 START_TEST(argmax_matches_reference)
 {
     int64_t shapes[][3] = {{1, 1, 1}, {2, 7, 3}, {5, 1, 4}, {3, 100003, 1}, {1, 3, 257}};
@@ -342,6 +399,7 @@ static Suite *suite_ops_reduce(void)
     tcase_add_test(tc, reductions_match_reference);
     tcase_add_test(tc, long_rows_match_reference);
     tcase_add_test(tc, results_are_bit_identical);
+    tcase_add_test(tc, kernels_give_identical_bits);
     tcase_add_test(tc, argmax_matches_reference);
     tcase_add_test(tc, sum_to_shape_reduces_broadcast_dims);
     tcase_add_test(tc, edge_cases);
