@@ -10,9 +10,12 @@
  *   - when an optimizer is given, its state tensors as "optim.<param name>.<state>"
  *     ("optim.0.weight.momentum_buffer", "optim.lstm.weight_ih_l0.exp_avg") and its
  *     scalar state (step count, hyper-parameters) in the metadata under "optim.*";
- *   - in the "__metadata__" strings: "format" = "clgrad", "clgrad.version", the training
- *     position (step, epoch, batch, seed, RNG words) under "clgrad.*", and the caller's
- *     free-form pairs as they are.
+ *   - in the "__metadata__" strings: "format" = "clgrad", "clgrad.format_version" (1),
+ *     "clgrad.library_version", the training position under "clgrad.step", "clgrad.epoch",
+ *     "clgrad.batch", "clgrad.seed" and "clgrad.rng" (the RNG words, comma separated), and
+ *     the caller's free-form pairs as they are.
+ * A plain safetensors file without the "clgrad.*" keys (one written by PyTorch, say) loads
+ * too when its tensors match the module; the training position then reads as zero.
  *
  * Saving copies every tensor to the host and writes the file atomically (a temporary file
  * in the same folder, flushed to disk, renamed over the old one), so a crash or a full disk

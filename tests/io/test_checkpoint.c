@@ -8,6 +8,7 @@
 #endif
 
 #include "harness.h"
+#include "io/io.h"
 
 #include <check.h>
 #include <signal.h>
@@ -269,6 +270,52 @@ START_TEST(names_follow_the_module_and_optimizer)
 }
 END_TEST
 
+/* A safetensors file written by another program (no clgrad metadata, as PyTorch's
+ * save_file writes a state_dict) loads when its tensors match the module. */
+START_TEST(plain_safetensors_file_loads)
+{
+    clgrad_module *a = make_net(5, 4);
+    int np = clgrad_module_param_count(a), nb = clgrad_module_buffer_count(a);
+    clgrad__st_entry e[16];
+    void *bufs[16];
+    int n = 0;
+    for (int i = 0; i < np + nb; i++, n++) {
+        const char *name;
+        clgrad_tensor *t = i < np ? clgrad_module_param(a, i, &name) : clgrad_module_buffer(a, i - np, &name);
+        size_t bytes = (size_t)clgrad_tensor_numel(t) * 4;
+        bufs[n] = malloc(bytes);
+        TH_OK(clgrad_tensor_read(t, bufs[n], bytes));
+        e[n] = (clgrad__st_entry){.name = name, .dtype = CLGRAD__ST_F32, .ndim = clgrad_tensor_ndim(t),
+                                  .data = bufs[n], .nbytes = bytes};
+        clgrad_tensor_shape(t, e[n].shape);
+    }
+    int64_t tracked = 0;
+    const char *cname;
+    (void)clgrad_module_counter(a, 0, &cname);
+    e[n] = (clgrad__st_entry){.name = cname, .dtype = CLGRAD__ST_I64, .ndim = 0, .data = &tracked,
+                              .nbytes = sizeof tracked};
+    bufs[n++] = NULL;
+    const clgrad__st_meta pt = {"format", "pt"};
+    const char *p = path_of("plain.safetensors");
+    TH_OK(clgrad__st_save(p, e, (size_t)n, &pt, 1));
+
+    clgrad_module *b = make_net(6, 4);
+    clgrad_checkpoint_meta meta;
+    TH_OK(clgrad_checkpoint_load(p, b, NULL, &meta));
+    snapshot sa = snap(a, NULL), sb = snap(b, NULL);
+    ck_assert(snap_equal(sa, sb));
+    ck_assert_int_eq(meta.step, 0);
+    ck_assert_int_eq(meta.n_extra, 0); /* "format" is the library's key */
+    /* Without optimizer state, asking for it is an error. */
+    clgrad_optim *ob = make_opt(b, CLGRAD_OPTIM_SGD);
+    expect_load_fails(p, b, ob, CLGRAD_ERR_IO, "no optimizer state");
+    for (int i = 0; i < n; i++) free(bufs[i]);
+    free(sa.bytes), free(sb.bytes);
+    clgrad_optim_release(ob);
+    clgrad_module_release(b), clgrad_module_release(a);
+}
+END_TEST
+
 /* Train 2k steps uninterrupted; train k, save, load into fresh objects, train k more:
  * the weights and optimizer state must be identical bit for bit. */
 static void check_exact_resume(clgrad_optim_kind kind)
@@ -511,6 +558,7 @@ static Suite *suite_io_checkpoint(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, round_trip_restores_everything);
     tcase_add_test(tc, names_follow_the_module_and_optimizer);
+    tcase_add_test(tc, plain_safetensors_file_loads);
     suite_add_tcase(s, tc);
     tc = tcase_create("resume");
     tcase_add_checked_fixture(tc, setup, teardown);

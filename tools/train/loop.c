@@ -41,7 +41,7 @@ static double now_s(void)
 typedef struct run {
     const train_args *a;
     const char *model_name, *optim_name;
-    double lr;
+    double lr, momentum, weight_decay; /* weight_decay < 0: the optimizer's default */
     int batch;
     uint64_t seed;
     clgrad_context *ctx;
@@ -52,7 +52,7 @@ typedef struct run {
     int log_json;
     float *x;
     int32_t *y;
-    int64_t step;
+    int64_t step, start_step; /* optimizer steps: now, and when this run started */
     double loss_sum;     /* this epoch's losses so far (restored on resume) */
     int64_t loss_count;
     char ckpt_template[4096]; /* --checkpoint, or its default; "" for none */
@@ -212,6 +212,10 @@ static clgrad_status save_checkpoint(run *r, int64_t epoch, int64_t batch)
     if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(&m, "train.lr", buf);
     snprintf(buf, sizeof buf, "%d", r->batch);
     if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(&m, "train.batch", buf);
+    snprintf(buf, sizeof buf, "%.17g", r->momentum);
+    if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(&m, "train.momentum", buf);
+    snprintf(buf, sizeof buf, "%.17g", r->weight_decay);
+    if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(&m, "train.weight_decay", buf);
     snprintf(buf, sizeof buf, "%.17g", r->loss_sum);
     if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(&m, "train.epoch_loss_sum", buf);
     snprintf(buf, sizeof buf, "%" PRId64, r->loss_count);
@@ -223,6 +227,11 @@ static clgrad_status save_checkpoint(run *r, int64_t epoch, int64_t batch)
 /* Saves (when a checkpoint path is set) and says how to go on; returns the exit code. */
 static int interrupted(run *r, int64_t epoch, int64_t batch)
 {
+    if (r->step == r->start_step) {
+        /* Nothing trained yet: keep whatever checkpoint is on disk. */
+        fprintf(stderr, "\nclgrad-train: interrupted before the first step; no checkpoint written\n");
+        return TRAIN_EXIT_INTERRUPTED;
+    }
     if (!r->ckpt_template[0]) {
         fprintf(stderr, "\nclgrad-train: interrupted at epoch %" PRId64 ", batch %" PRId64
                 "; no checkpoint written (--checkpoint is empty)\n", epoch + 1, batch);
@@ -250,6 +259,9 @@ static int resume_settings(run *r, clgrad_checkpoint_meta *m)
     if ((v = clgrad_checkpoint_meta_get(m, "train.optim")) && !a->explicit_optim) r->optim_name = v;
     if ((v = clgrad_checkpoint_meta_get(m, "train.lr")) && !a->explicit_lr) r->lr = strtod(v, NULL);
     if ((v = clgrad_checkpoint_meta_get(m, "train.batch")) && !a->explicit_batch) r->batch = atoi(v);
+    if ((v = clgrad_checkpoint_meta_get(m, "train.momentum")) && !a->explicit_momentum) r->momentum = strtod(v, NULL);
+    if ((v = clgrad_checkpoint_meta_get(m, "train.weight_decay")) && !a->explicit_weight_decay)
+        r->weight_decay = strtod(v, NULL);
     if (!a->explicit_seed) r->seed = m->seed;
     if ((v = clgrad_checkpoint_meta_get(m, "train.epoch_loss_sum"))) r->loss_sum = strtod(v, NULL);
     if ((v = clgrad_checkpoint_meta_get(m, "train.epoch_loss_count"))) r->loss_count = strtoll(v, NULL, 10);
@@ -351,6 +363,8 @@ int train_run(const train_args *a)
     r->model_name = a->model;
     r->optim_name = a->optim;
     r->lr = a->lr;
+    r->momentum = a->momentum;
+    r->weight_decay = a->weight_decay;
     r->batch = a->batch;
     r->seed = a->seed;
     clgrad_checkpoint_meta meta;
@@ -386,8 +400,9 @@ int train_run(const train_args *a)
         goto done;
     }
     clgrad_optim_options oo = clgrad_optim_defaults(optim_kind(r->optim_name), (float)r->lr);
-    if (oo.kind == CLGRAD_OPTIM_SGD) oo.momentum = (float)a->momentum;
-    if (a->weight_decay >= 0) oo.weight_decay = (float)a->weight_decay;
+    if (oo.kind == CLGRAD_OPTIM_SGD) oo.momentum = (float)r->momentum;
+    if (r->weight_decay >= 0) oo.weight_decay = (float)r->weight_decay;
+    r->weight_decay = oo.weight_decay;
     if ((s = clgrad_optim_create(r->model, &oo, &r->opt)) != CLGRAD_OK) {
         rc = fail(r, s, "cannot create the optimizer");
         goto done;
@@ -403,7 +418,7 @@ int train_run(const train_args *a)
         clgrad_optim_set_lr(r->opt, (float)r->lr);
         start_epoch = loaded.epoch;
         start_batch = loaded.batch;
-        r->step = loaded.step;
+        r->step = r->start_step = loaded.step;
     }
     r->x = malloc((size_t)r->batch * 784 * sizeof *r->x);
     r->y = malloc((size_t)r->batch * sizeof *r->y);

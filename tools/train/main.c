@@ -132,8 +132,8 @@ int main(int argc, char **argv)
         else if (!strcmp(name, "--epochs")) { bad = parse_int(name, val, 0, 1000000, &n); a.epochs = (int)n; }
         else if (!strcmp(name, "--batch")) { bad = parse_int(name, val, 1, 1 << 20, &n); a.batch = (int)n; a.explicit_batch = 1; }
         else if (!strcmp(name, "--lr")) { bad = parse_double(name, val, 0, &a.lr); a.explicit_lr = 1; }
-        else if (!strcmp(name, "--momentum")) bad = parse_double(name, val, 0, &a.momentum);
-        else if (!strcmp(name, "--weight-decay")) bad = parse_double(name, val, 0, &a.weight_decay);
+        else if (!strcmp(name, "--momentum")) { bad = parse_double(name, val, 0, &a.momentum); a.explicit_momentum = 1; }
+        else if (!strcmp(name, "--weight-decay")) { bad = parse_double(name, val, 0, &a.weight_decay); a.explicit_weight_decay = 1; }
         else if (!strcmp(name, "--device")) a.device = val;
         else if (!strcmp(name, "--seed")) {
             char *end;

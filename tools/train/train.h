@@ -32,7 +32,9 @@ typedef struct train_args {
     int quiet;
     int print_losses;
     double progress_every;  /* seconds between plain progress lines when not on a terminal */
-    int explicit_model, explicit_optim, explicit_lr, explicit_batch, explicit_seed;
+    /* Set for options given on the command line; the others come from a --resume file. */
+    int explicit_model, explicit_optim, explicit_lr, explicit_batch, explicit_seed, explicit_momentum,
+        explicit_weight_decay;
 } train_args;
 
 /* --- models.c ------------------------------------------------------------------------------ */
