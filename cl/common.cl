@@ -14,17 +14,31 @@
 #endif
 
 /* Element offset of row-major linear index i in a view packed by clgrad__geom_of():
- * 8 right-aligned slots, unused slots have size 1 and stride 0. */
+ * 8 right-aligned slots, unused slots have size 1 and stride 0. Size-1 slots are skipped
+ * (the test is uniform across work-items) and, when every size fits, the index arithmetic
+ * is 32-bit: 64-bit division is several times slower on most devices. */
+#define CLGRAD_OFF32(k)                                                                   \
+    if (shape.s##k != 1) {                                                                \
+        uint d_ = (uint)shape.s##k, q_ = u / d_;                                          \
+        off += (long)(u - q_ * d_) * stride.s##k;                                         \
+        u = q_;                                                                           \
+    }
+#define CLGRAD_OFF64(k)                                                                   \
+    if (shape.s##k != 1) {                                                                \
+        long q_ = i / shape.s##k;                                                         \
+        off += (i - q_ * shape.s##k) * stride.s##k;                                       \
+        i = q_;                                                                           \
+    }
 inline long clgrad_offset8(long i, long8 shape, long8 stride)
 {
-    long off = 0, q;
-    q = i / shape.s7; off += (i - q * shape.s7) * stride.s7; i = q;
-    q = i / shape.s6; off += (i - q * shape.s6) * stride.s6; i = q;
-    q = i / shape.s5; off += (i - q * shape.s5) * stride.s5; i = q;
-    q = i / shape.s4; off += (i - q * shape.s4) * stride.s4; i = q;
-    q = i / shape.s3; off += (i - q * shape.s3) * stride.s3; i = q;
-    q = i / shape.s2; off += (i - q * shape.s2) * stride.s2; i = q;
-    q = i / shape.s1; off += (i - q * shape.s1) * stride.s1; i = q;
-    off += i * stride.s0;
-    return off;
+    long off = 0;
+    if (i < 4294967296L && all(shape < (long8)(4294967296L))) {
+        uint u = (uint)i;
+        CLGRAD_OFF32(7) CLGRAD_OFF32(6) CLGRAD_OFF32(5) CLGRAD_OFF32(4)
+        CLGRAD_OFF32(3) CLGRAD_OFF32(2) CLGRAD_OFF32(1)
+        return off + (long)u * stride.s0;
+    }
+    CLGRAD_OFF64(7) CLGRAD_OFF64(6) CLGRAD_OFF64(5) CLGRAD_OFF64(4)
+    CLGRAD_OFF64(3) CLGRAD_OFF64(2) CLGRAD_OFF64(1)
+    return off + i * stride.s0;
 }
