@@ -173,7 +173,7 @@ CLGRAD_API clgrad_status clgrad_rnn_create(clgrad_context *ctx, clgrad_rnn_kind 
                                            int64_t hidden_size, int num_layers, int has_bias, int batch_first,
                                            uint64_t seed, clgrad_module **out);
 /* Runs m over x. h0 and c0 (c0 for an LSTM only) are (num_layers, N, H), or (num_layers,
- * H) for an unbatched x, whatever batch_first says; NULL means zeros. *out is the last
+ * H) for an unbatched x, whatever batch_first says; NULL means zeros. *out (required) is the last
  * layer's h at every step: (T, N, H), (N, T, H) with batch_first, or (T, H). *h_n and
  * *c_n (each optional; *c_n is set to NULL for kinds other than LSTM) are the final states,
  * shaped as h0. All results are new references, recorded for backward. */

@@ -132,6 +132,17 @@ static clgrad_status collect(const clgrad_context *ctx, const clgrad_module *m, 
         CLGRAD_TRY(add_item(ctx, l, ITEM_COUNTER, "", name, NULL, i));
     }
     if (!opt) return CLGRAD_OK;
+    /* The optimizer's state is named after its parameters: they must be this module's. */
+    for (int i = 0; i < clgrad_optim_param_count(opt); i++) {
+        const char *pname = NULL;
+        clgrad_tensor *p = clgrad_optim_param(opt, i, &pname);
+        int found = 0;
+        for (int k = 0; k < clgrad_module_param_count(m) && !found; k++) found = clgrad_module_param(m, k, NULL) == p;
+        if (!found)
+            return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG,
+                                "checkpoint: the optimizer's parameter \"%s\" is not a parameter of the module",
+                                pname ? pname : "?");
+    }
     for (int i = 0; i < clgrad_optim_state_count(opt); i++) {
         clgrad_tensor *t = clgrad_optim_state(opt, i, &name);
         CLGRAD_TRY(add_item(ctx, l, ITEM_OPT_STATE, OPTIM_PREFIX, name, t, i));

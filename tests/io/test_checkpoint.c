@@ -399,6 +399,10 @@ START_TEST(another_network_or_optimizer_is_refused)
     clgrad_optim *plain = NULL;
     TH_OK(clgrad_optim_create(b, &o, &plain));
     expect_load_fails(with_opt, b, plain, CLGRAD_ERR_IO, "momentum_buffer");
+    /* An optimizer over another module's parameters: refused on save and on load. */
+    ck_assert_int_eq(clgrad_checkpoint_save(path_of("mixed.safetensors"), b, oa, NULL), CLGRAD_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(clgrad_last_error(th_ctx), "not a parameter of the module"));
+    expect_load_fails(with_opt, b, oa, CLGRAD_ERR_INVALID_ARG, "not a parameter of the module");
 
     clgrad_optim_release(plain), clgrad_optim_release(sgd), clgrad_optim_release(adam);
     clgrad_module_release(b), clgrad_module_release(big), clgrad_module_release(small);
