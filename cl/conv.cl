@@ -331,3 +331,185 @@ kernel void conv_col2im1_f32(global const float *col, long col_off, global float
     dx[dx_off + (((long)(n0 + nl) * C + c) * H + ih) * W + iw] = acc;
 }
 #endif
+
+/* Direct kernels for convolutions where each output channel reads one input channel
+ * (groups == C: depthwise, channel multipliers, and the C == 1 first layer), window
+ * CONV_KH x CONV_KW and stride (CONV_SH, CONV_SW) fixed by -D values so that every loop
+ * unrolls and the bodies vectorise across work-items. Output channel k reads input channel
+ * k / (K / C). NDRange (column, row, plane - plane0); the host splits the planes into
+ * launches of at most 32768. Rows of x and dy must be contiguous, with row strides that
+ * fit an int (the host copies a tensor that is not so); loads are predicated rather than
+ * clamped, so neighbouring work-items read neighbouring addresses (vector loads, not
+ * gathers). */
+#if defined(CONV_KH) && defined(CONV_SH)
+#define CONV_KK (CONV_KH * CONV_KW)
+
+/* conv_direct_fwd_f32: y[n, k, oh, ow] = sum over taps (a, b) in row-major order of
+ * x[n, k / (K / C), ih, iw] * w[k, 0, a, b] (0 outside the input), + bias[k] when has_bias.
+ * Each work-item computes CONV_KO consecutive output channels (CONV_KO divides K / C).
+ * y contiguous, w contiguous (K, 1, kh, kw).  Args: x, x_off, xs, xsh (row stride;
+ * columns contiguous), w, w_off, bias, bias_off, bias_stride, has_bias, y, y_off, C, K, H, W,
+ * Ho, Wo, ph, pw, dh, dw, plane0, planes (= N*K/CONV_KO).
+ * NDRange: (>= Wo, >= Ho, planes - plane0 or fewer), z = n*(K/CONV_KO) + k/CONV_KO.
+ * -D: CONV_KH, CONV_KW, CONV_SH, CONV_SW, CONV_KO. */
+kernel void conv_direct_fwd_f32(global const float *restrict x, long x_off, long4 xs, int xsh,
+                                global const float *restrict w, long w_off, global const float *restrict bias, long bias_off,
+                                long bias_stride, int has_bias, global float *restrict y, long y_off, int C, int K, int H,
+                                int W, int Ho, int Wo, int ph, int pw, int dh, int dw, long plane0, long planes)
+{
+    size_t gx = get_global_id(0);
+    int ow = (int)gx, oh = get_global_id(1);
+    long z = plane0 + (long)get_global_id(2);
+    if (ow >= Wo || oh >= Ho || z >= planes) return;
+    int kgs = K / CONV_KO;
+    long n = z / kgs;
+    int k0 = (int)(z - n * kgs) * CONV_KO;
+    int c = k0 / (K / C);
+    global const float *xp = x + x_off + n * xs.s0 + c * xs.s1;
+    int hs = oh * CONV_SH - ph, ws = ow * CONV_SW - pw;
+    global const float *wp = w + w_off + (long)k0 * CONV_KK;
+    float acc[CONV_KO];
+#pragma unroll
+    for (int j = 0; j < CONV_KO; j++) acc[j] = 0.0f;
+#pragma unroll
+    for (int a = 0; a < CONV_KH; a++) {
+        int ih = hs + a * dh;
+        int okh = ih >= 0 && ih < H;
+#pragma unroll
+        for (int b = 0; b < CONV_KW; b++) {
+            int iw = ws + b * dw;
+            int ok = okh && iw >= 0 && iw < W;
+            /* uniform row pointer + the work-item index: consecutive addresses */
+            global const float *xr = xp + (long)ih * xsh + (b * dw - pw);
+            float v = 0.0f;
+            if (ok) v = xr[gx * CONV_SW];
+#pragma unroll
+            for (int j = 0; j < CONV_KO; j++) acc[j] += v * wp[j * CONV_KK + a * CONV_KW + b];
+        }
+    }
+    int ohw = Ho * Wo;
+    global float *yp = y + y_off + (n * K + k0) * ohw + (long)oh * Wo;
+#pragma unroll
+    for (int j = 0; j < CONV_KO; j++) {
+        float bv = bias[bias_off + (k0 + j) * bias_stride]; /* a dummy element without bias */
+        yp[(long)j * ohw + gx] = has_bias ? acc[j] + bv : acc[j];
+    }
+}
+
+/* conv_direct_bwd_data_f32: gradient of conv_direct_fwd_f32 with respect to x when K == C
+ * (depthwise), gathered per input pixel in tap order: dx[n, c, ih, iw] = init + sum of
+ * dy[n, c, oh, ow] * w[c, 0, a, b] over the taps that connect them, init = bias[c] when
+ * has_bias (the same results as conv_dw_bwd_data_f32). dx contiguous.  Args: dy, dy_off,
+ * dys, dysh, w, w_off, bias, bias_off, bias_stride, has_bias, dx, dx_off, C, H, W,
+ * Ho, Wo, ph, pw, dh, dw, plane0, planes (= N*C).
+ * NDRange: (>= W, >= H, planes - plane0 or fewer), z = n*C + c.  -D: CONV_KH, CONV_KW,
+ * CONV_SH, CONV_SW. */
+kernel void conv_direct_bwd_data_f32(global const float *restrict dy, long dy_off, long4 dys, int dysh,
+                                     global const float *restrict w, long w_off, global const float *restrict bias, long bias_off,
+                                     long bias_stride, int has_bias, global float *restrict dx, long dx_off, int C, int H,
+                                     int W, int Ho, int Wo, int ph, int pw, int dh, int dw, long plane0, long planes)
+{
+    size_t gx = get_global_id(0);
+    int iw = (int)gx, ih = get_global_id(1);
+    long z = plane0 + (long)get_global_id(2);
+    if (iw >= W || ih >= H || z >= planes) return;
+    long n = z / C;
+    int c = (int)(z - n * C);
+    global const float *gp = dy + dy_off + n * dys.s0 + c * dys.s1;
+    global const float *wp = w + w_off + (long)c * CONV_KK;
+    float bv = bias[bias_off + c * bias_stride]; /* a dummy element without bias */
+    float acc = has_bias ? bv : 0.0f;
+#pragma unroll
+    for (int a = 0; a < CONV_KH; a++) {
+        int th = ih + ph - a * dh;
+        int oh = max(th, 0) / CONV_SH;
+        int okh = th >= 0 && oh * CONV_SH == th && oh < Ho;
+#pragma unroll
+        for (int b = 0; b < CONV_KW; b++) {
+            int tw = iw + pw - b * dw;
+            int ow = max(tw, 0) / CONV_SW;
+            int ok = okh && tw >= 0 && ow * CONV_SW == tw && ow < Wo;
+            float g = 0.0f;
+#if CONV_SW == 1
+            if (ok) g = (gp + (long)oh * dysh + (pw - b * dw))[gx];
+#else
+            if (ok) g = gp[oh * dysh + ow];
+#endif
+            acc += ok ? g * wp[a * CONV_KW + b] : 0.0f;
+        }
+    }
+    (dx + dx_off + z * H * W + (long)ih * W)[gx] = acc;
+}
+
+/* conv_direct_wgrad_f32: first stage of the weight gradient of conv_direct_fwd_f32. For
+ * output column ow, row block r (rows r*CONV_ROWS .. r*CONV_ROWS + CONV_ROWS - 1) and
+ * plane z = nl*K + k (image n0 + nl):
+ * part[((z*KK + t)*nr + r)*Wo + ow] = sum over the block's rows in order of
+ * dy[n, k, oh, ow] * x[n, k / (K / C), ih, iw] for each tap t = a*kw + b (0 outside).
+ * Args: x, x_off, xs, xsh, dy, dy_off, dys, dysh, part, n0, C, K, H, W, Ho, Wo,
+ * ph, pw, dh, dw, nr (row blocks), plane0, planes (= nb*K).
+ * NDRange: (>= Wo, >= nr, planes - plane0 or fewer).  -D: CONV_KH, CONV_KW, CONV_SH,
+ * CONV_SW, CONV_ROWS. */
+kernel void conv_direct_wgrad_f32(global const float *restrict x, long x_off, long4 xs, int xsh,
+                                  global const float *restrict dy, long dy_off, long4 dys, int dysh,
+                                  global float *restrict part, int n0, int C, int K, int H, int W, int Ho, int Wo, int ph,
+                                  int pw, int dh, int dw, int nr, long plane0, long planes)
+{
+    size_t gx = get_global_id(0);
+    int ow = (int)gx, r = get_global_id(1);
+    long z = plane0 + (long)get_global_id(2);
+    if (ow >= Wo || r >= nr || z >= planes) return;
+    long nl = z / K;
+    int k = (int)(z - nl * K);
+    int c = k / (K / C);
+    global const float *xp = x + x_off + (n0 + nl) * xs.s0 + c * xs.s1;
+    global const float *gp = dy + dy_off + (n0 + nl) * dys.s0 + k * dys.s1;
+    float acc[CONV_KK];
+#pragma unroll
+    for (int t = 0; t < CONV_KK; t++) acc[t] = 0.0f;
+    int ws = ow * CONV_SW - pw;
+#pragma unroll
+    for (int i = 0; i < CONV_ROWS; i++) {
+        int oh = r * CONV_ROWS + i;
+        float g = 0.0f;
+        if (oh < Ho) g = (gp + (long)oh * dysh)[gx];
+        int hs = oh * CONV_SH - ph;
+#pragma unroll
+        for (int a = 0; a < CONV_KH; a++) {
+            int ih = hs + a * dh;
+            int okh = ih >= 0 && ih < H;
+#pragma unroll
+            for (int b = 0; b < CONV_KW; b++) {
+                int iw = ws + b * dw;
+                int ok = okh && iw >= 0 && iw < W;
+                global const float *xr = xp + (long)ih * xsh + (b * dw - pw);
+                float v = 0.0f;
+                if (ok) v = xr[gx * CONV_SW];
+                acc[a * CONV_KW + b] += ok ? g * v : 0.0f;
+            }
+        }
+    }
+    global float *pp = part + z * CONV_KK * nr * Wo + (long)r * Wo;
+#pragma unroll
+    for (int t = 0; t < CONV_KK; t++) pp[(long)t * nr * Wo + gx] = acc[t];
+}
+#endif
+
+/* conv_direct_wsum_f32: second stage of the direct weight gradient: for m = k*KK + t,
+ * dw[m] = (accumulate ? dw[m] : 0) + sum over images nl < nb in order of (sum over
+ * j < len in order of part[(nl*M + m)*len + j]), M = K*KK, len = nr*Wo. dw contiguous.
+ * Args: part, nb, M, len, dw, dw_off, accumulate.  NDRange: 1-D >= M. */
+kernel void conv_direct_wsum_f32(global const float *restrict part, int nb, int M, int len, global float *restrict dw, long dw_off,
+                                 int accumulate)
+{
+    int m = get_global_id(0);
+    if (m >= M) return;
+    float acc = accumulate ? dw[dw_off + m] : 0.0f;
+    for (int nl = 0; nl < nb; nl++) {
+        global const float *pp = part + ((long)nl * M + m) * len;
+        float s = 0.0f;
+        for (int j = 0; j < len; j++) s += pp[j];
+        acc += s;
+    }
+    dw[dw_off + m] = acc;
+}

@@ -10,8 +10,15 @@
  *    folds it back with a gather col2im (each input pixel sums its taps in a fixed order).
  *  - 1x1, stride 1, no padding: the NCHW tensor already is a (C_in, H*W) matrix per image,
  *    so forward and input gradient are plain GEMMs batched over images, no im2col.
- *  - depthwise (groups == C_in == C_out > 1): direct kernels, one work-item per output (or
- *    per input pixel for the gradient, or per weight tap and image for the weight gradient).
+ *  - direct, for groups == C_in (depthwise, channel multipliers, a single input channel)
+ *    with windows up to 7x7 and strides up to 4: kernels specialised on the window and
+ *    stride, loop-free so they vectorise across work-items. Forward: one work-item per
+ *    output pixel and a few output channels; input gradient (depthwise): one per input
+ *    pixel; weight gradient: per (column, block of rows, plane) partial sums of every tap,
+ *    then one ordered sum per weight.
+ *  - depthwise (groups == C_in == C_out > 1) with other windows: general direct kernels,
+ *    one work-item per output (or per input pixel for the gradient, or per weight tap and
+ *    image for the weight gradient).
  * Chunks keep every temporary under clgrad__conv_temp_bound(). Every reduction has a fixed
  * order, so results are bit-identical run after run. */
 #include "ops/conv.h"
@@ -30,7 +37,8 @@ enum {
     ALGO_AUTO = CLGRAD__CONV_AUTO,
     ALGO_IM2COL = CLGRAD__CONV_IM2COL,
     ALGO_1X1 = CLGRAD__CONV_1X1,
-    ALGO_DEPTHWISE = CLGRAD__CONV_DEPTHWISE
+    ALGO_DEPTHWISE = CLGRAD__CONV_DEPTHWISE,
+    ALGO_DIRECT = CLGRAD__CONV_DIRECT
 };
 
 size_t clgrad__conv_temp_bound(const clgrad_context *ctx)
@@ -48,8 +56,15 @@ size_t clgrad__conv_temp_bound(const clgrad_context *ctx)
     return b;
 }
 
+/* The fixed-window direct kernels take one input channel per output channel. */
+static int direct_fits(const clgrad__conv_geom *g)
+{
+    return g->groups == g->c_in && g->kh <= 7 && g->kw <= 7 && g->sh <= 4 && g->sw <= 4;
+}
+
 static int pick_algo(const clgrad__conv_geom *g)
 {
+    if (direct_fits(g)) return ALGO_DIRECT;
     if (g->groups > 1 && g->groups == g->c_in && g->groups == g->c_out) return ALGO_DEPTHWISE;
     /* Per-image GEMMs only pay off when an image gives a reasonably wide matrix. */
     if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 && g->ho == g->h &&
@@ -61,6 +76,7 @@ static int pick_algo(const clgrad__conv_geom *g)
 static int algo_of(const clgrad__conv_geom *g, int forced)
 {
     if (forced == ALGO_DEPTHWISE && !(g->groups == g->c_in && g->groups == g->c_out)) forced = ALGO_AUTO;
+    if (forced == ALGO_DIRECT && !direct_fits(g)) forced = ALGO_AUTO;
     if (forced == ALGO_1X1 && !(g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 &&
                                 g->ho == g->h && g->wo == g->w))
         forced = ALGO_AUTO;
@@ -415,6 +431,132 @@ static clgrad_status backward_dw(clgrad_context *ctx, const clgrad__conv_geom *g
     return CLGRAD_OK;
 }
 
+/* --- direct: fixed-window kernels for one input channel per output channel ------------------ */
+
+/* Rows of output per work-item in the weight gradient's first stage: a power of two
+ * covering the output height, at most 32 and small enough to keep the unrolled body short. */
+static int direct_rows(const clgrad__conv_geom *g)
+{
+    int cap = 512 / (g->kh * g->kw), r = 1;
+    while (r < g->ho && r * 2 <= cap && r < 32) r *= 2;
+    return r;
+}
+
+/* Output channels per work-item in the forward kernel (divides C_out / groups). */
+static int direct_ko(const clgrad__conv_geom *g)
+{
+    int cog = g->c_out / g->groups;
+    return cog % 8 == 0 ? 8 : cog % 4 == 0 ? 4 : cog % 2 == 0 ? 2 : 1;
+}
+
+/* One options string (one program) for every direct kernel of a geometry. */
+static void direct_opts(const clgrad__conv_geom *g, char *opts, size_t cap)
+{
+    snprintf(opts, cap, "-DCONV_KH=%d -DCONV_KW=%d -DCONV_SH=%d -DCONV_SW=%d -DCONV_KO=%d -DCONV_ROWS=%d", g->kh,
+             g->kw, g->sh, g->sw, direct_ko(g), direct_rows(g));
+}
+
+/* *copy = NULL when t's rows are contiguous and its row stride addresses a whole plane
+ * with ints, else a contiguous copy of t (what the direct kernels take). */
+static clgrad_status int_plane(clgrad_tensor *t, clgrad_tensor **copy)
+{
+    *copy = NULL;
+    int64_t s2 = t->strides[2], s3 = t->strides[3];
+    if ((s3 == 1 || t->shape[3] == 1) && s2 >= 0 && (t->shape[2] - 1) * s2 + t->shape[3] <= 0x7fffffff)
+        return CLGRAD_OK;
+    return clgrad__contiguous(t, copy);
+}
+
+static clgrad_status forward_direct(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
+                                    clgrad_tensor *wc, clgrad_tensor *bias, clgrad_tensor *y)
+{
+    char opts[128];
+    direct_opts(g, opts, sizeof opts);
+    clgrad_tensor *xc;
+    CLGRAD_TRY(int_plane(x, &xc));
+    clgrad_tensor *xu = xc ? xc : x;
+    cl_long4 xs = strides4(xu);
+    cl_int xsh = (cl_int)xu->strides[2];
+    bias_args ba = bias_of(bias, wc);
+    cl_long p0 = 0, planes = (cl_long)g->n * (g->c_out / direct_ko(g));
+    clgrad__karg a[] = {CLGRAD_KARG_T(xu), CLGRAD_KARG(xs), CLGRAD_KARG(xsh), CLGRAD_KARG_T(wc),
+                        CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has),
+                        CLGRAD_KARG_T(y), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->c_out), CLGRAD_KARG(g->h),
+                        CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho), CLGRAD_KARG(g->wo), CLGRAD_KARG(g->ph),
+                        CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh), CLGRAD_KARG(g->dw), CLGRAD_KARG(p0),
+                        CLGRAD_KARG(planes)};
+    clgrad_status st = launch3(ctx, opts, "conv_direct_fwd_f32", (size_t)g->wo, (size_t)g->ho, planes, 16, 4, &p0,
+                               NARGS(a), a);
+    clgrad_tensor_release(xc);
+    return st;
+}
+
+static clgrad_status wgrad_direct(clgrad_context *ctx, const clgrad__conv_geom *g, const char *opts, clgrad_tensor *x,
+                                  clgrad_tensor *dy, cl_int dysh, clgrad_tensor *dw)
+{
+    clgrad_tensor *xc;
+    CLGRAD_TRY(int_plane(x, &xc));
+    clgrad_tensor *xu = xc ? xc : x;
+    cl_long4 xs = strides4(xu), dys = strides4(dy);
+    cl_int xsh = (cl_int)xu->strides[2];
+    int rows = direct_rows(g), kk = g->kh * g->kw;
+    cl_int nr = (g->ho + rows - 1) / rows, len = nr * g->wo, M = g->c_out * kk;
+    int nb;
+    clgrad_tensor *part = NULL;
+    clgrad_status st = chunk_images(ctx, g, (int64_t)M * len, &nb);
+    if (st == CLGRAD_OK) st = new_temp(ctx, (int64_t)nb * M * len, &part);
+    for (int n0 = 0; st == CLGRAD_OK && n0 < g->n; n0 += nb) {
+        cl_int cnt = g->n - n0 < nb ? g->n - n0 : nb, n0_ = n0, acc = n0 > 0;
+        cl_long p0 = 0, planes = (cl_long)cnt * g->c_out;
+        clgrad__karg a[] = {CLGRAD_KARG_T(xu), CLGRAD_KARG(xs), CLGRAD_KARG(xsh),
+                            CLGRAD_KARG_T(dy), CLGRAD_KARG(dys), CLGRAD_KARG(dysh),
+                            CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(n0_), CLGRAD_KARG(g->c_in),
+                            CLGRAD_KARG(g->c_out), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho),
+                            CLGRAD_KARG(g->wo), CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh),
+                            CLGRAD_KARG(g->dw), CLGRAD_KARG(nr), CLGRAD_KARG(p0), CLGRAD_KARG(planes)};
+        st = launch3(ctx, opts, "conv_direct_wgrad_f32", (size_t)g->wo, (size_t)nr, planes, 16, 1, &p0, NARGS(a), a);
+        clgrad__karg b[] = {CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(cnt), CLGRAD_KARG(M), CLGRAD_KARG(len),
+                            CLGRAD_KARG_T(dw), CLGRAD_KARG(acc)};
+        if (st == CLGRAD_OK)
+            st = clgrad__launch_1d(ctx, FAMILY, NULL, "conv_direct_wsum_f32", (size_t)M, NARGS(b), b);
+    }
+    clgrad_tensor_release(part);
+    clgrad_tensor_release(xc);
+    return st;
+}
+
+static clgrad_status backward_direct(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
+                                     clgrad_tensor *wc, clgrad_tensor *dy, clgrad_tensor *dx_bias, clgrad_tensor *dx,
+                                     clgrad_tensor *dw)
+{
+    char opts[128];
+    direct_opts(g, opts, sizeof opts);
+    clgrad_tensor *dyc;
+    CLGRAD_TRY(int_plane(dy, &dyc));
+    clgrad_tensor *du = dyc ? dyc : dy;
+    cl_long4 dys = strides4(du);
+    cl_int dysh = (cl_int)du->strides[2];
+    clgrad_status st = CLGRAD_OK;
+    if (dx && g->c_out == g->c_in) {
+        bias_args ba = bias_of(dx_bias, wc);
+        cl_long p0 = 0, planes = (cl_long)g->n * g->c_in;
+        clgrad__karg a[] = {CLGRAD_KARG_T(du), CLGRAD_KARG(dys), CLGRAD_KARG(dysh),
+                            CLGRAD_KARG_T(wc), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride),
+                            CLGRAD_KARG(ba.has), CLGRAD_KARG_T(dx), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h),
+                            CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho), CLGRAD_KARG(g->wo), CLGRAD_KARG(g->ph),
+                            CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh), CLGRAD_KARG(g->dw), CLGRAD_KARG(p0),
+                            CLGRAD_KARG(planes)};
+        st = launch3(ctx, opts, "conv_direct_bwd_data_f32", (size_t)g->w, (size_t)g->h, planes, 16, 4, &p0,
+                     NARGS(a), a);
+    } else if (dx) {
+        /* several output channels per input channel: the GEMM path gathers them */
+        st = backward_im2col(ctx, g, x, wc, du, dx_bias, dx, NULL);
+    }
+    if (st == CLGRAD_OK && dw) st = wgrad_direct(ctx, g, opts, x, du, dysh, dw);
+    clgrad_tensor_release(dyc);
+    return st;
+}
+
 /* --- entry points ------------------------------------------------------------------------- */
 
 clgrad_status clgrad__conv_forward_algo(clgrad_context *ctx, const clgrad__conv_geom *g, int algo, clgrad_tensor *x,
@@ -425,6 +567,7 @@ clgrad_status clgrad__conv_forward_algo(clgrad_context *ctx, const clgrad__conv_
     CLGRAD_TRY(clgrad__contiguous(w, &wc));
     clgrad_status st;
     switch (algo_of(g, algo)) {
+    case ALGO_DIRECT: st = forward_direct(ctx, g, x, wc, bias, y); break;
     case ALGO_DEPTHWISE: st = forward_dw(ctx, g, x, wc, bias, y); break;
     case ALGO_1X1: st = forward_1x1(ctx, g, x, wc, bias, y); break;
     default: st = forward_im2col(ctx, g, x, wc, bias, y); break;
@@ -442,6 +585,18 @@ clgrad_status clgrad__conv_backward_algo(clgrad_context *ctx, const clgrad__conv
     if (dx) CLGRAD_TRY(clgrad__contiguous(w, &wc));
     clgrad_status st;
     switch (algo_of(g, algo)) {
+    case ALGO_DIRECT:
+        if (algo != ALGO_AUTO) {
+            st = backward_direct(ctx, g, x, wc, dy, dx_bias, dx, dw);
+        } else if (g->c_out == g->c_in && g->groups > 1) {
+            /* measured on a CPU device: the direct input gradient wins, the general
+             * depthwise weight gradient is still faster than the two-stage one */
+            st = dx ? backward_direct(ctx, g, x, wc, dy, dx_bias, dx, NULL) : CLGRAD_OK;
+            if (st == CLGRAD_OK && dw) st = backward_dw(ctx, g, x, wc, dy, NULL, NULL, dw);
+        } else {
+            st = backward_im2col(ctx, g, x, wc, dy, dx_bias, dx, dw);
+        }
+        break;
     case ALGO_DEPTHWISE: st = backward_dw(ctx, g, x, wc, dy, dx_bias, dx, dw); break;
     case ALGO_1X1:
         st = dx ? backward_data_1x1(ctx, g, wc, dy, dx_bias, dx) : CLGRAD_OK;

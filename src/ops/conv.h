@@ -36,8 +36,16 @@ clgrad_status clgrad__conv_backward(clgrad_context *ctx, const clgrad__conv_geom
 clgrad_status clgrad__conv_bias_grad(clgrad_context *ctx, clgrad_tensor *dy, clgrad_tensor *db);
 
 /* The same with an algorithm forced (tests and benchmarks); a choice that does not fit
- * the geometry falls back to the automatic one. */
-enum { CLGRAD__CONV_AUTO = 0, CLGRAD__CONV_IM2COL = 1, CLGRAD__CONV_1X1 = 2, CLGRAD__CONV_DEPTHWISE = 3 };
+ * the geometry falls back to the automatic one. DEPTHWISE: the general depthwise kernels
+ * (any window); DIRECT: the fixed-window direct kernels for groups == C_in (depthwise,
+ * channel multipliers, a single input channel), windows up to 7x7 and strides up to 4. */
+enum {
+    CLGRAD__CONV_AUTO = 0,
+    CLGRAD__CONV_IM2COL = 1,
+    CLGRAD__CONV_1X1 = 2,
+    CLGRAD__CONV_DEPTHWISE = 3,
+    CLGRAD__CONV_DIRECT = 4
+};
 clgrad_status clgrad__conv_forward_algo(clgrad_context *ctx, const clgrad__conv_geom *g, int algo, clgrad_tensor *x,
                                         clgrad_tensor *w, clgrad_tensor *bias, clgrad_tensor *y);
 clgrad_status clgrad__conv_backward_algo(clgrad_context *ctx, const clgrad__conv_geom *g, int algo,

@@ -1,7 +1,8 @@
 /* Convolutions against the plain-C references: conv2d forward and all three gradients with
- * every algorithm (im2col + GEMM, 1x1 GEMM, depthwise direct) on shapes with 1, primes, odd
- * sizes, stride 2, padding, dilation 2, groups 2, depthwise and 1x1, with and without bias,
- * contiguous and strided inputs; chunked im2col under a small allocation bound;
+ * every algorithm (im2col + GEMM, 1x1 GEMM, general depthwise, fixed-window direct) on
+ * shapes with 1, primes, odd sizes, stride 2, padding, dilation 2, groups 2, depthwise and
+ * 1x1, with and without bias, contiguous and strided inputs; chunked im2col under a small
+ * allocation bound;
  * conv_transpose2d forward and backward (output_padding, groups, dilation); bit-identical
  * repeats; error paths. */
 #include "harness.h"
@@ -120,8 +121,8 @@ static void check_conv2d(int ci, const conv_case *c, int strided)
     expect("conv2d forward", ci, yp, y, ny, red_f);
     clgrad_tensor_release(yp);
 
-    const int algos[] = {CLGRAD__CONV_IM2COL, CLGRAD__CONV_1X1, CLGRAD__CONV_DEPTHWISE};
-    for (int a = 0; a < 3; a++) {
+    const int algos[] = {CLGRAD__CONV_IM2COL, CLGRAD__CONV_1X1, CLGRAD__CONV_DEPTHWISE, CLGRAD__CONV_DIRECT};
+    for (int a = 0; a < 4; a++) {
         char what[64];
         clgrad_tensor *ya = empty4(c->n, c->c_out, ho, wo);
         TH_OK(clgrad__conv_forward_algo(th_ctx, &g, algos[a], x, w, c->bias ? b : NULL, ya));
@@ -321,6 +322,38 @@ START_TEST(conv2d_backward_is_bit_identical)
 }
 END_TEST
 
+START_TEST(conv2d_direct_backward_is_bit_identical)
+{
+    /* the direct kernels' two-stage weight gradient, chunked and whole, and the input gradient */
+    int64_t xs[4] = {5, 4, 13, 12}, ws[4] = {4, 1, 3, 3}, ys[4] = {5, 4, 13, 12};
+    clgrad_tensor *x = th_rand(4, xs, 4, -1, 1), *w = th_rand(4, ws, 5, -1, 1), *dy = th_rand(4, ys, 6, -1, 1);
+    clgrad_conv2d_params p = {{1, 1}, {1, 1}, {1, 1}, 4, {0, 0}};
+    clgrad__conv_geom g;
+    int64_t os[4];
+    TH_OK(clgrad__conv_setup("test", 0, x, w, NULL, &p, &g, os));
+    float *first[2] = {NULL, NULL};
+    for (int rep = 0; rep < 3; rep++) {
+        if (rep == 2) setenv("CLGRAD_CONV_TEMP_BYTES", "1", 1); /* one image per chunk: same sums */
+        clgrad_tensor *gx = empty4(5, 4, 13, 12), *gw = empty4(4, 1, 3, 3);
+        TH_OK(clgrad__conv_backward_algo(th_ctx, &g, CLGRAD__CONV_DIRECT, x, w, dy, NULL, gx, gw));
+        clgrad_tensor *t[2] = {gx, gw};
+        for (int k = 0; k < 2; k++) {
+            float *h = th_read(t[k]);
+            if (rep == 0) first[k] = h;
+            else {
+                size_t nbytes = (size_t)clgrad_tensor_numel(t[k]) * 4;
+                ck_assert_msg(memcmp(h, first[k], nbytes) == 0, "gradient %d differs (repeat %d)", k, rep);
+                free(h);
+            }
+            clgrad_tensor_release(t[k]);
+        }
+    }
+    unsetenv("CLGRAD_CONV_TEMP_BYTES");
+    free(first[0]), free(first[1]);
+    clgrad_tensor_release(x), clgrad_tensor_release(w), clgrad_tensor_release(dy);
+}
+END_TEST
+
 static void expect_fail(clgrad_status want, clgrad_status got, clgrad_tensor *out, const char *needle1,
                         const char *needle2)
 {
@@ -407,6 +440,7 @@ static Suite *suite_ops_conv(void)
     tcase_add_test(tc, conv2d_autograd_matches_reference);
     tcase_add_test(tc, conv2d_many_planes);
     tcase_add_test(tc, conv2d_backward_is_bit_identical);
+    tcase_add_test(tc, conv2d_direct_backward_is_bit_identical);
     tcase_add_test(tc, conv_errors_name_the_problem);
     suite_add_tcase(s, tc);
     TCase *tt = tcase_create("conv_transpose2d");
