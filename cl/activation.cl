@@ -70,7 +70,7 @@
 #define AC_HELPERS(T)                                                                               \
 /* erfc by the classic Chebyshev fit erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2) for z >= 0,  \
  * fractional error below 1.2e-7; erfc(-z) = 2 - erfc(z). */                                        \
-inline T ac_erfc_##T(T x)                                                                           \
+static inline T ac_erfc_##T(T x)                                                                           \
 {                                                                                                   \
     T z = fabs(x);                                                                                  \
     T t = (T)(1.0f) / ((T)(1.0f) + (T)(0.5f) * z);                                                  \
@@ -87,23 +87,23 @@ inline T ac_erfc_##T(T x)                                                       
     T r = t * exp(p - z * z);                                                                       \
     return select(r, (T)(2.0f) - r, x < (T)(0.0f));                                                 \
 }                                                                                                   \
-inline T gelu_tanh_d_##T(T x)                                                                       \
+static inline T gelu_tanh_d_##T(T x)                                                                       \
 {                                                                                                   \
     T x2 = x * x;                                                                                   \
     T s = (T)(1.0f) / ((T)(1.0f) + exp((T)(-2.0f * AC_GK0) * (x + (T)(AC_GK1) * x2 * x)));          \
     return s + (T)(2.0f * AC_GK0) * x * s * ((T)(1.0f) - s) * ((T)(1.0f) + (T)(3.0f * AC_GK1) * x2); \
 }                                                                                                   \
-inline T sigmoid_d_##T(T x)                                                                         \
+static inline T sigmoid_d_##T(T x)                                                                         \
 {                                                                                                   \
     T s = (T)(1.0f) / ((T)(1.0f) + exp(-x));                                                        \
     return s * ((T)(1.0f) - s);                                                                     \
 }                                                                                                   \
-inline T silu_d_##T(T x)                                                                            \
+static inline T silu_d_##T(T x)                                                                            \
 {                                                                                                   \
     T s = (T)(1.0f) / ((T)(1.0f) + exp(-x));                                                        \
     return s * ((T)(1.0f) + x * ((T)(1.0f) - s));                                                   \
 }                                                                                                   \
-inline T tanh_d_##T(T x)                                                                            \
+static inline T tanh_d_##T(T x)                                                                            \
 {                                                                                                   \
     T t = tanh(x);                                                                                  \
     return (T)(1.0f) - t * t;                                                                       \

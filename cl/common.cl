@@ -29,7 +29,7 @@
         off += (i - q_ * shape.s##k) * stride.s##k;                                       \
         i = q_;                                                                           \
     }
-inline long clgrad_offset8(long i, long8 shape, long8 stride)
+static inline long clgrad_offset8(long i, long8 shape, long8 stride)
 {
     long off = 0;
     if (i < 4294967296L && all(shape < (long8)(4294967296L))) {

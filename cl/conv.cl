@@ -11,14 +11,18 @@
  * j = (n - n0)*Ho*Wo + oh*Wo + ow, stored row-major with nb*Ho*Wo columns.
  * No build options are needed. Every kernel checks its index against its extent. */
 
+/* Products and sums stay separate operations (no fused multiply-add contraction), so that
+ * twin kernels and other devices round the same way. */
+#pragma OPENCL FP_CONTRACT OFF
+
 /* Plane index of the 2-D (pixel, plane) launches: planes are folded over dims 1 and 2 so no
  * dimension exceeds what every device accepts; the host keeps local sizes 1 there. */
-inline long conv_plane(void)
+static inline long conv_plane(void)
 {
     return (long)get_global_id(1) + (long)get_global_id(2) * (long)get_global_size(1);
 }
 
-inline long conv_at4(long4 s, long n, long c, long h, long w)
+static inline long conv_at4(long4 s, long n, long c, long h, long w)
 {
     return n * s.s0 + c * s.s1 + h * s.s2 + w * s.s3;
 }

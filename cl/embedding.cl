@@ -4,13 +4,20 @@
  * that order: no atomics, the same bits on every run. Indices outside [0, V) read nothing
  * (their output row is 0) and receive no gradient. */
 
+/* The row index of a (D, rows) launch whose rows fold over dims 1 and 2 (dim 1 of size
+ * min(rows, 32768), work-groups of height 1), so no dimension holds many work-groups. */
+static inline long emb_row(void)
+{
+    return (long)get_global_id(1) + (long)get_global_id(2) * (long)get_global_size(1);
+}
+
 /* embedding_fwd_f32: out[i*D + d] = w[idx[i]*D + d] for i < n, d < D.
  * Args: out, ooff, w, woff (contiguous (V, D)), idx, ioff (contiguous i32), n, V, D.
- * NDRange: 2-D (D, n), each rounded up. */
+ * NDRange: 3-D (D rounded up, rows n folded as in emb_row). */
 kernel void embedding_fwd_f32(global float *out, long ooff, global const float *w, long woff,
                               global const int *idx, long ioff, long n, long V, long D)
 {
-    long d = get_global_id(0), i = get_global_id(1);
+    long d = get_global_id(0), i = emb_row();
     if (d >= D || i >= n) return;
     long r = idx[ioff + i];
     out[ooff + i * D + d] = (r >= 0 && r < V) ? w[woff + r * D + d] : 0.0f;
@@ -63,11 +70,11 @@ kernel void embedding_segments(global int *seg, global const ulong *keys, long n
 
 /* embedding_bwd_f32: dw[v*D + d] = sum over the row's segment, in position order, of
  * gy[pos*D + d].  Args: dw (contiguous (V, D)), keys, seg, gy, gyoff, V, D.
- * NDRange: 2-D (D, V), each rounded up. */
+ * NDRange: 3-D (D rounded up, rows V folded as in emb_row). */
 kernel void embedding_bwd_f32(global float *dw, global const ulong *keys, global const int *seg,
                               global const float *gy, long gyoff, long V, long D)
 {
-    long d = get_global_id(0), v = get_global_id(1);
+    long d = get_global_id(0), v = emb_row();
     if (d >= D || v >= V) return;
     float acc = 0.0f;
     int end = seg[2 * v + 1];

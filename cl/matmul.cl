@@ -98,7 +98,7 @@ __kernel void matmul_scale_f32(const int M, const int N, const float beta, __glo
  *     src[off + b * batch + r * rs + k * ks].
  * A work-item copies panels y*ppi .. y*ppi + ppi - 1 (ppi = panels per item),
  * k from x*MM_PACK_K to x*MM_PACK_K + MM_PACK_K - 1. */
-inline void mm_pack_panel(const int rows, const int K, const int W, const int ppi,
+static inline void mm_pack_panel(const int rows, const int K, const int W, const int ppi,
                           __global const float *restrict src, const long off,
                           const long rs, const long ks, const long batch,
                           __global float *restrict dst, const long dst_batch)

@@ -9,6 +9,10 @@
  * Element-wise kernels find an element's statistics at (e / sdiv) % smod and its affine
  * parameters at (e / adiv) % amod. */
 
+/* Products and sums stay separate operations (no fused multiply-add contraction), so that
+ * twin kernels and other devices round the same way. */
+#pragma OPENCL FP_CONTRACT OFF
+
 /* Declares a, b: the (a, b) coordinates of flat reduction position m0 (m = a*B + b). */
 #define CHUNK_BEGIN(m0, a, b)                                                                      \
     long a = (m0) / B, b = (m0) - ((m0) / B) * B

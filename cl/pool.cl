@@ -7,19 +7,23 @@
  * and gradients are contiguous. Windows: output (oh, ow) covers input rows
  * oh*sh - ph .. oh*sh - ph + kh - 1 and the matching columns. No build options. */
 
+/* Products and sums stay separate operations (no fused multiply-add contraction), so that
+ * twin kernels and other devices round the same way. */
+#pragma OPENCL FP_CONTRACT OFF
+
 /* Plane index: planes fold over NDRange dims 1 and 2 (local size 1 there). */
-inline long pool_plane(void)
+static inline long pool_plane(void)
 {
     return (long)get_global_id(1) + (long)get_global_id(2) * (long)get_global_size(1);
 }
 
-inline long pool_at4(long4 s, long n, long c, long h, long w)
+static inline long pool_at4(long4 s, long n, long c, long h, long w)
 {
     return n * s.s0 + c * s.s1 + h * s.s2 + w * s.s3;
 }
 
 /* First and last output index (lo..hi, maybe empty) whose window holds input index i. */
-inline int2 pool_windows(int i, int k, int s, int p, int out)
+static inline int2 pool_windows(int i, int k, int s, int p, int out)
 {
     int first = i + p - k + 1;
     int lo = first <= 0 ? 0 : (first + s - 1) / s;

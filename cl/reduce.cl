@@ -40,7 +40,7 @@
 #endif
 
 /* argmax order: a NaN beats any number, then larger values, then the smaller index. */
-inline int red_arg_better(float va, int ia, float vb, int ib)
+static inline int red_arg_better(float va, int ia, float vb, int ib)
 {
     if (isnan(va)) return !isnan(vb) || ia < ib;
     if (isnan(vb)) return 0;
@@ -184,7 +184,7 @@ kernel void reduce_item_f32(global const float *x, long xoff, long O, long R, lo
 
 /* Columns j0 .. j0+RED_VW-1 of x at element offset off (stride si), each clamped to the
  * last valid column jl so that lanes past the end repeat a real element. */
-inline floatV red_gather_cols(global const float *x, long off, long si, int jl)
+static inline floatV red_gather_cols(global const float *x, long off, long si, int jl)
 {
     float t[RED_VW];
     for (int j = 0; j < RED_VW; j++) t[j] = x[off + (long)min(j, jl) * si];

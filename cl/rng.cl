@@ -8,12 +8,16 @@
  *   normal  n(i) by Box-Muller on the pair (2*(i/2), 2*(i/2) + 1): u1 = 1 - u(even) in (0, 1],
  *           u2 = u(odd), r = sqrt(-2 ln u1), value r cos(2 pi u2) (even i) or r sin(2 pi u2). */
 
+/* Products and sums stay separate operations (no fused multiply-add contraction), so that
+ * twin kernels and other devices round the same way. */
+#pragma OPENCL FP_CONTRACT OFF
+
 #define PHILOX_M0 0xD2511F53u
 #define PHILOX_M1 0xCD9E8D57u
 #define PHILOX_W0 0x9E3779B9u
 #define PHILOX_W1 0xBB67AE85u
 
-inline uint4 philox4x32_10(uint4 c, uint2 k)
+static inline uint4 philox4x32_10(uint4 c, uint2 k)
 {
     for (int r = 0; r < 10; r++) {
         if (r > 0) {
@@ -28,14 +32,14 @@ inline uint4 philox4x32_10(uint4 c, uint2 k)
 }
 
 /* The four 24-bit integers of block `block` (element indices 4*block .. 4*block + 3). */
-inline uint4 philox_bits24(ulong seed, ulong block)
+static inline uint4 philox_bits24(ulong seed, ulong block)
 {
     uint4 ctr = (uint4)((uint)block, (uint)(block >> 32), 0u, 0u);
     uint2 key = (uint2)((uint)seed, (uint)(seed >> 32));
     return philox4x32_10(ctr, key) >> (uint4)(8u);
 }
 
-inline float bits_to_uniform(uint b) { return (float)b * 0x1p-24f; }
+static inline float bits_to_uniform(uint b) { return (float)b * 0x1p-24f; }
 
 /* uniform_f32: y[yoff + k] = lo + (hi - lo) * u(start + k) for k < n (the result is kept
  * below hi when hi > lo).  Args: y, yoff, n, seed, start, lo, hi.

@@ -4,10 +4,17 @@
  * that pair's gate values, so the kernels need no local memory and no atomics. Offsets and
  * sizes are in elements; every per-step matrix is contiguous with rows of G * H (gates) or
  * H (states). Flags say whether an optional operand is present; an absent one counts as 0.
- * NDRange: 2-D (>= H, >= B) over (j, b), so that no work-item divides (64-bit division is
- * slow on CPU devices); any work-group size. */
+ * NDRange: 3-D (>= H, rows b folded as in rnn_row) over (j, b), so that no work-item
+ * divides (64-bit division is slow on CPU devices); any work-group of height 1. */
 
-inline float rnn_sigm(float v) { return 1.0f / (1.0f + exp(-v)); }
+static inline float rnn_sigm(float v) { return 1.0f / (1.0f + exp(-v)); }
+
+/* The batch row of a cell launch: rows fold over dims 1 and 2 (dim 1 of size min(B, 32768),
+ * work-groups of height 1) so no dimension holds more work-groups than GPUs allow. */
+static inline long rnn_row(void)
+{
+    return (long)get_global_id(1) + (long)get_global_id(2) * (long)get_global_size(1);
+}
 
 /* lstm_fwd_f32: one LSTM step, gates i, f, g, o.
  * Args: gt, goff: (B, 4H) holding h_{t-1} W_hh^T when has_rec (else not read); overwritten
@@ -21,7 +28,7 @@ kernel void lstm_fwd_f32(global float *gt, long goff, global const float *xp, lo
                          int has_c, global float *c, long coff,
                          global float *h, long hoff, long clast, long H, long B)
 {
-    long j = get_global_id(0), b = get_global_id(1);
+    long j = get_global_id(0), b = rnn_row();
     if (j >= H || b >= B) return;
     long i = b * H + j, r = b * 4 * H + j;
     global float *g = gt + goff + r;
@@ -62,7 +69,7 @@ kernel void lstm_bwd_f32(global const float *gy, long gyoff, global const float 
                          global const float *c, long coff, global const float *cp, long cpoff, int has_c,
                          global float *dg, long dgoff, global float *dcout, long dcoutoff, long H, long B)
 {
-    long j = get_global_id(0), b = get_global_id(1);
+    long j = get_global_id(0), b = rnn_row();
     if (j >= H || b >= B) return;
     long i = b * H + j, r = b * 4 * H + j;
     global const float *g = gs + gsoff + r;
@@ -90,7 +97,7 @@ kernel void gru_fwd_f32(global const float *hp, long hpoff, int has_rec, global 
                         int has_bias, global const float *xp, long xoff, global const float *hprev, long hvoff,
                         int has_h, global float *s, long soff, global float *h, long hoff, long H, long B)
 {
-    long j = get_global_id(0), b = get_global_id(1);
+    long j = get_global_id(0), b = rnn_row();
     if (j >= H || b >= B) return;
     long i = b * H + j, r3 = b * 3 * H + j;
     float hr = 0.0f, hz = 0.0f, hn = 0.0f;
@@ -129,7 +136,7 @@ kernel void gru_bwd_f32(global const float *gy, long gyoff, global float *dh, lo
                         global const float *s, long soff, global const float *hprev, long hvoff, int has_h,
                         global float *dx, long dxoff, global float *dhp, long dhpoff, long H, long B)
 {
-    long j = get_global_id(0), b = get_global_id(1);
+    long j = get_global_id(0), b = rnn_row();
     if (j >= H || b >= B) return;
     long i = b * H + j, r3 = b * 3 * H + j;
     global const float *g = s + soff + b * 4 * H + j;
@@ -157,7 +164,7 @@ kernel void rnn_fwd_f32(global const float *g, long goff, int has_rec, global co
                         global const float *bias, long boff, int has_bias, global float *h, long hoff, int relu,
                         long H, long B)
 {
-    long j = get_global_id(0), b = get_global_id(1);
+    long j = get_global_id(0), b = rnn_row();
     if (j >= H || b >= B) return;
     long i = b * H + j;
     float v = xp[xoff + i];
@@ -172,7 +179,7 @@ kernel void rnn_fwd_f32(global const float *g, long goff, int has_rec, global co
 kernel void rnn_bwd_f32(global const float *gy, long gyoff, global const float *dh, long dhoff, int has_dh,
                         global const float *h, long hoff, global float *dg, long dgoff, int relu, long H, long B)
 {
-    long j = get_global_id(0), b = get_global_id(1);
+    long j = get_global_id(0), b = rnn_row();
     if (j >= H || b >= B) return;
     long i = b * H + j;
     float d = gy[gyoff + i];
@@ -184,15 +191,16 @@ kernel void rnn_bwd_f32(global const float *gy, long gyoff, global const float *
 /* --- the input projection xp = x W_ih^T (the GEMM itself is the matmul family's) and bias
  * gradients --- */
 
-/* rnn_gather_f32: dst (T, B, I) contiguous <- a strided (T, B, I) view.
- * Args: dst, doff, src, soff, st, sb, si (element strides), T, B, I.
- * NDRange: 3-D (>= I, >= B, >= T). */
+/* rnn_gather_f32: dst (T, B, I) with rows of I and a t stride of dts <- a strided (T, B, I)
+ * view (the host launches blocks of at most 32768 t and b when the sizes are bigger).
+ * Args: dst, doff, src, soff, st, sb, si (element strides), T, B, I, dts.
+ * NDRange: 3-D (>= I, >= B, >= T), work-groups of height and depth 1. */
 kernel void rnn_gather_f32(global float *dst, long doff, global const float *src, long soff, long st, long sb,
-                           long si, long T, long B, long I)
+                           long si, long T, long B, long I, long dts)
 {
     long k = get_global_id(0), b = get_global_id(1), t = get_global_id(2);
     if (k >= I || b >= B || t >= T) return;
-    dst[doff + (t * B + b) * I + k] = src[soff + t * st + b * sb + k * si];
+    dst[doff + t * dts + b * I + k] = src[soff + t * st + b * sb + k * si];
 }
 
 #ifndef RNN_CW

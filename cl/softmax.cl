@@ -63,8 +63,8 @@ typedef int16 smx_vi;
 
 /* exp and log of scalars through the vector routines: compilers may round their scalar and
  * vector versions differently, and every kernel here must give the same bits */
-inline float smx_exp1(float x) { return exp((float4)(x)).x; }
-inline float smx_log1(float x) { return log((float4)(x)).x; }
+static inline float smx_exp1(float x) { return exp((float4)(x)).x; }
+static inline float smx_log1(float x) { return log((float4)(x)).x; }
 #if SMX_VW == 1
 #define SMX_VEXP smx_exp1
 #define SMX_VLOG smx_log1
@@ -114,7 +114,7 @@ inline float smx_log1(float x) { return log((float4)(x)).x; }
 /* the elements p[j * rs] for j < nc (fill beyond), as one vector; rs == 1 and nc == SMX_VW
  * is one vector load. Element by element otherwise, without private arrays (slow on some
  * CPU compilers). */
-inline smx_v smx_ldm(global const float *p, long rs, long nc, float fill)
+static inline smx_v smx_ldm(global const float *p, long rs, long nc, float fill)
 {
     if (rs == 1 && nc >= SMX_VW) return SMX_LOAD(p);
     smx_v v = (smx_v)(fill);
@@ -124,7 +124,7 @@ inline smx_v smx_ldm(global const float *p, long rs, long nc, float fill)
     return v;
 }
 
-inline void smx_stm(global float *p, long rs, long nc, smx_v v)
+static inline void smx_stm(global float *p, long rs, long nc, smx_v v)
 {
     if (rs == 1 && nc >= SMX_VW) {
         SMX_STORE(v, p);
@@ -136,7 +136,7 @@ inline void smx_stm(global float *p, long rs, long nc, smx_v v)
 }
 
 /* v with the elements j >= nc set to 0 */
-inline smx_v smx_keep(smx_v v, long nc)
+static inline smx_v smx_keep(smx_v v, long nc)
 {
     if (nc >= SMX_VW) return v;
 #define SMX_X(j, c) if (j >= nc) SMX_COMP(v, c) = 0.0f;
@@ -154,7 +154,7 @@ inline smx_v smx_keep(smx_v v, long nc)
  * Vectors whose lanes all lie at or past the row length n hold the identity, and
  * combining with the identity is exact, so they are skipped. */
 #define SMX_TREE(name, COMB)                                                                    \
-    inline float name(smx_v *a, long n)                                                         \
+    static inline float name(smx_v *a, long n)                                                         \
     {                                                                                           \
         for (int h = SMX_NV / 2; h > 0; h >>= 1)                                                \
             for (int k = 0; k < h && (k + h) * SMX_VW < n; k++) a[k] = COMB(a[k], a[k + h]);    \
@@ -163,7 +163,7 @@ inline smx_v smx_keep(smx_v v, long nc)
 
 #if SMX_VW == 16
 #define SMX_IN_TREE(name, COMB)                                                                 \
-    inline float smx_in_##name(float16 v)                                                       \
+    static inline float smx_in_##name(float16 v)                                                       \
     {                                                                                           \
         float8 e = COMB(v.lo, v.hi);                                                            \
         float4 h = COMB(e.lo, e.hi);                                                            \
@@ -172,7 +172,7 @@ inline smx_v smx_keep(smx_v v, long nc)
     }
 #elif SMX_VW == 8
 #define SMX_IN_TREE(name, COMB)                                                                 \
-    inline float smx_in_##name(float8 v)                                                        \
+    static inline float smx_in_##name(float8 v)                                                        \
     {                                                                                           \
         float4 h = COMB(v.lo, v.hi);                                                            \
         float2 h2 = COMB(h.lo, h.hi);                                                           \
@@ -180,14 +180,14 @@ inline smx_v smx_keep(smx_v v, long nc)
     }
 #elif SMX_VW == 4
 #define SMX_IN_TREE(name, COMB)                                                                 \
-    inline float smx_in_##name(float4 v)                                                        \
+    static inline float smx_in_##name(float4 v)                                                        \
     {                                                                                           \
         float2 h2 = COMB(v.lo, v.hi);                                                           \
         return COMB(h2.x, h2.y);                                                                \
     }
 #else
 #define SMX_IN_TREE(name, COMB)                                                                 \
-    inline float smx_in_##name(float v) { return v; }
+    static inline float smx_in_##name(float v) { return v; }
 #endif
 
 #define SMX_ADD(x, y) ((x) + (y))

@@ -42,8 +42,9 @@ CLGRAD_API clgrad_status clgrad_tensor_ones(clgrad_context *ctx, int ndim, const
 CLGRAD_API clgrad_status clgrad_tensor_arange(clgrad_context *ctx, double start, double stop,
                                               double step, clgrad_tensor **out);
 /* Random f32 from a counter-based Philox4x32-10 stream: element i (row-major) depends only
- * on (seed, i), so the same seed gives the same numbers on any device and launch shape.
- * uniform: [lo, hi). normal: mean + std * N(0,1) by Box-Muller. */
+ * on (seed, i), never on the launch shape. uniform: [lo, hi), bit-identical on every
+ * device. normal: mean + std * N(0,1) by Box-Muller; identical on one device, and within a
+ * few ulp across devices (their log, sqrt and cos may round differently). */
 CLGRAD_API clgrad_status clgrad_tensor_uniform(clgrad_context *ctx, int ndim, const int64_t *shape,
                                                uint64_t seed, float lo, float hi, clgrad_tensor **out);
 CLGRAD_API clgrad_status clgrad_tensor_normal(clgrad_context *ctx, int ndim, const int64_t *shape,
