@@ -97,7 +97,8 @@ kernel void nll_bwd_f32(global float *dx, global const float *lp, global const i
 {
     long j = get_global_id(0);
     if (j >= N * C) return;
-    long i = j / C, k = j - i * C;
+    /* 32-bit division when the sizes allow (64-bit division is slow on GPUs) */
+    long i = j < 4294967296L && C < 4294967296L ? (long)((uint)j / (uint)C) : j / C, k = j - i * C;
     int lab = labels[loff + i];
     if (lab == ignore) {
         dx[j] = 0.0f;

@@ -13,6 +13,14 @@
  * twin kernels and other devices round the same way. */
 #pragma OPENCL FP_CONTRACT OFF
 
+/* (e / d) % m, in 32-bit arithmetic when everything fits (64-bit division is slow on GPUs
+ * and CPUs alike); the same value either way. */
+static inline long norm_at(long e, long d, long m)
+{
+    if (e < 4294967296L && d < 4294967296L && m < 4294967296L) return (long)(((uint)e / (uint)d) % (uint)m);
+    return (e / d) % m;
+}
+
 /* Declares a, b: the (a, b) coordinates of flat reduction position m0 (m = a*B + b). */
 #define CHUNK_BEGIN(m0, a, b)                                                                      \
     long a = (m0) / B, b = (m0) - ((m0) / B) * B
@@ -101,7 +109,7 @@ kernel void norm_apply_f32(global float *y, long yoff, global const float *x, lo
 {
     long e = get_global_id(0);
     if (e >= n) return;
-    long s = (e / sdiv) % smod, a = (e / adiv) % amod;
+    long s = norm_at(e, sdiv, smod), a = norm_at(e, adiv, amod);
     float v = (x[xoff + e] - mean[s]) * invstd[s];
     if (has_w) v *= w[woff + a];
     if (has_b) v += bias[boff + a];
@@ -126,9 +134,9 @@ kernel void norm_bwd_partial_f32(global const float *x, long xoff, global const 
     CHUNK_BEGIN(m0, a, b);
     for (long m = m0; m < m1; m++) {
         long e = (a * C + c) * B + b;
-        long s = (e / sdiv) % smod;
+        long s = norm_at(e, sdiv, smod);
         float g = dy[dyoff + e];
-        if (w_in) g *= w[woff + (e / adiv) % amod];
+        if (w_in) g *= w[woff + norm_at(e, adiv, amod)];
         s1 += g;
         s2 += g * ((x[xoff + e] - mean[s]) * invstd[s]);
         if (++b == B) { b = 0; a++; }
@@ -160,7 +168,7 @@ kernel void norm_bwd_dx_f32(global float *dx, global const float *x, long xoff, 
 {
     long e = get_global_id(0);
     if (e >= n) return;
-    long s = (e / sdiv) % smod, a = (e / adiv) % amod;
+    long s = norm_at(e, sdiv, smod), a = norm_at(e, adiv, amod);
     float g = dy[dyoff + e];
     if (w_in) g *= w[woff + a];
     float is = invstd[s];

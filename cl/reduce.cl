@@ -196,12 +196,13 @@ static inline floatV red_gather_cols(global const float *x, long off, long si, i
  * column per vector component, in the canonical lane/tree order; neighbouring work-items
  * read neighbouring columns of a row. Args as reduce_item_f32 without the argmax ones:
  * x, xoff, O, R, I, so, sr, si, chunk, nchunk, mean, out, ooff, div.
- * NDRange: 2-D, (>= ceil(I/RED_VW), O*nchunk), any local size. -D RED_VW (4, 8 or 16). */
+ * NDRange: 3-D, (>= ceil(I/RED_VW), O*nchunk folded over dims 1 and 2 as
+ * g = id(1) + id(2) * size(1)), local (any, 1, 1). -D RED_VW (4, 8 or 16). */
 kernel void reduce_cols_f32(global const float *x, long xoff, long O, long R, long I, long so, long sr, long si,
                             long chunk, long nchunk, global const float *mean, global float *out, long ooff,
                             float div)
 {
-    long i0 = get_global_id(0) * RED_VW, g = get_global_id(1);
+    long i0 = get_global_id(0) * RED_VW, g = (long)get_global_id(1) + (long)get_global_id(2) * (long)get_global_size(1);
     if (i0 >= I || g >= O * nchunk) return;
     long c = g % nchunk, o = g / nchunk;
     long start = c * chunk, end = min(R, start + chunk);
@@ -243,6 +244,51 @@ kernel void reduce_cols_f32(global const float *x, long xoff, long O, long R, lo
         vstoreV(res, 0, t);
         for (int j = 0; j <= jl; j++) out[ooff + (o * I + i0 + j) * nchunk + c] = t[j];
     }
+}
+
+/* reduce_colwg_f32: RED_OP 0..3 (not argmax); the GPU form of reduce_cols_f32 (same
+ * arguments and results, no per-work-item lane array). A work-group of (CW, LW) work-items
+ * handles CW adjacent columns of one partial result g = o*nchunk + c: work-item (j, w)
+ * accumulates lanes w, w + LW, ... of column i = group column * CW + j (neighbouring
+ * work-items read neighbouring columns), then the lanes meet in the canonical tree in local
+ * memory. g folds over dims 1 and 2: g = group_id(1) + group_id(2) * num_groups(1).
+ * Args: x, xoff, O, R, I, so, sr, si, chunk, nchunk, mean, out, ooff, div, lv (local,
+ * RED_LANES * CW floats).  NDRange: 3-D (>= I, groups in dim 1 * LW, dim 2), local
+ * (CW, LW, 1), any CW and LW <= RED_LANES. */
+kernel void reduce_colwg_f32(global const float *x, long xoff, long O, long R, long I, long so, long sr, long si,
+                             long chunk, long nchunk, global const float *mean, global float *out, long ooff,
+                             float div, local float *lv)
+{
+    long g = (long)get_group_id(1) + (long)get_group_id(2) * (long)get_num_groups(1);
+    long i = get_global_id(0);
+    int j = (int)get_local_id(0), CW = (int)get_local_size(0);
+    int w = (int)get_local_id(1), LW = (int)get_local_size(1);
+    int live = i < I && g < O * nchunk; /* the others still take part in the barriers */
+    long c = live ? g % nchunk : 0, o = live ? g / nchunk : 0;
+    long start = c * chunk, end = live ? min(R, start + chunk) : 0;
+    long base = xoff + o * so + i * si;
+#if RED_OP == 3
+    float m = live ? mean[o * I + i] : 0.0f;
+#endif
+    for (int t = w; t < RED_LANES; t += LW) {
+        float acc = RED_ID;
+        for (long r = start + t; r < end; r += RED_LANES) {
+            float v = x[base + r * sr];
+#if RED_OP == 3
+            float d = v - m;
+            acc = acc + d * d;
+#else
+            acc = RED_COMB(acc, v);
+#endif
+        }
+        lv[t * CW + j] = acc;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int s = RED_LANES / 2; s > 0; s >>= 1) {
+        for (int t = w; t < s; t += LW) lv[t * CW + j] = RED_COMB(lv[t * CW + j], lv[(t + s) * CW + j]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (live && w == 0) out[ooff + (o * I + i) * nchunk + c] = lv[j] / div;
 }
 
 /* reduce_rows_f32: RED_OP 0..3 (not argmax), RED_LANES 64. One work-item per partial result

@@ -88,8 +88,14 @@ clgrad_status clgrad__device_query(cl_platform_id p, cl_device_id d, int pidx, i
     clGetDeviceInfo(d, CL_DEVICE_DOUBLE_FP_CONFIG, sizeof dcfg, &dcfg, NULL);
     clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof info->max_work_group_size,
                     &info->max_work_group_size, NULL);
-    clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof info->max_work_item_sizes,
-                    info->max_work_item_sizes, NULL);
+    /* the sizes array has one entry per dimension the device supports (3 or more): read them all, keep 3 */
+    cl_uint wdims = 0;
+    clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_DIMENSIONS, sizeof wdims, &wdims, NULL);
+    if (wdims >= 1 && wdims <= 64) {
+        size_t wsz[64] = {0};
+        if (clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_ITEM_SIZES, wdims * sizeof wsz[0], wsz, NULL) == CL_SUCCESS)
+            for (int i = 0; i < 3; i++) info->max_work_item_sizes[i] = i < (int)wdims ? wsz[i] : 1;
+    }
 
     if (type & CL_DEVICE_TYPE_GPU)
         info->kind = unified ? CLGRAD_DEVICE_KIND_GPU_INTEGRATED : CLGRAD_DEVICE_KIND_GPU_DISCRETE;

@@ -112,11 +112,12 @@ static size_t pow2_at_least(int64_t v)
     return r;
 }
 
-/* 3-D launch over a plan of at most 3 dims (dim 0 innermost). */
-static clgrad_status launch_plan3(clgrad_context *ctx, const char *kernel, const plan *p, int nargs,
-                                  const clgrad__karg *args)
+/* The 3-D NDRange of a plan of at most 3 dims (dim 0 innermost). Returns 0 when it would need
+ * more than 65535 work-groups in dim 1 or 2 (NVIDIA's grid limit) or more than 2^32 items
+ * in a dimension: callers then use the 1-D bcast8 kernels, which have no such limit. */
+static int plan3_ndrange(const clgrad_context *ctx, const plan *p, size_t g[3], size_t l[3])
 {
-    size_t g[3], l[3], left = clgrad__wg_1d(ctx);
+    size_t left = clgrad__wg_1d(ctx);
     for (int d = 0; d < 3; d++) {
         g[d] = d < p->nd ? (size_t)p->shape[p->nd - 1 - d] : 1;
         size_t want = pow2_at_least((int64_t)g[d]), cap = ctx->info.max_work_item_sizes[d];
@@ -126,6 +127,23 @@ static clgrad_status launch_plan3(clgrad_context *ctx, const char *kernel, const
         left /= l[d];
         if (left == 0) left = 1;
     }
+    for (int d = 0; d < 3; d++)
+        if ((uint64_t)g[d] > 0xffffffffu || (d > 0 && (g[d] + l[d] - 1) / l[d] > 65535)) return 0;
+    return 1;
+}
+
+/* Whether a plan runs on the 3-D bcast3 kernels (else the 1-D bcast8 ones). */
+static int plan3_fits(const clgrad_context *ctx, const plan *p)
+{
+    size_t g[3], l[3];
+    return p->nd <= 3 && plan3_ndrange(ctx, p, g, l);
+}
+
+static clgrad_status launch_plan3(clgrad_context *ctx, const char *kernel, const plan *p, int nargs,
+                                  const clgrad__karg *args)
+{
+    size_t g[3], l[3];
+    plan3_ndrange(ctx, p, g, l);
     return clgrad__launch(ctx, FAMILY, fam_opts(ctx, 0), kernel, 3, g, l, nargs, args);
 }
 
@@ -218,7 +236,7 @@ static clgrad_status binary_launch(const char *op, clgrad_tensor *y, clgrad_tens
     plan p;
     clgrad_tensor *ts[2] = {a, b};
     make_plan(&p, y->ndim, y->shape, 2, ts);
-    if (p.nd <= 3) {
+    if (plan3_fits(ctx, &p)) {
         cl_long4 as = plan_l4(&p, 0), bs = plan_l4(&p, 1), sh = plan_l4(&p, -1);
         snprintf(kernel, sizeof kernel, "%s_bcast3_f32", op);
         clgrad__karg args[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(a), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
@@ -300,7 +318,7 @@ static clgrad_status binary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_
         clgrad_tensor *ts[2] = {a, b};
         char kernel[64];
         make_plan(&p, n->out_ndim, n->out_shape, 2, ts);
-        if (p.nd <= 3) {
+        if (plan3_fits(ctx, &p)) {
             cl_long4 as = plan_l4(&p, 0), bs = plan_l4(&p, 1), sh = plan_l4(&p, -1);
             snprintf(kernel, sizeof kernel, "%s_bwd_bcast3_f32", n->name);
             clgrad__karg args[] = {CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
@@ -425,7 +443,7 @@ static clgrad_status where_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_t
         cl_long o[2] = {d[0] ? d[0]->offset : 0, d[1] ? d[1]->offset : 0};
         plan p;
         make_plan(&p, n->out_ndim, n->out_shape, 1, &c);
-        if (p.nd <= 3) {
+        if (plan3_fits(ctx, &p)) {
             cl_long4 cs = plan_l4(&p, 0), sh = plan_l4(&p, -1);
             clgrad__karg args[] = {CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
                                    CLGRAD_KARG_T(g), CLGRAD_KARG_T(c), CLGRAD_KARG(cs), CLGRAD_KARG(sh)};
@@ -461,7 +479,7 @@ static clgrad_status where_launch(clgrad_tensor *y, clgrad_tensor *c, clgrad_ten
     plan p;
     clgrad_tensor *ts[3] = {c, a, b};
     make_plan(&p, y->ndim, y->shape, 3, ts);
-    if (p.nd <= 3) {
+    if (plan3_fits(ctx, &p)) {
         cl_long4 cs = plan_l4(&p, 0), as = plan_l4(&p, 1), bs = plan_l4(&p, 2), sh = plan_l4(&p, -1);
         clgrad__karg args[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(c), CLGRAD_KARG(cs), CLGRAD_KARG_T(a),
                                CLGRAD_KARG(as), CLGRAD_KARG_T(b), CLGRAD_KARG(bs), CLGRAD_KARG(sh)};

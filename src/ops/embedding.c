@@ -6,6 +6,16 @@
 
 #define FAMILY "embedding"
 
+/* A (D, rows) launch with rows folded over dims 1 and 2 (see emb_row() in cl/embedding.cl):
+ * at most 32768 work-groups of height 1 in dim 1, the rest in dim 2. */
+static void rows_fold(size_t global[3], int64_t D, int64_t rows)
+{
+    size_t y = rows < 32768 ? (size_t)rows : 32768;
+    global[0] = D > 0 ? (size_t)D : 0;
+    global[1] = y;
+    global[2] = y ? ((size_t)rows + y - 1) / y : 0;
+}
+
 static clgrad_status embedding_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     if (!nd->needs_grad[0]) return CLGRAD_OK;
@@ -37,12 +47,13 @@ static clgrad_status embedding_backward(clgrad__node *nd, clgrad_tensor *gy, clg
             goto fail;
     }
     {
-        size_t local[2] = {clgrad__wg_1d(ctx), 1};
-        size_t global[2] = {(size_t)D, (size_t)V};
+        size_t local[3] = {clgrad__wg_1d(ctx), 1, 1};
+        size_t global[3];
+        rows_fold(global, D, V);
         clgrad__karg a[] = {CLGRAD_KARG(dw->buf->mem), CLGRAD_KARG(keys->buf->mem), CLGRAD_KARG(seg->buf->mem),
                             CLGRAD_KARG_T(gy), CLGRAD_KARG(V), CLGRAD_KARG(D)};
         if (D < (int64_t)local[0]) local[0] = (size_t)D;
-        if ((st = clgrad__launch(ctx, FAMILY, NULL, "embedding_bwd_f32", 2, global, local, (int)(sizeof a / sizeof a[0]), a)) != CLGRAD_OK)
+        if ((st = clgrad__launch(ctx, FAMILY, NULL, "embedding_bwd_f32", 3, global, local, (int)(sizeof a / sizeof a[0]), a)) != CLGRAD_OK)
             goto fail;
     }
     clgrad_tensor_release(keys);
@@ -84,12 +95,13 @@ clgrad_status clgrad_embedding(clgrad_tensor *weight, clgrad_tensor *indices, cl
     if ((st = clgrad__contiguous(indices, &idx)) != CLGRAD_OK) goto done;
     if ((st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, indices->ndim + 1, oshape, &y)) != CLGRAD_OK) goto done;
     {
-        size_t local[2] = {clgrad__wg_1d(ctx), 1};
-        size_t global[2] = {(size_t)D, (size_t)n};
+        size_t local[3] = {clgrad__wg_1d(ctx), 1, 1};
+        size_t global[3];
+        rows_fold(global, D, n);
         if (D < (int64_t)local[0]) local[0] = D > 0 ? (size_t)D : 1;
         clgrad__karg a[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(w), CLGRAD_KARG_T(idx), CLGRAD_KARG(n), CLGRAD_KARG(V),
                             CLGRAD_KARG(D)};
-        if ((st = clgrad__launch(ctx, FAMILY, NULL, "embedding_fwd_f32", 2, global, local, (int)(sizeof a / sizeof a[0]), a)) != CLGRAD_OK)
+        if ((st = clgrad__launch(ctx, FAMILY, NULL, "embedding_fwd_f32", 3, global, local, (int)(sizeof a / sizeof a[0]), a)) != CLGRAD_OK)
             goto done;
     }
     clgrad_tensor *in[2] = {weight, indices};

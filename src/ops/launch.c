@@ -8,8 +8,17 @@ size_t clgrad__wg_1d(const clgrad_context *ctx)
 {
     size_t want = ctx->info.kind == CLGRAD_DEVICE_KIND_CPU ? 64 : 256;
     size_t max = ctx->info.max_work_group_size ? ctx->info.max_work_group_size : 1;
+    size_t cap0 = ctx->info.max_work_item_sizes[0];
+    if (cap0 && cap0 < max) max = cap0;
     return want < max ? want : max;
 }
+
+/* Conservative grid limits: OpenCL 1.2 has no query for them. NVIDIA allows at most 65535
+ * work-groups in dims 1 and 2, and 32-bit sizes per dimension are the common denominator;
+ * launches beyond either fail here with a message instead of in the driver (kernels fold
+ * large extents into dim 0 or into several axes so they stay under these). */
+#define CLGRAD_MAX_GROUPS_DIM12 ((size_t)65535)
+#define CLGRAD_MAX_GLOBAL_DIM ((uint64_t)0xffffffffu)
 
 clgrad_status clgrad__launch(clgrad_context *ctx, const char *family, const char *options, const char *kernel,
                              cl_uint dim, const size_t *global, const size_t *local, int nargs,
@@ -20,12 +29,6 @@ clgrad_status clgrad__launch(clgrad_context *ctx, const char *family, const char
     size_t wg_max;
     CLGRAD_TRY(clgrad__program_get(ctx, family, options, &pe));
     CLGRAD_TRY(clgrad__kernel_get(ctx, pe, kernel, &k, &wg_max));
-    for (int i = 0; i < nargs; i++) {
-        cl_int e = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr);
-        if (e != CL_SUCCESS)
-            return clgrad__fail(ctx, CLGRAD_ERR_OPENCL, "%s: setting argument %d (%zu bytes): %s (%d)", kernel, i,
-                                args[i].size, clgrad__cl_error_name(e), (int)e);
-    }
     size_t g[3], l[3];
     for (cl_uint d = 0; d < dim; d++) {
         if (global[d] == 0) return CLGRAD_OK; /* nothing to do */
@@ -35,6 +38,9 @@ clgrad_status clgrad__launch(clgrad_context *ctx, const char *family, const char
         size_t total = 1;
         for (cl_uint d = 0; d < dim; d++) {
             l[d] = local[d] ? local[d] : 1;
+            /* each dimension must also fit the device's per-dimension work-item limit */
+            size_t cap = d < 3 ? ctx->info.max_work_item_sizes[d] : 0;
+            while (cap && l[d] > cap) l[d] = (l[d] + 1) / 2;
             total *= l[d];
         }
         /* shrink the first dims until the group fits what the compiled kernel allows */
@@ -46,7 +52,23 @@ clgrad_status clgrad__launch(clgrad_context *ctx, const char *family, const char
             }
         for (cl_uint d = 0; d < dim; d++) g[d] = (g[d] + l[d] - 1) / l[d] * l[d];
     }
-    cl_int e = clEnqueueNDRangeKernel(ctx->queue, k, dim, NULL, g, local ? l : NULL, 0, NULL, NULL);
+    for (cl_uint d = 0; d < dim; d++) {
+        size_t groups = g[d] / (local ? l[d] : 1); /* no local: the driver may pick 1 */
+        if ((uint64_t)g[d] > CLGRAD_MAX_GLOBAL_DIM || (d > 0 && groups > CLGRAD_MAX_GROUPS_DIM12))
+            return clgrad__fail(ctx, CLGRAD_ERR_UNSUPPORTED,
+                                "%s: launch too large in dimension %u (global %zu, %zu work-groups; at most "
+                                "%llu work-items per dimension and %zu work-groups in dimensions 1 and 2)",
+                                kernel, (unsigned)d, g[d], groups, (unsigned long long)CLGRAD_MAX_GLOBAL_DIM,
+                                CLGRAD_MAX_GROUPS_DIM12);
+    }
+    cl_int e;
+    for (int i = 0; i < nargs; i++) {
+        e = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr);
+        if (e != CL_SUCCESS)
+            return clgrad__fail(ctx, CLGRAD_ERR_OPENCL, "%s: setting argument %d (%zu bytes): %s (%d)", kernel, i,
+                                args[i].size, clgrad__cl_error_name(e), (int)e);
+    }
+    e = clEnqueueNDRangeKernel(ctx->queue, k, dim, NULL, g, local ? l : NULL, 0, NULL, NULL);
     if (e != CL_SUCCESS) {
         char what[256];
         snprintf(what, sizeof what, "launching %s (global %zu, local %zu)", kernel, g[0], local ? l[0] : 0);

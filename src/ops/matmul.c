@@ -128,13 +128,19 @@ static clgrad_status tiled_fits(clgrad_context *ctx, const clgrad__gemm_tiled_pa
     return CLGRAD_OK;
 }
 
+int clgrad__gemm_default_tiled(const clgrad_device_info *d)
+{
+    if (d->kind == CLGRAD_DEVICE_KIND_GPU_DISCRETE || d->kind == CLGRAD_DEVICE_KIND_GPU_INTEGRATED) return 1;
+    return d->kind != CLGRAD_DEVICE_KIND_CPU && d->local_mem_kind == CLGRAD_LOCAL_MEM_LOCAL;
+}
+
 static clgrad_status resolve_params(clgrad_context *ctx, gemm_state *s)
 {
     if (s->ready) return CLGRAD_OK;
     cl_uint vw = 0;
     if (clGetDeviceInfo(ctx->device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof vw, &vw, NULL) != CL_SUCCESS) vw = 0;
     clgrad__tuning_device td = {&ctx->info, (int)vw};
-    s->tiled = s->variant_forced ? s->variant_forced == 2 : ctx->info.local_mem_kind == CLGRAD_LOCAL_MEM_LOCAL;
+    s->tiled = s->variant_forced ? s->variant_forced == 2 : clgrad__gemm_default_tiled(&ctx->info);
     if (!s->tiled) {
         if (!s->params_forced) s->cpu = *clgrad__tuning_gemm_cpu(&td, NULL);
         clgrad__tuning_gemm_cpu_options(&s->cpu, s->opts, sizeof s->opts);
@@ -304,14 +310,46 @@ static clgrad_status check_args(clgrad_context *ctx, const clgrad__gemm_args *g)
     return CLGRAD_OK;
 }
 
+static clgrad_status gemm_pieces(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g);
+
 clgrad_status clgrad__gemm_own(clgrad_context *ctx, const clgrad__gemm_args *g)
 {
     if (g->m <= 0 || g->n <= 0 || g->batch <= 0) return CLGRAD_OK;
     CLGRAD_TRY(check_args(ctx, g));
     STATE_OR_FAIL(ctx, s);
     CLGRAD_TRY(resolve_params(ctx, s));
-    if (g->k == 0) return gemm_scale(ctx, s, g);
-    return s->tiled ? gemm_tiled(ctx, s, g) : gemm_cpu(ctx, s, g);
+    return gemm_pieces(ctx, s, g);
+}
+
+/* Our kernels (scale only when K == 0) on a checked product with resolved parameters. */
+static clgrad_status gemm_pieces(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g)
+{
+    /* Launches keep under 32768 work-groups in NDRange dims 1 and 2 (NVIDIA allows 65535):
+     * products with more rows (dim 1 of the tiled, scale and A-packing kernels), more columns
+     * (dim 1 of the CPU kernels) or a bigger batch (dim 2) run in pieces. Every element of C
+     * is computed exactly as in one launch, so the pieces change no bits. */
+    const int64_t piece = 32768;
+    int64_t mstep = g->k == 0 ? piece : s->tiled ? piece * s->tp.ts_m : piece * s->cpu.mr;
+    int64_t nstep = g->k == 0 || s->tiled ? g->n : piece * s->cpu.nv * s->cpu.vw;
+    if (g->m <= mstep && g->n <= nstep && g->batch <= piece) {
+        if (g->k == 0) return gemm_scale(ctx, s, g);
+        return s->tiled ? gemm_tiled(ctx, s, g) : gemm_cpu(ctx, s, g);
+    }
+    for (int64_t b0 = 0; b0 < g->batch; b0 += piece)
+        for (int64_t m0 = 0; m0 < g->m; m0 += mstep)
+            for (int64_t n0 = 0; n0 < g->n; n0 += nstep) {
+                clgrad__gemm_args q = *g;
+                q.batch = g->batch - b0 < piece ? g->batch - b0 : piece;
+                q.m = g->m - m0 < mstep ? g->m - m0 : mstep;
+                q.n = g->n - n0 < nstep ? g->n - n0 : nstep;
+                q.a_off += b0 * g->a_bstride + (g->trans_a ? m0 : m0 * g->lda);
+                q.b_off += b0 * g->b_bstride + (g->trans_b ? n0 * g->ldb : n0);
+                q.c_off += b0 * g->c_bstride + m0 * g->ldc + n0;
+                clgrad_status st = g->k == 0 ? gemm_scale(ctx, s, &q) : s->tiled ? gemm_tiled(ctx, s, &q)
+                                                                                 : gemm_cpu(ctx, s, &q);
+                if (st != CLGRAD_OK) return st;
+            }
+    return CLGRAD_OK;
 }
 
 /* --- CLBlast ------------------------------------------------------------------------------ */
@@ -326,7 +364,7 @@ clgrad_status clgrad__gemm_clblast(clgrad_context *ctx, const clgrad__gemm_args 
     if (g->k == 0) { /* CLBlast rejects an empty inner dimension */
         STATE_OR_FAIL(ctx, s);
         CLGRAD_TRY(resolve_params(ctx, s));
-        return gemm_scale(ctx, s, g);
+        return gemm_pieces(ctx, s, g);
     }
     CLBlastStatusCode e;
     CLBlastTranspose ta = g->trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;

@@ -37,9 +37,13 @@ typedef enum clgrad__gemm_provider {
 clgrad_status clgrad__gemm_set_provider(clgrad_context *ctx, clgrad__gemm_provider p);
 int clgrad__gemm_have_clblast(void);
 /* Forces our kernels' variant for ctx: "cpu" (packing + work-group size 1), "tiled"
- * (local-memory tiles), or NULL for the device's default (tiled only with on-chip local
- * memory). For tests, which run the GPU variant on CPU devices too. */
+ * (local-memory tiles), or NULL for the device's default (clgrad__gemm_default_tiled).
+ * For tests, which run the GPU variant on CPU devices too. */
 clgrad_status clgrad__gemm_set_variant(clgrad_context *ctx, const char *variant);
+/* Whether our kernels default to the tiled variant on d: on every GPU (some, like Mali,
+ * report local memory in global memory yet want work-groups), never on CPUs, and on other
+ * devices when their local memory is on-chip. */
+int clgrad__gemm_default_tiled(const clgrad_device_info *d);
 /* Forces our kernels' parameters for ctx (tests, tuners): the CPU variant with *cpu, or
  * the tiled variant with *tiled (shrunk like a table row when it exceeds the device's
  * limits). Both NULL: back to the tables. CLGRAD_ERR_INVALID_ARG for inconsistent values. */

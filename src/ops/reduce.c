@@ -21,7 +21,8 @@
 #define RED_LANES 64     /* fixed: part of the result's definition, never tuned per device */
 #define RED_CHUNK 16384  /* elements per partial result in the first pass of long rows */
 #define RED_COLS_VW 16   /* columns per work-item of reduce_cols_f32 (a speed choice only) */
-#define RED_VEC_WG 8     /* fixed work-group size of the vector kernels (clamped to the kernel's) */
+#define RED_VEC_WG 8     /* work-group size of the vector kernels on CPUs (clamped to the kernel's) */
+#define RED_FOLD 32768   /* partial results per NDRange dim 1 when they fold over dims 1 and 2 */
 
 /* --- the engine -------------------------------------------------------------------------- */
 
@@ -36,11 +37,18 @@ typedef struct red_view {
 
 void clgrad__reduce_force_kernel(clgrad_context *ctx, clgrad__red_kernel k) { ctx->reduce_kernel = (int)k; }
 
+static int is_gpu(const clgrad_context *ctx)
+{
+    return ctx->info.kind == CLGRAD_DEVICE_KIND_GPU_DISCRETE || ctx->info.kind == CLGRAD_DEVICE_KIND_GPU_INTEGRATED;
+}
+
 /* The kernel a pass runs. Every kernel gives the same bits, so this is purely a speed
  * choice: the vector kernels (columns: a work-item per RED_COLS_VW adjacent columns; rows:
  * a work-item per row, lanes as vectors) wherever they apply, except that on GPUs long
- * plain rows keep a work-group per row (coalesced reads). Argmax has only the generic
- * kernels: a work-group per result for long rows (or few columns), a work-item otherwise. */
+ * plain rows keep a work-group per row (coalesced reads) and columns take a work-group
+ * per block of columns (the column kernel's 64 vector lanes per work-item would spill).
+ * Argmax has only the generic kernels: a work-group per result for long rows (or few
+ * columns), a work-item otherwise. */
 static clgrad__red_kernel pick_kernel(const clgrad_context *ctx, clgrad__red_op op, const red_view *v, cl_long npart)
 {
     int split = v->M != 1 || v->R2 != v->R;
@@ -50,17 +58,22 @@ static clgrad__red_kernel pick_kernel(const clgrad_context *ctx, clgrad__red_op 
         int vec = op != CLGRAD__RED_ARGMAX;
         int ok = !split;
         if (forced == CLGRAD__RED_KERNEL_ROWS) ok = vec && v->I == 1;
-        else if (forced == CLGRAD__RED_KERNEL_COLS) ok = vec && !split;
+        else if (forced == CLGRAD__RED_KERNEL_COLS || forced == CLGRAD__RED_KERNEL_COLWG) ok = vec && !split;
         if (ok) return forced;
     }
     if (op != CLGRAD__RED_ARGMAX) {
         if (split) return CLGRAD__RED_KERNEL_ROWS;
         /* fewer columns than a vector: gathers, slower than a work-group per long column */
-        if (v->I >= RED_COLS_VW || (v->I > 1 && len <= RED_LANES)) return CLGRAD__RED_KERNEL_COLS;
+        if (v->I >= RED_COLS_VW || (v->I > 1 && len <= RED_LANES))
+            return is_gpu(ctx) ? CLGRAD__RED_KERNEL_COLWG : CLGRAD__RED_KERNEL_COLS;
         if (v->I == 1 && (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU || len <= RED_LANES)) return CLGRAD__RED_KERNEL_ROWS;
     }
     return len > RED_LANES && (v->I == 1 || npart < 1024) ? CLGRAD__RED_KERNEL_WG : CLGRAD__RED_KERNEL_ITEM;
 }
+
+/* Work-group size of the one-result-per-work-item vector kernels: small on CPUs (a
+ * speed choice), the usual 1-D size on GPUs where 8 would leave most of each SIMD unit idle. */
+static size_t vec_wg(const clgrad_context *ctx) { return is_gpu(ctx) ? clgrad__wg_1d(ctx) : RED_VEC_WG; }
 
 static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_view *v, cl_mem mean, cl_mem iin,
                               cl_mem out, cl_long ooff, cl_mem oidx, cl_long oioff, float div, cl_long nchunk)
@@ -77,16 +90,42 @@ static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_
                             CLGRAD_KARG(v->I),   CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
                             CLGRAD_KARG(chunk),  CLGRAD_KARG(nchunk), CLGRAD_KARG(mean),  CLGRAD_KARG(out),
                             CLGRAD_KARG(ooff),   CLGRAD_KARG(d)};
-        size_t global[2] = {(size_t)((v->I + RED_COLS_VW - 1) / RED_COLS_VW), (size_t)(v->O * nchunk)};
-        size_t local[2] = {RED_VEC_WG, 1};
-        return clgrad__launch(ctx, FAMILY, opts, "reduce_cols_f32", 2, global, local, 14, a);
+        size_t P = (size_t)(v->O * nchunk), gy = P < RED_FOLD ? P : RED_FOLD;
+        size_t global[3] = {(size_t)((v->I + RED_COLS_VW - 1) / RED_COLS_VW), gy, (P + gy - 1) / gy};
+        size_t local[3] = {vec_wg(ctx), 1, 1};
+        return clgrad__launch(ctx, FAMILY, opts, "reduce_cols_f32", 3, global, local, 14, a);
+    }
+    if (kind == CLGRAD__RED_KERNEL_COLWG) {
+        clgrad__program_entry *pe;
+        cl_kernel k;
+        size_t wg_max, cw = 1, lw = RED_LANES;
+        CLGRAD_TRY(clgrad__program_get(ctx, FAMILY, opts, &pe));
+        CLGRAD_TRY(clgrad__kernel_get(ctx, pe, "reduce_colwg_f32", &k, &wg_max));
+        size_t dev_max = ctx->info.max_work_group_size;
+        if (dev_max && dev_max < wg_max) wg_max = dev_max;
+        while (cw < 32 && (cl_long)cw < v->I) cw *= 2;
+        while (cw * lw > 256 && lw > 4) lw /= 2; /* about 256 work-items, at least 4 lanes each */
+        while (cw * lw > wg_max && lw > 1) lw /= 2;
+        while (cw * lw > wg_max && cw > 1) cw /= 2;
+        size_t lbytes = (size_t)RED_LANES * cw * sizeof(cl_float);
+        if (ctx->info.local_mem_bytes == 0 || lbytes <= ctx->info.local_mem_bytes) {
+            clgrad__karg a[] = {CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O),  CLGRAD_KARG(v->R),
+                                CLGRAD_KARG(v->I),   CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
+                                CLGRAD_KARG(chunk),  CLGRAD_KARG(nchunk), CLGRAD_KARG(mean),  CLGRAD_KARG(out),
+                                CLGRAD_KARG(ooff),   CLGRAD_KARG(d),      CLGRAD_KARG_LOCAL(lbytes)};
+            size_t P = (size_t)(v->O * nchunk), gy = P < RED_FOLD ? P : RED_FOLD;
+            size_t global[3] = {((size_t)v->I + cw - 1) / cw * cw, gy * lw, (P + gy - 1) / gy};
+            size_t local[3] = {cw, lw, 1};
+            return clgrad__launch(ctx, FAMILY, opts, "reduce_colwg_f32", 3, global, local, 15, a);
+        }
+        kind = CLGRAD__RED_KERNEL_ITEM; /* too little local memory: same results */
     }
     if (kind == CLGRAD__RED_KERNEL_ROWS) {
         clgrad__karg a[] = {CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off),  CLGRAD_KARG(v->O),  CLGRAD_KARG(v->M),
                             CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sm),   CLGRAD_KARG(v->R),  CLGRAD_KARG(v->R2),
                             CLGRAD_KARG(v->s1),  CLGRAD_KARG(v->sr),   CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk),
                             CLGRAD_KARG(mean),   CLGRAD_KARG(out),     CLGRAD_KARG(ooff),  CLGRAD_KARG(d)};
-        size_t global = (size_t)npart, local = RED_VEC_WG;
+        size_t global = (size_t)npart, local = vec_wg(ctx);
         return clgrad__launch(ctx, FAMILY, opts, "reduce_rows_f32", 1, &global, &local, 16, a);
     }
     clgrad__karg a[20] = {CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O), CLGRAD_KARG(v->R),

@@ -36,6 +36,7 @@ typedef enum clgrad__red_kernel {
     CLGRAD__RED_KERNEL_ITEM = 2, /* a work-item per result */
     CLGRAD__RED_KERNEL_COLS = 3, /* a work-item per group of adjacent columns (not argmax) */
     CLGRAD__RED_KERNEL_ROWS = 4, /* a work-item per row, lanes as vectors (not argmax, rows only) */
+    CLGRAD__RED_KERNEL_COLWG = 5, /* a work-group per (result, block of columns): COLS on GPUs */
 } clgrad__red_kernel;
 
 /* For tests: makes every later pass on ctx use kernel k where it can run that pass (AUTO

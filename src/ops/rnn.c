@@ -54,9 +54,11 @@ static clgrad_status mm(clgrad_context *ctx, int ta, int tb, int64_t m, int64_t 
 static clgrad_status cell(clgrad_context *ctx, const char *kernel, int64_t H, int64_t B, int nargs,
                           const clgrad__karg *a)
 {
-    size_t wg = clgrad__wg_1d(ctx), global[2] = {(size_t)H, (size_t)B};
-    size_t local[2] = {(size_t)H < wg ? (size_t)H : wg, 1};
-    return clgrad__launch(ctx, FAMILY, opts(ctx), kernel, 2, global, local, nargs, a);
+    /* rows fold over dims 1 and 2 (rnn_row() in cl/rnn.cl) */
+    size_t wg = clgrad__wg_1d(ctx), y = B < 32768 ? (size_t)B : 32768;
+    size_t global[3] = {(size_t)H, y, y ? ((size_t)B + y - 1) / y : 0};
+    size_t local[3] = {(size_t)H < wg ? (size_t)H : wg, 1, 1};
+    return clgrad__launch(ctx, FAMILY, opts(ctx), kernel, 3, global, local, nargs, a);
 }
 
 /* out (G) = the sum of the R rows of x (R, G). */
@@ -256,13 +258,19 @@ clgrad_status clgrad__rnn_proj(clgrad_tensor *x, clgrad_tensor *w_in, clgrad_ten
         st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 3, xshape, &k[0]);
         if (st == CLGRAD_OK) {
             mat d = at(k[0], 0), s = at(x, 0);
-            cl_long st_ = x->strides[0], sb = x->strides[1], si = x->strides[2], Tl = T, Bl = B, Il = I;
-            clgrad__karg a[] = {CLGRAD_KARG(d.m), CLGRAD_KARG(d.off), CLGRAD_KARG(s.m), CLGRAD_KARG(s.off),
-                                CLGRAD_KARG(st_), CLGRAD_KARG(sb), CLGRAD_KARG(si), CLGRAD_KARG(Tl),
-                                CLGRAD_KARG(Bl), CLGRAD_KARG(Il)};
-            size_t wg = clgrad__wg_1d(ctx), global[3] = {(size_t)I, (size_t)B, (size_t)T};
-            size_t local[3] = {(size_t)I < wg ? (size_t)I : wg, 1, 1};
-            st = clgrad__launch(ctx, FAMILY, opts(ctx), "rnn_gather_f32", 3, global, local, NARGS(a), a);
+            cl_long st_ = x->strides[0], sb = x->strides[1], si = x->strides[2], Il = I, dts = B * I;
+            /* blocks of at most 32768 steps and rows keep dims 1 and 2 under GPU grid limits */
+            for (int64_t t0 = 0; st == CLGRAD_OK && t0 < T; t0 += 32768)
+                for (int64_t b0 = 0; st == CLGRAD_OK && b0 < B; b0 += 32768) {
+                    cl_long Tl = T - t0 < 32768 ? T - t0 : 32768, Bl = B - b0 < 32768 ? B - b0 : 32768;
+                    cl_long doff = d.off + (t0 * B + b0) * I, soff = s.off + t0 * st_ + b0 * sb;
+                    clgrad__karg a[] = {CLGRAD_KARG(d.m), CLGRAD_KARG(doff), CLGRAD_KARG(s.m), CLGRAD_KARG(soff),
+                                        CLGRAD_KARG(st_), CLGRAD_KARG(sb),   CLGRAD_KARG(si),  CLGRAD_KARG(Tl),
+                                        CLGRAD_KARG(Bl),  CLGRAD_KARG(Il),   CLGRAD_KARG(dts)};
+                    size_t wg = clgrad__wg_1d(ctx), global[3] = {(size_t)I, (size_t)Bl, (size_t)Tl};
+                    size_t local[3] = {(size_t)I < wg ? (size_t)I : wg, 1, 1};
+                    st = clgrad__launch(ctx, FAMILY, opts(ctx), "rnn_gather_f32", 3, global, local, NARGS(a), a);
+                }
         }
     }
     if (st == CLGRAD_OK) st = clgrad__contiguous(w_in, &k[1]);

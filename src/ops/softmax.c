@@ -68,14 +68,17 @@ static clgrad_status smx_run(clgrad_context *ctx, int op, clgrad_tensor *out, cl
     cl_long rows = O * I;
     if (rows == 0 || L == 0) return CLGRAD_OK;
     if (!b) b = a;
-    int gpu = ctx->info.local_mem_kind == CLGRAD_LOCAL_MEM_LOCAL;
+    clgrad_device_kind kind = ctx->info.kind;
+    int gpu = kind == CLGRAD_DEVICE_KIND_GPU_DISCRETE || kind == CLGRAD_DEVICE_KIND_GPU_INTEGRATED ||
+              ctx->info.local_mem_kind == CLGRAD_LOCAL_MEM_LOCAL;
     int path = forced_path();
     if (path == PATH_ITEM && I != 1) path = PATH_AUTO;
     if (path == PATH_AUTO) {
-        /* GPUs: a work-group per row where rows are long, or too few to fill the device.
+        /* GPUs: a work-group per row, short rows included (the one-row-per-work-item
+         * kernels keep 64 lanes in private memory, which spills on GPUs).
          * CPUs: rows in vector lanes when they are short, else one row per work-item. */
-        if (gpu && (L > 4 * SMX_LANES || (rows < 4096 && L > SMX_LANES))) path = PATH_WG;
-        else if (I == 1 && (gpu || L >= SMX_SHORT)) path = PATH_ITEM;
+        if (gpu) path = PATH_WG;
+        else if (I == 1 && L >= SMX_SHORT) path = PATH_ITEM;
         else path = PATH_COL;
     }
     char opts[64];

@@ -10,7 +10,6 @@
 
 #define KIND(k) (1u << (k))
 #define ANY_GPU (KIND(CLGRAD_DEVICE_KIND_GPU_DISCRETE) | KIND(CLGRAD_DEVICE_KIND_GPU_INTEGRATED))
-#define LOCAL_ONCHIP (1u << CLGRAD_LOCAL_MEM_LOCAL)
 
 typedef struct cpu_row {
     clgrad__tuning_match match;
@@ -32,17 +31,19 @@ static const cpu_row gemm_cpu_rows[] = {
     {{0, 0, NULL, NULL, 0}, {4, 4, 3, 64}},   /* default: 4-wide SIMD */
 };
 
-/* Tiled variant, for GPUs (on-chip local memory). Sizes too big for a device's
- * work-group or local-memory limits are shrunk at run time (clgrad__tuning_gemm_tiled_shrink). */
+/* Tiled variant, for GPUs (whatever local memory they report: Mali GPUs say CL_GLOBAL
+ * yet still want work-groups) and for other devices with on-chip local memory. Sizes too
+ * big for a device's work-group or local-memory limits are shrunk at run time
+ * (clgrad__tuning_gemm_tiled_shrink). */
 static const tiled_row gemm_tiled_rows[] = {
     /* kinds     local         vendor       device   vw     ts_m ts_n ts_k wpt_m wpt_n pad */
-    {{ANY_GPU, LOCAL_ONCHIP, "NVIDIA", NULL, 0}, {64, 64, 16, 4, 4, 1}},
-    {{ANY_GPU, LOCAL_ONCHIP, "Advanced Micro Devices", NULL, 0}, {64, 64, 16, 4, 4, 1}},
-    {{ANY_GPU, LOCAL_ONCHIP, "AMD", NULL, 0}, {64, 64, 16, 4, 4, 1}},
-    {{ANY_GPU, LOCAL_ONCHIP, "Intel", NULL, 0}, {32, 32, 16, 4, 4, 1}},
-    {{ANY_GPU, LOCAL_ONCHIP, NULL, "Mali", 0}, {32, 32, 16, 4, 4, 1}},
-    {{ANY_GPU, LOCAL_ONCHIP, NULL, "Adreno", 0}, {32, 32, 16, 4, 4, 1}},
-    {{KIND(CLGRAD_DEVICE_KIND_GPU_DISCRETE), LOCAL_ONCHIP, NULL, NULL, 0}, {64, 64, 16, 4, 4, 1}},
+    {{ANY_GPU, 0, "NVIDIA", NULL, 0}, {64, 64, 16, 4, 4, 1}},
+    {{ANY_GPU, 0, "Advanced Micro Devices", NULL, 0}, {64, 64, 16, 4, 4, 1}},
+    {{ANY_GPU, 0, "AMD", NULL, 0}, {64, 64, 16, 4, 4, 1}},
+    {{ANY_GPU, 0, "Intel", NULL, 0}, {32, 32, 16, 4, 4, 1}},
+    {{ANY_GPU, 0, NULL, "Mali", 0}, {32, 32, 16, 4, 4, 1}},
+    {{ANY_GPU, 0, NULL, "Adreno", 0}, {32, 32, 16, 4, 4, 1}},
+    {{KIND(CLGRAD_DEVICE_KIND_GPU_DISCRETE), 0, NULL, NULL, 0}, {64, 64, 16, 4, 4, 1}},
     {{0, 0, NULL, NULL, 0}, {16, 16, 8, 4, 4, 1}}, /* default: 16 work-items, 1.1 KB */
 };
 

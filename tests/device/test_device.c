@@ -132,6 +132,7 @@ START_TEST(enumerates_and_selects_a_real_device)
         ck_assert_int_gt(strlen(list[i].name), 0);
         ck_assert_int_ge(list[i].cl_c_major, 1);
         ck_assert_uint_gt(list[i].max_work_group_size, 0);
+        for (int d = 0; d < 3; d++) ck_assert_uint_gt(list[i].max_work_item_sizes[d], 0);
         ck_assert_uint_gt(list[i].max_alloc_bytes, 0);
     }
     clgrad_devices_free(list);

@@ -420,6 +420,34 @@ START_TEST(where_matches_reference)
 }
 END_TEST
 
+/* Broadcasts whose 3-D launch would need more than 65535 work-groups in dim 1 (NVIDIA's grid
+ * limit) take the 1-D kernels: forward, backward and where must still be right there. */
+START_TEST(many_rows_take_the_1d_kernels)
+{
+    int64_t ash[2] = {70001, 64}, bsh[1] = {64};
+    check_binary_case(2, ash, 1, bsh, 0);
+    check_where(2, ash, 2, ash, 1, bsh, 0);
+    int64_t n = 70001 * 64;
+    float *ha = gen(n, 77, -1, 1, 0), *hb = gen(64, 78, -1, 1, 0), *ones = malloc((size_t)n * sizeof *ones);
+    for (int64_t i = 0; i < n; i++) ones[i] = 1.0f;
+    clgrad_tensor *a = th_tensor(2, ash, ha), *b = th_tensor(1, bsh, hb), *g = th_tensor(2, ash, ones), *y = NULL;
+    TH_OK(clgrad_tensor_set_requires_grad(a, 1));
+    TH_OK(clgrad_mul(a, b, &y));
+    TH_OK(clgrad_backward_ex(y, g, 0));
+    float *da = th_read(clgrad_tensor_grad(a));
+    for (int64_t i = 0; i < n; i++)
+        ck_assert_msg(da[i] == hb[i % 64], "da[%lld] = %g, want %g", (long long)i, da[i], hb[i % 64]);
+    free(da);
+    free(ha);
+    free(hb);
+    free(ones);
+    clgrad_tensor_release(y);
+    clgrad_tensor_release(a);
+    clgrad_tensor_release(b);
+    clgrad_tensor_release(g);
+}
+END_TEST
+
 /* --- errors --------------------------------------------------------------------------------- */
 
 static void expect_fail(clgrad_status got, clgrad_status want, const char *needle1, const char *needle2)
@@ -513,6 +541,7 @@ static Suite *suite_ops_elementwise(void)
     tcase_add_test(tc, unary_special_values);
     tcase_add_test(tc, division_and_maximum_special_values);
     tcase_add_test(tc, where_matches_reference);
+    tcase_add_test(tc, many_rows_take_the_1d_kernels);
     tcase_add_test(tc, errors_are_reported);
     tcase_add_test(tc, comparisons_are_not_differentiable);
     suite_add_tcase(s, tc);

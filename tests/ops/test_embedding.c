@@ -58,6 +58,9 @@ START_TEST(forward_matches_reference)
     forward_case(1, 1, 1, s1, 0);
     forward_case(7, 5, 2, s2, 0);
     forward_case(13, 67, 3, s3, 0);
+    /* more rows than one NDRange dimension takes (they fold over dims 1 and 2) */
+    int64_t big[1] = {70001};
+    forward_case(5, 2, 1, big, 0);
     forward_case(257, 3, 2, s2, 1);
     forward_case(5, 11, 3, s3, 1);
 }
@@ -105,7 +108,7 @@ static float *backward_grad(int64_t V, int64_t D, size_t n, const int32_t *idx, 
 
 START_TEST(backward_matches_reference_and_is_deterministic)
 {
-    static const int64_t cases[][3] = {{1, 1, 1}, {5, 3, 17}, {11, 7, 300}, {97, 2, 1000}};
+    static const int64_t cases[][3] = {{1, 1, 1}, {5, 3, 17}, {11, 7, 300}, {97, 2, 1000}, {70001, 1, 300}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         int64_t V = cases[c][0], D = cases[c][1];
         size_t n = (size_t)cases[c][2];

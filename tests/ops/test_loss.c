@@ -229,6 +229,38 @@ START_TEST(errors_name_shapes)
 }
 END_TEST
 
+/* The fused one-launch reduced loss and the per-sample kernel followed by the reduction
+ * engine give the same bits (GPUs use the fused form only without label smoothing). */
+START_TEST(fused_and_unfused_reductions_agree_bitwise)
+{
+    static const int64_t shapes[][2] = {{1, 1}, {7, 3}, {200, 10}, {130, 77}};
+    for (size_t c = 0; c < sizeof shapes / sizeof shapes[0]; c++) {
+        int64_t N = shapes[c][0], C = shapes[c][1], sh[2] = {N, C};
+        int32_t *lab = malloc((size_t)N * sizeof *lab);
+        for (int64_t i = 0; i < N; i++) lab[i] = (int32_t)((i * 7 + 3) % C);
+        if (N > 2) lab[1] = -100; /* ignored */
+        clgrad_tensor *x = th_rand(2, sh, 60 + c, -4, 4), *lt = labels_tensor(N, lab);
+        for (int e = 0; e < 2; e++)
+            for (int r = 1; r < 3; r++) {
+                float v[2];
+                for (int f = 0; f < 2; f++) {
+                    setenv("CLGRAD_NLL_FUSED", f ? "1" : "0", 1);
+                    clgrad_tensor *y = NULL;
+                    TH_OK(clgrad_cross_entropy(x, lt, e ? 0.1f : 0.0f, REDS[r], &y));
+                    TH_OK(clgrad_tensor_read(y, &v[f], sizeof v[f]));
+                    clgrad_tensor_release(y);
+                }
+                unsetenv("CLGRAD_NLL_FUSED");
+                ck_assert_msg(memcmp(&v[0], &v[1], sizeof v[0]) == 0, "N %lld C %lld eps %d red %d: %.9g vs %.9g",
+                              (long long)N, (long long)C, e, r, (double)v[0], (double)v[1]);
+            }
+        free(lab);
+        clgrad_tensor_release(x);
+        clgrad_tensor_release(lt);
+    }
+}
+END_TEST
+
 static Suite *suite_ops_loss(void)
 {
     Suite *s = suite_create("ops_loss");
@@ -240,6 +272,7 @@ static Suite *suite_ops_loss(void)
     tcase_add_test(tc, mse_and_bce_match_reference);
     tcase_add_test(tc, bad_labels_give_nan);
     tcase_add_test(tc, errors_name_shapes);
+    tcase_add_test(tc, fused_and_unfused_reductions_agree_bitwise);
     suite_add_tcase(s, tc);
     return s;
 }

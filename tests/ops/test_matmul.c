@@ -220,6 +220,26 @@ START_TEST(gemm_parameter_sets)
 }
 END_TEST
 
+/* Products with more rows, columns or batch entries than one launch may hold in NDRange
+ * dims 1 and 2 run in pieces (tiny tiles make the row and column limits reachable). */
+START_TEST(gemm_in_pieces)
+{
+    TH_OK(clgrad_context_set_gemm_provider(th_ctx, "own"));
+    const clgrad__gemm_cpu_params cpu = {1, 2, 1, 16};
+    const clgrad__gemm_tiled_params tiled = {1, 2, 1, 1, 1, 0};
+    if (_i == 0) TH_OK(clgrad__gemm_set_params(th_ctx, &cpu, NULL));
+    else TH_OK(clgrad__gemm_set_params(th_ctx, NULL, &tiled));
+    const char *name = _i == 0 ? "cpu 1x2 pieces" : "tiled 1x2 pieces";
+    const gemm_case cases[] = {
+        {33001, 3, 2, 0, 0, 0, 1.0f, 0.5f, LAYOUT_CONTIG}, {33001, 3, 2, 0, 1, 1, 1.0f, 0.0f, LAYOUT_CONTIG},
+        {2, 65539, 3, 0, 0, 0, 1.0f, 0.0f, LAYOUT_CONTIG}, {2, 65539, 3, 0, 1, 1, -1.0f, 0.5f, LAYOUT_CONTIG},
+        {1, 2, 3, 32771, 0, 1, 1.0f, 0.0f, LAYOUT_CONTIG}, {33001, 2, 0, 0, 0, 0, 1.0f, 0.5f, LAYOUT_CONTIG},
+        {1, 2, 0, 32771, 0, 0, 1.0f, 0.0f, LAYOUT_CONTIG},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], name);
+}
+END_TEST
+
 START_TEST(gemm_rejects_bad_parameters)
 {
     clgrad__gemm_cpu_params bad_cpu = {8, 5, 2, 64};
@@ -494,6 +514,18 @@ START_TEST(tuning_tables_match_first_row)
     ck_assert_int_eq(clgrad__tuning_gemm_cpu(&d_cpu16, NULL)->vw, 16);
     ck_assert_int_eq(clgrad__tuning_gemm_cpu(&d_cpu8, NULL)->vw, 8);
     ck_assert_int_eq(clgrad__tuning_gemm_cpu(&d_cpu4, NULL)->vw, 4);
+    /* Mali GPUs report local memory in global memory: still a GPU, so the tiled variant
+     * with the Mali row; CPUs keep the CPU variant whatever they report */
+    clgrad_device_info mali = fake_device(CLGRAD_DEVICE_KIND_GPU_INTEGRATED, CLGRAD_LOCAL_MEM_GLOBAL, "ARM",
+                                          "Mali-G78 r0p0");
+    clgrad__tuning_device d_mali = {&mali, 4};
+    ck_assert(clgrad__gemm_default_tiled(&mali));
+    ck_assert(clgrad__gemm_default_tiled(&nv));
+    ck_assert(!clgrad__gemm_default_tiled(&cpu));
+    row = -1;
+    t = clgrad__tuning_gemm_tiled(&d_mali, &row);
+    ck_assert_int_eq(t->ts_m, 32);
+    ck_assert_int_eq(row, 4);
     char opts[192];
     clgrad__tuning_gemm_tiled_options(clgrad__tuning_gemm_tiled(&d_nv, NULL), opts, sizeof opts);
     ck_assert_str_eq(opts, "-DMM_VARIANT_TILED -DMM_TS_M=64 -DMM_TS_N=64 -DMM_TS_K=16 -DMM_WPT_M=4 -DMM_WPT_N=4 -DMM_PAD=1");
@@ -529,6 +561,7 @@ static Suite *suite_ops_matmul(void)
     tcase_add_loop_test(g, gemm_batched_and_views, 0, N_IMPL);
     tcase_add_loop_test(g, gemm_empty_inner_dimension, 0, N_IMPL);
     tcase_add_loop_test(g, gemm_parameter_sets, 0, N_CPU_ROWS + N_TILED_ROWS);
+    tcase_add_loop_test(g, gemm_in_pieces, 0, 2);
     tcase_add_test(g, gemm_rejects_bad_parameters);
     tcase_add_test(g, gemm_rejects_bad_arguments);
     tcase_add_test(g, steady_state_makes_no_buffers);

@@ -185,10 +185,10 @@ START_TEST(results_are_bit_identical)
 }
 END_TEST
 
-/* Every kernel (forced in turn; each runs where it can, the others fall back to the
- * automatic choice) gives the same bits as the automatic choice, for every op, on column,
- * row, split (reduced axes around a kept one) and strided layouts, with vector tails and
- * several chunks. */
+/* Every kernel (forced in turn, the GPU-only column work-group kernel included; each runs
+ * where it can, the others fall back to the automatic choice) gives the same bits as the
+ * automatic choice, for every op, on column, row, split (reduced axes around a kept one)
+ * and strided layouts, with vector tails, several chunks and folded launches. */
 START_TEST(kernels_give_identical_bits)
 {
     static const struct { int nd; int64_t s[4]; int na; int ax[3]; } cases[] = {
@@ -196,6 +196,8 @@ START_TEST(kernels_give_identical_bits)
         {2, {33000, 17}, 1, {0}},     {2, {3, 100003}, 1, {1}},    {2, {5, 70}, 1, {1}},
         {2, {9, 64}, 1, {1}},         {4, {6, 5, 7, 9}, 3, {0, 2, 3}}, {4, {2, 3, 5, 70}, 2, {1, 3}},
         {4, {3, 4, 5, 6}, 2, {0, 2}}, {3, {130, 2, 40}, 2, {0, 2}},
+        {3, {66000, 2, 3}, 1, {1}}, /* more partial results than NDRange dim 1 holds: folded */
+        {2, {70, 37}, 1, {0}},      /* columns: a block of 32 and a partial one on GPUs */
     };
     static const red_fn fns[] = {clgrad_sum, clgrad_mean, clgrad_max, clgrad_min, var1};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
@@ -205,7 +207,7 @@ START_TEST(kernels_give_identical_bits)
             for (size_t f = 0; f < sizeof fns / sizeof fns[0]; f++) {
                 float *want = NULL;
                 int64_t n = 0;
-                for (int k = CLGRAD__RED_KERNEL_AUTO; k <= CLGRAD__RED_KERNEL_ROWS; k++) {
+                for (int k = CLGRAD__RED_KERNEL_AUTO; k <= CLGRAD__RED_KERNEL_COLWG; k++) {
                     clgrad__reduce_force_kernel(th_ctx, (clgrad__red_kernel)k);
                     clgrad_tensor *y = NULL;
                     TH_OK(fns[f](layout ? xs : x, cases[c].na, cases[c].ax, 0, &y));

@@ -139,6 +139,29 @@ START_TEST(sequence_forward)
         check_forward(kind, 5, 3, 17, 0, 0);
         check_forward(kind, 1, 1, 1, 1, 0);
         check_forward(kind, 7, 2, 5, 0, 1);
+        check_forward(kind, 2, 33001, 1, 1, 1); /* batch rows fold over NDRange dims 1 and 2 */
+    }
+}
+END_TEST
+
+/* A non-contiguous x with more steps and rows than one launch's dims 1 and 2 hold is
+ * gathered in blocks. */
+START_TEST(projection_of_many_rows)
+{
+    enum { I = 2, G = 3 };
+    const int64_t cases[2][2] = {{2, 33001}, {33001, 2}};
+    for (int c = 0; c < 2; c++) {
+        int64_t T = cases[c][0], B = cases[c][1], xs[3] = {T, B, I}, ws[2] = {G, I};
+        clgrad_tensor *x = th_rand(3, xs, 31, -1, 1), *w = th_rand(2, ws, 32, -1, 1), *xn = th_noncontig(x);
+        clgrad_tensor *y = NULL, *yn = NULL;
+        TH_OK(clgrad__rnn_proj(x, w, &y));
+        TH_OK(clgrad__rnn_proj(xn, w, &yn));
+        float *gy = th_read(y), *gyn = th_read(yn);
+        ck_assert_msg(memcmp(gy, gyn, (size_t)(T * B * G) * sizeof *gy) == 0, "T %lld B %lld: views differ",
+                      (long long)T, (long long)B);
+        free(gy), free(gyn);
+        clgrad_tensor *rel[] = {x, w, xn, y, yn};
+        for (int i = 0; i < 5; i++) clgrad_tensor_release(rel[i]);
     }
 }
 END_TEST
@@ -301,6 +324,7 @@ int main(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, sequence_forward);
     tcase_add_test(tc, projection_forward);
+    tcase_add_test(tc, projection_of_many_rows);
     tcase_add_test(tc, sequence_gradients);
     tcase_add_test(tc, projection_gradients);
     tcase_add_test(tc, backward_is_deterministic);

@@ -133,6 +133,7 @@ START_TEST(kernels_agree_bitwise)
     static const struct { int ndim; int64_t shape[3]; int axis; } cases[] = {
         {2, {3, 100003}, 1}, {2, {37, 1000}, 1}, {2, {9, 13}, 1},    {2, {70, 5}, 0},
         {3, {5, 300, 16}, 1}, {3, {2, 129, 23}, 1}, {3, {3, 1000, 8}, 0}, {3, {4, 64, 2}, 1},
+        {2, {50, 2}, 1},      {3, {7, 3, 5}, 1}, /* short rows: a work-group each on GPUs */
     };
     static const char *kernels[] = {"item", "wg", "col"}, *widths[] = {"4", "16"};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {

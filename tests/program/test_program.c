@@ -3,6 +3,7 @@
  * ignored, and a broken kernel fails with the compiler's log. */
 #include "harness.h"
 
+#include "ops/ops.h"
 #include "program/program.h"
 
 #include <dirent.h>
@@ -266,6 +267,28 @@ START_TEST(unknown_family_is_invalid_arg)
 }
 END_TEST
 
+/* Launches beyond the conservative grid limits (65535 work-groups in dims 1 and 2, 2^32
+ * work-items per dimension) fail with a message before reaching the driver. */
+START_TEST(oversized_launches_are_refused)
+{
+    clgrad_context *ctx = make_ctx("off");
+    size_t g2[2] = {1, 70000}, l2[2] = {1, 1}, g3[3] = {1, 1, 65536}, l3[3] = {1, 1, 1};
+    ck_assert_int_eq(clgrad__launch(ctx, "copy", NULL, "fill_f32", 2, g2, l2, 0, NULL), CLGRAD_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(clgrad_last_error(ctx), "dimension 1"));
+    ck_assert_int_eq(clgrad__launch(ctx, "copy", NULL, "fill_f32", 2, g2, NULL, 0, NULL), CLGRAD_ERR_UNSUPPORTED);
+    ck_assert_int_eq(clgrad__launch(ctx, "copy", NULL, "fill_f32", 3, g3, l3, 0, NULL), CLGRAD_ERR_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(clgrad_last_error(ctx), "dimension 2"));
+    if (sizeof(size_t) > 4) {
+        size_t g1 = (size_t)0xffffffffu + 2, l1 = 1;
+        ck_assert_int_eq(clgrad__launch(ctx, "copy", NULL, "fill_f32", 1, &g1, &l1, 0, NULL), CLGRAD_ERR_UNSUPPORTED);
+        ck_assert_ptr_nonnull(strstr(clgrad_last_error(ctx), "dimension 0"));
+    }
+    /* the per-dimension work-item limit and the 1-D size stay within the device's */
+    ck_assert_uint_le(clgrad__wg_1d(ctx), ctx->info.max_work_item_sizes[0]);
+    clgrad_context_release(ctx);
+}
+END_TEST
+
 static Suite *suite_program_program(void)
 {
     Suite *s = suite_create("program_program");
@@ -284,6 +307,7 @@ static Suite *suite_program_program(void)
     tcase_add_test(tc, every_embedded_family_builds);
     tcase_add_test(tc, kernel_dir_override_reads_sources_from_disk);
     tcase_add_test(tc, unknown_family_is_invalid_arg);
+    tcase_add_test(tc, oversized_launches_are_refused);
     suite_add_tcase(s, tc);
     return s;
 }
