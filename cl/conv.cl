@@ -59,6 +59,67 @@ kernel void conv_im2col_f32(global const float *x, long x_off, long4 xs, global 
     for (int nl = nl0; nl < nl1; nl++) cp[nl * ohw] = inside ? xp[(n0 + nl) * xs.s0] : 0.0f;
 }
 
+/* conv_im2col_rows_f32: conv_im2col_f32 for column stride 1 when x's rows are contiguous
+ * (xs.s3 == 1): one work-item per (row r, image nl) writes that image's Ho output rows of
+ * Wo columns, each a shifted copy of one input row (zeros outside the input), with 4-wide
+ * loads and stores.  Args: x, x_off, xs, col, col_off, n0, nb, C, H, W, Ho, Wo, kh, kw,
+ * sh, ph, pw, dh, dw, total (= C*kh*kw*nb).  NDRange: 1-D >= total, item i = r*nb + nl. */
+kernel void conv_im2col_rows_f32(global const float *x, long x_off, long4 xs, global float *col, long col_off,
+                                 int n0, int nb, int C, int H, int W, int Ho, int Wo, int kh, int kw, int sh,
+                                 int ph, int pw, int dh, int dw, long total)
+{
+    long i = get_global_id(0);
+    if (i >= total) return;
+    int r = (int)(i / nb), nl = (int)(i - (long)r * nb);
+    int kk = kh * kw;
+    int c = r / kk, t = r - c * kk;
+    int a = t / kw, b = t - a * kw;
+    int off = b * dw - pw;
+    int lo = min(max(0, -off), Wo);
+    int hi = max(min(Wo, W - off), lo); /* columns [lo, hi) read the input */
+    global float *dst = col + col_off + i * Ho * Wo;
+    global const float *src = x + x_off + (long)(n0 + nl) * xs.s0 + (long)c * xs.s1 + off;
+    for (int oh = 0; oh < Ho; oh++, dst += Wo) {
+        int ih = oh * sh - ph + a * dh;
+        int in = ih >= 0 && ih < H;
+        int l = in ? lo : Wo, h = in ? hi : Wo;
+        global const float *sp = src + (long)ih * xs.s2;
+        int ow = 0;
+        for (; ow < l; ow++) dst[ow] = 0.0f;
+        for (; ow + 4 <= h; ow += 4) vstore4(vload4(0, sp + ow), 0, dst + ow);
+        for (; ow < h; ow++) dst[ow] = sp[ow];
+        for (; ow < Wo; ow++) dst[ow] = 0.0f;
+    }
+}
+
+/* conv_planes_copy_f32: dst plane j = src plane j (+ bias[k]) for whole contiguous planes
+ * of HW elements, 4 at a time: the NCHW <-> (K, nb, HW) layout swaps when every plane is
+ * contiguous.  Plane j = k*nb + nl of the (K, nb, HW) side is plane (n0 + nl)*K + k of
+ * the NCHW side; to_nchw 1: src is the (K, nb, HW) side, 0: dst is.  Planes of the NCHW
+ * side start at nchw_off + plane * nchw_ps.  Args: src, src_off, dst, dst_off, nchw_ps,
+ * bias, bias_off, bias_stride, has_bias, to_nchw, n0, nb, K, HW, planes (= K*nb).
+ * NDRange: 1-D >= planes. */
+kernel void conv_planes_copy_f32(global const float *src, long src_off, global float *dst, long dst_off,
+                                 long nchw_ps, global const float *bias, long bias_off, long bias_stride,
+                                 int has_bias, int to_nchw, int n0, int nb, int K, int HW, long planes)
+{
+    long j = get_global_id(0);
+    if (j >= planes) return;
+    int k = (int)(j / nb), nl = (int)(j - (long)k * nb);
+    long other = ((long)(n0 + nl) * K + k) * nchw_ps;
+    global const float *s = src + src_off + (to_nchw ? j * HW : other);
+    global float *d = dst + dst_off + (to_nchw ? other : j * HW);
+    int p = 0;
+    if (has_bias) {
+        float add = bias[bias_off + k * bias_stride];
+        for (; p + 4 <= HW; p += 4) vstore4(vload4(0, s + p) + add, 0, d + p);
+        for (; p < HW; p++) d[p] = s[p] + add;
+    } else {
+        for (; p + 4 <= HW; p += 4) vstore4(vload4(0, s + p), 0, d + p);
+        for (; p < HW; p++) d[p] = s[p];
+    }
+}
+
 /* conv_col2im_f32: gather form of the adjoint of im2col, for images n0 .. n0+nb-1:
  * dx[n, c, ih, iw] = init + sum over taps (a, b) in row-major order of col[r, j] for the
  * output (oh, ow) the tap connects to, where init = bias[c] when has_bias, else 0. dx is
@@ -167,6 +228,29 @@ kernel void conv_plane_sum_f32(global const float *y, long y_off, long4 ys, glob
     float acc = 0.0f;
     for (int h = 0; h < H; h++)
         for (int w = 0; w < W; w++) acc += src[h * ys.s2 + w * ys.s3];
+    part[i] = acc;
+}
+
+/* conv_plane_sum4_f32: conv_plane_sum_f32 for planes stored contiguously (ys.s3 == 1,
+ * ys.s2 == W): two float4 lanes over blocks of 8 (lane j sums elements j, j+8, ...), then
+ * ((l0.x + l0.y) + (l0.z + l0.w)) + ((l1.x + l1.y) + (l1.z + l1.w)) and the tail in order.
+ * A fixed order that depends only on H*W.  Args: y, y_off, ys, part, N, K, HW.
+ * NDRange: 1-D >= N*K. */
+kernel void conv_plane_sum4_f32(global const float *y, long y_off, long4 ys, global float *part, int N, int K,
+                                int HW)
+{
+    long i = get_global_id(0);
+    if (i >= (long)N * K) return;
+    int n = (int)(i / K), k = (int)(i - (long)n * K);
+    global const float *src = y + y_off + n * ys.s0 + k * ys.s1;
+    float4 l0 = (float4)(0.0f), l1 = (float4)(0.0f);
+    int p = 0;
+    for (; p + 8 <= HW; p += 8) {
+        l0 += vload4(0, src + p);
+        l1 += vload4(0, src + p + 4);
+    }
+    float acc = ((l0.x + l0.y) + (l0.z + l0.w)) + ((l1.x + l1.y) + (l1.z + l1.w));
+    for (; p < HW; p++) acc += src[p];
     part[i] = acc;
 }
 
@@ -301,7 +385,6 @@ kernel void conv_cnhw_to_nchw1_f32(global const float *t, long t_off, global flo
     float add = has_bias ? bias[bias_off + k * bias_stride] : 0.0f;
     y[y_off + ((long)(n0 + nl) * K + k) * HW + p] = t[t_off + z * HW + p] + add;
 }
-
 /* conv_col2im1_f32: conv_col2im_f32 for stride 1 and a CONV_KH x CONV_KW window (-D
  * values), taps unrolled.  Args: col, col_off, dx, dx_off, bias, bias_off, bias_stride,
  * has_bias, n0, nb, C, H, W, Ho, Wo, ph, pw, dh, dw, plane0, planes (= C*nb).
@@ -323,13 +406,13 @@ kernel void conv_col2im1_f32(global const float *col, long col_off, global float
     for (int a = 0; a < CONV_KH; a++) {
         int oh = ih + ph - a * dh;
         int okh = oh >= 0 && oh < Ho;
-        int ohc = min(max(oh, 0), Ho - 1);
 #pragma unroll
         for (int b = 0; b < CONV_KW; b++) {
             int ow = iw + pw - b * dw;
             int ok = okh && ow >= 0 && ow < Wo;
-            float v = cn[(a * CONV_KW + b) * ncols + ohc * Wo + min(max(ow, 0), Wo - 1)];
-            acc += ok ? v : 0.0f;
+            /* read only when inside: neighbouring work-items' taps stay one element apart,
+             * so a CPU compiler turns them into one masked vector load */
+            acc += ok ? cn[(a * CONV_KW + b) * ncols + oh * Wo + ow] : 0.0f;
         }
     }
     dx[dx_off + (((long)(n0 + nl) * C + c) * H + ih) * W + iw] = acc;

@@ -17,6 +17,20 @@ static inline long pool_plane(void)
     return (long)get_global_id(1) + (long)get_global_id(2) * (long)get_global_size(1);
 }
 
+/* Image n and channel c of plane nc (= n*C + c), in 32-bit arithmetic when nc fits (64-bit
+ * division is slow on GPUs); the same values either way. */
+static inline void pool_split_nc(long nc, int C, int *n, int *c)
+{
+    if (nc < 4294967296L) {
+        uint q = (uint)nc / (uint)C;
+        *n = (int)q;
+        *c = (int)((uint)nc - q * (uint)C);
+    } else {
+        *n = (int)(nc / C);
+        *c = (int)(nc - (long)*n * C);
+    }
+}
+
 static inline long pool_at4(long4 s, long n, long c, long h, long w)
 {
     return n * s.s0 + c * s.s1 + h * s.s2 + w * s.s3;
@@ -46,7 +60,8 @@ kernel void maxpool_fwd_f32(global const float *x, long x_off, long4 xs, global 
     if (p >= Ho * Wo || nc >= planes) return;
     long i = nc * Ho * Wo + p;
     int oh = p / Wo, ow = p - oh * Wo;
-    int n = (int)(nc / C), c = (int)(nc - (long)n * C);
+    int n, c;
+    pool_split_nc(nc, C, &n, &c);
     global const float *xp = x + x_off + pool_at4(xs, n, c, 0, 0);
     int hs = oh * sh - ph, ws = ow * sw - pw;
     int h0 = max(hs, 0), w0 = max(ws, 0);
@@ -78,7 +93,8 @@ kernel void maxpool_bwd_f32(global const float *dy, long dy_off, long4 dys, glob
     if (tap >= H * W || nc >= planes) return;
     long i = nc * H * W + tap;
     int ih = tap / W, iw = tap - ih * W;
-    int n = (int)(nc / C), c = (int)(nc - (long)n * C);
+    int n, c;
+    pool_split_nc(nc, C, &n, &c);
     int2 rh = pool_windows(ih, kh, sh, ph, Ho), rw = pool_windows(iw, kw, sw, pw, Wo);
     global const float *gp = dy + dy_off + pool_at4(dys, n, c, 0, 0);
     global const int *ip = idx + idx_off + nc * Ho * Wo;
@@ -101,7 +117,8 @@ kernel void avgpool_fwd_f32(global const float *x, long x_off, long4 xs, global 
     if (p >= Ho * Wo || nc >= planes) return;
     long i = nc * Ho * Wo + p;
     int oh = p / Wo, ow = p - oh * Wo;
-    int n = (int)(nc / C), c = (int)(nc - (long)n * C);
+    int n, c;
+    pool_split_nc(nc, C, &n, &c);
     global const float *xp = x + x_off + pool_at4(xs, n, c, 0, 0);
     int hs = oh * sh - ph, ws = ow * sw - pw;
     int h1 = min(hs + kh, H), w1 = min(ws + kw, W);
@@ -122,7 +139,8 @@ kernel void avgpool_bwd_f32(global const float *dy, long dy_off, long4 dys, glob
     if (tap >= H * W || nc >= planes) return;
     long i = nc * H * W + tap;
     int ih = tap / W, iw = tap - ih * W;
-    int n = (int)(nc / C), c = (int)(nc - (long)n * C);
+    int n, c;
+    pool_split_nc(nc, C, &n, &c);
     int2 rh = pool_windows(ih, kh, sh, ph, Ho), rw = pool_windows(iw, kw, sw, pw, Wo);
     global const float *gp = dy + dy_off + pool_at4(dys, n, c, 0, 0);
     float acc = 0.0f;
@@ -138,7 +156,8 @@ kernel void gavgpool_fwd_f32(global const float *x, long x_off, long4 xs, global
 {
     long i = get_global_id(0);
     if (i >= planes) return;
-    int n = (int)(i / C), c = (int)(i - (long)(i / C) * C);
+    int n, c;
+    pool_split_nc(i, C, &n, &c);
     global const float *xp = x + x_off + pool_at4(xs, n, c, 0, 0);
     float acc = 0.0f;
     for (int h = 0; h < H; h++)
@@ -154,9 +173,113 @@ kernel void gavgpool_bwd_f32(global const float *dy, long dy_off, long dy_sn, lo
 {
     long i = get_global_id(0);
     if (i >= total) return;
-    long p = i / HW;
-    long n = p / C, c = p - n * C;
+    long n, c;
+    if (i < 4294967296L && HW < 4294967296L) { /* 32-bit division when the sizes allow */
+        uint q = (uint)i / (uint)HW, qn = q / (uint)C;
+        n = qn;
+        c = q - qn * (uint)C;
+    } else {
+        long p = i / HW;
+        n = p / C;
+        c = p - n * C;
+    }
     dx[dx_off + i] = dy[dy_off + n * dy_sn + c * dy_sc] / (float)HW;
+}
+
+/* 2x2 windows with stride 2, no padding, contiguous x: one work-item per output row, four
+ * outputs at a time with vector loads and selects (the same tap order and tie/NaN rule as
+ * maxpool_fwd_f32: taps (0,0), (0,1), (1,0), (1,1), the first starting the scan).
+ * maxpool_2x2_fwd_f32 args: x, x_off, y, y_off, idx, idx_off, H, W, Ho, Wo, total
+ * (= N*C*Ho).  NDRange: 1-D >= total, item i = plane*Ho + oh. */
+kernel void maxpool_2x2_fwd_f32(global const float *x, long x_off, global float *y, long y_off, global int *idx,
+                                long idx_off, int H, int W, int Ho, int Wo, long total)
+{
+    long i = get_global_id(0);
+    if (i >= total) return;
+    long nc = i / Ho;
+    int oh = (int)(i - nc * Ho);
+    int b0 = 2 * oh * W;
+    global const float *r0 = x + x_off + nc * H * W + b0;
+    global const float *r1 = r0 + W;
+    global float *yp = y + y_off + i * Wo;
+    global int *ip = idx + idx_off + i * Wo;
+    int ow = 0;
+    for (; ow + 4 <= Wo; ow += 4) {
+        float8 a = vload8(0, r0 + 2 * ow), b = vload8(0, r1 + 2 * ow);
+        int4 c0 = (int4)(b0 + 2 * ow) + (int4)(0, 2, 4, 6);
+        float4 best = a.even, v = a.odd;
+        int4 at = c0;
+        int4 t = isgreater(v, best) | isnan(v);
+        best = select(best, v, t);
+        at = select(at, c0 + 1, t);
+        v = b.even;
+        t = isgreater(v, best) | isnan(v);
+        best = select(best, v, t);
+        at = select(at, c0 + W, t);
+        v = b.odd;
+        t = isgreater(v, best) | isnan(v);
+        best = select(best, v, t);
+        at = select(at, c0 + W + 1, t);
+        vstore4(best, 0, yp + ow);
+        vstore4(at, 0, ip + ow);
+    }
+    for (; ow < Wo; ow++) {
+        int c = b0 + 2 * ow;
+        float best = r0[2 * ow], v = r0[2 * ow + 1];
+        int at = c;
+        int t = v > best || isnan(v);
+        best = t ? v : best;
+        at = t ? c + 1 : at;
+        v = r1[2 * ow];
+        t = v > best || isnan(v);
+        best = t ? v : best;
+        at = t ? c + W : at;
+        v = r1[2 * ow + 1];
+        t = v > best || isnan(v);
+        best = t ? v : best;
+        at = t ? c + W + 1 : at;
+        yp[ow] = best;
+        ip[ow] = at;
+    }
+}
+
+/* maxpool_2x2_bwd_f32: gradient of maxpool_2x2_fwd_f32 when the windows tile the input
+ * exactly (H == 2*Ho, W == 2*Wo) and dy is contiguous: one work-item per output row writes
+ * its two input rows (dy at the recorded maximum, 0 elsewhere).  Args: dy, dy_off, idx,
+ * idx_off, dx, dx_off, H, W, Ho, Wo, total (= N*C*Ho).  NDRange: 1-D >= total. */
+kernel void maxpool_2x2_bwd_f32(global const float *dy, long dy_off, global const int *idx, long idx_off,
+                                global float *dx, long dx_off, int H, int W, int Ho, int Wo, long total)
+{
+    long i = get_global_id(0);
+    if (i >= total) return;
+    long nc = i / Ho;
+    int oh = (int)(i - nc * Ho);
+    int b0 = 2 * oh * W;
+    global float *r0 = dx + dx_off + nc * H * W + b0;
+    global float *r1 = r0 + W;
+    global const float *gp = dy + dy_off + i * Wo;
+    global const int *ip = idx + idx_off + i * Wo;
+    int ow = 0;
+    for (; ow + 4 <= Wo; ow += 4) {
+        float4 g = vload4(0, gp + ow), z = (float4)(0.0f);
+        int4 at = vload4(0, ip + ow);
+        int4 c0 = (int4)(b0 + 2 * ow) + (int4)(0, 2, 4, 6);
+        float8 a, b;
+        a.even = select(z, g, at == c0);
+        a.odd = select(z, g, at == c0 + 1);
+        b.even = select(z, g, at == c0 + W);
+        b.odd = select(z, g, at == c0 + W + 1);
+        vstore8(a, 0, r0 + 2 * ow);
+        vstore8(b, 0, r1 + 2 * ow);
+    }
+    for (; ow < Wo; ow++) {
+        float g = gp[ow];
+        int at = ip[ow], c = b0 + 2 * ow;
+        r0[2 * ow] = at == c ? g : 0.0f;
+        r0[2 * ow + 1] = at == c + 1 ? g : 0.0f;
+        r1[2 * ow] = at == c + W ? g : 0.0f;
+        r1[2 * ow + 1] = at == c + W + 1 ? g : 0.0f;
+    }
 }
 
 /* Small fixed windows. With POOL_KH, POOL_KW (window) and POOL_SH, POOL_SW (stride) given
@@ -180,7 +303,8 @@ kernel void maxpool_fix_fwd_f32(global const float *x, long x_off, long4 xs, glo
     int ow = get_global_id(0), oh = get_global_id(1);
     long nc = plane0 + (long)get_global_id(2);
     if (ow >= Wo || oh >= Ho || nc >= planes) return;
-    int n = (int)(nc / C), c = (int)(nc - (long)n * C);
+    int n, c;
+    pool_split_nc(nc, C, &n, &c);
     global const float *xp = x + x_off + pool_at4(xs, n, c, 0, 0);
     int hs = oh * POOL_SH - ph, ws = ow * POOL_SW - pw;
     float best = -INFINITY;
@@ -205,6 +329,38 @@ kernel void maxpool_fix_fwd_f32(global const float *x, long x_off, long4 xs, glo
     idx[idx_off + i] = at;
 }
 
+/* maxpool_tile_fwd_f32: maxpool_fix_fwd_f32 when window == stride and there is no padding
+ * (every window lies inside the input) and x is contiguous: no clamps or bounds per tap,
+ * so the taps of neighbouring work-items are a fixed stride apart and a CPU compiler loads
+ * them as vectors.  Same tap order and tie/NaN rule (the first tap starts the scan).
+ * Args: x, x_off, y, y_off, idx, idx_off, H, W, Ho, Wo, plane0, planes (= N*C).
+ * NDRange: (>= Wo, >= Ho, planes - plane0 or fewer).  -D: as maxpool_fix_fwd_f32. */
+kernel void maxpool_tile_fwd_f32(global const float *x, long x_off, global float *y, long y_off, global int *idx,
+                                 long idx_off, int H, int W, int Ho, int Wo, long plane0, long planes)
+{
+    int ow = get_global_id(0), oh = get_global_id(1);
+    long nc = plane0 + (long)get_global_id(2);
+    if (ow >= Wo || oh >= Ho || nc >= planes) return;
+    global const float *xp = x + x_off + nc * H * W;
+    int h0 = oh * POOL_KH, w0 = ow * POOL_KW;
+    float best = xp[h0 * W + w0];
+    int at = h0 * W + w0;
+#pragma unroll
+    for (int a = 0; a < POOL_KH; a++) {
+#pragma unroll
+        for (int b = 0; b < POOL_KW; b++) {
+            int o = (h0 + a) * W + w0 + b;
+            float v = xp[o];
+            int take = v > best || isnan(v);
+            best = take ? v : best;
+            at = take ? o : at;
+        }
+    }
+    long i = (nc * Ho + oh) * Wo + ow;
+    y[y_off + i] = best;
+    idx[idx_off + i] = at;
+}
+
 /* maxpool_fix_bwd_f32: as maxpool_bwd_f32 for the window of maxpool_fix_fwd_f32.
  * Args: dy, dy_off, dys, idx, idx_off, dx, dx_off, C, H, W, Ho, Wo, ph, pw, plane0, planes.
  * NDRange: (>= W, >= H, planes - plane0 or fewer).  -D: as maxpool_fix_fwd_f32. */
@@ -215,7 +371,8 @@ kernel void maxpool_fix_bwd_f32(global const float *dy, long dy_off, long4 dys, 
     int iw = get_global_id(0), ih = get_global_id(1);
     long nc = plane0 + (long)get_global_id(2);
     if (iw >= W || ih >= H || nc >= planes) return;
-    int n = (int)(nc / C), c = (int)(nc - (long)n * C);
+    int n, c;
+    pool_split_nc(nc, C, &n, &c);
     int tap = ih * W + iw;
     int fh = ih + ph - POOL_KH + 1, fw = iw + pw - POOL_KW + 1;
     int lh = fh <= 0 ? 0 : (fh + POOL_SH - 1) / POOL_SH, lw = fw <= 0 ? 0 : (fw + POOL_SW - 1) / POOL_SW;
@@ -243,27 +400,26 @@ kernel void maxpool_fix_bwd_f32(global const float *dy, long dy_off, long4 dys, 
 /* maxpool_tile_bwd_f32: maxpool_fix_bwd_f32 when the windows tile the input exactly
  * (window == stride, no padding, H == Ho*POOL_KH, W == Wo*POOL_KW), so every input pixel
  * lies in exactly one window: one work-item per window writes the window's pixels (dy at
- * the recorded maximum, 0 elsewhere).  Args: dy, dy_off, dys, idx, idx_off, dx, dx_off, C,
- * H, W, Ho, Wo, ph, pw (unused), plane0, planes.  NDRange: (>= Wo, >= Ho, planes - plane0 or
+ * the recorded maximum, 0 elsewhere).  dy is contiguous.  Args: dy, dy_off, idx, idx_off,
+ * dx, dx_off, H, W, Ho, Wo, plane0, planes.  NDRange: (>= Wo, >= Ho, planes - plane0 or
  * fewer).  -D: as maxpool_fix_fwd_f32. */
-kernel void maxpool_tile_bwd_f32(global const float *dy, long dy_off, long4 dys, global const int *idx,
-                                 long idx_off, global float *dx, long dx_off, int C, int H, int W, int Ho, int Wo,
-                                 int ph, int pw, long plane0, long planes)
+kernel void maxpool_tile_bwd_f32(global const float *dy, long dy_off, global const int *idx, long idx_off,
+                                 global float *dx, long dx_off, int H, int W, int Ho, int Wo, long plane0,
+                                 long planes)
 {
     int ow = get_global_id(0), oh = get_global_id(1);
     long nc = plane0 + (long)get_global_id(2);
     if (ow >= Wo || oh >= Ho || nc >= planes) return;
-    int n = (int)(nc / C), c = (int)(nc - (long)n * C);
-    float g = dy[dy_off + pool_at4(dys, n, c, oh, ow)];
-    int at = idx[idx_off + (nc * Ho + oh) * Wo + ow];
+    long i = (nc * Ho + oh) * Wo + ow;
+    float g = dy[dy_off + i];
+    int at = idx[idx_off + i];
     global float *dp = dx + dx_off + nc * H * W;
 #pragma unroll
     for (int a = 0; a < POOL_KH; a++) {
-        int ih = oh * POOL_KH + a;
 #pragma unroll
         for (int b = 0; b < POOL_KW; b++) {
-            int iw = ow * POOL_KW + b;
-            dp[ih * W + iw] = at == ih * W + iw ? g : 0.0f;
+            int o = (oh * POOL_KH + a) * W + ow * POOL_KW + b;
+            dp[o] = at == o ? g : 0.0f;
         }
     }
 }

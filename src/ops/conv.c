@@ -8,14 +8,19 @@
  *    GEMM writes channel-major (C_out, images, Ho*Wo); a layout swap (fused with the bias)
  *    gives NCHW. The input gradient runs the same GEMM transposed into a column matrix and
  *    folds it back with a gather col2im (each input pixel sums its taps in a fixed order).
+ *    clgrad_conv2d keeps the forward's columns for the weight gradient when all images fit
+ *    one chunk and the matrix stays under a quarter of the bound (no second im2col). With
+ *    no input gradient to compute (a first layer), the weight gradient is one GEMM per
+ *    image on dy's NCHW planes, summed over images in order (no CNHW copy of dy).
  *  - 1x1, stride 1, no padding: the NCHW tensor already is a (C_in, H*W) matrix per image,
  *    so forward and input gradient are plain GEMMs batched over images, no im2col.
- *  - direct, for groups == C_in (depthwise, channel multipliers, a single input channel)
- *    with windows up to 7x7 and strides up to 4: kernels specialised on the window and
- *    stride, loop-free so they vectorise across work-items. Forward: one work-item per
- *    output pixel and a few output channels; input gradient (depthwise): one per input
- *    pixel; weight gradient: per (column, block of rows, plane) partial sums of every tap,
- *    then one ordered sum per weight.
+ *  - direct, for groups == C_in (depthwise, channel multipliers, a single input channel;
+ *    the automatic choice takes it only for groups > 1, a single input channel measured
+ *    faster on the general path) with windows up to 7x7 and strides up to 4: kernels
+ *    specialised on the window and stride, loop-free so they vectorise across work-items.
+ *    Forward: one work-item per output pixel and a few output channels; input gradient
+ *    (depthwise): one per input pixel; weight gradient: per (column, block of rows, plane)
+ *    partial sums of every tap, then one ordered sum per weight.
  *  - depthwise (groups == C_in == C_out > 1) with other windows: general direct kernels,
  *    one work-item per output (or per input pixel for the gradient, or per weight tap and
  *    image for the weight gradient).
@@ -64,7 +69,9 @@ static int direct_fits(const clgrad__conv_geom *g)
 
 static int pick_algo(const clgrad__conv_geom *g)
 {
-    if (direct_fits(g)) return ALGO_DIRECT;
+    /* a single input channel (groups == C_in == 1) goes to im2col + GEMM: measured faster
+     * on a CPU device, and the forward keeps its columns for the weight gradient */
+    if (direct_fits(g) && g->groups > 1) return ALGO_DIRECT;
     if (g->groups > 1 && g->groups == g->c_in && g->groups == g->c_out) return ALGO_DEPTHWISE;
     /* Per-image GEMMs only pay off when an image gives a reasonably wide matrix. */
     if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 && g->ho == g->h &&
@@ -165,6 +172,18 @@ static clgrad_status im2col(clgrad_context *ctx, const clgrad__conv_geom *g, clg
                             clgrad_tensor *col)
 {
     cl_long4 xs = strides4(x);
+    if (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU && g->sw == 1 && (x->strides[3] == 1 || g->w == 1)) {
+        /* column stride 1, rows contiguous: a work-item per (row, image) copies whole output
+         * rows 4 elements at a time (suits CPUs; GPUs keep the coalesced kernel below) */
+        cl_int n0_ = n0, nb_ = nb;
+        cl_long total = (cl_long)g->c_in * g->kh * g->kw * nb;
+        clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(col), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
+                            CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho),
+                            CLGRAD_KARG(g->wo), CLGRAD_KARG(g->kh), CLGRAD_KARG(g->kw), CLGRAD_KARG(g->sh),
+                            CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh), CLGRAD_KARG(g->dw),
+                            CLGRAD_KARG(total)};
+        return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_im2col_rows_f32", (size_t)total, NARGS(a), a);
+    }
     int64_t rows = (int64_t)g->c_in * g->kh * g->kw;
     cl_int n0_ = n0, nb_ = nb, per = images_per_item(ctx, nb, rows, (int64_t)g->ho * g->wo);
     clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(col), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
@@ -230,7 +249,17 @@ static clgrad_status to_nchw(clgrad_context *ctx, clgrad_tensor *t, clgrad_tenso
 {
     bias_args ba = bias_of(bias, t);
     cl_int n0_ = n0, nb_ = nb, K_ = K, hw_ = (cl_int)hw;
-    cl_long p0 = 0, planes = (cl_long)K * nb;
+    cl_long planes = (cl_long)K * nb;
+    if (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU) {
+        /* whole planes, 4 elements at a time (a work-item per plane suits CPUs) */
+        cl_int to = 1;
+        cl_long ps = hw;
+        clgrad__karg a[] = {CLGRAD_KARG_T(t), CLGRAD_KARG_T(y), CLGRAD_KARG(ps), CLGRAD_KARG(ba.mem),
+                            CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(to),
+                            CLGRAD_KARG(n0_), CLGRAD_KARG(nb_), CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(planes)};
+        return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_planes_copy_f32", (size_t)planes, NARGS(a), a);
+    }
+    cl_long p0 = 0;
     clgrad__karg a[] = {CLGRAD_KARG_T(t), CLGRAD_KARG_T(y), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
                         CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
                         CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(p0), CLGRAD_KARG(planes)};
@@ -242,6 +271,16 @@ static clgrad_status to_cnhw(clgrad_context *ctx, clgrad_tensor *y, clgrad_tenso
                              int W)
 {
     cl_long4 ys = strides4(y);
+    if (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU && clgrad__is_contiguous(y)) {
+        /* contiguous: whole planes, 4 elements at a time (a work-item per plane suits CPUs) */
+        bias_args ba = bias_of(NULL, t);
+        cl_int n0_ = n0, nb_ = nb, K_ = K, hw_ = H * W, to = 0;
+        cl_long ps = (cl_long)H * W, planes = (cl_long)K * nb;
+        clgrad__karg a[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(t), CLGRAD_KARG(ps), CLGRAD_KARG(ba.mem),
+                            CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(to),
+                            CLGRAD_KARG(n0_), CLGRAD_KARG(nb_), CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(planes)};
+        return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_planes_copy_f32", (size_t)planes, NARGS(a), a);
+    }
     cl_int n0_ = n0, nb_ = nb, K_ = K, H_ = H, W_ = W, per = images_per_item(ctx, nb, K, (int64_t)H * W);
     clgrad__karg a[] = {CLGRAD_KARG_T(y), CLGRAD_KARG(ys), CLGRAD_KARG_T(t), CLGRAD_KARG(n0_),
                         CLGRAD_KARG(nb_), CLGRAD_KARG(per), CLGRAD_KARG(K_), CLGRAD_KARG(H_), CLGRAD_KARG(W_)};
@@ -270,8 +309,22 @@ static clgrad_status sum_rows(clgrad_context *ctx, clgrad_tensor *part, int R, i
 
 /* --- general path: im2col + GEMM --------------------------------------------------------- */
 
+/* Bytes of the column matrix of all of g's images when they fit one chunk and a quarter of
+ * the temporary bound, else 0: the forward may then keep its columns for the backward. */
+static size_t keepable_cols(clgrad_context *ctx, const clgrad__conv_geom *g)
+{
+    int64_t ohw = (int64_t)g->ho * g->wo, rows = (int64_t)g->c_in * g->kh * g->kw;
+    int64_t per = rows > g->c_out ? rows * ohw : (int64_t)g->c_out * ohw;
+    int nb;
+    if (chunk_images(ctx, g, per, &nb) != CLGRAD_OK || nb < g->n) return 0;
+    uint64_t bytes = (uint64_t)rows * ohw * g->n * sizeof(float);
+    return bytes <= clgrad__conv_temp_bound(ctx) / 4 ? (size_t)bytes : 0;
+}
+
+/* keep: when not NULL and every image went in one chunk, *keep gets the column matrix
+ * (rows, n*Ho*Wo) of x, which backward_im2col can take instead of recomputing it. */
 static clgrad_status forward_im2col(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
-                                    clgrad_tensor *wc, clgrad_tensor *bias, clgrad_tensor *y)
+                                    clgrad_tensor *wc, clgrad_tensor *bias, clgrad_tensor *y, clgrad_tensor **keep)
 {
     int64_t ohw = (int64_t)g->ho * g->wo, rows = (int64_t)g->c_in * g->kh * g->kw;
     int64_t cig = g->c_in / g->groups, cog = g->c_out / g->groups, kg = cig * g->kh * g->kw;
@@ -294,35 +347,95 @@ static clgrad_status forward_im2col(clgrad_context *ctx, const clgrad__conv_geom
         st = clgrad__gemm(ctx, &ga);
         if (st == CLGRAD_OK) st = to_nchw(ctx, tmp, y, bias, n0, cnt, g->c_out, ohw);
     }
+    if (st == CLGRAD_OK && keep && nb >= g->n) {
+        *keep = col;
+        col = NULL;
+    }
     clgrad_tensor_release(col);
     clgrad_tensor_release(tmp);
     return st;
 }
 
-static clgrad_status backward_im2col(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
-                                     clgrad_tensor *wc, clgrad_tensor *dy, clgrad_tensor *dx_bias, clgrad_tensor *dx,
-                                     clgrad_tensor *dw)
+/* groups == 1, one GEMM per image straight on dy's NCHW planes (no CNHW copy of dy):
+ * dW_n = dy_n (C_out, Ho*Wo) x col_n^T into per-image partials, summed in image order;
+ * column gradient_n = W^T x dy_n written in col's layout, then col2im. cols as for
+ * backward_im2col_cols. */
+static clgrad_status backward_per_image(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
+                                        clgrad_tensor *wc, clgrad_tensor *dy, clgrad_tensor *dx_bias,
+                                        clgrad_tensor *dx, clgrad_tensor *dw, clgrad_tensor *cols, int nb)
+{
+    int64_t ohw = (int64_t)g->ho * g->wo, kg = (int64_t)g->c_in * g->kh * g->kw, M = (int64_t)g->c_out * kg;
+    clgrad_tensor *dyc = NULL, *col = NULL, *part = NULL;
+    clgrad_status st = CLGRAD_OK;
+    if (!clgrad__is_contiguous(dy)) st = clgrad__contiguous(dy, &dyc);
+    clgrad_tensor *du = dyc ? dyc : dy;
+    if (st == CLGRAD_OK && dw) st = new_temp(ctx, (int64_t)g->n * M, &part);
+    if (st == CLGRAD_OK && (dx || !cols)) st = new_temp(ctx, kg * nb * ohw, &col);
+    for (int n0 = 0; st == CLGRAD_OK && n0 < g->n; n0 += nb) {
+        int cnt = g->n - n0 < nb ? g->n - n0 : nb;
+        if (dx) {
+            /* column gradient of image n: W^T (kg, C_out) x dy_n (C_out, Ho*Wo), in col's layout */
+            clgrad__gemm_args ga = {0};
+            ga.trans_a = 1;
+            ga.m = kg, ga.n = ohw, ga.k = g->c_out, ga.batch = cnt, ga.alpha = 1.0f, ga.beta = 0.0f;
+            ga.a = wc->buf->mem, ga.a_off = wc->offset, ga.lda = kg, ga.a_bstride = 0;
+            ga.b = du->buf->mem, ga.b_off = du->offset + (int64_t)n0 * g->c_out * ohw, ga.ldb = ohw;
+            ga.b_bstride = (int64_t)g->c_out * ohw;
+            ga.c = col->buf->mem, ga.c_off = col->offset, ga.ldc = cnt * ohw, ga.c_bstride = ohw;
+            st = clgrad__gemm(ctx, &ga);
+            if (st == CLGRAD_OK) st = col2im(ctx, g, col, n0, cnt, dx_bias, dx);
+        }
+        if (st != CLGRAD_OK || !dw) continue;
+        clgrad_tensor *src = cols ? cols : col;
+        if (!cols) st = im2col(ctx, g, x, n0, cnt, col);
+        clgrad__gemm_args ga = {0};
+        ga.trans_b = 1;
+        ga.m = g->c_out, ga.n = kg, ga.k = ohw, ga.batch = cnt, ga.alpha = 1.0f, ga.beta = 0.0f;
+        ga.a = du->buf->mem, ga.a_off = du->offset + (int64_t)n0 * g->c_out * ohw, ga.lda = ohw;
+        ga.a_bstride = (int64_t)g->c_out * ohw;
+        ga.b = src->buf->mem, ga.b_off = src->offset, ga.ldb = cnt * ohw, ga.b_bstride = ohw;
+        ga.c = part->buf->mem, ga.c_off = part->offset + (int64_t)n0 * M, ga.ldc = kg, ga.c_bstride = M;
+        if (st == CLGRAD_OK) st = clgrad__gemm(ctx, &ga);
+    }
+    if (st == CLGRAD_OK && dw) st = sum_rows(ctx, part, g->n, (int)M, dw);
+    clgrad_tensor_release(part);
+    clgrad_tensor_release(col);
+    clgrad_tensor_release(dyc);
+    return st;
+}
+
+/* cols: NULL, or the column matrix of all of x kept by forward_im2col (read, never written). */
+static clgrad_status backward_im2col_cols(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
+                                          clgrad_tensor *wc, clgrad_tensor *dy, clgrad_tensor *dx_bias,
+                                          clgrad_tensor *dx, clgrad_tensor *dw, clgrad_tensor *cols)
 {
     int64_t ohw = (int64_t)g->ho * g->wo, rows = (int64_t)g->c_in * g->kh * g->kw;
     int64_t cig = g->c_in / g->groups, cog = g->c_out / g->groups, kg = cig * g->kh * g->kw;
     int64_t per = rows > g->c_out ? rows * ohw : (int64_t)g->c_out * ohw;
     int nb;
     CLGRAD_TRY(chunk_images(ctx, g, per, &nb));
+    if (cols && (nb < g->n || cols->ndim != 1 || cols->shape[0] != rows * g->n * ohw)) cols = NULL;
+    /* weight gradient alone (a first layer): per-image GEMMs skip the CNHW copy of dy
+     * (measured on a CPU device; with the input gradient too they break even) */
+    if (!dx && dw && g->groups == 1 &&
+        (uint64_t)g->n * g->c_out * kg * sizeof(float) <= clgrad__conv_temp_bound(ctx) / 4)
+        return backward_per_image(ctx, g, x, wc, dy, dx_bias, dx, dw, cols, nb);
     clgrad_tensor *col = NULL, *dyp = NULL;
-    clgrad_status st = new_temp(ctx, rows * nb * ohw, &col);
+    clgrad_status st = (dx || !cols) ? new_temp(ctx, rows * nb * ohw, &col) : CLGRAD_OK;
     if (st == CLGRAD_OK) st = new_temp(ctx, (int64_t)g->c_out * nb * ohw, &dyp);
     for (int n0 = 0; st == CLGRAD_OK && n0 < g->n; n0 += nb) {
         int cnt = g->n - n0 < nb ? g->n - n0 : nb;
         int64_t ncols = cnt * ohw;
         st = to_cnhw(ctx, dy, dyp, n0, cnt, g->c_out, g->ho, g->wo);
         if (st == CLGRAD_OK && dw) {
-            st = im2col(ctx, g, x, n0, cnt, col);
+            clgrad_tensor *src = cols ? cols : col;
+            if (!cols) st = im2col(ctx, g, x, n0, cnt, col);
             clgrad__gemm_args ga = {0};
             ga.trans_b = 1;
             ga.m = cog, ga.n = kg, ga.k = ncols, ga.batch = g->groups, ga.alpha = 1.0f;
             ga.beta = n0 == 0 ? 0.0f : 1.0f;
             ga.a = dyp->buf->mem, ga.a_off = dyp->offset, ga.lda = ncols, ga.a_bstride = cog * ncols;
-            ga.b = col->buf->mem, ga.b_off = col->offset, ga.ldb = ncols, ga.b_bstride = kg * ncols;
+            ga.b = src->buf->mem, ga.b_off = src->offset, ga.ldb = ncols, ga.b_bstride = kg * ncols;
             ga.c = dw->buf->mem, ga.c_off = dw->offset, ga.ldc = kg, ga.c_bstride = cog * kg;
             if (st == CLGRAD_OK) st = clgrad__gemm(ctx, &ga);
         }
@@ -340,6 +453,13 @@ static clgrad_status backward_im2col(clgrad_context *ctx, const clgrad__conv_geo
     clgrad_tensor_release(col);
     clgrad_tensor_release(dyp);
     return st;
+}
+
+static clgrad_status backward_im2col(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
+                                     clgrad_tensor *wc, clgrad_tensor *dy, clgrad_tensor *dx_bias, clgrad_tensor *dx,
+                                     clgrad_tensor *dw)
+{
+    return backward_im2col_cols(ctx, g, x, wc, dy, dx_bias, dx, dw, NULL);
 }
 
 /* --- 1x1 stride 1: GEMMs straight on NCHW --------------------------------------------------- */
@@ -570,7 +690,7 @@ clgrad_status clgrad__conv_forward_algo(clgrad_context *ctx, const clgrad__conv_
     case ALGO_DIRECT: st = forward_direct(ctx, g, x, wc, bias, y); break;
     case ALGO_DEPTHWISE: st = forward_dw(ctx, g, x, wc, bias, y); break;
     case ALGO_1X1: st = forward_1x1(ctx, g, x, wc, bias, y); break;
-    default: st = forward_im2col(ctx, g, x, wc, bias, y); break;
+    default: st = forward_im2col(ctx, g, x, wc, bias, y, NULL); break;
     }
     clgrad_tensor_release(wc);
     return st;
@@ -629,9 +749,19 @@ clgrad_status clgrad__conv_bias_grad(clgrad_context *ctx, clgrad_tensor *dy, clg
     clgrad_tensor *part;
     CLGRAD_TRY(new_temp(ctx, (int64_t)N * K, &part));
     cl_long4 ys = strides4(dy);
-    clgrad__karg a[] = {CLGRAD_KARG_T(dy), CLGRAD_KARG(ys), CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(N), CLGRAD_KARG(K),
-                        CLGRAD_KARG(H), CLGRAD_KARG(W)};
-    clgrad_status st = clgrad__launch_1d(ctx, FAMILY, NULL, "conv_plane_sum_f32", (size_t)N * (size_t)K, NARGS(a), a);
+    clgrad_status st;
+    int planes_contiguous = (dy->strides[3] == 1 || W == 1) && (dy->strides[2] == W || H == 1);
+    if (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU && planes_contiguous && (int64_t)H * W <= 0x7fffffff) {
+        /* contiguous planes: the vector-lane kernel (a work-item per plane suits CPUs) */
+        cl_int HW = H * W;
+        clgrad__karg a[] = {CLGRAD_KARG_T(dy), CLGRAD_KARG(ys), CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(N),
+                            CLGRAD_KARG(K), CLGRAD_KARG(HW)};
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "conv_plane_sum4_f32", (size_t)N * (size_t)K, NARGS(a), a);
+    } else {
+        clgrad__karg a[] = {CLGRAD_KARG_T(dy), CLGRAD_KARG(ys), CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(N),
+                            CLGRAD_KARG(K), CLGRAD_KARG(H), CLGRAD_KARG(W)};
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "conv_plane_sum_f32", (size_t)N * (size_t)K, NARGS(a), a);
+    }
     if (st == CLGRAD_OK) st = sum_rows(ctx, part, N, K, db);
     clgrad_tensor_release(part);
     return st;
@@ -649,7 +779,15 @@ static clgrad_status conv2d_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad
     clgrad_status st = CLGRAD_OK;
     if (nd->needs_grad[0]) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 4, x->shape, &dx);
     if (st == CLGRAD_OK && nd->needs_grad[1]) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 4, w->shape, &dw);
-    if (st == CLGRAD_OK && (dx || dw)) st = clgrad__conv_backward(ctx, &g, x, w, gy, NULL, dx, dw);
+    if (st == CLGRAD_OK && dw && nd->saved[2] && g.n > 0) {
+        /* the forward kept x's columns (general path, one chunk) */
+        clgrad_tensor *wc = NULL;
+        if (dx) st = clgrad__contiguous(w, &wc);
+        if (st == CLGRAD_OK) st = backward_im2col_cols(ctx, &g, x, wc, gy, NULL, dx, dw, nd->saved[2]);
+        clgrad_tensor_release(wc);
+    } else if (st == CLGRAD_OK && (dx || dw)) {
+        st = clgrad__conv_backward(ctx, &g, x, w, gy, NULL, dx, dw);
+    }
     if (st == CLGRAD_OK && nd->needs_grad[2]) {
         int64_t k = g.c_out;
         st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &k, &db);
@@ -674,19 +812,31 @@ clgrad_status clgrad_conv2d(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *b
     clgrad__conv_geom g = {0};
     int64_t shape[4];
     CLGRAD_TRY(clgrad__conv_setup(fn, 0, x, w, bias, p, &g, shape));
-    clgrad_tensor *y;
+    clgrad_tensor *y, *cols = NULL;
     CLGRAD_TRY(clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, 4, shape, &y));
-    clgrad_status st = clgrad__conv_forward(x->ctx, &g, x, w, bias, y);
     clgrad_tensor *inputs[3] = {x, w, bias};
-    if (st == CLGRAD_OK && clgrad__grad_needed(3, inputs)) {
+    int need = clgrad__grad_needed(3, inputs);
+    clgrad_status st;
+    if (need && w->requires_grad && g.n > 0 && algo_of(&g, ALGO_AUTO) == ALGO_IM2COL && keepable_cols(x->ctx, &g)) {
+        /* keep the columns: the weight gradient then needs no second im2col */
+        clgrad_tensor *wc;
+        st = clgrad__contiguous(w, &wc);
+        if (st == CLGRAD_OK) st = forward_im2col(x->ctx, &g, x, wc, bias, y, &cols);
+        clgrad_tensor_release(wc);
+    } else {
+        st = clgrad__conv_forward(x->ctx, &g, x, w, bias, y);
+    }
+    if (st == CLGRAD_OK && need) {
         clgrad__node *nd;
         st = clgrad__node_attach(y, "conv2d", conv2d_backward, 3, inputs, &nd);
         if (st == CLGRAD_OK) {
             clgrad__node_save(nd, 0, x);
             clgrad__node_save(nd, 1, w);
+            if (cols) clgrad__node_save(nd, 2, cols);
             clgrad__conv_geom_pack(&g, nd->i);
         }
     }
+    clgrad_tensor_release(cols);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);
         return st;

@@ -166,10 +166,24 @@ static clgrad_status max_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgr
                             CLGRAD_KARG(g.c),  CLGRAD_KARG(g.h), CLGRAD_KARG(g.w),   CLGRAD_KARG(g.ho),
                             CLGRAD_KARG(g.wo), CLGRAD_KARG(g.ph), CLGRAD_KARG(g.pw), CLGRAD_KARG(p0),
                             CLGRAD_KARG(planes)};
-        if (g.kh == g.sh && g.kw == g.sw && g.ph == 0 && g.pw == 0 && g.h == g.ho * g.kh && g.w == g.wo * g.kw)
-            st = launch_planes(gy->ctx, opts, "maxpool_tile_bwd_f32", g.wo, g.ho, planes, &p0, NARGS(a), a);
-        else
+        if (g.kh == g.sh && g.kw == g.sw && g.ph == 0 && g.pw == 0 && g.h == g.ho * g.kh && g.w == g.wo * g.kw) {
+            clgrad_tensor *gc = NULL;
+            st = clgrad__contiguous(gy, &gc);
+            cl_long rows = planes * g.ho;
+            if (st == CLGRAD_OK && g.kh == 2 && g.kw == 2 && gy->ctx->info.kind == CLGRAD_DEVICE_KIND_CPU) {
+                clgrad__karg b[] = {CLGRAD_KARG_T(gc), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx), CLGRAD_KARG(g.h),
+                                    CLGRAD_KARG(g.w),  CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(rows)};
+                st = clgrad__launch_1d(gy->ctx, FAMILY, NULL, "maxpool_2x2_bwd_f32", (size_t)rows, NARGS(b), b);
+            } else if (st == CLGRAD_OK) {
+                clgrad__karg b[] = {CLGRAD_KARG_T(gc), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx), CLGRAD_KARG(g.h),
+                                    CLGRAD_KARG(g.w),  CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(p0),
+                                    CLGRAD_KARG(planes)};
+                st = launch_planes(gy->ctx, opts, "maxpool_tile_bwd_f32", g.wo, g.ho, planes, &p0, NARGS(b), b);
+            }
+            clgrad_tensor_release(gc);
+        } else {
             st = launch_planes(gy->ctx, opts, "maxpool_fix_bwd_f32", g.w, g.h, planes, &p0, NARGS(a), a);
+        }
     } else {
         clgrad__karg a[] = {CLGRAD_KARG_T(gy), CLGRAD_KARG(dys), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx),
                             POOL_KARGS(&g), CLGRAD_KARG(planes)};
@@ -206,7 +220,22 @@ clgrad_status clgrad_max_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p,
                                 CLGRAD_KARG(g.c), CLGRAD_KARG(g.h), CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho),
                                 CLGRAD_KARG(g.wo), CLGRAD_KARG(g.ph), CLGRAD_KARG(g.pw), CLGRAD_KARG(p0),
                                 CLGRAD_KARG(planes)};
-            st = launch_planes(x->ctx, opts, "maxpool_fix_fwd_f32", g.wo, g.ho, planes, &p0, NARGS(a), a);
+            cl_long rows = planes * g.ho;
+            if (x->ctx->info.kind == CLGRAD_DEVICE_KIND_CPU && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 &&
+                g.ph == 0 && g.pw == 0 && clgrad__is_contiguous(x)) {
+                /* the common 2x2 window on a CPU: a work-item per output row, four outputs at a time */
+                clgrad__karg b[] = {CLGRAD_KARG_T(x), CLGRAD_KARG_T(y),   CLGRAD_KARG_T(idx), CLGRAD_KARG(g.h),
+                                    CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(rows)};
+                st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "maxpool_2x2_fwd_f32", (size_t)rows, NARGS(b), b);
+            } else if (g.kh == g.sh && g.kw == g.sw && g.ph == 0 && g.pw == 0 && clgrad__is_contiguous(x)) {
+                /* windows tile the inside of the input: the kernel without per-tap bounds */
+                clgrad__karg b[] = {CLGRAD_KARG_T(x), CLGRAD_KARG_T(y),   CLGRAD_KARG_T(idx), CLGRAD_KARG(g.h),
+                                    CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(p0),
+                                    CLGRAD_KARG(planes)};
+                st = launch_planes(x->ctx, opts, "maxpool_tile_fwd_f32", g.wo, g.ho, planes, &p0, NARGS(b), b);
+            } else {
+                st = launch_planes(x->ctx, opts, "maxpool_fix_fwd_f32", g.wo, g.ho, planes, &p0, NARGS(a), a);
+            }
         } else {
             clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(y), CLGRAD_KARG_T(idx),
                                 POOL_KARGS(&g), CLGRAD_KARG(planes)};
