@@ -149,7 +149,8 @@ static clgrad_status run_node(clgrad_tensor *t)
                               "backward: a tensor saved by %s was modified in place after it was used", nd->name);
             goto done;
         }
-    st = clgrad_contiguous(g, &gc);
+    if (nd->gy_strided) gc = clgrad_tensor_retain(g);
+    else st = clgrad_contiguous(g, &gc);
     if (st != CLGRAD_OK) goto done;
     st = nd->backward(nd, gc, gx);
     if (st != CLGRAD_OK) goto done;

@@ -70,8 +70,10 @@ clgrad_status clgrad_permute(clgrad_tensor *x, const int *perm, clgrad_tensor **
     CLGRAD_TRY(clgrad__permute_view(x, perm, &y));
     clgrad__node *nd;
     clgrad_status st = record(x, y, "permute", permute_backward, &nd);
-    if (nd)
+    if (nd) {
         for (int i = 0; i < x->ndim; i++) nd->i[i] = perm[i] < 0 ? perm[i] + x->ndim : perm[i];
+        nd->gy_strided = 1; /* the inverse permutation of a strided gradient is just a view */
+    }
     return finish(st, y, out);
 }
 
@@ -107,6 +109,7 @@ clgrad_status clgrad_slice(clgrad_tensor *x, int dim, int64_t start, int64_t sto
     clgrad__node *nd;
     clgrad_status st = record(x, y, "slice", slice_backward, &nd);
     if (nd) {
+        nd->gy_strided = 1; /* copied into the zero gradient through a strided copy */
         nd->i[0] = dim < 0 ? dim + x->ndim : dim;
         nd->i[1] = start;
         nd->i[2] = stop;

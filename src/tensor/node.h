@@ -12,10 +12,11 @@
 
 typedef struct clgrad__node clgrad__node;
 
-/* Backward rule. gy is the gradient of the node's output (contiguous f32, the output's
- * shape). For each input i with needs_grad[i] set, store in gx[i] a new reference to a
- * tensor of exactly inputs[i]'s shape (any strides); leave gx[i] NULL otherwise. Called with
- * gradient recording disabled, so rules may use public ops freely. */
+/* Backward rule. gy is the gradient of the node's output (f32, the output's shape;
+ * contiguous unless the node set gy_strided). For each input i with needs_grad[i] set,
+ * store in gx[i] a new reference to a tensor of exactly inputs[i]'s shape (any strides);
+ * leave gx[i] NULL otherwise. Called with gradient recording disabled, so rules may use
+ * public ops freely. */
 typedef clgrad_status (*clgrad__backward_fn)(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx);
 
 struct clgrad__node {
@@ -34,6 +35,7 @@ struct clgrad__node {
     void *extra; /* anything else; freed with free_extra when set */
     void (*free_extra)(void *);
     int freed;   /* backward ran without keep_graph: saved tensors are gone */
+    int gy_strided; /* backward accepts gy with any strides (views), saving a copy */
 };
 
 /* 1 when an op on these inputs must be recorded: gradient mode is on for their context
