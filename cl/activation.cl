@@ -70,7 +70,7 @@
 #define AC_HELPERS(T)                                                                               \
 /* erfc by the classic Chebyshev fit erfc(z) = t exp(-z^2 + P(t)), t = 1 / (1 + z/2) for z >= 0,  \
  * fractional error below 1.2e-7; erfc(-z) = 2 - erfc(z). */                                        \
-static inline T ac_erfc_##T(T x)                                                                           \
+static inline T ac_erfc_##T(T x)                                                                    \
 {                                                                                                   \
     T z = fabs(x);                                                                                  \
     T t = (T)(1.0f) / ((T)(1.0f) + (T)(0.5f) * z);                                                  \
@@ -87,23 +87,23 @@ static inline T ac_erfc_##T(T x)                                                
     T r = t * exp(p - z * z);                                                                       \
     return select(r, (T)(2.0f) - r, x < (T)(0.0f));                                                 \
 }                                                                                                   \
-static inline T gelu_tanh_d_##T(T x)                                                                       \
+static inline T gelu_tanh_d_##T(T x)                                                                \
 {                                                                                                   \
     T x2 = x * x;                                                                                   \
     T s = (T)(1.0f) / ((T)(1.0f) + exp((T)(-2.0f * AC_GK0) * (x + (T)(AC_GK1) * x2 * x)));          \
     return s + (T)(2.0f * AC_GK0) * x * s * ((T)(1.0f) - s) * ((T)(1.0f) + (T)(3.0f * AC_GK1) * x2); \
 }                                                                                                   \
-static inline T sigmoid_d_##T(T x)                                                                         \
+static inline T sigmoid_d_##T(T x)                                                                  \
 {                                                                                                   \
     T s = (T)(1.0f) / ((T)(1.0f) + exp(-x));                                                        \
     return s * ((T)(1.0f) - s);                                                                     \
 }                                                                                                   \
-static inline T silu_d_##T(T x)                                                                            \
+static inline T silu_d_##T(T x)                                                                     \
 {                                                                                                   \
     T s = (T)(1.0f) / ((T)(1.0f) + exp(-x));                                                        \
     return s * ((T)(1.0f) + x * ((T)(1.0f) - s));                                                   \
 }                                                                                                   \
-static inline T tanh_d_##T(T x)                                                                            \
+static inline T tanh_d_##T(T x)                                                                     \
 {                                                                                                   \
     T t = tanh(x);                                                                                  \
     return (T)(1.0f) - t * t;                                                                       \
@@ -113,34 +113,8 @@ AC_HELPERS(float)
 AC_HELPERS(floatV)
 
 #define AC_KERNELS(name)                                                                            \
-kernel void name##_fwd_f32(global float *y, long yoff, global const float *x, long xoff, long n,    \
-                           float p0, float p1)                                                      \
-{                                                                                                   \
-    long i = (long)get_global_id(0) * AC_VW;                                                        \
-    if (i + AC_VW <= n) {                                                                           \
-        floatV v = VLOAD(0, x + xoff + i);                                                          \
-        VSTORE(F_##name(floatV, v, p0, p1), 0, y + yoff + i);                                       \
-    } else {                                                                                        \
-        for (; i < n; i++) {                                                                        \
-            float s = x[xoff + i];                                                                  \
-            y[yoff + i] = F_##name(float, s, p0, p1);                                               \
-        }                                                                                           \
-    }                                                                                               \
-}                                                                                                   \
-kernel void name##_bwd_f32(global float *dx, long dxoff, global const float *x, long xoff,          \
-                           global const float *dy, long dyoff, long n, float p0, float p1)          \
-{                                                                                                   \
-    long i = (long)get_global_id(0) * AC_VW;                                                        \
-    if (i + AC_VW <= n) {                                                                           \
-        floatV v = VLOAD(0, x + xoff + i);                                                          \
-        VSTORE(VLOAD(0, dy + dyoff + i) * D_##name(floatV, v, p0, p1), 0, dx + dxoff + i);          \
-    } else {                                                                                        \
-        for (; i < n; i++) {                                                                        \
-            float s = x[xoff + i];                                                                  \
-            dx[dxoff + i] = dy[dyoff + i] * D_##name(float, s, p0, p1);                             \
-        }                                                                                           \
-    }                                                                                               \
-}
+    CLGRAD_MAP_FWD_KERNEL(name##_fwd_f32, F_##name, AC_VW)                                          \
+    CLGRAD_MAP_BWD_KERNEL(name##_bwd_f32, D_##name, AC_VW)
 
 AC_KERNELS(relu)
 AC_KERNELS(leaky_relu)

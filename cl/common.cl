@@ -42,3 +42,40 @@ static inline long clgrad_offset8(long i, long8 shape, long8 stride)
     CLGRAD_OFF64(3) CLGRAD_OFF64(2) CLGRAD_OFF64(1)
     return off + i * stride.s0;
 }
+
+/* Maps over contiguous data, VW elements per work-item through the family's floatV, VLOAD
+ * and VSTORE (defined from its vector-width option) with a scalar tail:
+ *   kname(y, yoff, x, xoff, n, p0, p1)             y  = F(x)
+ *   kname(dx, dxoff, x, xoff, dy, dyoff, n, p0, p1) dx = dy * D(x)
+ * F and D are macros F(T, v, p0, p1), used with T = floatV and T = float.
+ * NDRange: 1-D >= ceil(n / VW). */
+#define CLGRAD_MAP_FWD_KERNEL(kname, F, VW)                                                     \
+kernel void kname(global float *y, long yoff, global const float *x, long xoff, long n,        \
+                  float p0, float p1)                                                           \
+{                                                                                               \
+    long i = (long)get_global_id(0) * (VW);                                                     \
+    if (i + (VW) <= n) {                                                                        \
+        floatV v = VLOAD(0, x + xoff + i);                                                      \
+        VSTORE(F(floatV, v, p0, p1), 0, y + yoff + i);                                          \
+    } else {                                                                                    \
+        for (; i < n; i++) {                                                                    \
+            float s = x[xoff + i];                                                              \
+            y[yoff + i] = F(float, s, p0, p1);                                                  \
+        }                                                                                       \
+    }                                                                                           \
+}
+#define CLGRAD_MAP_BWD_KERNEL(kname, D, VW)                                                     \
+kernel void kname(global float *dx, long dxoff, global const float *x, long xoff,              \
+                  global const float *dy, long dyoff, long n, float p0, float p1)               \
+{                                                                                               \
+    long i = (long)get_global_id(0) * (VW);                                                     \
+    if (i + (VW) <= n) {                                                                        \
+        floatV v = VLOAD(0, x + xoff + i);                                                      \
+        VSTORE(VLOAD(0, dy + dyoff + i) * D(floatV, v, p0, p1), 0, dx + dxoff + i);             \
+    } else {                                                                                    \
+        for (; i < n; i++) {                                                                    \
+            float s = x[xoff + i];                                                              \
+            dx[dxoff + i] = dy[dyoff + i] * D(float, s, p0, p1);                                \
+        }                                                                                       \
+    }                                                                                           \
+}

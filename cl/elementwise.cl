@@ -277,40 +277,10 @@ kernel void where_bwd_bcast8_f32(global float *da, long daoff, global float *db,
 #define U_gt_scalar(T, x, p0, p1) OP_gt(T, x, (T)(p0))
 #define U_ge_scalar(T, x, p0, p1) OP_ge(T, x, (T)(p0))
 
-/* <op>_fwd_f32: y = F(x), contiguous.  Args: y, yoff, x, xoff, n, p0, p1.
- *   NDRange: 1-D >= ceil(n / EW_VW). */
-#define EW_UNARY_FWD(name)                                                                          \
-kernel void name##_fwd_f32(global float *y, long yoff, global const float *x, long xoff, long n,    \
-                           float p0, float p1)                                                      \
-{                                                                                                   \
-    long i = (long)get_global_id(0) * EW_VW;                                                        \
-    if (i + EW_VW <= n) {                                                                           \
-        floatV v = VLOAD(0, x + xoff + i);                                                          \
-        VSTORE(U_##name(floatV, v, p0, p1), 0, y + yoff + i);                                       \
-    } else {                                                                                        \
-        for (; i < n; i++) {                                                                        \
-            float s = x[xoff + i];                                                                  \
-            y[yoff + i] = U_##name(float, s, p0, p1);                                               \
-        }                                                                                           \
-    }                                                                                               \
-}
-/* <op>_bwd_f32: dx = dy * D(x), contiguous.  Args: dx, dxoff, x, xoff, dy, dyoff, n, p0, p1.
- *   NDRange: 1-D >= ceil(n / EW_VW). */
-#define EW_UNARY_BWD(name)                                                                          \
-kernel void name##_bwd_f32(global float *dx, long dxoff, global const float *x, long xoff,          \
-                           global const float *dy, long dyoff, long n, float p0, float p1)          \
-{                                                                                                   \
-    long i = (long)get_global_id(0) * EW_VW;                                                        \
-    if (i + EW_VW <= n) {                                                                           \
-        floatV v = VLOAD(0, x + xoff + i);                                                          \
-        VSTORE(VLOAD(0, dy + dyoff + i) * D_##name(floatV, v, p0, p1), 0, dx + dxoff + i);          \
-    } else {                                                                                        \
-        for (; i < n; i++) {                                                                        \
-            float s = x[xoff + i];                                                                  \
-            dx[dxoff + i] = dy[dyoff + i] * D_##name(float, s, p0, p1);                             \
-        }                                                                                           \
-    }                                                                                               \
-}
+/* <op>_fwd_f32: y = F(x) and <op>_bwd_f32: dx = dy * D(x), contiguous (see
+ * CLGRAD_MAP_FWD_KERNEL in common.cl).  NDRange: 1-D >= ceil(n / EW_VW). */
+#define EW_UNARY_FWD(name) CLGRAD_MAP_FWD_KERNEL(name##_fwd_f32, U_##name, EW_VW)
+#define EW_UNARY_BWD(name) CLGRAD_MAP_BWD_KERNEL(name##_bwd_f32, D_##name, EW_VW)
 /* The op names are passed only to ## so that names of built-ins (exp, log, ...), which an
  * implementation may define as macros, are not expanded. */
 EW_UNARY_FWD(neg) EW_UNARY_BWD(neg)

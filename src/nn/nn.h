@@ -44,7 +44,6 @@ struct clgrad_module {
     struct { char *name; clgrad_module *m; } *children; int n_children, cap_children;
     clgrad__counter *counters; int n_counters, cap_counters;
     void *impl;             /* layer-specific state */
-    char name_scratch[256]; /* scratch for building names */
     clgrad__name_cache param_names, buffer_names, counter_names;
 };
 

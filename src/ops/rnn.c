@@ -193,6 +193,27 @@ static clgrad_status grad_w(clgrad_context *ctx, int64_t T, int64_t B, int64_t H
     return CLGRAD_OK;
 }
 
+/* The end of the LSTM and RNN backward passes: the bias gradient (column sums of the gate
+ * gradients dg, (T, B, GH)) into t[2], dW_hh into t[3], then t handed out to gx in the
+ * node's input order. Releases t on failure. */
+static clgrad_status finish_backward(clgrad_context *ctx, clgrad__node *nd, clgrad_status st, int64_t T, int64_t B,
+                                     int64_t H, int64_t GH, clgrad_tensor *dg, clgrad_tensor *y, const mat *h0,
+                                     clgrad_tensor **t, clgrad_tensor **gx)
+{
+    if (st == CLGRAD_OK && nd->needs_grad[2]) {
+        st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &GH, &t[2]);
+        if (st == CLGRAD_OK) st = colsum(ctx, at(t[2], 0), at(dg, 0), GH, T * B);
+    }
+    if (st == CLGRAD_OK && nd->needs_grad[1]) st = grad_w(ctx, T, B, H, GH, dg, y, h0, &t[3]);
+    if (st != CLGRAD_OK) {
+        release_n(t, 4);
+        return st;
+    }
+    static const int slot[4] = {0, 3, 2, 1};
+    hand_out(nd, t, slot, 4, gx);
+    return CLGRAD_OK;
+}
+
 /* h_{t-1}: y's row t-1, h0, or absent (zeros) at t = 0. */
 static mat h_prev(clgrad_tensor *y, const mat *h0, int64_t t, int64_t BH, cl_int *has)
 {
@@ -323,18 +344,7 @@ static clgrad_status lstm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_t
         if (st == CLGRAD_OK && (s > 0 || nd->needs_grad[3]))
             st = mm(ctx, 0, 0, B, H, GH, 0.0f, dgm, GH, at(w, 0), H, dhm, H);
     }
-    if (st == CLGRAD_OK && nd->needs_grad[2]) {
-        st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &GH, &t[2]);
-        if (st == CLGRAD_OK) st = colsum(ctx, at(t[2], 0), at(dg, 0), GH, T * B);
-    }
-    if (st == CLGRAD_OK && nd->needs_grad[1]) st = grad_w(ctx, T, B, H, GH, dg, y, hc0 ? &h0 : NULL, &t[3]);
-    if (st != CLGRAD_OK) {
-        release_n(t, 4);
-        return st;
-    }
-    static const int slot[4] = {0, 3, 2, 1};
-    hand_out(nd, t, slot, 4, gx);
-    return CLGRAD_OK;
+    return finish_backward(ctx, nd, st, T, B, H, GH, dg, y, hc0 ? &h0 : NULL, t, gx);
 }
 
 clgrad_status clgrad__lstm_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_tensor *bias_in,
@@ -494,18 +504,7 @@ static clgrad_status rnn_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_te
         if (st == CLGRAD_OK && (s > 0 || nd->needs_grad[3]))
             st = mm(ctx, 0, 0, B, H, H, 0.0f, dgm, H, at(w, 0), H, dhm, H);
     }
-    if (st == CLGRAD_OK && nd->needs_grad[2]) {
-        st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &H, &t[2]);
-        if (st == CLGRAD_OK) st = colsum(ctx, at(t[2], 0), at(dg, 0), H, T * B);
-    }
-    if (st == CLGRAD_OK && nd->needs_grad[1]) st = grad_w(ctx, T, B, H, H, dg, y, h0t ? &h0 : NULL, &t[3]);
-    if (st != CLGRAD_OK) {
-        release_n(t, 4);
-        return st;
-    }
-    static const int slot[4] = {0, 3, 2, 1};
-    hand_out(nd, t, slot, 4, gx);
-    return CLGRAD_OK;
+    return finish_backward(ctx, nd, st, T, B, H, H, dg, y, h0t ? &h0 : NULL, t, gx);
 }
 
 clgrad_status clgrad__rnn_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_tensor *bias_in,
