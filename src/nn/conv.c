@@ -24,13 +24,8 @@ static clgrad_status conv_forward(clgrad_module *m, clgrad_tensor *x, clgrad_ten
     return c->transposed ? clgrad_conv_transpose2d(x, w, b, &c->p, out) : clgrad_conv2d(x, w, b, &c->p, out);
 }
 
-static void conv_destroy(clgrad_module *m)
-{
-    free(m->impl);
-}
-
-static const clgrad__module_vtable conv2d_vt = {"conv2d", conv_forward, conv_destroy};
-static const clgrad__module_vtable conv_transpose2d_vt = {"conv_transpose2d", conv_forward, conv_destroy};
+static const clgrad__module_vtable conv2d_vt = {"conv2d", conv_forward, clgrad__module_free_impl};
+static const clgrad__module_vtable conv_transpose2d_vt = {"conv_transpose2d", conv_forward, clgrad__module_free_impl};
 
 static clgrad_status conv_create(clgrad_context *ctx, int transposed, int64_t in_ch, int64_t out_ch, int kh, int kw,
                                  const clgrad_conv2d_params *p, int has_bias, uint64_t seed, clgrad_module **out)

@@ -42,12 +42,7 @@ static clgrad_status linear_forward(clgrad_module *m, clgrad_tensor *x, clgrad_t
     return CLGRAD_OK;
 }
 
-static void linear_destroy(clgrad_module *m)
-{
-    free(m->impl);
-}
-
-static const clgrad__module_vtable linear_vt = {"linear", linear_forward, linear_destroy};
+static const clgrad__module_vtable linear_vt = {"linear", linear_forward, clgrad__module_free_impl};
 
 CLGRAD_API clgrad_status clgrad_linear_create(clgrad_context *ctx, int64_t in_features, int64_t out_features,
                                               int has_bias, uint64_t seed, clgrad_module **out)

@@ -52,6 +52,24 @@ clgrad_status clgrad__module_new(clgrad_context *ctx, const clgrad__module_vtabl
     return CLGRAD_OK;
 }
 
+clgrad_status clgrad__module_new_impl(clgrad_context *ctx, const clgrad__module_vtable *vt, size_t size,
+                                      clgrad_module **out)
+{
+    CLGRAD_TRY(clgrad__module_new(ctx, vt, out));
+    (*out)->impl = calloc(1, size);
+    if (!(*out)->impl) {
+        clgrad_module_release(*out);
+        *out = NULL;
+        return clgrad__fail(ctx, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory", vt->kind);
+    }
+    return CLGRAD_OK;
+}
+
+void clgrad__module_free_impl(clgrad_module *m)
+{
+    free(m->impl);
+}
+
 /* Name of a new entry: non-empty, no '.', unique among m's params, buffers, counters and
  * children (checkpoint names must not collide). */
 static clgrad_status check_name(const clgrad_module *m, const char *name, const char *fn)

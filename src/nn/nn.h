@@ -49,6 +49,12 @@ struct clgrad_module {
 
 /* Allocates a module of kind vt on ctx. */
 clgrad_status clgrad__module_new(clgrad_context *ctx, const clgrad__module_vtable *vt, clgrad_module **out);
+/* The same with m->impl a zeroed block of size bytes; vt->destroy should then be
+ * clgrad__module_free_impl (or free it itself). */
+clgrad_status clgrad__module_new_impl(clgrad_context *ctx, const clgrad__module_vtable *vt, size_t size,
+                                      clgrad_module **out);
+/* The destroy function of every layer whose state is one heap block in m->impl. */
+void clgrad__module_free_impl(clgrad_module *m);
 /* Adds a parameter (marked requires_grad) or buffer, or a child. Each takes over the caller's
  * reference to t / child, also on failure (then it is released), so a caller never cleans
  * up after these. Names must be unique within m. */

@@ -3,7 +3,6 @@
 #include "nn/nn.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 typedef struct norm_impl {
@@ -68,14 +67,9 @@ static clgrad_status layer_norm_forward(clgrad_module *m, clgrad_tensor *x, clgr
                              out);
 }
 
-static void norm_destroy(clgrad_module *m)
-{
-    free(m->impl);
-}
-
-static const clgrad__module_vtable bn1d_vt = {"batch_norm1d", batch_norm_forward, norm_destroy};
-static const clgrad__module_vtable bn2d_vt = {"batch_norm2d", batch_norm_forward, norm_destroy};
-static const clgrad__module_vtable ln_vt = {"layer_norm", layer_norm_forward, norm_destroy};
+static const clgrad__module_vtable bn1d_vt = {"batch_norm1d", batch_norm_forward, clgrad__module_free_impl};
+static const clgrad__module_vtable bn2d_vt = {"batch_norm2d", batch_norm_forward, clgrad__module_free_impl};
+static const clgrad__module_vtable ln_vt = {"layer_norm", layer_norm_forward, clgrad__module_free_impl};
 
 /* weight 1 and bias 0 of shape (ndim, shape). */
 static clgrad_status add_affine(clgrad_module *m, int ndim, const int64_t *shape)
@@ -100,13 +94,8 @@ static clgrad_status batch_norm_create(clgrad_context *ctx, const clgrad__module
     clgrad_module *m = NULL;
     clgrad_tensor *t = NULL;
     clgrad_status s;
-    CLGRAD_TRY(clgrad__module_new(ctx, vt, &m));
-    norm_impl *N = calloc(1, sizeof *N);
-    if (!N) {
-        s = clgrad__fail(ctx, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory", vt->kind);
-        goto fail;
-    }
-    m->impl = N;
+    CLGRAD_TRY(clgrad__module_new_impl(ctx, vt, sizeof(norm_impl), &m));
+    norm_impl *N = m->impl;
     N->features = features;
     N->eps = eps;
     N->momentum = momentum;
@@ -151,13 +140,8 @@ CLGRAD_API clgrad_status clgrad_layer_norm_create(clgrad_context *ctx, int ndim,
                             "eps > 0 (got %g)", CLGRAD_MAX_DIMS, ndim, (double)eps);
     clgrad_module *m = NULL;
     clgrad_status s;
-    CLGRAD_TRY(clgrad__module_new(ctx, &ln_vt, &m));
-    norm_impl *N = calloc(1, sizeof *N);
-    if (!N) {
-        s = clgrad__fail(ctx, CLGRAD_ERR_HOST_MEMORY, "layer_norm: out of host memory");
-        goto fail;
-    }
-    m->impl = N;
+    CLGRAD_TRY(clgrad__module_new_impl(ctx, &ln_vt, sizeof(norm_impl), &m));
+    norm_impl *N = m->impl;
     N->eps = eps;
     N->n_norm = ndim;
     memcpy(N->norm_shape, normalized_shape, (size_t)ndim * sizeof *normalized_shape);

@@ -2,7 +2,6 @@
  * that divides the input). */
 #include "nn/nn.h"
 
-#include <stdlib.h>
 
 typedef struct pool_impl {
     clgrad_pool2d_params p;
@@ -48,14 +47,9 @@ static clgrad_status adaptive_forward(clgrad_module *m, clgrad_tensor *x, clgrad
     return clgrad_avg_pool2d(x, &q, out);
 }
 
-static void pool_destroy(clgrad_module *m)
-{
-    free(m->impl);
-}
-
-static const clgrad__module_vtable max_pool_vt = {"max_pool2d", max_pool_forward, pool_destroy};
-static const clgrad__module_vtable avg_pool_vt = {"avg_pool2d", avg_pool_forward, pool_destroy};
-static const clgrad__module_vtable adaptive_vt = {"adaptive_avg_pool2d", adaptive_forward, pool_destroy};
+static const clgrad__module_vtable max_pool_vt = {"max_pool2d", max_pool_forward, clgrad__module_free_impl};
+static const clgrad__module_vtable avg_pool_vt = {"avg_pool2d", avg_pool_forward, clgrad__module_free_impl};
+static const clgrad__module_vtable adaptive_vt = {"adaptive_avg_pool2d", adaptive_forward, clgrad__module_free_impl};
 
 static clgrad_status pool_create(clgrad_context *ctx, const clgrad__module_vtable *vt, const clgrad_pool2d_params *p,
                                  int out_h, int out_w, clgrad_module **out)
@@ -76,16 +70,11 @@ static clgrad_status pool_create(clgrad_context *ctx, const clgrad__module_vtabl
                             out_h, out_w);
     }
     clgrad_module *m = NULL;
-    CLGRAD_TRY(clgrad__module_new(ctx, vt, &m));
-    pool_impl *P = calloc(1, sizeof *P);
-    if (!P) {
-        clgrad_module_release(m);
-        return clgrad__fail(ctx, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory", vt->kind);
-    }
+    CLGRAD_TRY(clgrad__module_new_impl(ctx, vt, sizeof(pool_impl), &m));
+    pool_impl *P = m->impl;
     if (p) P->p = *p;
     P->out_h = out_h;
     P->out_w = out_w;
-    m->impl = P;
     *out = m;
     return CLGRAD_OK;
 }

@@ -26,11 +26,9 @@ typedef struct rnn_impl {
 } rnn_impl;
 
 static clgrad_status rnn_module_forward(clgrad_module *m, clgrad_tensor *x, clgrad_tensor **out);
-static void rnn_destroy(clgrad_module *m) { free(m->impl); }
-
-static const clgrad__module_vtable rnn_vt = {"rnn", rnn_module_forward, rnn_destroy};
-static const clgrad__module_vtable lstm_vt = {"lstm", rnn_module_forward, rnn_destroy};
-static const clgrad__module_vtable gru_vt = {"gru", rnn_module_forward, rnn_destroy};
+static const clgrad__module_vtable rnn_vt = {"rnn", rnn_module_forward, clgrad__module_free_impl};
+static const clgrad__module_vtable lstm_vt = {"lstm", rnn_module_forward, clgrad__module_free_impl};
+static const clgrad__module_vtable gru_vt = {"gru", rnn_module_forward, clgrad__module_free_impl};
 
 static int gate_count(clgrad_rnn_kind k) { return k == CLGRAD_LSTM ? 4 : k == CLGRAD_GRU ? 3 : 1; }
 
