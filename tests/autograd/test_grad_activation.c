@@ -55,8 +55,7 @@ static clgrad_status call_act(clgrad_tensor **in, void *user, clgrad_tensor **ou
 /* Uniform in [-3, 3), moved at least 0.05 away from each kink. */
 static clgrad_tensor *input(const act *a, int nd, const int64_t *s, uint64_t seed)
 {
-    int64_t n = 1;
-    for (int i = 0; i < nd; i++) n *= s[i];
+    int64_t n = th_numel(nd, s);
     float *h = malloc((size_t)n * sizeof *h);
     th_fill_uniform(h, (size_t)n, seed, -3.0f, 3.0f);
     for (int64_t i = 0; i < n; i++)
@@ -74,9 +73,7 @@ START_TEST(activations_gradcheck)
         for (int layout = 0; layout < 2; layout++) {
             clgrad_tensor *x = input(&ACTS[k], 2, s, (uint64_t)k);
             if (layout) {
-                clgrad_tensor *t = th_noncontig(x);
-                clgrad_tensor_release(x);
-                x = t;
+                th_make_noncontig(&x);
             }
             TH_OK(clgrad_tensor_set_requires_grad(x, 1));
             char what[64];

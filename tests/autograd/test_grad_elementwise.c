@@ -12,17 +12,10 @@
 
 typedef clgrad_status (*bin_fn)(clgrad_tensor *, clgrad_tensor *, clgrad_tensor **);
 
-static int64_t numel(int nd, const int64_t *s)
-{
-    int64_t n = 1;
-    for (int i = 0; i < nd; i++) n *= s[i];
-    return n;
-}
-
 /* Values on a grid of 0.1 plus shift: operands with different shifts never tie. */
 static clgrad_tensor *grid(int nd, const int64_t *s, uint64_t seed, float shift)
 {
-    int64_t n = numel(nd, s);
+    int64_t n = th_numel(nd, s);
     float *h = malloc((size_t)(n ? n : 1) * sizeof *h);
     th_fill_uniform(h, (size_t)n, seed, -1.0f, 1.0f);
     for (int64_t i = 0; i < n; i++) h[i] = roundf(h[i] * 10.0f) / 10.0f + shift;
@@ -90,9 +83,7 @@ START_TEST(binary_ops_gradcheck)
                                         operand(o, 1, CASES[c].bn, CASES[c].b, (uint64_t)(o * 10 + c + 5))};
                 if (layout)
                     for (int i = 0; i < 2; i++) {
-                        clgrad_tensor *t = th_noncontig(in[i]);
-                        clgrad_tensor_release(in[i]);
-                        in[i] = t;
+                        th_make_noncontig(&in[i]);
                     }
                 leaf(in[0]);
                 leaf(in[1]);
@@ -130,7 +121,7 @@ START_TEST(binary_backward_matches_reference)
             const int64_t *as = CASES[c].a, *bs = CASES[c].b;
             int64_t os[REF_MAX_DIMS];
             ck_assert_int_eq(ref_broadcast_shape(an, as, bn, bs, &on, os), 0);
-            int64_t na = numel(an, as), nb = numel(bn, bs), no = numel(on, os);
+            int64_t na = th_numel(an, as), nb = th_numel(bn, bs), no = th_numel(on, os);
             float *ha = malloc((size_t)na * 4), *hb = malloc((size_t)nb * 4), *dy = malloc((size_t)no * 4);
             float *wa = malloc((size_t)na * 4), *wb = malloc((size_t)nb * 4);
             int ties = BIN[o].op == REF_BINARY_MAXIMUM || BIN[o].op == REF_BINARY_MINIMUM;
@@ -226,9 +217,7 @@ START_TEST(scalar_forms_gradcheck)
                 clgrad_tensor *x = S[k].lo == S[k].hi ? grid(nd, shapes[c], k, 0.03f)
                                                       : th_rand(nd, shapes[c], k, S[k].lo, S[k].hi);
                 if (layout) {
-                    clgrad_tensor *t = th_noncontig(x);
-                    clgrad_tensor_release(x);
-                    x = t;
+                    th_make_noncontig(&x);
                 }
                 leaf(x);
                 th_gradcheck(S[k].name, call_scal, 1, &x, (void *)&S[k].c, 1e-3, 2e-3, 1e-2);
@@ -265,9 +254,7 @@ START_TEST(unary_ops_gradcheck)
         for (int layout = 0; layout < 2; layout++) {
             clgrad_tensor *x = UN[k].use_grid ? grid(3, s, (uint64_t)k, 0.03f) : th_rand(3, s, (uint64_t)k, UN[k].lo, UN[k].hi);
             if (layout) {
-                clgrad_tensor *t = th_noncontig(x);
-                clgrad_tensor_release(x);
-                x = t;
+                th_make_noncontig(&x);
             }
             leaf(x);
             th_gradcheck(UN[k].name, call_un, 1, &x, (void *)UN[k].fn, 1e-3, 2e-3, 1e-2);
@@ -320,7 +307,7 @@ START_TEST(where_gradcheck)
         {4, 4, 4, {2, 1, 2, 1}, {1, 2, 1, 3}, {2, 2, 1, 1}},
     };
     for (size_t k = 0; k < sizeof W / sizeof W[0]; k++) {
-        int64_t nc = numel(W[k].cn, W[k].c);
+        int64_t nc = th_numel(W[k].cn, W[k].c);
         float *hc = malloc((size_t)nc * sizeof *hc);
         th_fill_uniform(hc, (size_t)nc, k, -1, 1);
         for (int64_t i = 0; i < nc; i++) hc[i] = hc[i] > 0 ? 1.0f : 0.0f;

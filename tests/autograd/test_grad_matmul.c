@@ -21,9 +21,7 @@ static void check(const char *what, const gcase *c)
     clgrad_tensor *in[2] = {th_rand(c->na, c->sa, 3, -1, 1), th_rand(c->nb, c->sb, 5, -1, 1)};
     if (c->noncontig)
         for (int i = 0; i < 2; i++) {
-            clgrad_tensor *v = th_noncontig(in[i]);
-            clgrad_tensor_release(in[i]);
-            in[i] = v;
+            th_make_noncontig(&in[i]);
         }
     for (int i = 0; i < 2; i++) TH_OK(clgrad_tensor_set_requires_grad(in[i], 1));
     th_gradcheck(what, run, 2, in, NULL, 1e-2, 2e-3, 1e-2);

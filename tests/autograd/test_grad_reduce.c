@@ -26,8 +26,7 @@ static clgrad_status red_fn(clgrad_tensor **in, void *u, clgrad_tensor **out)
 /* distinct, well separated values so max/min are stable under the finite difference */
 static clgrad_tensor *spread(int ndim, const int64_t *shape, int noncontig)
 {
-    int64_t n = 1;
-    for (int d = 0; d < ndim; d++) n *= shape[d];
+    int64_t n = th_numel(ndim, shape);
     float *h = malloc((size_t)n * sizeof *h);
     for (int64_t i = 0; i < n; i++) h[i] = (float)((i * 37) % n) * 0.05f - 0.6f;
     clgrad_tensor *t = th_tensor(ndim, shape, h), *r = noncontig ? th_noncontig(t) : clgrad_tensor_retain(t);

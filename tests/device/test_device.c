@@ -163,8 +163,8 @@ END_TEST
 
 START_TEST(no_platform_is_a_clear_error)
 {
-    char dir[] = "/tmp/clgrad-empty-vendors-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[512];
+    th_tmpdir(dir, sizeof dir, "empty-vendors");
     setenv("OCL_ICD_VENDORS", dir, 1);
     clgrad_device_info *list = (clgrad_device_info *)1;
     int n = 5;

@@ -28,49 +28,16 @@ static char tmpdir[512];
 static void setup(void)
 {
     th_setup();
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/clgrad-ckpt-XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    th_tmpdir(tmpdir, sizeof tmpdir, "ckpt");
 }
 
 static void teardown(void)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmpdir);
+    th_rmtree(tmpdir);
     th_teardown();
 }
 
-static const char *path_of(const char *name)
-{
-    static char p[4][1024];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-    return p[k];
-}
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
-static void spit(const char *path, const void *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(b, 1, n, f), n);
-    fclose(f);
-}
+static const char *path_of(const char *name) { return th_path(tmpdir, name); }
 
 /* linear(5->hidden), batch_norm1d(hidden), ReLU, linear(hidden->3): parameters, buffers
  * (running statistics) and a counter (num_batches_tracked). */
@@ -249,7 +216,7 @@ START_TEST(names_follow_the_module_and_optimizer)
     const char *p = path_of("names.safetensors");
     TH_OK(clgrad_checkpoint_save(p, a, oa, NULL));
     size_t n;
-    uint8_t *b = slurp(p, &n);
+    uint8_t *b = th_slurp(p, &n);
     uint64_t hl = 0;
     for (int i = 0; i < 8; i++) hl |= (uint64_t)b[i] << (8 * i);
     ck_assert_uint_le(8 + hl, n);
@@ -418,7 +385,7 @@ START_TEST(truncated_corrupt_and_foreign_files_change_nothing)
     const char *good = path_of("good.safetensors"), *bad = path_of("bad.safetensors");
     TH_OK(clgrad_checkpoint_save(good, a, oa, NULL));
     size_t n;
-    uint8_t *b = slurp(good, &n);
+    uint8_t *b = th_slurp(good, &n);
 
     clgrad_module *m = make_net(2, 4);
     clgrad_optim *om = make_opt(m, CLGRAD_OPTIM_ADAM);
@@ -427,34 +394,34 @@ START_TEST(truncated_corrupt_and_foreign_files_change_nothing)
     /* Truncated anywhere: in the length, the header, the data, one byte short. */
     const size_t cuts[] = {0, 3, 8, 20, 100, n / 2, n - 4, n - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
-        spit(bad, b, cuts[i]);
+        th_spit(bad, b, cuts[i]);
         expect_load_fails(bad, m, om, CLGRAD_ERR_IO, "bad.safetensors");
     }
     /* Trailing garbage: the data area no longer matches the offsets. */
     uint8_t *longer = calloc(1, n + 16);
     memcpy(longer, b, n);
-    spit(bad, longer, n + 16);
+    th_spit(bad, longer, n + 16);
     expect_load_fails(bad, m, om, CLGRAD_ERR_IO, "bad.safetensors");
     free(longer);
     /* A corrupted header length and a corrupted JSON byte. */
     uint8_t *c = malloc(n);
     memcpy(c, b, n);
     c[0] ^= 0x40;
-    spit(bad, c, n);
+    th_spit(bad, c, n);
     expect_load_fails(bad, m, om, CLGRAD_ERR_IO, "bad.safetensors");
     memcpy(c, b, n);
     c[8] = '[';
-    spit(bad, c, n);
+    th_spit(bad, c, n);
     expect_load_fails(bad, m, om, CLGRAD_ERR_IO, "bad.safetensors");
     free(c);
     /* Foreign files: text, an IDX header, nothing at all, a missing file. */
     const char text[] = "this is not a checkpoint\n";
-    spit(bad, text, sizeof text - 1);
+    th_spit(bad, text, sizeof text - 1);
     expect_load_fails(bad, m, om, CLGRAD_ERR_IO, "bad.safetensors");
     const uint8_t idx[] = {0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28};
-    spit(bad, idx, sizeof idx);
+    th_spit(bad, idx, sizeof idx);
     expect_load_fails(bad, m, om, CLGRAD_ERR_IO, "bad.safetensors");
-    spit(bad, "", 0);
+    th_spit(bad, "", 0);
     expect_load_fails(bad, m, om, CLGRAD_ERR_IO, "bad.safetensors");
     expect_load_fails(path_of("missing.safetensors"), m, om, CLGRAD_ERR_IO, "missing.safetensors");
     /* A valid safetensors file of something else entirely. */
@@ -463,7 +430,7 @@ START_TEST(truncated_corrupt_and_foreign_files_change_nothing)
     memset(o, 0, sizeof o);
     o[0] = (uint8_t)(sizeof other - 1);
     memcpy(o + 8, other, sizeof other - 1);
-    spit(bad, o, sizeof o);
+    th_spit(bad, o, sizeof o);
     expect_load_fails(bad, m, om, CLGRAD_ERR_IO, "0.weight");
     /* A newer format version. */
     clgrad_checkpoint_meta dummy;
@@ -475,7 +442,7 @@ START_TEST(truncated_corrupt_and_foreign_files_change_nothing)
         if (memcmp(h + i, key, sizeof key - 1) == 0) v = h + i;
     ck_assert_ptr_nonnull(v);
     v[25] = '9';
-    spit(bad, b, n);
+    th_spit(bad, b, n);
     expect_load_fails(bad, m, om, CLGRAD_ERR_UNSUPPORTED, "version 9");
     ck_assert_int_eq(clgrad_checkpoint_read_meta(bad, &dummy), CLGRAD_ERR_UNSUPPORTED);
 
@@ -493,7 +460,7 @@ START_TEST(failed_save_keeps_the_previous_checkpoint)
     clgrad_checkpoint_meta meta = {.epoch = 1};
     TH_OK(clgrad_checkpoint_save(p, a, oa, &meta));
     size_t n0;
-    uint8_t *before = slurp(p, &n0);
+    uint8_t *before = th_slurp(p, &n0);
 
     /* A "full disk": writes past 1 KiB fail. */
     train_step(a, oa, 9);
@@ -510,7 +477,7 @@ START_TEST(failed_save_keeps_the_previous_checkpoint)
     ck_assert_ptr_nonnull(strstr(clgrad_last_error(th_ctx), "keep.safetensors"));
 
     size_t n1;
-    uint8_t *after = slurp(p, &n1);
+    uint8_t *after = th_slurp(p, &n1);
     ck_assert(n0 == n1 && memcmp(before, after, n0) == 0);
     clgrad_checkpoint_meta got;
     TH_OK(clgrad_checkpoint_read_meta(p, &got));

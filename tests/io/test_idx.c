@@ -7,10 +7,10 @@
 #endif
 
 #include "core/core.h"
+#include "harness.h"
 #include "io/io.h"
 
 #include <check.h>
-#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,44 +25,9 @@
 
 static char tmpdir[512];
 
-static void tmpdir_setup(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/clgrad-idx-XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void tmpdir_teardown(void)
-{
-    DIR *d = opendir(tmpdir);
-    if (!d) return;
-    struct dirent *e;
-    char p[1024];
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(tmpdir);
-}
-
-static const char *tmp_path(const char *name)
-{
-    static char p[2][1024];
-    static int k;
-    k ^= 1;
-    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-    return p[k];
-}
-
-static void spit(const char *path, const void *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(b, 1, n, f), n);
-    fclose(f);
-}
+static void tmpdir_setup(void) { th_tmpdir(tmpdir, sizeof tmpdir, "idx"); }
+static void tmpdir_teardown(void) { th_rmtree(tmpdir); }
+static const char *tmp_path(const char *name) { return th_path(tmpdir, name); }
 
 /* An IDX file in memory: magic, big-endian dims, then payload as given (already
  * big-endian). Returns a malloc'd buffer. */
@@ -132,14 +97,14 @@ static void write_set(const char *img_name, const char *lbl_name, uint32_t n, ui
     if (gz) {
         size_t zl;
         uint8_t *z = gzip(f, len, &zl);
-        spit(tmp_path(img_name), z, zl);
+        th_spit(tmp_path(img_name), z, zl);
         free(z);
     } else {
-        spit(tmp_path(img_name), f, len);
+        th_spit(tmp_path(img_name), f, len);
     }
     free(f);
     f = make_idx(0x08, 1, dims, lab, n, &len);
-    spit(tmp_path(lbl_name), f, len);
+    th_spit(tmp_path(lbl_name), f, len);
     free(f);
     free(pix);
     free(lab);
@@ -512,7 +477,7 @@ START_TEST(rejects_files_that_are_not_images_and_labels)
     float fv[4] = {0};
     size_t n;
     uint8_t *b = make_idx(0x0D, 2, dims, fv, sizeof fv, &n);
-    spit(tmp_path("float-images"), b, n);
+    th_spit(tmp_path("float-images"), b, n);
     free(b);
     ck_assert_int_eq(clgrad_dataset_load_idx(tmp_path("float-images"), tmp_path("lbl"), NULL, &ds),
                      CLGRAD_ERR_UNSUPPORTED);
@@ -520,7 +485,7 @@ START_TEST(rejects_files_that_are_not_images_and_labels)
 
     int8_t neg[4] = {0, 1, -1, 2};
     b = make_idx(0x09, 1, dims, neg, 4, &n);
-    spit(tmp_path("neg-labels"), b, n);
+    th_spit(tmp_path("neg-labels"), b, n);
     free(b);
     ck_assert_int_eq(clgrad_dataset_load_idx(tmp_path("img"), tmp_path("neg-labels"), NULL, &ds),
                      CLGRAD_ERR_INVALID_ARG);

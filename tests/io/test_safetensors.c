@@ -7,6 +7,7 @@
 #endif
 
 #include "core/core.h"
+#include "harness.h"
 #include "io/io.h"
 
 #include <check.h>
@@ -27,40 +28,9 @@
 
 static char tmpdir[512];
 
-static void tmpdir_setup(void)
-{
-    const char *base = getenv("TMPDIR");
-    snprintf(tmpdir, sizeof tmpdir, "%s/clgrad-st-XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[1024];
-    while ((e = readdir(d)) != NULL) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) remove_tree(p);
-        else unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-static void tmpdir_teardown(void) { remove_tree(tmpdir); }
-
-static const char *tmp_path(const char *name)
-{
-    static char p[2][1024];
-    static int k;
-    k ^= 1;
-    snprintf(p[k], sizeof p[k], "%s/%s", tmpdir, name);
-    return p[k];
-}
+static void tmpdir_setup(void) { th_tmpdir(tmpdir, sizeof tmpdir, "st"); }
+static void tmpdir_teardown(void) { th_rmtree(tmpdir); }
+static const char *tmp_path(const char *name) { return th_path(tmpdir, name); }
 
 static int count_dir_entries(const char *dir)
 {
@@ -72,28 +42,6 @@ static int count_dir_entries(const char *dir)
         if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
     closedir(d);
     return n;
-}
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
-static void spit(const char *path, const void *b, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_uint_eq(fwrite(b, 1, n, f), n);
-    fclose(f);
 }
 
 /* A file: the 8-byte length of json, json, then data_len bytes of data. */
@@ -218,7 +166,7 @@ START_TEST(save_aligns_the_data_area_and_every_tensor)
     const char *path = tmp_path("aligned.safetensors");
     save_sample(path);
     size_t len;
-    uint8_t *b = slurp(path, &len);
+    uint8_t *b = th_slurp(path, &len);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | b[i];
     ck_assert_uint_eq((8 + hlen) % 8, 0);
@@ -308,7 +256,7 @@ START_TEST(failed_save_midway_leaves_previous_file_intact)
     const char *path = tmp_path("ckpt.safetensors");
     save_sample(path);
     size_t before_len;
-    uint8_t *before = slurp(path, &before_len);
+    uint8_t *before = th_slurp(path, &before_len);
 
     size_t n = 1 << 18;
     float *big = calloc(n, sizeof *big);
@@ -326,7 +274,7 @@ START_TEST(failed_save_midway_leaves_previous_file_intact)
                   clgrad_last_error(NULL));
 
     size_t after_len;
-    uint8_t *after = slurp(path, &after_len);
+    uint8_t *after = th_slurp(path, &after_len);
     ck_assert_uint_eq(after_len, before_len);
     ck_assert_int_eq(memcmp(before, after, before_len), 0);
     ck_assert_int_eq(count_dir_entries(tmpdir), 1);
@@ -375,13 +323,13 @@ START_TEST(load_refuses_every_truncation_of_a_valid_file)
     const char *path = tmp_path("full.safetensors");
     save_sample(path);
     size_t len;
-    uint8_t *b = slurp(path, &len);
+    uint8_t *b = th_slurp(path, &len);
     for (size_t cut = 0; cut < len; cut++) {
         clgrad__st_file *f = (clgrad__st_file *)&f;
         clgrad_status s = clgrad__st_parse(b, cut, "cut", &f);
         ck_assert_msg(s != CLGRAD_OK && f == NULL, "a %zu-byte prefix of %zu loaded", cut, len);
     }
-    spit(tmp_path("short.safetensors"), b, len - 1);
+    th_spit(tmp_path("short.safetensors"), b, len - 1);
     clgrad__st_file *f = (clgrad__st_file *)&f;
     ck_assert_int_eq(clgrad__st_load(tmp_path("short.safetensors"), &f), CLGRAD_ERR_IO);
     ck_assert_ptr_null(f);
@@ -396,7 +344,7 @@ START_TEST(load_survives_every_single_byte_corruption_of_the_header)
     const char *path = tmp_path("flip.safetensors");
     save_sample(path);
     size_t len;
-    uint8_t *b = slurp(path, &len);
+    uint8_t *b = th_slurp(path, &len);
     uint64_t hlen = 0;
     for (int i = 7; i >= 0; i--) hlen = hlen << 8 | b[i];
     for (size_t i = 0; i < 8 + hlen; i++) {

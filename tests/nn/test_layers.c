@@ -15,22 +15,6 @@ static clgrad_tensor *run(clgrad_module *m, clgrad_tensor *x)
     return y;
 }
 
-static float *param_host(clgrad_module *m, const char *want)
-{
-    for (int i = 0; i < clgrad_module_param_count(m); i++) {
-        const char *name = NULL;
-        clgrad_tensor *t = clgrad_module_param(m, i, &name);
-        if (!strcmp(name, want)) return th_read(t);
-    }
-    for (int i = 0; i < clgrad_module_buffer_count(m); i++) {
-        const char *name = NULL;
-        clgrad_tensor *t = clgrad_module_buffer(m, i, &name);
-        if (!strcmp(name, want)) return th_read(t);
-    }
-    ck_abort_msg("no tensor named %s", want);
-    return NULL;
-}
-
 static void check_shape(clgrad_tensor *t, int ndim, const int64_t *want)
 {
     ck_assert_int_eq(clgrad_tensor_ndim(t), ndim);
@@ -55,7 +39,7 @@ START_TEST(linear_matches_reference)
     clgrad_module *m = NULL;
     TH_OK(clgrad_linear_create(th_ctx, 7, 5, 1, 42, &m));
     ck_assert_str_eq(clgrad_module_kind(m), "linear");
-    float *w = param_host(m, "weight"), *b = param_host(m, "bias");
+    float *w = th_read_module_tensor(m, "weight"), *b = th_read_module_tensor(m, "bias");
     check_uniform_init(w, 35, 1.0 / sqrt(7.0));
     check_uniform_init(b, 5, 1.0 / sqrt(7.0));
 
@@ -80,7 +64,7 @@ START_TEST(linear_matches_reference)
     clgrad_module *m2 = NULL, *m3 = NULL;
     TH_OK(clgrad_linear_create(th_ctx, 7, 5, 1, 42, &m2));
     TH_OK(clgrad_linear_create(th_ctx, 7, 5, 0, 43, &m3));
-    float *w2 = param_host(m2, "weight"), *w3 = param_host(m3, "weight");
+    float *w2 = th_read_module_tensor(m2, "weight"), *w3 = th_read_module_tensor(m3, "weight");
     ck_assert(memcmp(w, w2, sizeof(float) * 35) == 0);
     ck_assert(memcmp(w, w3, sizeof(float) * 35) != 0);
     ck_assert(memcmp(w, b, sizeof(float) * 5) != 0); /* weight and bias use different streams */
@@ -114,7 +98,7 @@ static void conv_case(int transposed)
     clgrad_tensor *wt = clgrad_module_param(m, 0, NULL);
     int64_t ws[4] = {transposed ? 4 : 6, transposed ? 3 : 2, 3, 2};
     check_shape(wt, 4, ws);
-    float *w = param_host(m, "weight"), *b = param_host(m, "bias");
+    float *w = th_read_module_tensor(m, "weight"), *b = th_read_module_tensor(m, "bias");
     double bound = 1.0 / sqrt((double)(ws[1] * 6));
     check_uniform_init(w, 72, bound);
     check_uniform_init(b, 6, bound);
@@ -260,7 +244,7 @@ static void batch_norm_case(int two_d, int ndim, const int64_t *xs)
         free(yh);
         clgrad_tensor_release(y);
     }
-    float *grm = param_host(m, "running_mean"), *grv = param_host(m, "running_var");
+    float *grm = th_read_module_tensor(m, "running_mean"), *grv = th_read_module_tensor(m, "running_var");
     th_allclose("running_mean", grm, rm, c, 1e-6, 1e-5);
     th_allclose("running_var", grv, rv, c, 1e-6, 1e-5);
     const char *cname = NULL;
@@ -307,7 +291,7 @@ START_TEST(layer_norm_matches_reference)
     float wh[15], bh[15];
     th_fill_uniform(wh, 15, 21, 0.5f, 1.5f);
     th_fill_uniform(bh, 15, 22, -1.0f, 1.0f);
-    float *w0 = param_host(m, "weight"), *b0 = param_host(m, "bias");
+    float *w0 = th_read_module_tensor(m, "weight"), *b0 = th_read_module_tensor(m, "bias");
     for (int i = 0; i < 15; i++) {
         ck_assert(w0[i] == 1.0f);
         ck_assert(b0[i] == 0.0f);
@@ -393,7 +377,7 @@ START_TEST(embedding_looks_up_rows)
 {
     clgrad_module *m = NULL;
     TH_OK(clgrad_embedding_create(th_ctx, 64, 16, 3, &m));
-    float *w = param_host(m, "weight");
+    float *w = th_read_module_tensor(m, "weight");
     double mean = 0, sq = 0;
     for (int i = 0; i < 1024; i++) {
         mean += w[i];

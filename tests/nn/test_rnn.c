@@ -14,18 +14,6 @@ static int gates_of(clgrad_rnn_kind k) { return k == CLGRAD_LSTM ? 4 : k == CLGR
 
 static double sigm(double v) { return 1.0 / (1.0 + exp(-v)); }
 
-/* The module's parameter called name, read to the host. */
-static float *param_host(clgrad_module *m, const char *name)
-{
-    for (int i = 0; i < clgrad_module_param_count(m); i++) {
-        const char *nm = NULL;
-        clgrad_tensor *p = clgrad_module_param(m, i, &nm);
-        if (!strcmp(nm, name)) return th_read(p);
-    }
-    ck_abort_msg("no parameter %s", name);
-    return NULL;
-}
-
 /* --- the reference ------------------------------------------------------------------------ */
 
 typedef struct ref_cfg {
@@ -53,15 +41,15 @@ static void ref_forward(clgrad_module *m, const ref_cfg *c, int T, int B, const 
         int Il = l == 0 ? c->I : H;
         char name[64];
         snprintf(name, sizeof name, "weight_ih_l%d", l);
-        float *wih = param_host(m, name);
+        float *wih = th_read_module_tensor(m, name);
         snprintf(name, sizeof name, "weight_hh_l%d", l);
-        float *whh = param_host(m, name);
+        float *whh = th_read_module_tensor(m, name);
         float *bih = NULL, *bhh = NULL;
         if (c->bias) {
             snprintf(name, sizeof name, "bias_ih_l%d", l);
-            bih = param_host(m, name);
+            bih = th_read_module_tensor(m, name);
             snprintf(name, sizeof name, "bias_hh_l%d", l);
-            bhh = param_host(m, name);
+            bhh = th_read_module_tensor(m, name);
         }
         for (int i = 0; i < B * H; i++) {
             h[i] = h0 ? h0[(size_t)l * B * H + i] : 0.0;
@@ -143,9 +131,7 @@ static void check_forward(ref_cfg c, int T, int B, int with_state, int noncontig
     int64_t xs[3] = {c.batch_first ? B : T, c.batch_first ? T : B, c.I}, ss[3] = {c.L, B, c.H};
     clgrad_tensor *x = th_rand(3, xs, 11, -1.5f, 1.5f), *h0 = NULL, *c0 = NULL;
     if (noncontig) {
-        clgrad_tensor *y = th_noncontig(x);
-        clgrad_tensor_release(x);
-        x = y;
+        th_make_noncontig(&x);
     }
     if (with_state) {
         h0 = th_rand(3, ss, 12, -1.0f, 1.0f);

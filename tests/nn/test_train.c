@@ -33,13 +33,7 @@ static float train_step(clgrad_module *net, clgrad_optim *opt, clgrad_tensor *x,
     return value;
 }
 
-static clgrad_tensor *labels_tensor(int n, const int32_t *lab)
-{
-    int64_t s = n;
-    clgrad_tensor *t = NULL;
-    TH_OK(clgrad_tensor_from_host(th_ctx, CLGRAD_DTYPE_I32, 1, &s, lab, &t));
-    return t;
-}
+static clgrad_tensor *labels_tensor(int64_t n, const int32_t *lab) { return th_tensor_i32(1, &n, lab); }
 
 START_TEST(mlp_learns_xor)
 {

@@ -49,13 +49,6 @@ static const struct {
 } SHAPES[] = {{0, {0}}, {1, {1}}, {1, {7}}, {1, {37}}, {3, {5, 7, 3}}, {2, {6, 11}}, {1, {10007}}, {2, {0, 3}}};
 #define N_SHAPES ((int)(sizeof SHAPES / sizeof SHAPES[0]))
 
-static int64_t numel(int nd, const int64_t *s)
-{
-    int64_t n = 1;
-    for (int i = 0; i < nd; i++) n *= s[i];
-    return n;
-}
-
 /* Inputs in [-6, 6) with the special points 0 and the hardtanh bounds sprinkled in. */
 static float *inputs(int64_t n, uint64_t seed)
 {
@@ -69,7 +62,7 @@ static void check(int k, int c, int layout)
 {
     int nd = SHAPES[c].nd;
     const int64_t *sh = SHAPES[c].s;
-    int64_t n = numel(nd, sh);
+    int64_t n = th_numel(nd, sh);
     float *h = inputs(n, (uint64_t)(k * 31 + c)), *dy = malloc((size_t)(n ? n : 1) * sizeof *dy);
     float *want = malloc((size_t)(n ? n : 1) * sizeof *want), *dwant = malloc((size_t)(n ? n : 1) * sizeof *dwant);
     th_fill_uniform(dy, (size_t)n, 77, -1, 1);
@@ -78,9 +71,7 @@ static void check(int k, int c, int layout)
 
     clgrad_tensor *x = th_tensor(nd, sh, h), *y = NULL;
     if (layout) {
-        clgrad_tensor *t = th_noncontig(x);
-        clgrad_tensor_release(x);
-        x = t;
+        th_make_noncontig(&x);
     }
     TH_OK(clgrad_tensor_set_requires_grad(x, 1));
     TH_OK(ACT[k].fn(x, ACT[k].p0, ACT[k].p1, &y));

@@ -38,9 +38,7 @@ static void check_cat(int n, int ndim, const int64_t *base, int dim, const int64
         if (!stack) shapes[k][dim] = sizes[k];
         ts[k] = th_rand(ndim, shapes[k], 100 + (uint64_t)k, -1, 1);
         if (noncontig && (k % 2 == 0)) {
-            clgrad_tensor *y = th_noncontig(ts[k]);
-            clgrad_tensor_release(ts[k]);
-            ts[k] = y;
+            th_make_noncontig(&ts[k]);
         }
         hv[k] = th_read(ts[k]);
         for (int d = 0, s = 0; d < jnd; d++) jshapes[k][d] = (stack && d == dim) ? 1 : shapes[k][s++];
@@ -156,9 +154,7 @@ static void grad_check(int n, int dim, int stack, int some_frozen)
         if (!stack) s[dim] = 1 + k % 3;
         in[k] = th_rand(2, s, 50 + (uint64_t)k, -1, 1);
         if (k % 3 == 1) { /* a non-contiguous input */
-            clgrad_tensor *y = th_noncontig(in[k]);
-            clgrad_tensor_release(in[k]);
-            in[k] = y;
+            th_make_noncontig(&in[k]);
         }
         if (!(some_frozen && k % 2)) TH_OK(clgrad_tensor_set_requires_grad(in[k], 1));
     }

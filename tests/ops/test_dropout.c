@@ -11,9 +11,7 @@ static void check_dropout(int ndim, const int64_t *shape, float p, uint64_t seed
 {
     clgrad_tensor *x = th_rand(ndim, shape, seed + 3, -2.0f, 2.0f), *y = NULL;
     if (noncontig) {
-        clgrad_tensor *v = th_noncontig(x);
-        clgrad_tensor_release(x);
-        x = v;
+        th_make_noncontig(&x);
     }
     TH_OK(clgrad_dropout(x, p, seed, 1, &y));
     size_t n = (size_t)clgrad_tensor_numel(x);

@@ -50,13 +50,6 @@ static const struct {
 };
 #define N_BIN ((int)(sizeof BIN / sizeof BIN[0]))
 
-static int64_t numel(int nd, const int64_t *s)
-{
-    int64_t n = 1;
-    for (int i = 0; i < nd; i++) n *= s[i];
-    return n;
-}
-
 /* n values in [lo, hi), or integers in {-1, 0, 1, 2} when quant. */
 static float *gen(int64_t n, uint64_t seed, float lo, float hi, int quant)
 {
@@ -82,7 +75,7 @@ static void check_binary_case(int adim, const int64_t *ash, int bnd, const int64
     int ond;
     int64_t osh[REF_MAX_DIMS];
     ck_assert_int_eq(ref_broadcast_shape(adim, ash, bnd, bsh, &ond, osh), 0);
-    int64_t na = numel(adim, ash), nb = numel(bnd, bsh), no = numel(ond, osh);
+    int64_t na = th_numel(adim, ash), nb = th_numel(bnd, bsh), no = th_numel(ond, osh);
     float *want = malloc((size_t)(no ? no : 1) * sizeof *want);
     for (int o = 0; o < N_BIN; o++) {
         uint64_t seed = (uint64_t)(o * 1000 + na * 7 + nb * 3 + layout);
@@ -90,14 +83,10 @@ static void check_binary_case(int adim, const int64_t *ash, int bnd, const int64
         float *hb = gen(nb, seed + 1, BIN[o].blo, BIN[o].bhi, BIN[o].quant);
         clgrad_tensor *a = th_tensor(adim, ash, ha), *b = th_tensor(bnd, bsh, hb);
         if (layout & 1) {
-            clgrad_tensor *t = th_noncontig(a);
-            clgrad_tensor_release(a);
-            a = t;
+            th_make_noncontig(&a);
         }
         if (layout & 2) {
-            clgrad_tensor *t = th_noncontig(b);
-            clgrad_tensor_release(b);
-            b = t;
+            th_make_noncontig(&b);
         }
         clgrad_tensor *y = NULL;
         TH_OK(BIN[o].fn(a, b, &y));
@@ -152,7 +141,7 @@ END_TEST
 START_TEST(binary_ops_on_strided_inputs)
 {
     for (int c = 0; c < N_CASES; c++) {
-        if (numel(CASES[c].adim, CASES[c].a) > 5000) continue;
+        if (th_numel(CASES[c].adim, CASES[c].a) > 5000) continue;
         for (int layout = 1; layout < 4; layout++)
             check_binary_case(CASES[c].adim, CASES[c].a, CASES[c].bnd, CASES[c].b, layout);
     }
@@ -234,7 +223,7 @@ START_TEST(scalar_forms_match_reference)
             for (int layout = 0; layout < 2; layout++) {
                 int nd = shapes[c].nd;
                 const int64_t *sh = shapes[c].s;
-                int64_t n = numel(nd, sh);
+                int64_t n = th_numel(nd, sh);
                 float *h = gen(n, (uint64_t)(k * 100 + c), SCAL[k].lo, SCAL[k].hi, SCAL[k].quant);
                 float *want = malloc((size_t)n * sizeof *want);
                 float s = SCAL[k].s;
@@ -244,9 +233,7 @@ START_TEST(scalar_forms_match_reference)
                     ck_assert_int_eq(ref_binary_forward(SCAL[k].op, nd, sh, nd, sh, h, 0, NULL, &s, want), 0);
                 clgrad_tensor *x = th_tensor(nd, sh, h), *y = NULL;
                 if (layout) {
-                    clgrad_tensor *t = th_noncontig(x);
-                    clgrad_tensor_release(x);
-                    x = t;
+                    th_make_noncontig(&x);
                 }
                 TH_OK(SCAL[k].fn(x, s, &y));
                 check_out_shape(y, nd, sh);
@@ -298,15 +285,13 @@ START_TEST(unary_ops_match_reference)
             for (int layout = 0; layout < 2; layout++) {
                 int nd = shapes[c].nd;
                 const int64_t *sh = shapes[c].s;
-                int64_t n = numel(nd, sh);
+                int64_t n = th_numel(nd, sh);
                 float *h = gen(n, (uint64_t)(k * 100 + c), UN[k].lo, UN[k].hi, 0);
                 float *want = malloc((size_t)(n ? n : 1) * sizeof *want);
                 ref_unary_forward(UN[k].op, UN[k].p0, UN[k].p1, (size_t)n, h, want);
                 clgrad_tensor *x = th_tensor(nd, sh, h), *y = NULL;
                 if (layout) {
-                    clgrad_tensor *t = th_noncontig(x);
-                    clgrad_tensor_release(x);
-                    x = t;
+                    th_make_noncontig(&x);
                 }
                 TH_OK(UN[k].fn(x, &y));
                 check_out_shape(y, nd, sh);
@@ -378,7 +363,7 @@ static void check_where(int cnd, const int64_t *cs, int adim, const int64_t *as,
     int64_t s1[REF_MAX_DIMS], os[REF_MAX_DIMS];
     ck_assert_int_eq(ref_broadcast_shape(cnd, cs, adim, as, &n1, s1), 0);
     ck_assert_int_eq(ref_broadcast_shape(n1, s1, bnd, bs, &ond, os), 0);
-    int64_t nc = numel(cnd, cs), na = numel(adim, as), nb = numel(bnd, bs), no = numel(ond, os);
+    int64_t nc = th_numel(cnd, cs), na = th_numel(adim, as), nb = th_numel(bnd, bs), no = th_numel(ond, os);
     float *hc = gen(nc, 1 + (uint64_t)no, 0, 0, 1), *ha = gen(na, 2, -1, 1, 0), *hb = gen(nb, 3, 5, 6, 0);
     if (nc > 1) hc[1] = NAN; /* NaN counts as true */
     float *want = malloc((size_t)(no ? no : 1) * sizeof *want);
@@ -386,9 +371,7 @@ static void check_where(int cnd, const int64_t *cs, int adim, const int64_t *as,
     clgrad_tensor *t[3] = {th_tensor(cnd, cs, hc), th_tensor(adim, as, ha), th_tensor(bnd, bs, hb)};
     for (int i = 0; i < 3; i++)
         if (layout >> i & 1) {
-            clgrad_tensor *v = th_noncontig(t[i]);
-            clgrad_tensor_release(t[i]);
-            t[i] = v;
+            th_make_noncontig(&t[i]);
         }
     clgrad_tensor *y = NULL;
     TH_OK(clgrad_where(t[0], t[1], t[2], &y));

@@ -7,13 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static clgrad_tensor *idx_tensor(int ndim, const int64_t *shape, const int32_t *data)
-{
-    clgrad_tensor *t = NULL;
-    TH_OK(clgrad_tensor_from_host(th_ctx, CLGRAD_DTYPE_I32, ndim, shape, data, &t));
-    return t;
-}
-
 static void fill_idx(int32_t *idx, size_t n, int64_t V, uint64_t seed)
 {
     float *u = malloc(n * sizeof *u + 1);
@@ -25,17 +18,13 @@ static void fill_idx(int32_t *idx, size_t n, int64_t V, uint64_t seed)
 static void forward_case(int64_t V, int64_t D, int ndim, const int64_t *ishape, int noncontig)
 {
     int64_t wshape[2] = {V, D};
-    size_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= (size_t)ishape[i];
+    size_t n = (size_t)th_numel(ndim, ishape);
     int32_t *idx = malloc(n * sizeof *idx + 1);
     fill_idx(idx, n, V, (uint64_t)(V * 31 + D));
-    clgrad_tensor *w = th_rand(2, wshape, (uint64_t)V, -1.0f, 1.0f), *it = idx_tensor(ndim, ishape, idx), *y = NULL;
+    clgrad_tensor *w = th_rand(2, wshape, (uint64_t)V, -1.0f, 1.0f), *it = th_tensor_i32(ndim, ishape, idx), *y = NULL;
     if (noncontig) {
-        clgrad_tensor *a = th_noncontig(w), *b = th_noncontig(it);
-        clgrad_tensor_release(w);
-        clgrad_tensor_release(it);
-        w = a;
-        it = b;
+        th_make_noncontig(&w);
+        th_make_noncontig(&it);
     }
     TH_OK(clgrad_embedding(w, it, &y));
     ck_assert_int_eq(clgrad_tensor_ndim(y), ndim + 1);
@@ -70,7 +59,7 @@ START_TEST(out_of_range_indices_give_zero_rows)
 {
     int64_t wshape[2] = {4, 3}, ishape[1] = {5};
     int32_t idx[5] = {0, -1, 4, 3, 1 << 30};
-    clgrad_tensor *w = th_rand(2, wshape, 1, 1.0f, 2.0f), *it = idx_tensor(1, ishape, idx), *y = NULL;
+    clgrad_tensor *w = th_rand(2, wshape, 1, 1.0f, 2.0f), *it = th_tensor_i32(1, ishape, idx), *y = NULL;
     TH_OK(clgrad_embedding(w, it, &y));
     float *hw = th_read(w), *hy = th_read(y);
     for (int d = 0; d < 3; d++) {
@@ -92,7 +81,7 @@ END_TEST
 static float *backward_grad(int64_t V, int64_t D, size_t n, const int32_t *idx, const float *dy, uint64_t seed)
 {
     int64_t wshape[2] = {V, D}, ishape[1] = {(int64_t)n}, oshape[2] = {(int64_t)n, D};
-    clgrad_tensor *w = th_rand(2, wshape, seed, -1.0f, 1.0f), *it = idx_tensor(1, ishape, idx), *y = NULL;
+    clgrad_tensor *w = th_rand(2, wshape, seed, -1.0f, 1.0f), *it = th_tensor_i32(1, ishape, idx), *y = NULL;
     TH_OK(clgrad_tensor_set_requires_grad(w, 1));
     TH_OK(clgrad_embedding(w, it, &y));
     clgrad_tensor *g = th_tensor(2, oshape, dy);
@@ -145,7 +134,7 @@ START_TEST(errors)
     int64_t wshape[2] = {4, 3}, w1[1] = {4}, ishape[1] = {2};
     int32_t idx[2] = {0, 1};
     clgrad_tensor *w = th_rand(2, wshape, 1, 0.0f, 1.0f), *bad = th_rand(1, w1, 1, 0.0f, 1.0f);
-    clgrad_tensor *it = idx_tensor(1, ishape, idx), *fidx = th_rand(1, ishape, 2, 0.0f, 1.0f), *y = (clgrad_tensor *)1;
+    clgrad_tensor *it = th_tensor_i32(1, ishape, idx), *fidx = th_rand(1, ishape, 2, 0.0f, 1.0f), *y = (clgrad_tensor *)1;
     ck_assert_int_eq(clgrad_embedding(bad, it, &y), CLGRAD_ERR_SHAPE);
     ck_assert_ptr_null(y);
     ck_assert_ptr_nonnull(strstr(clgrad_last_error(th_ctx), "[4]"));

@@ -12,12 +12,7 @@
 static const clgrad_reduction REDS[] = {CLGRAD_REDUCTION_NONE, CLGRAD_REDUCTION_MEAN, CLGRAD_REDUCTION_SUM};
 static const ref_reduction REF_REDS[] = {REF_REDUCTION_NONE, REF_REDUCTION_MEAN, REF_REDUCTION_SUM};
 
-static clgrad_tensor *labels_tensor(int64_t n, const int32_t *lab)
-{
-    clgrad_tensor *t = NULL;
-    TH_OK(clgrad_tensor_from_host(th_ctx, CLGRAD_DTYPE_I32, 1, &n, lab, &t));
-    return t;
-}
+static clgrad_tensor *labels_tensor(int64_t n, const int32_t *lab) { return th_tensor_i32(1, &n, lab); }
 
 /* upstream gradient for a loss output: per sample for NONE, a 0-d value otherwise */
 static clgrad_tensor *grad_out(int r, int ndim, const int64_t *shape, float *host, size_t n)
@@ -105,8 +100,7 @@ END_TEST
 
 static void check_pointwise(int bce, int ndim, const int64_t *sh, int noncontig)
 {
-    int64_t n = 1;
-    for (int d = 0; d < ndim; d++) n *= sh[d];
+    int64_t n = th_numel(ndim, sh);
     float *x = malloc((size_t)n * sizeof *x), *t = malloc((size_t)n * sizeof *t), *want = malloc((size_t)n * sizeof *want);
     float *dx = malloc((size_t)n * sizeof *dx), *dt = malloc((size_t)n * sizeof *dt), *dy = malloc((size_t)n * sizeof *dy);
     th_fill_uniform(x, (size_t)n, 3, bce ? -30.0f : -2.0f, bce ? 30.0f : 2.0f);

@@ -43,9 +43,8 @@ static clgrad_tensor *make_operand(int nd, const int64_t *shape, const float *h,
     clgrad_tensor *t = th_tensor(nd, shape, h);
     if (base) *base = NULL;
     if (layout == LAYOUT_TRANSPOSED_VIEW) {
-        clgrad_tensor *v = th_noncontig(t);
-        clgrad_tensor_release(t);
-        return v;
+        th_make_noncontig(&t);
+        return t;
     }
     if (layout == LAYOUT_SLICE) {
         /* a window 1 row down and 2 columns in from a bigger matrix of 7s */
@@ -303,23 +302,22 @@ START_TEST(auto_choice_is_measured_and_cached)
     if (!clgrad__gemm_have_clblast()) return;
     /* a private cache folder: the first context measures and writes the verdict, the
      * second reads it back and agrees */
-    char dir[] = "/tmp/clgrad-gemm-auto-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char dir[512];
+    th_tmpdir(dir, sizeof dir, "gemm-auto");
     unsetenv("CLGRAD_GEMM");
     clgrad_context_desc d = {.cache_dir = dir};
     clgrad_context *c1 = NULL, *c2 = NULL;
     TH_OK(clgrad_context_create(&d, &c1));
     const char *p1 = clgrad_context_gemm_provider(c1);
     ck_assert_ptr_nonnull(p1);
-    char cmd[256];
+    char cmd[800];
     snprintf(cmd, sizeof cmd, "grep -q \"^provider %s$\" %s/gemm-*.txt", p1, dir);
     ck_assert_msg(system(cmd) == 0, "no verdict file for %s in %s", p1, dir);
     TH_OK(clgrad_context_create(&d, &c2));
     ck_assert_str_eq(clgrad_context_gemm_provider(c2), p1);
     clgrad_context_release(c1);
     clgrad_context_release(c2);
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    th_rmtree(dir);
 }
 END_TEST
 
@@ -382,11 +380,8 @@ static void check_matmul(int na, const int64_t *sa, int nb, const int64_t *sb, i
 
     clgrad_tensor *a = th_tensor(na, sa, A), *b = th_tensor(nb, sb, B), *out = NULL;
     if (noncontig) {
-        clgrad_tensor *x = th_noncontig(a), *y = th_noncontig(b);
-        clgrad_tensor_release(a);
-        clgrad_tensor_release(b);
-        a = x;
-        b = y;
+        th_make_noncontig(&a);
+        th_make_noncontig(&b);
     }
     TH_OK(clgrad_matmul(a, b, &out));
     ck_assert_int_eq(clgrad_tensor_ndim(out), no);

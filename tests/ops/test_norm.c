@@ -36,9 +36,7 @@ static void bn_case(int ndim, const int64_t *shape, int flags)
         rv = th_tensor(1, cs, hrv);
     }
     if (flags & 8) {
-        clgrad_tensor *v = th_noncontig(x);
-        clgrad_tensor_release(x);
-        x = v;
+        th_make_noncontig(&x);
     }
     TH_OK(clgrad_tensor_set_requires_grad(x, 1));
     if (w) TH_OK(clgrad_tensor_set_requires_grad(w, 1));
@@ -140,8 +138,7 @@ END_TEST
 /* flags: 1 weight, 2 bias, 8 non-contiguous x */
 static void ln_case(int ndim, const int64_t *shape, int k, int flags)
 {
-    size_t n = 1, inner = 1;
-    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    size_t n = (size_t)th_numel(ndim, shape), inner = 1;
     for (int i = ndim - k; i < ndim; i++) inner *= (size_t)shape[i];
     size_t outer = n / inner;
     float eps = 1e-5f;
@@ -151,9 +148,7 @@ static void ln_case(int ndim, const int64_t *shape, int k, int flags)
     if (flags & 1) w = th_tensor(k, shape + ndim - k, hw);
     if (flags & 2) b = th_tensor(k, shape + ndim - k, hb);
     if (flags & 8) {
-        clgrad_tensor *v = th_noncontig(x);
-        clgrad_tensor_release(x);
-        x = v;
+        th_make_noncontig(&x);
     }
     TH_OK(clgrad_tensor_set_requires_grad(x, 1));
     if (w) TH_OK(clgrad_tensor_set_requires_grad(w, 1));

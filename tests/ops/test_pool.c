@@ -57,10 +57,8 @@ static void check_case(int ci, const pool_case *c, int strided, int ties)
 
     clgrad_tensor *x = th_tensor(4, xs, hx), *dy = th_tensor(4, ys, hdy);
     if (strided) {
-        clgrad_tensor *t = th_noncontig(x);
-        clgrad_tensor_release(x), x = t;
-        t = th_noncontig(dy);
-        clgrad_tensor_release(dy), dy = t;
+        th_make_noncontig(&x);
+        th_make_noncontig(&dy);
     }
     TH_OK(clgrad_tensor_set_requires_grad(x, 1));
     clgrad_pool2d_params p = {{c->kh, c->kw}, {c->sh, c->sw}, {c->ph, c->pw}};
@@ -103,8 +101,7 @@ static void check_case(int ci, const pool_case *c, int strided, int ties)
     int64_t gs[4] = {c->n, c->c, 1, 1};
     clgrad_tensor *gdy = th_tensor(4, gs, hdy);
     if (strided) {
-        clgrad_tensor *t = th_noncontig(gdy);
-        clgrad_tensor_release(gdy), gdy = t;
+        th_make_noncontig(&gdy);
     }
     TH_OK(clgrad_backward_ex(out, gdy, 0));
     expect("global avg backward", ci, clgrad_tensor_grad(x), gdx, nx, 1e-7);

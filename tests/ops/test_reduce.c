@@ -31,8 +31,7 @@ static const struct {
 /* Compares every op on (ndim, shape) over the axes of `axes` (naxes 0: all), both layouts. */
 static void check_case(int ndim, const int64_t *shape, int naxes, const int *axes, int keepdim)
 {
-    int64_t n = 1;
-    for (int d = 0; d < ndim; d++) n *= shape[d];
+    int64_t n = th_numel(ndim, shape);
     float *h = malloc((size_t)n * sizeof *h);
     th_fill_uniform(h, (size_t)n, (uint64_t)(n * 31 + naxes), -1.0f, 1.0f);
     uint32_t mask = 0;

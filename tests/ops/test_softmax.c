@@ -11,8 +11,7 @@
 
 static void check(int ndim, const int64_t *shape, int axis, float scale)
 {
-    int64_t n = 1;
-    for (int d = 0; d < ndim; d++) n *= shape[d];
+    int64_t n = th_numel(ndim, shape);
     int ax = axis < 0 ? axis + ndim : axis;
     size_t outer = 1, inner = 1, L = (size_t)shape[ax];
     for (int d = 0; d < ax; d++) outer *= (size_t)shape[d];
@@ -137,8 +136,7 @@ START_TEST(kernels_agree_bitwise)
     };
     static const char *kernels[] = {"item", "wg", "col"}, *widths[] = {"4", "16"};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        size_t n = 1;
-        for (int d = 0; d < cases[c].ndim; d++) n *= (size_t)cases[c].shape[d];
+        size_t n = (size_t)th_numel(cases[c].ndim, cases[c].shape);
         clgrad_tensor *x = th_rand(cases[c].ndim, cases[c].shape, 20 + c, -10, 10);
         clgrad_tensor *dy = th_rand(cases[c].ndim, cases[c].shape, 40 + c, -1, 1);
         TH_OK(clgrad_tensor_set_requires_grad(x, 1));

@@ -14,26 +14,8 @@
 
 static char cache_dir[256];
 
-static void make_cache_dir(void)
-{
-    snprintf(cache_dir, sizeof cache_dir, "/tmp/clgrad-test-cache-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(cache_dir));
-}
-
-static void remove_cache_dir(void)
-{
-    DIR *d = opendir(cache_dir);
-    if (!d) return;
-    struct dirent *e;
-    char p[512];
-    while ((e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.') continue;
-        snprintf(p, sizeof p, "%s/%s", cache_dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(cache_dir);
-}
+static void make_cache_dir(void) { th_tmpdir(cache_dir, sizeof cache_dir, "test-cache"); }
+static void remove_cache_dir(void) { th_rmtree(cache_dir); }
 
 static clgrad_context *make_ctx(const char *dir)
 {
@@ -224,18 +206,13 @@ END_TEST
 
 START_TEST(kernel_dir_override_reads_sources_from_disk)
 {
-    char dir[] = "/tmp/clgrad-kdir-XXXXXX";
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    char p[300];
-    snprintf(p, sizeof p, "%s/common.cl", dir);
-    FILE *f = fopen(p, "w");
-    fputs("#define ANSWER 42\n", f);
-    fclose(f);
-    snprintf(p, sizeof p, "%s/copy.cl", dir);
-    f = fopen(p, "w");
-    fputs("kernel void fill_f32(global float *x, long off, long n, float v) { long i = get_global_id(0);"
-          " if (i < n) x[off + i] = ANSWER; }\n", f);
-    fclose(f);
+    char dir[512];
+    th_tmpdir(dir, sizeof dir, "kdir");
+    const char *common = "#define ANSWER 42\n";
+    const char *copy = "kernel void fill_f32(global float *x, long off, long n, float v) { long i = get_global_id(0);"
+                       " if (i < n) x[off + i] = ANSWER; }\n";
+    th_spit(th_path(dir, "common.cl"), common, strlen(common));
+    th_spit(th_path(dir, "copy.cl"), copy, strlen(copy));
     setenv("CLGRAD_KERNEL_DIR", dir, 1);
     clgrad_context *ctx = make_ctx("off");
     int64_t shape[1] = {3};
@@ -251,10 +228,7 @@ START_TEST(kernel_dir_override_reads_sources_from_disk)
     ck_assert_ptr_nonnull(strstr(clgrad_last_error(ctx), "matmul.cl"));
     clgrad_context_release(ctx);
     unsetenv("CLGRAD_KERNEL_DIR");
-    unlink(p);
-    snprintf(p, sizeof p, "%s/common.cl", dir);
-    unlink(p);
-    rmdir(dir);
+    th_rmtree(dir);
 }
 END_TEST
 

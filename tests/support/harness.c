@@ -1,10 +1,12 @@
 /* Test support implementation (see harness.h). */
 #include "harness.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,6 +64,13 @@ int th_run(Suite *s, int needs_device)
     return failed == 0 ? 0 : 1;
 }
 
+int64_t th_numel(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    return n;
+}
+
 clgrad_tensor *th_tensor(int ndim, const int64_t *shape, const float *data)
 {
     clgrad_tensor *t = NULL;
@@ -69,10 +78,17 @@ clgrad_tensor *th_tensor(int ndim, const int64_t *shape, const float *data)
     return t;
 }
 
+clgrad_tensor *th_tensor_i32(int ndim, const int64_t *shape, const int32_t *data)
+{
+    clgrad_tensor *t = NULL;
+    if (data) TH_OK(clgrad_tensor_from_host(th_ctx, CLGRAD_DTYPE_I32, ndim, shape, data, &t));
+    else TH_OK(clgrad_tensor_zeros(th_ctx, CLGRAD_DTYPE_I32, ndim, shape, &t));
+    return t;
+}
+
 clgrad_tensor *th_rand(int ndim, const int64_t *shape, uint64_t seed, float lo, float hi)
 {
-    int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
+    int64_t n = th_numel(ndim, shape);
     float *h = malloc((size_t)(n ? n : 1) * sizeof *h);
     th_fill_uniform(h, (size_t)n, seed, lo, hi);
     clgrad_tensor *t = th_tensor(ndim, shape, h);
@@ -87,6 +103,22 @@ float *th_read(const clgrad_tensor *t)
     ck_assert_ptr_nonnull(h);
     TH_OK(clgrad_tensor_read(t, h, (size_t)n * sizeof *h));
     return h;
+}
+
+float *th_read_module_tensor(const clgrad_module *m, const char *want)
+{
+    for (int i = 0; i < clgrad_module_param_count(m); i++) {
+        const char *name = NULL;
+        clgrad_tensor *t = clgrad_module_param(m, i, &name);
+        if (!strcmp(name, want)) return th_read(t);
+    }
+    for (int i = 0; i < clgrad_module_buffer_count(m); i++) {
+        const char *name = NULL;
+        clgrad_tensor *t = clgrad_module_buffer(m, i, &name);
+        if (!strcmp(name, want)) return th_read(t);
+    }
+    ck_abort_msg("no parameter or buffer named %s", want);
+    return NULL;
 }
 
 void th_allclose(const char *what, const float *got, const float *want, size_t n, double atol, double rtol)
@@ -150,6 +182,71 @@ clgrad_tensor *th_noncontig(clgrad_tensor *t)
     clgrad_tensor_release(tr);
     clgrad_tensor_release(base);
     return view;
+}
+
+void th_make_noncontig(clgrad_tensor **t)
+{
+    clgrad_tensor *v = th_noncontig(*t);
+    clgrad_tensor_release(*t);
+    *t = v;
+}
+
+void th_tmpdir(char *dir, size_t cap, const char *tag)
+{
+    const char *base = getenv("TMPDIR");
+    int n = snprintf(dir, cap, "%s/clgrad-%s-XXXXXX", base && *base ? base : "/tmp", tag);
+    ck_assert_msg(n > 0 && (size_t)n < cap, "temporary folder name too long for %zu bytes", cap);
+    ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp %s failed", dir);
+}
+
+void th_rmtree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return;
+    struct dirent *e;
+    char p[1024];
+    while ((e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) th_rmtree(p);
+        else unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+const char *th_path(const char *dir, const char *name)
+{
+    static char p[4][1024];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+    return p[k];
+}
+
+uint8_t *th_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    ck_assert_int_ge(n, 0);
+    ck_assert_int_eq(fseek(f, 0, SEEK_SET), 0);
+    uint8_t *b = malloc((size_t)n + 1);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+void th_spit(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s", path);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    ck_assert_int_eq(fclose(f), 0);
 }
 
 static double weighted_sum(clgrad_tensor *out, const float *w)

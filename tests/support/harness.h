@@ -32,10 +32,17 @@ int th_run(Suite *s, int needs_device);
 /* Deterministic test data: uniform in [lo, hi) from a seeded generator. */
 void th_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi);
 
+/* Product of the ndim dims of shape (1 for ndim 0). */
+int64_t th_numel(int ndim, const int64_t *shape);
+
 /* Host tensor helpers (ndim <= 8). */
 clgrad_tensor *th_tensor(int ndim, const int64_t *shape, const float *data);           /* from host */
+clgrad_tensor *th_tensor_i32(int ndim, const int64_t *shape, const int32_t *data);     /* NULL: zeros */
 clgrad_tensor *th_rand(int ndim, const int64_t *shape, uint64_t seed, float lo, float hi);
 float *th_read(const clgrad_tensor *t); /* malloc'd host copy (f32) */
+/* A malloc'd host copy of m's parameter or buffer called name (a local name, no dots);
+ * fails the test when m has none. */
+float *th_read_module_tensor(const clgrad_module *m, const char *name);
 
 /* Compares got against want elementwise: |got - want| <= atol + rtol * |want|. On failure
  * fails the test naming what, the first bad index, both values and the max error. */
@@ -46,6 +53,21 @@ double th_nmse(const float *got, const float *want, size_t n);
 /* A strided, non-contiguous copy of t: the same values, seen through a transposed view of
  * a bigger buffer (for "works on non-contiguous inputs" tests). New reference. */
 clgrad_tensor *th_noncontig(clgrad_tensor *t);
+/* Replaces *t by th_noncontig(*t), releasing the old reference. */
+void th_make_noncontig(clgrad_tensor **t);
+
+/* Files. th_tmpdir makes a fresh folder $TMPDIR/clgrad-<tag>-XXXXXX (/tmp when TMPDIR is unset
+ * or empty) in dir (cap bytes) and fails the test if it cannot; th_rmtree removes a folder and
+ * everything below it (a missing one is not an error). th_path joins dir and name in one of
+ * four rotating static buffers, so a few results can be used in the same call. */
+void th_tmpdir(char *dir, size_t cap, const char *tag);
+void th_rmtree(const char *dir);
+const char *th_path(const char *dir, const char *name);
+/* The whole file, malloc'd with one spare byte after the end; *len its size. Fails the test
+ * when the file cannot be read. */
+uint8_t *th_slurp(const char *path, size_t *len);
+/* Writes n bytes to path (created or truncated); fails the test on any error. */
+void th_spit(const char *path, const void *data, size_t n);
 
 /* Finite-difference gradient check. fn computes out from inputs (any public ops). Every
  * input with requires_grad is checked: analytic gradients from clgrad_backward_ex of a
