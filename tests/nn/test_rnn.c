@@ -1,18 +1,15 @@
 /* Recurrent layers (RNN tanh/relu, LSTM, GRU): parameter names, shapes and initialisation,
- * forward results against a plain-C double-precision cell loop written here (multi-layer,
+ * forward results against the plain-C reference cells (ref_rnn_forward; multi-layer,
  * batch_first both ways, given and zero initial states, unbatched input), error paths, and
  * an LSTM learning to add two numbers marked in a sequence. */
 #include "harness.h"
+#include "ref.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int gates_of(clgrad_rnn_kind k) { return k == CLGRAD_LSTM ? 4 : k == CLGRAD_GRU ? 3 : 1; }
-
-static double sigm(double v) { return 1.0 / (1.0 + exp(-v)); }
 
 /* --- the reference ------------------------------------------------------------------------ */
 
@@ -21,83 +18,44 @@ typedef struct ref_cfg {
     int I, H, L, bias, batch_first;
 } ref_cfg;
 
-/* x in the module's layout ((T, B, I) or (B, T, I)); h0/c0 (L, B, H) or NULL. Writes out
- * in the module's layout (T*B*H), hn and cn (L*B*H). Weights read from m. */
-static void ref_forward(clgrad_module *m, const ref_cfg *c, int T, int B, const float *x, const float *h0,
-                        const float *c0, double *out, double *hn, double *cn)
+static ref_rnn_kind ref_kind(clgrad_rnn_kind k)
 {
-    int H = c->H, G = gates_of(c->kind) * H;
-    double *in = malloc(sizeof(double) * (size_t)T * B * (c->I > H ? c->I : H));
-    double *nxt = malloc(sizeof(double) * (size_t)T * B * H);
-    /* in[(t * B + b) * I_l + k] */
+    switch (k) {
+    case CLGRAD_RNN_RELU: return REF_RNN_RELU;
+    case CLGRAD_LSTM: return REF_RNN_LSTM;
+    case CLGRAD_GRU: return REF_RNN_GRU;
+    default: return REF_RNN_TANH;
+    }
+}
+
+/* x in the module's layout ((T, B, I) or (B, T, I)); h0/c0 (L, B, H) or NULL. Writes out
+ * in the module's layout (T*B*H), hn and cn (L*B*H): ref_rnn_forward layer after layer, with
+ * the module's own weights. */
+static void ref_forward(clgrad_module *m, const ref_cfg *c, int T, int B, const float *x, const float *h0,
+                        const float *c0, float *out, float *hn, float *cn)
+{
+    int H = c->H;
+    size_t lbh = (size_t)B * H;
+    float *in = malloc(sizeof(float) * (size_t)T * B * (c->I > H ? c->I : H));
+    float *nxt = malloc(sizeof(float) * (size_t)T * B * H);
+    /* time-major: in[(t * B + b) * I_l + k] */
     for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++)
             for (int k = 0; k < c->I; k++)
                 in[((size_t)t * B + b) * c->I + k] =
                     x[c->batch_first ? ((size_t)b * T + t) * c->I + k : ((size_t)t * B + b) * c->I + k];
-    double *gi = malloc(sizeof(double) * (size_t)G), *gh = malloc(sizeof(double) * (size_t)G);
-    double *h = malloc(sizeof(double) * (size_t)B * H), *cc = malloc(sizeof(double) * (size_t)B * H);
     for (int l = 0; l < c->L; l++) {
-        int Il = l == 0 ? c->I : H;
-        char name[64];
-        snprintf(name, sizeof name, "weight_ih_l%d", l);
-        float *wih = th_read_module_tensor(m, name);
-        snprintf(name, sizeof name, "weight_hh_l%d", l);
-        float *whh = th_read_module_tensor(m, name);
-        float *bih = NULL, *bhh = NULL;
-        if (c->bias) {
-            snprintf(name, sizeof name, "bias_ih_l%d", l);
-            bih = th_read_module_tensor(m, name);
-            snprintf(name, sizeof name, "bias_hh_l%d", l);
-            bhh = th_read_module_tensor(m, name);
+        char name[4][64];
+        float *w[4] = {NULL, NULL, NULL, NULL}; /* weight_ih, weight_hh, bias_ih, bias_hh */
+        const char *fmt[4] = {"weight_ih_l%d", "weight_hh_l%d", "bias_ih_l%d", "bias_hh_l%d"};
+        for (int k = 0; k < (c->bias ? 4 : 2); k++) {
+            snprintf(name[k], sizeof name[k], fmt[k], l);
+            w[k] = th_read_module_tensor(m, name[k]);
         }
-        for (int i = 0; i < B * H; i++) {
-            h[i] = h0 ? h0[(size_t)l * B * H + i] : 0.0;
-            cc[i] = c0 ? c0[(size_t)l * B * H + i] : 0.0;
-        }
-        for (int t = 0; t < T; t++) {
-            for (int b = 0; b < B; b++) {
-                const double *xt = in + ((size_t)t * B + b) * Il;
-                double *hb = h + (size_t)b * H, *cb = cc + (size_t)b * H;
-                for (int g = 0; g < G; g++) {
-                    double si = bih ? bih[g] : 0.0, sh = bhh ? bhh[g] : 0.0;
-                    for (int k = 0; k < Il; k++) si += (double)wih[(size_t)g * Il + k] * xt[k];
-                    for (int k = 0; k < H; k++) sh += (double)whh[(size_t)g * H + k] * hb[k];
-                    gi[g] = si;
-                    gh[g] = sh;
-                }
-                for (int j = 0; j < H; j++) {
-                    double hv;
-                    if (c->kind == CLGRAD_RNN_TANH) {
-                        hv = tanh(gi[j] + gh[j]);
-                    } else if (c->kind == CLGRAD_RNN_RELU) {
-                        double v = gi[j] + gh[j];
-                        hv = v > 0 ? v : 0;
-                    } else if (c->kind == CLGRAD_LSTM) {
-                        double ig = sigm(gi[j] + gh[j]), fg = sigm(gi[H + j] + gh[H + j]);
-                        double gg = tanh(gi[2 * H + j] + gh[2 * H + j]), og = sigm(gi[3 * H + j] + gh[3 * H + j]);
-                        cb[j] = fg * cb[j] + ig * gg;
-                        hv = og * tanh(cb[j]);
-                    } else {
-                        double r = sigm(gi[j] + gh[j]), z = sigm(gi[H + j] + gh[H + j]);
-                        double n = tanh(gi[2 * H + j] + r * gh[2 * H + j]);
-                        hv = (1 - z) * n + z * hb[j];
-                    }
-                    nxt[((size_t)t * B + b) * H + j] = hv;
-                }
-                /* h of this sample is needed no more in this step: update after all units */
-                for (int j = 0; j < H; j++) hb[j] = nxt[((size_t)t * B + b) * H + j];
-            }
-        }
-        for (int i = 0; i < B * H; i++) {
-            hn[(size_t)l * B * H + i] = h[i];
-            cn[(size_t)l * B * H + i] = cc[i];
-        }
-        memcpy(in, nxt, sizeof(double) * (size_t)T * B * H);
-        free(wih);
-        free(whh);
-        free(bih);
-        free(bhh);
+        ref_rnn_forward(ref_kind(c->kind), T, B, l == 0 ? c->I : H, H, in, w[0], w[1], w[2], w[3],
+                        h0 ? h0 + l * lbh : NULL, c0 ? c0 + l * lbh : NULL, nxt, hn + l * lbh, cn + l * lbh);
+        memcpy(in, nxt, sizeof(float) * (size_t)T * B * H);
+        for (int k = 0; k < 4; k++) free(w[k]);
     }
     for (int t = 0; t < T; t++)
         for (int b = 0; b < B; b++)
@@ -106,18 +64,6 @@ static void ref_forward(clgrad_module *m, const ref_cfg *c, int T, int B, const 
                     in[((size_t)t * B + b) * H + j];
     free(in);
     free(nxt);
-    free(gi);
-    free(gh);
-    free(h);
-    free(cc);
-}
-
-static void compare(const char *what, const float *got, const double *want, size_t n, double tol)
-{
-    float *w = malloc(n * sizeof *w);
-    for (size_t i = 0; i < n; i++) w[i] = (float)want[i];
-    th_allclose(what, got, w, n, tol, tol);
-    free(w);
 }
 
 /* Builds a module, runs it with and without initial states and checks all results. */
@@ -150,17 +96,17 @@ static void check_forward(ref_cfg c, int T, int B, int with_state, int noncontig
 
     size_t no = (size_t)T * B * c.H, ns = (size_t)c.L * B * c.H;
     float *xv = th_read(x), *h0v = h0 ? th_read(h0) : NULL, *c0v = c0 ? th_read(c0) : NULL;
-    double *ro = malloc(no * sizeof *ro), *rh = malloc(ns * sizeof *rh), *rc = malloc(ns * sizeof *rc);
+    float *ro = malloc(no * sizeof *ro), *rh = malloc(ns * sizeof *rh), *rc = malloc(ns * sizeof *rc);
     ref_forward(m, &c, T, B, xv, h0v, c0v, ro, rh, rc);
     float *go = th_read(out), *gh = th_read(hn);
     double tol = 2e-5 * sqrt((double)(c.I + c.H)) * (c.kind == CLGRAD_RNN_RELU ? 4 : 1) + 1e-5;
-    compare(what, go, ro, no, tol);
-    compare(what, gh, rh, ns, tol);
+    th_allclose(what, go, ro, no, tol, tol);
+    th_allclose(what, gh, rh, ns, tol, tol);
     free(go);
     free(gh);
     if (cn) {
         float *gc = th_read(cn);
-        compare(what, gc, rc, ns, tol);
+        th_allclose(what, gc, rc, ns, tol, tol);
         free(gc);
     }
 
@@ -244,7 +190,7 @@ START_TEST(parameters_as_pytorch)
     const char *kinds[4] = {"rnn", "rnn", "lstm", "gru"};
     clgrad_rnn_kind k = KINDS[_i];
     int64_t I = 5, H = 16;
-    int G = gates_of(k);
+    int G = ref_rnn_gates(ref_kind(k));
     clgrad_module *m = NULL;
     TH_OK(clgrad_rnn_create(th_ctx, k, I, H, 2, 1, 0, 9, &m));
     ck_assert_str_eq(clgrad_module_kind(m), kinds[_i]);

@@ -1,10 +1,11 @@
 /* The fused recurrent ops of src/ops/rnn.h: the input projection and the LSTM, GRU and Elman
- * sequence ops against plain-C double-precision loops written here (with and without bias
+ * sequence ops against the plain-C references ref_gemm and ref_rnn_forward (with and without bias
  * and initial state, hidden sizes that are primes and not multiples of any block), the
  * projection on a non-contiguous input, finite-difference gradients of every input,
  * bit-identical backward results run after run, and error paths. */
 #include "harness.h"
 #include "ops/rnn.h"
+#include "ref.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -13,63 +14,19 @@
 
 enum { K_LSTM, K_GRU, K_TANH, K_RELU };
 
-static int gates(int kind) { return kind == K_LSTM ? 4 : kind == K_GRU ? 3 : 1; }
+static const ref_rnn_kind REF_KIND[4] = {REF_RNN_LSTM, REF_RNN_GRU, REF_RNN_TANH, REF_RNN_RELU};
 
-static double sg(double v) { return 1.0 / (1.0 + exp(-v)); }
+static int gates(int kind) { return ref_rnn_gates(REF_KIND[kind]); }
 
-/* The reference: xp (T, B, G), w (G, H), bias (G; 2 x G for the GRU) or NULL, state (B, H;
- * 2 x B x H for the LSTM: h0 then c0) or NULL. out: the op's result layout. */
+/* The reference: xp (T, B, G), w (G, H), bias (G; 2 x G for the GRU: input then hidden) or
+ * NULL, state (B, H; 2 x B x H for the LSTM: h0 then c0) or NULL. out: the op's result
+ * layout, every step's h (T, B, H) and, for the LSTM, the last c (B, H). */
 static void ref_seq(int kind, int T, int B, int H, const float *xp, const float *w, const float *bias,
-                    const float *state, double *out)
+                    const float *state, float *out)
 {
-    int G = gates(kind) * H;
-    double *h = calloc((size_t)B * H, sizeof *h), *c = calloc((size_t)B * H, sizeof *c);
-    double *p = calloc((size_t)G, sizeof *p), *hn = calloc((size_t)B * H, sizeof *hn);
-    if (state)
-        for (int i = 0; i < B * H; i++) {
-            h[i] = state[i];
-            if (kind == K_LSTM) c[i] = state[B * H + i];
-        }
-    for (int t = 0; t < T; t++) {
-        for (int b = 0; b < B; b++) {
-            const float *x = xp + ((size_t)t * B + b) * G;
-            for (int g = 0; g < G; g++) {
-                double s = 0;
-                for (int k = 0; k < H; k++) s += (double)w[(size_t)g * H + k] * h[b * H + k];
-                p[g] = s;
-            }
-            for (int j = 0; j < H; j++) {
-                double v;
-                if (kind == K_LSTM) {
-                    double pre[4];
-                    for (int q = 0; q < 4; q++) pre[q] = x[q * H + j] + p[q * H + j] + (bias ? bias[q * H + j] : 0.0);
-                    double ig = sg(pre[0]), fg = sg(pre[1]), gg = tanh(pre[2]), og = sg(pre[3]);
-                    c[b * H + j] = fg * c[b * H + j] + ig * gg;
-                    v = og * tanh(c[b * H + j]);
-                } else if (kind == K_GRU) {
-                    double xi[3], hh[3];
-                    for (int q = 0; q < 3; q++) {
-                        xi[q] = x[q * H + j] + (bias ? bias[q * H + j] : 0.0);
-                        hh[q] = p[q * H + j] + (bias ? bias[G + q * H + j] : 0.0);
-                    }
-                    double r = sg(xi[0] + hh[0]), z = sg(xi[1] + hh[1]), n = tanh(xi[2] + r * hh[2]);
-                    v = (1 - z) * n + z * h[b * H + j];
-                } else {
-                    double pre = x[j] + p[j] + (bias ? bias[j] : 0.0);
-                    v = kind == K_RELU ? (pre > 0 ? pre : 0) : tanh(pre);
-                }
-                hn[b * H + j] = v;
-            }
-        }
-        memcpy(h, hn, sizeof(double) * (size_t)B * H);
-        for (int i = 0; i < B * H; i++) out[(size_t)t * B * H + i] = h[i];
-    }
-    if (kind == K_LSTM)
-        for (int i = 0; i < B * H; i++) out[(size_t)T * B * H + i] = c[i];
-    free(h);
-    free(c);
-    free(p);
-    free(hn);
+    int G = gates(kind) * H, lstm = kind == K_LSTM;
+    ref_rnn_forward(REF_KIND[kind], T, B, G, H, xp, NULL, w, bias, kind == K_GRU && bias ? bias + G : NULL, state,
+                    lstm && state ? state + (size_t)B * H : NULL, out, NULL, lstm ? out + (size_t)T * B * H : NULL);
 }
 
 static clgrad_status run_seq(int kind, clgrad_tensor *xp, clgrad_tensor *w, clgrad_tensor *bias,
@@ -120,14 +77,12 @@ static void check_forward(int kind, int T, int B, int H, int with_bias, int with
     float *hx = th_read(xp), *hw = th_read(w), *hb = bias ? th_read(bias) : NULL, *hs = state ? th_read(state) : NULL;
     float *got = th_read(out);
     size_t n = (size_t)rows * B * H;
-    double *want = malloc(n * sizeof *want);
-    float *wantf = malloc(n * sizeof *wantf);
+    float *want = malloc(n * sizeof *want);
     ref_seq(kind, T, B, H, hx, hw, hb, hs, want);
-    for (size_t i = 0; i < n; i++) wantf[i] = (float)want[i];
     char what[96];
     snprintf(what, sizeof what, "kind %d T %d B %d H %d bias %d state %d", kind, T, B, H, with_bias, with_state);
-    th_allclose(what, got, wantf, n, 1e-5, 1e-4);
-    free(hx), free(hw), free(hb), free(hs), free(got), free(want), free(wantf);
+    th_allclose(what, got, want, n, 1e-5, 1e-4);
+    free(hx), free(hw), free(hb), free(hs), free(got), free(want);
     clgrad_tensor *rel[] = {xp, w, bias, state, out};
     for (int i = 0; i < 5; i++) clgrad_tensor_release(rel[i]);
 }
@@ -175,12 +130,7 @@ START_TEST(projection_forward)
     TH_OK(clgrad__rnn_proj(x, w, &y));
     TH_OK(clgrad__rnn_proj(xn, w, &yn));
     float *hx = th_read(x), *hw = th_read(w), *gy = th_read(y), *gyn = th_read(yn), want[T * B * G];
-    for (int r = 0; r < T * B; r++)
-        for (int g = 0; g < G; g++) {
-            double s = 0;
-            for (int k = 0; k < I; k++) s += (double)hx[r * I + k] * hw[g * I + k];
-            want[r * G + g] = (float)s;
-        }
+    ref_gemm(0, 1, T * B, G, I, 1.0f, hx, I, hw, I, 0.0f, want, G); /* x w^T */
     th_allclose("projection", gy, want, T * B * G, 1e-5, 1e-5);
     th_allclose("projection of a non-contiguous x", gyn, want, T * B * G, 1e-5, 1e-5);
     free(hx), free(hw), free(gy), free(gyn);

@@ -17,7 +17,9 @@
  *    parameter (nothing is written then). The others return void and expect valid arguments.
  *
  * Implemented in ref.c (GEMM, element-wise, reductions, softmax), ref_conv.c (convolution,
- * pooling), ref_nn.c (normalisation, losses, embedding), ref_optim.c and ref_rng.c.
+ * pooling), ref_nn.c (normalisation, losses, embedding), ref_optim.c, ref_rng.c and ref_rnn.c
+ * (recurrent layers). They build into a static library of their own that needs nothing but
+ * libm, so clgrad-probe's self-test uses them too.
  */
 #ifndef CLGRAD_TESTS_REF_H
 #define CLGRAD_TESTS_REF_H
@@ -468,6 +470,28 @@ void ref_dropout_forward(size_t n, uint64_t seed, uint64_t offset, float p, cons
 /* dx = keep ? dy / (1 - p) : 0, with the same keep decision. */
 void ref_dropout_backward(size_t n, uint64_t seed, uint64_t offset, float p, const float *dy,
                           float *dx);
+
+/* ========================================== recurrent layers (ref_rnn.c) */
+
+/* torch.nn.RNN (tanh or relu), LSTM and GRU cells; ref_rnn_gates gives the gates per hidden
+ * unit, G = gates * H rows of each weight, in PyTorch's order (LSTM: i f g o; GRU: r z n). */
+typedef enum ref_rnn_kind { REF_RNN_TANH, REF_RNN_RELU, REF_RNN_LSTM, REF_RNN_GRU } ref_rnn_kind;
+int ref_rnn_gates(ref_rnn_kind kind);
+
+/* One layer, one direction, over a time-major sequence. For each step t and sample b, with
+ * gi = w_ih x[t, b] + b_ih and gh = w_hh h + b_hh (G values each; a NULL bias is 0):
+ *   TANH, RELU  h = act(gi + gh)
+ *   LSTM        c = sigmoid(f) * c + sigmoid(i) * tanh(g),  h = sigmoid(o) * tanh(c),
+ *               with i, f, g, o the four H-blocks of gi + gh
+ *   GRU         r = sigmoid(gi_r + gh_r), z = sigmoid(gi_z + gh_z),
+ *               n = tanh(gi_n + r * gh_n),  h = (1 - z) * n + z * h
+ * x is (T, B, I) and w_ih (G, I); w_ih NULL means x already holds the input projection
+ * (T, B, G: gi = x[t, b] + b_ih, and I is ignored). w_hh is (G, H). h0 and c0 (LSTM only) are
+ * (B, H), NULL for zeros. Writes y (T, B, H, every step's h) and the last hn and cn (B, H);
+ * any output may be NULL. Evaluated in double, each output rounded to float once. */
+void ref_rnn_forward(ref_rnn_kind kind, int T, int B, int I, int H, const float *x,
+                     const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
+                     const float *h0, const float *c0, float *y, float *hn, float *cn);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,9 @@
-/* clgrad-probe self-test: runs every kernel family on small inputs and compares with plain C
- * computed here, so a user learns whether their driver computes correctly. A check that
- * fails records the op, and the size of the error, and the run goes on. */
+/* clgrad-probe self-test: runs every kernel family on small inputs and compares with the
+ * test suite's plain-C references (tests/support/ref.h), so a user learns whether their
+ * driver computes correctly. A check that fails records the op, and the size of the error,
+ * and the run goes on. */
 #include "probe.h"
+#include "ref.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -36,7 +38,7 @@ static void fail_status(st_ctx *s, const char *what, clgrad_status st)
 }
 
 /* Compares n values; records pass or the worst relative error. */
-static void compare(st_ctx *s, const char *what, const float *got, const double *want, size_t n, double tol)
+static void compare(st_ctx *s, const char *what, const float *got, const float *want, size_t n, double tol)
 {
     double worst = 0;
     size_t at = 0;
@@ -81,15 +83,15 @@ static float *host(clgrad_tensor *t)
     return h;
 }
 
-/* Runs a unary op on x and compares with ref(x) elementwise. */
+/* Runs a unary op on x and compares with the reference op elementwise. */
 typedef clgrad_status (*unary_fn)(clgrad_tensor *, clgrad_tensor **);
-static void check_unary(st_ctx *s, const char *what, unary_fn fn, double (*ref)(double), float lo, float hi)
+static void check_unary(st_ctx *s, const char *what, unary_fn fn, ref_unary_op ref, float lo, float hi)
 {
     size_t n = 1031;
     int64_t shape[1] = {(int64_t)n};
     float *x = rnd(n, 7, lo, hi);
-    double *want = malloc(n * sizeof *want);
-    for (size_t i = 0; i < n; i++) want[i] = ref(x[i]);
+    float *want = malloc(n * sizeof *want);
+    ref_unary_forward(ref, 0.0f, 0.0f, n, x, want);
     clgrad_tensor *tx = dev(s, 1, shape, x), *ty = NULL;
     clgrad_status st = tx ? fn(tx, &ty) : CLGRAD_ERR_OPENCL;
     float *y = st == CLGRAD_OK ? host(ty) : NULL;
@@ -102,15 +104,6 @@ static void check_unary(st_ctx *s, const char *what, unary_fn fn, double (*ref)(
     clgrad_tensor_release(ty);
 }
 
-static double r_relu(double x) { return x > 0 ? x : 0; }
-static double r_sigmoid(double x) { return 1 / (1 + exp(-x)); }
-static double r_silu(double x) { return x / (1 + exp(-x)); }
-static double r_gelu(double x) { return 0.5 * x * (1 + erf(x / sqrt(2.0))); }
-static double r_exp(double x) { return exp(x); }
-static double r_log(double x) { return log(x); }
-static double r_sqrt(double x) { return sqrt(x); }
-static double r_abs(double x) { return fabs(x); }
-static double r_neg(double x) { return -x; }
 static clgrad_status gelu_erf(clgrad_tensor *x, clgrad_tensor **y) { return clgrad_gelu(x, 0, y); }
 
 static void check_copy(st_ctx *s)
@@ -118,7 +111,7 @@ static void check_copy(st_ctx *s)
     int64_t shape[2] = {37, 53};
     size_t n = 37 * 53;
     float *x = rnd(n, 1, -1, 1);
-    double *want = malloc(n * sizeof *want);
+    float *want = malloc(n * sizeof *want);
     for (int i = 0; i < 53; i++)
         for (int j = 0; j < 37; j++) want[i * 37 + j] = x[j * 53 + i];
     clgrad_tensor *t = dev(s, 2, shape, x), *tt = NULL;
@@ -129,7 +122,7 @@ static void check_copy(st_ctx *s)
     free(y);
     st = t ? clgrad_fill_(t, 0.5f) : CLGRAD_ERR_OPENCL;
     y = st == CLGRAD_OK ? host(t) : NULL;
-    for (size_t i = 0; i < n; i++) want[i] = 0.5;
+    for (size_t i = 0; i < n; i++) want[i] = 0.5f;
     if (!y) fail_status(s, "fill_f32", st);
     else compare(s, "fill_f32", y, want, n, 0);
     free(y);
@@ -146,14 +139,9 @@ static void check_gemm(st_ctx *s)
         for (int tb = 0; tb < 2; tb++) {
             int64_t sa[2] = {ta ? K : M, ta ? M : K}, sb[2] = {tb ? N : K, tb ? K : N}, sc[2] = {M, N};
             float *a = rnd((size_t)M * K, 2, -1, 1), *b = rnd((size_t)K * N, 3, -1, 1), *c = rnd((size_t)M * N, 4, -1, 1);
-            double *want = malloc((size_t)M * N * sizeof *want);
-            for (int i = 0; i < M; i++)
-                for (int j = 0; j < N; j++) {
-                    double acc = 0;
-                    for (int p = 0; p < K; p++)
-                        acc += (double)a[ta ? p * M + i : i * K + p] * b[tb ? j * K + p : p * N + j];
-                    want[i * N + j] = 0.5 * acc + 2.0 * c[i * N + j];
-                }
+            float *want = malloc((size_t)M * N * sizeof *want);
+            memcpy(want, c, (size_t)M * N * sizeof *want);
+            ref_gemm(ta, tb, M, N, K, 0.5f, a, ta ? M : K, b, tb ? K : N, 2.0f, want, N);
             clgrad_tensor *A = dev(s, 2, sa, a), *B = dev(s, 2, sb, b), *C = dev(s, 2, sc, c);
             clgrad_status st = (A && B && C) ? clgrad_gemm(ta, tb, 0.5f, A, B, 2.0f, C) : CLGRAD_ERR_OPENCL;
             float *y = st == CLGRAD_OK ? host(C) : NULL;
@@ -180,15 +168,12 @@ static void check_binary(st_ctx *s)
     const char *names[4] = {"add", "mul", "div", "maximum"};
     clgrad_status (*fns[4])(clgrad_tensor *, clgrad_tensor *, clgrad_tensor **) = {clgrad_add, clgrad_mul, clgrad_div,
                                                                                     clgrad_maximum};
+    const ref_binary_op refs[4] = {REF_BINARY_ADD, REF_BINARY_MUL, REF_BINARY_DIV, REF_BINARY_MAXIMUM};
+    const int64_t so[3] = {5, 3, 7};
     clgrad_tensor *A = dev(s, 3, sa, a), *B = dev(s, 2, sb, b);
-    double want[105];
+    float want[105];
     for (int f = 0; f < 4; f++) {
-        for (int i = 0; i < 5; i++)
-            for (int j = 0; j < 3; j++)
-                for (int k = 0; k < 7; k++) {
-                    double x = a[i * 7 + k], y = b[j];
-                    want[(i * 3 + j) * 7 + k] = f == 0 ? x + y : f == 1 ? x * y : f == 2 ? x / y : (x > y ? x : y);
-                }
+        ref_binary_forward(refs[f], 3, so, 3, sa, a, 2, sb, b, want);
         clgrad_tensor *C = NULL;
         clgrad_status st = (A && B) ? fns[f](A, B, &C) : CLGRAD_ERR_OPENCL;
         float *y = st == CLGRAD_OK ? host(C) : NULL;
@@ -209,18 +194,10 @@ static void check_softmax_reduce(st_ctx *s)
 {
     int64_t sh[2] = {13, 257};
     float *x = rnd(13 * 257, 8, -5, 5);
-    double sm[13 * 257], sum0[257], mx[13];
-    for (int i = 0; i < 13; i++) {
-        double m = -INFINITY, z = 0;
-        for (int j = 0; j < 257; j++) m = fmax(m, x[i * 257 + j]);
-        for (int j = 0; j < 257; j++) z += exp(x[i * 257 + j] - m);
-        for (int j = 0; j < 257; j++) sm[i * 257 + j] = exp(x[i * 257 + j] - m) / z;
-        mx[i] = m;
-    }
-    for (int j = 0; j < 257; j++) {
-        sum0[j] = 0;
-        for (int i = 0; i < 13; i++) sum0[j] += x[i * 257 + j];
-    }
+    float sm[13 * 257], sum0[257], mx[13];
+    ref_softmax_forward(13, 257, 1, x, sm);
+    ref_reduce_forward(REF_REDUCE_SUM, 2, sh, 1u << 0, 0, x, sum0);
+    ref_reduce_forward(REF_REDUCE_MAX, 2, sh, 1u << 1, 0, x, mx);
     clgrad_tensor *X = dev(s, 2, sh, x), *Y = NULL;
     clgrad_status st = X ? clgrad_softmax(X, -1, &Y) : CLGRAD_ERR_OPENCL;
     float *y = st == CLGRAD_OK ? host(Y) : NULL;
@@ -255,21 +232,11 @@ static void check_conv_pool(st_ctx *s)
     int64_t sx[4] = {N, C, H, W}, sw[4] = {O, C, k, k}, sb[1] = {O};
     float *x = rnd((size_t)N * C * H * W, 9, -1, 1), *w = rnd((size_t)O * C * k * k, 10, -1, 1), *b = rnd(O, 11, -1, 1);
     size_t no = (size_t)N * O * Ho * Wo;
-    double *want = malloc(no * sizeof *want);
-    for (int n = 0; n < N; n++)
-        for (int o = 0; o < O; o++)
-            for (int i = 0; i < Ho; i++)
-                for (int j = 0; j < Wo; j++) {
-                    double acc = b[o];
-                    for (int c = 0; c < C; c++)
-                        for (int p = 0; p < k; p++)
-                            for (int q = 0; q < k; q++) {
-                                int hi = i * 2 - 1 + p, wi = j * 2 - 1 + q;
-                                if (hi < 0 || hi >= H || wi < 0 || wi >= W) continue;
-                                acc += (double)x[((n * C + c) * H + hi) * W + wi] * w[((o * C + c) * k + p) * k + q];
-                            }
-                    want[((n * O + o) * Ho + i) * Wo + j] = acc;
-                }
+    float *want = malloc(no * sizeof *want);
+    const ref_conv2d_params rp = {.n = N, .c_in = C, .h_in = H, .w_in = W, .c_out = O, .k_h = k, .k_w = k,
+                                  .stride_h = 2, .stride_w = 2, .pad_h = 1, .pad_w = 1, .dil_h = 1, .dil_w = 1,
+                                  .groups = 1};
+    ref_conv2d_forward(&rp, x, w, b, want);
     clgrad_tensor *X = dev(s, 4, sx, x), *Wt = dev(s, 4, sw, w), *B = dev(s, 1, sb, b), *Y = NULL;
     clgrad_conv2d_params p = {.stride = {2, 2}, .padding = {1, 1}};
     clgrad_status st = (X && Wt && B) ? clgrad_conv2d(X, Wt, B, &p, &Y) : CLGRAD_ERR_OPENCL;
@@ -284,14 +251,8 @@ static void check_conv_pool(st_ctx *s)
     int Hp = H / 2, Wp = W / 2;
     size_t np = (size_t)N * C * Hp * Wp;
     want = malloc(np * sizeof *want);
-    for (int n = 0; n < N * C; n++)
-        for (int i = 0; i < Hp; i++)
-            for (int j = 0; j < Wp; j++) {
-                double m = -INFINITY;
-                for (int p2 = 0; p2 < 2; p2++)
-                    for (int q = 0; q < 2; q++) m = fmax(m, x[(n * H + 2 * i + p2) * W + 2 * j + q]);
-                want[(n * Hp + i) * Wp + j] = m;
-            }
+    const ref_pool2d_params pr = {N * C, H, W, 2, 2, 2, 2, 0, 0};
+    ref_max_pool2d_forward(&pr, x, want, NULL);
     clgrad_pool2d_params pp = {.kernel = {2, 2}, .stride = {2, 2}};
     st = X ? clgrad_max_pool2d(X, &pp, &Y, NULL) : CLGRAD_ERR_OPENCL;
     y = st == CLGRAD_OK ? host(Y) : NULL;
@@ -314,14 +275,8 @@ static void check_loss_norm(st_ctx *s)
     int64_t sl[2] = {N, C}, sy[1] = {N};
     float *x = rnd((size_t)N * C, 12, -3, 3);
     int32_t lab[6] = {0, 10, 3, 3, 7, 1};
-    double loss = 0;
-    for (int i = 0; i < N; i++) {
-        double m = -INFINITY, z = 0;
-        for (int j = 0; j < C; j++) m = fmax(m, x[i * C + j]);
-        for (int j = 0; j < C; j++) z += exp(x[i * C + j] - m);
-        loss += -(x[i * C + lab[i]] - m - log(z));
-    }
-    loss /= N;
+    float loss = 0;
+    ref_cross_entropy_forward(N, C, x, lab, -100, 0.0f, REF_REDUCTION_MEAN, &loss);
     clgrad_tensor *X = dev(s, 2, sl, x), *Y = NULL, *L = NULL;
     clgrad_status st = clgrad_tensor_from_host(s->ctx, CLGRAD_DTYPE_I32, 1, sy, lab, &Y);
     if (st == CLGRAD_OK && X) st = clgrad_cross_entropy(X, Y, 0.0f, CLGRAD_REDUCTION_MEAN, &L);
@@ -332,15 +287,8 @@ static void check_loss_norm(st_ctx *s)
     clgrad_tensor_release(L);
     L = NULL;
     /* layer norm over the last dim */
-    double *want = malloc((size_t)N * C * sizeof *want);
-    for (int i = 0; i < N; i++) {
-        double mu = 0, var = 0;
-        for (int j = 0; j < C; j++) mu += x[i * C + j];
-        mu /= C;
-        for (int j = 0; j < C; j++) var += (x[i * C + j] - mu) * (x[i * C + j] - mu);
-        var /= C;
-        for (int j = 0; j < C; j++) want[i * C + j] = (x[i * C + j] - mu) / sqrt(var + 1e-5);
-    }
+    float *want = malloc((size_t)N * C * sizeof *want);
+    ref_layer_norm_forward(N, C, x, NULL, NULL, 1e-5f, want, NULL, NULL);
     st = X ? clgrad_layer_norm(X, 1, NULL, NULL, 1e-5f, &L) : CLGRAD_ERR_OPENCL;
     y = st == CLGRAD_OK ? host(L) : NULL;
     if (!y) fail_status(s, "layer_norm", st);
@@ -388,21 +336,11 @@ static void check_backward(st_ctx *s)
     int64_t sx[4] = {N, C, H, W}, sw[4] = {O, C, k, k}, sy[4] = {N, O, H, W};
     float *x = rnd((size_t)N * C * H * W, 21, -1, 1), *w = rnd((size_t)O * C * k * k, 22, -1, 1);
     float *g = rnd((size_t)N * O * H * W, 23, -1, 1);
-    double want[3 * 2 * 3 * 3];
-    for (int o = 0; o < O; o++)
-        for (int c = 0; c < C; c++)
-            for (int p = 0; p < k; p++)
-                for (int q = 0; q < k; q++) {
-                    double acc = 0;
-                    for (int n = 0; n < N; n++)
-                        for (int i = 0; i < H; i++)
-                            for (int j = 0; j < W; j++) {
-                                int hi = i - 1 + p, wi = j - 1 + q;
-                                if (hi < 0 || hi >= H || wi < 0 || wi >= W) continue;
-                                acc += (double)g[((n * O + o) * H + i) * W + j] * x[((n * C + c) * H + hi) * W + wi];
-                            }
-                    want[((o * C + c) * k + p) * k + q] = acc;
-                }
+    float want[3 * 2 * 3 * 3];
+    const ref_conv2d_params rp = {.n = N, .c_in = C, .h_in = H, .w_in = W, .c_out = O, .k_h = k, .k_w = k,
+                                  .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1, .dil_h = 1, .dil_w = 1,
+                                  .groups = 1};
+    ref_conv2d_backward(&rp, x, w, g, NULL, want, NULL);
     clgrad_tensor *X = dev(s, 4, sx, x), *Wt = dev(s, 4, sw, w), *G = dev(s, 4, sy, g), *Y = NULL;
     clgrad_conv2d_params p = {.padding = {1, 1}};
     clgrad_status st = (X && Wt && G) ? clgrad_tensor_set_requires_grad(Wt, 1) : CLGRAD_ERR_OPENCL;
@@ -416,9 +354,9 @@ static void check_backward(st_ctx *s)
     Y = NULL;
     /* relu backward: the gradient passes where x > 0 */
     size_t nx = (size_t)N * C * H * W;
-    double *wr = malloc(nx * sizeof *wr);
+    float *wr = malloc(nx * sizeof *wr);
     float *gx = rnd(nx, 24, -1, 1);
-    for (size_t i = 0; i < nx; i++) wr[i] = x[i] > 0 ? gx[i] : 0;
+    ref_unary_backward(REF_UNARY_RELU, 0.0f, 0.0f, nx, x, gx, wr);
     clgrad_tensor *GX = dev(s, 4, sx, gx);
     st = GX ? clgrad_tensor_set_requires_grad(X, 1) : CLGRAD_ERR_OPENCL;
     if (st == CLGRAD_OK) st = clgrad_relu(X, &Y);
@@ -474,9 +412,8 @@ static void check_misc(st_ctx *s)
     int64_t sw[2] = {7, 5}, si[1] = {4};
     float *w = rnd(35, 31, -1, 1);
     int32_t idx[4] = {3, 0, 6, 3};
-    double want[20];
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 5; j++) want[i * 5 + j] = w[idx[i] * 5 + j];
+    float want[20];
+    ref_embedding_forward(4, 5, 7, w, idx, want);
     clgrad_tensor *W = dev(s, 2, sw, w), *I = NULL, *E = NULL;
     st = clgrad_tensor_from_host(s->ctx, CLGRAD_DTYPE_I32, 1, si, idx, &I);
     if (st == CLGRAD_OK && W) st = clgrad_embedding(W, I, &E);
@@ -497,8 +434,10 @@ static void check_misc(st_ctx *s)
     if (st == CLGRAD_OK) st = clgrad_backward(L);
     if (st == CLGRAD_OK) st = clgrad_optim_step(opt);
     y = st == CLGRAD_OK ? host(W) : NULL;
-    double want_w[35];
-    for (int i = 0; i < 35; i++) want_w[i] = w[i] - 0.5;
+    float want_w[35], grad_w[35];
+    memcpy(want_w, w, sizeof want_w);
+    for (int i = 0; i < 35; i++) grad_w[i] = 1.0f;
+    ref_sgd_step(35, want_w, grad_w, NULL, 0.5f, 0.0f, 0.0f, 0, 0.0f, 1);
     if (!y) fail_status(s, "optim sgd", st);
     else compare(s, "optim sgd", y, want_w, 35, 1e-6);
     free(y);
@@ -510,14 +449,9 @@ static void check_misc(st_ctx *s)
     /* 3x3 average pool, stride 1, no padding, on a (1, 1, 5, 6) image */
     int64_t sp[4] = {1, 1, 5, 6};
     float *x = rnd(30, 41, -1, 1);
-    double wp[12];
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 4; j++) {
-            double acc = 0;
-            for (int p = 0; p < 3; p++)
-                for (int q = 0; q < 3; q++) acc += x[(i + p) * 6 + j + q];
-            wp[i * 4 + j] = acc / 9;
-        }
+    float wp[12];
+    const ref_pool2d_params pr = {1, 5, 6, 3, 3, 1, 1, 0, 0};
+    ref_avg_pool2d_forward(&pr, x, wp);
     clgrad_tensor *X = dev(s, 4, sp, x), *P = NULL;
     clgrad_pool2d_params pp = {.kernel = {3, 3}, .stride = {1, 1}};
     st = X ? clgrad_avg_pool2d(X, &pp, &P) : CLGRAD_ERR_OPENCL;
@@ -530,10 +464,8 @@ static void check_misc(st_ctx *s)
     clgrad_tensor_release(X);
 }
 
-static double sigm(double v) { return 1.0 / (1.0 + exp(-v)); }
-
-/* One LSTM layer over a short sequence (the fused sequence kernels), against the cell
- * equations evaluated on the host with the module's own parameters. */
+/* One LSTM layer over a short sequence (the fused sequence kernels), against the reference
+ * cell run with the module's own parameters. */
 static void check_lstm(st_ctx *s)
 {
     enum { T = 3, B = 2, I = 3, H = 4 };
@@ -550,26 +482,8 @@ static void check_lstm(st_ctx *s)
     if (!y || !p[0] || !p[1] || !p[2] || !p[3]) {
         fail_status(s, "lstm", st);
     } else {
-        double h[B][H] = {{0}}, c[B][H] = {{0}}, want[T * B * H];
-        for (int t = 0; t < T; t++) {
-            double hn[B][H];
-            for (int b = 0; b < B; b++) {
-                double g[4 * H];
-                for (int r = 0; r < 4 * H; r++) {
-                    double acc = (double)p[2][r] + p[3][r];
-                    for (int k = 0; k < I; k++) acc += (double)p[0][r * I + k] * x[(t * B + b) * I + k];
-                    for (int k = 0; k < H; k++) acc += (double)p[1][r * H + k] * h[b][k];
-                    g[r] = acc;
-                }
-                for (int k = 0; k < H; k++) {
-                    double ig = sigm(g[k]), fg = sigm(g[H + k]), gg = tanh(g[2 * H + k]), og = sigm(g[3 * H + k]);
-                    c[b][k] = fg * c[b][k] + ig * gg;
-                    hn[b][k] = og * tanh(c[b][k]);
-                    want[(t * B + b) * H + k] = hn[b][k];
-                }
-            }
-            memcpy(h, hn, sizeof h);
-        }
+        float want[T * B * H];
+        ref_rnn_forward(REF_RNN_LSTM, T, B, I, H, x, p[0], p[1], p[2], p[3], NULL, NULL, want, NULL, NULL);
         compare(s, "lstm", y, want, T * B * H, 1e-5);
     }
     for (int i = 0; i < 4; i++) free(p[i]);
@@ -586,16 +500,16 @@ void probe_selftest_run(clgrad_context *ctx, probe_selftest *r)
     check_copy(&s);
     check_gemm(&s);
     check_binary(&s);
-    check_unary(&s, "exp", clgrad_exp, r_exp, -3, 3);
-    check_unary(&s, "log", clgrad_log, r_log, 0.1f, 5);
-    check_unary(&s, "sqrt", clgrad_sqrt, r_sqrt, 0.1f, 5);
-    check_unary(&s, "abs", clgrad_abs, r_abs, -2, 2);
-    check_unary(&s, "neg", clgrad_neg, r_neg, -2, 2);
-    check_unary(&s, "relu", clgrad_relu, r_relu, -2, 2);
-    check_unary(&s, "sigmoid", clgrad_sigmoid, r_sigmoid, -6, 6);
-    check_unary(&s, "tanh", clgrad_tanh, tanh, -4, 4);
-    check_unary(&s, "silu", clgrad_silu, r_silu, -6, 6);
-    check_unary(&s, "gelu", gelu_erf, r_gelu, -4, 4);
+    check_unary(&s, "exp", clgrad_exp, REF_UNARY_EXP, -3, 3);
+    check_unary(&s, "log", clgrad_log, REF_UNARY_LOG, 0.1f, 5);
+    check_unary(&s, "sqrt", clgrad_sqrt, REF_UNARY_SQRT, 0.1f, 5);
+    check_unary(&s, "abs", clgrad_abs, REF_UNARY_ABS, -2, 2);
+    check_unary(&s, "neg", clgrad_neg, REF_UNARY_NEG, -2, 2);
+    check_unary(&s, "relu", clgrad_relu, REF_UNARY_RELU, -2, 2);
+    check_unary(&s, "sigmoid", clgrad_sigmoid, REF_UNARY_SIGMOID, -6, 6);
+    check_unary(&s, "tanh", clgrad_tanh, REF_UNARY_TANH, -4, 4);
+    check_unary(&s, "silu", clgrad_silu, REF_UNARY_SILU, -6, 6);
+    check_unary(&s, "gelu", gelu_erf, REF_UNARY_GELU, -4, 4);
     check_softmax_reduce(&s);
     check_conv_pool(&s);
     check_loss_norm(&s);
