@@ -59,18 +59,9 @@ START_TEST(bad_autograd)
 }
 END_TEST
 
-static Suite *suite_api_args_autograd(void)
+int main(void)
 {
-    Suite *s = suite_create("api_args_autograd");
-    TCase *tc = tcase_create("null");
-    tcase_add_test(tc, null_autograd);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("invalid");
-    tcase_add_checked_fixture(tc, th_setup, th_teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, bad_autograd);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *null_tests[] = {null_autograd};
+    const TTest *device_tests[] = {bad_autograd};
+    return ta_main("api_args_autograd", null_tests, N_OF(null_tests), device_tests, N_OF(device_tests));
 }
-
-int main(void) { return th_run(suite_api_args_autograd(), 1); }

@@ -65,18 +65,9 @@ START_TEST(bad_device_and_context)
 }
 END_TEST
 
-static Suite *suite_api_args_clgrad(void)
+int main(void)
 {
-    Suite *s = suite_create("api_args_clgrad");
-    TCase *tc = tcase_create("null");
-    tcase_add_test(tc, null_core_and_device);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("invalid");
-    tcase_add_checked_fixture(tc, th_setup, th_teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, bad_device_and_context);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *null_tests[] = {null_core_and_device};
+    const TTest *device_tests[] = {bad_device_and_context};
+    return ta_main("api_args_clgrad", null_tests, N_OF(null_tests), device_tests, N_OF(device_tests));
 }
-
-int main(void) { return th_run(suite_api_args_clgrad(), 1); }

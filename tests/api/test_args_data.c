@@ -89,18 +89,9 @@ START_TEST(bad_data)
 }
 END_TEST
 
-static Suite *suite_api_args_data(void)
+int main(void)
 {
-    Suite *s = suite_create("api_args_data");
-    TCase *tc = tcase_create("null");
-    tcase_add_test(tc, null_data);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("invalid");
-    tcase_add_checked_fixture(tc, th_setup, th_teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, bad_data);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *null_tests[] = {null_data};
+    const TTest *device_tests[] = {bad_data};
+    return ta_main("api_args_data", null_tests, N_OF(null_tests), device_tests, N_OF(device_tests));
 }
-
-int main(void) { return th_run(suite_api_args_data(), 1); }

@@ -243,19 +243,9 @@ START_TEST(bad_module_inputs)
 }
 END_TEST
 
-static Suite *suite_api_args_nn(void)
+int main(void)
 {
-    Suite *s = suite_create("api_args_nn");
-    TCase *tc = tcase_create("null");
-    tcase_add_test(tc, null_nn);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("invalid");
-    tcase_add_checked_fixture(tc, th_setup, th_teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, bad_nn);
-    tcase_add_test(tc, bad_module_inputs);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *null_tests[] = {null_nn};
+    const TTest *device_tests[] = {bad_nn, bad_module_inputs};
+    return ta_main("api_args_nn", null_tests, N_OF(null_tests), device_tests, N_OF(device_tests));
 }
-
-int main(void) { return th_run(suite_api_args_nn(), 1); }

@@ -450,22 +450,10 @@ START_TEST(bad_cross_context)
 }
 END_TEST
 
-static Suite *suite_api_args_ops(void)
+int main(void)
 {
-    Suite *s = suite_create("api_args_ops");
-    TCase *tc = tcase_create("null");
-    tcase_add_test(tc, null_ops);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("invalid");
-    tcase_add_checked_fixture(tc, th_setup, th_teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, bad_unary_ops);
-    tcase_add_test(tc, bad_binary_ops);
-    tcase_add_test(tc, bad_matmul_and_conv);
-    tcase_add_test(tc, bad_reductions_norm_losses);
-    tcase_add_test(tc, bad_cross_context);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *null_tests[] = {null_ops};
+    const TTest *device_tests[] = {bad_unary_ops, bad_binary_ops, bad_matmul_and_conv, bad_reductions_norm_losses,
+                                   bad_cross_context};
+    return ta_main("api_args_ops", null_tests, N_OF(null_tests), device_tests, N_OF(device_tests));
 }
-
-int main(void) { return th_run(suite_api_args_ops(), 1); }

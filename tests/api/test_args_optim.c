@@ -157,19 +157,9 @@ START_TEST(bad_clip_across_contexts)
 }
 END_TEST
 
-static Suite *suite_api_args_optim(void)
+int main(void)
 {
-    Suite *s = suite_create("api_args_optim");
-    TCase *tc = tcase_create("null");
-    tcase_add_test(tc, null_optim);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("invalid");
-    tcase_add_checked_fixture(tc, th_setup, th_teardown);
-    tcase_set_timeout(tc, 300);
-    tcase_add_test(tc, bad_optim);
-    tcase_add_test(tc, bad_clip_across_contexts);
-    suite_add_tcase(s, tc);
-    return s;
+    const TTest *null_tests[] = {null_optim};
+    const TTest *device_tests[] = {bad_optim, bad_clip_across_contexts};
+    return ta_main("api_args_optim", null_tests, N_OF(null_tests), device_tests, N_OF(device_tests));
 }
-
-int main(void) { return th_run(suite_api_args_optim(), 1); }

@@ -50,6 +50,21 @@ void ta_done(const char *test)
     ck_assert_msg(bad == 0, "%d of %d argument checks failed (listed on stderr)", bad, checks);
 }
 
+int ta_main(const char *name, const TTest *const *null_tests, int n_null, const TTest *const *device_tests,
+            int n_device)
+{
+    Suite *s = suite_create(name);
+    TCase *tc = tcase_create("null");
+    for (int i = 0; i < n_null; i++) tcase_add_test(tc, null_tests[i]);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("invalid");
+    tcase_add_checked_fixture(tc, th_setup, th_teardown);
+    tcase_set_timeout(tc, 300);
+    for (int i = 0; i < n_device; i++) tcase_add_test(tc, device_tests[i]);
+    suite_add_tcase(s, tc);
+    return th_run(s, 1);
+}
+
 clgrad_tensor *ta_f32_on(clgrad_context *ctx, int ndim, const int64_t *shape)
 {
     clgrad_tensor *t = NULL;

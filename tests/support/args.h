@@ -53,6 +53,11 @@ void ta_done(const char *test);
 
 #define ARGS_DONE() ta_done(__func__)
 
+/* The main() of a test file: runs suite `name` with null_tests (no device) in a case "null"
+ * and device_tests in a case "invalid" with th_setup / th_teardown; th_run's exit status. */
+int ta_main(const char *name, const TTest *const *null_tests, int n_null, const TTest *const *device_tests,
+            int n_device);
+
 #define N_OF(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* Shapes the checks share. */
