@@ -1,4 +1,4 @@
-/* Internal header of the io layer: whole-file reading, the host random generator used for
+/* Internal header of the io layer: the host random generator used for
  * splits and shuffles, the IDX parser under the public loaders, and the safetensors file
  * layer that checkpoints are built on. Host memory only; no OpenCL types. */
 #ifndef CLGRAD_SRC_IO_H
@@ -9,14 +9,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* ---------------------------------------------------------------------------------------
- * Files (src/io/idx.c)
- * ------------------------------------------------------------------------------------- */
-
-/* Reads the whole file at path into a new malloc'd buffer (*buf, *len; *buf is non-NULL
- * even for an empty file). CLGRAD_ERR_IO names path and the system's reason. */
-clgrad_status clgrad__read_file(const char *path, uint8_t **buf, size_t *len);
 
 /* ---------------------------------------------------------------------------------------
  * Host random numbers (src/io/dataset.c): xoshiro256** seeded through splitmix64. The same

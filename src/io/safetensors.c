@@ -7,6 +7,7 @@
 #endif
 
 #include "core/core.h"
+#include "core/file.h"
 #include "io.h"
 
 #include <cjson/cJSON.h>
@@ -790,7 +791,7 @@ clgrad_status clgrad__st_load(const char *path, clgrad__st_file **out)
     CLGRAD_CHECK_ARG(NULL, path != NULL, "path is NULL");
     uint8_t *buf;
     size_t len;
-    CLGRAD_TRY(clgrad__read_file(path, &buf, &len));
+    CLGRAD_TRY(clgrad__file_read(path, SIZE_MAX, 0, &buf, &len)); /* the caller's own file: no limit but memory */
     return parse_owned(buf, len, path, out);
 }
 

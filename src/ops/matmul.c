@@ -9,6 +9,7 @@
 #include "ops/matmul.h"
 
 #include "clgrad_config.h"
+#include "core/file.h"
 #include "memory/memory.h"
 #include "program/tuning.h"
 
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #if CLGRAD_HAVE_CLBLAST
 #include <clblast_c.h>
@@ -483,19 +483,12 @@ static clgrad__gemm_provider verdict_load(const char *path)
 static void verdict_store(const clgrad_context *ctx, const char *path, clgrad__gemm_provider p, double t_own,
                           double t_clb)
 {
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    if (!tmp) return;
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    int ok = f != NULL;
-    if (f) {
-        ok = fprintf(f, "clgrad-gemm-provider 1\nprovider %s\ndevice %s\ndriver %s\nseconds own %.6f clblast %.6f\n",
-                     provider_name(p), ctx->info.name, ctx->info.driver_version, t_own, t_clb) > 0;
-        ok = fclose(f) == 0 && ok;
-    }
-    if (!ok || rename(tmp, path) != 0) unlink(tmp); /* best effort: next time measures again */
-    free(tmp);
+    char text[640]; /* the two names are below 128 bytes each */
+    int n = snprintf(text, sizeof text,
+                     "clgrad-gemm-provider 1\nprovider %s\ndevice %s\ndriver %s\nseconds own %.6f clblast %.6f\n",
+                     provider_name(p), ctx->info.name, ctx->info.driver_version, t_own, t_clb);
+    /* best effort: without the file the next run measures again */
+    if (n > 0 && (size_t)n < sizeof text) clgrad__file_write_atomic(path, CLGRAD__FILE_QUIET, text, (size_t)n);
 }
 
 static clgrad_status auto_choice(clgrad_context *ctx, gemm_state *s)

@@ -4,6 +4,7 @@
 #include "program/program.h"
 
 #include "cl_embedded.h"
+#include "core/file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,42 +34,32 @@ static const clgrad__cl_source *embedded(const char *name)
     return NULL;
 }
 
-/* Reads <dir>/<name>.cl; returns malloc'd text or NULL. */
-static char *read_disk(const char *dir, const char *name, size_t *len)
+/* Kernel sources are a few hundred KiB; a larger file is not one. */
+#define MAX_SOURCE_BYTES ((size_t)16 << 20)
+
+/* Reads <dir>/<name>.cl into *text (NUL-terminated). */
+static clgrad_status read_disk(const clgrad_context *ctx, const char *dir, const char *name, char **text, size_t *len)
 {
     size_t pn = strlen(dir) + strlen(name) + 8;
     char *path = malloc(pn);
-    if (!path) return NULL;
+    if (!path) return clgrad__fail(ctx, CLGRAD_ERR_HOST_MEMORY, "out of host memory");
     snprintf(path, pn, "%s/%s.cl", dir, name);
-    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    clgrad_status st = clgrad__file_read(path, MAX_SOURCE_BYTES, 0, &buf, len);
     free(path);
-    if (!f) return NULL;
-    char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
-            if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-                free(buf);
-                buf = NULL;
-            } else {
-                buf[n] = '\0';
-                *len = (size_t)n;
-            }
-        }
+    if (st != CLGRAD_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", clgrad_last_error(NULL));
+        return clgrad__fail(ctx, st, "CLGRAD_KERNEL_DIR=%s: cannot read %s.cl (%s)", dir, name, why);
     }
-    fclose(f);
-    return buf;
+    *text = (char *)buf;
+    return CLGRAD_OK;
 }
 
 static clgrad_status part(const clgrad_context *ctx, const char *name, char **text, size_t *len)
 {
     const char *dir = clgrad__getenv("CLGRAD_KERNEL_DIR");
-    if (dir) {
-        *text = read_disk(dir, name, len);
-        if (!*text)
-            return clgrad__fail(ctx, CLGRAD_ERR_IO, "CLGRAD_KERNEL_DIR=%s: cannot read %s.cl", dir, name);
-        return CLGRAD_OK;
-    }
+    if (dir) return read_disk(ctx, dir, name, text, len);
     const clgrad__cl_source *s = embedded(name);
     if (!s) return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "no kernel family named \"%s\"", name);
     *text = malloc(s->size + 1);
