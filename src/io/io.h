@@ -35,7 +35,8 @@ clgrad_status clgrad__dataset_from_idx(const clgrad_idx *images, const char *ima
                                        const clgrad_dataset_opts *opts, clgrad_dataset **out);
 
 /* ---------------------------------------------------------------------------------------
- * safetensors (src/io/safetensors.c)
+ * safetensors (src/io/safetensors.c: dtypes and byte order; safetensors_read.c: the reader;
+ * safetensors_write.c: the writer)
  *
  * File layout: an 8-byte little-endian header length N, N bytes of JSON header (an object
  * mapping each tensor name to {"dtype", "shape", "data_offsets": [begin, end]}, plus an
@@ -69,6 +70,13 @@ typedef enum clgrad__st_dtype {
 /* The format's name ("F32", ...) and the element size in bytes; NULL / 0 if out of range. */
 const char *clgrad__st_dtype_name(clgrad__st_dtype dt);
 size_t clgrad__st_dtype_size(clgrad__st_dtype dt);
+
+/* Shared by the reader and the writer: 1 on a little-endian host; reverses the bytes of
+ * each esize-byte element of p in place; product(shape) * esize into *nbytes (0 when a dim
+ * is 0), returning 0 when that overflows size_t. */
+int clgrad__st_host_is_le(void);
+void clgrad__st_swap_elems(uint8_t *p, size_t nbytes, size_t esize);
+int clgrad__st_shape_nbytes(int ndim, const int64_t *shape, size_t esize, size_t *nbytes);
 
 /* One tensor. For writing, data points at nbytes bytes in the host's byte order (may be
  * NULL when nbytes is 0) and nbytes must equal product(shape) * dtype size; ndim 0 is a
