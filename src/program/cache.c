@@ -30,7 +30,7 @@ void clgrad__cache_key(const clgrad_context *ctx, const char *source, size_t sou
                        char key[33])
 {
     XXH3_state_t *st = XXH3_createState();
-    const clgrad_device_info *d = &ctx->info;
+    const clgrad_device_info *d = &clgrad__dev(ctx)->info;
     uint32_t fmt = CLGRAD__PROGRAM_CACHE_FORMAT;
     XXH128_hash_t h;
     if (!st) { /* fall back to hashing the pieces one after another */
