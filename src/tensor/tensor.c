@@ -136,6 +136,8 @@ void clgrad_tensor_release(clgrad_tensor *t)
     free(t);
 }
 
+int clgrad__tensor_is_shared(const clgrad_tensor *t) { return t->refs > 1 || t->buf->refs > 1; }
+
 clgrad_context *clgrad_tensor_context(const clgrad_tensor *t) { return t ? t->ctx : NULL; }
 clgrad_dtype clgrad_tensor_dtype(const clgrad_tensor *t) { return t ? t->dtype : CLGRAD_DTYPE_F32; }
 int clgrad_tensor_ndim(const clgrad_tensor *t) { return t ? t->ndim : 0; }
