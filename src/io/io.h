@@ -99,9 +99,9 @@ typedef struct clgrad__st_meta {
 } clgrad__st_meta;
 
 /* Writes the entries and metadata to path atomically: a temporary file in the same folder,
- * written, fsync'd, renamed over path, then the folder fsync'd. On any failure (bad
- * arguments, a full disk, an I/O error) the temporary file is removed and whatever was at
- * path before is left as it was. Names must be unique, non-NULL and not "__metadata__";
+ * written, fsync'd, renamed over path, then the folder fsync'd (src/core/file.c; mode 0600,
+ * or the mode of the file it replaces). On any failure (bad arguments, a full disk, an I/O
+ * error) the temporary file is removed and whatever was at path before is left as it was. Names must be unique, non-NULL and not "__metadata__";
  * metadata keys unique. entries / meta may be NULL when their count is 0.
  * CLGRAD_ERR_INVALID_ARG for bad entries, CLGRAD_ERR_IO for file-system failures (the
  * message names the path and the system's reason), CLGRAD_ERR_HOST_MEMORY. */
