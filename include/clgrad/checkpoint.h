@@ -19,7 +19,8 @@
  *
  * Saving copies every tensor to the host and writes the file atomically (a temporary file
  * in the same folder, flushed to disk, renamed over the old one), so a crash or a full disk
- * in the middle leaves the previous checkpoint intact. Loading reads and validates the
+ * in the middle leaves the previous checkpoint intact. A new file gets mode 0600; one that
+ * replaces a file keeps that file's mode. Loading reads and validates the
  * whole file (every length and offset, then every name, dtype and shape against the module
  * and optimizer) before it writes anything to the device: a truncated, corrupted or foreign
  * file, or one for another network, is an error and changes nothing.

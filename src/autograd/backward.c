@@ -8,12 +8,12 @@
 
 void clgrad_no_grad_begin(clgrad_context *ctx)
 {
-    if (ctx) ctx->no_grad_depth++;
+    if (ctx) clgrad__no_grad_enter(ctx);
 }
 
 void clgrad_no_grad_end(clgrad_context *ctx)
 {
-    if (ctx && ctx->no_grad_depth > 0) ctx->no_grad_depth--;
+    if (ctx) clgrad__no_grad_exit(ctx);
 }
 
 int clgrad_grad_enabled(const clgrad_context *ctx) { return ctx ? clgrad__grad_enabled(ctx) : 0; }
@@ -177,7 +177,7 @@ static clgrad_status run_node(clgrad_tensor *t)
             clgrad_tensor *c = NULL;
             st = clgrad_contiguous(gi, &c);
             clgrad_tensor_release(gi);
-            if (st == CLGRAD_OK && c == gi && (c->refs > 1 || c->buf->refs > 1)) {
+            if (st == CLGRAD_OK && c == gi && clgrad__tensor_is_shared(c)) {
                 /* never alias a gradient another tensor may still hold: copy */
                 clgrad_tensor *cp = NULL;
                 st = clgrad_clone(c, &cp);
@@ -242,7 +242,7 @@ clgrad_status clgrad_backward_ex(clgrad_tensor *out, clgrad_tensor *grad_out, in
         clgrad_tensor_release(g);
         return st;
     }
-    ctx->no_grad_depth++;
+    clgrad__no_grad_enter(ctx);
     clgrad_tensor_release(out->grad_accum);
     out->grad_accum = g;
     for (size_t i = post.n; i-- > 0 && st == CLGRAD_OK;) st = run_node(post.v[i]);
@@ -251,7 +251,7 @@ clgrad_status clgrad_backward_ex(clgrad_tensor *out, clgrad_tensor *grad_out, in
         post.v[i]->grad_accum = NULL;
         if (!keep_graph && st == CLGRAD_OK) clgrad__node_free_saved(post.v[i]->node);
     }
-    ctx->no_grad_depth--;
+    clgrad__no_grad_exit(ctx);
     free(post.v);
     return st;
 }

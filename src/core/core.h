@@ -1,6 +1,6 @@
-/* Internal core services shared by every layer: error recording, once-only
- * initialisation and small helpers. No OpenCL types appear here, so src/nn,
- * src/autograd and src/io may include it freely. */
+/* Internal core services shared by every layer: error recording, the context head and its
+ * per-layer slots, and small helpers (file helpers: core/file.h). No OpenCL types appear
+ * here, so src/nn, src/autograd and src/io may include it freely. */
 #ifndef CLGRAD_SRC_CORE_H
 #define CLGRAD_SRC_CORE_H
 
@@ -25,8 +25,46 @@ clgrad_status clgrad__failv(const clgrad_context *ctx, clgrad_status s, const ch
 /* Appends more text to the last message recorded for ctx (used to add build logs). */
 void clgrad__fail_append(const clgrad_context *ctx, const char *text);
 
-/* The context's message buffer (owned by the context, CLGRAD__ERRMSG_CAP bytes). */
-char *clgrad__context_errbuf(const clgrad_context *ctx);
+/* ---------------------------------------------------------------------------------------
+ * The context head. A context (defined in src/runtime) starts with this struct, through the
+ * device part that starts with it, so core reaches its per-context state by a cast and knows
+ * nothing of the layers above: the same trick as the graph node head in src/tensor/tensor.h.
+ * ------------------------------------------------------------------------------------- */
+
+struct clgrad__slot; /* one layer's state, see clgrad__ctx_slot */
+
+typedef struct clgrad__ctx_head {
+    char err[CLGRAD__ERRMSG_CAP]; /* the last failure message recorded for this context */
+    clgrad_context_stats stats;   /* counters the program, memory and tensor layers update */
+    struct clgrad__slot *slots;   /* per-layer state, newest first */
+} clgrad__ctx_head;
+
+/* The head of ctx (not NULL). The context is never a const object, so writing through the
+ * result of a const ctx (an error message, a counter) is well defined. */
+static inline clgrad__ctx_head *clgrad__head(const clgrad_context *ctx)
+{
+    return (clgrad__ctx_head *)(void *)ctx;
+}
+
+/* A slot: state a layer keeps per context without the context knowing its type. The layer
+ * owns a static key; the key's address identifies the slot. */
+typedef struct clgrad__slot_key {
+    const char *name; /* for messages */
+    size_t size;      /* bytes of state, zeroed when the slot is created */
+    /* Called when the context is released, newest slot first, while the slot can still be
+     * found; frees what the state points to (not the state itself). May be NULL. */
+    void (*destroy)(clgrad_context *ctx, void *state);
+} clgrad__slot_key;
+
+/* The state of key in ctx, created zeroed on first use. NULL only when out of host memory
+ * (a HOST_MEMORY failure naming the slot is then recorded on ctx). */
+void *clgrad__ctx_slot(clgrad_context *ctx, const clgrad__slot_key *key);
+
+/* The state of key in ctx, or NULL when it was never created. Creates nothing. */
+void *clgrad__ctx_slot_find(const clgrad_context *ctx, const clgrad__slot_key *key);
+
+/* Destroys every slot of ctx, newest first (the runtime calls it when releasing ctx). */
+void clgrad__ctx_slots_release(clgrad_context *ctx);
 
 #define CLGRAD_TRY(expr)                                                                           \
     do {                                                                                           \

@@ -27,7 +27,7 @@ const char *clgrad_status_name(clgrad_status s)
 
 const char *clgrad_last_error(const clgrad_context *ctx)
 {
-    if (ctx) return clgrad__context_errbuf(ctx);
+    if (ctx) return clgrad__head(ctx)->err;
     return thread_err;
 }
 
@@ -37,7 +37,7 @@ clgrad_status clgrad__failv(const clgrad_context *ctx, clgrad_status s, const ch
     va_list ap2;
     va_copy(ap2, ap);
     vsnprintf(thread_err, sizeof thread_err, fmt, ap);
-    if (ctx) vsnprintf(clgrad__context_errbuf(ctx), CLGRAD__ERRMSG_CAP, fmt, ap2);
+    if (ctx) vsnprintf(clgrad__head(ctx)->err, CLGRAD__ERRMSG_CAP, fmt, ap2);
     va_end(ap2);
     return s;
 }
@@ -61,7 +61,7 @@ static void append(char *buf, const char *text)
 void clgrad__fail_append(const clgrad_context *ctx, const char *text)
 {
     append(thread_err, text);
-    if (ctx) append(clgrad__context_errbuf(ctx), text);
+    if (ctx) append(clgrad__head(ctx)->err, text);
 }
 
 const char *clgrad__shape_str(char *buf, size_t cap, int ndim, const int64_t *shape)

@@ -127,6 +127,58 @@ static const char *no_platform_hint =
     "Debian package pocl-opencl-icd) and check that /etc/OpenCL/vendors (or $OCL_ICD_VENDORS) "
     "holds its .icd file";
 
+/* The devices found so far; ids[i] pairs with list[i]. */
+typedef struct found {
+    clgrad_device_info *list;
+    cl_platform_id *pids;
+    cl_device_id *dids;
+    int n, cap;
+} found;
+
+static void found_free(found *f)
+{
+    free(f->list);
+    free(f->pids);
+    free(f->dids);
+}
+
+static int found_grow(found *f)
+{
+    int ncap = f->cap ? f->cap * 2 : 8;
+    void *a = realloc(f->list, (size_t)ncap * sizeof *f->list);
+    if (a) f->list = a;
+    void *b = a ? realloc(f->pids, (size_t)ncap * sizeof *f->pids) : NULL;
+    if (b) f->pids = b;
+    void *c = b ? realloc(f->dids, (size_t)ncap * sizeof *f->dids) : NULL;
+    if (c) f->dids = c;
+    if (c) f->cap = ncap;
+    return c != NULL;
+}
+
+/* Adds every device of platform p (index pidx), queried once. A platform that fails to
+ * list its devices is skipped: a broken platform must not hide the others. */
+static clgrad_status add_platform(found *f, cl_platform_id p, int pidx)
+{
+    cl_uint nd = 0;
+    cl_int e = clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, 0, NULL, &nd);
+    if (e != CL_SUCCESS || nd == 0) return CLGRAD_OK; /* CL_DEVICE_NOT_FOUND: no devices */
+    cl_device_id *devs = calloc(nd, sizeof *devs);
+    if (!devs) return clgrad__fail(NULL, CLGRAD_ERR_HOST_MEMORY, "out of host memory listing devices");
+    if (clGetDeviceIDs(p, CL_DEVICE_TYPE_ALL, nd, devs, NULL) != CL_SUCCESS) nd = 0;
+    for (cl_uint d = 0; d < nd; d++) {
+        if (f->n == f->cap && !found_grow(f)) {
+            free(devs);
+            return clgrad__fail(NULL, CLGRAD_ERR_HOST_MEMORY, "out of host memory listing devices");
+        }
+        clgrad__device_query(p, devs[d], pidx, (int)d, &f->list[f->n]);
+        f->pids[f->n] = p;
+        f->dids[f->n] = devs[d];
+        f->n++;
+    }
+    free(devs);
+    return CLGRAD_OK;
+}
+
 clgrad_status clgrad__devices_enumerate(clgrad_device_info **list_out, cl_platform_id **pids_out,
                                         cl_device_id **dids_out, int *n_out)
 {
@@ -148,68 +200,22 @@ clgrad_status clgrad__devices_enumerate(clgrad_device_info **list_out, cl_platfo
         free(plats);
         return clgrad__cl_fail(NULL, e, "clGetPlatformIDs");
     }
-
-    int cap = 0, n = 0;
-    clgrad_device_info *list = NULL;
-    cl_platform_id *pids = NULL;
-    cl_device_id *dids = NULL;
+    found f = {0};
     clgrad_status st = CLGRAD_OK;
-    for (cl_uint p = 0; p < np; p++) {
-        cl_uint nd = 0;
-        e = clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, 0, NULL, &nd);
-        if (e == CL_DEVICE_NOT_FOUND || nd == 0) continue; /* a platform with no devices */
-        if (e != CL_SUCCESS) continue;                      /* a broken platform must not hide the others */
-        cl_device_id *devs = calloc(nd, sizeof *devs);
-        if (!devs) {
-            st = clgrad__fail(NULL, CLGRAD_ERR_HOST_MEMORY, "out of host memory listing devices");
-            goto fail;
-        }
-        if (clGetDeviceIDs(plats[p], CL_DEVICE_TYPE_ALL, nd, devs, NULL) != CL_SUCCESS) {
-            free(devs);
-            continue;
-        }
-        for (cl_uint d = 0; d < nd; d++) {
-            if (n == cap) {
-                int ncap = cap ? cap * 2 : 8;
-                void *a = realloc(list, (size_t)ncap * sizeof *list);
-                void *b = a ? realloc(pids, (size_t)ncap * sizeof *pids) : NULL;
-                void *c = b ? realloc(dids, (size_t)ncap * sizeof *dids) : NULL;
-                if (a) list = a;
-                if (b) pids = b;
-                if (c) dids = c;
-                if (!a || !b || !c) {
-                    free(devs);
-                    st = clgrad__fail(NULL, CLGRAD_ERR_HOST_MEMORY, "out of host memory listing devices");
-                    goto fail;
-                }
-                cap = ncap;
-            }
-            clgrad__device_query(plats[p], devs[d], (int)p, (int)d, &list[n]);
-            pids[n] = plats[p];
-            dids[n] = devs[d];
-            n++;
-        }
-        free(devs);
-    }
+    for (cl_uint p = 0; p < np && st == CLGRAD_OK; p++) st = add_platform(&f, plats[p], (int)p);
     free(plats);
-    if (n == 0) {
-        free(list);
-        free(pids);
-        free(dids);
-        return clgrad__fail(NULL, CLGRAD_ERR_NO_DEVICE, "OpenCL platforms exist but none has a device; %s",
-                            no_platform_hint);
+    if (st == CLGRAD_OK && f.n == 0)
+        st = clgrad__fail(NULL, CLGRAD_ERR_NO_DEVICE, "OpenCL platforms exist but none has a device; %s",
+                          no_platform_hint);
+    if (st != CLGRAD_OK) {
+        found_free(&f);
+        return st;
     }
-    *list_out = list;
-    *n_out = n;
-    if (pids_out) *pids_out = pids; else free(pids);
-    if (dids_out) *dids_out = dids; else free(dids);
+    *list_out = f.list;
+    *n_out = f.n;
+    if (pids_out) *pids_out = f.pids; else free(f.pids);
+    if (dids_out) *dids_out = f.dids; else free(f.dids);
     return CLGRAD_OK;
-fail:
-    free(plats);
-    free(list);
-    free(pids);
-    free(dids);
-    return st;
 }
 
 clgrad_status clgrad_devices_list(clgrad_device_info **out, int *n)

@@ -1,5 +1,6 @@
-/* Internal header of the device layer: the context structure, OpenCL error names and the
- * pure (OpenCL-free) ranking and selector logic, which tests drive with made-up lists. */
+/* Internal header of the device layer: enumeration and capability queries, OpenCL error
+ * names, the pure (OpenCL-free) ranking and selector logic, which tests drive with made-up
+ * lists, and the device part of a context (the context itself lives in src/runtime). */
 #ifndef CLGRAD_SRC_DEVICE_H
 #define CLGRAD_SRC_DEVICE_H
 
@@ -34,28 +35,23 @@ clgrad_status clgrad__device_query(cl_platform_id p, cl_device_id d, int pidx, i
 clgrad_status clgrad__devices_enumerate(clgrad_device_info **list, cl_platform_id **pids,
                                         cl_device_id **dids, int *n);
 
-typedef struct clgrad__program_entry clgrad__program_entry; /* src/program */
-typedef struct clgrad__pool clgrad__pool;                   /* src/memory */
-
-struct clgrad_context {
+/* The device part of a context: the chosen device and the OpenCL objects every layer
+ * from src/program up talks to. src/runtime creates the OpenCL context and queue and puts
+ * this struct first in struct clgrad_context, so the program and memory layers reach it by
+ * a cast (clgrad__dev) without knowing the rest of the context. */
+typedef struct clgrad__ctx_device {
+    clgrad__ctx_head head; /* src/core's part; must stay first */
     clgrad_device_info info;
     cl_platform_id platform;
     cl_device_id device;
     cl_context cl;
-    cl_command_queue queue;
-    uint32_t flags;
+    cl_command_queue queue; /* in order */
+} clgrad__ctx_device;
 
-    char *cache_dir; /* NULL when the disk cache is off */
-    clgrad__program_entry *programs; /* in-memory cache, a singly linked list */
-    clgrad__pool *pool;
-    void *gemm;      /* src/ops matmul state (provider choice, CLBlast handle) */
-    void (*gemm_free)(void *);
-
-    clgrad_context_stats stats;
-    int is_default;
-    int no_grad_depth; /* > 0 inside clgrad_no_grad_begin/end */
-    int reduce_kernel; /* tests: force a reduction kernel (src/ops/reduce.h), 0 = automatic */
-    char err[CLGRAD__ERRMSG_CAP];
-};
+/* The device part of ctx (not NULL; see clgrad__head for the const cast). */
+static inline clgrad__ctx_device *clgrad__dev(const clgrad_context *ctx)
+{
+    return (clgrad__ctx_device *)(void *)ctx;
+}
 
 #endif

@@ -1,8 +1,9 @@
-/* The IDX reader: whole-file reading, gzip detection and streaming decompression through
+/* The IDX reader: gzip detection and streaming decompression through
  * zlib, and the checks that turn any malformed file into an error that names the fault.
  * An IDX file is a 4-byte magic number (two zero bytes, a type byte, a dimension count),
  * one big-endian 32-bit size per dimension, then the elements, big-endian, row-major. */
 #include "core/core.h"
+#include "core/file.h"
 #include "io.h"
 
 #include <errno.h>
@@ -11,57 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-
-/* ---------------------------------------------------------------------------------------
- * Whole files
- * ------------------------------------------------------------------------------------- */
-
-clgrad_status clgrad__read_file(const char *path, uint8_t **buf, size_t *len)
-{
-    *buf = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return clgrad__fail(NULL, CLGRAD_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *b = malloc(cap);
-    if (!b) {
-        fclose(f);
-        return clgrad__fail(NULL, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory", path);
-    }
-    for (;;) {
-        if (n == cap) {
-            if (cap > SIZE_MAX / 2) {
-                free(b);
-                fclose(f);
-                return clgrad__fail(NULL, CLGRAD_ERR_IO, "%s: file too large", path);
-            }
-            uint8_t *nb = realloc(b, cap * 2);
-            if (!nb) {
-                free(b);
-                fclose(f);
-                return clgrad__fail(NULL, CLGRAD_ERR_HOST_MEMORY,
-                                    "%s: out of host memory reading %zu+ bytes", path, n);
-            }
-            b = nb;
-            cap *= 2;
-        }
-        size_t got = fread(b + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) break;
-    }
-    int err = ferror(f) ? errno : 0;
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(b);
-        return clgrad__fail(NULL, CLGRAD_ERR_IO, "%s: read error: %s", path,
-                            err ? strerror(err) : "unknown error");
-    }
-    *buf = b;
-    *len = n;
-    return CLGRAD_OK;
-}
 
 /* ---------------------------------------------------------------------------------------
  * Byte sources: the file's bytes as they are, or inflated from gzip
@@ -423,7 +373,7 @@ clgrad_status clgrad_idx_load(const char *path, clgrad_idx **out)
     CLGRAD_CHECK_ARG(NULL, path != NULL, "path is NULL");
     uint8_t *buf;
     size_t len;
-    CLGRAD_TRY(clgrad__read_file(path, &buf, &len));
+    CLGRAD_TRY(clgrad__file_read(path, SIZE_MAX, 0, &buf, &len)); /* the caller's own file: no limit but memory */
     clgrad_status st = clgrad_idx_load_memory(buf, len, path, out);
     free(buf);
     return st;

@@ -1,4 +1,4 @@
-/* Internal header of the io layer: whole-file reading, the host random generator used for
+/* Internal header of the io layer: the host random generator used for
  * splits and shuffles, the IDX parser under the public loaders, and the safetensors file
  * layer that checkpoints are built on. Host memory only; no OpenCL types. */
 #ifndef CLGRAD_SRC_IO_H
@@ -9,14 +9,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* ---------------------------------------------------------------------------------------
- * Files (src/io/idx.c)
- * ------------------------------------------------------------------------------------- */
-
-/* Reads the whole file at path into a new malloc'd buffer (*buf, *len; *buf is non-NULL
- * even for an empty file). CLGRAD_ERR_IO names path and the system's reason. */
-clgrad_status clgrad__read_file(const char *path, uint8_t **buf, size_t *len);
 
 /* ---------------------------------------------------------------------------------------
  * Host random numbers (src/io/dataset.c): xoshiro256** seeded through splitmix64. The same
@@ -43,7 +35,8 @@ clgrad_status clgrad__dataset_from_idx(const clgrad_idx *images, const char *ima
                                        const clgrad_dataset_opts *opts, clgrad_dataset **out);
 
 /* ---------------------------------------------------------------------------------------
- * safetensors (src/io/safetensors.c)
+ * safetensors (src/io/safetensors.c: dtypes and byte order; safetensors_read.c: the reader;
+ * safetensors_write.c: the writer)
  *
  * File layout: an 8-byte little-endian header length N, N bytes of JSON header (an object
  * mapping each tensor name to {"dtype", "shape", "data_offsets": [begin, end]}, plus an
@@ -78,6 +71,13 @@ typedef enum clgrad__st_dtype {
 const char *clgrad__st_dtype_name(clgrad__st_dtype dt);
 size_t clgrad__st_dtype_size(clgrad__st_dtype dt);
 
+/* Shared by the reader and the writer: 1 on a little-endian host; reverses the bytes of
+ * each esize-byte element of p in place; product(shape) * esize into *nbytes (0 when a dim
+ * is 0), returning 0 when that overflows size_t. */
+int clgrad__st_host_is_le(void);
+void clgrad__st_swap_elems(uint8_t *p, size_t nbytes, size_t esize);
+int clgrad__st_shape_nbytes(int ndim, const int64_t *shape, size_t esize, size_t *nbytes);
+
 /* One tensor. For writing, data points at nbytes bytes in the host's byte order (may be
  * NULL when nbytes is 0) and nbytes must equal product(shape) * dtype size; ndim 0 is a
  * scalar. For an entry read from a file, name and data point into the file object (data:
@@ -99,9 +99,9 @@ typedef struct clgrad__st_meta {
 } clgrad__st_meta;
 
 /* Writes the entries and metadata to path atomically: a temporary file in the same folder,
- * written, fsync'd, renamed over path, then the folder fsync'd. On any failure (bad
- * arguments, a full disk, an I/O error) the temporary file is removed and whatever was at
- * path before is left as it was. Names must be unique, non-NULL and not "__metadata__";
+ * written, fsync'd, renamed over path, then the folder fsync'd (src/core/file.c; mode 0600,
+ * or the mode of the file it replaces). On any failure (bad arguments, a full disk, an I/O
+ * error) the temporary file is removed and whatever was at path before is left as it was. Names must be unique, non-NULL and not "__metadata__";
  * metadata keys unique. entries / meta may be NULL when their count is 0.
  * CLGRAD_ERR_INVALID_ARG for bad entries, CLGRAD_ERR_IO for file-system failures (the
  * message names the path and the system's reason), CLGRAD_ERR_HOST_MEMORY. */

@@ -24,8 +24,9 @@ void clgrad__buffer_release(clgrad__buffer *b); /* last reference: back to the p
 /* The size class for a request (exposed for tests). */
 size_t clgrad__size_class(size_t nbytes);
 
+/* Creates the pool, this layer's slot in ctx (src/runtime calls it when creating ctx); the
+ * pool is destroyed with the context's slots, freeing every pooled buffer. */
 clgrad_status clgrad__pool_create(clgrad_context *ctx);
-void clgrad__pool_trim(clgrad_context *ctx);    /* frees pooled (unused) buffers */
-void clgrad__pool_destroy(clgrad_context *ctx); /* frees everything pooled */
+void clgrad__pool_trim(clgrad_context *ctx); /* frees pooled (unused) buffers */
 
 #endif

@@ -31,63 +31,71 @@ static int class_index(size_t cls)
     return idx < N_CLASSES ? idx : N_CLASSES - 1;
 }
 
-clgrad_status clgrad__pool_create(clgrad_context *ctx)
+/* Frees every pooled (unused) buffer of pool. */
+static void trim(clgrad_context *ctx, struct clgrad__pool *pool)
 {
-    ctx->pool = calloc(1, sizeof *ctx->pool);
-    if (!ctx->pool) return clgrad__fail(ctx, CLGRAD_ERR_HOST_MEMORY, "out of host memory creating the buffer pool");
-    return CLGRAD_OK;
-}
-
-void clgrad__pool_trim(clgrad_context *ctx)
-{
-    if (!ctx || !ctx->pool) return;
+    clgrad_context_stats *stats = &clgrad__head(ctx)->stats;
     for (int i = 0; i < N_CLASSES; i++) {
-        clgrad__buffer *b = ctx->pool->free_lists[i];
+        clgrad__buffer *b = pool->free_lists[i];
         while (b) {
             clgrad__buffer *next = b->next_free;
-            ctx->stats.device_bytes -= b->size;
-            ctx->stats.pooled_buffers--;
+            stats->device_bytes -= b->size;
+            stats->pooled_buffers--;
             clReleaseMemObject(b->mem);
             free(b);
             b = next;
         }
-        ctx->pool->free_lists[i] = NULL;
+        pool->free_lists[i] = NULL;
     }
 }
 
-void clgrad__pool_destroy(clgrad_context *ctx)
+static void pool_destroy(clgrad_context *ctx, void *state) { trim(ctx, state); }
+
+/* The pool is this layer's slot in the context (src/core/slot.c). */
+static const clgrad__slot_key pool_key = {"buffer pool", sizeof(struct clgrad__pool), pool_destroy};
+
+static struct clgrad__pool *pool_of(const clgrad_context *ctx) { return clgrad__ctx_slot_find(ctx, &pool_key); }
+
+clgrad_status clgrad__pool_create(clgrad_context *ctx)
 {
-    clgrad__pool_trim(ctx);
-    free(ctx->pool);
-    ctx->pool = NULL;
+    return clgrad__ctx_slot(ctx, &pool_key) ? CLGRAD_OK : CLGRAD_ERR_HOST_MEMORY;
+}
+
+void clgrad__pool_trim(clgrad_context *ctx)
+{
+    struct clgrad__pool *pool = ctx ? pool_of(ctx) : NULL;
+    if (pool) trim(ctx, pool);
 }
 
 static cl_int create(clgrad_context *ctx, size_t size, cl_mem *mem)
 {
     cl_int e = CL_SUCCESS;
-    *mem = clCreateBuffer(ctx->cl, CL_MEM_READ_WRITE, size, NULL, &e);
+    *mem = clCreateBuffer(clgrad__dev(ctx)->cl, CL_MEM_READ_WRITE, size, NULL, &e);
     return e;
 }
 
 clgrad_status clgrad__buffer_alloc(clgrad_context *ctx, size_t nbytes, clgrad__buffer **out)
 {
     *out = NULL;
+    const clgrad_device_info *info = &clgrad__dev(ctx)->info;
+    clgrad_context_stats *stats = &clgrad__head(ctx)->stats;
+    struct clgrad__pool *pool = pool_of(ctx);
     size_t cls = clgrad__size_class(nbytes);
-    if (cls > ctx->info.max_alloc_bytes && nbytes <= ctx->info.max_alloc_bytes) cls = nbytes ? nbytes : 1;
-    if (cls > ctx->info.max_alloc_bytes)
+    if (cls > info->max_alloc_bytes && nbytes <= info->max_alloc_bytes) cls = nbytes ? nbytes : 1;
+    if (cls > info->max_alloc_bytes)
         return clgrad__fail(ctx, CLGRAD_ERR_DEVICE_MEMORY,
                             "cannot allocate %zu bytes on %s: larger than its maximum allocation of %llu bytes",
-                            nbytes, ctx->info.name, (unsigned long long)ctx->info.max_alloc_bytes);
+                            nbytes, info->name, (unsigned long long)info->max_alloc_bytes);
     int ci = class_index(cls);
-    for (clgrad__buffer **pp = &ctx->pool->free_lists[ci]; *pp; pp = &(*pp)->next_free) {
+    for (clgrad__buffer **pp = pool ? &pool->free_lists[ci] : NULL; pp && *pp; pp = &(*pp)->next_free) {
         clgrad__buffer *b = *pp;
         if (b->size != cls) continue;
         *pp = b->next_free;
         b->next_free = NULL;
         b->refs = 1;
-        ctx->stats.pool_hits++;
-        ctx->stats.pooled_buffers--;
-        ctx->stats.live_buffers++;
+        stats->pool_hits++;
+        stats->pooled_buffers--;
+        stats->live_buffers++;
         *out = b;
         return CLGRAD_OK;
     }
@@ -104,16 +112,16 @@ clgrad_status clgrad__buffer_alloc(clgrad_context *ctx, size_t nbytes, clgrad__b
             e == CL_INVALID_BUFFER_SIZE)
             return clgrad__fail(ctx, CLGRAD_ERR_DEVICE_MEMORY,
                                 "out of device memory on %s allocating %zu bytes (%llu bytes held by clgrad): %s",
-                                ctx->info.name, nbytes, (unsigned long long)ctx->stats.device_bytes,
+                                info->name, nbytes, (unsigned long long)stats->device_bytes,
                                 clgrad__cl_error_name(e));
         return clgrad__cl_fail(ctx, e, "clCreateBuffer");
     }
     b->size = cls;
     b->refs = 1;
     b->ctx = ctx;
-    ctx->stats.buffers_created++;
-    ctx->stats.live_buffers++;
-    ctx->stats.device_bytes += cls;
+    stats->buffers_created++;
+    stats->live_buffers++;
+    stats->device_bytes += cls;
     *out = b;
     return CLGRAD_OK;
 }
@@ -126,10 +134,17 @@ void clgrad__buffer_retain(clgrad__buffer *b)
 void clgrad__buffer_release(clgrad__buffer *b)
 {
     if (!b || --b->refs > 0) return;
-    clgrad_context *ctx = b->ctx;
+    clgrad_context_stats *stats = &clgrad__head(b->ctx)->stats;
+    struct clgrad__pool *pool = pool_of(b->ctx);
+    stats->live_buffers--;
+    if (!pool) { /* only while the context is being released: nothing to keep it for */
+        stats->device_bytes -= b->size;
+        clReleaseMemObject(b->mem);
+        free(b);
+        return;
+    }
     int ci = class_index(b->size);
-    b->next_free = ctx->pool->free_lists[ci];
-    ctx->pool->free_lists[ci] = b;
-    ctx->stats.live_buffers--;
-    ctx->stats.pooled_buffers++;
+    b->next_free = pool->free_lists[ci];
+    pool->free_lists[ci] = b;
+    stats->pooled_buffers++;
 }

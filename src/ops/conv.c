@@ -49,7 +49,7 @@ enum {
 size_t clgrad__conv_temp_bound(const clgrad_context *ctx)
 {
     size_t cap = (size_t)256 << 20;
-    uint64_t ma = ctx->info.max_alloc_bytes;
+    uint64_t ma = ctx->dev.info.max_alloc_bytes;
     size_t b = ma ? (size_t)(ma / 2) : cap;
     if (b > cap) b = cap;
     /* developer override, only ever lowering the bound (exercises the chunked paths) */
@@ -102,12 +102,12 @@ static cl_long4 strides4(const clgrad_tensor *t)
 static clgrad_status chunk_images(clgrad_context *ctx, const clgrad__conv_geom *g, int64_t per_image, int *nb)
 {
     uint64_t bytes = (uint64_t)per_image * sizeof(float);
-    if (ctx->info.max_alloc_bytes && bytes > ctx->info.max_alloc_bytes)
+    if (ctx->dev.info.max_alloc_bytes && bytes > ctx->dev.info.max_alloc_bytes)
         return clgrad__fail(ctx, CLGRAD_ERR_DEVICE_MEMORY,
                             "convolution of a %dx%dx%d image with a %dx%d kernel needs a %llu-byte buffer per image, "
                             "more than the device's largest allocation (%llu bytes)",
                             g->c_in, g->h, g->w, g->kh, g->kw, (unsigned long long)bytes,
-                            (unsigned long long)ctx->info.max_alloc_bytes);
+                            (unsigned long long)ctx->dev.info.max_alloc_bytes);
     int64_t k = bytes ? (int64_t)(clgrad__conv_temp_bound(ctx) / bytes) : g->n;
     if (k < 1) k = 1;
     if (k > g->n) k = g->n;
@@ -125,7 +125,7 @@ static clgrad_status new_temp(clgrad_context *ctx, int64_t n, clgrad_tensor **ou
  * keep the device busy, few enough that each has real work. */
 static int images_per_item(const clgrad_context *ctx, int nb, int64_t planes, int64_t plane_items)
 {
-    int64_t want_items = (int64_t)(ctx->info.compute_units > 0 ? ctx->info.compute_units : 1) * 4096;
+    int64_t want_items = (int64_t)(ctx->dev.info.compute_units > 0 ? ctx->dev.info.compute_units : 1) * 4096;
     if (want_items < 65536) want_items = 65536;
     int64_t want_planes = want_items / (plane_items > 0 ? plane_items : 1);
     if (want_planes < 1) want_planes = 1;
@@ -142,7 +142,7 @@ static clgrad_status launch2(clgrad_context *ctx, const char *kernel, size_t pix
 {
     size_t ydim = planes < 32768 ? planes : 32768;
     size_t global[3] = {pixels, ydim, ydim ? (planes + ydim - 1) / ydim : 0};
-    size_t maxwg = ctx->info.max_work_group_size ? ctx->info.max_work_group_size : 1;
+    size_t maxwg = ctx->dev.info.max_work_group_size ? ctx->dev.info.max_work_group_size : 1;
     size_t l0 = pixels < maxwg ? pixels : maxwg;
     if (l0 > 256) l0 = 256;
     size_t local[3] = {l0 ? l0 : 1, 1, 1};
@@ -172,7 +172,7 @@ static clgrad_status im2col(clgrad_context *ctx, const clgrad__conv_geom *g, clg
                             clgrad_tensor *col)
 {
     cl_long4 xs = strides4(x);
-    if (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU && g->sw == 1 && (x->strides[3] == 1 || g->w == 1)) {
+    if (ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU && g->sw == 1 && (x->strides[3] == 1 || g->w == 1)) {
         /* column stride 1, rows contiguous: a work-item per (row, image) copies whole output
          * rows 4 elements at a time (suits CPUs; GPUs keep the coalesced kernel below) */
         cl_int n0_ = n0, nb_ = nb;
@@ -250,7 +250,7 @@ static clgrad_status to_nchw(clgrad_context *ctx, clgrad_tensor *t, clgrad_tenso
     bias_args ba = bias_of(bias, t);
     cl_int n0_ = n0, nb_ = nb, K_ = K, hw_ = (cl_int)hw;
     cl_long planes = (cl_long)K * nb;
-    if (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU) {
+    if (ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU) {
         /* whole planes, 4 elements at a time (a work-item per plane suits CPUs) */
         cl_int to = 1;
         cl_long ps = hw;
@@ -271,7 +271,7 @@ static clgrad_status to_cnhw(clgrad_context *ctx, clgrad_tensor *y, clgrad_tenso
                              int W)
 {
     cl_long4 ys = strides4(y);
-    if (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU && clgrad__is_contiguous(y)) {
+    if (ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU && clgrad__is_contiguous(y)) {
         /* contiguous: whole planes, 4 elements at a time (a work-item per plane suits CPUs) */
         bias_args ba = bias_of(NULL, t);
         cl_int n0_ = n0, nb_ = nb, K_ = K, hw_ = H * W, to = 0;
@@ -751,7 +751,7 @@ clgrad_status clgrad__conv_bias_grad(clgrad_context *ctx, clgrad_tensor *dy, clg
     cl_long4 ys = strides4(dy);
     clgrad_status st;
     int planes_contiguous = (dy->strides[3] == 1 || W == 1) && (dy->strides[2] == W || H == 1);
-    if (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU && planes_contiguous && (int64_t)H * W <= 0x7fffffff) {
+    if (ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU && planes_contiguous && (int64_t)H * W <= 0x7fffffff) {
         /* contiguous planes: the vector-lane kernel (a work-item per plane suits CPUs) */
         cl_int HW = H * W;
         clgrad__karg a[] = {CLGRAD_KARG_T(dy), CLGRAD_KARG(ys), CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(N),

@@ -11,7 +11,7 @@
 /* One build of the family per device: the vector width of copy_vec_f32 is its only option. */
 static const char *family_options(const clgrad_context *ctx)
 {
-    return ctx->info.kind == CLGRAD_DEVICE_KIND_CPU ? "-DCOPY_VW=8" : "-DCOPY_VW=4";
+    return ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU ? "-DCOPY_VW=8" : "-DCOPY_VW=4";
 }
 
 clgrad_status clgrad__fill(clgrad_tensor *dst, double value)
@@ -51,7 +51,7 @@ clgrad_status clgrad__copy(clgrad_tensor *dst, clgrad_tensor *src)
     if (clgrad__is_contiguous(dst) && clgrad__is_contiguous(src)) {
         /* a vectorised kernel: on CPU devices clEnqueueCopyBuffer is often one thread's memcpy */
         const char *opts = family_options(dst->ctx);
-        int vw = dst->ctx->info.kind == CLGRAD_DEVICE_KIND_CPU ? 8 : 4;
+        int vw = dst->ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU ? 8 : 4;
         clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG_T(src), CLGRAD_KARG(n)};
         return clgrad__launch_1d(dst->ctx, FAMILY, opts, "copy_vec_f32", (size_t)((n + vw - 1) / vw), 5, a);
     }
@@ -189,7 +189,7 @@ clgrad_status clgrad_tensor_write(clgrad_tensor *t, const void *src, size_t nbyt
     size_t es = clgrad_dtype_size(t->dtype);
     if (clgrad__is_contiguous(t)) {
         /* blocking write: the caller may reuse src as soon as we return */
-        CLGRAD_CL(ctx, clEnqueueWriteBuffer(ctx->queue, t->buf->mem, CL_TRUE, (size_t)t->offset * es, nbytes, src, 0,
+        CLGRAD_CL(ctx, clEnqueueWriteBuffer(ctx->dev.queue, t->buf->mem, CL_TRUE, (size_t)t->offset * es, nbytes, src, 0,
                                             NULL, NULL));
         return CLGRAD_OK;
     }
@@ -211,7 +211,7 @@ clgrad_status clgrad_tensor_read(const clgrad_tensor *tc, void *dst, size_t nbyt
     clgrad_tensor *c;
     CLGRAD_TRY(clgrad__contiguous(t, &c));
     size_t es = clgrad_dtype_size(t->dtype);
-    cl_int e = clEnqueueReadBuffer(ctx->queue, c->buf->mem, CL_TRUE, (size_t)c->offset * es, nbytes, dst, 0, NULL, NULL);
+    cl_int e = clEnqueueReadBuffer(ctx->dev.queue, c->buf->mem, CL_TRUE, (size_t)c->offset * es, nbytes, dst, 0, NULL, NULL);
     clgrad_tensor_release(c);
     if (e != CL_SUCCESS) return clgrad__cl_fail(ctx, e, "clEnqueueReadBuffer");
     clgrad__programs_save(ctx); /* a sync point: keep binaries compiled for new launch shapes */

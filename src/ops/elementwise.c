@@ -33,7 +33,7 @@ static const struct {
     {"activation", "-DAC_VW=8", "-DAC_VW=4", 8, 4},
 };
 
-static int is_cpu(const clgrad_context *ctx) { return ctx->info.kind == CLGRAD_DEVICE_KIND_CPU; }
+static int is_cpu(const clgrad_context *ctx) { return ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU; }
 static const char *fam_opts(const clgrad_context *ctx, int f)
 {
     return is_cpu(ctx) ? families[f].opt_cpu : families[f].opt_gpu;
@@ -120,7 +120,7 @@ static int plan3_ndrange(const clgrad_context *ctx, const plan *p, size_t g[3], 
     size_t left = clgrad__wg_1d(ctx);
     for (int d = 0; d < 3; d++) {
         g[d] = d < p->nd ? (size_t)p->shape[p->nd - 1 - d] : 1;
-        size_t want = pow2_at_least((int64_t)g[d]), cap = ctx->info.max_work_item_sizes[d];
+        size_t want = pow2_at_least((int64_t)g[d]), cap = ctx->dev.info.max_work_item_sizes[d];
         l[d] = want < left ? want : left;
         if (cap && l[d] > cap) l[d] = cap;
         if (l[d] == 0) l[d] = 1;

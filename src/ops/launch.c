@@ -6,9 +6,9 @@
 
 size_t clgrad__wg_1d(const clgrad_context *ctx)
 {
-    size_t want = ctx->info.kind == CLGRAD_DEVICE_KIND_CPU ? 64 : 256;
-    size_t max = ctx->info.max_work_group_size ? ctx->info.max_work_group_size : 1;
-    size_t cap0 = ctx->info.max_work_item_sizes[0];
+    size_t want = ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU ? 64 : 256;
+    size_t max = ctx->dev.info.max_work_group_size ? ctx->dev.info.max_work_group_size : 1;
+    size_t cap0 = ctx->dev.info.max_work_item_sizes[0];
     if (cap0 && cap0 < max) max = cap0;
     return want < max ? want : max;
 }
@@ -39,7 +39,7 @@ clgrad_status clgrad__launch(clgrad_context *ctx, const char *family, const char
         for (cl_uint d = 0; d < dim; d++) {
             l[d] = local[d] ? local[d] : 1;
             /* each dimension must also fit the device's per-dimension work-item limit */
-            size_t cap = d < 3 ? ctx->info.max_work_item_sizes[d] : 0;
+            size_t cap = d < 3 ? ctx->dev.info.max_work_item_sizes[d] : 0;
             while (cap && l[d] > cap) l[d] = (l[d] + 1) / 2;
             total *= l[d];
         }
@@ -68,7 +68,7 @@ clgrad_status clgrad__launch(clgrad_context *ctx, const char *family, const char
             return clgrad__fail(ctx, CLGRAD_ERR_OPENCL, "%s: setting argument %d (%zu bytes): %s (%d)", kernel, i,
                                 args[i].size, clgrad__cl_error_name(e), (int)e);
     }
-    e = clEnqueueNDRangeKernel(ctx->queue, k, dim, NULL, g, local ? l : NULL, 0, NULL, NULL);
+    e = clEnqueueNDRangeKernel(ctx->dev.queue, k, dim, NULL, g, local ? l : NULL, 0, NULL, NULL);
     if (e != CL_SUCCESS) {
         char what[256];
         snprintf(what, sizeof what, "launching %s (global %zu, local %zu)", kernel, g[0], local ? l[0] : 0);

@@ -102,10 +102,10 @@ static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor 
     /* a reduced loss over at most one chunk of the engine is one launch with the same bits;
      * on GPUs only without label smoothing, whose row sums keep 64 lanes per work-item in
      * private memory (spilled there). CLGRAD_NLL_FUSED=0|1 overrides the choice (tests). */
-    int gpu = ctx->info.kind == CLGRAD_DEVICE_KIND_GPU_DISCRETE || ctx->info.kind == CLGRAD_DEVICE_KIND_GPU_INTEGRATED;
+    int gpu = ctx->dev.info.kind == CLGRAD_DEVICE_KIND_GPU_DISCRETE || ctx->dev.info.kind == CLGRAD_DEVICE_KIND_GPU_INTEGRATED;
     const char *fz = clgrad__getenv("CLGRAD_NLL_FUSED");
     int fused = red != CLGRAD_REDUCTION_NONE && N > 0 && N <= 16384 &&
-                (ctx->info.local_mem_bytes == 0 || ctx->info.local_mem_bytes >= 2 * 64 * sizeof(cl_float)) &&
+                (ctx->dev.info.local_mem_bytes == 0 || ctx->dev.info.local_mem_bytes >= 2 * 64 * sizeof(cl_float)) &&
                 (fz ? fz[0] == '1' : !gpu || eps == 0.0f);
     if (st == CLGRAD_OK && fused) {
         int mean = red == CLGRAD_REDUCTION_MEAN;

@@ -9,6 +9,7 @@
 #include "ops/matmul.h"
 
 #include "clgrad_config.h"
+#include "core/file.h"
 #include "memory/memory.h"
 #include "program/tuning.h"
 
@@ -16,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #if CLGRAD_HAVE_CLBLAST
 #include <clblast_c.h>
@@ -49,14 +49,10 @@ static int clblast_usable(const clgrad_context *ctx)
     return CLGRAD_HAVE_CLBLAST && !(ctx->flags & CLGRAD_CONTEXT_NO_CLBLAST);
 }
 
-static gemm_state *state(clgrad_context *ctx)
-{
-    if (!ctx->gemm) {
-        ctx->gemm = calloc(1, sizeof(gemm_state));
-        ctx->gemm_free = free;
-    }
-    return ctx->gemm;
-}
+/* This layer's slot in the context, created on first use (src/core/slot.c). */
+static const clgrad__slot_key gemm_key = {"GEMM provider state", sizeof(gemm_state), NULL};
+
+static gemm_state *state(clgrad_context *ctx) { return clgrad__ctx_slot(ctx, &gemm_key); }
 
 #define STATE_OR_FAIL(ctx, s)                                                                      \
     gemm_state *s = state(ctx);                                                                    \
@@ -109,7 +105,7 @@ clgrad_status clgrad__gemm_set_params(clgrad_context *ctx, const clgrad__gemm_cp
 /* Does the tiled build for p fit the device? Builds the program to ask the compiled kernel. */
 static clgrad_status tiled_fits(clgrad_context *ctx, const clgrad__gemm_tiled_params *p, const char *opts, int *fits)
 {
-    const clgrad_device_info *d = &ctx->info;
+    const clgrad_device_info *d = &ctx->dev.info;
     size_t rt_n = (size_t)(p->ts_n / p->wpt_n), rt_m = (size_t)(p->ts_m / p->wpt_m);
     size_t wg = clgrad__tuning_gemm_tiled_wg(p), lmem = clgrad__tuning_gemm_tiled_local_bytes(p);
     *fits = 0;
@@ -122,7 +118,7 @@ static clgrad_status tiled_fits(clgrad_context *ctx, const clgrad__gemm_tiled_pa
     CLGRAD_TRY(clgrad__program_get(ctx, FAMILY, opts, &pe));
     CLGRAD_TRY(clgrad__kernel_get(ctx, pe, "matmul_tiled_f32", &k, &wg_max));
     cl_ulong klmem = 0;
-    if (clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof klmem, &klmem, NULL) != CL_SUCCESS)
+    if (clGetKernelWorkGroupInfo(k, ctx->dev.device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof klmem, &klmem, NULL) != CL_SUCCESS)
         klmem = lmem;
     *fits = wg <= wg_max && klmem <= d->local_mem_bytes;
     return CLGRAD_OK;
@@ -138,9 +134,9 @@ static clgrad_status resolve_params(clgrad_context *ctx, gemm_state *s)
 {
     if (s->ready) return CLGRAD_OK;
     cl_uint vw = 0;
-    if (clGetDeviceInfo(ctx->device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof vw, &vw, NULL) != CL_SUCCESS) vw = 0;
-    clgrad__tuning_device td = {&ctx->info, (int)vw};
-    s->tiled = s->variant_forced ? s->variant_forced == 2 : clgrad__gemm_default_tiled(&ctx->info);
+    if (clGetDeviceInfo(ctx->dev.device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof vw, &vw, NULL) != CL_SUCCESS) vw = 0;
+    clgrad__tuning_device td = {&ctx->dev.info, (int)vw};
+    s->tiled = s->variant_forced ? s->variant_forced == 2 : clgrad__gemm_default_tiled(&ctx->dev.info);
     if (!s->tiled) {
         if (!s->params_forced) s->cpu = *clgrad__tuning_gemm_cpu(&td, NULL);
         clgrad__tuning_gemm_cpu_options(&s->cpu, s->opts, sizeof s->opts);
@@ -156,8 +152,8 @@ static clgrad_status resolve_params(clgrad_context *ctx, gemm_state *s)
         if (!clgrad__tuning_gemm_tiled_shrink(&p))
             return clgrad__fail(ctx, CLGRAD_ERR_UNSUPPORTED,
                                 "matmul: no tiled GEMM configuration fits %s (work-group limit %zu, local memory %llu bytes)",
-                                ctx->info.name, ctx->info.max_work_group_size,
-                                (unsigned long long)ctx->info.local_mem_bytes);
+                                ctx->dev.info.name, ctx->dev.info.max_work_group_size,
+                                (unsigned long long)ctx->dev.info.local_mem_bytes);
     }
     s->tp = p;
     s->ready = 1;
@@ -227,7 +223,7 @@ static void pick_tiles(const clgrad_context *ctx, size_t pm, size_t pn, size_t m
                        cl_int *tm, cl_int *tn)
 {
     size_t t_m = cdiv(64, mr), t_n = cdiv(128, nr);
-    size_t want = 8 * (size_t)(ctx->info.compute_units > 2 ? ctx->info.compute_units : 2);
+    size_t want = 8 * (size_t)(ctx->dev.info.compute_units > 2 ? ctx->dev.info.compute_units : 2);
     while (cdiv(pm, t_m) * cdiv(pn, t_n) * nb < want && (t_m > 1 || t_n > 1)) {
         if (t_n >= t_m && t_n > 1) t_n = cdiv(t_n, 2);
         else t_m = cdiv(t_m, 2);
@@ -372,13 +368,13 @@ clgrad_status clgrad__gemm_clblast(clgrad_context *ctx, const clgrad__gemm_args 
     if (g->batch == 1)
         e = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, (size_t)g->m, (size_t)g->n, (size_t)g->k, g->alpha, g->a,
                          (size_t)g->a_off, (size_t)g->lda, g->b, (size_t)g->b_off, (size_t)g->ldb, g->beta, g->c,
-                         (size_t)g->c_off, (size_t)g->ldc, &ctx->queue, NULL);
+                         (size_t)g->c_off, (size_t)g->ldc, &ctx->dev.queue, NULL);
     else
         e = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, (size_t)g->m, (size_t)g->n, (size_t)g->k,
                                        g->alpha, g->a, (size_t)g->a_off, (size_t)g->lda, (size_t)g->a_bstride, g->b,
                                        (size_t)g->b_off, (size_t)g->ldb, (size_t)g->b_bstride, g->beta, g->c,
                                        (size_t)g->c_off, (size_t)g->ldc, (size_t)g->c_bstride, (size_t)g->batch,
-                                       &ctx->queue, NULL);
+                                       &ctx->dev.queue, NULL);
     if (e != CLBlastSuccess)
         return clgrad__fail(ctx, CLGRAD_ERR_OPENCL, "CLBlast sgemm %lldx%lldx%lld (batch %lld) failed with status %d",
                             (long long)g->m, (long long)g->n, (long long)g->k, (long long)g->batch, (int)e);
@@ -398,11 +394,11 @@ typedef clgrad_status (*gemm_fn)(clgrad_context *, const clgrad__gemm_args *);
 /* Best of a few timed runs after a warm-up run (which compiles); < 0 when the provider fails. */
 static double time_gemm(clgrad_context *ctx, gemm_fn fn, const clgrad__gemm_args *g, int reps)
 {
-    if (fn(ctx, g) != CLGRAD_OK || clFinish(ctx->queue) != CL_SUCCESS) return -1.0;
+    if (fn(ctx, g) != CLGRAD_OK || clFinish(ctx->dev.queue) != CL_SUCCESS) return -1.0;
     double best = -1.0;
     for (int r = 0; r < reps; r++) {
         double t0 = clgrad__now();
-        if (fn(ctx, g) != CLGRAD_OK || clFinish(ctx->queue) != CL_SUCCESS) return -1.0;
+        if (fn(ctx, g) != CLGRAD_OK || clFinish(ctx->dev.queue) != CL_SUCCESS) return -1.0;
         double t = clgrad__now() - t0;
         if (best < 0 || t < best) best = t;
     }
@@ -428,8 +424,8 @@ static clgrad__gemm_provider measure(clgrad_context *ctx, double *t_own, double 
     int ok = clgrad__buffer_alloc(ctx, na * sizeof(float), &a) == CLGRAD_OK &&
              clgrad__buffer_alloc(ctx, nb * sizeof(float), &b) == CLGRAD_OK &&
              clgrad__buffer_alloc(ctx, nc * sizeof(float), &c) == CLGRAD_OK &&
-             clEnqueueFillBuffer(ctx->queue, a->mem, &zero, sizeof zero, 0, na * sizeof(float), 0, NULL, NULL) == CL_SUCCESS &&
-             clEnqueueFillBuffer(ctx->queue, b->mem, &zero, sizeof zero, 0, nb * sizeof(float), 0, NULL, NULL) == CL_SUCCESS;
+             clEnqueueFillBuffer(ctx->dev.queue, a->mem, &zero, sizeof zero, 0, na * sizeof(float), 0, NULL, NULL) == CL_SUCCESS &&
+             clEnqueueFillBuffer(ctx->dev.queue, b->mem, &zero, sizeof zero, 0, nb * sizeof(float), 0, NULL, NULL) == CL_SUCCESS;
     for (int i = 0; ok && i < 2; i++) {
         clgrad__gemm_args g = {.m = shapes[i][0], .n = shapes[i][1], .k = shapes[i][2], .batch = 1,
                                .alpha = 1.0f, .beta = 0.0f, .a = a->mem, .b = b->mem, .c = c->mem,
@@ -451,7 +447,8 @@ static clgrad__gemm_provider measure(clgrad_context *ctx, double *t_own, double 
  * and its build options; NULL without a cache folder. */
 static char *verdict_path(clgrad_context *ctx, gemm_state *s)
 {
-    if (!ctx->cache_dir) return NULL;
+    const char *dir = clgrad__cache_dir(ctx);
+    if (!dir) return NULL;
     char *src = NULL, key[33], what[320];
     size_t len = 0;
     if (clgrad__source_get(ctx, FAMILY, &src, &len) != CLGRAD_OK) return NULL;
@@ -459,9 +456,9 @@ static char *verdict_path(clgrad_context *ctx, gemm_state *s)
              CLGRAD_HAVE_CLBLAST, s->opts);
     clgrad__cache_key(ctx, src, len, what, key);
     free(src);
-    size_t n = strlen(ctx->cache_dir) + 48;
+    size_t n = strlen(dir) + 48;
     char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/gemm-%s.txt", ctx->cache_dir, key);
+    if (p) snprintf(p, n, "%s/gemm-%s.txt", dir, key);
     return p;
 }
 
@@ -483,19 +480,12 @@ static clgrad__gemm_provider verdict_load(const char *path)
 static void verdict_store(const clgrad_context *ctx, const char *path, clgrad__gemm_provider p, double t_own,
                           double t_clb)
 {
-    size_t n = strlen(path) + 32;
-    char *tmp = malloc(n);
-    if (!tmp) return;
-    snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    int ok = f != NULL;
-    if (f) {
-        ok = fprintf(f, "clgrad-gemm-provider 1\nprovider %s\ndevice %s\ndriver %s\nseconds own %.6f clblast %.6f\n",
-                     provider_name(p), ctx->info.name, ctx->info.driver_version, t_own, t_clb) > 0;
-        ok = fclose(f) == 0 && ok;
-    }
-    if (!ok || rename(tmp, path) != 0) unlink(tmp); /* best effort: next time measures again */
-    free(tmp);
+    char text[640]; /* the two names are below 128 bytes each */
+    int n = snprintf(text, sizeof text,
+                     "clgrad-gemm-provider 1\nprovider %s\ndevice %s\ndriver %s\nseconds own %.6f clblast %.6f\n",
+                     provider_name(p), ctx->dev.info.name, ctx->dev.info.driver_version, t_own, t_clb);
+    /* best effort: without the file the next run measures again */
+    if (n > 0 && (size_t)n < sizeof text) clgrad__file_write_atomic(path, CLGRAD__FILE_QUIET, text, (size_t)n);
 }
 
 static clgrad_status auto_choice(clgrad_context *ctx, gemm_state *s)

@@ -4,7 +4,9 @@
 #ifndef CLGRAD_SRC_OPS_H
 #define CLGRAD_SRC_OPS_H
 
+#include "memory/memory.h"
 #include "program/program.h"
+#include "runtime/runtime.h"
 #include "tensor/tensor.h"
 
 /* One kernel argument: size and address of the value (cl_mem handles included). */

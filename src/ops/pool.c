@@ -92,7 +92,7 @@ static clgrad_status launch2(clgrad_context *ctx, const char *kernel, int64_t pi
 {
     size_t ydim = planes < 32768 ? (size_t)planes : 32768;
     size_t global[3] = {(size_t)pixels, ydim, ydim ? ((size_t)planes + ydim - 1) / ydim : 0};
-    size_t maxwg = ctx->info.max_work_group_size ? ctx->info.max_work_group_size : 1;
+    size_t maxwg = ctx->dev.info.max_work_group_size ? ctx->dev.info.max_work_group_size : 1;
     size_t l0 = global[0] < maxwg ? global[0] : maxwg;
     if (l0 > 256) l0 = 256;
     size_t local[3] = {l0 ? l0 : 1, 1, 1};
@@ -170,7 +170,7 @@ static clgrad_status max_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgr
             clgrad_tensor *gc = NULL;
             st = clgrad__contiguous(gy, &gc);
             cl_long rows = planes * g.ho;
-            if (st == CLGRAD_OK && g.kh == 2 && g.kw == 2 && gy->ctx->info.kind == CLGRAD_DEVICE_KIND_CPU) {
+            if (st == CLGRAD_OK && g.kh == 2 && g.kw == 2 && gy->ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU) {
                 clgrad__karg b[] = {CLGRAD_KARG_T(gc), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx), CLGRAD_KARG(g.h),
                                     CLGRAD_KARG(g.w),  CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(rows)};
                 st = clgrad__launch_1d(gy->ctx, FAMILY, NULL, "maxpool_2x2_bwd_f32", (size_t)rows, NARGS(b), b);
@@ -221,7 +221,7 @@ clgrad_status clgrad_max_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p,
                                 CLGRAD_KARG(g.wo), CLGRAD_KARG(g.ph), CLGRAD_KARG(g.pw), CLGRAD_KARG(p0),
                                 CLGRAD_KARG(planes)};
             cl_long rows = planes * g.ho;
-            if (x->ctx->info.kind == CLGRAD_DEVICE_KIND_CPU && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 &&
+            if (x->ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 &&
                 g.ph == 0 && g.pw == 0 && clgrad__is_contiguous(x)) {
                 /* the common 2x2 window on a CPU: a work-item per output row, four outputs at a time */
                 clgrad__karg b[] = {CLGRAD_KARG_T(x), CLGRAD_KARG_T(y),   CLGRAD_KARG_T(idx), CLGRAD_KARG(g.h),

@@ -35,11 +35,18 @@ typedef struct red_view {
     cl_long M, sm, R2, s1;
 } red_view;
 
-void clgrad__reduce_force_kernel(clgrad_context *ctx, clgrad__red_kernel k) { ctx->reduce_kernel = (int)k; }
+/* The test hook's setting: this layer's slot in the context, created when first set. */
+static const clgrad__slot_key forced_key = {"reduction kernel override", sizeof(int), NULL};
+
+void clgrad__reduce_force_kernel(clgrad_context *ctx, clgrad__red_kernel k)
+{
+    int *forced = clgrad__ctx_slot(ctx, &forced_key);
+    if (forced) *forced = (int)k;
+}
 
 static int is_gpu(const clgrad_context *ctx)
 {
-    return ctx->info.kind == CLGRAD_DEVICE_KIND_GPU_DISCRETE || ctx->info.kind == CLGRAD_DEVICE_KIND_GPU_INTEGRATED;
+    return ctx->dev.info.kind == CLGRAD_DEVICE_KIND_GPU_DISCRETE || ctx->dev.info.kind == CLGRAD_DEVICE_KIND_GPU_INTEGRATED;
 }
 
 /* The kernel a pass runs. Every kernel gives the same bits, so this is purely a speed
@@ -53,7 +60,8 @@ static clgrad__red_kernel pick_kernel(const clgrad_context *ctx, clgrad__red_op 
 {
     int split = v->M != 1 || v->R2 != v->R;
     cl_long len = v->R < RED_CHUNK ? v->R : RED_CHUNK;
-    clgrad__red_kernel forced = (clgrad__red_kernel)ctx->reduce_kernel;
+    const int *hook = clgrad__ctx_slot_find(ctx, &forced_key);
+    clgrad__red_kernel forced = hook ? (clgrad__red_kernel)*hook : CLGRAD__RED_KERNEL_AUTO;
     if (forced != CLGRAD__RED_KERNEL_AUTO) {
         int vec = op != CLGRAD__RED_ARGMAX;
         int ok = !split;
@@ -66,7 +74,7 @@ static clgrad__red_kernel pick_kernel(const clgrad_context *ctx, clgrad__red_op 
         /* fewer columns than a vector: gathers, slower than a work-group per long column */
         if (v->I >= RED_COLS_VW || (v->I > 1 && len <= RED_LANES))
             return is_gpu(ctx) ? CLGRAD__RED_KERNEL_COLWG : CLGRAD__RED_KERNEL_COLS;
-        if (v->I == 1 && (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU || len <= RED_LANES)) return CLGRAD__RED_KERNEL_ROWS;
+        if (v->I == 1 && (ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU || len <= RED_LANES)) return CLGRAD__RED_KERNEL_ROWS;
     }
     return len > RED_LANES && (v->I == 1 || npart < 1024) ? CLGRAD__RED_KERNEL_WG : CLGRAD__RED_KERNEL_ITEM;
 }
@@ -101,14 +109,14 @@ static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_
         size_t wg_max, cw = 1, lw = RED_LANES;
         CLGRAD_TRY(clgrad__program_get(ctx, FAMILY, opts, &pe));
         CLGRAD_TRY(clgrad__kernel_get(ctx, pe, "reduce_colwg_f32", &k, &wg_max));
-        size_t dev_max = ctx->info.max_work_group_size;
+        size_t dev_max = ctx->dev.info.max_work_group_size;
         if (dev_max && dev_max < wg_max) wg_max = dev_max;
         while (cw < 32 && (cl_long)cw < v->I) cw *= 2;
         while (cw * lw > 256 && lw > 4) lw /= 2; /* about 256 work-items, at least 4 lanes each */
         while (cw * lw > wg_max && lw > 1) lw /= 2;
         while (cw * lw > wg_max && cw > 1) cw /= 2;
         size_t lbytes = (size_t)RED_LANES * cw * sizeof(cl_float);
-        if (ctx->info.local_mem_bytes == 0 || lbytes <= ctx->info.local_mem_bytes) {
+        if (ctx->dev.info.local_mem_bytes == 0 || lbytes <= ctx->dev.info.local_mem_bytes) {
             clgrad__karg a[] = {CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O),  CLGRAD_KARG(v->R),
                                 CLGRAD_KARG(v->I),   CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
                                 CLGRAD_KARG(chunk),  CLGRAD_KARG(nchunk), CLGRAD_KARG(mean),  CLGRAD_KARG(out),
@@ -140,9 +148,9 @@ static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_
         CLGRAD_TRY(clgrad__program_get(ctx, FAMILY, opts, &pe));
         CLGRAD_TRY(clgrad__kernel_get(ctx, pe, "reduce_wg_f32", &k, &wg_max));
         size_t W = RED_LANES;
-        while (W > 1 && (W > wg_max || W > ctx->info.max_work_group_size)) W /= 2;
+        while (W > 1 && (W > wg_max || W > ctx->dev.info.max_work_group_size)) W /= 2;
         size_t lbytes = (size_t)RED_LANES * (sizeof(cl_float) + sizeof(cl_int));
-        if (ctx->info.local_mem_bytes == 0 || lbytes <= ctx->info.local_mem_bytes) {
+        if (ctx->dev.info.local_mem_bytes == 0 || lbytes <= ctx->dev.info.local_mem_bytes) {
             a[18] = CLGRAD_KARG_LOCAL((size_t)RED_LANES * sizeof(cl_float));
             a[19] = CLGRAD_KARG_LOCAL((size_t)RED_LANES * sizeof(cl_int));
             size_t global = (size_t)npart * W;

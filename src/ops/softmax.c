@@ -44,7 +44,7 @@ static int forced_path(void)
 static size_t item_local(const clgrad_context *ctx, cl_long rows)
 {
     size_t local = clgrad__wg_1d(ctx);
-    size_t cu = ctx->info.compute_units > 0 ? (size_t)ctx->info.compute_units : 1;
+    size_t cu = ctx->dev.info.compute_units > 0 ? (size_t)ctx->dev.info.compute_units : 1;
     while (local > 1 && (size_t)rows < local * cu * 2) local /= 2;
     return local;
 }
@@ -57,7 +57,7 @@ static int vec_width(const clgrad_context *ctx, int gpu_width)
     const char *v = clgrad__getenv("CLGRAD_SOFTMAX_VW");
     int w = v ? atoi(v) : 0;
     if (w == 4 || w == 8 || w == 16) return w;
-    return ctx->info.kind == CLGRAD_DEVICE_KIND_CPU ? 16 : gpu_width;
+    return ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU ? 16 : gpu_width;
 }
 
 /* out (contiguous, offset 0) = op over the rows of the contiguous (O, L, I) views a and b
@@ -68,9 +68,9 @@ static clgrad_status smx_run(clgrad_context *ctx, int op, clgrad_tensor *out, cl
     cl_long rows = O * I;
     if (rows == 0 || L == 0) return CLGRAD_OK;
     if (!b) b = a;
-    clgrad_device_kind kind = ctx->info.kind;
+    clgrad_device_kind kind = ctx->dev.info.kind;
     int gpu = kind == CLGRAD_DEVICE_KIND_GPU_DISCRETE || kind == CLGRAD_DEVICE_KIND_GPU_INTEGRATED ||
-              ctx->info.local_mem_kind == CLGRAD_LOCAL_MEM_LOCAL;
+              ctx->dev.info.local_mem_kind == CLGRAD_LOCAL_MEM_LOCAL;
     int path = forced_path();
     if (path == PATH_ITEM && I != 1) path = PATH_AUTO;
     if (path == PATH_AUTO) {
@@ -91,8 +91,8 @@ static clgrad_status smx_run(clgrad_context *ctx, int op, clgrad_tensor *out, cl
         CLGRAD_TRY(clgrad__program_get(ctx, FAMILY, opts, &pe));
         CLGRAD_TRY(clgrad__kernel_get(ctx, pe, "smx_wg_f32", &k, &wg_max));
         size_t W = SMX_LANES, lbytes = SMX_LANES * sizeof(cl_float);
-        while (W > 1 && (W > wg_max || W > ctx->info.max_work_group_size)) W /= 2;
-        if (ctx->info.local_mem_bytes == 0 || lbytes <= ctx->info.local_mem_bytes) {
+        while (W > 1 && (W > wg_max || W > ctx->dev.info.max_work_group_size)) W /= 2;
+        if (ctx->dev.info.local_mem_bytes == 0 || lbytes <= ctx->dev.info.local_mem_bytes) {
             args[5] = CLGRAD_KARG(O);
             args[6] = CLGRAD_KARG(L);
             args[7] = CLGRAD_KARG(I);

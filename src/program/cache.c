@@ -3,12 +3,14 @@
  * Entry file <dir>/<key>.bin: magic "CLGRADPB", u32 format version, u32 reserved,
  * u64 payload length, u64 XXH64 checksum of the payload, payload. Everything is checked
  * before the payload is handed to clCreateProgramWithBinary, because some drivers (PoCL
- * 3.1) abort the process on a damaged binary. Writes go to a temporary file that is
- * fsync'd and renamed over the entry, so readers never see half an entry. */
+ * 3.1) abort the process on a damaged binary. Entries are read and written through
+ * src/core/file.c: a write goes to a temporary file that is fsync'd and renamed over the
+ * entry, so readers never see half an entry. */
 #include "program/program.h"
 
+#include "core/file.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +30,7 @@ void clgrad__cache_key(const clgrad_context *ctx, const char *source, size_t sou
                        char key[33])
 {
     XXH3_state_t *st = XXH3_createState();
-    const clgrad_device_info *d = &ctx->info;
+    const clgrad_device_info *d = &clgrad__dev(ctx)->info;
     uint32_t fmt = CLGRAD__PROGRAM_CACHE_FORMAT;
     XXH128_hash_t h;
     if (!st) { /* fall back to hashing the pieces one after another */
@@ -56,80 +58,56 @@ char *clgrad__cache_path(const char *dir, const char *key)
     return p;
 }
 
+/* Cache entries are the library's own files in a folder others may write to: a link in
+ * place of an entry is refused, and a failure is a miss, recorded nowhere. */
+#define CACHE_FILE_FLAGS (CLGRAD__FILE_QUIET | CLGRAD__FILE_NOFOLLOW)
+#define MAX_ENTRY_BYTES ((size_t)1 << 30)
+
 clgrad_status clgrad__cache_load(const char *dir, const char *key, unsigned char **payload, size_t *len)
 {
     *payload = NULL;
     *len = 0;
     char *path = clgrad__cache_path(dir, key);
     if (!path) return CLGRAD_ERR_HOST_MEMORY;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    uint8_t *buf = NULL;
+    size_t n = 0;
+    clgrad_status st = clgrad__file_read(path, MAX_ENTRY_BYTES, CACHE_FILE_FLAGS, &buf, &n);
+    if (st != CLGRAD_OK) {
         free(path);
-        return CLGRAD_ERR_IO; /* a miss */
+        return st == CLGRAD_ERR_HOST_MEMORY ? st : CLGRAD_ERR_IO; /* a miss */
     }
-    unsigned char hdr[HEADER_SIZE];
-    unsigned char *buf = NULL;
-    int ok = 0;
-    struct stat sb;
-    if (fstat(fileno(f), &sb) == 0 && sb.st_size >= HEADER_SIZE && fread(hdr, 1, HEADER_SIZE, f) == HEADER_SIZE &&
-        memcmp(hdr, magic, 8) == 0 && get_u32(hdr + 8) == CLGRAD__PROGRAM_CACHE_FORMAT) {
-        uint64_t n = get_u64(hdr + 16), sum = get_u64(hdr + 24);
-        if (n > 0 && n == (uint64_t)sb.st_size - HEADER_SIZE && (buf = malloc((size_t)n)) != NULL &&
-            fread(buf, 1, (size_t)n, f) == n && XXH64(buf, (size_t)n, 0) == sum) {
-            ok = 1;
-            *len = (size_t)n;
-        }
-    }
-    fclose(f);
+    int ok = n > HEADER_SIZE && memcmp(buf, magic, 8) == 0 && get_u32(buf + 8) == CLGRAD__PROGRAM_CACHE_FORMAT &&
+             get_u64(buf + 16) == (uint64_t)(n - HEADER_SIZE) &&
+             XXH64(buf + HEADER_SIZE, n - HEADER_SIZE, 0) == get_u64(buf + 24);
     if (!ok) {
         free(buf);
-        buf = NULL;
         unlink(path); /* corrupt or stale: never trusted, rebuilt by the caller */
+        free(path);
+        return CLGRAD_ERR_IO;
     }
     free(path);
-    if (!ok) return CLGRAD_ERR_IO;
+    memmove(buf, buf + HEADER_SIZE, n - HEADER_SIZE);
     *payload = buf;
+    *len = n - HEADER_SIZE;
     return CLGRAD_OK;
-}
-
-static int write_all(int fd, const void *p, size_t n)
-{
-    const unsigned char *c = p;
-    while (n > 0) {
-        ssize_t w = write(fd, c, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return 0;
-        c += w;
-        n -= (size_t)w;
-    }
-    return 1;
 }
 
 clgrad_status clgrad__cache_store(const char *dir, const char *key, const unsigned char *payload, size_t len)
 {
     char *path = clgrad__cache_path(dir, key);
     if (!path) return CLGRAD_ERR_HOST_MEMORY;
-    size_t tn = strlen(path) + 32;
-    char *tmp = malloc(tn);
-    if (!tmp) {
-        free(path);
-        return CLGRAD_ERR_HOST_MEMORY;
+    unsigned char hdr[HEADER_SIZE] = {0};
+    memcpy(hdr, magic, 8);
+    put_u32(hdr + 8, CLGRAD__PROGRAM_CACHE_FORMAT);
+    put_u64(hdr + 16, (uint64_t)len);
+    put_u64(hdr + 24, XXH64(payload, len, 0));
+    clgrad__atomic_file *f = NULL;
+    clgrad_status st = clgrad__atomic_open(path, CACHE_FILE_FLAGS, &f);
+    if (st == CLGRAD_OK) {
+        clgrad__atomic_write(f, hdr, HEADER_SIZE);
+        clgrad__atomic_write(f, payload, len);
+        st = clgrad__atomic_commit(f);
     }
-    snprintf(tmp, tn, "%s.tmp.%ld", path, (long)getpid());
-    clgrad_status st = CLGRAD_ERR_IO;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-        unsigned char hdr[HEADER_SIZE] = {0};
-        memcpy(hdr, magic, 8);
-        put_u32(hdr + 8, CLGRAD__PROGRAM_CACHE_FORMAT);
-        put_u64(hdr + 16, (uint64_t)len);
-        put_u64(hdr + 24, XXH64(payload, len, 0));
-        int ok = write_all(fd, hdr, HEADER_SIZE) && write_all(fd, payload, len) && fsync(fd) == 0;
-        ok = (close(fd) == 0) && ok;
-        if (ok && rename(tmp, path) == 0) st = CLGRAD_OK;
-        else unlink(tmp);
-    }
-    free(tmp);
     free(path);
     return st;
 }

@@ -4,10 +4,37 @@
 #include "program/program.h"
 
 #include "cl_embedded.h"
+#include "core/file.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* This layer's slot in a context (src/core/slot.c): the programs built so far and the disk
+ * cache folder. */
+typedef struct programs {
+    char *cache_dir;             /* NULL when the disk cache is off */
+    clgrad__program_entry *list; /* a singly linked list, newest first */
+} programs;
+
+static void programs_destroy(clgrad_context *ctx, void *state);
+static const clgrad__slot_key programs_key = {"program cache", sizeof(programs), programs_destroy};
+
+static programs *programs_of(const clgrad_context *ctx) { return clgrad__ctx_slot_find(ctx, &programs_key); }
+
+clgrad_status clgrad__programs_create(clgrad_context *ctx, const char *cache_dir)
+{
+    programs *ps = clgrad__ctx_slot(ctx, &programs_key);
+    if (!ps) return CLGRAD_ERR_HOST_MEMORY;
+    ps->cache_dir = clgrad__cache_dir_resolve(cache_dir);
+    return CLGRAD_OK;
+}
+
+const char *clgrad__cache_dir(const clgrad_context *ctx)
+{
+    const programs *ps = programs_of(ctx);
+    return ps ? ps->cache_dir : NULL;
+}
 
 size_t clgrad__family_count(void)
 {
@@ -33,42 +60,32 @@ static const clgrad__cl_source *embedded(const char *name)
     return NULL;
 }
 
-/* Reads <dir>/<name>.cl; returns malloc'd text or NULL. */
-static char *read_disk(const char *dir, const char *name, size_t *len)
+/* Kernel sources are a few hundred KiB; a larger file is not one. */
+#define MAX_SOURCE_BYTES ((size_t)16 << 20)
+
+/* Reads <dir>/<name>.cl into *text (NUL-terminated). */
+static clgrad_status read_disk(const clgrad_context *ctx, const char *dir, const char *name, char **text, size_t *len)
 {
     size_t pn = strlen(dir) + strlen(name) + 8;
     char *path = malloc(pn);
-    if (!path) return NULL;
+    if (!path) return clgrad__fail(ctx, CLGRAD_ERR_HOST_MEMORY, "out of host memory");
     snprintf(path, pn, "%s/%s.cl", dir, name);
-    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    clgrad_status st = clgrad__file_read(path, MAX_SOURCE_BYTES, 0, &buf, len);
     free(path);
-    if (!f) return NULL;
-    char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL) {
-            if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
-                free(buf);
-                buf = NULL;
-            } else {
-                buf[n] = '\0';
-                *len = (size_t)n;
-            }
-        }
+    if (st != CLGRAD_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", clgrad_last_error(NULL));
+        return clgrad__fail(ctx, st, "CLGRAD_KERNEL_DIR=%s: cannot read %s.cl (%s)", dir, name, why);
     }
-    fclose(f);
-    return buf;
+    *text = (char *)buf;
+    return CLGRAD_OK;
 }
 
 static clgrad_status part(const clgrad_context *ctx, const char *name, char **text, size_t *len)
 {
     const char *dir = clgrad__getenv("CLGRAD_KERNEL_DIR");
-    if (dir) {
-        *text = read_disk(dir, name, len);
-        if (!*text)
-            return clgrad__fail(ctx, CLGRAD_ERR_IO, "CLGRAD_KERNEL_DIR=%s: cannot read %s.cl", dir, name);
-        return CLGRAD_OK;
-    }
+    if (dir) return read_disk(ctx, dir, name, text, len);
     const clgrad__cl_source *s = embedded(name);
     if (!s) return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "no kernel family named \"%s\"", name);
     *text = malloc(s->size + 1);
@@ -109,7 +126,7 @@ clgrad_status clgrad__source_get(const clgrad_context *ctx, const char *family, 
 
 clgrad_status clgrad__program_options(const clgrad_context *ctx, const char *options, char **out)
 {
-    const clgrad_device_info *d = &ctx->info;
+    const clgrad_device_info *d = &clgrad__dev(ctx)->info;
     const char *env = clgrad__getenv("CLGRAD_BUILD_OPTIONS");
     int cl12 = d->cl_c_major > 1 || (d->cl_c_major == 1 && d->cl_c_minor >= 2);
     size_t n = 512 + (options ? strlen(options) : 0) + (env ? strlen(env) : 0);
@@ -124,12 +141,13 @@ clgrad_status clgrad__program_options(const clgrad_context *ctx, const char *opt
 
 static clgrad_status build_failed(clgrad_context *ctx, cl_program prog, const char *name, const char *opts, cl_int e)
 {
+    cl_device_id dev = clgrad__dev(ctx)->device;
     clgrad__fail(ctx, CLGRAD_ERR_BUILD, "building kernel family \"%s\" with options \"%s\" on %s failed: %s (%d)\n",
-                 name, opts, ctx->info.name, clgrad__cl_error_name(e), (int)e);
+                 name, opts, clgrad__dev(ctx)->info.name, clgrad__cl_error_name(e), (int)e);
     size_t len = 0;
-    if (clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) == CL_SUCCESS && len > 0) {
+    if (clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, 0, NULL, &len) == CL_SUCCESS && len > 0) {
         char *log = malloc(len + 1);
-        if (log && clGetProgramBuildInfo(prog, ctx->device, CL_PROGRAM_BUILD_LOG, len, log, NULL) == CL_SUCCESS) {
+        if (log && clGetProgramBuildInfo(prog, dev, CL_PROGRAM_BUILD_LOG, len, log, NULL) == CL_SUCCESS) {
             log[len] = '\0';
             clgrad__fail_append(ctx, "build log:\n");
             clgrad__fail_append(ctx, log);
@@ -139,9 +157,9 @@ static clgrad_status build_failed(clgrad_context *ctx, cl_program prog, const ch
     return CLGRAD_ERR_BUILD;
 }
 
-static clgrad_status save_binary(clgrad_context *ctx, clgrad__program_entry *pe)
+static clgrad_status save_binary(const char *cache_dir, clgrad__program_entry *pe)
 {
-    if (!ctx->cache_dir) return CLGRAD_OK;
+    if (!cache_dir) return CLGRAD_OK;
     size_t size = 0;
     if (clGetProgramInfo(pe->program, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS || size == 0)
         return CLGRAD_ERR_OPENCL;
@@ -150,7 +168,7 @@ static clgrad_status save_binary(clgrad_context *ctx, clgrad__program_entry *pe)
     unsigned char *bins[1] = {bin};
     clgrad_status st = CLGRAD_ERR_OPENCL;
     if (clGetProgramInfo(pe->program, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS)
-        st = clgrad__cache_store(ctx->cache_dir, pe->key, bin, size);
+        st = clgrad__cache_store(cache_dir, pe->key, bin, size);
     free(bin);
     if (st == CLGRAD_OK) pe->dirty = 0;
     return st;
@@ -163,38 +181,41 @@ static clgrad_status build(clgrad_context *ctx, clgrad__program_entry *pe, const
     clgrad__cache_key(ctx, source, slen, opts, pe->key);
     double t0 = clgrad__now();
     cl_int e;
+    const clgrad__ctx_device *dev = clgrad__dev(ctx);
+    clgrad_context_stats *stats = &clgrad__head(ctx)->stats;
+    const char *cache_dir = clgrad__cache_dir(ctx);
 
-    if (ctx->cache_dir) {
+    if (cache_dir) {
         unsigned char *bin = NULL;
         size_t blen = 0;
-        if (clgrad__cache_load(ctx->cache_dir, pe->key, &bin, &blen) == CLGRAD_OK) {
+        if (clgrad__cache_load(cache_dir, pe->key, &bin, &blen) == CLGRAD_OK) {
             const unsigned char *bins[1] = {bin};
             cl_int bstatus = CL_SUCCESS;
-            cl_program p = clCreateProgramWithBinary(ctx->cl, 1, &ctx->device, &blen, bins, &bstatus, &e);
+            cl_program p = clCreateProgramWithBinary(dev->cl, 1, &dev->device, &blen, bins, &bstatus, &e);
             free(bin);
-            if (e == CL_SUCCESS && bstatus == CL_SUCCESS && clBuildProgram(p, 1, &ctx->device, opts, NULL, NULL) == CL_SUCCESS) {
+            if (e == CL_SUCCESS && bstatus == CL_SUCCESS && clBuildProgram(p, 1, &dev->device, opts, NULL, NULL) == CL_SUCCESS) {
                 pe->program = p;
                 pe->from_cache = 1;
-                ctx->stats.programs_from_cache++;
-                ctx->stats.build_seconds += clgrad__now() - t0;
+                stats->programs_from_cache++;
+                stats->build_seconds += clgrad__now() - t0;
                 free(opts);
                 return CLGRAD_OK;
             }
             if (e == CL_SUCCESS) clReleaseProgram(p);
             /* the driver refused the binary: drop the entry and build from source */
-            char *path = clgrad__cache_path(ctx->cache_dir, pe->key);
+            char *path = clgrad__cache_path(cache_dir, pe->key);
             if (path) remove(path);
             free(path);
         }
     }
 
     const char *srcs[1] = {source};
-    cl_program p = clCreateProgramWithSource(ctx->cl, 1, srcs, &slen, &e);
+    cl_program p = clCreateProgramWithSource(dev->cl, 1, srcs, &slen, &e);
     if (e != CL_SUCCESS) {
         free(opts);
         return clgrad__cl_fail(ctx, e, "clCreateProgramWithSource");
     }
-    e = clBuildProgram(p, 1, &ctx->device, opts, NULL, NULL);
+    e = clBuildProgram(p, 1, &dev->device, opts, NULL, NULL);
     if (e != CL_SUCCESS) {
         clgrad_status st = build_failed(ctx, p, pe->family, opts, e);
         clReleaseProgram(p);
@@ -203,17 +224,31 @@ static clgrad_status build(clgrad_context *ctx, clgrad__program_entry *pe, const
     }
     free(opts);
     pe->program = p;
-    ctx->stats.programs_built++;
-    ctx->stats.build_seconds += clgrad__now() - t0;
-    save_binary(ctx, pe); /* best effort: a read-only cache must not fail the build */
+    stats->programs_built++;
+    stats->build_seconds += clgrad__now() - t0;
+    save_binary(cache_dir, pe); /* best effort: a read-only cache must not fail the build */
     return CLGRAD_OK;
 }
 
 static clgrad__program_entry *find(clgrad_context *ctx, const char *family, const char *options)
 {
-    for (clgrad__program_entry *pe = ctx->programs; pe; pe = pe->next)
+    const programs *ps = programs_of(ctx);
+    for (clgrad__program_entry *pe = ps ? ps->list : NULL; pe; pe = pe->next)
         if (strcmp(pe->family, family) == 0 && strcmp(pe->options, options) == 0) return pe;
     return NULL;
+}
+
+static void release_entry(clgrad__program_entry *pe)
+{
+    for (int i = 0; i < pe->n_kernels; i++) {
+        clReleaseKernel(pe->kernels[i].kernel);
+        free(pe->kernels[i].name);
+    }
+    free(pe->kernels);
+    if (pe->program) clReleaseProgram(pe->program);
+    free(pe->family);
+    free(pe->options);
+    free(pe);
 }
 
 static clgrad_status get(clgrad_context *ctx, const char *family, const char *source, size_t slen,
@@ -231,8 +266,13 @@ static clgrad_status get(clgrad_context *ctx, const char *family, const char *so
         free(pe);
         return st;
     }
-    pe->next = ctx->programs;
-    ctx->programs = pe;
+    programs *ps = clgrad__ctx_slot(ctx, &programs_key);
+    if (!ps) {
+        release_entry(pe);
+        return CLGRAD_ERR_HOST_MEMORY;
+    }
+    pe->next = ps->list;
+    ps->list = pe;
     *out = pe;
     return CLGRAD_OK;
 }
@@ -284,7 +324,7 @@ clgrad_status clgrad__kernel_get(clgrad_context *ctx, clgrad__program_entry *pe,
                             "clCreateKernel(\"%s\") in family \"%s\": %s (%d)", kernel, pe->family,
                             clgrad__cl_error_name(e), (int)e);
     size_t wg = 1;
-    clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
+    clGetKernelWorkGroupInfo(k, clgrad__dev(ctx)->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
     if (wg == 0) wg = 1;
     char *nm = strdup(kernel);
     if (!nm) {
@@ -312,29 +352,28 @@ void clgrad__program_note_launch(clgrad__program_entry *pe, const size_t *global
     pe->dirty = 1;
 }
 
-void clgrad__programs_save(clgrad_context *ctx)
+static void save_dirty(const programs *ps)
 {
-    if (!ctx->cache_dir) return;
-    for (clgrad__program_entry *pe = ctx->programs; pe; pe = pe->next)
-        if (pe->dirty) save_binary(ctx, pe);
+    if (!ps->cache_dir) return;
+    for (clgrad__program_entry *pe = ps->list; pe; pe = pe->next)
+        if (pe->dirty) save_binary(ps->cache_dir, pe);
 }
 
-void clgrad__programs_release(clgrad_context *ctx)
+void clgrad__programs_save(clgrad_context *ctx)
 {
-    clgrad__programs_save(ctx);
-    clgrad__program_entry *pe = ctx->programs;
-    while (pe) {
-        clgrad__program_entry *next = pe->next;
-        for (int i = 0; i < pe->n_kernels; i++) {
-            clReleaseKernel(pe->kernels[i].kernel);
-            free(pe->kernels[i].name);
-        }
-        free(pe->kernels);
-        clReleaseProgram(pe->program);
-        free(pe->family);
-        free(pe->options);
-        free(pe);
-        pe = next;
+    const programs *ps = programs_of(ctx);
+    if (ps) save_dirty(ps);
+}
+
+static void programs_destroy(clgrad_context *ctx, void *state)
+{
+    (void)ctx;
+    programs *ps = state;
+    save_dirty(ps);
+    while (ps->list) {
+        clgrad__program_entry *next = ps->list->next;
+        release_entry(ps->list);
+        ps->list = next;
     }
-    ctx->programs = NULL;
+    free(ps->cache_dir);
 }

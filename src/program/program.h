@@ -1,6 +1,6 @@
 /* Internal header of the program layer: kernel sources (embedded or from
  * CLGRAD_KERNEL_DIR), run-time builds with -D specialisation, the per-context in-memory
- * program cache and the on-disk binary cache. */
+ * program cache (this layer's slot in the context) and the on-disk binary cache. */
 #ifndef CLGRAD_SRC_PROGRAM_H
 #define CLGRAD_SRC_PROGRAM_H
 
@@ -13,6 +13,8 @@ typedef struct clgrad__kernel_slot {
     cl_kernel kernel;
     size_t wg_max; /* CL_KERNEL_WORK_GROUP_SIZE, queried once */
 } clgrad__kernel_slot;
+
+typedef struct clgrad__program_entry clgrad__program_entry;
 
 struct clgrad__program_entry {
     clgrad__program_entry *next;
@@ -51,11 +53,17 @@ clgrad_status clgrad__kernel_get(clgrad_context *ctx, clgrad__program_entry *pe,
 /* Notes a launch shape for PoCL-style lazy per-shape compilation (marks the program dirty). */
 void clgrad__program_note_launch(clgrad__program_entry *pe, const size_t *global, const size_t *local, int dim);
 
+/* Creates this layer's slot in ctx (src/runtime calls it when creating ctx): the program
+ * list and the disk cache folder, resolved from cache_dir as clgrad_context_desc describes
+ * (clgrad__cache_dir_resolve). The slot is destroyed with the context's slots: dirty
+ * binaries are saved and every program and kernel released. */
+clgrad_status clgrad__programs_create(clgrad_context *ctx, const char *cache_dir);
+
+/* The disk cache folder of ctx, or NULL when the cache is off. */
+const char *clgrad__cache_dir(const clgrad_context *ctx);
+
 /* Writes the binaries of dirty programs back to the disk cache (best effort, silent). */
 void clgrad__programs_save(clgrad_context *ctx);
-
-/* Saves and releases every program of ctx. */
-void clgrad__programs_release(clgrad_context *ctx);
 
 /* Full options string used to build: device-derived options + family options + env. */
 clgrad_status clgrad__program_options(const clgrad_context *ctx, const char *options, char **out);

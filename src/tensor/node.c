@@ -3,7 +3,31 @@
 
 #include <stdlib.h>
 
-int clgrad__grad_enabled(const clgrad_context *ctx) { return ctx->no_grad_depth == 0; }
+/* The depth of nested no-grad scopes: this layer's slot in the context (src/core/slot.c). */
+static const clgrad__slot_key grad_mode_key = {"gradient mode", sizeof(int), NULL};
+
+clgrad_status clgrad__grad_mode_create(clgrad_context *ctx)
+{
+    return clgrad__ctx_slot(ctx, &grad_mode_key) ? CLGRAD_OK : CLGRAD_ERR_HOST_MEMORY;
+}
+
+int clgrad__grad_enabled(const clgrad_context *ctx)
+{
+    const int *depth = clgrad__ctx_slot_find(ctx, &grad_mode_key);
+    return !depth || *depth == 0;
+}
+
+void clgrad__no_grad_enter(clgrad_context *ctx)
+{
+    int *depth = clgrad__ctx_slot(ctx, &grad_mode_key);
+    if (depth) (*depth)++;
+}
+
+void clgrad__no_grad_exit(clgrad_context *ctx)
+{
+    int *depth = clgrad__ctx_slot_find(ctx, &grad_mode_key);
+    if (depth && *depth > 0) (*depth)--;
+}
 
 int clgrad__grad_needed(int n, clgrad_tensor *const *inputs)
 {

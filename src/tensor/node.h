@@ -55,7 +55,15 @@ void clgrad__node_save(clgrad__node *n, int slot, clgrad_tensor *t);
 /* Drops what backward needed (after a backward pass without keep_graph). */
 void clgrad__node_free_saved(clgrad__node *n);
 
-/* Gradient mode of a context: enabled unless inside a no-grad scope. */
+/* Gradient mode of a context: enabled unless inside a no-grad scope. The depth of nested
+ * no-grad scopes is this layer's slot in the context, because recording (above) reads it;
+ * src/autograd's scopes and the backward walk change it through enter/exit. */
 int clgrad__grad_enabled(const clgrad_context *ctx);
+void clgrad__no_grad_enter(clgrad_context *ctx);
+void clgrad__no_grad_exit(clgrad_context *ctx); /* never below 0 */
+
+/* Creates the gradient-mode slot (src/runtime calls it when creating ctx, so entering a
+ * scope never allocates). */
+clgrad_status clgrad__grad_mode_create(clgrad_context *ctx);
 
 #endif

@@ -2,6 +2,8 @@
  * shares its base's buffer; only geometry (shape, strides, offset) differs. */
 #include "tensor/tensor.h"
 
+#include "memory/memory.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,7 +71,7 @@ static clgrad_status alloc_handle(clgrad_context *ctx, clgrad_tensor **out)
     if (!t) return clgrad__fail(ctx, CLGRAD_ERR_HOST_MEMORY, "out of host memory for a tensor handle");
     t->refs = 1;
     t->ctx = ctx;
-    ctx->stats.live_tensors++;
+    clgrad__head(ctx)->stats.live_tensors++;
     *out = t;
     return CLGRAD_OK;
 }
@@ -126,13 +128,15 @@ clgrad_tensor *clgrad_tensor_retain(clgrad_tensor *t)
 void clgrad_tensor_release(clgrad_tensor *t)
 {
     if (!t || --t->refs > 0) return;
-    t->ctx->stats.live_tensors--;
+    clgrad__head(t->ctx)->stats.live_tensors--;
     if (t->node) ((struct clgrad__node_head *)t->node)->destroy(t->node);
     clgrad_tensor_release(t->grad);
     clgrad_tensor_release(t->grad_accum);
     clgrad__buffer_release(t->buf);
     free(t);
 }
+
+int clgrad__tensor_is_shared(const clgrad_tensor *t) { return t->refs > 1 || t->buf->refs > 1; }
 
 clgrad_context *clgrad_tensor_context(const clgrad_tensor *t) { return t ? t->ctx : NULL; }
 clgrad_dtype clgrad_tensor_dtype(const clgrad_tensor *t) { return t ? t->dtype : CLGRAD_DTYPE_F32; }

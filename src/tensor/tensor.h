@@ -1,10 +1,13 @@
 /* Internal header of the tensor layer: the tensor structure, shape and stride helpers and
  * view construction. Kernels live in src/ops; this layer only arranges metadata and
- * buffers. */
+ * buffers. Free of OpenCL types (the buffer is opaque here; src/memory/memory.h has it), so
+ * src/autograd may include it. */
 #ifndef CLGRAD_SRC_TENSOR_H
 #define CLGRAD_SRC_TENSOR_H
 
-#include "memory/memory.h"
+#include "core/core.h"
+
+typedef struct clgrad__buffer clgrad__buffer; /* src/memory: the device storage */
 
 struct clgrad__node; /* src/autograd: the op that produced a tensor */
 
@@ -35,6 +38,9 @@ struct clgrad__node_head {
 };
 
 int64_t clgrad__numel(int ndim, const int64_t *shape);
+/* 1 when another handle may see t's storage: t itself has more than one reference, or its
+ * buffer is shared with another tensor (a view, or a view's base). */
+int clgrad__tensor_is_shared(const clgrad_tensor *t);
 int clgrad__is_contiguous(const clgrad_tensor *t);
 void clgrad__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides);
 

@@ -178,13 +178,13 @@ START_TEST(conv2d_chunks_under_a_small_bound)
     c.groups = 3, c.c_out = 6;
     check_conv2d(102, &c, 0);
     unsetenv("CLGRAD_CONV_TEMP_BYTES");
-    uint64_t keep = th_ctx->info.max_alloc_bytes;
+    uint64_t keep = clgrad__dev(th_ctx)->info.max_alloc_bytes;
     clgrad_tensor *y = NULL, *x = empty4(1, 3, 9, 8), *w = empty4(4, 3, 3, 3);
-    th_ctx->info.max_alloc_bytes = 2000; /* below one image's column matrix */
+    clgrad__dev(th_ctx)->info.max_alloc_bytes = 2000; /* below one image's column matrix */
     clgrad_conv2d_params p = {{1, 1}, {1, 1}, {1, 1}, 1, {0, 0}};
     ck_assert_int_eq(clgrad_conv2d(x, w, NULL, &p, &y), CLGRAD_ERR_DEVICE_MEMORY);
     ck_assert_ptr_null(y);
-    th_ctx->info.max_alloc_bytes = keep;
+    clgrad__dev(th_ctx)->info.max_alloc_bytes = keep;
     clgrad_tensor_release(x);
     clgrad_tensor_release(w);
 }

@@ -258,7 +258,7 @@ START_TEST(oversized_launches_are_refused)
         ck_assert_ptr_nonnull(strstr(clgrad_last_error(ctx), "dimension 0"));
     }
     /* the per-dimension work-item limit and the 1-D size stay within the device's */
-    ck_assert_uint_le(clgrad__wg_1d(ctx), ctx->info.max_work_item_sizes[0]);
+    ck_assert_uint_le(clgrad__wg_1d(ctx), clgrad__dev(ctx)->info.max_work_item_sizes[0]);
     clgrad_context_release(ctx);
 }
 END_TEST

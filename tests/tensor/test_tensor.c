@@ -1,6 +1,8 @@
 /* Tensor creation, host transfers and views, checked element by element on the host. */
 #include "harness.h"
 
+#include "tensor/tensor.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,6 +214,25 @@ START_TEST(invalid_arguments_fail_cleanly)
 }
 END_TEST
 
+/* Autograd copies a gradient before keeping it when another handle could see its storage. */
+START_TEST(storage_sharing_is_reported)
+{
+    int64_t shape[2] = {2, 3}, flat[1] = {6};
+    clgrad_tensor *x = NULL, *v = NULL;
+    TH_OK(clgrad_tensor_zeros(th_ctx, CLGRAD_DTYPE_F32, 2, shape, &x));
+    ck_assert_int_eq(clgrad__tensor_is_shared(x), 0);
+    clgrad_tensor_retain(x); /* a second reference to the handle */
+    ck_assert_int_eq(clgrad__tensor_is_shared(x), 1);
+    clgrad_tensor_release(x);
+    TH_OK(clgrad__reshape_view(x, 1, flat, &v)); /* a second handle on the buffer */
+    ck_assert_int_eq(clgrad__tensor_is_shared(x), 1);
+    ck_assert_int_eq(clgrad__tensor_is_shared(v), 1);
+    clgrad_tensor_release(x);
+    ck_assert_int_eq(clgrad__tensor_is_shared(v), 0);
+    clgrad_tensor_release(v);
+}
+END_TEST
+
 static Suite *suite_tensor_tensor(void)
 {
     Suite *s = suite_create("tensor_tensor");
@@ -226,6 +247,7 @@ static Suite *suite_tensor_tensor(void)
     tcase_add_test(tc, expand_broadcasts_with_zero_strides);
     tcase_add_test(tc, write_through_a_view);
     tcase_add_test(tc, invalid_arguments_fail_cleanly);
+    tcase_add_test(tc, storage_sharing_is_reported);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,14 +1,47 @@
-/* Contexts: device selection, the OpenCL context and in-order queue, and the lifetime of
- * everything a context owns (programs, buffer pool, GEMM provider state). */
-#include "device/device.h"
+/* Contexts: the device chosen through src/device, the OpenCL context and in-order queue,
+ * the slots of the layers below created in order (buffer pool, programs and the disk cache
+ * folder, gradient mode) and, on release, every slot destroyed newest first (those the ops
+ * layer made on first use, then programs, then the pool) before the queue and the OpenCL
+ * context go. Also the default context and clgrad_shutdown. */
+#include "runtime/runtime.h"
+
 #include "memory/memory.h"
 #include "program/program.h"
+#include "tensor/node.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
-char *clgrad__context_errbuf(const clgrad_context *ctx) { return (char *)ctx->err; }
+/* The OpenCL context and in-order queue on the chosen device. */
+static clgrad_status open_device(clgrad_context *ctx)
+{
+    clgrad__ctx_device *dev = &ctx->dev;
+    cl_int e;
+    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)dev->platform, 0};
+    dev->cl = clCreateContext(props, 1, &dev->device, NULL, NULL, &e);
+    if (e != CL_SUCCESS) return clgrad__cl_fail(NULL, e, "clCreateContext");
+    cl_command_queue_properties qp = (ctx->flags & CLGRAD_CONTEXT_PROFILING) ? CL_QUEUE_PROFILING_ENABLE : 0;
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+    dev->queue = clCreateCommandQueue(dev->cl, dev->device, qp, &e); /* the OpenCL 1.2 call */
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+    if (e != CL_SUCCESS) return clgrad__cl_fail(NULL, e, "clCreateCommandQueue");
+    return CLGRAD_OK;
+}
+
+/* The slots the layers below need from the start, in layer order. The ops layer creates its
+ * own (GEMM provider state, test hooks) on first use. */
+static clgrad_status create_slots(clgrad_context *ctx, const clgrad_context_desc *desc)
+{
+    CLGRAD_TRY(clgrad__pool_create(ctx));
+    CLGRAD_TRY(clgrad__programs_create(ctx, desc ? desc->cache_dir : NULL));
+    return clgrad__grad_mode_create(ctx);
+}
 
 clgrad_status clgrad_context_create(const clgrad_context_desc *desc, clgrad_context **out)
 {
@@ -22,41 +55,16 @@ clgrad_status clgrad_context_create(const clgrad_context_desc *desc, clgrad_cont
     const char *sel = desc && desc->device ? desc->device : clgrad__getenv("CLGRAD_DEVICE");
     clgrad_status st = clgrad_devices_select(list, n, sel, &idx);
     clgrad_context *ctx = NULL;
-    if (st != CLGRAD_OK) goto done;
-
-    ctx = calloc(1, sizeof *ctx);
-    if (!ctx) {
+    if (st == CLGRAD_OK && (ctx = calloc(1, sizeof *ctx)) == NULL)
         st = clgrad__fail(NULL, CLGRAD_ERR_HOST_MEMORY, "out of host memory creating a context");
-        goto done;
+    if (st == CLGRAD_OK) {
+        ctx->dev.info = list[idx];
+        ctx->dev.platform = pids[idx];
+        ctx->dev.device = dids[idx];
+        ctx->flags = desc ? desc->flags : 0;
+        st = open_device(ctx);
     }
-    ctx->info = list[idx];
-    ctx->platform = pids[idx];
-    ctx->device = dids[idx];
-    ctx->flags = desc ? desc->flags : 0;
-    cl_int e;
-    cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};
-    ctx->cl = clCreateContext(props, 1, &ctx->device, NULL, NULL, &e);
-    if (e != CL_SUCCESS) {
-        st = clgrad__cl_fail(NULL, e, "clCreateContext");
-        goto done;
-    }
-    cl_command_queue_properties qp = (ctx->flags & CLGRAD_CONTEXT_PROFILING) ? CL_QUEUE_PROFILING_ENABLE : 0;
-#if defined(__GNUC__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-#endif
-    ctx->queue = clCreateCommandQueue(ctx->cl, ctx->device, qp, &e); /* the OpenCL 1.2 call */
-#if defined(__GNUC__)
-#pragma GCC diagnostic pop
-#endif
-    if (e != CL_SUCCESS) {
-        st = clgrad__cl_fail(NULL, e, "clCreateCommandQueue");
-        goto done;
-    }
-    st = clgrad__pool_create(ctx);
-    if (st != CLGRAD_OK) goto done;
-    ctx->cache_dir = clgrad__cache_dir_resolve(desc ? desc->cache_dir : NULL);
-done:
+    if (st == CLGRAD_OK) st = create_slots(ctx, desc);
     free(list);
     free(pids);
     free(dids);
@@ -71,22 +79,19 @@ done:
 void clgrad_context_release(clgrad_context *ctx)
 {
     if (!ctx) return;
-    if (ctx->queue) clFinish(ctx->queue);
-    if (ctx->gemm_free) ctx->gemm_free(ctx->gemm);
-    clgrad__programs_release(ctx);
-    if (ctx->pool) clgrad__pool_destroy(ctx);
-    if (ctx->queue) clReleaseCommandQueue(ctx->queue);
-    if (ctx->cl) clReleaseContext(ctx->cl);
-    free(ctx->cache_dir);
+    if (ctx->dev.queue) clFinish(ctx->dev.queue);
+    clgrad__ctx_slots_release(ctx);
+    if (ctx->dev.queue) clReleaseCommandQueue(ctx->dev.queue);
+    if (ctx->dev.cl) clReleaseContext(ctx->dev.cl);
     free(ctx);
 }
 
-const clgrad_device_info *clgrad_context_device(const clgrad_context *ctx) { return ctx ? &ctx->info : NULL; }
+const clgrad_device_info *clgrad_context_device(const clgrad_context *ctx) { return ctx ? &ctx->dev.info : NULL; }
 
 clgrad_status clgrad_context_finish(clgrad_context *ctx)
 {
     if (!ctx) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_context_finish: ctx is NULL");
-    CLGRAD_CL(ctx, clFinish(ctx->queue));
+    CLGRAD_CL(ctx, clFinish(ctx->dev.queue));
     clgrad__programs_save(ctx);
     return CLGRAD_OK;
 }
@@ -94,7 +99,7 @@ clgrad_status clgrad_context_finish(clgrad_context *ctx)
 clgrad_status clgrad_context_get_stats(const clgrad_context *ctx, clgrad_context_stats *out)
 {
     if (!ctx || !out) return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_context_get_stats: ctx and out must not be NULL");
-    *out = ctx->stats;
+    *out = ctx->dev.head.stats;
     return CLGRAD_OK;
 }
 
