@@ -34,7 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NARGS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 #define FAMILY "conv"
 
@@ -137,8 +136,7 @@ static int images_per_item(const clgrad_context *ctx, int nb, int64_t planes, in
 
 /* A (pixels, planes) launch with work-groups inside one plane; planes fold over dims 1 and
  * 2 (see conv_plane() in cl/conv.cl) so no dimension gets huge. */
-static clgrad_status launch2(clgrad_context *ctx, const char *kernel, size_t pixels, size_t planes, int nargs,
-                             const clgrad__karg *args)
+static clgrad_status launch2(clgrad_context *ctx, const char *kernel, size_t pixels, size_t planes, clgrad__kargs args)
 {
     size_t ydim = planes < 32768 ? planes : 32768;
     size_t global[3] = {pixels, ydim, ydim ? (planes + ydim - 1) / ydim : 0};
@@ -146,7 +144,7 @@ static clgrad_status launch2(clgrad_context *ctx, const char *kernel, size_t pix
     size_t l0 = pixels < maxwg ? pixels : maxwg;
     if (l0 > 256) l0 = 256;
     size_t local[3] = {l0 ? l0 : 1, 1, 1};
-    return clgrad__launch(ctx, FAMILY, NULL, kernel, 3, global, local, nargs, args);
+    return clgrad__launch(ctx, FAMILY, NULL, kernel, 3, global, local, args);
 }
 
 /* --- kernel wrappers ------------------------------------------------------------------- */
@@ -154,13 +152,13 @@ static clgrad_status launch2(clgrad_context *ctx, const char *kernel, size_t pix
 /* A (column, row, plane) launch of a loop-free kernel whose plane0 argument is *p0: planes
  * go in launches of at most 32768, work-groups of lx x ly inside one plane. */
 static clgrad_status launch3(clgrad_context *ctx, const char *opts, const char *kernel, size_t cols, size_t rows,
-                             int64_t planes, size_t lx, size_t ly, cl_long *p0, int nargs, const clgrad__karg *args)
+                             int64_t planes, size_t lx, size_t ly, cl_long *p0, clgrad__kargs args)
 {
     for (*p0 = 0; *p0 < planes; *p0 += 32768) {
         int64_t np = planes - *p0 < 32768 ? planes - *p0 : 32768;
         size_t global[3] = {cols, rows, (size_t)np};
         size_t local[3] = {lx, ly, 1};
-        CLGRAD_TRY(clgrad__launch(ctx, FAMILY, opts, kernel, 3, global, local, nargs, args));
+        CLGRAD_TRY(clgrad__launch(ctx, FAMILY, opts, kernel, 3, global, local, args));
     }
     return CLGRAD_OK;
 }
@@ -177,23 +175,23 @@ static clgrad_status im2col(clgrad_context *ctx, const clgrad__conv_geom *g, clg
          * rows 4 elements at a time (suits CPUs; GPUs keep the coalesced kernel below) */
         cl_int n0_ = n0, nb_ = nb;
         cl_long total = (cl_long)g->c_in * g->kh * g->kw * nb;
-        clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(col), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
-                            CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho),
-                            CLGRAD_KARG(g->wo), CLGRAD_KARG(g->kh), CLGRAD_KARG(g->kw), CLGRAD_KARG(g->sh),
-                            CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh), CLGRAD_KARG(g->dw),
-                            CLGRAD_KARG(total)};
-        return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_im2col_rows_f32", (size_t)total, NARGS(a), a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(col), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
+                                      CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho),
+                                      CLGRAD_KARG(g->wo), CLGRAD_KARG(g->kh), CLGRAD_KARG(g->kw), CLGRAD_KARG(g->sh),
+                                      CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh), CLGRAD_KARG(g->dw),
+                                      CLGRAD_KARG(total));
+        return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_im2col_rows_f32", (size_t)total, a);
     }
     int64_t rows = (int64_t)g->c_in * g->kh * g->kw;
     cl_int n0_ = n0, nb_ = nb, per = images_per_item(ctx, nb, rows, (int64_t)g->ho * g->wo);
-    clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(col), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
-                        CLGRAD_KARG(per), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w),
-                        CLGRAD_KARG(g->ho),
-                        CLGRAD_KARG(g->wo), CLGRAD_KARG(g->kh), CLGRAD_KARG(g->kw), CLGRAD_KARG(g->sh),
-                        CLGRAD_KARG(g->sw), CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh),
-                        CLGRAD_KARG(g->dw)};
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(col), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
+                                  CLGRAD_KARG(per), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w),
+                                  CLGRAD_KARG(g->ho),
+                                  CLGRAD_KARG(g->wo), CLGRAD_KARG(g->kh), CLGRAD_KARG(g->kw), CLGRAD_KARG(g->sh),
+                                  CLGRAD_KARG(g->sw), CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh),
+                                  CLGRAD_KARG(g->dw));
     size_t nsplit = (size_t)((nb + per - 1) / per);
-    return launch2(ctx, "conv_im2col_f32", (size_t)g->ho * (size_t)g->wo, (size_t)rows * nsplit, NARGS(a), a);
+    return launch2(ctx, "conv_im2col_f32", (size_t)g->ho * (size_t)g->wo, (size_t)rows * nsplit, a);
 }
 
 /* Bias arguments: buffer, offset, stride, flag (a dummy buffer when there is none). */
@@ -223,24 +221,24 @@ static clgrad_status col2im(clgrad_context *ctx, const clgrad__conv_geom *g, clg
         char opts[64];
         snprintf(opts, sizeof opts, "-DCONV_KH=%d -DCONV_KW=%d", g->kh, g->kw);
         cl_long p0 = 0, planes = (cl_long)g->c_in * nb;
-        clgrad__karg a[] = {CLGRAD_KARG_T(col), CLGRAD_KARG_T(dx), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
-                            CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
-                            CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho),
-                            CLGRAD_KARG(g->wo), CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh),
-                            CLGRAD_KARG(g->dw), CLGRAD_KARG(p0), CLGRAD_KARG(planes)};
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(col), CLGRAD_KARG_T(dx), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
+                                      CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
+                                      CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho),
+                                      CLGRAD_KARG(g->wo), CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh),
+                                      CLGRAD_KARG(g->dw), CLGRAD_KARG(p0), CLGRAD_KARG(planes));
         return launch3(ctx, opts, "conv_col2im1_f32", (size_t)g->w, (size_t)g->h, planes, width_of(g->w), 4, &p0,
-                       NARGS(a), a);
+                       a);
     }
     cl_int per = images_per_item(ctx, nb, g->c_in, (int64_t)g->h * g->w);
-    clgrad__karg a[] = {CLGRAD_KARG_T(col), CLGRAD_KARG_T(dx), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
-                        CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
-                        CLGRAD_KARG(per), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w),
-                        CLGRAD_KARG(g->ho),
-                        CLGRAD_KARG(g->wo), CLGRAD_KARG(g->kh), CLGRAD_KARG(g->kw), CLGRAD_KARG(g->sh),
-                        CLGRAD_KARG(g->sw), CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh),
-                        CLGRAD_KARG(g->dw)};
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(col), CLGRAD_KARG_T(dx), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
+                                  CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
+                                  CLGRAD_KARG(per), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w),
+                                  CLGRAD_KARG(g->ho),
+                                  CLGRAD_KARG(g->wo), CLGRAD_KARG(g->kh), CLGRAD_KARG(g->kw), CLGRAD_KARG(g->sh),
+                                  CLGRAD_KARG(g->sw), CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh),
+                                  CLGRAD_KARG(g->dw));
     size_t nsplit = (size_t)((nb + per - 1) / per);
-    return launch2(ctx, "conv_col2im_f32", (size_t)g->h * (size_t)g->w, (size_t)g->c_in * nsplit, NARGS(a), a);
+    return launch2(ctx, "conv_col2im_f32", (size_t)g->h * (size_t)g->w, (size_t)g->c_in * nsplit, a);
 }
 
 /* t (K, nb, HW) -> y[n0 .. n0+nb) (N, K, HW) contiguous, plus bias. */
@@ -254,16 +252,16 @@ static clgrad_status to_nchw(clgrad_context *ctx, clgrad_tensor *t, clgrad_tenso
         /* whole planes, 4 elements at a time (a work-item per plane suits CPUs) */
         cl_int to = 1;
         cl_long ps = hw;
-        clgrad__karg a[] = {CLGRAD_KARG_T(t), CLGRAD_KARG_T(y), CLGRAD_KARG(ps), CLGRAD_KARG(ba.mem),
-                            CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(to),
-                            CLGRAD_KARG(n0_), CLGRAD_KARG(nb_), CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(planes)};
-        return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_planes_copy_f32", (size_t)planes, NARGS(a), a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(t), CLGRAD_KARG_T(y), CLGRAD_KARG(ps), CLGRAD_KARG(ba.mem),
+                                      CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(to),
+                                      CLGRAD_KARG(n0_), CLGRAD_KARG(nb_), CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(planes));
+        return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_planes_copy_f32", (size_t)planes, a);
     }
     cl_long p0 = 0;
-    clgrad__karg a[] = {CLGRAD_KARG_T(t), CLGRAD_KARG_T(y), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
-                        CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
-                        CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(p0), CLGRAD_KARG(planes)};
-    return launch3(ctx, NULL, "conv_cnhw_to_nchw1_f32", (size_t)hw, 1, planes, 64, 1, &p0, NARGS(a), a);
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(t), CLGRAD_KARG_T(y), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
+                                  CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
+                                  CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(p0), CLGRAD_KARG(planes));
+    return launch3(ctx, NULL, "conv_cnhw_to_nchw1_f32", (size_t)hw, 1, planes, 64, 1, &p0, a);
 }
 
 /* y[n0 .. n0+nb) (strided NCHW, K channels of H x W) -> t (K, nb, H*W). */
@@ -276,25 +274,25 @@ static clgrad_status to_cnhw(clgrad_context *ctx, clgrad_tensor *y, clgrad_tenso
         bias_args ba = bias_of(NULL, t);
         cl_int n0_ = n0, nb_ = nb, K_ = K, hw_ = H * W, to = 0;
         cl_long ps = (cl_long)H * W, planes = (cl_long)K * nb;
-        clgrad__karg a[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(t), CLGRAD_KARG(ps), CLGRAD_KARG(ba.mem),
-                            CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(to),
-                            CLGRAD_KARG(n0_), CLGRAD_KARG(nb_), CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(planes)};
-        return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_planes_copy_f32", (size_t)planes, NARGS(a), a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(t), CLGRAD_KARG(ps), CLGRAD_KARG(ba.mem),
+                                      CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(to),
+                                      CLGRAD_KARG(n0_), CLGRAD_KARG(nb_), CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(planes));
+        return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_planes_copy_f32", (size_t)planes, a);
     }
     cl_int n0_ = n0, nb_ = nb, K_ = K, H_ = H, W_ = W, per = images_per_item(ctx, nb, K, (int64_t)H * W);
-    clgrad__karg a[] = {CLGRAD_KARG_T(y), CLGRAD_KARG(ys), CLGRAD_KARG_T(t), CLGRAD_KARG(n0_),
-                        CLGRAD_KARG(nb_), CLGRAD_KARG(per), CLGRAD_KARG(K_), CLGRAD_KARG(H_), CLGRAD_KARG(W_)};
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG(ys), CLGRAD_KARG_T(t), CLGRAD_KARG(n0_),
+                                  CLGRAD_KARG(nb_), CLGRAD_KARG(per), CLGRAD_KARG(K_), CLGRAD_KARG(H_), CLGRAD_KARG(W_));
     size_t nsplit = (size_t)((nb + per - 1) / per);
-    return launch2(ctx, "conv_nchw_to_cnhw_f32", (size_t)H * (size_t)W, (size_t)K * nsplit, NARGS(a), a);
+    return launch2(ctx, "conv_nchw_to_cnhw_f32", (size_t)H * (size_t)W, (size_t)K * nsplit, a);
 }
 
 static clgrad_status bias_fill(clgrad_context *ctx, clgrad_tensor *y, clgrad_tensor *bias)
 {
     cl_long bstride = bias->strides[0], hw = y->shape[2] * y->shape[3];
     cl_int N = (cl_int)y->shape[0], K = (cl_int)y->shape[1];
-    clgrad__karg a[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(bias), CLGRAD_KARG(bstride), CLGRAD_KARG(N), CLGRAD_KARG(K),
-                        CLGRAD_KARG(hw)};
-    return launch2(ctx, "conv_bias_fill_f32", (size_t)hw, (size_t)K * (size_t)N, NARGS(a), a);
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(bias), CLGRAD_KARG(bstride), CLGRAD_KARG(N), CLGRAD_KARG(K),
+                                  CLGRAD_KARG(hw));
+    return launch2(ctx, "conv_bias_fill_f32", (size_t)hw, (size_t)K * (size_t)N, a);
 }
 
 /* out[m] (strided 1-D view or contiguous) = sum over r < R of part[r*M + m]. */
@@ -302,9 +300,9 @@ static clgrad_status sum_rows(clgrad_context *ctx, clgrad_tensor *part, int R, i
 {
     cl_int R_ = R, M_ = M;
     cl_long ostride = 1;
-    clgrad__karg a[] = {CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(R_), CLGRAD_KARG(M_), CLGRAD_KARG_T(out),
-                        CLGRAD_KARG(ostride)};
-    return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_sum_rows_f32", (size_t)M, NARGS(a), a);
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(R_), CLGRAD_KARG(M_), CLGRAD_KARG_T(out),
+                                  CLGRAD_KARG(ostride));
+    return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_sum_rows_f32", (size_t)M, a);
 }
 
 /* --- general path: im2col + GEMM --------------------------------------------------------- */
@@ -516,10 +514,10 @@ static clgrad_status forward_dw(clgrad_context *ctx, const clgrad__conv_geom *g,
 {
     cl_long4 xs = strides4(x);
     bias_args ba = bias_of(bias, wc);
-    clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(wc), CLGRAD_KARG(ba.mem),
-                        CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG_T(y),
-                        GEOM_KARGS(g)};
-    return launch2(ctx, "conv_dw_fwd_f32", (size_t)g->ho * (size_t)g->wo, (size_t)g->n * (size_t)g->c_in, NARGS(a), a);
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(wc), CLGRAD_KARG(ba.mem),
+                                  CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG_T(y),
+                                  GEOM_KARGS(g));
+    return launch2(ctx, "conv_dw_fwd_f32", (size_t)g->ho * (size_t)g->wo, (size_t)g->n * (size_t)g->c_in, a);
 }
 
 static clgrad_status backward_dw(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
@@ -529,21 +527,21 @@ static clgrad_status backward_dw(clgrad_context *ctx, const clgrad__conv_geom *g
     cl_long4 dys = strides4(dy);
     if (dx) {
         bias_args ba = bias_of(dx_bias, wc);
-        clgrad__karg a[] = {CLGRAD_KARG_T(dy), CLGRAD_KARG(dys), CLGRAD_KARG_T(wc), CLGRAD_KARG(ba.mem),
-                            CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG_T(dx),
-                            GEOM_KARGS(g)};
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dy), CLGRAD_KARG(dys), CLGRAD_KARG_T(wc), CLGRAD_KARG(ba.mem),
+                                      CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG_T(dx),
+                                      GEOM_KARGS(g));
         CLGRAD_TRY(launch2(ctx, "conv_dw_bwd_data_f32", (size_t)g->h * (size_t)g->w, (size_t)g->n * (size_t)g->c_in,
-                           NARGS(a), a));
+                           a));
     }
     if (dw) {
         int kk = g->kh * g->kw;
         clgrad_tensor *part;
         CLGRAD_TRY(new_temp(ctx, (int64_t)g->n * g->c_in * kk, &part));
         cl_long4 xs = strides4(x);
-        clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(dy), CLGRAD_KARG(dys),
-                            CLGRAD_KARG(part->buf->mem), GEOM_KARGS(g)};
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(dy), CLGRAD_KARG(dys),
+                                      CLGRAD_KARG(part->buf->mem), GEOM_KARGS(g));
         clgrad_status st = clgrad__launch_1d(ctx, FAMILY, NULL, "conv_dw_bwd_weight_f32",
-                                             (size_t)g->n * (size_t)g->c_in * (size_t)kk, NARGS(a), a);
+                                             (size_t)g->n * (size_t)g->c_in * (size_t)kk, a);
         if (st == CLGRAD_OK) st = sum_rows(ctx, part, g->n, g->c_in * kk, dw);
         clgrad_tensor_release(part);
         return st;
@@ -599,14 +597,14 @@ static clgrad_status forward_direct(clgrad_context *ctx, const clgrad__conv_geom
     cl_int xsh = (cl_int)xu->strides[2];
     bias_args ba = bias_of(bias, wc);
     cl_long p0 = 0, planes = (cl_long)g->n * (g->c_out / direct_ko(g));
-    clgrad__karg a[] = {CLGRAD_KARG_T(xu), CLGRAD_KARG(xs), CLGRAD_KARG(xsh), CLGRAD_KARG_T(wc),
-                        CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has),
-                        CLGRAD_KARG_T(y), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->c_out), CLGRAD_KARG(g->h),
-                        CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho), CLGRAD_KARG(g->wo), CLGRAD_KARG(g->ph),
-                        CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh), CLGRAD_KARG(g->dw), CLGRAD_KARG(p0),
-                        CLGRAD_KARG(planes)};
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(xu), CLGRAD_KARG(xs), CLGRAD_KARG(xsh), CLGRAD_KARG_T(wc),
+                                  CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has),
+                                  CLGRAD_KARG_T(y), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->c_out), CLGRAD_KARG(g->h),
+                                  CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho), CLGRAD_KARG(g->wo), CLGRAD_KARG(g->ph),
+                                  CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh), CLGRAD_KARG(g->dw), CLGRAD_KARG(p0),
+                                  CLGRAD_KARG(planes));
     clgrad_status st = launch3(ctx, opts, "conv_direct_fwd_f32", (size_t)g->wo, (size_t)g->ho, planes, 16, 4, &p0,
-                               NARGS(a), a);
+                               a);
     clgrad_tensor_release(xc);
     return st;
 }
@@ -628,17 +626,17 @@ static clgrad_status wgrad_direct(clgrad_context *ctx, const clgrad__conv_geom *
     for (int n0 = 0; st == CLGRAD_OK && n0 < g->n; n0 += nb) {
         cl_int cnt = g->n - n0 < nb ? g->n - n0 : nb, n0_ = n0, acc = n0 > 0;
         cl_long p0 = 0, planes = (cl_long)cnt * g->c_out;
-        clgrad__karg a[] = {CLGRAD_KARG_T(xu), CLGRAD_KARG(xs), CLGRAD_KARG(xsh),
-                            CLGRAD_KARG_T(dy), CLGRAD_KARG(dys), CLGRAD_KARG(dysh),
-                            CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(n0_), CLGRAD_KARG(g->c_in),
-                            CLGRAD_KARG(g->c_out), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho),
-                            CLGRAD_KARG(g->wo), CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh),
-                            CLGRAD_KARG(g->dw), CLGRAD_KARG(nr), CLGRAD_KARG(p0), CLGRAD_KARG(planes)};
-        st = launch3(ctx, opts, "conv_direct_wgrad_f32", (size_t)g->wo, (size_t)nr, planes, 16, 1, &p0, NARGS(a), a);
-        clgrad__karg b[] = {CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(cnt), CLGRAD_KARG(M), CLGRAD_KARG(len),
-                            CLGRAD_KARG_T(dw), CLGRAD_KARG(acc)};
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(xu), CLGRAD_KARG(xs), CLGRAD_KARG(xsh),
+                                      CLGRAD_KARG_T(dy), CLGRAD_KARG(dys), CLGRAD_KARG(dysh),
+                                      CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(n0_), CLGRAD_KARG(g->c_in),
+                                      CLGRAD_KARG(g->c_out), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho),
+                                      CLGRAD_KARG(g->wo), CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh),
+                                      CLGRAD_KARG(g->dw), CLGRAD_KARG(nr), CLGRAD_KARG(p0), CLGRAD_KARG(planes));
+        st = launch3(ctx, opts, "conv_direct_wgrad_f32", (size_t)g->wo, (size_t)nr, planes, 16, 1, &p0, a);
+        clgrad__kargs b = CLGRAD_ARGS(CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(cnt), CLGRAD_KARG(M), CLGRAD_KARG(len),
+                                      CLGRAD_KARG_T(dw), CLGRAD_KARG(acc));
         if (st == CLGRAD_OK)
-            st = clgrad__launch_1d(ctx, FAMILY, NULL, "conv_direct_wsum_f32", (size_t)M, NARGS(b), b);
+            st = clgrad__launch_1d(ctx, FAMILY, NULL, "conv_direct_wsum_f32", (size_t)M, b);
     }
     clgrad_tensor_release(part);
     clgrad_tensor_release(xc);
@@ -660,14 +658,14 @@ static clgrad_status backward_direct(clgrad_context *ctx, const clgrad__conv_geo
     if (dx && g->c_out == g->c_in) {
         bias_args ba = bias_of(dx_bias, wc);
         cl_long p0 = 0, planes = (cl_long)g->n * g->c_in;
-        clgrad__karg a[] = {CLGRAD_KARG_T(du), CLGRAD_KARG(dys), CLGRAD_KARG(dysh),
-                            CLGRAD_KARG_T(wc), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride),
-                            CLGRAD_KARG(ba.has), CLGRAD_KARG_T(dx), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h),
-                            CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho), CLGRAD_KARG(g->wo), CLGRAD_KARG(g->ph),
-                            CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh), CLGRAD_KARG(g->dw), CLGRAD_KARG(p0),
-                            CLGRAD_KARG(planes)};
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(du), CLGRAD_KARG(dys), CLGRAD_KARG(dysh),
+                                      CLGRAD_KARG_T(wc), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride),
+                                      CLGRAD_KARG(ba.has), CLGRAD_KARG_T(dx), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h),
+                                      CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho), CLGRAD_KARG(g->wo), CLGRAD_KARG(g->ph),
+                                      CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh), CLGRAD_KARG(g->dw), CLGRAD_KARG(p0),
+                                      CLGRAD_KARG(planes));
         st = launch3(ctx, opts, "conv_direct_bwd_data_f32", (size_t)g->w, (size_t)g->h, planes, 16, 4, &p0,
-                     NARGS(a), a);
+                     a);
     } else if (dx) {
         /* several output channels per input channel: the GEMM path gathers them */
         st = backward_im2col(ctx, g, x, wc, du, dx_bias, dx, NULL);
@@ -754,13 +752,13 @@ clgrad_status clgrad__conv_bias_grad(clgrad_context *ctx, clgrad_tensor *dy, clg
     if (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU && planes_contiguous && (int64_t)H * W <= 0x7fffffff) {
         /* contiguous planes: the vector-lane kernel (a work-item per plane suits CPUs) */
         cl_int HW = H * W;
-        clgrad__karg a[] = {CLGRAD_KARG_T(dy), CLGRAD_KARG(ys), CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(N),
-                            CLGRAD_KARG(K), CLGRAD_KARG(HW)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "conv_plane_sum4_f32", (size_t)N * (size_t)K, NARGS(a), a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dy), CLGRAD_KARG(ys), CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(N),
+                                      CLGRAD_KARG(K), CLGRAD_KARG(HW));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "conv_plane_sum4_f32", (size_t)N * (size_t)K, a);
     } else {
-        clgrad__karg a[] = {CLGRAD_KARG_T(dy), CLGRAD_KARG(ys), CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(N),
-                            CLGRAD_KARG(K), CLGRAD_KARG(H), CLGRAD_KARG(W)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "conv_plane_sum_f32", (size_t)N * (size_t)K, NARGS(a), a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dy), CLGRAD_KARG(ys), CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(N),
+                                      CLGRAD_KARG(K), CLGRAD_KARG(H), CLGRAD_KARG(W));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "conv_plane_sum_f32", (size_t)N * (size_t)K, a);
     }
     if (st == CLGRAD_OK) st = sum_rows(ctx, part, N, K, db);
     clgrad_tensor_release(part);

@@ -21,12 +21,12 @@ clgrad_status clgrad__fill(clgrad_tensor *dst, double value)
     if (clgrad__is_contiguous(dst)) {
         if (dst->dtype == CLGRAD_DTYPE_I32) {
             cl_int v = (cl_int)value;
-            clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(n), CLGRAD_KARG(v)};
-            return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "fill_i32", (size_t)n, 4, a);
+            clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dst), CLGRAD_KARG(n), CLGRAD_KARG(v));
+            return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "fill_i32", (size_t)n, a);
         }
         cl_float v = (cl_float)value;
-        clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(n), CLGRAD_KARG(v)};
-        return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "fill_f32", (size_t)n, 4, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dst), CLGRAD_KARG(n), CLGRAD_KARG(v));
+        return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "fill_f32", (size_t)n, a);
     }
     if (dst->dtype == CLGRAD_DTYPE_I32) {
         /* int views: fill a contiguous temporary and copy it in */
@@ -40,8 +40,8 @@ clgrad_status clgrad__fill(clgrad_tensor *dst, double value)
     clgrad__geom g;
     clgrad__geom_of(dst, &g);
     cl_float v = (cl_float)value;
-    clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(g.shape), CLGRAD_KARG(g.stride), CLGRAD_KARG(n), CLGRAD_KARG(v)};
-    return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "fill_strided_f32", (size_t)n, 6, a);
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dst), CLGRAD_KARG(g.shape), CLGRAD_KARG(g.stride), CLGRAD_KARG(n), CLGRAD_KARG(v));
+    return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "fill_strided_f32", (size_t)n, a);
 }
 
 clgrad_status clgrad__copy(clgrad_tensor *dst, clgrad_tensor *src)
@@ -52,15 +52,15 @@ clgrad_status clgrad__copy(clgrad_tensor *dst, clgrad_tensor *src)
         /* a vectorised kernel: on CPU devices clEnqueueCopyBuffer is often one thread's memcpy */
         const char *opts = family_options(dst->ctx);
         int vw = dst->ctx->info.kind == CLGRAD_DEVICE_KIND_CPU ? 8 : 4;
-        clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG_T(src), CLGRAD_KARG(n)};
-        return clgrad__launch_1d(dst->ctx, FAMILY, opts, "copy_vec_f32", (size_t)((n + vw - 1) / vw), 5, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dst), CLGRAD_KARG_T(src), CLGRAD_KARG(n));
+        return clgrad__launch_1d(dst->ctx, FAMILY, opts, "copy_vec_f32", (size_t)((n + vw - 1) / vw), a);
     }
     clgrad__geom gd, gs;
     clgrad__geom_of(dst, &gd);
     clgrad__geom_of(src, &gs);
-    clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(gd.shape), CLGRAD_KARG(gd.stride),
-                        CLGRAD_KARG_T(src), CLGRAD_KARG(gs.shape), CLGRAD_KARG(gs.stride), CLGRAD_KARG(n)};
-    return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "copy_strided_f32", (size_t)n, 9, a);
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dst), CLGRAD_KARG(gd.shape), CLGRAD_KARG(gd.stride),
+                                  CLGRAD_KARG_T(src), CLGRAD_KARG(gs.shape), CLGRAD_KARG(gs.stride), CLGRAD_KARG(n));
+    return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "copy_strided_f32", (size_t)n, a);
 }
 
 /* A new contiguous tensor holding x's values. */

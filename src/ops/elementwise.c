@@ -40,12 +40,11 @@ static const char *fam_opts(const clgrad_context *ctx, int f)
 }
 
 /* Launch of a vectorised contiguous kernel over n elements. */
-static clgrad_status launch_vec(clgrad_context *ctx, int f, const char *kernel, int64_t n, int nargs,
-                                const clgrad__karg *args)
+static clgrad_status launch_vec(clgrad_context *ctx, int f, const char *kernel, int64_t n, clgrad__kargs args)
 {
     size_t vw = (size_t)(is_cpu(ctx) ? families[f].vw_cpu : families[f].vw_gpu);
     size_t items = ((size_t)n + vw - 1) / vw;
-    return clgrad__launch_1d(ctx, families[f].family, fam_opts(ctx, f), kernel, items, nargs, args);
+    return clgrad__launch_1d(ctx, families[f].family, fam_opts(ctx, f), kernel, items, args);
 }
 
 /* Merged geometry of up to 3 operands viewed at one output shape (see the file comment).
@@ -139,12 +138,11 @@ static int plan3_fits(const clgrad_context *ctx, const plan *p)
     return p->nd <= 3 && plan3_ndrange(ctx, p, g, l);
 }
 
-static clgrad_status launch_plan3(clgrad_context *ctx, const char *kernel, const plan *p, int nargs,
-                                  const clgrad__karg *args)
+static clgrad_status launch_plan3(clgrad_context *ctx, const char *kernel, const plan *p, clgrad__kargs args)
 {
     size_t g[3], l[3];
     plan3_ndrange(ctx, p, g, l);
-    return clgrad__launch(ctx, FAMILY, fam_opts(ctx, 0), kernel, 3, g, l, nargs, args);
+    return clgrad__launch(ctx, FAMILY, fam_opts(ctx, 0), kernel, 3, g, l, args);
 }
 
 static clgrad_status new_like(clgrad_context *ctx, int nd, const int64_t *shape, clgrad_tensor **out)
@@ -170,9 +168,9 @@ static clgrad_status unary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_t
     if (st == CLGRAD_OK) {
         int64_t cnt = clgrad__numel(x->ndim, x->shape);
         cl_float p0 = (cl_float)n->f[0], p1 = (cl_float)n->f[1];
-        clgrad__karg a[] = {CLGRAD_KARG_T(dx), CLGRAD_KARG_T(x), CLGRAD_KARG_T(g), CLGRAD_KARG(cnt),
-                            CLGRAD_KARG(p0), CLGRAD_KARG(p1)};
-        st = launch_vec(x->ctx, f, kernel, cnt, 9, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dx), CLGRAD_KARG_T(x), CLGRAD_KARG_T(g), CLGRAD_KARG(cnt),
+                                      CLGRAD_KARG(p0), CLGRAD_KARG(p1));
+        st = launch_vec(x->ctx, f, kernel, cnt, a);
     }
     clgrad_tensor_release(g);
     if (st != CLGRAD_OK) {
@@ -198,8 +196,8 @@ clgrad_status clgrad__unary(clgrad__unary_family fam, const char *fn, const char
     if (st == CLGRAD_OK) {
         int64_t n = clgrad__numel(x->ndim, x->shape);
         cl_float a0 = p0, a1 = p1;
-        clgrad__karg a[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(xc), CLGRAD_KARG(n), CLGRAD_KARG(a0), CLGRAD_KARG(a1)};
-        st = launch_vec(ctx, (int)fam, kernel, n, 7, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(xc), CLGRAD_KARG(n), CLGRAD_KARG(a0), CLGRAD_KARG(a1));
+        st = launch_vec(ctx, (int)fam, kernel, n, a);
     }
     if (st == CLGRAD_OK && differentiable && clgrad__grad_needed(1, &x)) {
         clgrad__node *nd;
@@ -230,8 +228,8 @@ static clgrad_status binary_launch(const char *op, clgrad_tensor *y, clgrad_tens
     if (n == 0) return CLGRAD_OK;
     if (contiguous_at(a, n) && contiguous_at(b, n)) {
         snprintf(kernel, sizeof kernel, "%s_fwd_f32", op);
-        clgrad__karg args[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(a), CLGRAD_KARG_T(b), CLGRAD_KARG(n)};
-        return launch_vec(ctx, 0, kernel, n, 7, args);
+        clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(a), CLGRAD_KARG_T(b), CLGRAD_KARG(n));
+        return launch_vec(ctx, 0, kernel, n, args);
     }
     plan p;
     clgrad_tensor *ts[2] = {a, b};
@@ -239,15 +237,15 @@ static clgrad_status binary_launch(const char *op, clgrad_tensor *y, clgrad_tens
     if (plan3_fits(ctx, &p)) {
         cl_long4 as = plan_l4(&p, 0), bs = plan_l4(&p, 1), sh = plan_l4(&p, -1);
         snprintf(kernel, sizeof kernel, "%s_bcast3_f32", op);
-        clgrad__karg args[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(a), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
-                               CLGRAD_KARG(bs), CLGRAD_KARG(sh)};
-        return launch_plan3(ctx, kernel, &p, 9, args);
+        clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(a), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
+                                         CLGRAD_KARG(bs), CLGRAD_KARG(sh));
+        return launch_plan3(ctx, kernel, &p, args);
     }
     cl_long8 sh = plan_l8(&p, -1), as = plan_l8(&p, 0), bs = plan_l8(&p, 1);
     snprintf(kernel, sizeof kernel, "%s_bcast8_f32", op);
-    clgrad__karg args[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
-                           CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(n)};
-    return clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0), kernel, (size_t)n, 11, args);
+    clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
+                                     CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(n));
+    return clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0), kernel, (size_t)n, args);
 }
 
 /* Validates a binary op's operands and makes its (uninitialised) broadcast output. */
@@ -321,17 +319,17 @@ static clgrad_status binary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_
         if (plan3_fits(ctx, &p)) {
             cl_long4 as = plan_l4(&p, 0), bs = plan_l4(&p, 1), sh = plan_l4(&p, -1);
             snprintf(kernel, sizeof kernel, "%s_bwd_bcast3_f32", n->name);
-            clgrad__karg args[] = {CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
-                                   CLGRAD_KARG_T(g), CLGRAD_KARG_T(a), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
-                                   CLGRAD_KARG(bs), CLGRAD_KARG(sh)};
-            st = launch_plan3(ctx, kernel, &p, 13, args);
+            clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
+                                             CLGRAD_KARG_T(g), CLGRAD_KARG_T(a), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
+                                             CLGRAD_KARG(bs), CLGRAD_KARG(sh));
+            st = launch_plan3(ctx, kernel, &p, args);
         } else {
             cl_long8 sh = plan_l8(&p, -1), as = plan_l8(&p, 0), bs = plan_l8(&p, 1);
             snprintf(kernel, sizeof kernel, "%s_bwd_bcast8_f32", n->name);
-            clgrad__karg args[] = {CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
-                                   CLGRAD_KARG_T(g), CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as),
-                                   CLGRAD_KARG_T(b), CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(cnt)};
-            st = clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0), kernel, (size_t)cnt, 15, args);
+            clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
+                                             CLGRAD_KARG_T(g), CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as),
+                                             CLGRAD_KARG_T(b), CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(cnt));
+            st = clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0), kernel, (size_t)cnt, args);
         }
     }
     clgrad_tensor_release(g);
@@ -445,15 +443,15 @@ static clgrad_status where_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_t
         make_plan(&p, n->out_ndim, n->out_shape, 1, &c);
         if (plan3_fits(ctx, &p)) {
             cl_long4 cs = plan_l4(&p, 0), sh = plan_l4(&p, -1);
-            clgrad__karg args[] = {CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
-                                   CLGRAD_KARG_T(g), CLGRAD_KARG_T(c), CLGRAD_KARG(cs), CLGRAD_KARG(sh)};
-            st = launch_plan3(ctx, "where_bwd_bcast3_f32", &p, 10, args);
+            clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
+                                             CLGRAD_KARG_T(g), CLGRAD_KARG_T(c), CLGRAD_KARG(cs), CLGRAD_KARG(sh));
+            st = launch_plan3(ctx, "where_bwd_bcast3_f32", &p, args);
         } else {
             cl_long8 sh = plan_l8(&p, -1), cs = plan_l8(&p, 0);
-            clgrad__karg args[] = {CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
-                                   CLGRAD_KARG_T(g), CLGRAD_KARG_T(c), CLGRAD_KARG(sh), CLGRAD_KARG(cs),
-                                   CLGRAD_KARG(cnt)};
-            st = clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0), "where_bwd_bcast8_f32", (size_t)cnt, 11, args);
+            clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
+                                             CLGRAD_KARG_T(g), CLGRAD_KARG_T(c), CLGRAD_KARG(sh), CLGRAD_KARG(cs),
+                                             CLGRAD_KARG(cnt));
+            st = clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0), "where_bwd_bcast8_f32", (size_t)cnt, args);
         }
     }
     clgrad_tensor_release(g);
@@ -473,23 +471,23 @@ static clgrad_status where_launch(clgrad_tensor *y, clgrad_tensor *c, clgrad_ten
     int64_t n = clgrad__numel(y->ndim, y->shape);
     if (n == 0) return CLGRAD_OK;
     if (contiguous_at(c, n) && contiguous_at(a, n) && contiguous_at(b, n)) {
-        clgrad__karg args[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(c), CLGRAD_KARG_T(a), CLGRAD_KARG_T(b), CLGRAD_KARG(n)};
-        return launch_vec(ctx, 0, "where_fwd_f32", n, 9, args);
+        clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(c), CLGRAD_KARG_T(a), CLGRAD_KARG_T(b), CLGRAD_KARG(n));
+        return launch_vec(ctx, 0, "where_fwd_f32", n, args);
     }
     plan p;
     clgrad_tensor *ts[3] = {c, a, b};
     make_plan(&p, y->ndim, y->shape, 3, ts);
     if (plan3_fits(ctx, &p)) {
         cl_long4 cs = plan_l4(&p, 0), as = plan_l4(&p, 1), bs = plan_l4(&p, 2), sh = plan_l4(&p, -1);
-        clgrad__karg args[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(c), CLGRAD_KARG(cs), CLGRAD_KARG_T(a),
-                               CLGRAD_KARG(as), CLGRAD_KARG_T(b), CLGRAD_KARG(bs), CLGRAD_KARG(sh)};
-        return launch_plan3(ctx, "where_bcast3_f32", &p, 12, args);
+        clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(c), CLGRAD_KARG(cs), CLGRAD_KARG_T(a),
+                                         CLGRAD_KARG(as), CLGRAD_KARG_T(b), CLGRAD_KARG(bs), CLGRAD_KARG(sh));
+        return launch_plan3(ctx, "where_bcast3_f32", &p, args);
     }
     cl_long8 sh = plan_l8(&p, -1), cs = plan_l8(&p, 0), as = plan_l8(&p, 1), bs = plan_l8(&p, 2);
-    clgrad__karg args[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(c), CLGRAD_KARG(sh), CLGRAD_KARG(cs),
-                           CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
-                           CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(n)};
-    return clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0), "where_bcast8_f32", (size_t)n, 15, args);
+    clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(c), CLGRAD_KARG(sh), CLGRAD_KARG(cs),
+                                     CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
+                                     CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(n));
+    return clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0), "where_bcast8_f32", (size_t)n, args);
 }
 
 clgrad_status clgrad_where(clgrad_tensor *cond, clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)

@@ -36,9 +36,9 @@ static clgrad_status finish(clgrad_tensor *l, clgrad_tensor *counted, clgrad_red
     if (st == CLGRAD_OK) st = clgrad__reduce(counted, all, CLGRAD__RED_SUM, NULL, 1.0, 0, NULL, &c);
     if (st == CLGRAD_OK) st = clgrad__tensor_new(l->ctx, CLGRAD_DTYPE_F32, 0, NULL, &y);
     if (st == CLGRAD_OK) {
-        clgrad__karg a[] = {CLGRAD_KARG(y->buf->mem), CLGRAD_KARG(y->offset), CLGRAD_KARG(s->buf->mem),
-                            CLGRAD_KARG(c->buf->mem)};
-        st = clgrad__launch_1d(l->ctx, FAMILY, NULL, "loss_div_f32", 1, 4, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(y->buf->mem), CLGRAD_KARG(y->offset), CLGRAD_KARG(s->buf->mem),
+                                      CLGRAD_KARG(c->buf->mem));
+        st = clgrad__launch_1d(l->ctx, FAMILY, NULL, "loss_div_f32", 1, a);
     }
     clgrad_tensor_release(s);
     if (st != CLGRAD_OK) {
@@ -65,11 +65,11 @@ static clgrad_status nll_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_te
     clgrad_status st = clgrad__contiguous(gy, &g);
     if (st == CLGRAD_OK) st = clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, 2, x->shape, &dx);
     if (st == CLGRAD_OK) {
-        clgrad__karg a[] = {CLGRAD_KARG(dx->buf->mem), CLGRAD_KARG(lpm),    CLGRAD_KARG_T(labels),
-                            CLGRAD_KARG_T(g),          CLGRAD_KARG(per_sample), CLGRAD_KARG(cntm),
-                            CLGRAD_KARG(N),            CLGRAD_KARG(C),      CLGRAD_KARG(eps),
-                            CLGRAD_KARG(ignore),       CLGRAD_KARG(sm)};
-        st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "nll_bwd_f32", (size_t)(N * C), 13, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(dx->buf->mem), CLGRAD_KARG(lpm),    CLGRAD_KARG_T(labels),
+                                      CLGRAD_KARG_T(g),          CLGRAD_KARG(per_sample), CLGRAD_KARG(cntm),
+                                      CLGRAD_KARG(N),            CLGRAD_KARG(C),      CLGRAD_KARG(eps),
+                                      CLGRAD_KARG(ignore),       CLGRAD_KARG(sm));
+        st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "nll_bwd_f32", (size_t)(N * C), a);
     }
     clgrad_tensor_release(g);
     if (st != CLGRAD_OK) clgrad_tensor_release(dx);
@@ -115,13 +115,13 @@ static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor 
             cl_mem cm = cnt ? cnt->buf->mem : NULL;
             cl_float e = eps;
             cl_int ignore = IGNORE_INDEX, m = mean;
-            clgrad__karg k[] = {CLGRAD_KARG(y->buf->mem), CLGRAD_KARG(y->offset), CLGRAD_KARG(cm),
-                                CLGRAD_KARG_T(lp),        CLGRAD_KARG_T(lab),     CLGRAD_KARG(N),
-                                CLGRAD_KARG(C),           CLGRAD_KARG(e),         CLGRAD_KARG(ignore),
-                                CLGRAD_KARG(m),           CLGRAD_KARG_LOCAL(64 * sizeof(cl_float)),
-                                CLGRAD_KARG_LOCAL(64 * sizeof(cl_float))};
+            clgrad__kargs k = CLGRAD_ARGS(CLGRAD_KARG(y->buf->mem), CLGRAD_KARG(y->offset), CLGRAD_KARG(cm),
+                                          CLGRAD_KARG_T(lp),        CLGRAD_KARG_T(lab),     CLGRAD_KARG(N),
+                                          CLGRAD_KARG(C),           CLGRAD_KARG(e),         CLGRAD_KARG(ignore),
+                                          CLGRAD_KARG(m),           CLGRAD_KARG_LOCAL(64 * sizeof(cl_float)),
+                                          CLGRAD_KARG_LOCAL(64 * sizeof(cl_float)));
             size_t g = 64, lsz = 64;
-            st = clgrad__launch(ctx, FAMILY, NULL, "nll_fwd_red_f32", 1, &g, &lsz, 14, k);
+            st = clgrad__launch(ctx, FAMILY, NULL, "nll_fwd_red_f32", 1, &g, &lsz, k);
         }
     }
     if (st == CLGRAD_OK && !fused && eps != 0.0f) {
@@ -135,10 +135,10 @@ static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor 
         cl_mem rs = rowsum ? rowsum->buf->mem : NULL;
         cl_float e = eps;
         cl_int ignore = IGNORE_INDEX;
-        clgrad__karg k[] = {CLGRAD_KARG(l->buf->mem), CLGRAD_KARG(counted->buf->mem), CLGRAD_KARG_T(lp),
-                            CLGRAD_KARG_T(lab),       CLGRAD_KARG(rs),                CLGRAD_KARG(N),
-                            CLGRAD_KARG(C),           CLGRAD_KARG(e),                 CLGRAD_KARG(ignore)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "nll_fwd_f32", (size_t)N, 11, k);
+        clgrad__kargs k = CLGRAD_ARGS(CLGRAD_KARG(l->buf->mem), CLGRAD_KARG(counted->buf->mem), CLGRAD_KARG_T(lp),
+                                      CLGRAD_KARG_T(lab),       CLGRAD_KARG(rs),                CLGRAD_KARG(N),
+                                      CLGRAD_KARG(C),           CLGRAD_KARG(e),                 CLGRAD_KARG(ignore));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "nll_fwd_f32", (size_t)N, k);
     }
     if (st == CLGRAD_OK && !fused) st = finish(l, counted, red, 1.0, &y, &cnt);
     if (st == CLGRAD_OK && clgrad__grad_needed(1, &x)) {
@@ -195,10 +195,10 @@ static clgrad_status pointwise_backward(clgrad__node *nd, clgrad_tensor *gy, clg
     if (st == CLGRAD_OK && nd->needs_grad[1]) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, t->ndim, t->shape, &dt);
     if (st == CLGRAD_OK && n > 0) {
         cl_mem dxm = dx ? dx->buf->mem : NULL, dtm = dt ? dt->buf->mem : NULL;
-        clgrad__karg a[] = {CLGRAD_KARG(dxm),      CLGRAD_KARG(dtm),   CLGRAD_KARG_T(xc), CLGRAD_KARG_T(tc),
-                            CLGRAD_KARG_T(g),      CLGRAD_KARG(per_elem), CLGRAD_KARG(scale), CLGRAD_KARG(n),
-                            CLGRAD_KARG(bce)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "pointwise_bwd_f32", (size_t)n, 12, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(dxm),      CLGRAD_KARG(dtm),   CLGRAD_KARG_T(xc), CLGRAD_KARG_T(tc),
+                                      CLGRAD_KARG_T(g),      CLGRAD_KARG(per_elem), CLGRAD_KARG(scale), CLGRAD_KARG(n),
+                                      CLGRAD_KARG(bce));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "pointwise_bwd_f32", (size_t)n, a);
     }
     clgrad_tensor_release(xc);
     clgrad_tensor_release(tc);
@@ -235,8 +235,8 @@ static clgrad_status pointwise_common(const char *fn, clgrad_tensor *x, clgrad_t
     if (st == CLGRAD_OK) st = clgrad__contiguous(t, &tc);
     if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &l);
     if (st == CLGRAD_OK && n > 0) {
-        clgrad__karg a[] = {CLGRAD_KARG(l->buf->mem), CLGRAD_KARG_T(xc), CLGRAD_KARG_T(tc), CLGRAD_KARG(n)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, bce ? "bce_fwd_f32" : "mse_fwd_f32", (size_t)n, 6, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(l->buf->mem), CLGRAD_KARG_T(xc), CLGRAD_KARG_T(tc), CLGRAD_KARG(n));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, bce ? "bce_fwd_f32" : "mse_fwd_f32", (size_t)n, a);
     }
     if (st == CLGRAD_OK) st = finish(l, NULL, red, (double)n, &y, &unused);
     if (st == CLGRAD_OK && clgrad__grad_needed(2, (clgrad_tensor *[]){x, t})) {

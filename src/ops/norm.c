@@ -35,23 +35,23 @@ static clgrad_status stats(clgrad_tensor *x, int64_t A, int64_t C, int64_t B, fl
     clgrad_status st = temp(ctx, C * nch, &pm);
     if (st == CLGRAD_OK) st = temp(ctx, C * nch, &pq);
     if (st == CLGRAD_OK) {
-        clgrad__karg a[] = {CLGRAD_KARG_T(x),     CLGRAD_KARG(A),          CLGRAD_KARG(C),          CLGRAD_KARG(B),
-                            CLGRAD_KARG(chunk),   CLGRAD_KARG(nch),        CLGRAD_KARG(pm->buf->mem),
-                            CLGRAD_KARG(pq->buf->mem)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_stats_partial_f32", (size_t)(C * nch), (int)(sizeof a / sizeof a[0]), a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x),     CLGRAD_KARG(A),          CLGRAD_KARG(C),          CLGRAD_KARG(B),
+                                      CLGRAD_KARG(chunk),   CLGRAD_KARG(nch),        CLGRAD_KARG(pm->buf->mem),
+                                      CLGRAD_KARG(pq->buf->mem));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_stats_partial_f32", (size_t)(C * nch), a);
     }
     if (st == CLGRAD_OK) {
         clgrad_tensor *rmt = rm ? rm : mean, *rvt = rv ? rv : mean;
         cl_long rms = rm ? rm->strides[0] : 0, rvs = rv ? rv->strides[0] : 0;
         cl_int um = rm != NULL, uv = rv != NULL;
         cl_float e = eps, mo = momentum;
-        clgrad__karg a[] = {CLGRAD_KARG(pm->buf->mem), CLGRAD_KARG(pq->buf->mem), CLGRAD_KARG(C),
-                            CLGRAD_KARG(M),            CLGRAD_KARG(chunk),        CLGRAD_KARG(nch),
-                            CLGRAD_KARG(e),            CLGRAD_KARG(mean->buf->mem), CLGRAD_KARG(invstd->buf->mem),
-                            CLGRAD_KARG_T(rmt),        CLGRAD_KARG(rms),          CLGRAD_KARG_T(rvt),
-                            CLGRAD_KARG(rvs),          CLGRAD_KARG(mo),           CLGRAD_KARG(um),
-                            CLGRAD_KARG(uv)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_stats_merge_f32", (size_t)C, (int)(sizeof a / sizeof a[0]), a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(pm->buf->mem), CLGRAD_KARG(pq->buf->mem), CLGRAD_KARG(C),
+                                      CLGRAD_KARG(M),            CLGRAD_KARG(chunk),        CLGRAD_KARG(nch),
+                                      CLGRAD_KARG(e),            CLGRAD_KARG(mean->buf->mem), CLGRAD_KARG(invstd->buf->mem),
+                                      CLGRAD_KARG_T(rmt),        CLGRAD_KARG(rms),          CLGRAD_KARG_T(rvt),
+                                      CLGRAD_KARG(rvs),          CLGRAD_KARG(mo),           CLGRAD_KARG(um),
+                                      CLGRAD_KARG(uv));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_stats_merge_f32", (size_t)C, a);
     }
     clgrad_tensor_release(pm);
     clgrad_tensor_release(pq);
@@ -65,11 +65,11 @@ static clgrad_status apply(clgrad_tensor *y, clgrad_tensor *x, clgrad_tensor *me
     int64_t n = clgrad__numel(x->ndim, x->shape);
     clgrad_tensor *wt = w ? w : x, *bt = b ? b : x;
     cl_int hw = w != NULL, hb = b != NULL;
-    clgrad__karg a[] = {CLGRAD_KARG_T(y),     CLGRAD_KARG_T(x),    CLGRAD_KARG(n),    CLGRAD_KARG(mean->buf->mem),
-                        CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG(sdiv), CLGRAD_KARG(smod), CLGRAD_KARG_T(wt),
-                        CLGRAD_KARG_T(bt),    CLGRAD_KARG(adiv),   CLGRAD_KARG(amod), CLGRAD_KARG(hw),
-                        CLGRAD_KARG(hb)};
-    return clgrad__launch_1d(x->ctx, FAMILY, NULL, "norm_apply_f32", (size_t)n, (int)(sizeof a / sizeof a[0]), a);
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(y),     CLGRAD_KARG_T(x),    CLGRAD_KARG(n),    CLGRAD_KARG(mean->buf->mem),
+                                  CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG(sdiv), CLGRAD_KARG(smod), CLGRAD_KARG_T(wt),
+                                  CLGRAD_KARG_T(bt),    CLGRAD_KARG(adiv),   CLGRAD_KARG(amod), CLGRAD_KARG(hw),
+                                  CLGRAD_KARG(hb));
+    return clgrad__launch_1d(x->ctx, FAMILY, NULL, "norm_apply_f32", (size_t)n, a);
 }
 
 /* s1[c] = sum g, s2[c] = sum g * xhat over x seen as (A, C, B), g = dy * (w_in ? w : 1).
@@ -87,18 +87,18 @@ static clgrad_status bwd_sums(clgrad_tensor *x, clgrad_tensor *dy, clgrad_tensor
     if (st == CLGRAD_OK) {
         clgrad_tensor *wt = w ? w : x;
         cl_int wi = w_in && w;
-        clgrad__karg a[] = {CLGRAD_KARG_T(x),     CLGRAD_KARG_T(dy),    CLGRAD_KARG(mean->buf->mem),
-                            CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG(sdiv), CLGRAD_KARG(smod),
-                            CLGRAD_KARG_T(wt),    CLGRAD_KARG(adiv),    CLGRAD_KARG(amod),
-                            CLGRAD_KARG(wi),      CLGRAD_KARG(A),       CLGRAD_KARG(C),
-                            CLGRAD_KARG(B),       CLGRAD_KARG(chunk),   CLGRAD_KARG(nch),
-                            CLGRAD_KARG(p1->buf->mem), CLGRAD_KARG(p2->buf->mem)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_bwd_partial_f32", (size_t)(C * nch), (int)(sizeof a / sizeof a[0]), a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x),     CLGRAD_KARG_T(dy),    CLGRAD_KARG(mean->buf->mem),
+                                      CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG(sdiv), CLGRAD_KARG(smod),
+                                      CLGRAD_KARG_T(wt),    CLGRAD_KARG(adiv),    CLGRAD_KARG(amod),
+                                      CLGRAD_KARG(wi),      CLGRAD_KARG(A),       CLGRAD_KARG(C),
+                                      CLGRAD_KARG(B),       CLGRAD_KARG(chunk),   CLGRAD_KARG(nch),
+                                      CLGRAD_KARG(p1->buf->mem), CLGRAD_KARG(p2->buf->mem));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_bwd_partial_f32", (size_t)(C * nch), a);
     }
     for (int i = 0; i < 2 && st == CLGRAD_OK; i++) {
         clgrad_tensor *p = i ? p2 : p1, *o = i ? s2 : s1;
-        clgrad__karg a[] = {CLGRAD_KARG(p->buf->mem), CLGRAD_KARG(C), CLGRAD_KARG(nch), CLGRAD_KARG_T(o)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "partial_sum_f32", (size_t)C, (int)(sizeof a / sizeof a[0]), a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(p->buf->mem), CLGRAD_KARG(C), CLGRAD_KARG(nch), CLGRAD_KARG_T(o));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "partial_sum_f32", (size_t)C, a);
     }
     clgrad_tensor_release(p1);
     clgrad_tensor_release(p2);
@@ -113,12 +113,12 @@ static clgrad_status bwd_dx(clgrad_tensor *dx, clgrad_tensor *x, clgrad_tensor *
     clgrad_tensor *wt = w ? w : x;
     cl_int wi = w && w_in, wo = w && w_out;
     cl_float im = invM;
-    clgrad__karg a[] = {CLGRAD_KARG(dx->buf->mem), CLGRAD_KARG_T(x),   CLGRAD_KARG_T(dy),     CLGRAD_KARG(n),
-                        CLGRAD_KARG(mean->buf->mem), CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG(sdiv),
-                        CLGRAD_KARG(smod),         CLGRAD_KARG(s1->buf->mem), CLGRAD_KARG(s2->buf->mem),
-                        CLGRAD_KARG(im),           CLGRAD_KARG_T(wt),  CLGRAD_KARG(adiv),     CLGRAD_KARG(amod),
-                        CLGRAD_KARG(wi),           CLGRAD_KARG(wo)};
-    return clgrad__launch_1d(x->ctx, FAMILY, NULL, "norm_bwd_dx_f32", (size_t)n, (int)(sizeof a / sizeof a[0]), a);
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(dx->buf->mem), CLGRAD_KARG_T(x),   CLGRAD_KARG_T(dy),     CLGRAD_KARG(n),
+                                  CLGRAD_KARG(mean->buf->mem), CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG(sdiv),
+                                  CLGRAD_KARG(smod),         CLGRAD_KARG(s1->buf->mem), CLGRAD_KARG(s2->buf->mem),
+                                  CLGRAD_KARG(im),           CLGRAD_KARG_T(wt),  CLGRAD_KARG(adiv),     CLGRAD_KARG(amod),
+                                  CLGRAD_KARG(wi),           CLGRAD_KARG(wo));
+    return clgrad__launch_1d(x->ctx, FAMILY, NULL, "norm_bwd_dx_f32", (size_t)n, a);
 }
 
 /* --- batch norm -------------------------------------------------------------------------- */
@@ -213,10 +213,10 @@ clgrad_status clgrad_batch_norm(clgrad_tensor *x, clgrad_tensor *weight, clgrad_
     } else {
         cl_long rms = running_mean->strides[0], rvs = running_var->strides[0];
         cl_float e = eps;
-        clgrad__karg a[] = {CLGRAD_KARG_T(running_mean), CLGRAD_KARG(rms), CLGRAD_KARG_T(running_var),
-                            CLGRAD_KARG(rvs),            CLGRAD_KARG(C),   CLGRAD_KARG(e),
-                            CLGRAD_KARG(mean->buf->mem), CLGRAD_KARG(invstd->buf->mem)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_eval_stats_f32", (size_t)C, (int)(sizeof a / sizeof a[0]), a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(running_mean), CLGRAD_KARG(rms), CLGRAD_KARG_T(running_var),
+                                      CLGRAD_KARG(rvs),            CLGRAD_KARG(C),   CLGRAD_KARG(e),
+                                      CLGRAD_KARG(mean->buf->mem), CLGRAD_KARG(invstd->buf->mem));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_eval_stats_f32", (size_t)C, a);
     }
     if (st != CLGRAD_OK) goto done;
     if ((st = apply(y, xc, mean, invstd, S, C, wc, bc, S, C)) != CLGRAD_OK) goto done;

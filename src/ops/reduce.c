@@ -78,22 +78,26 @@ static size_t vec_wg(const clgrad_context *ctx) { return is_gpu(ctx) ? clgrad__w
 static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_view *v, cl_mem mean, cl_mem iin,
                               cl_mem out, cl_long ooff, cl_mem oidx, cl_long oioff, float div, cl_long nchunk)
 {
-    char opts[80];
-    snprintf(opts, sizeof opts, "-DRED_OP=%d -DRED_LANES=%d -DRED_VW=%d", (int)op, RED_LANES, RED_COLS_VW);
+    static const char *const op_names[] = {[CLGRAD__RED_SUM] = "SUM", [CLGRAD__RED_MAX] = "MAX",
+                                           [CLGRAD__RED_MIN] = "MIN", [CLGRAD__RED_SQDEV] = "SQDEV",
+                                           [CLGRAD__RED_ARGMAX] = "ARGMAX"};
+    char opcode[32], opts[96];
+    clgrad__op_code_option(opcode, sizeof opcode, "RED_OP", op_names, sizeof op_names / sizeof op_names[0], (int)op);
+    snprintf(opts, sizeof opts, "%s -DRED_LANES=%d -DRED_VW=%d", opcode, RED_LANES, RED_COLS_VW);
     cl_long chunk = RED_CHUNK;
     cl_int has_iin = iin != NULL;
     cl_float d = div;
     cl_long npart = v->O * v->M * v->I * nchunk;
     clgrad__red_kernel kind = pick_kernel(ctx, op, v, npart);
     if (kind == CLGRAD__RED_KERNEL_COLS) {
-        clgrad__karg a[] = {CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O),  CLGRAD_KARG(v->R),
-                            CLGRAD_KARG(v->I),   CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
-                            CLGRAD_KARG(chunk),  CLGRAD_KARG(nchunk), CLGRAD_KARG(mean),  CLGRAD_KARG(out),
-                            CLGRAD_KARG(ooff),   CLGRAD_KARG(d)};
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O),  CLGRAD_KARG(v->R),
+                                      CLGRAD_KARG(v->I),   CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
+                                      CLGRAD_KARG(chunk),  CLGRAD_KARG(nchunk), CLGRAD_KARG(mean),  CLGRAD_KARG(out),
+                                      CLGRAD_KARG(ooff),   CLGRAD_KARG(d));
         size_t P = (size_t)(v->O * nchunk), gy = P < RED_FOLD ? P : RED_FOLD;
         size_t global[3] = {(size_t)((v->I + RED_COLS_VW - 1) / RED_COLS_VW), gy, (P + gy - 1) / gy};
         size_t local[3] = {vec_wg(ctx), 1, 1};
-        return clgrad__launch(ctx, FAMILY, opts, "reduce_cols_f32", 3, global, local, 14, a);
+        return clgrad__launch(ctx, FAMILY, opts, "reduce_cols_f32", 3, global, local, a);
     }
     if (kind == CLGRAD__RED_KERNEL_COLWG) {
         clgrad__program_entry *pe;
@@ -109,30 +113,31 @@ static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_
         while (cw * lw > wg_max && cw > 1) cw /= 2;
         size_t lbytes = (size_t)RED_LANES * cw * sizeof(cl_float);
         if (ctx->info.local_mem_bytes == 0 || lbytes <= ctx->info.local_mem_bytes) {
-            clgrad__karg a[] = {CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O),  CLGRAD_KARG(v->R),
-                                CLGRAD_KARG(v->I),   CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
-                                CLGRAD_KARG(chunk),  CLGRAD_KARG(nchunk), CLGRAD_KARG(mean),  CLGRAD_KARG(out),
-                                CLGRAD_KARG(ooff),   CLGRAD_KARG(d),      CLGRAD_KARG_LOCAL(lbytes)};
+            clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O),  CLGRAD_KARG(v->R),
+                                          CLGRAD_KARG(v->I),   CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
+                                          CLGRAD_KARG(chunk),  CLGRAD_KARG(nchunk), CLGRAD_KARG(mean),  CLGRAD_KARG(out),
+                                          CLGRAD_KARG(ooff),   CLGRAD_KARG(d),      CLGRAD_KARG_LOCAL(lbytes));
             size_t P = (size_t)(v->O * nchunk), gy = P < RED_FOLD ? P : RED_FOLD;
             size_t global[3] = {((size_t)v->I + cw - 1) / cw * cw, gy * lw, (P + gy - 1) / gy};
             size_t local[3] = {cw, lw, 1};
-            return clgrad__launch(ctx, FAMILY, opts, "reduce_colwg_f32", 3, global, local, 15, a);
+            return clgrad__launch(ctx, FAMILY, opts, "reduce_colwg_f32", 3, global, local, a);
         }
         kind = CLGRAD__RED_KERNEL_ITEM; /* too little local memory: same results */
     }
     if (kind == CLGRAD__RED_KERNEL_ROWS) {
-        clgrad__karg a[] = {CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off),  CLGRAD_KARG(v->O),  CLGRAD_KARG(v->M),
-                            CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sm),   CLGRAD_KARG(v->R),  CLGRAD_KARG(v->R2),
-                            CLGRAD_KARG(v->s1),  CLGRAD_KARG(v->sr),   CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk),
-                            CLGRAD_KARG(mean),   CLGRAD_KARG(out),     CLGRAD_KARG(ooff),  CLGRAD_KARG(d)};
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off),  CLGRAD_KARG(v->O),  CLGRAD_KARG(v->M),
+                                      CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sm),   CLGRAD_KARG(v->R),  CLGRAD_KARG(v->R2),
+                                      CLGRAD_KARG(v->s1),  CLGRAD_KARG(v->sr),   CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk),
+                                      CLGRAD_KARG(mean),   CLGRAD_KARG(out),     CLGRAD_KARG(ooff),  CLGRAD_KARG(d));
         size_t global = (size_t)npart, local = vec_wg(ctx);
-        return clgrad__launch(ctx, FAMILY, opts, "reduce_rows_f32", 1, &global, &local, 16, a);
+        return clgrad__launch(ctx, FAMILY, opts, "reduce_rows_f32", 1, &global, &local, a);
     }
-    clgrad__karg a[20] = {CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O), CLGRAD_KARG(v->R),
-                          CLGRAD_KARG(v->I), CLGRAD_KARG(v->so), CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
-                          CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk), CLGRAD_KARG(mean), CLGRAD_KARG(iin),
-                          CLGRAD_KARG(has_iin), CLGRAD_KARG(out), CLGRAD_KARG(ooff), CLGRAD_KARG(oidx),
-                          CLGRAD_KARG(oioff), CLGRAD_KARG(d)};
+    /* the generic kernels share their first 18 arguments; reduce_wg_f32 adds two local buffers */
+#define RED_GENERIC_ARGS                                                                           \
+    CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O), CLGRAD_KARG(v->R), CLGRAD_KARG(v->I),        \
+        CLGRAD_KARG(v->so), CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si), CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk),  \
+        CLGRAD_KARG(mean), CLGRAD_KARG(iin), CLGRAD_KARG(has_iin), CLGRAD_KARG(out), CLGRAD_KARG(ooff),       \
+        CLGRAD_KARG(oidx), CLGRAD_KARG(oioff), CLGRAD_KARG(d)
     if (kind == CLGRAD__RED_KERNEL_WG) {
         clgrad__program_entry *pe;
         cl_kernel k;
@@ -143,13 +148,14 @@ static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_
         while (W > 1 && (W > wg_max || W > ctx->info.max_work_group_size)) W /= 2;
         size_t lbytes = (size_t)RED_LANES * (sizeof(cl_float) + sizeof(cl_int));
         if (ctx->info.local_mem_bytes == 0 || lbytes <= ctx->info.local_mem_bytes) {
-            a[18] = CLGRAD_KARG_LOCAL((size_t)RED_LANES * sizeof(cl_float));
-            a[19] = CLGRAD_KARG_LOCAL((size_t)RED_LANES * sizeof(cl_int));
             size_t global = (size_t)npart * W;
-            return clgrad__launch(ctx, FAMILY, opts, "reduce_wg_f32", 1, &global, &W, 20, a);
+            return clgrad__launch(ctx, FAMILY, opts, "reduce_wg_f32", 1, &global, &W,
+                                  CLGRAD_ARGS(RED_GENERIC_ARGS, CLGRAD_KARG_LOCAL((size_t)RED_LANES * sizeof(cl_float)),
+                                              CLGRAD_KARG_LOCAL((size_t)RED_LANES * sizeof(cl_int))));
         }
     }
-    return clgrad__launch_1d(ctx, FAMILY, opts, "reduce_item_f32", (size_t)npart, 18, a);
+    return clgrad__launch_1d(ctx, FAMILY, opts, "reduce_item_f32", (size_t)npart, CLGRAD_ARGS(RED_GENERIC_ARGS));
+#undef RED_GENERIC_ARGS
 }
 
 /* Merges dims [a, b) of (sz, st) into one (size, stride); 0 when their strides don't allow. */
@@ -395,9 +401,9 @@ static clgrad_status bcast_back(clgrad_tensor *x, uint32_t mask, clgrad_tensor *
         clgrad__geom_broadcast(gk, x->ndim, x->shape, &gg);
         cl_long n = clgrad__numel(x->ndim, x->shape);
         cl_float d = (cl_float)div;
-        clgrad__karg a[] = {CLGRAD_KARG(r->buf->mem), CLGRAD_KARG(n), CLGRAD_KARG_T(gk), CLGRAD_KARG(gg.shape),
-                            CLGRAD_KARG(gg.stride), CLGRAD_KARG(d)};
-        st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "reduce_bcast_f32", (size_t)n, 7, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(r->buf->mem), CLGRAD_KARG(n), CLGRAD_KARG_T(gk), CLGRAD_KARG(gg.shape),
+                                      CLGRAD_KARG(gg.stride), CLGRAD_KARG(d));
+        st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "reduce_bcast_f32", (size_t)n, a);
     }
     clgrad_tensor_release(g);
     clgrad_tensor_release(gk);
@@ -425,17 +431,17 @@ static clgrad_status extreme_backward(clgrad__node *n, clgrad_tensor *gy, clgrad
     if (st == CLGRAD_OK) {
         clgrad__geom_of(x, &gx_);
         clgrad__geom_broadcast(y, x->ndim, x->shape, &gyg);
-        clgrad__karg a[] = {CLGRAD_KARG(m->buf->mem), CLGRAD_KARG(nx),         CLGRAD_KARG_T(x),
-                            CLGRAD_KARG(gx_.shape),   CLGRAD_KARG(gx_.stride), CLGRAD_KARG_T(y),
-                            CLGRAD_KARG(gyg.shape),   CLGRAD_KARG(gyg.stride)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "reduce_eqmask_f32", (size_t)nx, 10, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(m->buf->mem), CLGRAD_KARG(nx),         CLGRAD_KARG_T(x),
+                                      CLGRAD_KARG(gx_.shape),   CLGRAD_KARG(gx_.stride), CLGRAD_KARG_T(y),
+                                      CLGRAD_KARG(gyg.shape),   CLGRAD_KARG(gyg.stride));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "reduce_eqmask_f32", (size_t)nx, a);
     }
     if (st == CLGRAD_OK) st = clgrad__reduce(m, mask, CLGRAD__RED_SUM, NULL, 1.0, y->ndim, y->shape, &cnt);
     if (st == CLGRAD_OK) {
-        clgrad__karg a[] = {CLGRAD_KARG(m->buf->mem), CLGRAD_KARG(nx),        CLGRAD_KARG_T(y),
-                            CLGRAD_KARG_T(gk),        CLGRAD_KARG_T(cnt),     CLGRAD_KARG(gyg.shape),
-                            CLGRAD_KARG(gyg.stride)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "reduce_extreme_bwd_f32", (size_t)nx, 10, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(m->buf->mem), CLGRAD_KARG(nx),        CLGRAD_KARG_T(y),
+                                      CLGRAD_KARG_T(gk),        CLGRAD_KARG_T(cnt),     CLGRAD_KARG(gyg.shape),
+                                      CLGRAD_KARG(gyg.stride));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "reduce_extreme_bwd_f32", (size_t)nx, a);
     }
     clgrad_tensor_release(y);
     clgrad_tensor_release(g);
@@ -461,11 +467,11 @@ static clgrad_status var_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_ten
         clgrad__geom_of(x, &gxg);
         clgrad__geom_broadcast(gk, x->ndim, x->shape, &gk_g);
         cl_float d = (cl_float)n->f[0];
-        clgrad__karg a[] = {CLGRAD_KARG(r->buf->mem), CLGRAD_KARG(nx),       CLGRAD_KARG_T(x),
-                            CLGRAD_KARG(gxg.shape),   CLGRAD_KARG(gxg.stride), CLGRAD_KARG_T(gk),
-                            CLGRAD_KARG_T(mean),      CLGRAD_KARG(gk_g.shape), CLGRAD_KARG(gk_g.stride),
-                            CLGRAD_KARG(d)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "reduce_var_bwd_f32", (size_t)nx, 13, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(r->buf->mem), CLGRAD_KARG(nx),       CLGRAD_KARG_T(x),
+                                      CLGRAD_KARG(gxg.shape),   CLGRAD_KARG(gxg.stride), CLGRAD_KARG_T(gk),
+                                      CLGRAD_KARG_T(mean),      CLGRAD_KARG(gk_g.shape), CLGRAD_KARG(gk_g.stride),
+                                      CLGRAD_KARG(d));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "reduce_var_bwd_f32", (size_t)nx, a);
     }
     clgrad_tensor_release(mean);
     clgrad_tensor_release(g);

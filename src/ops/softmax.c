@@ -15,6 +15,10 @@
 #define SMX_SHORT 16 /* CPUs: rows shorter than this go in vector lanes */
 
 enum { SMX_SOFTMAX = 0, SMX_LOG_SOFTMAX = 1, SMX_SOFTMAX_BWD = 2, SMX_LOG_SOFTMAX_BWD = 3 };
+/* what cl/softmax.cl calls them (-DSMX_OP_<name>) */
+static const char *const smx_op_names[] = {[SMX_SOFTMAX] = "SOFTMAX", [SMX_LOG_SOFTMAX] = "LOG_SOFTMAX",
+                                           [SMX_SOFTMAX_BWD] = "SOFTMAX_BWD",
+                                           [SMX_LOG_SOFTMAX_BWD] = "LOG_SOFTMAX_BWD"};
 enum { PATH_AUTO = 0, PATH_ITEM, PATH_WG, PATH_COL };
 
 /* (O, L, I) around axis d of shape. */
@@ -81,10 +85,13 @@ static clgrad_status smx_run(clgrad_context *ctx, int op, clgrad_tensor *out, cl
         else if (I == 1 && L >= SMX_SHORT) path = PATH_ITEM;
         else path = PATH_COL;
     }
-    char opts[64];
-    clgrad__karg args[9] = {CLGRAD_KARG(out->buf->mem), CLGRAD_KARG_T(a), CLGRAD_KARG_T(b)};
+    char opcode[40], opts[96];
+    clgrad__op_code_option(opcode, sizeof opcode, "SMX_OP", smx_op_names,
+                           sizeof smx_op_names / sizeof smx_op_names[0], op);
+    /* every softmax kernel starts with out, a and b; the tails differ per kernel */
+#define SMX_HEAD_ARGS CLGRAD_KARG(out->buf->mem), CLGRAD_KARG_T(a), CLGRAD_KARG_T(b)
     if (path == PATH_WG) {
-        snprintf(opts, sizeof opts, "-DSMX_OP=%d -DSMX_VW=1", op);
+        snprintf(opts, sizeof opts, "%s -DSMX_VW=1", opcode);
         clgrad__program_entry *pe;
         cl_kernel k;
         size_t wg_max;
@@ -93,35 +100,31 @@ static clgrad_status smx_run(clgrad_context *ctx, int op, clgrad_tensor *out, cl
         size_t W = SMX_LANES, lbytes = SMX_LANES * sizeof(cl_float);
         while (W > 1 && (W > wg_max || W > ctx->info.max_work_group_size)) W /= 2;
         if (ctx->info.local_mem_bytes == 0 || lbytes <= ctx->info.local_mem_bytes) {
-            args[5] = CLGRAD_KARG(O);
-            args[6] = CLGRAD_KARG(L);
-            args[7] = CLGRAD_KARG(I);
-            args[8] = CLGRAD_KARG_LOCAL(lbytes);
             size_t global = (size_t)rows * W;
-            return clgrad__launch(ctx, FAMILY, opts, "smx_wg_f32", 1, &global, &W, 9, args);
+            return clgrad__launch(ctx, FAMILY, opts, "smx_wg_f32", 1, &global, &W,
+                                  CLGRAD_ARGS(SMX_HEAD_ARGS, CLGRAD_KARG(O), CLGRAD_KARG(L), CLGRAD_KARG(I),
+                                              CLGRAD_KARG_LOCAL(lbytes)));
         }
         path = I == 1 ? PATH_ITEM : PATH_COL; /* too little local memory: same results */
     }
     if (path == PATH_ITEM) {
         int vw = vec_width(ctx, 4);
         if (vw > 8 && L < 2 * SMX_LANES) vw = 8; /* short rows gain nothing from wider */
-        snprintf(opts, sizeof opts, "-DSMX_OP=%d -DSMX_VW=%d", op, vw);
+        snprintf(opts, sizeof opts, "%s -DSMX_VW=%d", opcode, vw);
         size_t global = (size_t)rows, local = item_local(ctx, rows);
-        args[5] = CLGRAD_KARG(rows);
-        args[6] = CLGRAD_KARG(L);
-        return clgrad__launch(ctx, FAMILY, opts, "smx_row_item_f32", 1, &global, &local, 7, args);
+        return clgrad__launch(ctx, FAMILY, opts, "smx_row_item_f32", 1, &global, &local,
+                              CLGRAD_ARGS(SMX_HEAD_ARGS, CLGRAD_KARG(rows), CLGRAD_KARG(L)));
     }
     /* rows in vector lanes: adjacent columns (I > 1) or whole short rows gathered (I == 1) */
     int gather = I == 1;
     int vw = gpu ? 1 : vec_width(ctx, 1);
     while (!gather && vw > 4 && vw / 2 >= I) vw /= 2;
     cl_long groups = gather ? (O + vw - 1) / vw : O * ((I + vw - 1) / vw);
-    snprintf(opts, sizeof opts, "-DSMX_OP=%d -DSMX_VW=%d -DSMX_GATHER=%d", op, vw, gather);
+    snprintf(opts, sizeof opts, "%s -DSMX_VW=%d -DSMX_GATHER=%d", opcode, vw, gather);
     size_t global = (size_t)groups, local = item_local(ctx, groups);
-    args[5] = CLGRAD_KARG(O);
-    args[6] = CLGRAD_KARG(L);
-    args[7] = CLGRAD_KARG(I);
-    return clgrad__launch(ctx, FAMILY, opts, "smx_col_f32", 1, &global, &local, 8, args);
+    return clgrad__launch(ctx, FAMILY, opts, "smx_col_f32", 1, &global, &local,
+                          CLGRAD_ARGS(SMX_HEAD_ARGS, CLGRAD_KARG(O), CLGRAD_KARG(L), CLGRAD_KARG(I)));
+#undef SMX_HEAD_ARGS
 }
 
 clgrad_status clgrad__softmax_fwd(clgrad_tensor *x, int d, int log, clgrad_tensor **out)
