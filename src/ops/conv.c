@@ -170,9 +170,9 @@ static clgrad_status im2col(clgrad_context *ctx, const clgrad__conv_geom *g, clg
                             clgrad_tensor *col)
 {
     cl_long4 xs = strides4(x);
-    if (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU && g->sw == 1 && (x->strides[3] == 1 || g->w == 1)) {
+    if (clgrad__ops_tuning(ctx)->row_kernels && g->sw == 1 && (x->strides[3] == 1 || g->w == 1)) {
         /* column stride 1, rows contiguous: a work-item per (row, image) copies whole output
-         * rows 4 elements at a time (suits CPUs; GPUs keep the coalesced kernel below) */
+         * rows 4 elements at a time (the tuning row's row_kernels: CPUs; GPUs keep the coalesced kernel below) */
         cl_int n0_ = n0, nb_ = nb;
         cl_long total = (cl_long)g->c_in * g->kh * g->kw * nb;
         clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(col), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
@@ -248,7 +248,7 @@ static clgrad_status to_nchw(clgrad_context *ctx, clgrad_tensor *t, clgrad_tenso
     bias_args ba = bias_of(bias, t);
     cl_int n0_ = n0, nb_ = nb, K_ = K, hw_ = (cl_int)hw;
     cl_long planes = (cl_long)K * nb;
-    if (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU) {
+    if (clgrad__ops_tuning(ctx)->row_kernels) {
         /* whole planes, 4 elements at a time (a work-item per plane suits CPUs) */
         cl_int to = 1;
         cl_long ps = hw;
@@ -269,7 +269,7 @@ static clgrad_status to_cnhw(clgrad_context *ctx, clgrad_tensor *y, clgrad_tenso
                              int W)
 {
     cl_long4 ys = strides4(y);
-    if (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU && clgrad__is_contiguous(y)) {
+    if (clgrad__ops_tuning(ctx)->row_kernels && clgrad__is_contiguous(y)) {
         /* contiguous: whole planes, 4 elements at a time (a work-item per plane suits CPUs) */
         bias_args ba = bias_of(NULL, t);
         cl_int n0_ = n0, nb_ = nb, K_ = K, hw_ = H * W, to = 0;
@@ -749,7 +749,7 @@ clgrad_status clgrad__conv_bias_grad(clgrad_context *ctx, clgrad_tensor *dy, clg
     cl_long4 ys = strides4(dy);
     clgrad_status st;
     int planes_contiguous = (dy->strides[3] == 1 || W == 1) && (dy->strides[2] == W || H == 1);
-    if (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU && planes_contiguous && (int64_t)H * W <= 0x7fffffff) {
+    if (clgrad__ops_tuning(ctx)->row_kernels && planes_contiguous && (int64_t)H * W <= 0x7fffffff) {
         /* contiguous planes: the vector-lane kernel (a work-item per plane suits CPUs) */
         cl_int HW = H * W;
         clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dy), CLGRAD_KARG(ys), CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(N),

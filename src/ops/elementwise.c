@@ -25,26 +25,32 @@
 
 /* --- shared launch helpers --------------------------------------------------------------- */
 
+/* The two kernel families of the unary convention and the macro each reads its vector width
+ * from (the width itself is the tuning row's vw). */
 static const struct {
-    const char *family, *opt_cpu, *opt_gpu;
-    int vw_cpu, vw_gpu;
+    const char *family, *vw_macro;
 } families[] = {
-    {"elementwise", "-DEW_VW=8", "-DEW_VW=4", 8, 4},
-    {"activation", "-DAC_VW=8", "-DAC_VW=4", 8, 4},
+    {"elementwise", "EW_VW"},
+    {"activation", "AC_VW"},
 };
 
-static int is_cpu(const clgrad_context *ctx) { return ctx->info.kind == CLGRAD_DEVICE_KIND_CPU; }
-static const char *fam_opts(const clgrad_context *ctx, int f)
+typedef struct fam_options {
+    char s[32];
+} fam_options;
+
+static fam_options fam_opts(const clgrad_context *ctx, int f)
 {
-    return is_cpu(ctx) ? families[f].opt_cpu : families[f].opt_gpu;
+    fam_options o;
+    snprintf(o.s, sizeof o.s, "-D%s=%d", families[f].vw_macro, clgrad__ops_tuning(ctx)->vw);
+    return o;
 }
 
 /* Launch of a vectorised contiguous kernel over n elements. */
 static clgrad_status launch_vec(clgrad_context *ctx, int f, const char *kernel, int64_t n, clgrad__kargs args)
 {
-    size_t vw = (size_t)(is_cpu(ctx) ? families[f].vw_cpu : families[f].vw_gpu);
+    size_t vw = (size_t)clgrad__ops_tuning(ctx)->vw;
     size_t items = ((size_t)n + vw - 1) / vw;
-    return clgrad__launch_1d(ctx, families[f].family, fam_opts(ctx, f), kernel, items, args);
+    return clgrad__launch_1d(ctx, families[f].family, fam_opts(ctx, f).s, kernel, items, args);
 }
 
 /* Merged geometry of up to 3 operands viewed at one output shape (see the file comment).
@@ -142,7 +148,7 @@ static clgrad_status launch_plan3(clgrad_context *ctx, const char *kernel, const
 {
     size_t g[3], l[3];
     plan3_ndrange(ctx, p, g, l);
-    return clgrad__launch(ctx, FAMILY, fam_opts(ctx, 0), kernel, 3, g, l, args);
+    return clgrad__launch(ctx, FAMILY, fam_opts(ctx, 0).s, kernel, 3, g, l, args);
 }
 
 static clgrad_status new_like(clgrad_context *ctx, int nd, const int64_t *shape, clgrad_tensor **out)
@@ -245,7 +251,7 @@ static clgrad_status binary_launch(const char *op, clgrad_tensor *y, clgrad_tens
     snprintf(kernel, sizeof kernel, "%s_bcast8_f32", op);
     clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
                                      CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(n));
-    return clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0), kernel, (size_t)n, args);
+    return clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0).s, kernel, (size_t)n, args);
 }
 
 /* Validates a binary op's operands and makes its (uninitialised) broadcast output. */
@@ -329,7 +335,7 @@ static clgrad_status binary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_
             clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
                                              CLGRAD_KARG_T(g), CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as),
                                              CLGRAD_KARG_T(b), CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(cnt));
-            st = clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0), kernel, (size_t)cnt, args);
+            st = clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0).s, kernel, (size_t)cnt, args);
         }
     }
     clgrad_tensor_release(g);
@@ -451,7 +457,7 @@ static clgrad_status where_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_t
             clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
                                              CLGRAD_KARG_T(g), CLGRAD_KARG_T(c), CLGRAD_KARG(sh), CLGRAD_KARG(cs),
                                              CLGRAD_KARG(cnt));
-            st = clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0), "where_bwd_bcast8_f32", (size_t)cnt, args);
+            st = clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0).s, "where_bwd_bcast8_f32", (size_t)cnt, args);
         }
     }
     clgrad_tensor_release(g);
@@ -487,7 +493,7 @@ static clgrad_status where_launch(clgrad_tensor *y, clgrad_tensor *c, clgrad_ten
     clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(c), CLGRAD_KARG(sh), CLGRAD_KARG(cs),
                                      CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
                                      CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(n));
-    return clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0), "where_bcast8_f32", (size_t)n, args);
+    return clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0).s, "where_bcast8_f32", (size_t)n, args);
 }
 
 clgrad_status clgrad_where(clgrad_tensor *cond, clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)

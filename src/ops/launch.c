@@ -4,9 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 
+const clgrad__ops_params *clgrad__ops_tuning(const clgrad_context *ctx)
+{
+    clgrad__tuning_device d = {&ctx->info, 0}; /* the ops rows match on the device kind only */
+    return clgrad__tuning_ops(&d, NULL);
+}
+
 size_t clgrad__wg_1d(const clgrad_context *ctx)
 {
-    size_t want = ctx->info.kind == CLGRAD_DEVICE_KIND_CPU ? 64 : 256;
+    size_t want = (size_t)clgrad__ops_tuning(ctx)->wg_1d;
     size_t max = ctx->info.max_work_group_size ? ctx->info.max_work_group_size : 1;
     size_t cap0 = ctx->info.max_work_item_sizes[0];
     if (cap0 && cap0 < max) max = cap0;

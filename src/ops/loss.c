@@ -100,13 +100,13 @@ static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor 
     clgrad_status st = softmax ? clgrad__softmax_fwd(x, 1, 1, &lp) : clgrad__contiguous(x, &lp);
     if (st == CLGRAD_OK) st = clgrad__contiguous(labels, &lab);
     /* a reduced loss over at most one chunk of the engine is one launch with the same bits;
-     * on GPUs only without label smoothing, whose row sums keep 64 lanes per work-item in
-     * private memory (spilled there). CLGRAD_NLL_FUSED=0|1 overrides the choice (tests). */
-    int gpu = ctx->info.kind == CLGRAD_DEVICE_KIND_GPU_DISCRETE || ctx->info.kind == CLGRAD_DEVICE_KIND_GPU_INTEGRATED;
+     * where the tuning row says !nll_fused_smooth (GPUs) only without label smoothing, whose
+     * row sums keep 64 lanes per work-item in private memory (spilled there). CLGRAD_NLL_FUSED=0|1 overrides the choice (tests). */
+    int smooth_ok = clgrad__ops_tuning(ctx)->nll_fused_smooth;
     const char *fz = clgrad__getenv("CLGRAD_NLL_FUSED");
     int fused = red != CLGRAD_REDUCTION_NONE && N > 0 && N <= 16384 &&
                 (ctx->info.local_mem_bytes == 0 || ctx->info.local_mem_bytes >= 2 * 64 * sizeof(cl_float)) &&
-                (fz ? fz[0] == '1' : !gpu || eps == 0.0f);
+                (fz ? fz[0] == '1' : smooth_ok || eps == 0.0f);
     if (st == CLGRAD_OK && fused) {
         int mean = red == CLGRAD_REDUCTION_MEAN;
         st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 0, NULL, &y);

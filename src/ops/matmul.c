@@ -130,8 +130,8 @@ static clgrad_status tiled_fits(clgrad_context *ctx, const clgrad__gemm_tiled_pa
 
 int clgrad__gemm_default_tiled(const clgrad_device_info *d)
 {
-    if (d->kind == CLGRAD_DEVICE_KIND_GPU_DISCRETE || d->kind == CLGRAD_DEVICE_KIND_GPU_INTEGRATED) return 1;
-    return d->kind != CLGRAD_DEVICE_KIND_CPU && d->local_mem_kind == CLGRAD_LOCAL_MEM_LOCAL;
+    clgrad__tuning_device td = {d, 0};
+    return clgrad__tuning_gemm_variant(&td, NULL)->tiled;
 }
 
 static clgrad_status resolve_params(clgrad_context *ctx, gemm_state *s)

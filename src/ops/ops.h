@@ -5,6 +5,7 @@
 #define CLGRAD_SRC_OPS_H
 
 #include "program/program.h"
+#include "program/tuning.h"
 #include "tensor/tensor.h"
 
 /* One kernel argument: size and address of the value (cl_mem handles included). */
@@ -47,9 +48,12 @@ clgrad_status clgrad__launch(clgrad_context *ctx, const char *family, const char
 clgrad_status clgrad__launch_1d(clgrad_context *ctx, const char *family, const char *options, const char *kernel,
                                 size_t n, clgrad__kargs args);
 
-/* The preferred 1-D work-group size for simple kernels on this device (<= the device's
- * max work-group size): 64 on CPUs, 256 on GPUs. */
+/* The preferred 1-D work-group size for simple kernels on this device (the tuning row's
+ * wg_1d, at most the device's max work-group size). */
 size_t clgrad__wg_1d(const clgrad_context *ctx);
+
+/* The op families' per-device choices: the matching row of src/program/tuning.c. */
+const clgrad__ops_params *clgrad__ops_tuning(const clgrad_context *ctx);
 
 /* A view's geometry packed for kernels: 8 slots right-aligned (dim i of an n-d view is slot
  * 8-n+i); unused leading slots have size 1 and stride 0. cl/common.cl's clgrad_offset8()

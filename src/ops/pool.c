@@ -168,7 +168,7 @@ static clgrad_status max_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgr
             clgrad_tensor *gc = NULL;
             st = clgrad__contiguous(gy, &gc);
             cl_long rows = planes * g.ho;
-            if (st == CLGRAD_OK && g.kh == 2 && g.kw == 2 && gy->ctx->info.kind == CLGRAD_DEVICE_KIND_CPU) {
+            if (st == CLGRAD_OK && g.kh == 2 && g.kw == 2 && clgrad__ops_tuning(gy->ctx)->row_kernels) {
                 clgrad__kargs b = CLGRAD_ARGS(CLGRAD_KARG_T(gc), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx), CLGRAD_KARG(g.h),
                                               CLGRAD_KARG(g.w),  CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(rows));
                 st = clgrad__launch_1d(gy->ctx, FAMILY, NULL, "maxpool_2x2_bwd_f32", (size_t)rows, b);
@@ -219,7 +219,7 @@ clgrad_status clgrad_max_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p,
                                           CLGRAD_KARG(g.wo), CLGRAD_KARG(g.ph), CLGRAD_KARG(g.pw), CLGRAD_KARG(p0),
                                           CLGRAD_KARG(planes));
             cl_long rows = planes * g.ho;
-            if (x->ctx->info.kind == CLGRAD_DEVICE_KIND_CPU && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 &&
+            if (clgrad__ops_tuning(x->ctx)->row_kernels && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 &&
                 g.ph == 0 && g.pw == 0 && clgrad__is_contiguous(x)) {
                 /* the common 2x2 window on a CPU: a work-item per output row, four outputs at a time */
                 clgrad__kargs b = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG_T(y),   CLGRAD_KARG_T(idx), CLGRAD_KARG(g.h),

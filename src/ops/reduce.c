@@ -21,7 +21,6 @@
 #define RED_LANES 64     /* fixed: part of the result's definition, never tuned per device */
 #define RED_CHUNK 16384  /* elements per partial result in the first pass of long rows */
 #define RED_COLS_VW 16   /* columns per work-item of reduce_cols_f32 (a speed choice only) */
-#define RED_VEC_WG 8     /* work-group size of the vector kernels on CPUs (clamped to the kernel's) */
 #define RED_FOLD 32768   /* partial results per NDRange dim 1 when they fold over dims 1 and 2 */
 
 /* --- the engine -------------------------------------------------------------------------- */
@@ -37,16 +36,12 @@ typedef struct red_view {
 
 void clgrad__reduce_force_kernel(clgrad_context *ctx, clgrad__red_kernel k) { ctx->reduce_kernel = (int)k; }
 
-static int is_gpu(const clgrad_context *ctx)
-{
-    return ctx->info.kind == CLGRAD_DEVICE_KIND_GPU_DISCRETE || ctx->info.kind == CLGRAD_DEVICE_KIND_GPU_INTEGRATED;
-}
-
 /* The kernel a pass runs. Every kernel gives the same bits, so this is purely a speed
  * choice: the vector kernels (columns: a work-item per RED_COLS_VW adjacent columns; rows:
- * a work-item per row, lanes as vectors) wherever they apply, except that on GPUs long
- * plain rows keep a work-group per row (coalesced reads) and columns take a work-group
- * per block of columns (the column kernel's 64 vector lanes per work-item would spill).
+ * a work-item per row, lanes as vectors) wherever they apply, except that long plain rows
+ * keep a work-group per row (coalesced reads) unless the tuning row says red_rows_long
+ * (CPUs), and columns take a work-group per block of columns where it says red_colwg
+ * (GPUs: the column kernel's 64 vector lanes per work-item would spill).
  * Argmax has only the generic kernels: a work-group per result for long rows (or few
  * columns), a work-item otherwise. */
 static clgrad__red_kernel pick_kernel(const clgrad_context *ctx, clgrad__red_op op, const red_view *v, cl_long npart)
@@ -54,6 +49,7 @@ static clgrad__red_kernel pick_kernel(const clgrad_context *ctx, clgrad__red_op 
     int split = v->M != 1 || v->R2 != v->R;
     cl_long len = v->R < RED_CHUNK ? v->R : RED_CHUNK;
     clgrad__red_kernel forced = (clgrad__red_kernel)ctx->reduce_kernel;
+    const clgrad__ops_params *tp = clgrad__ops_tuning(ctx);
     if (forced != CLGRAD__RED_KERNEL_AUTO) {
         int vec = op != CLGRAD__RED_ARGMAX;
         int ok = !split;
@@ -65,15 +61,20 @@ static clgrad__red_kernel pick_kernel(const clgrad_context *ctx, clgrad__red_op 
         if (split) return CLGRAD__RED_KERNEL_ROWS;
         /* fewer columns than a vector: gathers, slower than a work-group per long column */
         if (v->I >= RED_COLS_VW || (v->I > 1 && len <= RED_LANES))
-            return is_gpu(ctx) ? CLGRAD__RED_KERNEL_COLWG : CLGRAD__RED_KERNEL_COLS;
-        if (v->I == 1 && (ctx->info.kind == CLGRAD_DEVICE_KIND_CPU || len <= RED_LANES)) return CLGRAD__RED_KERNEL_ROWS;
+            return tp->red_colwg ? CLGRAD__RED_KERNEL_COLWG : CLGRAD__RED_KERNEL_COLS;
+        if (v->I == 1 && (tp->red_rows_long || len <= RED_LANES)) return CLGRAD__RED_KERNEL_ROWS;
     }
     return len > RED_LANES && (v->I == 1 || npart < 1024) ? CLGRAD__RED_KERNEL_WG : CLGRAD__RED_KERNEL_ITEM;
 }
 
-/* Work-group size of the one-result-per-work-item vector kernels: small on CPUs (a
- * speed choice), the usual 1-D size on GPUs where 8 would leave most of each SIMD unit idle. */
-static size_t vec_wg(const clgrad_context *ctx) { return is_gpu(ctx) ? clgrad__wg_1d(ctx) : RED_VEC_WG; }
+/* Work-group size of the one-result-per-work-item vector kernels: the tuning row's
+ * red_vec_wg (small on CPUs, a speed choice), else the usual 1-D size (GPUs, where 8
+ * would leave most of each SIMD unit idle). Clamped to the kernel's limit at launch. */
+static size_t vec_wg(const clgrad_context *ctx)
+{
+    int w = clgrad__ops_tuning(ctx)->red_vec_wg;
+    return w > 0 ? (size_t)w : clgrad__wg_1d(ctx);
+}
 
 static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_view *v, cl_mem mean, cl_mem iin,
                               cl_mem out, cl_long ooff, cl_mem oidx, cl_long oioff, float div, cl_long nchunk)

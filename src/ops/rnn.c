@@ -24,9 +24,10 @@
 
 #define FAMILY "rnn"
 
-/* Build options of the family: the column-sum block (see cl/rnn.cl), wide on CPUs where a
- * work-item's contiguous columns are what the compiler vectorises, 1 on GPUs. */
-static int64_t col_block(const clgrad_context *ctx) { return ctx->info.kind == CLGRAD_DEVICE_KIND_CPU ? 16 : 1; }
+/* Build options of the family: the column-sum block (see cl/rnn.cl), the tuning row's
+ * rnn_cw: wide on CPUs where a work-item's contiguous columns are what the compiler
+ * vectorises, 1 on GPUs. */
+static int64_t col_block(const clgrad_context *ctx) { return clgrad__ops_tuning(ctx)->rnn_cw; }
 
 static const char *opts(const clgrad_context *ctx) { return col_block(ctx) == 16 ? "-DRNN_CW=16" : "-DRNN_CW=1"; }
 

@@ -53,15 +53,17 @@ static size_t item_local(const clgrad_context *ctx, cl_long rows)
     return local;
 }
 
-/* Vector width for the kernels that process rows in vector lanes: wide on CPUs (explicit
- * vectors are how their compilers use SIMD), narrow on GPUs (registers). All widths give
- * the same bits. CLGRAD_SOFTMAX_VW=4|8|16 overrides it on every device. */
+/* Vector width for the kernels that process rows in vector lanes: the tuning row's smx_vw
+ * (wide on CPUs: explicit vectors are how their compilers use SIMD), else the kernel's
+ * narrow width (GPUs: registers). All widths give the same bits. CLGRAD_SOFTMAX_VW=4|8|16
+ * overrides it on every device. */
 static int vec_width(const clgrad_context *ctx, int gpu_width)
 {
     const char *v = clgrad__getenv("CLGRAD_SOFTMAX_VW");
     int w = v ? atoi(v) : 0;
     if (w == 4 || w == 8 || w == 16) return w;
-    return ctx->info.kind == CLGRAD_DEVICE_KIND_CPU ? 16 : gpu_width;
+    int tuned = clgrad__ops_tuning(ctx)->smx_vw;
+    return tuned > 0 ? tuned : gpu_width;
 }
 
 /* out (contiguous, offset 0) = op over the rows of the contiguous (O, L, I) views a and b
@@ -72,9 +74,8 @@ static clgrad_status smx_run(clgrad_context *ctx, int op, clgrad_tensor *out, cl
     cl_long rows = O * I;
     if (rows == 0 || L == 0) return CLGRAD_OK;
     if (!b) b = a;
-    clgrad_device_kind kind = ctx->info.kind;
-    int gpu = kind == CLGRAD_DEVICE_KIND_GPU_DISCRETE || kind == CLGRAD_DEVICE_KIND_GPU_INTEGRATED ||
-              ctx->info.local_mem_kind == CLGRAD_LOCAL_MEM_LOCAL;
+    /* the tuning row's choice, or any device with on-chip local memory (a capability) */
+    int gpu = clgrad__ops_tuning(ctx)->smx_wg || ctx->info.local_mem_kind == CLGRAD_LOCAL_MEM_LOCAL;
     int path = forced_path();
     if (path == PATH_ITEM && I != 1) path = PATH_AUTO;
     if (path == PATH_AUTO) {
