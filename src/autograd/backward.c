@@ -177,7 +177,7 @@ static clgrad_status run_node(clgrad_tensor *t)
             clgrad_tensor *c = NULL;
             st = clgrad_contiguous(gi, &c);
             clgrad_tensor_release(gi);
-            if (st == CLGRAD_OK && c == gi && (c->refs > 1 || c->buf->refs > 1)) {
+            if (st == CLGRAD_OK && c == gi && clgrad__tensor_storage_shared(c)) {
                 /* never alias a gradient another tensor may still hold: copy */
                 clgrad_tensor *cp = NULL;
                 st = clgrad_clone(c, &cp);

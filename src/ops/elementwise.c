@@ -15,6 +15,7 @@
  * maximum/minimum split the gradient of ties evenly between a and b. */
 #include "ops/elementwise.h"
 
+#include "ops/ops.h"
 #include "ops/reduce.h"
 #include "tensor/node.h"
 

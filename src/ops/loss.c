@@ -3,6 +3,7 @@
  * cl/loss.cl; sums and means go through the deterministic reduction engine. Labels are
  * checked on the device, never read back: an out-of-range label makes its sample's loss and
  * gradient row NaN. */
+#include "ops/ops.h"
 #include "ops/reduce.h"
 
 #include "tensor/node.h"

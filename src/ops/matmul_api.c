@@ -3,6 +3,7 @@
  * as (buffer, offset, leading dimension, batch stride, transpose) whenever their strides
  * allow it, so transposed operands cost no copy. */
 #include "ops/matmul.h"
+#include "ops/ops.h"
 #include "ops/reduce.h"
 #include "tensor/node.h"
 

@@ -2,6 +2,8 @@
  * The optimizers in src/optim own the state tensors and the step counting. */
 #include "ops/optim.h"
 
+#include "ops/ops.h"
+
 #include <math.h>
 
 #define FAMILY "optim"

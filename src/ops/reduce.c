@@ -9,6 +9,7 @@
  * axes come last and copied contiguous. Every
  * result then follows the fixed order described in cl/reduce.cl (chunks of RED_CHUNK,
  * RED_LANES strided lanes, a pairwise tree), whichever kernel runs it. */
+#include "ops/ops.h"
 #include "ops/reduce.h"
 
 #include "tensor/node.h"

@@ -1,8 +1,9 @@
-/* Internal reduction helpers shared by other op families' backward rules. */
+/* Internal reduction helpers shared by other op families' backward rules. Only public types
+ * here, so any layer may include it without seeing OpenCL. */
 #ifndef CLGRAD_SRC_OPS_REDUCE_H
 #define CLGRAD_SRC_OPS_REDUCE_H
 
-#include "ops/ops.h"
+#include "core/core.h"
 
 /* Sums g over the dims that broadcasting added or expanded so that the result has shape
  * (ndim, shape): the gradient of an input that was broadcast to g's shape. Returns a new

@@ -2,6 +2,7 @@
  * fused kernel launch (cl/softmax.cl): row max, sum and output in one pass over the row's
  * lanes, in the fixed reduction order of the reduction engine, so results are
  * deterministic whichever kernel runs them. */
+#include "ops/ops.h"
 #include "ops/reduce.h"
 
 #include "tensor/node.h"

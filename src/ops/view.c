@@ -1,5 +1,8 @@
-/* Differentiable views: reshape, permute/transpose, slice, expand and contiguous record
- * graph nodes whose backward rules map the gradient back onto the input's geometry. */
+/* Differentiable views: the public reshape, permute/transpose, slice, expand and contiguous.
+ * Each makes its view with src/tensor/view.c's raw views (no copy where the strides allow)
+ * and records a graph node whose backward rule maps the gradient back onto the input's
+ * geometry. Ops like any other, so other op families (concat, matmul) call them sideways. */
+#include "ops/ops.h"
 #include "ops/reduce.h"
 #include "tensor/node.h"
 

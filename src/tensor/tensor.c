@@ -41,6 +41,8 @@ int clgrad__is_contiguous(const clgrad_tensor *t)
     return 1;
 }
 
+int clgrad__tensor_storage_shared(const clgrad_tensor *t) { return t->refs > 1 || t->buf->refs > 1; }
+
 clgrad_status clgrad__check_shape(const clgrad_context *ctx, const char *fn, int ndim, const int64_t *shape)
 {
     if (ndim < 0 || ndim > CLGRAD_MAX_DIMS)

@@ -36,6 +36,9 @@ struct clgrad__node_head {
 
 int64_t clgrad__numel(int ndim, const int64_t *shape);
 int clgrad__is_contiguous(const clgrad_tensor *t);
+/* 1 when another handle holds t or another tensor (a view) shares its storage: writing to
+ * t in place would then change what someone else sees. */
+int clgrad__tensor_storage_shared(const clgrad_tensor *t);
 void clgrad__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides);
 
 /* Validates ndim/shape (0 <= ndim <= 8, dims >= 0, product fits); fails with SHAPE. */
