@@ -28,7 +28,7 @@
  * order, so results are bit-identical run after run. */
 #include "ops/conv.h"
 #include "ops/matmul.h"
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -767,10 +767,10 @@ clgrad_status clgrad__conv_bias_grad(clgrad_context *ctx, clgrad_tensor *dy, clg
 
 /* --- the public conv2d (arguments are checked by clgrad__conv_setup in conv_transpose.c) --- */
 
+/* State: the forward convolution's geometry. */
 static clgrad_status conv2d_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
-    clgrad__conv_geom g = {0};
-    clgrad__conv_geom_unpack(nd->i, &g);
+    clgrad__conv_geom g = *CLGRAD__NODE_STATE(nd, clgrad__conv_geom);
     clgrad_tensor *x = nd->saved[0], *w = nd->saved[1];
     clgrad_context *ctx = gy->ctx;
     clgrad_tensor *dx = NULL, *dw = NULL, *db = NULL;
@@ -801,6 +801,8 @@ static clgrad_status conv2d_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad
     return CLGRAD_OK;
 }
 
+CLGRAD__OP_DEFINE(conv2d, "clgrad_conv2d", conv2d_backward, clgrad__conv_geom);
+
 clgrad_status clgrad_conv2d(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *bias, const clgrad_conv2d_params *p,
                             clgrad_tensor **out)
 {
@@ -825,14 +827,8 @@ clgrad_status clgrad_conv2d(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *b
         st = clgrad__conv_forward(x->ctx, &g, x, w, bias, y);
     }
     if (st == CLGRAD_OK && need) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, "conv2d", conv2d_backward, 3, inputs, &nd);
-        if (st == CLGRAD_OK) {
-            clgrad__node_save(nd, 0, x);
-            clgrad__node_save(nd, 1, w);
-            if (cols) clgrad__node_save(nd, 2, cols);
-            clgrad__conv_geom_pack(&g, nd->i);
-        }
+        clgrad_tensor *saved[3] = {x, w, cols}; /* cols: the forward's columns when kept */
+        st = clgrad__record(y, &clgrad__op_conv2d, 3, inputs, &g, 3, saved);
     }
     clgrad_tensor_release(cols);
     if (st != CLGRAD_OK) {

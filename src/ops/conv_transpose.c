@@ -5,7 +5,7 @@
  * gradient with the roles of input and output gradient swapped. Also holds the argument
  * checks both public convolutions share. */
 #include "ops/conv.h"
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 /* --- argument checks shared with clgrad_conv2d ------------------------------------------- */
 
@@ -104,24 +104,10 @@ clgrad_status clgrad__conv_setup(const char *fn, int transposed, clgrad_tensor *
     return CLGRAD_OK;
 }
 
-void clgrad__conv_geom_pack(const clgrad__conv_geom *g, int64_t *v)
-{
-    const int *f[16] = {&g->n, &g->c_in, &g->h, &g->w, &g->c_out, &g->kh, &g->kw, &g->ho,
-                        &g->wo, &g->sh, &g->sw, &g->ph, &g->pw, &g->dh, &g->dw, &g->groups};
-    for (int i = 0; i < 16; i++) v[i] = *f[i];
-}
-
-void clgrad__conv_geom_unpack(const int64_t *v, clgrad__conv_geom *g)
-{
-    int *f[16] = {&g->n, &g->c_in, &g->h, &g->w, &g->c_out, &g->kh, &g->kw, &g->ho,
-                  &g->wo, &g->sh, &g->sw, &g->ph, &g->pw, &g->dh, &g->dw, &g->groups};
-    for (int i = 0; i < 16; i++) *f[i] = (int)v[i];
-}
-
+/* State: the geometry of the forward convolution this op runs backwards. */
 static clgrad_status conv_transpose2d_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
-    clgrad__conv_geom g = {0};
-    clgrad__conv_geom_unpack(nd->i, &g);
+    clgrad__conv_geom g = *CLGRAD__NODE_STATE(nd, clgrad__conv_geom);
     clgrad_tensor *x = nd->saved[0], *w = nd->saved[1];
     clgrad_context *ctx = gy->ctx;
     clgrad_tensor *dx = NULL, *dw = NULL, *db = NULL;
@@ -149,6 +135,8 @@ static clgrad_status conv_transpose2d_backward(clgrad__node *nd, clgrad_tensor *
     return CLGRAD_OK;
 }
 
+CLGRAD__OP_DEFINE(conv_transpose2d, "clgrad_conv_transpose2d", conv_transpose2d_backward, clgrad__conv_geom);
+
 clgrad_status clgrad_conv_transpose2d(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *bias,
                                       const clgrad_conv2d_params *p, clgrad_tensor **out)
 {
@@ -162,15 +150,7 @@ clgrad_status clgrad_conv_transpose2d(clgrad_tensor *x, clgrad_tensor *w, clgrad
     CLGRAD_TRY(clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, 4, shape, &y));
     clgrad_status st = clgrad__conv_backward(x->ctx, &g, NULL, w, x, bias, y, NULL);
     clgrad_tensor *inputs[3] = {x, w, bias};
-    if (st == CLGRAD_OK && clgrad__grad_needed(3, inputs)) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, "conv_transpose2d", conv_transpose2d_backward, 3, inputs, &nd);
-        if (st == CLGRAD_OK) {
-            clgrad__node_save(nd, 0, x);
-            clgrad__node_save(nd, 1, w);
-            clgrad__conv_geom_pack(&g, nd->i);
-        }
-    }
+    if (st == CLGRAD_OK) st = clgrad__record(y, &clgrad__op_conv_transpose2d, 3, inputs, &g, 2, inputs);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);
         return st;

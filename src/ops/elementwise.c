@@ -164,17 +164,18 @@ static int contiguous_at(const clgrad_tensor *t, int64_t n)
 
 /* --- unary ops (shared with activation.c) ------------------------------------------------- */
 
-static clgrad_status unary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
+clgrad_status clgrad__unary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
 {
+    const clgrad__unary_state *s = CLGRAD__NODE_STATE(n, clgrad__unary_state);
     clgrad_tensor *x = n->saved[0], *g = NULL, *dx = NULL;
-    int f = (int)n->i[0];
+    int f = (int)s->fam;
     char kernel[64];
     snprintf(kernel, sizeof kernel, "%s_bwd_f32", n->name);
     CLGRAD_TRY(clgrad__contiguous(gy, &g));
     clgrad_status st = new_like(x->ctx, x->ndim, x->shape, &dx);
     if (st == CLGRAD_OK) {
         int64_t cnt = clgrad__numel(x->ndim, x->shape);
-        cl_float p0 = (cl_float)n->f[0], p1 = (cl_float)n->f[1];
+        cl_float p0 = (cl_float)s->p0, p1 = (cl_float)s->p1;
         clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dx), CLGRAD_KARG_T(x), CLGRAD_KARG_T(g), CLGRAD_KARG(cnt),
                                       CLGRAD_KARG(p0), CLGRAD_KARG(p1));
         st = launch_vec(x->ctx, f, kernel, cnt, a);
@@ -188,8 +189,8 @@ static clgrad_status unary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_t
     return CLGRAD_OK;
 }
 
-clgrad_status clgrad__unary(clgrad__unary_family fam, const char *fn, const char *op, clgrad_tensor *x, float p0,
-                            float p1, int differentiable, clgrad_tensor **out)
+clgrad_status clgrad__unary(clgrad__unary_family fam, const char *fn, const char *kernel_prefix, clgrad_tensor *x,
+                            float p0, float p1, const clgrad__op *op, clgrad_tensor **out)
 {
     if (out) *out = NULL;
     CLGRAD_TRY(clgrad__check_tensor(x ? x->ctx : NULL, fn, "x", x, CLGRAD_DTYPE_F32));
@@ -197,7 +198,7 @@ clgrad_status clgrad__unary(clgrad__unary_family fam, const char *fn, const char
     clgrad_context *ctx = x->ctx;
     clgrad_tensor *xc = NULL, *y = NULL;
     char kernel[64];
-    snprintf(kernel, sizeof kernel, "%s_fwd_f32", op);
+    snprintf(kernel, sizeof kernel, "%s_fwd_f32", kernel_prefix);
     CLGRAD_TRY(clgrad__contiguous(x, &xc));
     clgrad_status st = new_like(ctx, x->ndim, x->shape, &y);
     if (st == CLGRAD_OK) {
@@ -206,15 +207,9 @@ clgrad_status clgrad__unary(clgrad__unary_family fam, const char *fn, const char
         clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(xc), CLGRAD_KARG(n), CLGRAD_KARG(a0), CLGRAD_KARG(a1));
         st = launch_vec(ctx, (int)fam, kernel, n, a);
     }
-    if (st == CLGRAD_OK && differentiable && clgrad__grad_needed(1, &x)) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, op, unary_backward, 1, &x, &nd);
-        if (st == CLGRAD_OK) {
-            clgrad__node_save(nd, 0, xc);
-            nd->f[0] = p0;
-            nd->f[1] = p1;
-            nd->i[0] = fam;
-        }
+    if (st == CLGRAD_OK && op) {
+        clgrad__unary_state s = {p0, p1, fam};
+        st = clgrad__record(y, op, 1, &x, &s, 1, &xc);
     }
     clgrad_tensor_release(xc);
     if (st != CLGRAD_OK) {
@@ -293,18 +288,29 @@ static clgrad_status reduce_into(clgrad__node *n, int i, clgrad_tensor *g, clgra
     return st;
 }
 
-static clgrad_status add_sub_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
+/* a + b and a - b (negate: the gradient of b is -gy) */
+static clgrad_status add_sub_grads(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx, int negate)
 {
     if (n->needs_grad[0]) CLGRAD_TRY(reduce_into(n, 0, clgrad_tensor_retain(gy), gx));
     if (n->needs_grad[1]) {
         clgrad_tensor *g = NULL;
-        if (n->i[0]) /* sub */
-            CLGRAD_TRY(clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_sub", "neg", gy, 0, 0, 0, &g));
+        if (negate)
+            CLGRAD_TRY(clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_sub", "neg", gy, 0, 0, NULL, &g));
         else
             g = clgrad_tensor_retain(gy);
         CLGRAD_TRY(reduce_into(n, 1, g, gx));
     }
     return CLGRAD_OK;
+}
+
+static clgrad_status add_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
+{
+    return add_sub_grads(n, gy, gx, 0);
+}
+
+static clgrad_status sub_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
+{
+    return add_sub_grads(n, gy, gx, 1);
 }
 
 /* Fused backward of mul, div, pow, maximum and minimum: kernel <name>_bwd_bcast{3,8}_f32. */
@@ -350,24 +356,17 @@ static clgrad_status binary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_
     return st;
 }
 
-static clgrad_status binary_op(const char *fn, const char *op, clgrad_tensor *a, clgrad_tensor *b,
-                               clgrad__backward_fn bw, int is_sub, clgrad_tensor **out)
+/* y = a <kernel> b, recorded as op when op is not NULL (its name is the kernel prefix the
+ * fused backward kernels use). */
+static clgrad_status binary_op(const char *fn, const char *kernel, clgrad_tensor *a, clgrad_tensor *b,
+                               const clgrad__op *op, clgrad_tensor **out)
 {
     clgrad_tensor *y = NULL;
     CLGRAD_TRY(binary_prepare(fn, a, b, out, &y));
-    clgrad_status st = binary_launch(op, y, a, b);
+    clgrad_status st = binary_launch(kernel, y, a, b);
     clgrad_tensor *in[2] = {a, b};
-    if (st == CLGRAD_OK && bw && clgrad__grad_needed(2, in)) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, op, bw, 2, in, &nd);
-        if (st == CLGRAD_OK) {
-            if (bw == binary_backward) {
-                clgrad__node_save(nd, 0, a);
-                clgrad__node_save(nd, 1, b);
-            }
-            nd->i[0] = is_sub;
-        }
-    }
+    if (st == CLGRAD_OK && op) /* add and sub need neither operand */
+        st = clgrad__record(y, op, 2, in, NULL, op->backward == binary_backward ? 2 : 0, in);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);
         return st;
@@ -376,34 +375,26 @@ static clgrad_status binary_op(const char *fn, const char *op, clgrad_tensor *a,
     return CLGRAD_OK;
 }
 
-clgrad_status clgrad_add(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)
-{
-    return binary_op("clgrad_add", "add", a, b, add_sub_backward, 0, out);
-}
-clgrad_status clgrad_sub(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)
-{
-    return binary_op("clgrad_sub", "sub", a, b, add_sub_backward, 1, out);
-}
-clgrad_status clgrad_mul(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)
-{
-    return binary_op("clgrad_mul", "mul", a, b, binary_backward, 0, out);
-}
-clgrad_status clgrad_div(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)
-{
-    return binary_op("clgrad_div", "div", a, b, binary_backward, 0, out);
-}
-clgrad_status clgrad_pow(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)
-{
-    return binary_op("clgrad_pow", "pow", a, b, binary_backward, 0, out);
-}
-clgrad_status clgrad_maximum(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)
-{
-    return binary_op("clgrad_maximum", "maximum", a, b, binary_backward, 0, out);
-}
-clgrad_status clgrad_minimum(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)
-{
-    return binary_op("clgrad_minimum", "minimum", a, b, binary_backward, 0, out);
-}
+CLGRAD__OP_DEFINE_STATELESS(add, "clgrad_add", add_backward);
+CLGRAD__OP_DEFINE_STATELESS(sub, "clgrad_sub", sub_backward);
+CLGRAD__OP_DEFINE_STATELESS(mul, "clgrad_mul", binary_backward);
+CLGRAD__OP_DEFINE_STATELESS(div, "clgrad_div", binary_backward);
+CLGRAD__OP_DEFINE_STATELESS(pow, "clgrad_pow", binary_backward);
+CLGRAD__OP_DEFINE_STATELESS(maximum, "clgrad_maximum", binary_backward);
+CLGRAD__OP_DEFINE_STATELESS(minimum, "clgrad_minimum", binary_backward);
+
+#define BINARY(op)                                                                                 \
+    clgrad_status clgrad_##op(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)            \
+    {                                                                                              \
+        return binary_op("clgrad_" #op, #op, a, b, &clgrad__op_##op, out);                         \
+    }
+BINARY(add)
+BINARY(sub)
+BINARY(mul)
+BINARY(div)
+BINARY(pow)
+BINARY(maximum)
+BINARY(minimum)
 
 /* --- comparisons ------------------------------------------------------------------------------ */
 
@@ -420,7 +411,7 @@ clgrad_status clgrad_compare(clgrad_tensor *a, clgrad_cmp op, clgrad_tensor *b, 
         return clgrad__fail(a ? a->ctx : b ? b->ctx : NULL, CLGRAD_ERR_INVALID_ARG,
                             "clgrad_compare: unknown comparison %d", (int)op);
     }
-    return binary_op("clgrad_compare", cmp_names[op], a, b, NULL, 0, out);
+    return binary_op("clgrad_compare", cmp_names[op], a, b, NULL, out);
 }
 
 clgrad_status clgrad_compare_scalar(clgrad_tensor *a, clgrad_cmp op, float s, clgrad_tensor **out)
@@ -430,7 +421,8 @@ clgrad_status clgrad_compare_scalar(clgrad_tensor *a, clgrad_cmp op, float s, cl
         return clgrad__fail(a ? a->ctx : NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_compare_scalar: unknown comparison %d",
                             (int)op);
     }
-    return clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_compare_scalar", cmp_scalar_names[op], a, s, 0, 0, out);
+    return clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_compare_scalar", cmp_scalar_names[op], a, s, 0, NULL,
+                         out);
 }
 
 /* --- where ------------------------------------------------------------------------------------ */
@@ -471,6 +463,10 @@ static clgrad_status where_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_t
     }
     return st;
 }
+
+/* a mask has no gradient */
+const clgrad__op clgrad__op_where = {
+    .name = "where", .forward = "clgrad_where", .backward = where_backward, .no_grad_inputs = 1u << 0};
 
 static clgrad_status where_launch(clgrad_tensor *y, clgrad_tensor *c, clgrad_tensor *a, clgrad_tensor *b)
 {
@@ -522,14 +518,7 @@ clgrad_status clgrad_where(clgrad_tensor *cond, clgrad_tensor *a, clgrad_tensor 
     CLGRAD_TRY(new_like(ctx, nd, shape, &y));
     clgrad_status st = where_launch(y, cond, a, b);
     clgrad_tensor *in[3] = {cond, a, b};
-    if (st == CLGRAD_OK && clgrad__grad_needed(2, in + 1)) {
-        clgrad__node *node;
-        st = clgrad__node_attach(y, "where", where_backward, 3, in, &node);
-        if (st == CLGRAD_OK) {
-            node->needs_grad[0] = 0; /* a mask has no gradient */
-            clgrad__node_save(node, 0, cond);
-        }
-    }
+    if (st == CLGRAD_OK && clgrad__grad_needed(2, in + 1)) st = clgrad__record(y, &clgrad__op_where, 3, in, NULL, 1, in);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);
         return st;
@@ -540,32 +529,27 @@ clgrad_status clgrad_where(clgrad_tensor *cond, clgrad_tensor *a, clgrad_tensor 
 
 /* --- unary and tensor-scalar public ops ----------------------------------------------------- */
 
-#define UNARY(pub, op, p0, p1)                                                                     \
-    clgrad_status clgrad_##pub(clgrad_tensor *x, clgrad_tensor **out)                             \
-    {                                                                                              \
-        return clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_" #pub, op, x, p0, p1, 1, out);    \
-    }
-#define SCALAR(pub)                                                                                \
-    clgrad_status clgrad_##pub(clgrad_tensor *a, float s, clgrad_tensor **out)                    \
-    {                                                                                              \
-        return clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_" #pub, #pub, a, s, 0, 1, out);    \
-    }
+/* The rows of CLGRAD__OPS_UNARY and CLGRAD__OPS_SCALAR (src/ops/op_table.h): one public
+ * function and one descriptor each. */
+#define UNARY_DESCRIPTOR(x) CLGRAD__OP_DEFINE(x, "clgrad_" #x, clgrad__unary_backward, clgrad__unary_state);
+CLGRAD__OPS_UNARY(UNARY_DESCRIPTOR)
+CLGRAD__OPS_SCALAR(UNARY_DESCRIPTOR)
+CLGRAD__OP_DEFINE(clamp, "clgrad_clamp", clgrad__unary_backward, clgrad__unary_state);
 
-UNARY(neg, "neg", 0, 0)
-UNARY(exp, "exp", 0, 0)
-UNARY(log, "log", 0, 0)
-UNARY(sqrt, "sqrt", 0, 0)
-UNARY(rsqrt, "rsqrt", 0, 0)
-UNARY(abs, "abs", 0, 0)
-SCALAR(add_scalar)
-SCALAR(mul_scalar)
-SCALAR(pow_scalar)
-SCALAR(rsub_scalar)
-SCALAR(rdiv_scalar)
-SCALAR(maximum_scalar)
-SCALAR(minimum_scalar)
+#define UNARY(x)                                                                                   \
+    clgrad_status clgrad_##x(clgrad_tensor *t, clgrad_tensor **out)                               \
+    {                                                                                              \
+        return clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_" #x, #x, t, 0, 0, &clgrad__op_##x, out); \
+    }
+#define SCALAR(x)                                                                                  \
+    clgrad_status clgrad_##x(clgrad_tensor *a, float s, clgrad_tensor **out)                      \
+    {                                                                                              \
+        return clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_" #x, #x, a, s, 0, &clgrad__op_##x, out); \
+    }
+CLGRAD__OPS_UNARY(UNARY)
+CLGRAD__OPS_SCALAR(SCALAR)
 
 clgrad_status clgrad_clamp(clgrad_tensor *x, float lo, float hi, clgrad_tensor **out)
 {
-    return clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_clamp", "clamp", x, lo, hi, 1, out);
+    return clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_clamp", "clamp", x, lo, hi, &clgrad__op_clamp, out);
 }

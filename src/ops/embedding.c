@@ -2,7 +2,7 @@
  * deterministic scatter-add: positions are sorted by row on the device and each row sums
  * its gradient rows in position order (see cl/embedding.cl). */
 #include "ops/ops.h"
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #define FAMILY "embedding"
 
@@ -16,12 +16,18 @@ static void rows_fold(size_t global[3], int64_t D, int64_t rows)
     global[2] = y ? ((size_t)rows + y - 1) / y : 0;
 }
 
+/* n indices into a (V, D) table; saved: 0 the indices (contiguous). */
+typedef struct embedding_state {
+    int64_t n, V, D;
+} embedding_state;
+
 static clgrad_status embedding_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     if (!nd->needs_grad[0]) return CLGRAD_OK;
     clgrad_context *ctx = gy->ctx;
     clgrad_tensor *idx = nd->saved[0], *w = nd->inputs[0];
-    int64_t n = nd->i[0], V = nd->i[1], D = nd->i[2], npow2 = 1;
+    const embedding_state *s = CLGRAD__NODE_STATE(nd, embedding_state);
+    int64_t n = s->n, V = s->V, D = s->D, npow2 = 1;
     while (npow2 < n) npow2 *= 2;
     clgrad_tensor *keys = NULL, *seg = NULL, *dw = NULL;
     clgrad_status st;
@@ -67,6 +73,8 @@ fail:
     return st;
 }
 
+CLGRAD__OP_DEFINE(embedding, "clgrad_embedding", embedding_backward, embedding_state);
+
 clgrad_status clgrad_embedding(clgrad_tensor *weight, clgrad_tensor *indices, clgrad_tensor **out)
 {
     static const char fn[] = "clgrad_embedding";
@@ -105,14 +113,8 @@ clgrad_status clgrad_embedding(clgrad_tensor *weight, clgrad_tensor *indices, cl
             goto done;
     }
     clgrad_tensor *in[2] = {weight, indices};
-    if (clgrad__grad_needed(2, in)) {
-        clgrad__node *nd;
-        if ((st = clgrad__node_attach(y, "embedding", embedding_backward, 2, in, &nd)) != CLGRAD_OK) goto done;
-        clgrad__node_save(nd, 0, idx);
-        nd->i[0] = n;
-        nd->i[1] = V;
-        nd->i[2] = D;
-    }
+    embedding_state s = {n, V, D};
+    st = clgrad__record(y, &clgrad__op_embedding, 2, in, &s, 1, &idx);
 done:
     clgrad_tensor_release(w);
     clgrad_tensor_release(idx);

@@ -6,7 +6,7 @@
 #include "ops/ops.h"
 #include "ops/reduce.h"
 
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #include <string.h>
 
@@ -54,14 +54,22 @@ static clgrad_status finish(clgrad_tensor *l, clgrad_tensor *counted, clgrad_red
 
 /* --- cross entropy and NLL ------------------------------------------------------------- */
 
+/* saved: 0 labels (contiguous), 1 log-probabilities (cross entropy only), 2 the count of
+ * labels not ignored (mean only). Cross entropy or NLL is the descriptor. */
+typedef struct nll_state {
+    clgrad_reduction red;
+    double label_smoothing;
+} nll_state;
+
 static clgrad_status nll_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
+    const nll_state *s = CLGRAD__NODE_STATE(nd, nll_state);
     clgrad_tensor *x = nd->inputs[0], *labels = nd->saved[0], *lp = nd->saved[1], *cnt = nd->saved[2], *g = NULL,
                   *dx = NULL;
-    int softmax = (int)nd->i[1];
-    cl_int per_sample = nd->i[0] == CLGRAD_REDUCTION_NONE, ignore = IGNORE_INDEX, sm = softmax;
+    int softmax = nd->op == &clgrad__op_cross_entropy;
+    cl_int per_sample = s->red == CLGRAD_REDUCTION_NONE, ignore = IGNORE_INDEX, sm = softmax;
     cl_long N = x->shape[0], C = x->shape[1];
-    cl_float eps = (cl_float)nd->f[0];
+    cl_float eps = (cl_float)s->label_smoothing;
     cl_mem cntm = cnt ? cnt->buf->mem : NULL, lpm = lp ? lp->buf->mem : NULL;
     clgrad_status st = clgrad__contiguous(gy, &g);
     if (st == CLGRAD_OK) st = clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, 2, x->shape, &dx);
@@ -79,6 +87,9 @@ static clgrad_status nll_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_te
 }
 
 /* softmax 1: cross entropy of logits; 0: NLL of log-probabilities. */
+CLGRAD__OP_DEFINE(cross_entropy, "clgrad_cross_entropy", nll_backward, nll_state);
+CLGRAD__OP_DEFINE(nll_loss, "clgrad_nll_loss", nll_backward, nll_state);
+
 static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor *labels, float eps,
                                 clgrad_reduction red, int softmax, clgrad_tensor **out)
 {
@@ -143,17 +154,9 @@ static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor 
     }
     if (st == CLGRAD_OK && !fused) st = finish(l, counted, red, 1.0, &y, &cnt);
     if (st == CLGRAD_OK && clgrad__grad_needed(1, &x)) {
-        clgrad__node *nd;
-        clgrad_tensor *in[2] = {x, labels};
-        st = clgrad__node_attach(y, softmax ? "cross_entropy" : "nll_loss", nll_backward, 2, in, &nd);
-        if (st == CLGRAD_OK) {
-            nd->i[0] = red;
-            nd->i[1] = softmax;
-            nd->f[0] = eps;
-            clgrad__node_save(nd, 0, lab);
-            if (softmax) clgrad__node_save(nd, 1, lp);
-            clgrad__node_save(nd, 2, cnt);
-        }
+        clgrad_tensor *in[2] = {x, labels}, *saved[3] = {lab, softmax ? lp : NULL, cnt};
+        nll_state s = {red, eps};
+        st = clgrad__record(y, softmax ? &clgrad__op_cross_entropy : &clgrad__op_nll_loss, 2, in, &s, 3, saved);
     }
     clgrad_tensor_release(lp);
     clgrad_tensor_release(lab);
@@ -182,13 +185,20 @@ clgrad_status clgrad_nll_loss(clgrad_tensor *logp, clgrad_tensor *labels, clgrad
 
 /* --- MSE and BCE with logits ------------------------------------------------------------ */
 
+/* MSE or BCE is the descriptor. */
+typedef struct pointwise_state {
+    clgrad_reduction red;
+    double scale; /* 1/n for a mean, else 1 */
+} pointwise_state;
+
 static clgrad_status pointwise_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
+    const pointwise_state *s = CLGRAD__NODE_STATE(nd, pointwise_state);
     clgrad_tensor *x = nd->inputs[0], *t = nd->inputs[1], *xc = NULL, *tc = NULL, *g = NULL, *dx = NULL, *dt = NULL;
     clgrad_context *ctx = x->ctx;
     cl_long n = clgrad__numel(x->ndim, x->shape);
-    cl_int per_elem = nd->i[0] == CLGRAD_REDUCTION_NONE, bce = (cl_int)nd->i[1];
-    cl_float scale = (cl_float)nd->f[0];
+    cl_int per_elem = s->red == CLGRAD_REDUCTION_NONE, bce = nd->op == &clgrad__op_bce_with_logits;
+    cl_float scale = (cl_float)s->scale;
     clgrad_status st = clgrad__contiguous(x, &xc);
     if (st == CLGRAD_OK) st = clgrad__contiguous(t, &tc);
     if (st == CLGRAD_OK) st = clgrad__contiguous(gy, &g);
@@ -213,6 +223,9 @@ static clgrad_status pointwise_backward(clgrad__node *nd, clgrad_tensor *gy, clg
     gx[1] = dt;
     return CLGRAD_OK;
 }
+
+CLGRAD__OP_DEFINE(mse_loss, "clgrad_mse_loss", pointwise_backward, pointwise_state);
+CLGRAD__OP_DEFINE(bce_with_logits, "clgrad_bce_with_logits", pointwise_backward, pointwise_state);
 
 static clgrad_status pointwise_common(const char *fn, clgrad_tensor *x, clgrad_tensor *t, clgrad_reduction red,
                                       int bce, clgrad_tensor **out)
@@ -240,15 +253,10 @@ static clgrad_status pointwise_common(const char *fn, clgrad_tensor *x, clgrad_t
         st = clgrad__launch_1d(ctx, FAMILY, NULL, bce ? "bce_fwd_f32" : "mse_fwd_f32", (size_t)n, a);
     }
     if (st == CLGRAD_OK) st = finish(l, NULL, red, (double)n, &y, &unused);
-    if (st == CLGRAD_OK && clgrad__grad_needed(2, (clgrad_tensor *[]){x, t})) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, bce ? "bce_with_logits" : "mse_loss", pointwise_backward, 2,
-                                 (clgrad_tensor *[]){x, t}, &nd);
-        if (st == CLGRAD_OK) {
-            nd->i[0] = red;
-            nd->i[1] = bce;
-            nd->f[0] = red == CLGRAD_REDUCTION_MEAN ? 1.0 / (double)n : 1.0;
-        }
+    if (st == CLGRAD_OK) {
+        clgrad_tensor *in[2] = {x, t};
+        pointwise_state s = {red, red == CLGRAD_REDUCTION_MEAN ? 1.0 / (double)n : 1.0};
+        st = clgrad__record(y, bce ? &clgrad__op_bce_with_logits : &clgrad__op_mse_loss, 2, in, &s, 0, NULL);
     }
     clgrad_tensor_release(xc);
     clgrad_tensor_release(tc);

@@ -3,7 +3,7 @@
  * input, weight and bias. The statistics and the gradient sums are fixed-order chunked
  * reductions (cl/norm.cl), so results are bit-identical run after run on a device. */
 #include "ops/ops.h"
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #include <string.h>
 
@@ -123,14 +123,19 @@ static clgrad_status bwd_dx(clgrad_tensor *dx, clgrad_tensor *x, clgrad_tensor *
 
 /* --- batch norm -------------------------------------------------------------------------- */
 
-/* saved: 0 x (contiguous), 1 mean, 2 invstd, 3 weight (contiguous) or NULL.
- * i: 0 training, 1 N, 2 C, 3 S. */
+/* saved: 0 x (contiguous), 1 mean, 2 invstd, 3 weight (contiguous) or NULL. x is (N, C, S). */
+typedef struct batch_norm_state {
+    int training;
+    int64_t N, C, S;
+} batch_norm_state;
+
 static clgrad_status batch_norm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_context *ctx = gy->ctx;
     clgrad_tensor *x = nd->saved[0], *mean = nd->saved[1], *invstd = nd->saved[2], *w = nd->saved[3];
-    int training = (int)nd->i[0];
-    int64_t N = nd->i[1], C = nd->i[2], S = nd->i[3];
+    const batch_norm_state *bs = CLGRAD__NODE_STATE(nd, batch_norm_state);
+    int training = bs->training;
+    int64_t N = bs->N, C = bs->C, S = bs->S;
     clgrad_tensor *s1 = NULL, *s2 = NULL, *dx = NULL;
     clgrad_status st = temp(ctx, C, &s1);
     if (st == CLGRAD_OK) st = temp(ctx, C, &s2);
@@ -168,6 +173,8 @@ static clgrad_status check_channel_vec(const char *fn, const char *arg, clgrad_t
     }
     return CLGRAD_OK;
 }
+
+CLGRAD__OP_DEFINE(batch_norm, "clgrad_batch_norm", batch_norm_backward, batch_norm_state);
 
 clgrad_status clgrad_batch_norm(clgrad_tensor *x, clgrad_tensor *weight, clgrad_tensor *bias,
                                 clgrad_tensor *running_mean, clgrad_tensor *running_var, int training, float momentum,
@@ -221,18 +228,9 @@ clgrad_status clgrad_batch_norm(clgrad_tensor *x, clgrad_tensor *weight, clgrad_
     if (st != CLGRAD_OK) goto done;
     if ((st = apply(y, xc, mean, invstd, S, C, wc, bc, S, C)) != CLGRAD_OK) goto done;
     clgrad_tensor *in[3] = {x, weight, bias};
-    if (clgrad__grad_needed(3, in)) {
-        clgrad__node *nd;
-        if ((st = clgrad__node_attach(y, "batch_norm", batch_norm_backward, 3, in, &nd)) != CLGRAD_OK) goto done;
-        clgrad__node_save(nd, 0, xc);
-        clgrad__node_save(nd, 1, mean);
-        clgrad__node_save(nd, 2, invstd);
-        if (wc) clgrad__node_save(nd, 3, wc);
-        nd->i[0] = training != 0;
-        nd->i[1] = N;
-        nd->i[2] = C;
-        nd->i[3] = S;
-    }
+    batch_norm_state bs = {training != 0, N, C, S};
+    clgrad_tensor *saved[4] = {xc, mean, invstd, wc};
+    st = clgrad__record(y, &clgrad__op_batch_norm, 3, in, &bs, 4, saved);
 done:
     clgrad_tensor_release(xc);
     clgrad_tensor_release(wc);
@@ -249,12 +247,17 @@ done:
 
 /* --- layer norm -------------------------------------------------------------------------- */
 
-/* saved: 0 x (contiguous), 1 mean, 2 rstd, 3 weight (contiguous) or NULL. i: 0 outer, 1 inner. */
+/* saved: 0 x (contiguous), 1 mean, 2 rstd, 3 weight (contiguous) or NULL. x is (outer, inner). */
+typedef struct layer_norm_state {
+    int64_t outer, inner;
+} layer_norm_state;
+
 static clgrad_status layer_norm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_context *ctx = gy->ctx;
     clgrad_tensor *x = nd->saved[0], *mean = nd->saved[1], *rstd = nd->saved[2], *w = nd->saved[3];
-    int64_t outer = nd->i[0], inner = nd->i[1];
+    const layer_norm_state *ls = CLGRAD__NODE_STATE(nd, layer_norm_state);
+    int64_t outer = ls->outer, inner = ls->inner;
     clgrad_tensor *s1 = NULL, *s2 = NULL, *dx = NULL, *dw = NULL, *db = NULL;
     clgrad_status st = CLGRAD_OK;
     if (nd->needs_grad[0]) {
@@ -302,6 +305,8 @@ static clgrad_status check_affine(const char *fn, const char *arg, clgrad_tensor
     return CLGRAD_OK;
 }
 
+CLGRAD__OP_DEFINE(layer_norm, "clgrad_layer_norm", layer_norm_backward, layer_norm_state);
+
 clgrad_status clgrad_layer_norm(clgrad_tensor *x, int n_norm_dims, clgrad_tensor *weight, clgrad_tensor *bias,
                                 float eps, clgrad_tensor **out)
 {
@@ -333,16 +338,9 @@ clgrad_status clgrad_layer_norm(clgrad_tensor *x, int n_norm_dims, clgrad_tensor
     if ((st = stats(xc, 1, outer, inner, eps, mean, rstd, NULL, NULL, 0.0f)) != CLGRAD_OK) goto done;
     if ((st = apply(y, xc, mean, rstd, inner, outer, wc, bc, 1, inner)) != CLGRAD_OK) goto done;
     clgrad_tensor *in[3] = {x, weight, bias};
-    if (clgrad__grad_needed(3, in)) {
-        clgrad__node *nd;
-        if ((st = clgrad__node_attach(y, "layer_norm", layer_norm_backward, 3, in, &nd)) != CLGRAD_OK) goto done;
-        clgrad__node_save(nd, 0, xc);
-        clgrad__node_save(nd, 1, mean);
-        clgrad__node_save(nd, 2, rstd);
-        if (wc) clgrad__node_save(nd, 3, wc);
-        nd->i[0] = outer;
-        nd->i[1] = inner;
-    }
+    layer_norm_state ls = {outer, inner};
+    clgrad_tensor *saved[4] = {xc, mean, rstd, wc};
+    st = clgrad__record(y, &clgrad__op_layer_norm, 3, in, &ls, 4, saved);
 done:
     clgrad_tensor_release(xc);
     clgrad_tensor_release(wc);

@@ -2,7 +2,7 @@
  * average pooling (padding counted in the divisor) and global average pooling, each with
  * its autograd rule. Backward kernels gather per input pixel, so they are deterministic. */
 #include "ops/ops.h"
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -72,18 +72,6 @@ static clgrad_status pool_setup(const char *fn, clgrad_tensor *x, const clgrad_p
     return CLGRAD_OK;
 }
 
-static void pack(const pool_geom *g, int64_t *v)
-{
-    const int *f[12] = {&g->n, &g->c, &g->h, &g->w, &g->ho, &g->wo, &g->kh, &g->kw, &g->sh, &g->sw, &g->ph, &g->pw};
-    for (int i = 0; i < 12; i++) v[i] = *f[i];
-}
-
-static void unpack(const int64_t *v, pool_geom *g)
-{
-    int *f[12] = {&g->n, &g->c, &g->h, &g->w, &g->ho, &g->wo, &g->kh, &g->kw, &g->sh, &g->sw, &g->ph, &g->pw};
-    for (int i = 0; i < 12; i++) *f[i] = (int)v[i];
-}
-
 /* A (pixels, planes) launch: work-groups inside one plane, so the plane's image and channel
  * are uniform across a work-group; planes fold over dims 1 and 2 (pool_plane in cl/pool.cl). */
 static clgrad_status launch2(clgrad_context *ctx, const char *kernel, int64_t pixels, int64_t planes, clgrad__kargs args)
@@ -125,18 +113,11 @@ static clgrad_status launch_planes(clgrad_context *ctx, const char *opts, const 
         CLGRAD_KARG((g)->wo), CLGRAD_KARG((g)->kh), CLGRAD_KARG((g)->kw), CLGRAD_KARG((g)->sh),    \
         CLGRAD_KARG((g)->sw), CLGRAD_KARG((g)->ph), CLGRAD_KARG((g)->pw)
 
-/* Shared tail of the public ops: attach a node when needed, hand out y. */
-static clgrad_status finish(clgrad_tensor *x, clgrad_tensor *y, const char *name, clgrad__backward_fn fn,
-                            const pool_geom *g, clgrad_tensor *saved, clgrad_status st, clgrad_tensor **out)
+/* Shared tail of the windowed ops: record op (state: the geometry) when needed, hand out y. */
+static clgrad_status finish(clgrad_tensor *x, clgrad_tensor *y, const clgrad__op *op, const pool_geom *g,
+                            clgrad_tensor *saved, clgrad_status st, clgrad_tensor **out)
 {
-    if (st == CLGRAD_OK && clgrad__grad_needed(1, &x)) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, name, fn, 1, &x, &nd);
-        if (st == CLGRAD_OK) {
-            if (saved) clgrad__node_save(nd, 0, saved);
-            if (g) pack(g, nd->i);
-        }
-    }
+    if (st == CLGRAD_OK) st = clgrad__record(y, op, 1, &x, g, 1, &saved);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);
         return st;
@@ -149,8 +130,7 @@ static clgrad_status finish(clgrad_tensor *x, clgrad_tensor *y, const char *name
 
 static clgrad_status max_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
-    pool_geom g;
-    unpack(nd->i, &g);
+    pool_geom g = *CLGRAD__NODE_STATE(nd, pool_geom);
     clgrad_tensor *idx = nd->saved[0], *dx;
     int64_t shape[4] = {g.n, g.c, g.h, g.w};
     CLGRAD_TRY(clgrad__tensor_new(gy->ctx, CLGRAD_DTYPE_F32, 4, shape, &dx));
@@ -195,6 +175,7 @@ static clgrad_status max_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgr
     return CLGRAD_OK;
 }
 
+CLGRAD__OP_DEFINE(max_pool2d, "clgrad_max_pool2d", max_pool_backward, pool_geom);
 clgrad_status clgrad_max_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p, clgrad_tensor **out,
                                 clgrad_tensor **indices)
 {
@@ -245,7 +226,7 @@ clgrad_status clgrad_max_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p,
         clgrad_tensor_release(idx);
         return st;
     }
-    st = finish(x, y, "max_pool2d", max_pool_backward, &g, idx, st, out);
+    st = finish(x, y, &clgrad__op_max_pool2d, &g, idx, st, out);
     if (st == CLGRAD_OK && indices) *indices = idx;
     else clgrad_tensor_release(idx);
     return st;
@@ -255,8 +236,7 @@ clgrad_status clgrad_max_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p,
 
 static clgrad_status avg_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
-    pool_geom g;
-    unpack(nd->i, &g);
+    pool_geom g = *CLGRAD__NODE_STATE(nd, pool_geom);
     clgrad_tensor *dx;
     int64_t shape[4] = {g.n, g.c, g.h, g.w};
     CLGRAD_TRY(clgrad__tensor_new(gy->ctx, CLGRAD_DTYPE_F32, 4, shape, &dx));
@@ -272,6 +252,8 @@ static clgrad_status avg_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgr
     return CLGRAD_OK;
 }
 
+CLGRAD__OP_DEFINE(avg_pool2d, "clgrad_avg_pool2d", avg_pool_backward, pool_geom);
+
 clgrad_status clgrad_avg_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p, clgrad_tensor **out)
 {
     const char *fn = "clgrad_avg_pool2d";
@@ -286,14 +268,14 @@ clgrad_status clgrad_avg_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p,
     cl_long planes = (cl_long)g.n * g.c;
     clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(y), POOL_KARGS(&g), CLGRAD_KARG(planes));
     clgrad_status st = launch2(x->ctx, "avgpool_fwd_f32", (int64_t)g.ho * g.wo, (int64_t)g.n * g.c, a);
-    return finish(x, y, "avg_pool2d", avg_pool_backward, &g, NULL, st, out);
+    return finish(x, y, &clgrad__op_avg_pool2d, &g, NULL, st, out);
 }
 
 /* --- global average pooling --------------------------------------------------------------- */
 
 static clgrad_status global_avg_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
-    int64_t shape[4] = {nd->i[0], nd->i[1], nd->i[2], nd->i[3]};
+    const int64_t *shape = nd->inputs[0]->shape;
     clgrad_tensor *dx;
     CLGRAD_TRY(clgrad__tensor_new(gy->ctx, CLGRAD_DTYPE_F32, 4, shape, &dx));
     cl_long sn = gy->strides[0], sc = gy->strides[1], hw = shape[2] * shape[3];
@@ -310,6 +292,8 @@ static clgrad_status global_avg_pool_backward(clgrad__node *nd, clgrad_tensor *g
     return CLGRAD_OK;
 }
 
+CLGRAD__OP_DEFINE_STATELESS(global_avg_pool2d, "clgrad_global_avg_pool2d", global_avg_pool_backward);
+
 clgrad_status clgrad_global_avg_pool2d(clgrad_tensor *x, clgrad_tensor **out)
 {
     const char *fn = "clgrad_global_avg_pool2d";
@@ -325,12 +309,7 @@ clgrad_status clgrad_global_avg_pool2d(clgrad_tensor *x, clgrad_tensor **out)
     clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(y), CLGRAD_KARG(C), CLGRAD_KARG(H),
                                   CLGRAD_KARG(W), CLGRAD_KARG(planes));
     clgrad_status st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "gavgpool_fwd_f32", (size_t)planes, a);
-    if (st == CLGRAD_OK && clgrad__grad_needed(1, &x)) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, "global_avg_pool2d", global_avg_pool_backward, 1, &x, &nd);
-        if (st == CLGRAD_OK)
-            for (int i = 0; i < 4; i++) nd->i[i] = x->shape[i];
-    }
+    if (st == CLGRAD_OK) st = clgrad__record(y, &clgrad__op_global_avg_pool2d, 1, &x, NULL, 0, NULL);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);
         return st;

@@ -12,7 +12,7 @@
 #include "ops/ops.h"
 #include "ops/reduce.h"
 
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -414,15 +414,22 @@ static clgrad_status bcast_back(clgrad_tensor *x, uint32_t mask, clgrad_tensor *
     return st;
 }
 
+/* What every reduction's backward needs: the reduced axes and the divisor of the result. */
+typedef struct reduce_state {
+    uint32_t mask;
+    double div;
+} reduce_state;
+
 static clgrad_status sum_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
 {
-    return bcast_back(n->inputs[0], (uint32_t)n->i[0], gy, n->f[0], &gx[0]);
+    const reduce_state *s = CLGRAD__NODE_STATE(n, reduce_state);
+    return bcast_back(n->inputs[0], s->mask, gy, s->div, &gx[0]);
 }
 
 static clgrad_status extreme_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_tensor *x = n->inputs[0], *y = NULL, *g = NULL, *gk = NULL, *m = NULL, *cnt = NULL;
-    uint32_t mask = (uint32_t)n->i[0];
+    uint32_t mask = CLGRAD__NODE_STATE(n, reduce_state)->mask;
     clgrad_context *ctx = x->ctx;
     cl_long nx = clgrad__numel(x->ndim, x->shape);
     clgrad__geom gx_, gyg;
@@ -457,7 +464,8 @@ static clgrad_status extreme_backward(clgrad__node *n, clgrad_tensor *gy, clgrad
 static clgrad_status var_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_tensor *x = n->inputs[0], *mean = NULL, *g = NULL, *gk = NULL, *r = NULL;
-    uint32_t mask = (uint32_t)n->i[0];
+    const reduce_state *s = CLGRAD__NODE_STATE(n, reduce_state);
+    uint32_t mask = s->mask;
     clgrad_context *ctx = x->ctx;
     cl_long nx = clgrad__numel(x->ndim, x->shape);
     clgrad_status st = keepdim_view(n->saved[0], x, mask, &mean);
@@ -468,7 +476,7 @@ static clgrad_status var_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_ten
         clgrad__geom gxg, gk_g;
         clgrad__geom_of(x, &gxg);
         clgrad__geom_broadcast(gk, x->ndim, x->shape, &gk_g);
-        cl_float d = (cl_float)n->f[0];
+        cl_float d = (cl_float)s->div;
         clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(r->buf->mem), CLGRAD_KARG(nx),       CLGRAD_KARG_T(x),
                                       CLGRAD_KARG(gxg.shape),   CLGRAD_KARG(gxg.stride), CLGRAD_KARG_T(gk),
                                       CLGRAD_KARG_T(mean),      CLGRAD_KARG(gk_g.shape), CLGRAD_KARG(gk_g.stride),
@@ -482,6 +490,12 @@ static clgrad_status var_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_ten
     else gx[0] = r;
     return st;
 }
+
+CLGRAD__OP_DEFINE(sum, "clgrad_sum", sum_backward, reduce_state);
+CLGRAD__OP_DEFINE(mean, "clgrad_mean", sum_backward, reduce_state);
+CLGRAD__OP_DEFINE(max, "clgrad_max", extreme_backward, reduce_state);
+CLGRAD__OP_DEFINE(min, "clgrad_min", extreme_backward, reduce_state);
+CLGRAD__OP_DEFINE(var, "clgrad_var", var_backward, reduce_state);
 
 enum { K_SUM, K_MEAN, K_MAX, K_MIN, K_VAR };
 
@@ -510,24 +524,16 @@ static clgrad_status reduce_public(const char *fn, int kind, clgrad_tensor *x, i
         st = clgrad__reduce(x, mask, ops[kind], NULL, div, nd, oshape, &y);
     }
     if (st == CLGRAD_OK && clgrad__grad_needed(1, &x)) {
-        static const char *names[] = {"sum", "mean", "max", "min", "var"};
-        static const clgrad__backward_fn fns[] = {sum_backward, sum_backward, extreme_backward, extreme_backward,
-                                                  var_backward};
-        clgrad__node *nd_;
-        st = clgrad__node_attach(y, names[kind], fns[kind], 1, &x, &nd_);
-        if (st == CLGRAD_OK) {
-            nd_->i[0] = mask;
-            nd_->f[0] = div;
-            if (kind == K_MAX || kind == K_MIN) {
-                /* a second handle on y's buffer: the node must not hold y itself */
-                clgrad_tensor *yv;
-                st = clgrad__tensor_view(y, y->ndim, y->shape, y->strides, y->offset, &yv);
-                if (st == CLGRAD_OK) clgrad__node_save(nd_, 0, yv);
-                clgrad_tensor_release(yv);
-            } else if (kind == K_VAR) {
-                clgrad__node_save(nd_, 0, mean);
-            }
-        }
+        static const clgrad__op *const ops_of[] = {&clgrad__op_sum, &clgrad__op_mean, &clgrad__op_max,
+                                                   &clgrad__op_min, &clgrad__op_var};
+        reduce_state s = {mask, div};
+        clgrad_tensor *saved = NULL;
+        if (kind == K_MAX || kind == K_MIN) /* a second handle on y's buffer: the node must not hold y itself */
+            st = clgrad__tensor_view(y, y->ndim, y->shape, y->strides, y->offset, &saved);
+        else if (kind == K_VAR)
+            saved = clgrad_tensor_retain(mean);
+        if (st == CLGRAD_OK) st = clgrad__record(y, ops_of[kind], 1, &x, &s, 1, &saved);
+        clgrad_tensor_release(saved);
     }
     clgrad_tensor_release(mean);
     if (st != CLGRAD_OK) {

@@ -20,7 +20,7 @@
 
 #include "ops/matmul.h"
 #include "ops/ops.h"
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #define FAMILY "rnn"
 
@@ -150,23 +150,24 @@ static clgrad_status contig_all(clgrad_tensor **in, clgrad_tensor **out, int n)
     return CLGRAD_OK;
 }
 
-/* Records the node of a sequence op: a second handle on y's buffer (the node must not hold
- * its own output) in saved slot 0, then sv[0..n) in slots 1..n. */
-static clgrad_status record(clgrad_tensor *y, const char *name, clgrad__backward_fn fn, int nin, clgrad_tensor **in,
-                            clgrad_tensor **sv, int n, int64_t T, int64_t B, int64_t H, int64_t extra)
+/* The saved parameters of every sequence op: the sizes, and for the Elman RNN relu (else
+ * tanh). */
+typedef struct seq_state {
+    int64_t T, B, H;
+    int relu;
+} seq_state;
+
+/* Records a sequence op: a second handle on y's buffer (the node must not hold its own
+ * output) in saved slot 0, then sv[0..n) in slots 1..n. */
+static clgrad_status record_seq(clgrad_tensor *y, const clgrad__op *op, clgrad_tensor **in, clgrad_tensor **sv, int n,
+                                seq_state s)
 {
-    if (!clgrad__grad_needed(nin, in)) return CLGRAD_OK;
-    clgrad_tensor *a = NULL;
-    clgrad__node *nd;
-    CLGRAD_TRY(clgrad__tensor_view(y, y->ndim, y->shape, y->strides, y->offset, &a));
-    clgrad_status st = clgrad__node_attach(y, name, fn, nin, in, &nd);
-    if (st == CLGRAD_OK) {
-        clgrad__node_save(nd, 0, a);
-        for (int i = 0; i < n; i++)
-            if (sv[i]) clgrad__node_save(nd, i + 1, sv[i]);
-        nd->i[0] = T, nd->i[1] = B, nd->i[2] = H, nd->i[3] = extra;
-    }
-    clgrad_tensor_release(a);
+    if (!clgrad__grad_needed(4, in)) return CLGRAD_OK;
+    clgrad_tensor *saved[CLGRAD__NODE_MAX_SAVED] = {NULL};
+    CLGRAD_TRY(clgrad__tensor_view(y, y->ndim, y->shape, y->strides, y->offset, &saved[0]));
+    for (int i = 0; i < n; i++) saved[i + 1] = sv[i];
+    clgrad_status st = clgrad__record(y, op, 4, in, &s, n + 1, saved);
+    clgrad_tensor_release(saved[0]);
     return st;
 }
 
@@ -224,10 +225,15 @@ static mat h_prev(clgrad_tensor *y, const mat *h0, int64_t t, int64_t BH, cl_int
 /* --- the input projection ------------------------------------------------------------------------ */
 
 /* saved: 0 x as contiguous (T, B, I), 1 w (contiguous). inputs: x, w. */
+typedef struct proj_state {
+    int64_t T, B, I, G;
+} proj_state;
+
 static clgrad_status proj_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_context *ctx = gy->ctx;
-    int64_t T = nd->i[0], B = nd->i[1], I = nd->i[2], G = nd->i[3], R = T * B;
+    const proj_state *s = CLGRAD__NODE_STATE(nd, proj_state);
+    int64_t T = s->T, B = s->B, I = s->I, G = s->G, R = T * B;
     clgrad_tensor *xc = nd->saved[0], *w = nd->saved[1];
     int64_t xshape[3] = {T, B, I}, wshape[2] = {G, I};
     clgrad_tensor *t[2] = {0}; /* dx, dw */
@@ -248,6 +254,8 @@ static clgrad_status proj_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_t
     gx[1] = t[1];
     return CLGRAD_OK;
 }
+
+CLGRAD__OP_DEFINE(rnn_proj, "clgrad__rnn_proj", proj_backward, proj_state);
 
 clgrad_status clgrad__rnn_proj(clgrad_tensor *x, clgrad_tensor *w_in, clgrad_tensor **out)
 {
@@ -297,14 +305,9 @@ clgrad_status clgrad__rnn_proj(clgrad_tensor *x, clgrad_tensor *w_in, clgrad_ten
     if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 3, yshape, &k[2]);
     clgrad_tensor *xc = k[0], *w = k[1], *y = k[2];
     if (st == CLGRAD_OK) st = mm(ctx, 0, 1, T * B, G, I, 0.0f, at(xc, 0), I, at(w, 0), I, at(y, 0), G);
-    if (st == CLGRAD_OK && clgrad__grad_needed(2, in)) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, "rnn_proj", proj_backward, 2, in, &nd);
-        if (st == CLGRAD_OK) {
-            clgrad__node_save(nd, 0, xc);
-            clgrad__node_save(nd, 1, w);
-            nd->i[0] = T, nd->i[1] = B, nd->i[2] = I, nd->i[3] = G;
-        }
+    if (st == CLGRAD_OK) {
+        proj_state s = {T, B, I, G};
+        st = clgrad__record(y, &clgrad__op_rnn_proj, 2, in, &s, 2, k);
     }
     if (st == CLGRAD_OK) {
         *out = y;
@@ -320,7 +323,8 @@ clgrad_status clgrad__rnn_proj(clgrad_tensor *x, clgrad_tensor *w_in, clgrad_ten
 static clgrad_status lstm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_context *ctx = gy->ctx;
-    int64_t T = nd->i[0], B = nd->i[1], H = nd->i[2], BH = B * H, GH = 4 * H;
+    const seq_state *s = CLGRAD__NODE_STATE(nd, seq_state);
+    int64_t T = s->T, B = s->B, H = s->H, BH = B * H, GH = 4 * H;
     clgrad_tensor *y = nd->saved[0], *gs = nd->saved[1], *cs = nd->saved[2], *w = nd->saved[3], *hc0 = nd->saved[4];
     mat h0 = hc0 ? at(hc0, 0) : at(y, 0), c0 = hc0 ? at(hc0, BH) : at(y, 0);
     int64_t gshape[3] = {T, B, GH}, sshape[3] = {2, B, H};
@@ -345,6 +349,8 @@ static clgrad_status lstm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_t
     }
     return finish_backward(ctx, nd, st, T, B, H, GH, dg, y, hc0 ? &h0 : NULL, t, gx);
 }
+
+CLGRAD__OP_DEFINE(lstm_seq, "clgrad__lstm_seq", lstm_backward, seq_state);
 
 clgrad_status clgrad__lstm_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_tensor *bias_in,
                                clgrad_tensor *hc0_in, clgrad_tensor **out)
@@ -380,7 +386,7 @@ clgrad_status clgrad__lstm_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad
         st = cell(ctx, "lstm_fwd_f32", H, B, a);
     }
     clgrad_tensor *sv[4] = {gs, cs, w, hc0};
-    if (st == CLGRAD_OK) st = record(y, "lstm_seq", lstm_backward, 4, in, sv, 4, T, B, H, 0);
+    if (st == CLGRAD_OK) st = record_seq(y, &clgrad__op_lstm_seq, in, sv, 4, (seq_state){T, B, H, 0});
     if (st == CLGRAD_OK) {
         *out = y;
         k[0] = NULL;
@@ -397,7 +403,8 @@ clgrad_status clgrad__lstm_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad
 static clgrad_status gru_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_context *ctx = gy->ctx;
-    int64_t T = nd->i[0], B = nd->i[1], H = nd->i[2], BH = B * H, GH = 3 * H;
+    const seq_state *s = CLGRAD__NODE_STATE(nd, seq_state);
+    int64_t T = s->T, B = s->B, H = s->H, BH = B * H, GH = 3 * H;
     clgrad_tensor *y = nd->saved[0], *ss = nd->saved[1], *w = nd->saved[2], *h0t = nd->saved[3];
     mat h0 = h0t ? at(h0t, 0) : at(y, 0);
     int64_t gshape[3] = {T, B, GH}, sshape[2] = {B, H}, bshape[2] = {2, GH};
@@ -434,6 +441,8 @@ static clgrad_status gru_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_te
     return CLGRAD_OK;
 }
 
+CLGRAD__OP_DEFINE(gru_seq, "clgrad__gru_seq", gru_backward, seq_state);
+
 clgrad_status clgrad__gru_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_tensor *bias_in,
                               clgrad_tensor *h0_in, clgrad_tensor **out)
 {
@@ -467,7 +476,7 @@ clgrad_status clgrad__gru_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_
         st = cell(ctx, "gru_fwd_f32", H, B, a);
     }
     clgrad_tensor *sv[3] = {ss, w, h0t};
-    if (st == CLGRAD_OK) st = record(y, "gru_seq", gru_backward, 4, in, sv, 3, T, B, H, 0);
+    if (st == CLGRAD_OK) st = record_seq(y, &clgrad__op_gru_seq, in, sv, 3, (seq_state){T, B, H, 0});
     if (st == CLGRAD_OK) {
         *out = y;
         k[0] = NULL;
@@ -483,8 +492,9 @@ clgrad_status clgrad__gru_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_
 static clgrad_status rnn_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_context *ctx = gy->ctx;
-    int64_t T = nd->i[0], B = nd->i[1], H = nd->i[2], BH = B * H;
-    cl_int relu = (cl_int)nd->i[3];
+    const seq_state *s = CLGRAD__NODE_STATE(nd, seq_state);
+    int64_t T = s->T, B = s->B, H = s->H, BH = B * H;
+    cl_int relu = s->relu;
     clgrad_tensor *y = nd->saved[0], *w = nd->saved[1], *h0t = nd->saved[2];
     mat h0 = h0t ? at(h0t, 0) : at(y, 0);
     int64_t gshape[3] = {T, B, H}, sshape[2] = {B, H};
@@ -505,6 +515,8 @@ static clgrad_status rnn_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_te
     }
     return finish_backward(ctx, nd, st, T, B, H, H, dg, y, h0t ? &h0 : NULL, t, gx);
 }
+
+CLGRAD__OP_DEFINE(rnn_seq, "clgrad__rnn_seq", rnn_backward, seq_state);
 
 clgrad_status clgrad__rnn_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_tensor *bias_in,
                               clgrad_tensor *h0_in, int relu, clgrad_tensor **out)
@@ -536,7 +548,7 @@ clgrad_status clgrad__rnn_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_
         st = cell(ctx, "rnn_fwd_f32", H, B, a);
     }
     clgrad_tensor *sv[2] = {w, h0t};
-    if (st == CLGRAD_OK) st = record(y, "rnn_seq", rnn_backward, 4, in, sv, 2, T, B, H, act);
+    if (st == CLGRAD_OK) st = record_seq(y, &clgrad__op_rnn_seq, in, sv, 2, (seq_state){T, B, H, act});
     if (st == CLGRAD_OK) {
         *out = y;
         k[0] = NULL;

@@ -5,7 +5,7 @@
 #include "ops/ops.h"
 #include "ops/reduce.h"
 
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,10 +145,15 @@ clgrad_status clgrad__softmax_fwd(clgrad_tensor *x, int d, int log, clgrad_tenso
     return st;
 }
 
+/* The axis softmax ran along (normalised); the kind is the descriptor. */
+typedef struct softmax_state {
+    int axis;
+} softmax_state;
+
 static clgrad_status softmax_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_tensor *x = nd->inputs[0], *y = nd->saved[0], *g = NULL, *dx = NULL;
-    int d = (int)nd->i[0], log = (int)nd->i[1];
+    int d = CLGRAD__NODE_STATE(nd, softmax_state)->axis, log = nd->op == &clgrad__op_log_softmax;
     cl_long O, L, I;
     split(x->ndim, x->shape, d, &O, &L, &I);
     clgrad_status st = clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &dx);
@@ -159,6 +164,9 @@ static clgrad_status softmax_backward(clgrad__node *nd, clgrad_tensor *gy, clgra
     else gx[0] = dx;
     return st;
 }
+
+CLGRAD__OP_DEFINE(softmax, "clgrad_softmax", softmax_backward, softmax_state);
+CLGRAD__OP_DEFINE(log_softmax, "clgrad_log_softmax", softmax_backward, softmax_state);
 
 static clgrad_status softmax_public(const char *fn, clgrad_tensor *x, int axis, int log, clgrad_tensor **out)
 {
@@ -176,17 +184,12 @@ static clgrad_status softmax_public(const char *fn, clgrad_tensor *x, int axis, 
     CLGRAD_TRY(clgrad__softmax_fwd(x, d, log, &y));
     clgrad_status st = CLGRAD_OK;
     if (clgrad__grad_needed(1, &x)) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, log ? "log_softmax" : "softmax", softmax_backward, 1, &x, &nd);
-        if (st == CLGRAD_OK) {
-            nd->i[0] = d;
-            nd->i[1] = log;
-            /* a second handle on y's buffer: the node must not hold y itself */
-            clgrad_tensor *yv;
-            st = clgrad__tensor_view(y, y->ndim, y->shape, y->strides, y->offset, &yv);
-            if (st == CLGRAD_OK) clgrad__node_save(nd, 0, yv);
-            clgrad_tensor_release(yv);
-        }
+        /* a second handle on y's buffer: the node must not hold y itself */
+        softmax_state s = {d};
+        clgrad_tensor *yv;
+        st = clgrad__tensor_view(y, y->ndim, y->shape, y->strides, y->offset, &yv);
+        if (st == CLGRAD_OK) st = clgrad__record(y, log ? &clgrad__op_log_softmax : &clgrad__op_softmax, 1, &x, &s, 1, &yv);
+        clgrad_tensor_release(yv);
     }
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);
