@@ -414,3 +414,36 @@ kernel void reduce_var_bwd_f32(global float *gx, long n, global const float *x, 
     float d = x[xoff + clgrad_offset8(j, xshape, xstride)] - mean[meanoff + k];
     gx[j] = gy[gyoff + k] * (2.0f * d) / div;
 }
+
+#ifndef RED_CW
+#define RED_CW 1
+#endif
+
+/* reduce_ordered_f32: out[ooff + m*os] = the sum over r = 0, 1, ..., R-1, in that order and
+ * starting from 0, of x[xoff + r*rs + m*ms], for m < M: one accumulator per result walking
+ * its rows in order (the order the backward rules of norm, conv and rnn promise). A
+ * work-item sums cw adjacent results (cw = RED_CW or 1; blocks of RED_CW contiguous
+ * columns per row are what CPU compilers vectorise), so the result does not depend on the
+ * launch shape, cw or RED_CW.
+ * Args: x, xoff, M, R, ms, rs, out, ooff, os, cw.  NDRange: 1-D >= ceil(M / cw). -D RED_CW. */
+kernel void reduce_ordered_f32(global const float *x, long xoff, long M, long R, long ms, long rs,
+                               global float *out, long ooff, long os, int cw)
+{
+    long m0 = get_global_id(0) * cw;
+    if (m0 >= M) return;
+    if (cw == RED_CW && m0 + RED_CW <= M) {
+        global const float *p = x + xoff + m0 * ms;
+        float acc[RED_CW];
+        for (int k = 0; k < RED_CW; k++) acc[k] = 0.0f;
+        for (long r = 0; r < R; r++, p += rs)
+            for (int k = 0; k < RED_CW; k++) acc[k] += p[k * ms];
+        for (int k = 0; k < RED_CW; k++) out[ooff + (m0 + k) * os] = acc[k];
+        return;
+    }
+    long m1 = min(M, m0 + cw);
+    for (long m = m0; m < m1; m++) {
+        float s = 0.0f;
+        for (long r = 0; r < R; r++) s += x[xoff + r * rs + m * ms];
+        out[ooff + m * os] = s;
+    }
+}

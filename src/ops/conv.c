@@ -298,11 +298,7 @@ static clgrad_status bias_fill(clgrad_context *ctx, clgrad_tensor *y, clgrad_ten
 /* out[m] (strided 1-D view or contiguous) = sum over r < R of part[r*M + m]. */
 static clgrad_status sum_rows(clgrad_context *ctx, clgrad_tensor *part, int R, int M, clgrad_tensor *out)
 {
-    cl_int R_ = R, M_ = M;
-    cl_long ostride = 1;
-    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(part->buf->mem), CLGRAD_KARG(R_), CLGRAD_KARG(M_), CLGRAD_KARG_T(out),
-                                  CLGRAD_KARG(ostride));
-    return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_sum_rows_f32", (size_t)M, a);
+    return clgrad__sum_ordered(ctx, part->buf->mem, 0, M, R, 1, M, out->buf->mem, out->offset, 1);
 }
 
 /* --- general path: im2col + GEMM --------------------------------------------------------- */

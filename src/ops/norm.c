@@ -97,8 +97,8 @@ static clgrad_status bwd_sums(clgrad_tensor *x, clgrad_tensor *dy, clgrad_tensor
     }
     for (int i = 0; i < 2 && st == CLGRAD_OK; i++) {
         clgrad_tensor *p = i ? p2 : p1, *o = i ? s2 : s1;
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(p->buf->mem), CLGRAD_KARG(C), CLGRAD_KARG(nch), CLGRAD_KARG_T(o));
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "partial_sum_f32", (size_t)C, a);
+        /* the nch partials of each c, in order: row c of a (C, nch) matrix */
+        st = clgrad__sum_ordered(ctx, p->buf->mem, 0, C, nch, nch, 1, o->buf->mem, o->offset, 1);
     }
     clgrad_tensor_release(p1);
     clgrad_tensor_release(p2);

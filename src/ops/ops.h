@@ -71,6 +71,14 @@ void clgrad__geom_broadcast(const clgrad_tensor *t, int ndim, const int64_t *out
  * #ifdef / defined(), so no enum value is ever copied into a .cl file. */
 void clgrad__op_code_option(char *buf, size_t cap, const char *prefix, const char *const *names, size_t n, int v);
 
+/* The ordered sum of the op families' backward rules: out[ooff + m*os] = the sum over
+ * r = 0 .. R-1, in that order and starting from 0, of x[xoff + r*rs + m*ms], for m < M
+ * (columns of a row-major (R, M) matrix: rs = M, ms = 1; rows: rs = 1, ms = R). One
+ * kernel of the reduce family (reduce_ordered_f32); the same bits on every device and
+ * launch shape. Enqueues only. */
+clgrad_status clgrad__sum_ordered(clgrad_context *ctx, cl_mem x, cl_long xoff, int64_t M, int64_t R, int64_t ms,
+                                  int64_t rs, cl_mem out, cl_long ooff, int64_t os);
+
 /* Checks that t is not NULL and has dtype dt; fn names the op in the message. */
 clgrad_status clgrad__check_tensor(const clgrad_context *ctx, const char *fn, const char *arg,
                                    const clgrad_tensor *t, clgrad_dtype dt);

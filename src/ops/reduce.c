@@ -380,6 +380,31 @@ clgrad_status clgrad__sum_to_shape(clgrad_tensor *g, int ndim, const int64_t *sh
     return clgrad__reduce(g, mask, CLGRAD__RED_SUM, NULL, 1.0, ndim, shape, out);
 }
 
+/* Options of the family's build for the kernels that take no RED_OP: the ordered sum's
+ * block of columns per work-item (the tuning row's sum_cw). */
+typedef struct plain_options {
+    char s[24];
+} plain_options;
+
+static plain_options plain_opts(const clgrad_context *ctx)
+{
+    plain_options o;
+    snprintf(o.s, sizeof o.s, "-DRED_CW=%d", clgrad__ops_tuning(ctx)->sum_cw);
+    return o;
+}
+
+clgrad_status clgrad__sum_ordered(clgrad_context *ctx, cl_mem x, cl_long xoff, int64_t M, int64_t R, int64_t ms,
+                                  int64_t rs, cl_mem out, cl_long ooff, int64_t os)
+{
+    /* blocks of adjacent columns only where they are contiguous (ms == 1) */
+    cl_int cw = ms == 1 ? clgrad__ops_tuning(ctx)->sum_cw : 1;
+    cl_long Ml = M, Rl = R, msl = ms, rsl = rs, osl = os;
+    return clgrad__launch_1d(ctx, FAMILY, plain_opts(ctx).s, "reduce_ordered_f32", (size_t)((M + cw - 1) / cw),
+                             CLGRAD_ARGS(CLGRAD_KARG(x), CLGRAD_KARG(xoff), CLGRAD_KARG(Ml), CLGRAD_KARG(Rl),
+                                         CLGRAD_KARG(msl), CLGRAD_KARG(rsl), CLGRAD_KARG(out), CLGRAD_KARG(ooff),
+                                         CLGRAD_KARG(osl), CLGRAD_KARG(cw)));
+}
+
 /* --- public reductions and their backward rules ---------------------------------------- */
 
 /* The keepdim view of a contiguous result t (x's rank, reduced axes as 1): new handle. */
@@ -405,7 +430,7 @@ static clgrad_status bcast_back(clgrad_tensor *x, uint32_t mask, clgrad_tensor *
         cl_float d = (cl_float)div;
         clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(r->buf->mem), CLGRAD_KARG(n), CLGRAD_KARG_T(gk), CLGRAD_KARG(gg.shape),
                                       CLGRAD_KARG(gg.stride), CLGRAD_KARG(d));
-        st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "reduce_bcast_f32", (size_t)n, a);
+        st = clgrad__launch_1d(x->ctx, FAMILY, plain_opts(x->ctx).s, "reduce_bcast_f32", (size_t)n, a);
     }
     clgrad_tensor_release(g);
     clgrad_tensor_release(gk);
@@ -443,14 +468,14 @@ static clgrad_status extreme_backward(clgrad__node *n, clgrad_tensor *gy, clgrad
         clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(m->buf->mem), CLGRAD_KARG(nx),         CLGRAD_KARG_T(x),
                                       CLGRAD_KARG(gx_.shape),   CLGRAD_KARG(gx_.stride), CLGRAD_KARG_T(y),
                                       CLGRAD_KARG(gyg.shape),   CLGRAD_KARG(gyg.stride));
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "reduce_eqmask_f32", (size_t)nx, a);
+        st = clgrad__launch_1d(ctx, FAMILY, plain_opts(ctx).s, "reduce_eqmask_f32", (size_t)nx, a);
     }
     if (st == CLGRAD_OK) st = clgrad__reduce(m, mask, CLGRAD__RED_SUM, NULL, 1.0, y->ndim, y->shape, &cnt);
     if (st == CLGRAD_OK) {
         clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(m->buf->mem), CLGRAD_KARG(nx),        CLGRAD_KARG_T(y),
                                       CLGRAD_KARG_T(gk),        CLGRAD_KARG_T(cnt),     CLGRAD_KARG(gyg.shape),
                                       CLGRAD_KARG(gyg.stride));
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "reduce_extreme_bwd_f32", (size_t)nx, a);
+        st = clgrad__launch_1d(ctx, FAMILY, plain_opts(ctx).s, "reduce_extreme_bwd_f32", (size_t)nx, a);
     }
     clgrad_tensor_release(y);
     clgrad_tensor_release(g);
@@ -481,7 +506,7 @@ static clgrad_status var_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_ten
                                       CLGRAD_KARG(gxg.shape),   CLGRAD_KARG(gxg.stride), CLGRAD_KARG_T(gk),
                                       CLGRAD_KARG_T(mean),      CLGRAD_KARG(gk_g.shape), CLGRAD_KARG(gk_g.stride),
                                       CLGRAD_KARG(d));
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "reduce_var_bwd_f32", (size_t)nx, a);
+        st = clgrad__launch_1d(ctx, FAMILY, plain_opts(ctx).s, "reduce_var_bwd_f32", (size_t)nx, a);
     }
     clgrad_tensor_release(mean);
     clgrad_tensor_release(g);

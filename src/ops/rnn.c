@@ -24,12 +24,6 @@
 
 #define FAMILY "rnn"
 
-/* Build options of the family: the column-sum block (see cl/rnn.cl), the tuning row's
- * rnn_cw: wide on CPUs where a work-item's contiguous columns are what the compiler
- * vectorises, 1 on GPUs. */
-static int64_t col_block(const clgrad_context *ctx) { return clgrad__ops_tuning(ctx)->rnn_cw; }
-
-static const char *opts(const clgrad_context *ctx) { return col_block(ctx) == 16 ? "-DRNN_CW=16" : "-DRNN_CW=1"; }
 
 
 /* A contiguous matrix in a buffer: memory and element offset. */
@@ -57,17 +51,13 @@ static clgrad_status cell(clgrad_context *ctx, const char *kernel, int64_t H, in
     size_t wg = clgrad__wg_1d(ctx), y = B < 32768 ? (size_t)B : 32768;
     size_t global[3] = {(size_t)H, y, y ? ((size_t)B + y - 1) / y : 0};
     size_t local[3] = {(size_t)H < wg ? (size_t)H : wg, 1, 1};
-    return clgrad__launch(ctx, FAMILY, opts(ctx), kernel, 3, global, local, a);
+    return clgrad__launch(ctx, FAMILY, NULL, kernel, 3, global, local, a);
 }
 
-/* out (G) = the sum of the R rows of x (R, G). */
+/* out (G) = the sum of the R rows of x (R, G), rows in order. */
 static clgrad_status colsum(clgrad_context *ctx, mat out, mat x, int64_t G, int64_t R)
 {
-    cl_long Gl = G, Rl = R;
-    int64_t cw = col_block(ctx);
-    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(out.m), CLGRAD_KARG(out.off), CLGRAD_KARG(x.m),
-                                  CLGRAD_KARG(x.off), CLGRAD_KARG(Gl), CLGRAD_KARG(Rl));
-    return clgrad__launch_1d(ctx, FAMILY, opts(ctx), "rnn_colsum_f32", (size_t)((G + cw - 1) / cw), a);
+    return clgrad__sum_ordered(ctx, x.m, x.off, G, R, 1, G, out.m, out.off, 1);
 }
 
 static void release_n(clgrad_tensor **v, int n)
@@ -297,7 +287,7 @@ clgrad_status clgrad__rnn_proj(clgrad_tensor *x, clgrad_tensor *w_in, clgrad_ten
                                                   CLGRAD_KARG(Bl),  CLGRAD_KARG(Il),   CLGRAD_KARG(dts));
                     size_t wg = clgrad__wg_1d(ctx), global[3] = {(size_t)I, (size_t)Bl, (size_t)Tl};
                     size_t local[3] = {(size_t)I < wg ? (size_t)I : wg, 1, 1};
-                    st = clgrad__launch(ctx, FAMILY, opts(ctx), "rnn_gather_f32", 3, global, local, a);
+                    st = clgrad__launch(ctx, FAMILY, NULL, "rnn_gather_f32", 3, global, local, a);
                 }
         }
     }

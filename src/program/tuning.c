@@ -71,7 +71,7 @@ typedef struct ops_row {
  * compilers vectorise a work-item's loop); GPUs want narrow vectors and coalesced
  * work-groups (wide private arrays spill there). */
 static const ops_row ops_rows[] = {
-    /* kinds                            wg  vw rows colwg rlong rwg swg svw nll rnn */
+    /* kinds                            wg  vw rows colwg rlong rwg swg svw nll sumcw */
     {{KIND(CLGRAD_DEVICE_KIND_CPU), 0, NULL, NULL, 0}, {64, 8, 1, 0, 1, 8, 0, 16, 1, 16}},
     {{ANY_GPU, 0, NULL, NULL, 0}, {256, 4, 0, 1, 0, 0, 1, 0, 0, 1}},
     {{0, 0, NULL, NULL, 0}, {256, 4, 0, 0, 0, 8, 0, 0, 1, 1}}, /* default: accelerators, others */

@@ -58,7 +58,7 @@ typedef struct clgrad__ops_params {
     int smx_wg;           /* softmax: a work-group per row, short rows included */
     int smx_vw;           /* softmax: vector width of the row kernels (0: each kernel's narrow width) */
     int nll_fused_smooth; /* cross entropy: the one-launch reduced loss with label smoothing too */
-    int rnn_cw;           /* rnn: columns per work-item of the gate-bias column sum */
+    int sum_cw;           /* the ordered column sum: adjacent columns per work-item */
 } clgrad__ops_params;
 
 /* The first matching row of each table (never NULL: the last row matches everything).

@@ -547,7 +547,7 @@ START_TEST(tuning_ops_rows_follow_the_device_kind)
     ck_assert_int_eq(c->wg_1d, 64);
     ck_assert_int_eq(c->vw, 8);
     ck_assert_int_eq(c->row_kernels, 1);
-    ck_assert_int_eq(c->rnn_cw, 16);
+    ck_assert_int_eq(c->sum_cw, 16);
     ck_assert_int_eq(g->wg_1d, 256);
     ck_assert_int_eq(g->vw, 4);
     ck_assert_int_eq(g->red_colwg, 1);
