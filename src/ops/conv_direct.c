@@ -10,7 +10,7 @@
  *    (depthwise): one per input pixel; weight gradient: per (column, block of rows, plane)
  *    partial sums of every tap, then one ordered sum per weight. */
 #include "ops/conv_impl.h"
-#include "ops/matmul.h"
+#include "ops/gemm.h"
 
 #include <stdio.h>
 

@@ -8,7 +8,7 @@
  * quarter of the bound); with no input gradient to compute (a first layer) the weight
  * gradient is one GEMM per image on dy's NCHW planes, summed over images in order. */
 #include "ops/conv_impl.h"
-#include "ops/matmul.h"
+#include "ops/gemm.h"
 
 #include <stdio.h>
 

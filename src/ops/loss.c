@@ -90,6 +90,8 @@ static clgrad_status nll_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_te
 CLGRAD__OP_DEFINE(cross_entropy, "clgrad_cross_entropy", nll_backward, nll_state);
 CLGRAD__OP_DEFINE(nll_loss, "clgrad_nll_loss", nll_backward, nll_state);
 
+/* About 80 lines: validation, then the fused one-launch path and the two-pass path side by
+ * side (they must give the same bits), then the record. */
 static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor *labels, float eps,
                                 clgrad_reduction red, int softmax, clgrad_tensor **out)
 {

@@ -1,8 +1,9 @@
-/* The public matrix products: clgrad_gemm (in place, GEMM semantics) and clgrad_matmul
- * (numpy.matmul batching and broadcasting, differentiable). Views are passed to the GEMM
- * as (buffer, offset, leading dimension, batch stride, transpose) whenever their strides
- * allow it, so transposed operands cost no copy. */
-#include "ops/matmul.h"
+/* The public matrix products on top of the GEMM providers of gemm.c: clgrad_gemm (in place,
+ * GEMM semantics) and clgrad_matmul (numpy.matmul batching and broadcasting,
+ * differentiable). Views are passed to the GEMM as (buffer, offset, leading dimension,
+ * batch stride, transpose) whenever their strides allow it, so transposed operands cost
+ * no copy. */
+#include "ops/gemm.h"
 #include "ops/ops.h"
 #include "ops/reduce.h"
 #include "ops/op_table.h"

@@ -51,6 +51,13 @@ void clgrad__reduce_force_kernel(clgrad_context *ctx, clgrad__red_kernel k);
 clgrad_status clgrad__reduce_axes(const clgrad_tensor *x, const char *fn, int naxes, const int *axes, int keepdim,
                                   uint32_t *mask, int *out_ndim, int64_t *out_shape, int64_t *count);
 
+/* Build options of the reduce family's kernels that take no RED_OP (the ordered sum's
+ * block width from the tuning row, -DRED_CW=...). */
+typedef struct clgrad__reduce_options {
+    char s[24];
+} clgrad__reduce_options;
+clgrad__reduce_options clgrad__reduce_plain_options(const clgrad_context *ctx);
+
 /* Softmax (log 0) or log-softmax (log 1) of f32 x along dim d (already normalised), as a
  * new contiguous tensor; untracked (src/ops/softmax.c). */
 clgrad_status clgrad__softmax_fwd(clgrad_tensor *x, int d, int log, clgrad_tensor **out);

@@ -1,5 +1,5 @@
 /* Fused recurrent sequence ops (see rnn.h): LSTM, GRU and Elman RNN layers over a whole
- * sequence, each step one GEMM (src/ops/matmul.h) and one cell kernel (cl/rnn.cl).
+ * sequence, each step one GEMM (src/ops/gemm.h) and one cell kernel (cl/rnn.cl).
  *
  * Buffers. y (T [+ 1], B, H) holds h_1..h_T (and c_T for the LSTM); it is the op's result,
  * and the node keeps a second handle on its buffer (the node must not hold its own output)
@@ -18,7 +18,7 @@
  * GEMM entry in a fixed order: no atomics, the same bits on every run. */
 #include "ops/rnn.h"
 
-#include "ops/matmul.h"
+#include "ops/gemm.h"
 #include "ops/ops.h"
 #include "ops/op_table.h"
 

@@ -7,7 +7,7 @@
 #include "harness.h"
 #include "ref.h"
 
-#include "ops/matmul.h"
+#include "ops/gemm.h"
 
 #include <math.h>
 #include <stdio.h>

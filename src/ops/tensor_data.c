@@ -1,5 +1,6 @@
-/* Tensor creation and data movement: empty/zeros/full, host transfers (the only
- * synchronisation points), strided copies and contiguous(). */
+/* Tensor creation and data movement: empty/zeros/full/ones/arange, host transfers (the
+ * only synchronisation points), fills, strided copies, clone and contiguous(). Kernels in
+ * cl/copy.cl (the "copy" family). */
 #include "ops/ops.h"
 
 #include <math.h>

@@ -6,7 +6,7 @@
  * not on-chip (CPUs) the operands are packed into panels chunk by chunk along K and a
  * register-blocked kernel with work-group size 1 runs over them; on GPUs one tiled kernel
  * reads the operands directly. Parameters come from the tables in src/program/tuning.c. */
-#include "ops/matmul.h"
+#include "ops/gemm.h"
 
 #include "clgrad_config.h"
 #include "memory/memory.h"
