@@ -98,8 +98,8 @@ clgrad_status clgrad__conv_bias_fill(clgrad_context *ctx, clgrad_tensor *y, clgr
 {
     cl_long bstride = bias->strides[0], hw = y->shape[2] * y->shape[3];
     cl_int N = (cl_int)y->shape[0], K = (cl_int)y->shape[1];
-    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(bias), CLGRAD_KARG(bstride), CLGRAD_KARG(N), CLGRAD_KARG(K),
-                                  CLGRAD_KARG(hw));
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(bias), CLGRAD_KARG(bstride), CLGRAD_KARG(N),
+                                  CLGRAD_KARG(K), CLGRAD_KARG(hw));
     return clgrad__conv_launch2(ctx, "conv_bias_fill_f32", (size_t)hw, (size_t)K * (size_t)N, a);
 }
 

@@ -84,8 +84,8 @@ clgrad_status clgrad__conv_backward_dw(clgrad_context *ctx, const clgrad__conv_g
     if (dx) {
         clgrad__conv_bias_args ba = clgrad__conv_bias_of(dx_bias, wc);
         clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dy), CLGRAD_KARG(dys), CLGRAD_KARG_T(wc), CLGRAD_KARG(ba.mem),
-                                      CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG_T(dx),
-                                      GEOM_KARGS(g));
+                                      CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has),
+                                      CLGRAD_KARG_T(dx), GEOM_KARGS(g));
         CLGRAD_TRY(clgrad__conv_launch2(ctx, "conv_dw_bwd_data_f32", (size_t)g->h * (size_t)g->w, (size_t)g->n * (size_t)g->c_in,
                            a));
     }
@@ -214,12 +214,11 @@ clgrad_status clgrad__conv_backward_direct(clgrad_context *ctx, const clgrad__co
     if (dx && g->c_out == g->c_in) {
         clgrad__conv_bias_args ba = clgrad__conv_bias_of(dx_bias, wc);
         cl_long p0 = 0, planes = (cl_long)g->n * g->c_in;
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(du), CLGRAD_KARG(dys), CLGRAD_KARG(dysh),
-                                      CLGRAD_KARG_T(wc), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride),
-                                      CLGRAD_KARG(ba.has), CLGRAD_KARG_T(dx), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h),
-                                      CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho), CLGRAD_KARG(g->wo), CLGRAD_KARG(g->ph),
-                                      CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh), CLGRAD_KARG(g->dw), CLGRAD_KARG(p0),
-                                      CLGRAD_KARG(planes));
+        clgrad__kargs a = CLGRAD_ARGS(
+            CLGRAD_KARG_T(du), CLGRAD_KARG(dys), CLGRAD_KARG(dysh), CLGRAD_KARG_T(wc), CLGRAD_KARG(ba.mem),
+            CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG_T(dx), CLGRAD_KARG(g->c_in),
+            CLGRAD_KARG(g->h), CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho), CLGRAD_KARG(g->wo), CLGRAD_KARG(g->ph),
+            CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh), CLGRAD_KARG(g->dw), CLGRAD_KARG(p0), CLGRAD_KARG(planes));
         st = clgrad__conv_launch3(ctx, opts, "conv_direct_bwd_data_f32", (size_t)g->w, (size_t)g->h, planes, 16, 4, &p0,
                      a);
     } else if (dx) {

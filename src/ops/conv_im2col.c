@@ -40,21 +40,20 @@ static clgrad_status im2col(clgrad_context *ctx, const clgrad__conv_geom *g, clg
          * rows 4 elements at a time (the tuning row's row_kernels: CPUs; GPUs keep the coalesced kernel below) */
         cl_int n0_ = n0, nb_ = nb;
         cl_long total = (cl_long)g->c_in * g->kh * g->kw * nb;
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(col), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
-                                      CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho),
-                                      CLGRAD_KARG(g->wo), CLGRAD_KARG(g->kh), CLGRAD_KARG(g->kw), CLGRAD_KARG(g->sh),
-                                      CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh), CLGRAD_KARG(g->dw),
-                                      CLGRAD_KARG(total));
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(col), CLGRAD_KARG(n0_),
+                                      CLGRAD_KARG(nb_), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w),
+                                      CLGRAD_KARG(g->ho), CLGRAD_KARG(g->wo), CLGRAD_KARG(g->kh), CLGRAD_KARG(g->kw),
+                                      CLGRAD_KARG(g->sh), CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh),
+                                      CLGRAD_KARG(g->dw), CLGRAD_KARG(total));
         return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_im2col_rows_f32", (size_t)total, a);
     }
     int64_t rows = (int64_t)g->c_in * g->kh * g->kw;
     cl_int n0_ = n0, nb_ = nb, per = images_per_item(ctx, nb, rows, (int64_t)g->ho * g->wo);
-    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(col), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
-                                  CLGRAD_KARG(per), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w),
-                                  CLGRAD_KARG(g->ho),
-                                  CLGRAD_KARG(g->wo), CLGRAD_KARG(g->kh), CLGRAD_KARG(g->kw), CLGRAD_KARG(g->sh),
-                                  CLGRAD_KARG(g->sw), CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh),
-                                  CLGRAD_KARG(g->dw));
+    clgrad__kargs a =
+        CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(col), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
+                    CLGRAD_KARG(per), CLGRAD_KARG(g->c_in), CLGRAD_KARG(g->h), CLGRAD_KARG(g->w), CLGRAD_KARG(g->ho),
+                    CLGRAD_KARG(g->wo), CLGRAD_KARG(g->kh), CLGRAD_KARG(g->kw), CLGRAD_KARG(g->sh), CLGRAD_KARG(g->sw),
+                    CLGRAD_KARG(g->ph), CLGRAD_KARG(g->pw), CLGRAD_KARG(g->dh), CLGRAD_KARG(g->dw));
     size_t nsplit = (size_t)((nb + per - 1) / per);
     return clgrad__conv_launch2(ctx, "conv_im2col_f32", (size_t)g->ho * (size_t)g->wo, (size_t)rows * nsplit, a);
 }
@@ -100,9 +99,10 @@ static clgrad_status to_nchw(clgrad_context *ctx, clgrad_tensor *t, clgrad_tenso
         /* whole planes, 4 elements at a time (a work-item per plane suits CPUs) */
         cl_int to = 1;
         cl_long ps = hw;
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(t), CLGRAD_KARG_T(y), CLGRAD_KARG(ps), CLGRAD_KARG(ba.mem),
-                                      CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(to),
-                                      CLGRAD_KARG(n0_), CLGRAD_KARG(nb_), CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(planes));
+        clgrad__kargs a =
+            CLGRAD_ARGS(CLGRAD_KARG_T(t), CLGRAD_KARG_T(y), CLGRAD_KARG(ps), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
+                        CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(to), CLGRAD_KARG(n0_),
+                        CLGRAD_KARG(nb_), CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(planes));
         return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_planes_copy_f32", (size_t)planes, a);
     }
     cl_long p0 = 0;
@@ -122,14 +122,16 @@ static clgrad_status to_cnhw(clgrad_context *ctx, clgrad_tensor *y, clgrad_tenso
         clgrad__conv_bias_args ba = clgrad__conv_bias_of(NULL, t);
         cl_int n0_ = n0, nb_ = nb, K_ = K, hw_ = H * W, to = 0;
         cl_long ps = (cl_long)H * W, planes = (cl_long)K * nb;
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(t), CLGRAD_KARG(ps), CLGRAD_KARG(ba.mem),
-                                      CLGRAD_KARG(ba.off), CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(to),
-                                      CLGRAD_KARG(n0_), CLGRAD_KARG(nb_), CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(planes));
+        clgrad__kargs a =
+            CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(t), CLGRAD_KARG(ps), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
+                        CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(to), CLGRAD_KARG(n0_),
+                        CLGRAD_KARG(nb_), CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(planes));
         return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_planes_copy_f32", (size_t)planes, a);
     }
     cl_int n0_ = n0, nb_ = nb, K_ = K, H_ = H, W_ = W, per = images_per_item(ctx, nb, K, (int64_t)H * W);
-    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG(ys), CLGRAD_KARG_T(t), CLGRAD_KARG(n0_),
-                                  CLGRAD_KARG(nb_), CLGRAD_KARG(per), CLGRAD_KARG(K_), CLGRAD_KARG(H_), CLGRAD_KARG(W_));
+    clgrad__kargs a =
+        CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG(ys), CLGRAD_KARG_T(t), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
+                    CLGRAD_KARG(per), CLGRAD_KARG(K_), CLGRAD_KARG(H_), CLGRAD_KARG(W_));
     size_t nsplit = (size_t)((nb + per - 1) / per);
     return clgrad__conv_launch2(ctx, "conv_nchw_to_cnhw_f32", (size_t)H * (size_t)W, (size_t)K * nsplit, a);
 }

@@ -204,7 +204,8 @@ clgrad_status clgrad__unary(clgrad__unary_family fam, const char *fn, const char
     if (st == CLGRAD_OK) {
         int64_t n = clgrad__numel(x->ndim, x->shape);
         cl_float a0 = p0, a1 = p1;
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(xc), CLGRAD_KARG(n), CLGRAD_KARG(a0), CLGRAD_KARG(a1));
+        clgrad__kargs a =
+            CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(xc), CLGRAD_KARG(n), CLGRAD_KARG(a0), CLGRAD_KARG(a1));
         st = launch_vec(ctx, (int)fam, kernel, n, a);
     }
     if (st == CLGRAD_OK && op) {
@@ -245,8 +246,8 @@ static clgrad_status binary_launch(const char *op, clgrad_tensor *y, clgrad_tens
     }
     cl_long8 sh = plan_l8(&p, -1), as = plan_l8(&p, 0), bs = plan_l8(&p, 1);
     snprintf(kernel, sizeof kernel, "%s_bcast8_f32", op);
-    clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
-                                     CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(n));
+    clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as),
+                                     CLGRAD_KARG_T(b), CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(n));
     return clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0).s, kernel, (size_t)n, args);
 }
 
@@ -474,7 +475,8 @@ static clgrad_status where_launch(clgrad_tensor *y, clgrad_tensor *c, clgrad_ten
     int64_t n = clgrad__numel(y->ndim, y->shape);
     if (n == 0) return CLGRAD_OK;
     if (contiguous_at(c, n) && contiguous_at(a, n) && contiguous_at(b, n)) {
-        clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(c), CLGRAD_KARG_T(a), CLGRAD_KARG_T(b), CLGRAD_KARG(n));
+        clgrad__kargs args =
+            CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(c), CLGRAD_KARG_T(a), CLGRAD_KARG_T(b), CLGRAD_KARG(n));
         return launch_vec(ctx, 0, "where_fwd_f32", n, args);
     }
     plan p;

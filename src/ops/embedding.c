@@ -38,17 +38,19 @@ static clgrad_status embedding_backward(clgrad__node *nd, clgrad_tensor *gy, clg
     if ((st = clgrad__fill(seg, 0.0)) != CLGRAD_OK) goto fail;
     if (n > 0) {
         /* keys and seg are fresh allocations: element offset 0 */
-        clgrad__kargs ka = CLGRAD_ARGS(CLGRAD_KARG(keys->buf->mem), CLGRAD_KARG_T(idx), CLGRAD_KARG(n), CLGRAD_KARG(npow2),
-                                       CLGRAD_KARG(V));
+        clgrad__kargs ka = CLGRAD_ARGS(CLGRAD_KARG(keys->buf->mem), CLGRAD_KARG_T(idx), CLGRAD_KARG(n),
+                                       CLGRAD_KARG(npow2), CLGRAD_KARG(V));
         if ((st = clgrad__launch_1d(ctx, FAMILY, NULL, "embedding_keys", (size_t)npow2, ka)) != CLGRAD_OK)
             goto fail;
         for (int64_t k = 2; k <= npow2; k *= 2)
             for (int64_t j = k / 2; j > 0; j /= 2) {
-                clgrad__kargs ba = CLGRAD_ARGS(CLGRAD_KARG(keys->buf->mem), CLGRAD_KARG(npow2), CLGRAD_KARG(k), CLGRAD_KARG(j));
+                clgrad__kargs ba =
+                    CLGRAD_ARGS(CLGRAD_KARG(keys->buf->mem), CLGRAD_KARG(npow2), CLGRAD_KARG(k), CLGRAD_KARG(j));
                 if ((st = clgrad__launch_1d(ctx, FAMILY, NULL, "bitonic_step", (size_t)npow2, ba)) != CLGRAD_OK)
                     goto fail;
             }
-        clgrad__kargs sa = CLGRAD_ARGS(CLGRAD_KARG(seg->buf->mem), CLGRAD_KARG(keys->buf->mem), CLGRAD_KARG(n), CLGRAD_KARG(V));
+        clgrad__kargs sa =
+            CLGRAD_ARGS(CLGRAD_KARG(seg->buf->mem), CLGRAD_KARG(keys->buf->mem), CLGRAD_KARG(n), CLGRAD_KARG(V));
         if ((st = clgrad__launch_1d(ctx, FAMILY, NULL, "embedding_segments", (size_t)n, sa)) != CLGRAD_OK)
             goto fail;
     }
@@ -56,8 +58,8 @@ static clgrad_status embedding_backward(clgrad__node *nd, clgrad_tensor *gy, clg
         size_t local[3] = {clgrad__wg_1d(ctx), 1, 1};
         size_t global[3];
         rows_fold(global, D, V);
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(dw->buf->mem), CLGRAD_KARG(keys->buf->mem), CLGRAD_KARG(seg->buf->mem),
-                                      CLGRAD_KARG_T(gy), CLGRAD_KARG(V), CLGRAD_KARG(D));
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(dw->buf->mem), CLGRAD_KARG(keys->buf->mem),
+                                      CLGRAD_KARG(seg->buf->mem), CLGRAD_KARG_T(gy), CLGRAD_KARG(V), CLGRAD_KARG(D));
         if (D < (int64_t)local[0]) local[0] = (size_t)D;
         if ((st = clgrad__launch(ctx, FAMILY, NULL, "embedding_bwd_f32", 3, global, local, a)) != CLGRAD_OK)
             goto fail;
@@ -107,8 +109,8 @@ clgrad_status clgrad_embedding(clgrad_tensor *weight, clgrad_tensor *indices, cl
         size_t global[3];
         rows_fold(global, D, n);
         if (D < (int64_t)local[0]) local[0] = D > 0 ? (size_t)D : 1;
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(w), CLGRAD_KARG_T(idx), CLGRAD_KARG(n), CLGRAD_KARG(V),
-                                      CLGRAD_KARG(D));
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(w), CLGRAD_KARG_T(idx), CLGRAD_KARG(n),
+                                      CLGRAD_KARG(V), CLGRAD_KARG(D));
         if ((st = clgrad__launch(ctx, FAMILY, NULL, "embedding_fwd_f32", 3, global, local, a)) != CLGRAD_OK)
             goto done;
     }

@@ -35,9 +35,9 @@ static clgrad_status stats(clgrad_tensor *x, int64_t A, int64_t C, int64_t B, fl
     clgrad_status st = temp(ctx, C * nch, &pm);
     if (st == CLGRAD_OK) st = temp(ctx, C * nch, &pq);
     if (st == CLGRAD_OK) {
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x),     CLGRAD_KARG(A),          CLGRAD_KARG(C),          CLGRAD_KARG(B),
-                                      CLGRAD_KARG(chunk),   CLGRAD_KARG(nch),        CLGRAD_KARG(pm->buf->mem),
-                                      CLGRAD_KARG(pq->buf->mem));
+        clgrad__kargs a =
+            CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(A), CLGRAD_KARG(C), CLGRAD_KARG(B), CLGRAD_KARG(chunk),
+                        CLGRAD_KARG(nch), CLGRAD_KARG(pm->buf->mem), CLGRAD_KARG(pq->buf->mem));
         st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_stats_partial_f32", (size_t)(C * nch), a);
     }
     if (st == CLGRAD_OK) {
@@ -45,12 +45,11 @@ static clgrad_status stats(clgrad_tensor *x, int64_t A, int64_t C, int64_t B, fl
         cl_long rms = rm ? rm->strides[0] : 0, rvs = rv ? rv->strides[0] : 0;
         cl_int um = rm != NULL, uv = rv != NULL;
         cl_float e = eps, mo = momentum;
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(pm->buf->mem), CLGRAD_KARG(pq->buf->mem), CLGRAD_KARG(C),
-                                      CLGRAD_KARG(M),            CLGRAD_KARG(chunk),        CLGRAD_KARG(nch),
-                                      CLGRAD_KARG(e),            CLGRAD_KARG(mean->buf->mem), CLGRAD_KARG(invstd->buf->mem),
-                                      CLGRAD_KARG_T(rmt),        CLGRAD_KARG(rms),          CLGRAD_KARG_T(rvt),
-                                      CLGRAD_KARG(rvs),          CLGRAD_KARG(mo),           CLGRAD_KARG(um),
-                                      CLGRAD_KARG(uv));
+        clgrad__kargs a =
+            CLGRAD_ARGS(CLGRAD_KARG(pm->buf->mem), CLGRAD_KARG(pq->buf->mem), CLGRAD_KARG(C), CLGRAD_KARG(M),
+                        CLGRAD_KARG(chunk), CLGRAD_KARG(nch), CLGRAD_KARG(e), CLGRAD_KARG(mean->buf->mem),
+                        CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG_T(rmt), CLGRAD_KARG(rms), CLGRAD_KARG_T(rvt),
+                        CLGRAD_KARG(rvs), CLGRAD_KARG(mo), CLGRAD_KARG(um), CLGRAD_KARG(uv));
         st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_stats_merge_f32", (size_t)C, a);
     }
     clgrad_tensor_release(pm);
@@ -65,10 +64,10 @@ static clgrad_status apply(clgrad_tensor *y, clgrad_tensor *x, clgrad_tensor *me
     int64_t n = clgrad__numel(x->ndim, x->shape);
     clgrad_tensor *wt = w ? w : x, *bt = b ? b : x;
     cl_int hw = w != NULL, hb = b != NULL;
-    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(y),     CLGRAD_KARG_T(x),    CLGRAD_KARG(n),    CLGRAD_KARG(mean->buf->mem),
-                                  CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG(sdiv), CLGRAD_KARG(smod), CLGRAD_KARG_T(wt),
-                                  CLGRAD_KARG_T(bt),    CLGRAD_KARG(adiv),   CLGRAD_KARG(amod), CLGRAD_KARG(hw),
-                                  CLGRAD_KARG(hb));
+    clgrad__kargs a =
+        CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(x), CLGRAD_KARG(n), CLGRAD_KARG(mean->buf->mem),
+                    CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG(sdiv), CLGRAD_KARG(smod), CLGRAD_KARG_T(wt),
+                    CLGRAD_KARG_T(bt), CLGRAD_KARG(adiv), CLGRAD_KARG(amod), CLGRAD_KARG(hw), CLGRAD_KARG(hb));
     return clgrad__launch_1d(x->ctx, FAMILY, NULL, "norm_apply_f32", (size_t)n, a);
 }
 
@@ -113,11 +112,11 @@ static clgrad_status bwd_dx(clgrad_tensor *dx, clgrad_tensor *x, clgrad_tensor *
     clgrad_tensor *wt = w ? w : x;
     cl_int wi = w && w_in, wo = w && w_out;
     cl_float im = invM;
-    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(dx->buf->mem), CLGRAD_KARG_T(x),   CLGRAD_KARG_T(dy),     CLGRAD_KARG(n),
-                                  CLGRAD_KARG(mean->buf->mem), CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG(sdiv),
-                                  CLGRAD_KARG(smod),         CLGRAD_KARG(s1->buf->mem), CLGRAD_KARG(s2->buf->mem),
-                                  CLGRAD_KARG(im),           CLGRAD_KARG_T(wt),  CLGRAD_KARG(adiv),     CLGRAD_KARG(amod),
-                                  CLGRAD_KARG(wi),           CLGRAD_KARG(wo));
+    clgrad__kargs a =
+        CLGRAD_ARGS(CLGRAD_KARG(dx->buf->mem), CLGRAD_KARG_T(x), CLGRAD_KARG_T(dy), CLGRAD_KARG(n),
+                    CLGRAD_KARG(mean->buf->mem), CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG(sdiv), CLGRAD_KARG(smod),
+                    CLGRAD_KARG(s1->buf->mem), CLGRAD_KARG(s2->buf->mem), CLGRAD_KARG(im), CLGRAD_KARG_T(wt),
+                    CLGRAD_KARG(adiv), CLGRAD_KARG(amod), CLGRAD_KARG(wi), CLGRAD_KARG(wo));
     return clgrad__launch_1d(x->ctx, FAMILY, NULL, "norm_bwd_dx_f32", (size_t)n, a);
 }
 

@@ -69,10 +69,9 @@ clgrad_status clgrad__adam_step(clgrad_tensor *param, clgrad_tensor *grad, clgra
     cl_float lr = h->lr, b1 = h->beta1, b2 = h->beta2, eps = h->eps, wd = h->weight_decay;
     cl_float step_size = (cl_float)((double)h->lr / bc1), bc2_sqrt = (cl_float)sqrt(bc2);
     cl_int dec = decoupled != 0;
-    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(param), CLGRAD_KARG_T(grad),    CLGRAD_KARG_T(m),        CLGRAD_KARG_T(v),
-                                  CLGRAD_KARG(n),       CLGRAD_KARG(lr),        CLGRAD_KARG(b1),         CLGRAD_KARG(b2),
-                                  CLGRAD_KARG(eps),     CLGRAD_KARG(wd),        CLGRAD_KARG(step_size), CLGRAD_KARG(bc2_sqrt),
-                                  CLGRAD_KARG(dec));
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(param), CLGRAD_KARG_T(grad), CLGRAD_KARG_T(m), CLGRAD_KARG_T(v),
+                                  CLGRAD_KARG(n), CLGRAD_KARG(lr), CLGRAD_KARG(b1), CLGRAD_KARG(b2), CLGRAD_KARG(eps),
+                                  CLGRAD_KARG(wd), CLGRAD_KARG(step_size), CLGRAD_KARG(bc2_sqrt), CLGRAD_KARG(dec));
     param->version++;
     m->version++;
     v->version++;

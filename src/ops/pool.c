@@ -149,13 +149,14 @@ static clgrad_status max_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgr
             st = clgrad__contiguous(gy, &gc);
             cl_long rows = planes * g.ho;
             if (st == CLGRAD_OK && g.kh == 2 && g.kw == 2 && clgrad__ops_tuning(gy->ctx)->row_kernels) {
-                clgrad__kargs b = CLGRAD_ARGS(CLGRAD_KARG_T(gc), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx), CLGRAD_KARG(g.h),
-                                              CLGRAD_KARG(g.w),  CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(rows));
+                clgrad__kargs b =
+                    CLGRAD_ARGS(CLGRAD_KARG_T(gc), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx), CLGRAD_KARG(g.h),
+                                CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(rows));
                 st = clgrad__launch_1d(gy->ctx, FAMILY, NULL, "maxpool_2x2_bwd_f32", (size_t)rows, b);
             } else if (st == CLGRAD_OK) {
-                clgrad__kargs b = CLGRAD_ARGS(CLGRAD_KARG_T(gc), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx), CLGRAD_KARG(g.h),
-                                              CLGRAD_KARG(g.w),  CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(p0),
-                                              CLGRAD_KARG(planes));
+                clgrad__kargs b = CLGRAD_ARGS(CLGRAD_KARG_T(gc), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx),
+                                              CLGRAD_KARG(g.h), CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo),
+                                              CLGRAD_KARG(p0), CLGRAD_KARG(planes));
                 st = launch_planes(gy->ctx, opts, "maxpool_tile_bwd_f32", g.wo, g.ho, planes, &p0, b);
             }
             clgrad_tensor_release(gc);
@@ -203,12 +204,13 @@ clgrad_status clgrad_max_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p,
             if (clgrad__ops_tuning(x->ctx)->row_kernels && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 &&
                 g.ph == 0 && g.pw == 0 && clgrad__is_contiguous(x)) {
                 /* the common 2x2 window on a CPU: a work-item per output row, four outputs at a time */
-                clgrad__kargs b = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG_T(y),   CLGRAD_KARG_T(idx), CLGRAD_KARG(g.h),
-                                              CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(rows));
+                clgrad__kargs b =
+                    CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG_T(y), CLGRAD_KARG_T(idx), CLGRAD_KARG(g.h),
+                                CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(rows));
                 st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "maxpool_2x2_fwd_f32", (size_t)rows, b);
             } else if (g.kh == g.sh && g.kw == g.sw && g.ph == 0 && g.pw == 0 && clgrad__is_contiguous(x)) {
                 /* windows tile the inside of the input: the kernel without per-tap bounds */
-                clgrad__kargs b = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG_T(y),   CLGRAD_KARG_T(idx), CLGRAD_KARG(g.h),
+                clgrad__kargs b = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG_T(y), CLGRAD_KARG_T(idx), CLGRAD_KARG(g.h),
                                               CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(p0),
                                               CLGRAD_KARG(planes));
                 st = launch_planes(x->ctx, opts, "maxpool_tile_fwd_f32", g.wo, g.ho, planes, &p0, b);
@@ -242,7 +244,8 @@ static clgrad_status avg_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgr
     CLGRAD_TRY(clgrad__tensor_new(gy->ctx, CLGRAD_DTYPE_F32, 4, shape, &dx));
     cl_long4 dys = strides4(gy);
     cl_long planes = (cl_long)g.n * g.c;
-    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(gy), CLGRAD_KARG(dys), CLGRAD_KARG_T(dx), POOL_KARGS(&g), CLGRAD_KARG(planes));
+    clgrad__kargs a =
+        CLGRAD_ARGS(CLGRAD_KARG_T(gy), CLGRAD_KARG(dys), CLGRAD_KARG_T(dx), POOL_KARGS(&g), CLGRAD_KARG(planes));
     clgrad_status st = launch2(gy->ctx, "avgpool_bwd_f32", (int64_t)g.h * g.w, (int64_t)g.n * g.c, a);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(dx);
@@ -266,7 +269,8 @@ clgrad_status clgrad_avg_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p,
     CLGRAD_TRY(clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, 4, shape, &y));
     cl_long4 xs = strides4(x);
     cl_long planes = (cl_long)g.n * g.c;
-    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(y), POOL_KARGS(&g), CLGRAD_KARG(planes));
+    clgrad__kargs a =
+        CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(y), POOL_KARGS(&g), CLGRAD_KARG(planes));
     clgrad_status st = launch2(x->ctx, "avgpool_fwd_f32", (int64_t)g.ho * g.wo, (int64_t)g.n * g.c, a);
     return finish(x, y, &clgrad__op_avg_pool2d, &g, NULL, st, out);
 }
@@ -281,8 +285,8 @@ static clgrad_status global_avg_pool_backward(clgrad__node *nd, clgrad_tensor *g
     cl_long sn = gy->strides[0], sc = gy->strides[1], hw = shape[2] * shape[3];
     cl_int C = (cl_int)shape[1];
     cl_long total = shape[0] * shape[1] * hw;
-    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(gy), CLGRAD_KARG(sn), CLGRAD_KARG(sc), CLGRAD_KARG_T(dx), CLGRAD_KARG(C),
-                                  CLGRAD_KARG(hw), CLGRAD_KARG(total));
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(gy), CLGRAD_KARG(sn), CLGRAD_KARG(sc), CLGRAD_KARG_T(dx),
+                                  CLGRAD_KARG(C), CLGRAD_KARG(hw), CLGRAD_KARG(total));
     clgrad_status st = clgrad__launch_1d(gy->ctx, FAMILY, NULL, "gavgpool_bwd_f32", (size_t)total, a);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(dx);

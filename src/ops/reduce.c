@@ -117,10 +117,10 @@ static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_
         while (cw * lw > wg_max && cw > 1) cw /= 2;
         size_t lbytes = (size_t)RED_LANES * cw * sizeof(cl_float);
         if (ctx->info.local_mem_bytes == 0 || lbytes <= ctx->info.local_mem_bytes) {
-            clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O),  CLGRAD_KARG(v->R),
-                                          CLGRAD_KARG(v->I),   CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
-                                          CLGRAD_KARG(chunk),  CLGRAD_KARG(nchunk), CLGRAD_KARG(mean),  CLGRAD_KARG(out),
-                                          CLGRAD_KARG(ooff),   CLGRAD_KARG(d),      CLGRAD_KARG_LOCAL(lbytes));
+            clgrad__kargs a = CLGRAD_ARGS(
+                CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O), CLGRAD_KARG(v->R), CLGRAD_KARG(v->I),
+                CLGRAD_KARG(v->so), CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si), CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk),
+                CLGRAD_KARG(mean), CLGRAD_KARG(out), CLGRAD_KARG(ooff), CLGRAD_KARG(d), CLGRAD_KARG_LOCAL(lbytes));
             size_t P = (size_t)(v->O * nchunk), gy = P < RED_FOLD ? P : RED_FOLD;
             size_t global[3] = {((size_t)v->I + cw - 1) / cw * cw, gy * lw, (P + gy - 1) / gy};
             size_t local[3] = {cw, lw, 1};
@@ -129,10 +129,10 @@ static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_
         kind = CLGRAD__RED_KERNEL_ITEM; /* too little local memory: same results */
     }
     if (kind == CLGRAD__RED_KERNEL_ROWS) {
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off),  CLGRAD_KARG(v->O),  CLGRAD_KARG(v->M),
-                                      CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sm),   CLGRAD_KARG(v->R),  CLGRAD_KARG(v->R2),
-                                      CLGRAD_KARG(v->s1),  CLGRAD_KARG(v->sr),   CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk),
-                                      CLGRAD_KARG(mean),   CLGRAD_KARG(out),     CLGRAD_KARG(ooff),  CLGRAD_KARG(d));
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O), CLGRAD_KARG(v->M),
+                                      CLGRAD_KARG(v->so), CLGRAD_KARG(v->sm), CLGRAD_KARG(v->R), CLGRAD_KARG(v->R2),
+                                      CLGRAD_KARG(v->s1), CLGRAD_KARG(v->sr), CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk),
+                                      CLGRAD_KARG(mean), CLGRAD_KARG(out), CLGRAD_KARG(ooff), CLGRAD_KARG(d));
         size_t global = (size_t)npart, local = vec_wg(ctx);
         return clgrad__launch(ctx, FAMILY, opts, "reduce_rows_f32", 1, &global, &local, a);
     }

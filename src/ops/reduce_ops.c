@@ -30,8 +30,8 @@ static clgrad_status bcast_back(clgrad_tensor *x, uint32_t mask, clgrad_tensor *
         clgrad__geom_broadcast(gk, x->ndim, x->shape, &gg);
         cl_long n = clgrad__numel(x->ndim, x->shape);
         cl_float d = (cl_float)div;
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(r->buf->mem), CLGRAD_KARG(n), CLGRAD_KARG_T(gk), CLGRAD_KARG(gg.shape),
-                                      CLGRAD_KARG(gg.stride), CLGRAD_KARG(d));
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(r->buf->mem), CLGRAD_KARG(n), CLGRAD_KARG_T(gk),
+                                      CLGRAD_KARG(gg.shape), CLGRAD_KARG(gg.stride), CLGRAD_KARG(d));
         st = clgrad__launch_1d(x->ctx, FAMILY, clgrad__reduce_plain_options(x->ctx).s, "reduce_bcast_f32", (size_t)n, a);
     }
     clgrad_tensor_release(g);

@@ -14,8 +14,8 @@ static clgrad_status launch_stream(clgrad_tensor *dst, const char *kernel, uint6
     cl_ulong s = seed, st = start;
     cl_float fa = a, fb = b;
     size_t blocks = (size_t)(((uint64_t)n + start % 4 + 3) / 4);
-    clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(dst), CLGRAD_KARG(n), CLGRAD_KARG(s), CLGRAD_KARG(st), CLGRAD_KARG(fa),
-                                     CLGRAD_KARG(fb));
+    clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(dst), CLGRAD_KARG(n), CLGRAD_KARG(s), CLGRAD_KARG(st),
+                                     CLGRAD_KARG(fa), CLGRAD_KARG(fb));
     return clgrad__launch_1d(dst->ctx, CLGRAD__RNG_FAMILY, NULL, kernel, blocks, args);
 }
 

@@ -282,9 +282,9 @@ clgrad_status clgrad__rnn_proj(clgrad_tensor *x, clgrad_tensor *w_in, clgrad_ten
                 for (int64_t b0 = 0; st == CLGRAD_OK && b0 < B; b0 += 32768) {
                     cl_long Tl = T - t0 < 32768 ? T - t0 : 32768, Bl = B - b0 < 32768 ? B - b0 : 32768;
                     cl_long doff = d.off + (t0 * B + b0) * I, soff = s.off + t0 * st_ + b0 * sb;
-                    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(d.m), CLGRAD_KARG(doff), CLGRAD_KARG(s.m), CLGRAD_KARG(soff),
-                                                  CLGRAD_KARG(st_), CLGRAD_KARG(sb),   CLGRAD_KARG(si),  CLGRAD_KARG(Tl),
-                                                  CLGRAD_KARG(Bl),  CLGRAD_KARG(Il),   CLGRAD_KARG(dts));
+                    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(d.m), CLGRAD_KARG(doff), CLGRAD_KARG(s.m),
+                                                  CLGRAD_KARG(soff), CLGRAD_KARG(st_), CLGRAD_KARG(sb), CLGRAD_KARG(si),
+                                                  CLGRAD_KARG(Tl), CLGRAD_KARG(Bl), CLGRAD_KARG(Il), CLGRAD_KARG(dts));
                     size_t wg = clgrad__wg_1d(ctx), global[3] = {(size_t)I, (size_t)Bl, (size_t)Tl};
                     size_t local[3] = {(size_t)I < wg ? (size_t)I : wg, 1, 1};
                     st = clgrad__launch(ctx, FAMILY, NULL, "rnn_gather_f32", 3, global, local, a);
@@ -328,11 +328,11 @@ static clgrad_status lstm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_t
         mat gsm = at(gs, s * B * GH), cm = at(cs, s * BH), dgm = at(dg, s * B * GH);
         mat cp = s > 0 ? at(cs, (s - 1) * BH) : hc0 ? c0 : cm;
         cl_long Hl = H, Bl = B;
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off), CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off),
-                                      CLGRAD_KARG(has_dh), CLGRAD_KARG(dcin.m), CLGRAD_KARG(dcin.off), CLGRAD_KARG(gsm.m),
-                                      CLGRAD_KARG(gsm.off), CLGRAD_KARG(cm.m), CLGRAD_KARG(cm.off), CLGRAD_KARG(cp.m),
-                                      CLGRAD_KARG(cp.off), CLGRAD_KARG(has_c), CLGRAD_KARG(dgm.m), CLGRAD_KARG(dgm.off),
-                                      CLGRAD_KARG(dcm.m), CLGRAD_KARG(dcm.off), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
+        clgrad__kargs a = CLGRAD_ARGS(
+            CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off), CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off), CLGRAD_KARG(has_dh),
+            CLGRAD_KARG(dcin.m), CLGRAD_KARG(dcin.off), CLGRAD_KARG(gsm.m), CLGRAD_KARG(gsm.off), CLGRAD_KARG(cm.m),
+            CLGRAD_KARG(cm.off), CLGRAD_KARG(cp.m), CLGRAD_KARG(cp.off), CLGRAD_KARG(has_c), CLGRAD_KARG(dgm.m),
+            CLGRAD_KARG(dgm.off), CLGRAD_KARG(dcm.m), CLGRAD_KARG(dcm.off), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
         st = cell(ctx, "lstm_bwd_f32", H, B, a);
         if (st == CLGRAD_OK && (s > 0 || nd->needs_grad[3]))
             st = mm(ctx, 0, 0, B, H, GH, 0.0f, dgm, GH, at(w, 0), H, dhm, H);
@@ -368,11 +368,11 @@ clgrad_status clgrad__lstm_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad
         if (has_rec) st = mm(ctx, 0, 1, B, GH, H, 0.0f, hp, H, at(w, 0), H, gm, GH);
         if (st != CLGRAD_OK) break;
         cl_long clast = s == T - 1 ? (cl_long)(y->offset + T * BH) : -1, Hl = H, Bl = B;
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(gm.m),  CLGRAD_KARG(gm.off), CLGRAD_KARG(xm.m),    CLGRAD_KARG(xm.off),
-                                      CLGRAD_KARG(has_rec), CLGRAD_KARG(bm.m), CLGRAD_KARG(bm.off),  CLGRAD_KARG(has_bias),
-                                      CLGRAD_KARG(cp.m),  CLGRAD_KARG(cp.off), CLGRAD_KARG(has_c),   CLGRAD_KARG(cm.m),
-                                      CLGRAD_KARG(cm.off), CLGRAD_KARG(ym.m),  CLGRAD_KARG(ym.off),  CLGRAD_KARG(clast),
-                                      CLGRAD_KARG(Hl),    CLGRAD_KARG(Bl));
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(gm.m), CLGRAD_KARG(gm.off), CLGRAD_KARG(xm.m), CLGRAD_KARG(xm.off),
+                                      CLGRAD_KARG(has_rec), CLGRAD_KARG(bm.m), CLGRAD_KARG(bm.off),
+                                      CLGRAD_KARG(has_bias), CLGRAD_KARG(cp.m), CLGRAD_KARG(cp.off), CLGRAD_KARG(has_c),
+                                      CLGRAD_KARG(cm.m), CLGRAD_KARG(cm.off), CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off),
+                                      CLGRAD_KARG(clast), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
         st = cell(ctx, "lstm_fwd_f32", H, B, a);
     }
     clgrad_tensor *sv[4] = {gs, cs, w, hc0};
@@ -408,10 +408,11 @@ static clgrad_status gru_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_te
         mat gyr = at(gy, s * BH), dhm = at(dh, 0), sm = at(ss, s * B * 4 * H);
         mat hp = h_prev(y, h0t ? &h0 : NULL, s, BH, &has_h), dxm = at(dx, s * B * GH), dpm = at(dhp, s * B * GH);
         cl_long Hl = H, Bl = B;
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off), CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off),
-                                      CLGRAD_KARG(has_dh), CLGRAD_KARG(sm.m),   CLGRAD_KARG(sm.off), CLGRAD_KARG(hp.m),
-                                      CLGRAD_KARG(hp.off), CLGRAD_KARG(has_h),  CLGRAD_KARG(dxm.m),  CLGRAD_KARG(dxm.off),
-                                      CLGRAD_KARG(dpm.m),  CLGRAD_KARG(dpm.off), CLGRAD_KARG(Hl),    CLGRAD_KARG(Bl));
+        clgrad__kargs a =
+            CLGRAD_ARGS(CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off), CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off),
+                        CLGRAD_KARG(has_dh), CLGRAD_KARG(sm.m), CLGRAD_KARG(sm.off), CLGRAD_KARG(hp.m),
+                        CLGRAD_KARG(hp.off), CLGRAD_KARG(has_h), CLGRAD_KARG(dxm.m), CLGRAD_KARG(dxm.off),
+                        CLGRAD_KARG(dpm.m), CLGRAD_KARG(dpm.off), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
         st = cell(ctx, "gru_bwd_f32", H, B, a);
         if (st == CLGRAD_OK && (s > 0 || nd->needs_grad[3]))
             st = mm(ctx, 0, 0, B, H, GH, 1.0f, dpm, GH, at(w, 0), H, dhm, H);
@@ -458,11 +459,11 @@ clgrad_status clgrad__gru_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_
         if (has_rec) st = mm(ctx, 0, 1, B, GH, H, 0.0f, hp, H, at(w, 0), H, pm, GH);
         if (st != CLGRAD_OK) break;
         cl_long Hl = H, Bl = B;
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(pm.m), CLGRAD_KARG(pm.off), CLGRAD_KARG(has_rec), CLGRAD_KARG(bm.m),
-                                      CLGRAD_KARG(bm.off), CLGRAD_KARG(has_bias), CLGRAD_KARG(xm.m), CLGRAD_KARG(xm.off),
-                                      CLGRAD_KARG(hp.m), CLGRAD_KARG(hp.off), CLGRAD_KARG(has_rec), CLGRAD_KARG(sm.m),
-                                      CLGRAD_KARG(sm.off), CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off), CLGRAD_KARG(Hl),
-                                      CLGRAD_KARG(Bl));
+        clgrad__kargs a =
+            CLGRAD_ARGS(CLGRAD_KARG(pm.m), CLGRAD_KARG(pm.off), CLGRAD_KARG(has_rec), CLGRAD_KARG(bm.m),
+                        CLGRAD_KARG(bm.off), CLGRAD_KARG(has_bias), CLGRAD_KARG(xm.m), CLGRAD_KARG(xm.off),
+                        CLGRAD_KARG(hp.m), CLGRAD_KARG(hp.off), CLGRAD_KARG(has_rec), CLGRAD_KARG(sm.m),
+                        CLGRAD_KARG(sm.off), CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
         st = cell(ctx, "gru_fwd_f32", H, B, a);
     }
     clgrad_tensor *sv[3] = {ss, w, h0t};
@@ -496,9 +497,10 @@ static clgrad_status rnn_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_te
         cl_int has_dh = s < T - 1;
         mat gyr = at(gy, s * BH), dhm = at(dh, 0), ym = at(y, s * BH), dgm = at(dg, s * BH);
         cl_long Hl = H, Bl = B;
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off), CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off),
-                                      CLGRAD_KARG(has_dh), CLGRAD_KARG(ym.m),   CLGRAD_KARG(ym.off), CLGRAD_KARG(dgm.m),
-                                      CLGRAD_KARG(dgm.off), CLGRAD_KARG(relu),  CLGRAD_KARG(Hl),     CLGRAD_KARG(Bl));
+        clgrad__kargs a =
+            CLGRAD_ARGS(CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off), CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off),
+                        CLGRAD_KARG(has_dh), CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off), CLGRAD_KARG(dgm.m),
+                        CLGRAD_KARG(dgm.off), CLGRAD_KARG(relu), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
         st = cell(ctx, "rnn_bwd_f32", H, B, a);
         if (st == CLGRAD_OK && (s > 0 || nd->needs_grad[3]))
             st = mm(ctx, 0, 0, B, H, H, 0.0f, dgm, H, at(w, 0), H, dhm, H);
@@ -531,10 +533,10 @@ clgrad_status clgrad__rnn_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_
         if (has_rec) st = mm(ctx, 0, 1, B, H, H, 0.0f, hp, H, at(w, 0), H, pm, H);
         if (st != CLGRAD_OK) break;
         cl_long Hl = H, Bl = B;
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(pm.m), CLGRAD_KARG(pm.off), CLGRAD_KARG(has_rec), CLGRAD_KARG(xm.m),
-                                      CLGRAD_KARG(xm.off), CLGRAD_KARG(bm.m), CLGRAD_KARG(bm.off), CLGRAD_KARG(has_bias),
-                                      CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off), CLGRAD_KARG(act), CLGRAD_KARG(Hl),
-                                      CLGRAD_KARG(Bl));
+        clgrad__kargs a =
+            CLGRAD_ARGS(CLGRAD_KARG(pm.m), CLGRAD_KARG(pm.off), CLGRAD_KARG(has_rec), CLGRAD_KARG(xm.m),
+                        CLGRAD_KARG(xm.off), CLGRAD_KARG(bm.m), CLGRAD_KARG(bm.off), CLGRAD_KARG(has_bias),
+                        CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off), CLGRAD_KARG(act), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
         st = cell(ctx, "rnn_fwd_f32", H, B, a);
     }
     clgrad_tensor *sv[2] = {w, h0t};

@@ -49,7 +49,8 @@ clgrad_status clgrad__fill(clgrad_tensor *dst, double value)
     clgrad__geom g;
     clgrad__geom_of(dst, &g);
     cl_float v = (cl_float)value;
-    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dst), CLGRAD_KARG(g.shape), CLGRAD_KARG(g.stride), CLGRAD_KARG(n), CLGRAD_KARG(v));
+    clgrad__kargs a =
+        CLGRAD_ARGS(CLGRAD_KARG_T(dst), CLGRAD_KARG(g.shape), CLGRAD_KARG(g.stride), CLGRAD_KARG(n), CLGRAD_KARG(v));
     return clgrad__launch_1d(dst->ctx, FAMILY, family_opts(dst->ctx).s, "fill_strided_f32", (size_t)n, a);
 }
 
