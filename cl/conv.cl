@@ -254,18 +254,6 @@ kernel void conv_plane_sum4_f32(global const float *y, long y_off, long4 ys, glo
     part[i] = acc;
 }
 
-/* conv_sum_rows_f32: out[m] = sum over r < R, in order, of part[r*M + m] (out strided by
- * out_stride).  Args: part, R, M, out, out_off, out_stride.  NDRange: 1-D >= M. */
-kernel void conv_sum_rows_f32(global const float *part, int R, int M, global float *out, long out_off,
-                              long out_stride)
-{
-    long m = get_global_id(0);
-    if (m >= M) return;
-    float acc = 0.0f;
-    for (int r = 0; r < R; r++) acc += part[(long)r * M + m];
-    out[out_off + m * out_stride] = acc;
-}
-
 /* conv_dw_fwd_f32: depthwise convolution (groups == C == K):
  * y[n, c, oh, ow] = bias[c] + sum over taps (a, b) of x[n, c, ih, iw] * w[c, 0, a, b].
  * y contiguous, w contiguous (C, 1, kh, kw).  Args: x, x_off, xs, w, w_off, bias, bias_off,
@@ -331,7 +319,7 @@ kernel void conv_dw_bwd_data_f32(global const float *dy, long dy_off, long4 dys,
 
 /* conv_dw_bwd_weight_f32: per-image partial weight gradient of the depthwise convolution:
  * part[(n*C + c)*kh*kw + a*kw + b] = sum over (oh, ow) in order of dy[n, c, oh, ow] *
- * x[n, c, ih, iw]; conv_sum_rows_f32 then adds the N partials in order.
+ * x[n, c, ih, iw]; the ordered sum (reduce_ordered_f32) then adds the N partials in order.
  * Args: x, x_off, xs, dy, dy_off, dys, part, N, C, H, W, Ho, Wo, kh, kw, sh, sw, ph, pw,
  * dh, dw.  NDRange: 1-D >= N*C*kh*kw. */
 kernel void conv_dw_bwd_weight_f32(global const float *x, long x_off, long4 xs, global const float *dy, long dy_off,

@@ -145,17 +145,6 @@ kernel void norm_bwd_partial_f32(global const float *x, long xoff, global const 
     p2[gid] = s2;
 }
 
-/* partial_sum_f32: out[ooff + c] = sum over k < nchunks, in order, of p[c*nchunks + k].
- * Args: p, C, nchunks, out, ooff.  NDRange: 1-D >= C. */
-kernel void partial_sum_f32(global const float *p, long C, long nchunks, global float *out, long ooff)
-{
-    long c = get_global_id(0);
-    if (c >= C) return;
-    float s = 0.0f;
-    for (long k = 0; k < nchunks; k++) s += p[c * nchunks + k];
-    out[ooff + c] = s;
-}
-
 /* norm_bwd_dx_f32: dx[e] = invstd[s] * (g - s1[s]*invM - xhat*s2[s]*invM) * (w_out ? w[a] : 1),
  * g = dy[e] * (w_in ? w[a] : 1), xhat as in norm_bwd_partial_f32. invM = 0 gives the
  * eval-mode (constant statistics) gradient.

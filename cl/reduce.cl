@@ -16,22 +16,21 @@
  * The input is viewed as (O, R, I) with element strides (so, sr, si): output q = o*I + i
  * reduces r over [0, R). Partial results are written at q * nchunk + c.
  *
- * -D values: RED_OP (0 sum, 1 max, 2 min, 3 sum of squared deviations from mean[q],
- * 4 argmax), RED_LANES (a power of two), RED_VW (columns per work-item of reduce_cols). */
+ * -D values: RED_OP_<op>, the reduction (one of RED_OP_SUM, RED_OP_MAX, RED_OP_MIN,
+ * RED_OP_SQDEV: sum of squared deviations from mean[q], RED_OP_ARGMAX; written by the host
+ * from its enum clgrad__red_op; none given means sum), RED_LANES (a power of two), RED_VW
+ * (columns per work-item of reduce_cols). */
 
 #pragma OPENCL FP_CONTRACT OFF
 
-#ifndef RED_OP
-#define RED_OP 0
-#endif
 #ifndef RED_LANES
 #define RED_LANES 64
 #endif
 
-#if RED_OP == 1 || RED_OP == 4
+#if defined(RED_OP_MAX) || defined(RED_OP_ARGMAX)
 #define RED_ID (-INFINITY)
 #define RED_COMB(a, b) (((a) >= (b) || isnan(a)) ? (a) : (b))
-#elif RED_OP == 2
+#elif defined(RED_OP_MIN)
 #define RED_ID INFINITY
 #define RED_COMB(a, b) (((a) <= (b) || isnan(a)) ? (a) : (b))
 #else
@@ -49,7 +48,7 @@ static inline int red_arg_better(float va, int ia, float vb, int ib)
 }
 
 /* reduce_wg_f32: one work-group per partial result.
- * Args: x, xoff, O, R, I, so, sr, si, chunk, nchunk, mean (RED_OP 3), iin (argmax input
+ * Args: x, xoff, O, R, I, so, sr, si, chunk, nchunk, mean (RED_OP_SQDEV), iin (argmax input
  * indices of a later pass, same addressing as x, or NULL), has_iin, out, ooff, oidx (argmax),
  * oioff, div (the result is divided by it), lv, li (local, RED_LANES floats / ints).
  * NDRange: 1-D, (O*I*nchunk) groups of any size. */
@@ -66,7 +65,7 @@ kernel void reduce_wg_f32(global const float *x, long xoff, long O, long R, long
     long i = q % I, o = q / I;
     long start = c * chunk, end = min(R, start + chunk);
     long base = xoff + o * so + i * si;
-#if RED_OP == 3
+#if defined(RED_OP_SQDEV)
     float m = mean[q];
 #endif
     for (int t = w; t < RED_LANES; t += W) {
@@ -74,10 +73,10 @@ kernel void reduce_wg_f32(global const float *x, long xoff, long O, long R, long
         int ai = INT_MAX;
         for (long r = start + t; r < end; r += RED_LANES) {
             float v = x[base + r * sr];
-#if RED_OP == 4
+#if defined(RED_OP_ARGMAX)
             int vi = has_iin ? iin[base + r * sr] : (int)r;
             if (red_arg_better(v, vi, acc, ai)) { acc = v; ai = vi; }
-#elif RED_OP == 3
+#elif defined(RED_OP_SQDEV)
             float d = v - m;
             acc = acc + d * d;
 #else
@@ -90,7 +89,7 @@ kernel void reduce_wg_f32(global const float *x, long xoff, long O, long R, long
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int s = RED_LANES / 2; s > 0; s >>= 1) {
         for (int t = w; t < s; t += W) {
-#if RED_OP == 4
+#if defined(RED_OP_ARGMAX)
             if (red_arg_better(lv[t + s], li[t + s], lv[t], li[t])) { lv[t] = lv[t + s]; li[t] = li[t + s]; }
 #else
             lv[t] = RED_COMB(lv[t], lv[t + s]);
@@ -100,7 +99,7 @@ kernel void reduce_wg_f32(global const float *x, long xoff, long O, long R, long
     }
     if (w == 0) {
         out[ooff + g] = lv[0] / div;
-#if RED_OP == 4
+#if defined(RED_OP_ARGMAX)
         oidx[oioff + g] = li[0];
 #endif
     }
@@ -120,11 +119,11 @@ kernel void reduce_item_f32(global const float *x, long xoff, long O, long R, lo
     long start = c * chunk, end = min(R, start + chunk);
     long base = xoff + o * so + i * si;
     float p[RED_LANES];
-#if RED_OP == 4
+#if defined(RED_OP_ARGMAX)
     int pi[RED_LANES];
     for (int t = 0; t < RED_LANES; t++) pi[t] = INT_MAX;
 #endif
-#if RED_OP == 3
+#if defined(RED_OP_SQDEV)
     float m = mean[q];
 #endif
     for (int t = 0; t < RED_LANES; t++) p[t] = RED_ID;
@@ -133,10 +132,10 @@ kernel void reduce_item_f32(global const float *x, long xoff, long O, long R, lo
         for (int t = 0; t < n; t++) {
             long r = r0 + t;
             float v = x[base + r * sr];
-#if RED_OP == 4
+#if defined(RED_OP_ARGMAX)
             int vi = has_iin ? iin[base + r * sr] : (int)r;
             if (red_arg_better(v, vi, p[t], pi[t])) { p[t] = v; pi[t] = vi; }
-#elif RED_OP == 3
+#elif defined(RED_OP_SQDEV)
             float d = v - m;
             p[t] = p[t] + d * d;
 #else
@@ -146,28 +145,28 @@ kernel void reduce_item_f32(global const float *x, long xoff, long O, long R, lo
     }
     for (int s = RED_LANES / 2; s > 0; s >>= 1)
         for (int t = 0; t < s; t++) {
-#if RED_OP == 4
+#if defined(RED_OP_ARGMAX)
             if (red_arg_better(p[t + s], pi[t + s], p[t], pi[t])) { p[t] = p[t + s]; pi[t] = pi[t + s]; }
 #else
             p[t] = RED_COMB(p[t], p[t + s]);
 #endif
         }
     out[ooff + g] = p[0] / div;
-#if RED_OP == 4
+#if defined(RED_OP_ARGMAX)
     oidx[oioff + g] = pi[0];
 #endif
 }
 
 /* Vector forms of the combine step (select picks per component, as RED_COMB does). */
-#if RED_OP == 1 || RED_OP == 4
+#if defined(RED_OP_MAX) || defined(RED_OP_ARGMAX)
 #define RED_VCOMB(a, b) select((b), (a), ((a) >= (b)) | isnan(a))
-#elif RED_OP == 2
+#elif defined(RED_OP_MIN)
 #define RED_VCOMB(a, b) select((b), (a), ((a) <= (b)) | isnan(a))
 #else
 #define RED_VCOMB(a, b) ((a) + (b))
 #endif
-/* one element folded into an accumulator (mean m for RED_OP 3) */
-#if RED_OP == 3
+/* one element folded into an accumulator (mean m for RED_OP_SQDEV) */
+#if defined(RED_OP_SQDEV)
 #define RED_STEP(acc, v, m) ((acc) + ((v) - (m)) * ((v) - (m)))
 #else
 #define RED_STEP(acc, v, m) RED_VCOMB(acc, v)
@@ -191,7 +190,7 @@ static inline floatV red_gather_cols(global const float *x, long off, long si, i
     return vloadV(0, t);
 }
 
-/* reduce_cols_f32: RED_OP 0..3 (not argmax). Work-item (v, g) computes the partial results
+/* reduce_cols_f32: any RED_OP but argmax. Work-item (v, g) computes the partial results
  * of columns i = v*RED_VW .. v*RED_VW + RED_VW-1 (those < I) and o*nchunk + c = g, one
  * column per vector component, in the canonical lane/tree order; neighbouring work-items
  * read neighbouring columns of a row. Args as reduce_item_f32 without the argmax ones:
@@ -209,7 +208,7 @@ kernel void reduce_cols_f32(global const float *x, long xoff, long O, long R, lo
     long base = xoff + o * so + i0 * si;
     int jl = (int)min((long)RED_VW - 1, I - 1 - i0);
     int full = jl == RED_VW - 1 && si == 1;
-#if RED_OP == 3
+#if defined(RED_OP_SQDEV)
     floatV m = full ? vloadV(0, mean + o * I + i0) : red_gather_cols(mean, o * I + i0, 1, jl);
 #else
     floatV m = (floatV)0.0f;
@@ -246,7 +245,7 @@ kernel void reduce_cols_f32(global const float *x, long xoff, long O, long R, lo
     }
 }
 
-/* reduce_colwg_f32: RED_OP 0..3 (not argmax); the GPU form of reduce_cols_f32 (same
+/* reduce_colwg_f32: any RED_OP but argmax; the GPU form of reduce_cols_f32 (same
  * arguments and results, no per-work-item lane array). A work-group of (CW, LW) work-items
  * handles CW adjacent columns of one partial result g = o*nchunk + c: work-item (j, w)
  * accumulates lanes w, w + LW, ... of column i = group column * CW + j (neighbouring
@@ -267,14 +266,14 @@ kernel void reduce_colwg_f32(global const float *x, long xoff, long O, long R, l
     long c = live ? g % nchunk : 0, o = live ? g / nchunk : 0;
     long start = c * chunk, end = live ? min(R, start + chunk) : 0;
     long base = xoff + o * so + i * si;
-#if RED_OP == 3
+#if defined(RED_OP_SQDEV)
     float m = live ? mean[o * I + i] : 0.0f;
 #endif
     for (int t = w; t < RED_LANES; t += LW) {
         float acc = RED_ID;
         for (long r = start + t; r < end; r += RED_LANES) {
             float v = x[base + r * sr];
-#if RED_OP == 3
+#if defined(RED_OP_SQDEV)
             float d = v - m;
             acc = acc + d * d;
 #else
@@ -291,7 +290,7 @@ kernel void reduce_colwg_f32(global const float *x, long xoff, long O, long R, l
     if (live && w == 0) out[ooff + (o * I + i) * nchunk + c] = lv[j] / div;
 }
 
-/* reduce_rows_f32: RED_OP 0..3 (not argmax), RED_LANES 64. One work-item per partial result
+/* reduce_rows_f32: any RED_OP but argmax, RED_LANES 64. One work-item per partial result
  * g = q * nchunk + c, q = o * M + m; its reduced elements r in [0, R) lie at
  * xoff + o*so + m*sm + (r / R2)*s1 + (r % R2)*s2, i.e. the reduced axes may be two blocks
  * (R/R2, R2) around a kept block M (plain rows: M = 1, R2 = R). Lanes 0..63 are kept as
@@ -309,7 +308,7 @@ kernel void reduce_rows_f32(global const float *x, long xoff, long O, long M, lo
     long m_ = q % M, o = q / M;
     long start = c * chunk, end = min(R, start + chunk);
     long base = xoff + o * so + m_ * sm;
-#if RED_OP == 3
+#if defined(RED_OP_SQDEV)
     float16 m = (float16)mean[q];
 #else
     float16 m = (float16)0.0f;
@@ -414,4 +413,37 @@ kernel void reduce_var_bwd_f32(global float *gx, long n, global const float *x, 
     long k = clgrad_offset8(j, shape, stride);
     float d = x[xoff + clgrad_offset8(j, xshape, xstride)] - mean[meanoff + k];
     gx[j] = gy[gyoff + k] * (2.0f * d) / div;
+}
+
+#ifndef RED_CW
+#define RED_CW 1
+#endif
+
+/* reduce_ordered_f32: out[ooff + m*os] = the sum over r = 0, 1, ..., R-1, in that order and
+ * starting from 0, of x[xoff + r*rs + m*ms], for m < M: one accumulator per result walking
+ * its rows in order (the order the backward rules of norm, conv and rnn promise). A
+ * work-item sums cw adjacent results (cw = RED_CW or 1; blocks of RED_CW contiguous
+ * columns per row are what CPU compilers vectorise), so the result does not depend on the
+ * launch shape, cw or RED_CW.
+ * Args: x, xoff, M, R, ms, rs, out, ooff, os, cw.  NDRange: 1-D >= ceil(M / cw). -D RED_CW. */
+kernel void reduce_ordered_f32(global const float *x, long xoff, long M, long R, long ms, long rs,
+                               global float *out, long ooff, long os, int cw)
+{
+    long m0 = get_global_id(0) * cw;
+    if (m0 >= M) return;
+    if (cw == RED_CW && m0 + RED_CW <= M) {
+        global const float *p = x + xoff + m0 * ms;
+        float acc[RED_CW];
+        for (int k = 0; k < RED_CW; k++) acc[k] = 0.0f;
+        for (long r = 0; r < R; r++, p += rs)
+            for (int k = 0; k < RED_CW; k++) acc[k] += p[k * ms];
+        for (int k = 0; k < RED_CW; k++) out[ooff + (m0 + k) * os] = acc[k];
+        return;
+    }
+    long m1 = min(M, m0 + cw);
+    for (long m = m0; m < m1; m++) {
+        float s = 0.0f;
+        for (long r = 0; r < R; r++) s += x[xoff + r * rs + m * ms];
+        out[ooff + m * os] = s;
+    }
 }

@@ -202,32 +202,3 @@ kernel void rnn_gather_f32(global float *dst, long doff, global const float *src
     if (k >= I || b >= B || t >= T) return;
     dst[doff + t * dts + b * I + k] = src[soff + t * st + b * sb + k * si];
 }
-
-#ifndef RNN_CW
-#define RNN_CW 1
-#endif
-
-/* rnn_colsum_f32: out[g] = sum over r = 0..R-1, in that order, of x[r * G + g] (the bias
- * gradient). Each work-item sums RNN_CW adjacent columns, walking the rows in order, so the
- * result does not depend on the launch shape or on RNN_CW; a block of contiguous columns
- * per row is what CPU compilers vectorise (-D RNN_CW=16 there, 1 on GPUs).
- * Args: out, ooff, x, xoff, G, R.  NDRange: 1-D >= ceil(G / RNN_CW). */
-kernel void rnn_colsum_f32(global float *out, long ooff, global const float *x, long xoff, long G, long R)
-{
-    long c0 = get_global_id(0) * RNN_CW;
-    if (c0 >= G) return;
-    global const float *p = x + xoff + c0;
-    if (c0 + RNN_CW <= G) {
-        float acc[RNN_CW];
-        for (int k = 0; k < RNN_CW; k++) acc[k] = 0.0f;
-        for (long r = 0; r < R; r++, p += G)
-            for (int k = 0; k < RNN_CW; k++) acc[k] += p[k];
-        for (int k = 0; k < RNN_CW; k++) out[ooff + c0 + k] = acc[k];
-        return;
-    }
-    for (long c = c0; c < G; c++) {
-        float s = 0.0f;
-        for (long r = 0; r < R; r++) s += x[xoff + r * G + c];
-        out[ooff + c] = s;
-    }
-}

@@ -2,12 +2,14 @@
  * the host views a contiguous tensor as (O, L, I) with the axis of length L in the middle;
  * row q = o*I + i holds the elements base + r*I, base = o*L*I + i, r in [0, L).
  *
- * -D SMX_OP selects what a kernel computes (a, b: inputs; out: result; m: row max of a;
- * s: the row sum below):
- *   0 softmax forward      s = sum exp(a - m)     out = exp(a - m) / s
- *   1 log-softmax forward  s = sum exp(a - m)     out = (a - m) - log(s)
- *   2 softmax backward     s = sum a*b            out = a * (b - s)       (a = y, b = dy)
- *   3 log-softmax backward s = sum b              out = b - exp(a) * s    (a = y, b = dy)
+ * -D SMX_OP_<op> selects what a kernel computes; the host writes it from its enum
+ * (src/ops/softmax.c), none given means softmax forward (a, b: inputs; out: result;
+ * m: row max of a; s: the row sum below):
+ *   SMX_OP_SOFTMAX          s = sum exp(a - m)     out = exp(a - m) / s
+ *   SMX_OP_LOG_SOFTMAX      s = sum exp(a - m)     out = (a - m) - log(s)
+ *   SMX_OP_SOFTMAX_BWD      s = sum a*b            out = a * (b - s)       (a = y, b = dy)
+ *   SMX_OP_LOG_SOFTMAX_BWD  s = sum b              out = b - exp(a) * s    (a = y, b = dy)
+ * Kernels test the two derived flags SMX_FWD and SMX_LOG.
  *
  * Fixed reduction order (the same for max and sum, in every kernel below, so results are
  * bit-identical run after run and do not depend on the work-group size or the kernel):
@@ -23,9 +25,6 @@
 
 #pragma OPENCL FP_CONTRACT OFF
 
-#ifndef SMX_OP
-#define SMX_OP 0
-#endif
 #ifndef SMX_VW
 #define SMX_VW 8
 #endif
@@ -34,7 +33,16 @@
 #endif
 #define SMX_LANES 64
 #define SMX_NV (SMX_LANES / SMX_VW) /* vectors per block of 64 lanes */
-#define SMX_FWD (SMX_OP < 2)
+#if defined(SMX_OP_SOFTMAX_BWD) || defined(SMX_OP_LOG_SOFTMAX_BWD)
+#define SMX_FWD 0
+#else
+#define SMX_FWD 1
+#endif
+#if defined(SMX_OP_LOG_SOFTMAX) || defined(SMX_OP_LOG_SOFTMAX_BWD)
+#define SMX_LOG 1
+#else
+#define SMX_LOG 0
+#endif
 
 /* vectors of SMX_VW floats (1, 4, 8 or 16) */
 #if SMX_VW == 1
@@ -76,18 +84,18 @@ static inline float smx_log1(float x) { return log((float4)(x)).x; }
 /* the summed term of an element (av from a, bv from b; EXP: the exp for their type) */
 #if SMX_FWD
 #define SMX_TERM(av, bv, EXP) EXP((av) - m)
-#elif SMX_OP == 2
+#elif (!SMX_FWD && !SMX_LOG)
 #define SMX_TERM(av, bv, EXP) ((av) * (bv))
 #else
 #define SMX_TERM(av, bv, EXP) (bv)
 #endif
 
-/* the output of an element (ev: the stored exp for SMX_OP 0) */
-#if SMX_OP == 0
+/* the output of an element (ev: the stored exp for softmax forward) */
+#if (SMX_FWD && !SMX_LOG)
 #define SMX_OUT(av, bv, ev, EXP) ((ev) / s)
-#elif SMX_OP == 1
+#elif (SMX_FWD && SMX_LOG)
 #define SMX_OUT(av, bv, ev, EXP) (((av) - m) - ls)
-#elif SMX_OP == 2
+#elif (!SMX_FWD && !SMX_LOG)
 #define SMX_OUT(av, bv, ev, EXP) ((av) * ((bv) - s))
 #else
 #define SMX_OUT(av, bv, ev, EXP) ((bv) - EXP(av) * s)
@@ -198,8 +206,8 @@ SMX_TREE(tree_sum, SMX_ADD)
 
 /* smx_row_item_f32: one work-item per row of a contiguous (rows, L) view (I == 1); lanes
  * are vectors of SMX_VW (4, 8 or 16).
- * Args: out (contiguous, offset 0), a, aoff, b, boff (SMX_OP 2, 3; else ignored), rows, L.
- * NDRange: 1-D >= rows, any work-group size. -D SMX_OP, SMX_VW. */
+ * Args: out (contiguous, offset 0), a, aoff, b, boff (backward ops; else ignored), rows, L.
+ * NDRange: 1-D >= rows, any work-group size. -D SMX_OP_<op>, SMX_VW. */
 kernel void smx_row_item_f32(global float *out, global const float *a, long aoff, global const float *b, long boff,
                              long rows, long L)
 {
@@ -227,7 +235,7 @@ kernel void smx_row_item_f32(global float *out, global const float *a, long aoff
             smx_v av = SMX_LOAD(pa + r);
 #if SMX_FWD
             smx_v t = SMX_TERM(av, av, exp);
-#if SMX_OP == 0
+#if (SMX_FWD && !SMX_LOG)
             SMX_STORE(t, po + r);
 #endif
 #else
@@ -241,7 +249,7 @@ kernel void smx_row_item_f32(global float *out, global const float *a, long aoff
         smx_v av = smx_ld(pa, r, L, 0.0f);
 #if SMX_FWD
         smx_v t = SMX_TERM(av, av, exp);
-#if SMX_OP == 0
+#if (SMX_FWD && !SMX_LOG)
         smx_st(po, r, L, t);
 #endif
 #else
@@ -251,14 +259,14 @@ kernel void smx_row_item_f32(global float *out, global const float *a, long aoff
         acc[k] = acc[k] + smx_keep(t, L - r); /* lanes past the row end keep the identity */
     }
     float s = tree_sum(acc, L);
-#if SMX_OP == 1
+#if (SMX_FWD && SMX_LOG)
     float ls = smx_log1(s);
 #endif
     for (long r = 0; r < L; r += SMX_VW) {
-#if SMX_OP == 0
+#if (SMX_FWD && !SMX_LOG)
         smx_v ev = smx_ld(po, r, L, 0.0f);
         smx_st(po, r, L, SMX_OUT(ev, ev, ev, exp));
-#elif SMX_OP == 1
+#elif (SMX_FWD && SMX_LOG)
         smx_v av = smx_ld(pa, r, L, 0.0f);
         smx_st(po, r, L, SMX_OUT(av, av, av, exp));
 #else
@@ -270,8 +278,8 @@ kernel void smx_row_item_f32(global float *out, global const float *a, long aoff
 
 /* smx_wg_f32: one work-group per row q (group id), any work-group size: work-item w runs
  * lanes w, w + W, ... and the 64 lane results meet in lv.
- * Args: out (contiguous, offset 0), a, aoff, b, boff (SMX_OP 2, 3), O, L, I,
- * lv (local, 64 floats).  NDRange: 1-D, O*I groups.  -D SMX_OP. */
+ * Args: out (contiguous, offset 0), a, aoff, b, boff (backward ops), O, L, I,
+ * lv (local, 64 floats).  NDRange: 1-D, O*I groups.  -D SMX_OP_<op>. */
 kernel void smx_wg_f32(global float *out, global const float *a, long aoff, global const float *b, long boff, long O,
                        long L, long I, local float *lv)
 {
@@ -304,7 +312,7 @@ kernel void smx_wg_f32(global float *out, global const float *a, long aoff, glob
             float av = pa[r * I];
 #if SMX_FWD
             float v = SMX_TERM(av, av, smx_exp1);
-#if SMX_OP == 0
+#if (SMX_FWD && !SMX_LOG)
             po[r * I] = v;
 #endif
 #else
@@ -320,16 +328,16 @@ kernel void smx_wg_f32(global float *out, global const float *a, long aoff, glob
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     float s = lv[0];
-#if SMX_OP == 1
+#if (SMX_FWD && SMX_LOG)
     float ls = smx_log1(s);
 #endif
     /* each work-item rewrites only the lanes it wrote above */
     for (int t = w; t < SMX_LANES; t += W)
         for (long r = t; r < L; r += SMX_LANES) {
-#if SMX_OP == 0
+#if (SMX_FWD && !SMX_LOG)
             float ev = po[r * I];
             po[r * I] = SMX_OUT(ev, ev, ev, smx_exp1);
-#elif SMX_OP == 1
+#elif (SMX_FWD && SMX_LOG)
             float av = pa[r * I];
             po[r * I] = SMX_OUT(av, av, av, smx_exp1);
 #else
@@ -345,8 +353,8 @@ kernel void smx_wg_f32(global float *out, global const float *a, long aoff, glob
  *                 slab: adjacent work-items read adjacent columns); groups of I/SMX_VW
  *                 rounded up per o, the last one partial.
  *   SMX_GATHER 1: I == 1, SMX_VW consecutive rows of length L (short rows on CPUs).
- * Args: out (contiguous, offset 0), a, aoff, b, boff (SMX_OP 2, 3), O, L, I.
- * NDRange: 1-D >= the number of groups, any work-group size.  -D SMX_OP, SMX_VW, SMX_GATHER. */
+ * Args: out (contiguous, offset 0), a, aoff, b, boff (backward ops), O, L, I.
+ * NDRange: 1-D >= the number of groups, any work-group size.  -D SMX_OP_<op>, SMX_VW, SMX_GATHER. */
 kernel void smx_col_f32(global float *out, global const float *a, long aoff, global const float *b, long boff, long O,
                         long L, long I)
 {
@@ -384,7 +392,7 @@ kernel void smx_col_f32(global float *out, global const float *a, long aoff, glo
             smx_v av = smx_ldm(pa + e, rs, nc, 0.0f);
 #if SMX_FWD
             smx_v v = SMX_TERM(av, av, SMX_VEXP);
-#if SMX_OP == 0
+#if (SMX_FWD && !SMX_LOG)
             smx_stm(po + e, rs, nc, v);
 #endif
 #else
@@ -395,15 +403,15 @@ kernel void smx_col_f32(global float *out, global const float *a, long aoff, glo
     for (int h = SMX_LANES / 2; h > 0; h >>= 1)
         for (int t = 0; t < h && t + h < L; t++) p[t] = p[t] + p[t + h];
     smx_v s = p[0];
-#if SMX_OP == 1
+#if (SMX_FWD && SMX_LOG)
     smx_v ls = SMX_VLOG(s);
 #endif
     for (long r = 0; r < L; r++) {
         long e = r * es;
-#if SMX_OP == 0
+#if (SMX_FWD && !SMX_LOG)
         smx_v ev = smx_ldm(po + e, rs, nc, 0.0f);
         smx_stm(po + e, rs, nc, SMX_OUT(ev, ev, ev, SMX_VEXP));
-#elif SMX_OP == 1
+#elif (SMX_FWD && SMX_LOG)
         smx_v av = smx_ldm(pa + e, rs, nc, 0.0f);
         smx_stm(po + e, rs, nc, SMX_OUT(av, av, av, SMX_VEXP));
 #else

@@ -149,10 +149,10 @@ static clgrad_status run_node(clgrad_tensor *t)
                               "backward: a tensor saved by %s was modified in place after it was used", nd->name);
             goto done;
         }
-    if (nd->gy_strided) gc = clgrad_tensor_retain(g);
+    if (nd->op->gy_strided) gc = clgrad_tensor_retain(g);
     else st = clgrad_contiguous(g, &gc);
     if (st != CLGRAD_OK) goto done;
-    st = nd->backward(nd, gc, gx);
+    st = nd->op->backward(nd, gc, gx);
     if (st != CLGRAD_OK) goto done;
     for (int i = 0; i < nd->n_inputs; i++) {
         clgrad_tensor *in = nd->inputs[i];

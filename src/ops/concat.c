@@ -4,7 +4,7 @@
  * graph node holds at most CLGRAD__NODE_MAX_INPUTS inputs, so a recorded join of more
  * tensors is built as a tree of joins (depth log4 n, each level copying the data once). */
 #include "ops/ops.h"
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +25,19 @@ static clgrad_status part_view(clgrad_tensor *t, int dim, int64_t start, int64_t
     return clgrad__tensor_view(t, k, sh, st, t->offset + start * t->strides[dim], out);
 }
 
+/* Where each input sits in the result; stack or cat is the descriptor. */
+typedef struct join_state {
+    int dim; /* normalised */
+    int64_t start[CLGRAD__NODE_MAX_INPUTS];
+} join_state;
+
 static clgrad_status join_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
 {
-    int dim = (int)n->i[0], stack = (int)n->i[1];
+    const join_state *s = CLGRAD__NODE_STATE(n, join_state);
+    int dim = s->dim, stack = n->op == &clgrad__op_stack;
     for (int k = 0; k < n->n_inputs; k++) {
         if (!n->needs_grad[k]) continue;
-        int64_t start = n->i[2 + k], len = stack ? 1 : n->inputs[k]->shape[dim];
+        int64_t start = s->start[k], len = stack ? 1 : n->inputs[k]->shape[dim];
         CLGRAD_TRY(part_view(gy, dim, start, len, stack, &gx[k]));
     }
     return CLGRAD_OK;
@@ -85,6 +92,9 @@ static clgrad_status check_inputs(const char *fn, int n, clgrad_tensor *const *t
 }
 
 /* One join: copies every input into a new tensor and records a node when n fits in one. */
+CLGRAD__OP_DEFINE(cat, "clgrad_cat", join_backward, join_state);
+CLGRAD__OP_DEFINE(stack, "clgrad_stack", join_backward, join_state);
+
 static clgrad_status join_once(const char *fn, int n, clgrad_tensor *const *ts, int dim, int stack,
                                clgrad_tensor **out)
 {
@@ -104,17 +114,13 @@ static clgrad_status join_once(const char *fn, int n, clgrad_tensor *const *ts, 
         clgrad_tensor_release(v);
         start += len;
     }
-    if (st == CLGRAD_OK && n <= CLGRAD__NODE_MAX_INPUTS && clgrad__grad_needed(n, ts)) {
-        clgrad__node *nd_ = NULL;
-        st = clgrad__node_attach(y, stack ? "stack" : "cat", join_backward, n, ts, &nd_);
-        if (st == CLGRAD_OK) {
-            nd_->i[0] = d;
-            nd_->i[1] = stack;
-            for (int k = 0, s0 = 0; k < n; k++) {
-                nd_->i[2 + k] = s0;
-                s0 += (int)(stack ? 1 : ts[k]->shape[d]);
-            }
+    if (st == CLGRAD_OK && n <= CLGRAD__NODE_MAX_INPUTS) {
+        join_state s = {d, {0}};
+        for (int k = 0, s0 = 0; k < n; k++) {
+            s.start[k] = s0;
+            s0 += (int)(stack ? 1 : ts[k]->shape[d]);
         }
+        st = clgrad__record(y, stack ? &clgrad__op_stack : &clgrad__op_cat, n, ts, &s, 0, NULL);
     }
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);

@@ -63,8 +63,4 @@ clgrad_status clgrad__conv_setup(const char *fn, int transposed, clgrad_tensor *
                                  clgrad_tensor *bias, const clgrad_conv2d_params *p, clgrad__conv_geom *g,
                                  int64_t out_shape[4]);
 
-/* g as 16 integers (a graph node's i[] parameters) and back. */
-void clgrad__conv_geom_pack(const clgrad__conv_geom *g, int64_t *v);
-void clgrad__conv_geom_unpack(const int64_t *v, clgrad__conv_geom *g);
-
 #endif

@@ -2,14 +2,20 @@
  * is >= p, so a seed fixes the mask on every device and launch shape. Backward applies the
  * same mask to the incoming gradient; nothing but the seed and p is saved. */
 #include "ops/rng.h"
-#include "tensor/node.h"
+#include "ops/op_table.h"
+
+typedef struct dropout_state {
+    float p;
+    uint64_t seed;
+} dropout_state;
 
 static clgrad_status dropout_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
 {
+    const dropout_state *s = CLGRAD__NODE_STATE(n, dropout_state);
     if (!n->needs_grad[0]) return CLGRAD_OK;
     clgrad_tensor *dx;
     CLGRAD_TRY(clgrad__tensor_new(gy->ctx, CLGRAD_DTYPE_F32, gy->ndim, gy->shape, &dx));
-    clgrad_status st = clgrad__dropout_apply(dx, gy, (float)n->f[0], (uint64_t)n->i[0]);
+    clgrad_status st = clgrad__dropout_apply(dx, gy, s->p, s->seed);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(dx);
         return st;
@@ -17,6 +23,8 @@ static clgrad_status dropout_backward(clgrad__node *n, clgrad_tensor *gy, clgrad
     gx[0] = dx;
     return CLGRAD_OK;
 }
+
+CLGRAD__OP_DEFINE(dropout, "clgrad_dropout", dropout_backward, dropout_state);
 
 clgrad_status clgrad_dropout(clgrad_tensor *x, float p, uint64_t seed, int training, clgrad_tensor **out)
 {
@@ -33,13 +41,9 @@ clgrad_status clgrad_dropout(clgrad_tensor *x, float p, uint64_t seed, int train
     clgrad_tensor *y;
     CLGRAD_TRY(clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &y));
     clgrad_status st = clgrad__dropout_apply(y, x, p, seed);
-    if (st == CLGRAD_OK && clgrad__grad_needed(1, &x)) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, "dropout", dropout_backward, 1, &x, &nd);
-        if (st == CLGRAD_OK) {
-            nd->f[0] = p;
-            nd->i[0] = (int64_t)seed;
-        }
+    if (st == CLGRAD_OK) {
+        dropout_state s = {p, seed};
+        st = clgrad__record(y, &clgrad__op_dropout, 1, &x, &s, 0, NULL);
     }
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);

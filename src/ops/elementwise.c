@@ -15,6 +15,7 @@
  * maximum/minimum split the gradient of ties evenly between a and b. */
 #include "ops/elementwise.h"
 
+#include "ops/ops.h"
 #include "ops/reduce.h"
 #include "tensor/node.h"
 
@@ -25,27 +26,32 @@
 
 /* --- shared launch helpers --------------------------------------------------------------- */
 
+/* The two kernel families of the unary convention and the macro each reads its vector width
+ * from (the width itself is the tuning row's vw). */
 static const struct {
-    const char *family, *opt_cpu, *opt_gpu;
-    int vw_cpu, vw_gpu;
+    const char *family, *vw_macro;
 } families[] = {
-    {"elementwise", "-DEW_VW=8", "-DEW_VW=4", 8, 4},
-    {"activation", "-DAC_VW=8", "-DAC_VW=4", 8, 4},
+    {"elementwise", "EW_VW"},
+    {"activation", "AC_VW"},
 };
 
-static int is_cpu(const clgrad_context *ctx) { return ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU; }
-static const char *fam_opts(const clgrad_context *ctx, int f)
+typedef struct fam_options {
+    char s[32];
+} fam_options;
+
+static fam_options fam_opts(const clgrad_context *ctx, int f)
 {
-    return is_cpu(ctx) ? families[f].opt_cpu : families[f].opt_gpu;
+    fam_options o;
+    snprintf(o.s, sizeof o.s, "-D%s=%d", families[f].vw_macro, clgrad__ops_tuning(ctx)->vw);
+    return o;
 }
 
 /* Launch of a vectorised contiguous kernel over n elements. */
-static clgrad_status launch_vec(clgrad_context *ctx, int f, const char *kernel, int64_t n, int nargs,
-                                const clgrad__karg *args)
+static clgrad_status launch_vec(clgrad_context *ctx, int f, const char *kernel, int64_t n, clgrad__kargs args)
 {
-    size_t vw = (size_t)(is_cpu(ctx) ? families[f].vw_cpu : families[f].vw_gpu);
+    size_t vw = (size_t)clgrad__ops_tuning(ctx)->vw;
     size_t items = ((size_t)n + vw - 1) / vw;
-    return clgrad__launch_1d(ctx, families[f].family, fam_opts(ctx, f), kernel, items, nargs, args);
+    return clgrad__launch_1d(ctx, families[f].family, fam_opts(ctx, f).s, kernel, items, args);
 }
 
 /* Merged geometry of up to 3 operands viewed at one output shape (see the file comment).
@@ -139,12 +145,11 @@ static int plan3_fits(const clgrad_context *ctx, const plan *p)
     return p->nd <= 3 && plan3_ndrange(ctx, p, g, l);
 }
 
-static clgrad_status launch_plan3(clgrad_context *ctx, const char *kernel, const plan *p, int nargs,
-                                  const clgrad__karg *args)
+static clgrad_status launch_plan3(clgrad_context *ctx, const char *kernel, const plan *p, clgrad__kargs args)
 {
     size_t g[3], l[3];
     plan3_ndrange(ctx, p, g, l);
-    return clgrad__launch(ctx, FAMILY, fam_opts(ctx, 0), kernel, 3, g, l, nargs, args);
+    return clgrad__launch(ctx, FAMILY, fam_opts(ctx, 0).s, kernel, 3, g, l, args);
 }
 
 static clgrad_status new_like(clgrad_context *ctx, int nd, const int64_t *shape, clgrad_tensor **out)
@@ -159,20 +164,21 @@ static int contiguous_at(const clgrad_tensor *t, int64_t n)
 
 /* --- unary ops (shared with activation.c) ------------------------------------------------- */
 
-static clgrad_status unary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
+clgrad_status clgrad__unary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
 {
+    const clgrad__unary_state *s = CLGRAD__NODE_STATE(n, clgrad__unary_state);
     clgrad_tensor *x = n->saved[0], *g = NULL, *dx = NULL;
-    int f = (int)n->i[0];
+    int f = (int)s->fam;
     char kernel[64];
     snprintf(kernel, sizeof kernel, "%s_bwd_f32", n->name);
     CLGRAD_TRY(clgrad__contiguous(gy, &g));
     clgrad_status st = new_like(x->ctx, x->ndim, x->shape, &dx);
     if (st == CLGRAD_OK) {
         int64_t cnt = clgrad__numel(x->ndim, x->shape);
-        cl_float p0 = (cl_float)n->f[0], p1 = (cl_float)n->f[1];
-        clgrad__karg a[] = {CLGRAD_KARG_T(dx), CLGRAD_KARG_T(x), CLGRAD_KARG_T(g), CLGRAD_KARG(cnt),
-                            CLGRAD_KARG(p0), CLGRAD_KARG(p1)};
-        st = launch_vec(x->ctx, f, kernel, cnt, 9, a);
+        cl_float p0 = (cl_float)s->p0, p1 = (cl_float)s->p1;
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dx), CLGRAD_KARG_T(x), CLGRAD_KARG_T(g), CLGRAD_KARG(cnt),
+                                      CLGRAD_KARG(p0), CLGRAD_KARG(p1));
+        st = launch_vec(x->ctx, f, kernel, cnt, a);
     }
     clgrad_tensor_release(g);
     if (st != CLGRAD_OK) {
@@ -183,8 +189,8 @@ static clgrad_status unary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_t
     return CLGRAD_OK;
 }
 
-clgrad_status clgrad__unary(clgrad__unary_family fam, const char *fn, const char *op, clgrad_tensor *x, float p0,
-                            float p1, int differentiable, clgrad_tensor **out)
+clgrad_status clgrad__unary(clgrad__unary_family fam, const char *fn, const char *kernel_prefix, clgrad_tensor *x,
+                            float p0, float p1, const clgrad__op *op, clgrad_tensor **out)
 {
     if (out) *out = NULL;
     CLGRAD_TRY(clgrad__check_tensor(x ? x->ctx : NULL, fn, "x", x, CLGRAD_DTYPE_F32));
@@ -192,24 +198,19 @@ clgrad_status clgrad__unary(clgrad__unary_family fam, const char *fn, const char
     clgrad_context *ctx = x->ctx;
     clgrad_tensor *xc = NULL, *y = NULL;
     char kernel[64];
-    snprintf(kernel, sizeof kernel, "%s_fwd_f32", op);
+    snprintf(kernel, sizeof kernel, "%s_fwd_f32", kernel_prefix);
     CLGRAD_TRY(clgrad__contiguous(x, &xc));
     clgrad_status st = new_like(ctx, x->ndim, x->shape, &y);
     if (st == CLGRAD_OK) {
         int64_t n = clgrad__numel(x->ndim, x->shape);
         cl_float a0 = p0, a1 = p1;
-        clgrad__karg a[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(xc), CLGRAD_KARG(n), CLGRAD_KARG(a0), CLGRAD_KARG(a1)};
-        st = launch_vec(ctx, (int)fam, kernel, n, 7, a);
+        clgrad__kargs a =
+            CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(xc), CLGRAD_KARG(n), CLGRAD_KARG(a0), CLGRAD_KARG(a1));
+        st = launch_vec(ctx, (int)fam, kernel, n, a);
     }
-    if (st == CLGRAD_OK && differentiable && clgrad__grad_needed(1, &x)) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, op, unary_backward, 1, &x, &nd);
-        if (st == CLGRAD_OK) {
-            clgrad__node_save(nd, 0, xc);
-            nd->f[0] = p0;
-            nd->f[1] = p1;
-            nd->i[0] = fam;
-        }
+    if (st == CLGRAD_OK && op) {
+        clgrad__unary_state s = {p0, p1, fam};
+        st = clgrad__record(y, op, 1, &x, &s, 1, &xc);
     }
     clgrad_tensor_release(xc);
     if (st != CLGRAD_OK) {
@@ -230,8 +231,8 @@ static clgrad_status binary_launch(const char *op, clgrad_tensor *y, clgrad_tens
     if (n == 0) return CLGRAD_OK;
     if (contiguous_at(a, n) && contiguous_at(b, n)) {
         snprintf(kernel, sizeof kernel, "%s_fwd_f32", op);
-        clgrad__karg args[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(a), CLGRAD_KARG_T(b), CLGRAD_KARG(n)};
-        return launch_vec(ctx, 0, kernel, n, 7, args);
+        clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(a), CLGRAD_KARG_T(b), CLGRAD_KARG(n));
+        return launch_vec(ctx, 0, kernel, n, args);
     }
     plan p;
     clgrad_tensor *ts[2] = {a, b};
@@ -239,15 +240,15 @@ static clgrad_status binary_launch(const char *op, clgrad_tensor *y, clgrad_tens
     if (plan3_fits(ctx, &p)) {
         cl_long4 as = plan_l4(&p, 0), bs = plan_l4(&p, 1), sh = plan_l4(&p, -1);
         snprintf(kernel, sizeof kernel, "%s_bcast3_f32", op);
-        clgrad__karg args[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(a), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
-                               CLGRAD_KARG(bs), CLGRAD_KARG(sh)};
-        return launch_plan3(ctx, kernel, &p, 9, args);
+        clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(a), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
+                                         CLGRAD_KARG(bs), CLGRAD_KARG(sh));
+        return launch_plan3(ctx, kernel, &p, args);
     }
     cl_long8 sh = plan_l8(&p, -1), as = plan_l8(&p, 0), bs = plan_l8(&p, 1);
     snprintf(kernel, sizeof kernel, "%s_bcast8_f32", op);
-    clgrad__karg args[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
-                           CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(n)};
-    return clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0), kernel, (size_t)n, 11, args);
+    clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as),
+                                     CLGRAD_KARG_T(b), CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(n));
+    return clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0).s, kernel, (size_t)n, args);
 }
 
 /* Validates a binary op's operands and makes its (uninitialised) broadcast output. */
@@ -288,18 +289,29 @@ static clgrad_status reduce_into(clgrad__node *n, int i, clgrad_tensor *g, clgra
     return st;
 }
 
-static clgrad_status add_sub_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
+/* a + b and a - b (negate: the gradient of b is -gy) */
+static clgrad_status add_sub_grads(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx, int negate)
 {
     if (n->needs_grad[0]) CLGRAD_TRY(reduce_into(n, 0, clgrad_tensor_retain(gy), gx));
     if (n->needs_grad[1]) {
         clgrad_tensor *g = NULL;
-        if (n->i[0]) /* sub */
-            CLGRAD_TRY(clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_sub", "neg", gy, 0, 0, 0, &g));
+        if (negate)
+            CLGRAD_TRY(clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_sub", "neg", gy, 0, 0, NULL, &g));
         else
             g = clgrad_tensor_retain(gy);
         CLGRAD_TRY(reduce_into(n, 1, g, gx));
     }
     return CLGRAD_OK;
+}
+
+static clgrad_status add_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
+{
+    return add_sub_grads(n, gy, gx, 0);
+}
+
+static clgrad_status sub_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
+{
+    return add_sub_grads(n, gy, gx, 1);
 }
 
 /* Fused backward of mul, div, pow, maximum and minimum: kernel <name>_bwd_bcast{3,8}_f32. */
@@ -321,17 +333,17 @@ static clgrad_status binary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_
         if (plan3_fits(ctx, &p)) {
             cl_long4 as = plan_l4(&p, 0), bs = plan_l4(&p, 1), sh = plan_l4(&p, -1);
             snprintf(kernel, sizeof kernel, "%s_bwd_bcast3_f32", n->name);
-            clgrad__karg args[] = {CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
-                                   CLGRAD_KARG_T(g), CLGRAD_KARG_T(a), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
-                                   CLGRAD_KARG(bs), CLGRAD_KARG(sh)};
-            st = launch_plan3(ctx, kernel, &p, 13, args);
+            clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
+                                             CLGRAD_KARG_T(g), CLGRAD_KARG_T(a), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
+                                             CLGRAD_KARG(bs), CLGRAD_KARG(sh));
+            st = launch_plan3(ctx, kernel, &p, args);
         } else {
             cl_long8 sh = plan_l8(&p, -1), as = plan_l8(&p, 0), bs = plan_l8(&p, 1);
             snprintf(kernel, sizeof kernel, "%s_bwd_bcast8_f32", n->name);
-            clgrad__karg args[] = {CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
-                                   CLGRAD_KARG_T(g), CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as),
-                                   CLGRAD_KARG_T(b), CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(cnt)};
-            st = clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0), kernel, (size_t)cnt, 15, args);
+            clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
+                                             CLGRAD_KARG_T(g), CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as),
+                                             CLGRAD_KARG_T(b), CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(cnt));
+            st = clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0).s, kernel, (size_t)cnt, args);
         }
     }
     clgrad_tensor_release(g);
@@ -345,24 +357,17 @@ static clgrad_status binary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_
     return st;
 }
 
-static clgrad_status binary_op(const char *fn, const char *op, clgrad_tensor *a, clgrad_tensor *b,
-                               clgrad__backward_fn bw, int is_sub, clgrad_tensor **out)
+/* y = a <kernel> b, recorded as op when op is not NULL (its name is the kernel prefix the
+ * fused backward kernels use). */
+static clgrad_status binary_op(const char *fn, const char *kernel, clgrad_tensor *a, clgrad_tensor *b,
+                               const clgrad__op *op, clgrad_tensor **out)
 {
     clgrad_tensor *y = NULL;
     CLGRAD_TRY(binary_prepare(fn, a, b, out, &y));
-    clgrad_status st = binary_launch(op, y, a, b);
+    clgrad_status st = binary_launch(kernel, y, a, b);
     clgrad_tensor *in[2] = {a, b};
-    if (st == CLGRAD_OK && bw && clgrad__grad_needed(2, in)) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, op, bw, 2, in, &nd);
-        if (st == CLGRAD_OK) {
-            if (bw == binary_backward) {
-                clgrad__node_save(nd, 0, a);
-                clgrad__node_save(nd, 1, b);
-            }
-            nd->i[0] = is_sub;
-        }
-    }
+    if (st == CLGRAD_OK && op) /* add and sub need neither operand */
+        st = clgrad__record(y, op, 2, in, NULL, op->backward == binary_backward ? 2 : 0, in);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);
         return st;
@@ -371,34 +376,26 @@ static clgrad_status binary_op(const char *fn, const char *op, clgrad_tensor *a,
     return CLGRAD_OK;
 }
 
-clgrad_status clgrad_add(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)
-{
-    return binary_op("clgrad_add", "add", a, b, add_sub_backward, 0, out);
-}
-clgrad_status clgrad_sub(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)
-{
-    return binary_op("clgrad_sub", "sub", a, b, add_sub_backward, 1, out);
-}
-clgrad_status clgrad_mul(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)
-{
-    return binary_op("clgrad_mul", "mul", a, b, binary_backward, 0, out);
-}
-clgrad_status clgrad_div(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)
-{
-    return binary_op("clgrad_div", "div", a, b, binary_backward, 0, out);
-}
-clgrad_status clgrad_pow(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)
-{
-    return binary_op("clgrad_pow", "pow", a, b, binary_backward, 0, out);
-}
-clgrad_status clgrad_maximum(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)
-{
-    return binary_op("clgrad_maximum", "maximum", a, b, binary_backward, 0, out);
-}
-clgrad_status clgrad_minimum(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)
-{
-    return binary_op("clgrad_minimum", "minimum", a, b, binary_backward, 0, out);
-}
+CLGRAD__OP_DEFINE_STATELESS(add, "clgrad_add", add_backward);
+CLGRAD__OP_DEFINE_STATELESS(sub, "clgrad_sub", sub_backward);
+CLGRAD__OP_DEFINE_STATELESS(mul, "clgrad_mul", binary_backward);
+CLGRAD__OP_DEFINE_STATELESS(div, "clgrad_div", binary_backward);
+CLGRAD__OP_DEFINE_STATELESS(pow, "clgrad_pow", binary_backward);
+CLGRAD__OP_DEFINE_STATELESS(maximum, "clgrad_maximum", binary_backward);
+CLGRAD__OP_DEFINE_STATELESS(minimum, "clgrad_minimum", binary_backward);
+
+#define BINARY(op)                                                                                 \
+    clgrad_status clgrad_##op(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)            \
+    {                                                                                              \
+        return binary_op("clgrad_" #op, #op, a, b, &clgrad__op_##op, out);                         \
+    }
+BINARY(add)
+BINARY(sub)
+BINARY(mul)
+BINARY(div)
+BINARY(pow)
+BINARY(maximum)
+BINARY(minimum)
 
 /* --- comparisons ------------------------------------------------------------------------------ */
 
@@ -415,7 +412,7 @@ clgrad_status clgrad_compare(clgrad_tensor *a, clgrad_cmp op, clgrad_tensor *b, 
         return clgrad__fail(a ? a->ctx : b ? b->ctx : NULL, CLGRAD_ERR_INVALID_ARG,
                             "clgrad_compare: unknown comparison %d", (int)op);
     }
-    return binary_op("clgrad_compare", cmp_names[op], a, b, NULL, 0, out);
+    return binary_op("clgrad_compare", cmp_names[op], a, b, NULL, out);
 }
 
 clgrad_status clgrad_compare_scalar(clgrad_tensor *a, clgrad_cmp op, float s, clgrad_tensor **out)
@@ -425,7 +422,8 @@ clgrad_status clgrad_compare_scalar(clgrad_tensor *a, clgrad_cmp op, float s, cl
         return clgrad__fail(a ? a->ctx : NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_compare_scalar: unknown comparison %d",
                             (int)op);
     }
-    return clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_compare_scalar", cmp_scalar_names[op], a, s, 0, 0, out);
+    return clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_compare_scalar", cmp_scalar_names[op], a, s, 0, NULL,
+                         out);
 }
 
 /* --- where ------------------------------------------------------------------------------------ */
@@ -445,15 +443,15 @@ static clgrad_status where_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_t
         make_plan(&p, n->out_ndim, n->out_shape, 1, &c);
         if (plan3_fits(ctx, &p)) {
             cl_long4 cs = plan_l4(&p, 0), sh = plan_l4(&p, -1);
-            clgrad__karg args[] = {CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
-                                   CLGRAD_KARG_T(g), CLGRAD_KARG_T(c), CLGRAD_KARG(cs), CLGRAD_KARG(sh)};
-            st = launch_plan3(ctx, "where_bwd_bcast3_f32", &p, 10, args);
+            clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
+                                             CLGRAD_KARG_T(g), CLGRAD_KARG_T(c), CLGRAD_KARG(cs), CLGRAD_KARG(sh));
+            st = launch_plan3(ctx, "where_bwd_bcast3_f32", &p, args);
         } else {
             cl_long8 sh = plan_l8(&p, -1), cs = plan_l8(&p, 0);
-            clgrad__karg args[] = {CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
-                                   CLGRAD_KARG_T(g), CLGRAD_KARG_T(c), CLGRAD_KARG(sh), CLGRAD_KARG(cs),
-                                   CLGRAD_KARG(cnt)};
-            st = clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0), "where_bwd_bcast8_f32", (size_t)cnt, 11, args);
+            clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG(m[0]), CLGRAD_KARG(o[0]), CLGRAD_KARG(m[1]), CLGRAD_KARG(o[1]),
+                                             CLGRAD_KARG_T(g), CLGRAD_KARG_T(c), CLGRAD_KARG(sh), CLGRAD_KARG(cs),
+                                             CLGRAD_KARG(cnt));
+            st = clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0).s, "where_bwd_bcast8_f32", (size_t)cnt, args);
         }
     }
     clgrad_tensor_release(g);
@@ -467,29 +465,34 @@ static clgrad_status where_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_t
     return st;
 }
 
+/* a mask has no gradient */
+const clgrad__op clgrad__op_where = {
+    .name = "where", .forward = "clgrad_where", .backward = where_backward, .no_grad_inputs = 1u << 0};
+
 static clgrad_status where_launch(clgrad_tensor *y, clgrad_tensor *c, clgrad_tensor *a, clgrad_tensor *b)
 {
     clgrad_context *ctx = y->ctx;
     int64_t n = clgrad__numel(y->ndim, y->shape);
     if (n == 0) return CLGRAD_OK;
     if (contiguous_at(c, n) && contiguous_at(a, n) && contiguous_at(b, n)) {
-        clgrad__karg args[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(c), CLGRAD_KARG_T(a), CLGRAD_KARG_T(b), CLGRAD_KARG(n)};
-        return launch_vec(ctx, 0, "where_fwd_f32", n, 9, args);
+        clgrad__kargs args =
+            CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(c), CLGRAD_KARG_T(a), CLGRAD_KARG_T(b), CLGRAD_KARG(n));
+        return launch_vec(ctx, 0, "where_fwd_f32", n, args);
     }
     plan p;
     clgrad_tensor *ts[3] = {c, a, b};
     make_plan(&p, y->ndim, y->shape, 3, ts);
     if (plan3_fits(ctx, &p)) {
         cl_long4 cs = plan_l4(&p, 0), as = plan_l4(&p, 1), bs = plan_l4(&p, 2), sh = plan_l4(&p, -1);
-        clgrad__karg args[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(c), CLGRAD_KARG(cs), CLGRAD_KARG_T(a),
-                               CLGRAD_KARG(as), CLGRAD_KARG_T(b), CLGRAD_KARG(bs), CLGRAD_KARG(sh)};
-        return launch_plan3(ctx, "where_bcast3_f32", &p, 12, args);
+        clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(c), CLGRAD_KARG(cs), CLGRAD_KARG_T(a),
+                                         CLGRAD_KARG(as), CLGRAD_KARG_T(b), CLGRAD_KARG(bs), CLGRAD_KARG(sh));
+        return launch_plan3(ctx, "where_bcast3_f32", &p, args);
     }
     cl_long8 sh = plan_l8(&p, -1), cs = plan_l8(&p, 0), as = plan_l8(&p, 1), bs = plan_l8(&p, 2);
-    clgrad__karg args[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(c), CLGRAD_KARG(sh), CLGRAD_KARG(cs),
-                           CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
-                           CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(n)};
-    return clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0), "where_bcast8_f32", (size_t)n, 15, args);
+    clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(c), CLGRAD_KARG(sh), CLGRAD_KARG(cs),
+                                     CLGRAD_KARG_T(a), CLGRAD_KARG(sh), CLGRAD_KARG(as), CLGRAD_KARG_T(b),
+                                     CLGRAD_KARG(sh), CLGRAD_KARG(bs), CLGRAD_KARG(n));
+    return clgrad__launch_1d(ctx, FAMILY, fam_opts(ctx, 0).s, "where_bcast8_f32", (size_t)n, args);
 }
 
 clgrad_status clgrad_where(clgrad_tensor *cond, clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)
@@ -517,14 +520,7 @@ clgrad_status clgrad_where(clgrad_tensor *cond, clgrad_tensor *a, clgrad_tensor 
     CLGRAD_TRY(new_like(ctx, nd, shape, &y));
     clgrad_status st = where_launch(y, cond, a, b);
     clgrad_tensor *in[3] = {cond, a, b};
-    if (st == CLGRAD_OK && clgrad__grad_needed(2, in + 1)) {
-        clgrad__node *node;
-        st = clgrad__node_attach(y, "where", where_backward, 3, in, &node);
-        if (st == CLGRAD_OK) {
-            node->needs_grad[0] = 0; /* a mask has no gradient */
-            clgrad__node_save(node, 0, cond);
-        }
-    }
+    if (st == CLGRAD_OK && clgrad__grad_needed(2, in + 1)) st = clgrad__record(y, &clgrad__op_where, 3, in, NULL, 1, in);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);
         return st;
@@ -535,32 +531,27 @@ clgrad_status clgrad_where(clgrad_tensor *cond, clgrad_tensor *a, clgrad_tensor 
 
 /* --- unary and tensor-scalar public ops ----------------------------------------------------- */
 
-#define UNARY(pub, op, p0, p1)                                                                     \
-    clgrad_status clgrad_##pub(clgrad_tensor *x, clgrad_tensor **out)                             \
-    {                                                                                              \
-        return clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_" #pub, op, x, p0, p1, 1, out);    \
-    }
-#define SCALAR(pub)                                                                                \
-    clgrad_status clgrad_##pub(clgrad_tensor *a, float s, clgrad_tensor **out)                    \
-    {                                                                                              \
-        return clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_" #pub, #pub, a, s, 0, 1, out);    \
-    }
+/* The rows of CLGRAD__OPS_UNARY and CLGRAD__OPS_SCALAR (src/ops/op_table.h): one public
+ * function and one descriptor each. */
+#define UNARY_DESCRIPTOR(x) CLGRAD__OP_DEFINE(x, "clgrad_" #x, clgrad__unary_backward, clgrad__unary_state);
+CLGRAD__OPS_UNARY(UNARY_DESCRIPTOR)
+CLGRAD__OPS_SCALAR(UNARY_DESCRIPTOR)
+CLGRAD__OP_DEFINE(clamp, "clgrad_clamp", clgrad__unary_backward, clgrad__unary_state);
 
-UNARY(neg, "neg", 0, 0)
-UNARY(exp, "exp", 0, 0)
-UNARY(log, "log", 0, 0)
-UNARY(sqrt, "sqrt", 0, 0)
-UNARY(rsqrt, "rsqrt", 0, 0)
-UNARY(abs, "abs", 0, 0)
-SCALAR(add_scalar)
-SCALAR(mul_scalar)
-SCALAR(pow_scalar)
-SCALAR(rsub_scalar)
-SCALAR(rdiv_scalar)
-SCALAR(maximum_scalar)
-SCALAR(minimum_scalar)
+#define UNARY(x)                                                                                   \
+    clgrad_status clgrad_##x(clgrad_tensor *t, clgrad_tensor **out)                               \
+    {                                                                                              \
+        return clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_" #x, #x, t, 0, 0, &clgrad__op_##x, out); \
+    }
+#define SCALAR(x)                                                                                  \
+    clgrad_status clgrad_##x(clgrad_tensor *a, float s, clgrad_tensor **out)                      \
+    {                                                                                              \
+        return clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_" #x, #x, a, s, 0, &clgrad__op_##x, out); \
+    }
+CLGRAD__OPS_UNARY(UNARY)
+CLGRAD__OPS_SCALAR(SCALAR)
 
 clgrad_status clgrad_clamp(clgrad_tensor *x, float lo, float hi, clgrad_tensor **out)
 {
-    return clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_clamp", "clamp", x, lo, hi, 1, out);
+    return clgrad__unary(CLGRAD__UNARY_ELEMENTWISE, "clgrad_clamp", "clamp", x, lo, hi, &clgrad__op_clamp, out);
 }

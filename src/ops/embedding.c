@@ -2,7 +2,7 @@
  * deterministic scatter-add: positions are sorted by row on the device and each row sums
  * its gradient rows in position order (see cl/embedding.cl). */
 #include "ops/ops.h"
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #define FAMILY "embedding"
 
@@ -16,12 +16,18 @@ static void rows_fold(size_t global[3], int64_t D, int64_t rows)
     global[2] = y ? ((size_t)rows + y - 1) / y : 0;
 }
 
+/* n indices into a (V, D) table; saved: 0 the indices (contiguous). */
+typedef struct embedding_state {
+    int64_t n, V, D;
+} embedding_state;
+
 static clgrad_status embedding_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     if (!nd->needs_grad[0]) return CLGRAD_OK;
     clgrad_context *ctx = gy->ctx;
     clgrad_tensor *idx = nd->saved[0], *w = nd->inputs[0];
-    int64_t n = nd->i[0], V = nd->i[1], D = nd->i[2], npow2 = 1;
+    const embedding_state *s = CLGRAD__NODE_STATE(nd, embedding_state);
+    int64_t n = s->n, V = s->V, D = s->D, npow2 = 1;
     while (npow2 < n) npow2 *= 2;
     clgrad_tensor *keys = NULL, *seg = NULL, *dw = NULL;
     clgrad_status st;
@@ -32,28 +38,30 @@ static clgrad_status embedding_backward(clgrad__node *nd, clgrad_tensor *gy, clg
     if ((st = clgrad__fill(seg, 0.0)) != CLGRAD_OK) goto fail;
     if (n > 0) {
         /* keys and seg are fresh allocations: element offset 0 */
-        clgrad__karg ka[] = {CLGRAD_KARG(keys->buf->mem), CLGRAD_KARG_T(idx), CLGRAD_KARG(n), CLGRAD_KARG(npow2),
-                             CLGRAD_KARG(V)};
-        if ((st = clgrad__launch_1d(ctx, FAMILY, NULL, "embedding_keys", (size_t)npow2, (int)(sizeof ka / sizeof ka[0]), ka)) != CLGRAD_OK)
+        clgrad__kargs ka = CLGRAD_ARGS(CLGRAD_KARG(keys->buf->mem), CLGRAD_KARG_T(idx), CLGRAD_KARG(n),
+                                       CLGRAD_KARG(npow2), CLGRAD_KARG(V));
+        if ((st = clgrad__launch_1d(ctx, FAMILY, NULL, "embedding_keys", (size_t)npow2, ka)) != CLGRAD_OK)
             goto fail;
         for (int64_t k = 2; k <= npow2; k *= 2)
             for (int64_t j = k / 2; j > 0; j /= 2) {
-                clgrad__karg ba[] = {CLGRAD_KARG(keys->buf->mem), CLGRAD_KARG(npow2), CLGRAD_KARG(k), CLGRAD_KARG(j)};
-                if ((st = clgrad__launch_1d(ctx, FAMILY, NULL, "bitonic_step", (size_t)npow2, (int)(sizeof ba / sizeof ba[0]), ba)) != CLGRAD_OK)
+                clgrad__kargs ba =
+                    CLGRAD_ARGS(CLGRAD_KARG(keys->buf->mem), CLGRAD_KARG(npow2), CLGRAD_KARG(k), CLGRAD_KARG(j));
+                if ((st = clgrad__launch_1d(ctx, FAMILY, NULL, "bitonic_step", (size_t)npow2, ba)) != CLGRAD_OK)
                     goto fail;
             }
-        clgrad__karg sa[] = {CLGRAD_KARG(seg->buf->mem), CLGRAD_KARG(keys->buf->mem), CLGRAD_KARG(n), CLGRAD_KARG(V)};
-        if ((st = clgrad__launch_1d(ctx, FAMILY, NULL, "embedding_segments", (size_t)n, (int)(sizeof sa / sizeof sa[0]), sa)) != CLGRAD_OK)
+        clgrad__kargs sa =
+            CLGRAD_ARGS(CLGRAD_KARG(seg->buf->mem), CLGRAD_KARG(keys->buf->mem), CLGRAD_KARG(n), CLGRAD_KARG(V));
+        if ((st = clgrad__launch_1d(ctx, FAMILY, NULL, "embedding_segments", (size_t)n, sa)) != CLGRAD_OK)
             goto fail;
     }
     {
         size_t local[3] = {clgrad__wg_1d(ctx), 1, 1};
         size_t global[3];
         rows_fold(global, D, V);
-        clgrad__karg a[] = {CLGRAD_KARG(dw->buf->mem), CLGRAD_KARG(keys->buf->mem), CLGRAD_KARG(seg->buf->mem),
-                            CLGRAD_KARG_T(gy), CLGRAD_KARG(V), CLGRAD_KARG(D)};
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(dw->buf->mem), CLGRAD_KARG(keys->buf->mem),
+                                      CLGRAD_KARG(seg->buf->mem), CLGRAD_KARG_T(gy), CLGRAD_KARG(V), CLGRAD_KARG(D));
         if (D < (int64_t)local[0]) local[0] = (size_t)D;
-        if ((st = clgrad__launch(ctx, FAMILY, NULL, "embedding_bwd_f32", 3, global, local, (int)(sizeof a / sizeof a[0]), a)) != CLGRAD_OK)
+        if ((st = clgrad__launch(ctx, FAMILY, NULL, "embedding_bwd_f32", 3, global, local, a)) != CLGRAD_OK)
             goto fail;
     }
     clgrad_tensor_release(keys);
@@ -66,6 +74,8 @@ fail:
     clgrad_tensor_release(dw);
     return st;
 }
+
+CLGRAD__OP_DEFINE(embedding, "clgrad_embedding", embedding_backward, embedding_state);
 
 clgrad_status clgrad_embedding(clgrad_tensor *weight, clgrad_tensor *indices, clgrad_tensor **out)
 {
@@ -99,20 +109,14 @@ clgrad_status clgrad_embedding(clgrad_tensor *weight, clgrad_tensor *indices, cl
         size_t global[3];
         rows_fold(global, D, n);
         if (D < (int64_t)local[0]) local[0] = D > 0 ? (size_t)D : 1;
-        clgrad__karg a[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(w), CLGRAD_KARG_T(idx), CLGRAD_KARG(n), CLGRAD_KARG(V),
-                            CLGRAD_KARG(D)};
-        if ((st = clgrad__launch(ctx, FAMILY, NULL, "embedding_fwd_f32", 3, global, local, (int)(sizeof a / sizeof a[0]), a)) != CLGRAD_OK)
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(w), CLGRAD_KARG_T(idx), CLGRAD_KARG(n),
+                                      CLGRAD_KARG(V), CLGRAD_KARG(D));
+        if ((st = clgrad__launch(ctx, FAMILY, NULL, "embedding_fwd_f32", 3, global, local, a)) != CLGRAD_OK)
             goto done;
     }
     clgrad_tensor *in[2] = {weight, indices};
-    if (clgrad__grad_needed(2, in)) {
-        clgrad__node *nd;
-        if ((st = clgrad__node_attach(y, "embedding", embedding_backward, 2, in, &nd)) != CLGRAD_OK) goto done;
-        clgrad__node_save(nd, 0, idx);
-        nd->i[0] = n;
-        nd->i[1] = V;
-        nd->i[2] = D;
-    }
+    embedding_state s = {n, V, D};
+    st = clgrad__record(y, &clgrad__op_embedding, 2, in, &s, 1, &idx);
 done:
     clgrad_tensor_release(w);
     clgrad_tensor_release(idx);

@@ -4,9 +4,15 @@
 #include <stdio.h>
 #include <string.h>
 
+const clgrad__ops_params *clgrad__ops_tuning(const clgrad_context *ctx)
+{
+    clgrad__tuning_device d = {&ctx->dev.info, 0}; /* the ops rows match on the device kind only */
+    return clgrad__tuning_ops(&d, NULL);
+}
+
 size_t clgrad__wg_1d(const clgrad_context *ctx)
 {
-    size_t want = ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU ? 64 : 256;
+    size_t want = (size_t)clgrad__ops_tuning(ctx)->wg_1d;
     size_t max = ctx->dev.info.max_work_group_size ? ctx->dev.info.max_work_group_size : 1;
     size_t cap0 = ctx->dev.info.max_work_item_sizes[0];
     if (cap0 && cap0 < max) max = cap0;
@@ -21,8 +27,7 @@ size_t clgrad__wg_1d(const clgrad_context *ctx)
 #define CLGRAD_MAX_GLOBAL_DIM ((uint64_t)0xffffffffu)
 
 clgrad_status clgrad__launch(clgrad_context *ctx, const char *family, const char *options, const char *kernel,
-                             cl_uint dim, const size_t *global, const size_t *local, int nargs,
-                             const clgrad__karg *args)
+                             cl_uint dim, const size_t *global, const size_t *local, clgrad__kargs args)
 {
     clgrad__program_entry *pe;
     cl_kernel k;
@@ -62,11 +67,11 @@ clgrad_status clgrad__launch(clgrad_context *ctx, const char *family, const char
                                 CLGRAD_MAX_GROUPS_DIM12);
     }
     cl_int e;
-    for (int i = 0; i < nargs; i++) {
-        e = clSetKernelArg(k, (cl_uint)i, args[i].size, args[i].ptr);
+    for (int i = 0; i < args.n; i++) {
+        e = clSetKernelArg(k, (cl_uint)i, args.v[i].size, args.v[i].ptr);
         if (e != CL_SUCCESS)
             return clgrad__fail(ctx, CLGRAD_ERR_OPENCL, "%s: setting argument %d (%zu bytes): %s (%d)", kernel, i,
-                                args[i].size, clgrad__cl_error_name(e), (int)e);
+                                args.v[i].size, clgrad__cl_error_name(e), (int)e);
     }
     e = clEnqueueNDRangeKernel(ctx->dev.queue, k, dim, NULL, g, local ? l : NULL, 0, NULL, NULL);
     if (e != CL_SUCCESS) {
@@ -79,10 +84,17 @@ clgrad_status clgrad__launch(clgrad_context *ctx, const char *family, const char
 }
 
 clgrad_status clgrad__launch_1d(clgrad_context *ctx, const char *family, const char *options, const char *kernel,
-                                size_t n, int nargs, const clgrad__karg *args)
+                                size_t n, clgrad__kargs args)
 {
     size_t local = clgrad__wg_1d(ctx);
-    return clgrad__launch(ctx, family, options, kernel, 1, &n, &local, nargs, args);
+    return clgrad__launch(ctx, family, options, kernel, 1, &n, &local, args);
+}
+
+void clgrad__op_code_option(char *buf, size_t cap, const char *prefix, const char *const *names, size_t n, int v)
+{
+    /* an out-of-range value is a bug in the caller: name it so the kernel build fails loudly */
+    const char *name = v >= 0 && (size_t)v < n && names[v] ? names[v] : "INVALID";
+    snprintf(buf, cap, "-D%s_%s", prefix, name);
 }
 
 void clgrad__geom_broadcast(const clgrad_tensor *t, int ndim, const int64_t *out_shape, clgrad__geom *g)

@@ -3,9 +3,10 @@
  * cl/loss.cl; sums and means go through the deterministic reduction engine. Labels are
  * checked on the device, never read back: an out-of-range label makes its sample's loss and
  * gradient row NaN. */
+#include "ops/ops.h"
 #include "ops/reduce.h"
 
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #include <string.h>
 
@@ -36,9 +37,9 @@ static clgrad_status finish(clgrad_tensor *l, clgrad_tensor *counted, clgrad_red
     if (st == CLGRAD_OK) st = clgrad__reduce(counted, all, CLGRAD__RED_SUM, NULL, 1.0, 0, NULL, &c);
     if (st == CLGRAD_OK) st = clgrad__tensor_new(l->ctx, CLGRAD_DTYPE_F32, 0, NULL, &y);
     if (st == CLGRAD_OK) {
-        clgrad__karg a[] = {CLGRAD_KARG(y->buf->mem), CLGRAD_KARG(y->offset), CLGRAD_KARG(s->buf->mem),
-                            CLGRAD_KARG(c->buf->mem)};
-        st = clgrad__launch_1d(l->ctx, FAMILY, NULL, "loss_div_f32", 1, 4, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(y->buf->mem), CLGRAD_KARG(y->offset), CLGRAD_KARG(s->buf->mem),
+                                      CLGRAD_KARG(c->buf->mem));
+        st = clgrad__launch_1d(l->ctx, FAMILY, NULL, "loss_div_f32", 1, a);
     }
     clgrad_tensor_release(s);
     if (st != CLGRAD_OK) {
@@ -53,23 +54,31 @@ static clgrad_status finish(clgrad_tensor *l, clgrad_tensor *counted, clgrad_red
 
 /* --- cross entropy and NLL ------------------------------------------------------------- */
 
+/* saved: 0 labels (contiguous), 1 log-probabilities (cross entropy only), 2 the count of
+ * labels not ignored (mean only). Cross entropy or NLL is the descriptor. */
+typedef struct nll_state {
+    clgrad_reduction red;
+    double label_smoothing;
+} nll_state;
+
 static clgrad_status nll_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
+    const nll_state *s = CLGRAD__NODE_STATE(nd, nll_state);
     clgrad_tensor *x = nd->inputs[0], *labels = nd->saved[0], *lp = nd->saved[1], *cnt = nd->saved[2], *g = NULL,
                   *dx = NULL;
-    int softmax = (int)nd->i[1];
-    cl_int per_sample = nd->i[0] == CLGRAD_REDUCTION_NONE, ignore = IGNORE_INDEX, sm = softmax;
+    int softmax = nd->op == &clgrad__op_cross_entropy;
+    cl_int per_sample = s->red == CLGRAD_REDUCTION_NONE, ignore = IGNORE_INDEX, sm = softmax;
     cl_long N = x->shape[0], C = x->shape[1];
-    cl_float eps = (cl_float)nd->f[0];
+    cl_float eps = (cl_float)s->label_smoothing;
     cl_mem cntm = cnt ? cnt->buf->mem : NULL, lpm = lp ? lp->buf->mem : NULL;
     clgrad_status st = clgrad__contiguous(gy, &g);
     if (st == CLGRAD_OK) st = clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, 2, x->shape, &dx);
     if (st == CLGRAD_OK) {
-        clgrad__karg a[] = {CLGRAD_KARG(dx->buf->mem), CLGRAD_KARG(lpm),    CLGRAD_KARG_T(labels),
-                            CLGRAD_KARG_T(g),          CLGRAD_KARG(per_sample), CLGRAD_KARG(cntm),
-                            CLGRAD_KARG(N),            CLGRAD_KARG(C),      CLGRAD_KARG(eps),
-                            CLGRAD_KARG(ignore),       CLGRAD_KARG(sm)};
-        st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "nll_bwd_f32", (size_t)(N * C), 13, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(dx->buf->mem), CLGRAD_KARG(lpm),    CLGRAD_KARG_T(labels),
+                                      CLGRAD_KARG_T(g),          CLGRAD_KARG(per_sample), CLGRAD_KARG(cntm),
+                                      CLGRAD_KARG(N),            CLGRAD_KARG(C),      CLGRAD_KARG(eps),
+                                      CLGRAD_KARG(ignore),       CLGRAD_KARG(sm));
+        st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "nll_bwd_f32", (size_t)(N * C), a);
     }
     clgrad_tensor_release(g);
     if (st != CLGRAD_OK) clgrad_tensor_release(dx);
@@ -78,6 +87,11 @@ static clgrad_status nll_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_te
 }
 
 /* softmax 1: cross entropy of logits; 0: NLL of log-probabilities. */
+CLGRAD__OP_DEFINE(cross_entropy, "clgrad_cross_entropy", nll_backward, nll_state);
+CLGRAD__OP_DEFINE(nll_loss, "clgrad_nll_loss", nll_backward, nll_state);
+
+/* About 80 lines: validation, then the fused one-launch path and the two-pass path side by
+ * side (they must give the same bits), then the record. */
 static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor *labels, float eps,
                                 clgrad_reduction red, int softmax, clgrad_tensor **out)
 {
@@ -100,13 +114,13 @@ static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor 
     clgrad_status st = softmax ? clgrad__softmax_fwd(x, 1, 1, &lp) : clgrad__contiguous(x, &lp);
     if (st == CLGRAD_OK) st = clgrad__contiguous(labels, &lab);
     /* a reduced loss over at most one chunk of the engine is one launch with the same bits;
-     * on GPUs only without label smoothing, whose row sums keep 64 lanes per work-item in
-     * private memory (spilled there). CLGRAD_NLL_FUSED=0|1 overrides the choice (tests). */
-    int gpu = ctx->dev.info.kind == CLGRAD_DEVICE_KIND_GPU_DISCRETE || ctx->dev.info.kind == CLGRAD_DEVICE_KIND_GPU_INTEGRATED;
+     * where the tuning row says !nll_fused_smooth (GPUs) only without label smoothing, whose
+     * row sums keep 64 lanes per work-item in private memory (spilled there). CLGRAD_NLL_FUSED=0|1 overrides the choice (tests). */
+    int smooth_ok = clgrad__ops_tuning(ctx)->nll_fused_smooth;
     const char *fz = clgrad__getenv("CLGRAD_NLL_FUSED");
     int fused = red != CLGRAD_REDUCTION_NONE && N > 0 && N <= 16384 &&
                 (ctx->dev.info.local_mem_bytes == 0 || ctx->dev.info.local_mem_bytes >= 2 * 64 * sizeof(cl_float)) &&
-                (fz ? fz[0] == '1' : !gpu || eps == 0.0f);
+                (fz ? fz[0] == '1' : smooth_ok || eps == 0.0f);
     if (st == CLGRAD_OK && fused) {
         int mean = red == CLGRAD_REDUCTION_MEAN;
         st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 0, NULL, &y);
@@ -115,13 +129,13 @@ static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor 
             cl_mem cm = cnt ? cnt->buf->mem : NULL;
             cl_float e = eps;
             cl_int ignore = IGNORE_INDEX, m = mean;
-            clgrad__karg k[] = {CLGRAD_KARG(y->buf->mem), CLGRAD_KARG(y->offset), CLGRAD_KARG(cm),
-                                CLGRAD_KARG_T(lp),        CLGRAD_KARG_T(lab),     CLGRAD_KARG(N),
-                                CLGRAD_KARG(C),           CLGRAD_KARG(e),         CLGRAD_KARG(ignore),
-                                CLGRAD_KARG(m),           CLGRAD_KARG_LOCAL(64 * sizeof(cl_float)),
-                                CLGRAD_KARG_LOCAL(64 * sizeof(cl_float))};
+            clgrad__kargs k = CLGRAD_ARGS(CLGRAD_KARG(y->buf->mem), CLGRAD_KARG(y->offset), CLGRAD_KARG(cm),
+                                          CLGRAD_KARG_T(lp),        CLGRAD_KARG_T(lab),     CLGRAD_KARG(N),
+                                          CLGRAD_KARG(C),           CLGRAD_KARG(e),         CLGRAD_KARG(ignore),
+                                          CLGRAD_KARG(m),           CLGRAD_KARG_LOCAL(64 * sizeof(cl_float)),
+                                          CLGRAD_KARG_LOCAL(64 * sizeof(cl_float)));
             size_t g = 64, lsz = 64;
-            st = clgrad__launch(ctx, FAMILY, NULL, "nll_fwd_red_f32", 1, &g, &lsz, 14, k);
+            st = clgrad__launch(ctx, FAMILY, NULL, "nll_fwd_red_f32", 1, &g, &lsz, k);
         }
     }
     if (st == CLGRAD_OK && !fused && eps != 0.0f) {
@@ -135,24 +149,16 @@ static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor 
         cl_mem rs = rowsum ? rowsum->buf->mem : NULL;
         cl_float e = eps;
         cl_int ignore = IGNORE_INDEX;
-        clgrad__karg k[] = {CLGRAD_KARG(l->buf->mem), CLGRAD_KARG(counted->buf->mem), CLGRAD_KARG_T(lp),
-                            CLGRAD_KARG_T(lab),       CLGRAD_KARG(rs),                CLGRAD_KARG(N),
-                            CLGRAD_KARG(C),           CLGRAD_KARG(e),                 CLGRAD_KARG(ignore)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "nll_fwd_f32", (size_t)N, 11, k);
+        clgrad__kargs k = CLGRAD_ARGS(CLGRAD_KARG(l->buf->mem), CLGRAD_KARG(counted->buf->mem), CLGRAD_KARG_T(lp),
+                                      CLGRAD_KARG_T(lab),       CLGRAD_KARG(rs),                CLGRAD_KARG(N),
+                                      CLGRAD_KARG(C),           CLGRAD_KARG(e),                 CLGRAD_KARG(ignore));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "nll_fwd_f32", (size_t)N, k);
     }
     if (st == CLGRAD_OK && !fused) st = finish(l, counted, red, 1.0, &y, &cnt);
     if (st == CLGRAD_OK && clgrad__grad_needed(1, &x)) {
-        clgrad__node *nd;
-        clgrad_tensor *in[2] = {x, labels};
-        st = clgrad__node_attach(y, softmax ? "cross_entropy" : "nll_loss", nll_backward, 2, in, &nd);
-        if (st == CLGRAD_OK) {
-            nd->i[0] = red;
-            nd->i[1] = softmax;
-            nd->f[0] = eps;
-            clgrad__node_save(nd, 0, lab);
-            if (softmax) clgrad__node_save(nd, 1, lp);
-            clgrad__node_save(nd, 2, cnt);
-        }
+        clgrad_tensor *in[2] = {x, labels}, *saved[3] = {lab, softmax ? lp : NULL, cnt};
+        nll_state s = {red, eps};
+        st = clgrad__record(y, softmax ? &clgrad__op_cross_entropy : &clgrad__op_nll_loss, 2, in, &s, 3, saved);
     }
     clgrad_tensor_release(lp);
     clgrad_tensor_release(lab);
@@ -181,13 +187,20 @@ clgrad_status clgrad_nll_loss(clgrad_tensor *logp, clgrad_tensor *labels, clgrad
 
 /* --- MSE and BCE with logits ------------------------------------------------------------ */
 
+/* MSE or BCE is the descriptor. */
+typedef struct pointwise_state {
+    clgrad_reduction red;
+    double scale; /* 1/n for a mean, else 1 */
+} pointwise_state;
+
 static clgrad_status pointwise_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
+    const pointwise_state *s = CLGRAD__NODE_STATE(nd, pointwise_state);
     clgrad_tensor *x = nd->inputs[0], *t = nd->inputs[1], *xc = NULL, *tc = NULL, *g = NULL, *dx = NULL, *dt = NULL;
     clgrad_context *ctx = x->ctx;
     cl_long n = clgrad__numel(x->ndim, x->shape);
-    cl_int per_elem = nd->i[0] == CLGRAD_REDUCTION_NONE, bce = (cl_int)nd->i[1];
-    cl_float scale = (cl_float)nd->f[0];
+    cl_int per_elem = s->red == CLGRAD_REDUCTION_NONE, bce = nd->op == &clgrad__op_bce_with_logits;
+    cl_float scale = (cl_float)s->scale;
     clgrad_status st = clgrad__contiguous(x, &xc);
     if (st == CLGRAD_OK) st = clgrad__contiguous(t, &tc);
     if (st == CLGRAD_OK) st = clgrad__contiguous(gy, &g);
@@ -195,10 +208,10 @@ static clgrad_status pointwise_backward(clgrad__node *nd, clgrad_tensor *gy, clg
     if (st == CLGRAD_OK && nd->needs_grad[1]) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, t->ndim, t->shape, &dt);
     if (st == CLGRAD_OK && n > 0) {
         cl_mem dxm = dx ? dx->buf->mem : NULL, dtm = dt ? dt->buf->mem : NULL;
-        clgrad__karg a[] = {CLGRAD_KARG(dxm),      CLGRAD_KARG(dtm),   CLGRAD_KARG_T(xc), CLGRAD_KARG_T(tc),
-                            CLGRAD_KARG_T(g),      CLGRAD_KARG(per_elem), CLGRAD_KARG(scale), CLGRAD_KARG(n),
-                            CLGRAD_KARG(bce)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "pointwise_bwd_f32", (size_t)n, 12, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(dxm),      CLGRAD_KARG(dtm),   CLGRAD_KARG_T(xc), CLGRAD_KARG_T(tc),
+                                      CLGRAD_KARG_T(g),      CLGRAD_KARG(per_elem), CLGRAD_KARG(scale), CLGRAD_KARG(n),
+                                      CLGRAD_KARG(bce));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "pointwise_bwd_f32", (size_t)n, a);
     }
     clgrad_tensor_release(xc);
     clgrad_tensor_release(tc);
@@ -212,6 +225,9 @@ static clgrad_status pointwise_backward(clgrad__node *nd, clgrad_tensor *gy, clg
     gx[1] = dt;
     return CLGRAD_OK;
 }
+
+CLGRAD__OP_DEFINE(mse_loss, "clgrad_mse_loss", pointwise_backward, pointwise_state);
+CLGRAD__OP_DEFINE(bce_with_logits, "clgrad_bce_with_logits", pointwise_backward, pointwise_state);
 
 static clgrad_status pointwise_common(const char *fn, clgrad_tensor *x, clgrad_tensor *t, clgrad_reduction red,
                                       int bce, clgrad_tensor **out)
@@ -235,19 +251,14 @@ static clgrad_status pointwise_common(const char *fn, clgrad_tensor *x, clgrad_t
     if (st == CLGRAD_OK) st = clgrad__contiguous(t, &tc);
     if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &l);
     if (st == CLGRAD_OK && n > 0) {
-        clgrad__karg a[] = {CLGRAD_KARG(l->buf->mem), CLGRAD_KARG_T(xc), CLGRAD_KARG_T(tc), CLGRAD_KARG(n)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, bce ? "bce_fwd_f32" : "mse_fwd_f32", (size_t)n, 6, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(l->buf->mem), CLGRAD_KARG_T(xc), CLGRAD_KARG_T(tc), CLGRAD_KARG(n));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, bce ? "bce_fwd_f32" : "mse_fwd_f32", (size_t)n, a);
     }
     if (st == CLGRAD_OK) st = finish(l, NULL, red, (double)n, &y, &unused);
-    if (st == CLGRAD_OK && clgrad__grad_needed(2, (clgrad_tensor *[]){x, t})) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, bce ? "bce_with_logits" : "mse_loss", pointwise_backward, 2,
-                                 (clgrad_tensor *[]){x, t}, &nd);
-        if (st == CLGRAD_OK) {
-            nd->i[0] = red;
-            nd->i[1] = bce;
-            nd->f[0] = red == CLGRAD_REDUCTION_MEAN ? 1.0 / (double)n : 1.0;
-        }
+    if (st == CLGRAD_OK) {
+        clgrad_tensor *in[2] = {x, t};
+        pointwise_state s = {red, red == CLGRAD_REDUCTION_MEAN ? 1.0 / (double)n : 1.0};
+        st = clgrad__record(y, bce ? &clgrad__op_bce_with_logits : &clgrad__op_mse_loss, 2, in, &s, 0, NULL);
     }
     clgrad_tensor_release(xc);
     clgrad_tensor_release(tc);

@@ -1,10 +1,12 @@
-/* The public matrix products: clgrad_gemm (in place, GEMM semantics) and clgrad_matmul
- * (numpy.matmul batching and broadcasting, differentiable). Views are passed to the GEMM
- * as (buffer, offset, leading dimension, batch stride, transpose) whenever their strides
- * allow it, so transposed operands cost no copy. */
-#include "ops/matmul.h"
+/* The public matrix products on top of the GEMM providers of gemm.c: clgrad_gemm (in place,
+ * GEMM semantics) and clgrad_matmul (numpy.matmul batching and broadcasting,
+ * differentiable). Views are passed to the GEMM as (buffer, offset, leading dimension,
+ * batch stride, transpose) whenever their strides allow it, so transposed operands cost
+ * no copy. */
+#include "ops/gemm.h"
+#include "ops/ops.h"
 #include "ops/reduce.h"
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #include <string.h>
 
@@ -250,6 +252,8 @@ static clgrad_status matmul_nd(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor
     return CLGRAD_OK;
 }
 
+CLGRAD__OP_DEFINE_STATELESS(matmul, "clgrad_matmul", matmul_backward);
+
 clgrad_status clgrad_matmul(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out)
 {
     if (out) *out = NULL;
@@ -284,12 +288,10 @@ clgrad_status clgrad_matmul(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **
     clgrad_tensor *c = NULL;
     CLGRAD_TRY(matmul_nd(a, b, &c));
     clgrad_tensor *in[2] = {a, b};
-    if (clgrad__grad_needed(2, in)) {
-        clgrad_status st = clgrad__node_attach(c, "matmul", matmul_backward, 2, in, NULL);
-        if (st != CLGRAD_OK) {
-            clgrad_tensor_release(c);
-            return st;
-        }
+    clgrad_status st = clgrad__record(c, &clgrad__op_matmul, 2, in, NULL, 0, NULL);
+    if (st != CLGRAD_OK) {
+        clgrad_tensor_release(c);
+        return st;
     }
     *out = c;
     return CLGRAD_OK;

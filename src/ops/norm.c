@@ -3,7 +3,7 @@
  * input, weight and bias. The statistics and the gradient sums are fixed-order chunked
  * reductions (cl/norm.cl), so results are bit-identical run after run on a device. */
 #include "ops/ops.h"
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #include <string.h>
 
@@ -35,23 +35,22 @@ static clgrad_status stats(clgrad_tensor *x, int64_t A, int64_t C, int64_t B, fl
     clgrad_status st = temp(ctx, C * nch, &pm);
     if (st == CLGRAD_OK) st = temp(ctx, C * nch, &pq);
     if (st == CLGRAD_OK) {
-        clgrad__karg a[] = {CLGRAD_KARG_T(x),     CLGRAD_KARG(A),          CLGRAD_KARG(C),          CLGRAD_KARG(B),
-                            CLGRAD_KARG(chunk),   CLGRAD_KARG(nch),        CLGRAD_KARG(pm->buf->mem),
-                            CLGRAD_KARG(pq->buf->mem)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_stats_partial_f32", (size_t)(C * nch), (int)(sizeof a / sizeof a[0]), a);
+        clgrad__kargs a =
+            CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(A), CLGRAD_KARG(C), CLGRAD_KARG(B), CLGRAD_KARG(chunk),
+                        CLGRAD_KARG(nch), CLGRAD_KARG(pm->buf->mem), CLGRAD_KARG(pq->buf->mem));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_stats_partial_f32", (size_t)(C * nch), a);
     }
     if (st == CLGRAD_OK) {
         clgrad_tensor *rmt = rm ? rm : mean, *rvt = rv ? rv : mean;
         cl_long rms = rm ? rm->strides[0] : 0, rvs = rv ? rv->strides[0] : 0;
         cl_int um = rm != NULL, uv = rv != NULL;
         cl_float e = eps, mo = momentum;
-        clgrad__karg a[] = {CLGRAD_KARG(pm->buf->mem), CLGRAD_KARG(pq->buf->mem), CLGRAD_KARG(C),
-                            CLGRAD_KARG(M),            CLGRAD_KARG(chunk),        CLGRAD_KARG(nch),
-                            CLGRAD_KARG(e),            CLGRAD_KARG(mean->buf->mem), CLGRAD_KARG(invstd->buf->mem),
-                            CLGRAD_KARG_T(rmt),        CLGRAD_KARG(rms),          CLGRAD_KARG_T(rvt),
-                            CLGRAD_KARG(rvs),          CLGRAD_KARG(mo),           CLGRAD_KARG(um),
-                            CLGRAD_KARG(uv)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_stats_merge_f32", (size_t)C, (int)(sizeof a / sizeof a[0]), a);
+        clgrad__kargs a =
+            CLGRAD_ARGS(CLGRAD_KARG(pm->buf->mem), CLGRAD_KARG(pq->buf->mem), CLGRAD_KARG(C), CLGRAD_KARG(M),
+                        CLGRAD_KARG(chunk), CLGRAD_KARG(nch), CLGRAD_KARG(e), CLGRAD_KARG(mean->buf->mem),
+                        CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG_T(rmt), CLGRAD_KARG(rms), CLGRAD_KARG_T(rvt),
+                        CLGRAD_KARG(rvs), CLGRAD_KARG(mo), CLGRAD_KARG(um), CLGRAD_KARG(uv));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_stats_merge_f32", (size_t)C, a);
     }
     clgrad_tensor_release(pm);
     clgrad_tensor_release(pq);
@@ -65,11 +64,11 @@ static clgrad_status apply(clgrad_tensor *y, clgrad_tensor *x, clgrad_tensor *me
     int64_t n = clgrad__numel(x->ndim, x->shape);
     clgrad_tensor *wt = w ? w : x, *bt = b ? b : x;
     cl_int hw = w != NULL, hb = b != NULL;
-    clgrad__karg a[] = {CLGRAD_KARG_T(y),     CLGRAD_KARG_T(x),    CLGRAD_KARG(n),    CLGRAD_KARG(mean->buf->mem),
-                        CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG(sdiv), CLGRAD_KARG(smod), CLGRAD_KARG_T(wt),
-                        CLGRAD_KARG_T(bt),    CLGRAD_KARG(adiv),   CLGRAD_KARG(amod), CLGRAD_KARG(hw),
-                        CLGRAD_KARG(hb)};
-    return clgrad__launch_1d(x->ctx, FAMILY, NULL, "norm_apply_f32", (size_t)n, (int)(sizeof a / sizeof a[0]), a);
+    clgrad__kargs a =
+        CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(x), CLGRAD_KARG(n), CLGRAD_KARG(mean->buf->mem),
+                    CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG(sdiv), CLGRAD_KARG(smod), CLGRAD_KARG_T(wt),
+                    CLGRAD_KARG_T(bt), CLGRAD_KARG(adiv), CLGRAD_KARG(amod), CLGRAD_KARG(hw), CLGRAD_KARG(hb));
+    return clgrad__launch_1d(x->ctx, FAMILY, NULL, "norm_apply_f32", (size_t)n, a);
 }
 
 /* s1[c] = sum g, s2[c] = sum g * xhat over x seen as (A, C, B), g = dy * (w_in ? w : 1).
@@ -87,18 +86,18 @@ static clgrad_status bwd_sums(clgrad_tensor *x, clgrad_tensor *dy, clgrad_tensor
     if (st == CLGRAD_OK) {
         clgrad_tensor *wt = w ? w : x;
         cl_int wi = w_in && w;
-        clgrad__karg a[] = {CLGRAD_KARG_T(x),     CLGRAD_KARG_T(dy),    CLGRAD_KARG(mean->buf->mem),
-                            CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG(sdiv), CLGRAD_KARG(smod),
-                            CLGRAD_KARG_T(wt),    CLGRAD_KARG(adiv),    CLGRAD_KARG(amod),
-                            CLGRAD_KARG(wi),      CLGRAD_KARG(A),       CLGRAD_KARG(C),
-                            CLGRAD_KARG(B),       CLGRAD_KARG(chunk),   CLGRAD_KARG(nch),
-                            CLGRAD_KARG(p1->buf->mem), CLGRAD_KARG(p2->buf->mem)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_bwd_partial_f32", (size_t)(C * nch), (int)(sizeof a / sizeof a[0]), a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x),     CLGRAD_KARG_T(dy),    CLGRAD_KARG(mean->buf->mem),
+                                      CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG(sdiv), CLGRAD_KARG(smod),
+                                      CLGRAD_KARG_T(wt),    CLGRAD_KARG(adiv),    CLGRAD_KARG(amod),
+                                      CLGRAD_KARG(wi),      CLGRAD_KARG(A),       CLGRAD_KARG(C),
+                                      CLGRAD_KARG(B),       CLGRAD_KARG(chunk),   CLGRAD_KARG(nch),
+                                      CLGRAD_KARG(p1->buf->mem), CLGRAD_KARG(p2->buf->mem));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_bwd_partial_f32", (size_t)(C * nch), a);
     }
     for (int i = 0; i < 2 && st == CLGRAD_OK; i++) {
         clgrad_tensor *p = i ? p2 : p1, *o = i ? s2 : s1;
-        clgrad__karg a[] = {CLGRAD_KARG(p->buf->mem), CLGRAD_KARG(C), CLGRAD_KARG(nch), CLGRAD_KARG_T(o)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "partial_sum_f32", (size_t)C, (int)(sizeof a / sizeof a[0]), a);
+        /* the nch partials of each c, in order: row c of a (C, nch) matrix */
+        st = clgrad__sum_ordered(ctx, p->buf->mem, 0, C, nch, nch, 1, o->buf->mem, o->offset, 1);
     }
     clgrad_tensor_release(p1);
     clgrad_tensor_release(p2);
@@ -113,24 +112,29 @@ static clgrad_status bwd_dx(clgrad_tensor *dx, clgrad_tensor *x, clgrad_tensor *
     clgrad_tensor *wt = w ? w : x;
     cl_int wi = w && w_in, wo = w && w_out;
     cl_float im = invM;
-    clgrad__karg a[] = {CLGRAD_KARG(dx->buf->mem), CLGRAD_KARG_T(x),   CLGRAD_KARG_T(dy),     CLGRAD_KARG(n),
-                        CLGRAD_KARG(mean->buf->mem), CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG(sdiv),
-                        CLGRAD_KARG(smod),         CLGRAD_KARG(s1->buf->mem), CLGRAD_KARG(s2->buf->mem),
-                        CLGRAD_KARG(im),           CLGRAD_KARG_T(wt),  CLGRAD_KARG(adiv),     CLGRAD_KARG(amod),
-                        CLGRAD_KARG(wi),           CLGRAD_KARG(wo)};
-    return clgrad__launch_1d(x->ctx, FAMILY, NULL, "norm_bwd_dx_f32", (size_t)n, (int)(sizeof a / sizeof a[0]), a);
+    clgrad__kargs a =
+        CLGRAD_ARGS(CLGRAD_KARG(dx->buf->mem), CLGRAD_KARG_T(x), CLGRAD_KARG_T(dy), CLGRAD_KARG(n),
+                    CLGRAD_KARG(mean->buf->mem), CLGRAD_KARG(invstd->buf->mem), CLGRAD_KARG(sdiv), CLGRAD_KARG(smod),
+                    CLGRAD_KARG(s1->buf->mem), CLGRAD_KARG(s2->buf->mem), CLGRAD_KARG(im), CLGRAD_KARG_T(wt),
+                    CLGRAD_KARG(adiv), CLGRAD_KARG(amod), CLGRAD_KARG(wi), CLGRAD_KARG(wo));
+    return clgrad__launch_1d(x->ctx, FAMILY, NULL, "norm_bwd_dx_f32", (size_t)n, a);
 }
 
 /* --- batch norm -------------------------------------------------------------------------- */
 
-/* saved: 0 x (contiguous), 1 mean, 2 invstd, 3 weight (contiguous) or NULL.
- * i: 0 training, 1 N, 2 C, 3 S. */
+/* saved: 0 x (contiguous), 1 mean, 2 invstd, 3 weight (contiguous) or NULL. x is (N, C, S). */
+typedef struct batch_norm_state {
+    int training;
+    int64_t N, C, S;
+} batch_norm_state;
+
 static clgrad_status batch_norm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_context *ctx = gy->ctx;
     clgrad_tensor *x = nd->saved[0], *mean = nd->saved[1], *invstd = nd->saved[2], *w = nd->saved[3];
-    int training = (int)nd->i[0];
-    int64_t N = nd->i[1], C = nd->i[2], S = nd->i[3];
+    const batch_norm_state *bs = CLGRAD__NODE_STATE(nd, batch_norm_state);
+    int training = bs->training;
+    int64_t N = bs->N, C = bs->C, S = bs->S;
     clgrad_tensor *s1 = NULL, *s2 = NULL, *dx = NULL;
     clgrad_status st = temp(ctx, C, &s1);
     if (st == CLGRAD_OK) st = temp(ctx, C, &s2);
@@ -168,6 +172,8 @@ static clgrad_status check_channel_vec(const char *fn, const char *arg, clgrad_t
     }
     return CLGRAD_OK;
 }
+
+CLGRAD__OP_DEFINE(batch_norm, "clgrad_batch_norm", batch_norm_backward, batch_norm_state);
 
 clgrad_status clgrad_batch_norm(clgrad_tensor *x, clgrad_tensor *weight, clgrad_tensor *bias,
                                 clgrad_tensor *running_mean, clgrad_tensor *running_var, int training, float momentum,
@@ -213,26 +219,17 @@ clgrad_status clgrad_batch_norm(clgrad_tensor *x, clgrad_tensor *weight, clgrad_
     } else {
         cl_long rms = running_mean->strides[0], rvs = running_var->strides[0];
         cl_float e = eps;
-        clgrad__karg a[] = {CLGRAD_KARG_T(running_mean), CLGRAD_KARG(rms), CLGRAD_KARG_T(running_var),
-                            CLGRAD_KARG(rvs),            CLGRAD_KARG(C),   CLGRAD_KARG(e),
-                            CLGRAD_KARG(mean->buf->mem), CLGRAD_KARG(invstd->buf->mem)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_eval_stats_f32", (size_t)C, (int)(sizeof a / sizeof a[0]), a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(running_mean), CLGRAD_KARG(rms), CLGRAD_KARG_T(running_var),
+                                      CLGRAD_KARG(rvs),            CLGRAD_KARG(C),   CLGRAD_KARG(e),
+                                      CLGRAD_KARG(mean->buf->mem), CLGRAD_KARG(invstd->buf->mem));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "norm_eval_stats_f32", (size_t)C, a);
     }
     if (st != CLGRAD_OK) goto done;
     if ((st = apply(y, xc, mean, invstd, S, C, wc, bc, S, C)) != CLGRAD_OK) goto done;
     clgrad_tensor *in[3] = {x, weight, bias};
-    if (clgrad__grad_needed(3, in)) {
-        clgrad__node *nd;
-        if ((st = clgrad__node_attach(y, "batch_norm", batch_norm_backward, 3, in, &nd)) != CLGRAD_OK) goto done;
-        clgrad__node_save(nd, 0, xc);
-        clgrad__node_save(nd, 1, mean);
-        clgrad__node_save(nd, 2, invstd);
-        if (wc) clgrad__node_save(nd, 3, wc);
-        nd->i[0] = training != 0;
-        nd->i[1] = N;
-        nd->i[2] = C;
-        nd->i[3] = S;
-    }
+    batch_norm_state bs = {training != 0, N, C, S};
+    clgrad_tensor *saved[4] = {xc, mean, invstd, wc};
+    st = clgrad__record(y, &clgrad__op_batch_norm, 3, in, &bs, 4, saved);
 done:
     clgrad_tensor_release(xc);
     clgrad_tensor_release(wc);
@@ -249,12 +246,17 @@ done:
 
 /* --- layer norm -------------------------------------------------------------------------- */
 
-/* saved: 0 x (contiguous), 1 mean, 2 rstd, 3 weight (contiguous) or NULL. i: 0 outer, 1 inner. */
+/* saved: 0 x (contiguous), 1 mean, 2 rstd, 3 weight (contiguous) or NULL. x is (outer, inner). */
+typedef struct layer_norm_state {
+    int64_t outer, inner;
+} layer_norm_state;
+
 static clgrad_status layer_norm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_context *ctx = gy->ctx;
     clgrad_tensor *x = nd->saved[0], *mean = nd->saved[1], *rstd = nd->saved[2], *w = nd->saved[3];
-    int64_t outer = nd->i[0], inner = nd->i[1];
+    const layer_norm_state *ls = CLGRAD__NODE_STATE(nd, layer_norm_state);
+    int64_t outer = ls->outer, inner = ls->inner;
     clgrad_tensor *s1 = NULL, *s2 = NULL, *dx = NULL, *dw = NULL, *db = NULL;
     clgrad_status st = CLGRAD_OK;
     if (nd->needs_grad[0]) {
@@ -302,6 +304,8 @@ static clgrad_status check_affine(const char *fn, const char *arg, clgrad_tensor
     return CLGRAD_OK;
 }
 
+CLGRAD__OP_DEFINE(layer_norm, "clgrad_layer_norm", layer_norm_backward, layer_norm_state);
+
 clgrad_status clgrad_layer_norm(clgrad_tensor *x, int n_norm_dims, clgrad_tensor *weight, clgrad_tensor *bias,
                                 float eps, clgrad_tensor **out)
 {
@@ -333,16 +337,9 @@ clgrad_status clgrad_layer_norm(clgrad_tensor *x, int n_norm_dims, clgrad_tensor
     if ((st = stats(xc, 1, outer, inner, eps, mean, rstd, NULL, NULL, 0.0f)) != CLGRAD_OK) goto done;
     if ((st = apply(y, xc, mean, rstd, inner, outer, wc, bc, 1, inner)) != CLGRAD_OK) goto done;
     clgrad_tensor *in[3] = {x, weight, bias};
-    if (clgrad__grad_needed(3, in)) {
-        clgrad__node *nd;
-        if ((st = clgrad__node_attach(y, "layer_norm", layer_norm_backward, 3, in, &nd)) != CLGRAD_OK) goto done;
-        clgrad__node_save(nd, 0, xc);
-        clgrad__node_save(nd, 1, mean);
-        clgrad__node_save(nd, 2, rstd);
-        if (wc) clgrad__node_save(nd, 3, wc);
-        nd->i[0] = outer;
-        nd->i[1] = inner;
-    }
+    layer_norm_state ls = {outer, inner};
+    clgrad_tensor *saved[4] = {xc, mean, rstd, wc};
+    st = clgrad__record(y, &clgrad__op_layer_norm, 3, in, &ls, 4, saved);
 done:
     clgrad_tensor_release(xc);
     clgrad_tensor_release(wc);

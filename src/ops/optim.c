@@ -2,6 +2,8 @@
  * The optimizers in src/optim own the state tensors and the step counting. */
 #include "ops/optim.h"
 
+#include "ops/ops.h"
+
 #include <math.h>
 
 #define FAMILY "optim"
@@ -44,12 +46,12 @@ clgrad_status clgrad__sgd_step(clgrad_tensor *param, clgrad_tensor *grad, clgrad
     int64_t n = clgrad__numel(param->ndim, param->shape);
     cl_float lr = h->lr, mom = h->momentum, damp = h->dampening, wd = h->weight_decay;
     cl_int nest = h->nesterov != 0, first = first_step != 0;
-    clgrad__karg a[] = {CLGRAD_KARG_T(param), CLGRAD_KARG_T(grad), CLGRAD_KARG_T(buf), CLGRAD_KARG(n),
-                        CLGRAD_KARG(lr),      CLGRAD_KARG(mom),    CLGRAD_KARG(damp), CLGRAD_KARG(wd),
-                        CLGRAD_KARG(use_m),   CLGRAD_KARG(nest),   CLGRAD_KARG(first)};
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(param), CLGRAD_KARG_T(grad), CLGRAD_KARG_T(buf), CLGRAD_KARG(n),
+                                  CLGRAD_KARG(lr),      CLGRAD_KARG(mom),    CLGRAD_KARG(damp), CLGRAD_KARG(wd),
+                                  CLGRAD_KARG(use_m),   CLGRAD_KARG(nest),   CLGRAD_KARG(first));
     param->version++;
     if (use_m) momentum_buf->version++;
-    return clgrad__launch_1d(param->ctx, FAMILY, NULL, "sgd_step_f32", (size_t)n, (int)(sizeof a / sizeof a[0]), a);
+    return clgrad__launch_1d(param->ctx, FAMILY, NULL, "sgd_step_f32", (size_t)n, a);
 }
 
 clgrad_status clgrad__adam_step(clgrad_tensor *param, clgrad_tensor *grad, clgrad_tensor *m, clgrad_tensor *v,
@@ -67,12 +69,11 @@ clgrad_status clgrad__adam_step(clgrad_tensor *param, clgrad_tensor *grad, clgra
     cl_float lr = h->lr, b1 = h->beta1, b2 = h->beta2, eps = h->eps, wd = h->weight_decay;
     cl_float step_size = (cl_float)((double)h->lr / bc1), bc2_sqrt = (cl_float)sqrt(bc2);
     cl_int dec = decoupled != 0;
-    clgrad__karg a[] = {CLGRAD_KARG_T(param), CLGRAD_KARG_T(grad),    CLGRAD_KARG_T(m),        CLGRAD_KARG_T(v),
-                        CLGRAD_KARG(n),       CLGRAD_KARG(lr),        CLGRAD_KARG(b1),         CLGRAD_KARG(b2),
-                        CLGRAD_KARG(eps),     CLGRAD_KARG(wd),        CLGRAD_KARG(step_size), CLGRAD_KARG(bc2_sqrt),
-                        CLGRAD_KARG(dec)};
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(param), CLGRAD_KARG_T(grad), CLGRAD_KARG_T(m), CLGRAD_KARG_T(v),
+                                  CLGRAD_KARG(n), CLGRAD_KARG(lr), CLGRAD_KARG(b1), CLGRAD_KARG(b2), CLGRAD_KARG(eps),
+                                  CLGRAD_KARG(wd), CLGRAD_KARG(step_size), CLGRAD_KARG(bc2_sqrt), CLGRAD_KARG(dec));
     param->version++;
     m->version++;
     v->version++;
-    return clgrad__launch_1d(param->ctx, FAMILY, NULL, "adam_step_f32", (size_t)n, (int)(sizeof a / sizeof a[0]), a);
+    return clgrad__launch_1d(param->ctx, FAMILY, NULL, "adam_step_f32", (size_t)n, a);
 }

@@ -4,7 +4,8 @@
 #ifndef CLGRAD_SRC_OPS_OPTIM_H
 #define CLGRAD_SRC_OPS_OPTIM_H
 
-#include "ops/ops.h"
+/* Only public types here: src/optim includes this header and stays free of OpenCL. */
+#include "core/core.h"
 
 typedef struct clgrad__sgd_hparams {
     float lr, momentum, dampening, weight_decay;

@@ -2,12 +2,11 @@
  * average pooling (padding counted in the divisor) and global average pooling, each with
  * its autograd rule. Backward kernels gather per input pixel, so they are deterministic. */
 #include "ops/ops.h"
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #include <stdio.h>
 #include <string.h>
 
-#define NARGS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 #define FAMILY "pool"
 
@@ -73,22 +72,9 @@ static clgrad_status pool_setup(const char *fn, clgrad_tensor *x, const clgrad_p
     return CLGRAD_OK;
 }
 
-static void pack(const pool_geom *g, int64_t *v)
-{
-    const int *f[12] = {&g->n, &g->c, &g->h, &g->w, &g->ho, &g->wo, &g->kh, &g->kw, &g->sh, &g->sw, &g->ph, &g->pw};
-    for (int i = 0; i < 12; i++) v[i] = *f[i];
-}
-
-static void unpack(const int64_t *v, pool_geom *g)
-{
-    int *f[12] = {&g->n, &g->c, &g->h, &g->w, &g->ho, &g->wo, &g->kh, &g->kw, &g->sh, &g->sw, &g->ph, &g->pw};
-    for (int i = 0; i < 12; i++) *f[i] = (int)v[i];
-}
-
 /* A (pixels, planes) launch: work-groups inside one plane, so the plane's image and channel
  * are uniform across a work-group; planes fold over dims 1 and 2 (pool_plane in cl/pool.cl). */
-static clgrad_status launch2(clgrad_context *ctx, const char *kernel, int64_t pixels, int64_t planes, int nargs,
-                             const clgrad__karg *args)
+static clgrad_status launch2(clgrad_context *ctx, const char *kernel, int64_t pixels, int64_t planes, clgrad__kargs args)
 {
     size_t ydim = planes < 32768 ? (size_t)planes : 32768;
     size_t global[3] = {(size_t)pixels, ydim, ydim ? ((size_t)planes + ydim - 1) / ydim : 0};
@@ -96,7 +82,7 @@ static clgrad_status launch2(clgrad_context *ctx, const char *kernel, int64_t pi
     size_t l0 = global[0] < maxwg ? global[0] : maxwg;
     if (l0 > 256) l0 = 256;
     size_t local[3] = {l0 ? l0 : 1, 1, 1};
-    return clgrad__launch(ctx, FAMILY, NULL, kernel, 3, global, local, nargs, args);
+    return clgrad__launch(ctx, FAMILY, NULL, kernel, 3, global, local, args);
 }
 
 /* Small windows get the loop-free kernels of cl/pool.cl, specialised by -D values. */
@@ -110,14 +96,14 @@ static int fixed_window(const pool_geom *g, char *opts, size_t cap)
 /* A (column, row, plane) launch of a fixed-window kernel; *p0 is its plane0 argument.
  * Planes go in launches of at most 32768. */
 static clgrad_status launch_planes(clgrad_context *ctx, const char *opts, const char *kernel, int64_t cols,
-                                   int64_t rows, int64_t planes, cl_long *p0, int nargs, const clgrad__karg *args)
+                                   int64_t rows, int64_t planes, cl_long *p0, clgrad__kargs args)
 {
     size_t lx = cols > 8 ? 16 : 8, ly = 4;
     for (*p0 = 0; *p0 < planes; *p0 += 32768) {
         int64_t np = planes - *p0 < 32768 ? planes - *p0 : 32768;
         size_t global[3] = {(size_t)cols, (size_t)rows, (size_t)np};
         size_t local[3] = {lx, ly, 1};
-        CLGRAD_TRY(clgrad__launch(ctx, FAMILY, opts, kernel, 3, global, local, nargs, args));
+        CLGRAD_TRY(clgrad__launch(ctx, FAMILY, opts, kernel, 3, global, local, args));
     }
     return CLGRAD_OK;
 }
@@ -127,18 +113,11 @@ static clgrad_status launch_planes(clgrad_context *ctx, const char *opts, const 
         CLGRAD_KARG((g)->wo), CLGRAD_KARG((g)->kh), CLGRAD_KARG((g)->kw), CLGRAD_KARG((g)->sh),    \
         CLGRAD_KARG((g)->sw), CLGRAD_KARG((g)->ph), CLGRAD_KARG((g)->pw)
 
-/* Shared tail of the public ops: attach a node when needed, hand out y. */
-static clgrad_status finish(clgrad_tensor *x, clgrad_tensor *y, const char *name, clgrad__backward_fn fn,
-                            const pool_geom *g, clgrad_tensor *saved, clgrad_status st, clgrad_tensor **out)
+/* Shared tail of the windowed ops: record op (state: the geometry) when needed, hand out y. */
+static clgrad_status finish(clgrad_tensor *x, clgrad_tensor *y, const clgrad__op *op, const pool_geom *g,
+                            clgrad_tensor *saved, clgrad_status st, clgrad_tensor **out)
 {
-    if (st == CLGRAD_OK && clgrad__grad_needed(1, &x)) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, name, fn, 1, &x, &nd);
-        if (st == CLGRAD_OK) {
-            if (saved) clgrad__node_save(nd, 0, saved);
-            if (g) pack(g, nd->i);
-        }
-    }
+    if (st == CLGRAD_OK) st = clgrad__record(y, op, 1, &x, g, 1, &saved);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);
         return st;
@@ -151,8 +130,7 @@ static clgrad_status finish(clgrad_tensor *x, clgrad_tensor *y, const char *name
 
 static clgrad_status max_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
-    pool_geom g;
-    unpack(nd->i, &g);
+    pool_geom g = *CLGRAD__NODE_STATE(nd, pool_geom);
     clgrad_tensor *idx = nd->saved[0], *dx;
     int64_t shape[4] = {g.n, g.c, g.h, g.w};
     CLGRAD_TRY(clgrad__tensor_new(gy->ctx, CLGRAD_DTYPE_F32, 4, shape, &dx));
@@ -162,32 +140,33 @@ static clgrad_status max_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgr
     clgrad_status st;
     if (fixed_window(&g, opts, sizeof opts)) {
         cl_long p0 = 0;
-        clgrad__karg a[] = {CLGRAD_KARG_T(gy), CLGRAD_KARG(dys), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx),
-                            CLGRAD_KARG(g.c),  CLGRAD_KARG(g.h), CLGRAD_KARG(g.w),   CLGRAD_KARG(g.ho),
-                            CLGRAD_KARG(g.wo), CLGRAD_KARG(g.ph), CLGRAD_KARG(g.pw), CLGRAD_KARG(p0),
-                            CLGRAD_KARG(planes)};
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(gy), CLGRAD_KARG(dys), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx),
+                                      CLGRAD_KARG(g.c),  CLGRAD_KARG(g.h), CLGRAD_KARG(g.w),   CLGRAD_KARG(g.ho),
+                                      CLGRAD_KARG(g.wo), CLGRAD_KARG(g.ph), CLGRAD_KARG(g.pw), CLGRAD_KARG(p0),
+                                      CLGRAD_KARG(planes));
         if (g.kh == g.sh && g.kw == g.sw && g.ph == 0 && g.pw == 0 && g.h == g.ho * g.kh && g.w == g.wo * g.kw) {
             clgrad_tensor *gc = NULL;
             st = clgrad__contiguous(gy, &gc);
             cl_long rows = planes * g.ho;
-            if (st == CLGRAD_OK && g.kh == 2 && g.kw == 2 && gy->ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU) {
-                clgrad__karg b[] = {CLGRAD_KARG_T(gc), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx), CLGRAD_KARG(g.h),
-                                    CLGRAD_KARG(g.w),  CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(rows)};
-                st = clgrad__launch_1d(gy->ctx, FAMILY, NULL, "maxpool_2x2_bwd_f32", (size_t)rows, NARGS(b), b);
+            if (st == CLGRAD_OK && g.kh == 2 && g.kw == 2 && clgrad__ops_tuning(gy->ctx)->row_kernels) {
+                clgrad__kargs b =
+                    CLGRAD_ARGS(CLGRAD_KARG_T(gc), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx), CLGRAD_KARG(g.h),
+                                CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(rows));
+                st = clgrad__launch_1d(gy->ctx, FAMILY, NULL, "maxpool_2x2_bwd_f32", (size_t)rows, b);
             } else if (st == CLGRAD_OK) {
-                clgrad__karg b[] = {CLGRAD_KARG_T(gc), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx), CLGRAD_KARG(g.h),
-                                    CLGRAD_KARG(g.w),  CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(p0),
-                                    CLGRAD_KARG(planes)};
-                st = launch_planes(gy->ctx, opts, "maxpool_tile_bwd_f32", g.wo, g.ho, planes, &p0, NARGS(b), b);
+                clgrad__kargs b = CLGRAD_ARGS(CLGRAD_KARG_T(gc), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx),
+                                              CLGRAD_KARG(g.h), CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo),
+                                              CLGRAD_KARG(p0), CLGRAD_KARG(planes));
+                st = launch_planes(gy->ctx, opts, "maxpool_tile_bwd_f32", g.wo, g.ho, planes, &p0, b);
             }
             clgrad_tensor_release(gc);
         } else {
-            st = launch_planes(gy->ctx, opts, "maxpool_fix_bwd_f32", g.w, g.h, planes, &p0, NARGS(a), a);
+            st = launch_planes(gy->ctx, opts, "maxpool_fix_bwd_f32", g.w, g.h, planes, &p0, a);
         }
     } else {
-        clgrad__karg a[] = {CLGRAD_KARG_T(gy), CLGRAD_KARG(dys), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx),
-                            POOL_KARGS(&g), CLGRAD_KARG(planes)};
-        st = launch2(gy->ctx, "maxpool_bwd_f32", (int64_t)g.h * g.w, (int64_t)g.n * g.c, NARGS(a), a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(gy), CLGRAD_KARG(dys), CLGRAD_KARG_T(idx), CLGRAD_KARG_T(dx),
+                                      POOL_KARGS(&g), CLGRAD_KARG(planes));
+        st = launch2(gy->ctx, "maxpool_bwd_f32", (int64_t)g.h * g.w, (int64_t)g.n * g.c, a);
     }
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(dx);
@@ -197,6 +176,7 @@ static clgrad_status max_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgr
     return CLGRAD_OK;
 }
 
+CLGRAD__OP_DEFINE(max_pool2d, "clgrad_max_pool2d", max_pool_backward, pool_geom);
 clgrad_status clgrad_max_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p, clgrad_tensor **out,
                                 clgrad_tensor **indices)
 {
@@ -216,30 +196,31 @@ clgrad_status clgrad_max_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p,
         char opts[96];
         if (fixed_window(&g, opts, sizeof opts)) {
             cl_long p0 = 0;
-            clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(y), CLGRAD_KARG_T(idx),
-                                CLGRAD_KARG(g.c), CLGRAD_KARG(g.h), CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho),
-                                CLGRAD_KARG(g.wo), CLGRAD_KARG(g.ph), CLGRAD_KARG(g.pw), CLGRAD_KARG(p0),
-                                CLGRAD_KARG(planes)};
+            clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(y), CLGRAD_KARG_T(idx),
+                                          CLGRAD_KARG(g.c), CLGRAD_KARG(g.h), CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho),
+                                          CLGRAD_KARG(g.wo), CLGRAD_KARG(g.ph), CLGRAD_KARG(g.pw), CLGRAD_KARG(p0),
+                                          CLGRAD_KARG(planes));
             cl_long rows = planes * g.ho;
-            if (x->ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 &&
+            if (clgrad__ops_tuning(x->ctx)->row_kernels && g.kh == 2 && g.kw == 2 && g.sh == 2 && g.sw == 2 &&
                 g.ph == 0 && g.pw == 0 && clgrad__is_contiguous(x)) {
                 /* the common 2x2 window on a CPU: a work-item per output row, four outputs at a time */
-                clgrad__karg b[] = {CLGRAD_KARG_T(x), CLGRAD_KARG_T(y),   CLGRAD_KARG_T(idx), CLGRAD_KARG(g.h),
-                                    CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(rows)};
-                st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "maxpool_2x2_fwd_f32", (size_t)rows, NARGS(b), b);
+                clgrad__kargs b =
+                    CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG_T(y), CLGRAD_KARG_T(idx), CLGRAD_KARG(g.h),
+                                CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(rows));
+                st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "maxpool_2x2_fwd_f32", (size_t)rows, b);
             } else if (g.kh == g.sh && g.kw == g.sw && g.ph == 0 && g.pw == 0 && clgrad__is_contiguous(x)) {
                 /* windows tile the inside of the input: the kernel without per-tap bounds */
-                clgrad__karg b[] = {CLGRAD_KARG_T(x), CLGRAD_KARG_T(y),   CLGRAD_KARG_T(idx), CLGRAD_KARG(g.h),
-                                    CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(p0),
-                                    CLGRAD_KARG(planes)};
-                st = launch_planes(x->ctx, opts, "maxpool_tile_fwd_f32", g.wo, g.ho, planes, &p0, NARGS(b), b);
+                clgrad__kargs b = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG_T(y), CLGRAD_KARG_T(idx), CLGRAD_KARG(g.h),
+                                              CLGRAD_KARG(g.w), CLGRAD_KARG(g.ho), CLGRAD_KARG(g.wo), CLGRAD_KARG(p0),
+                                              CLGRAD_KARG(planes));
+                st = launch_planes(x->ctx, opts, "maxpool_tile_fwd_f32", g.wo, g.ho, planes, &p0, b);
             } else {
-                st = launch_planes(x->ctx, opts, "maxpool_fix_fwd_f32", g.wo, g.ho, planes, &p0, NARGS(a), a);
+                st = launch_planes(x->ctx, opts, "maxpool_fix_fwd_f32", g.wo, g.ho, planes, &p0, a);
             }
         } else {
-            clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(y), CLGRAD_KARG_T(idx),
-                                POOL_KARGS(&g), CLGRAD_KARG(planes)};
-            st = launch2(x->ctx, "maxpool_fwd_f32", (int64_t)g.ho * g.wo, (int64_t)g.n * g.c, NARGS(a), a);
+            clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(y), CLGRAD_KARG_T(idx),
+                                          POOL_KARGS(&g), CLGRAD_KARG(planes));
+            st = launch2(x->ctx, "maxpool_fwd_f32", (int64_t)g.ho * g.wo, (int64_t)g.n * g.c, a);
         }
     }
     if (st != CLGRAD_OK) {
@@ -247,7 +228,7 @@ clgrad_status clgrad_max_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p,
         clgrad_tensor_release(idx);
         return st;
     }
-    st = finish(x, y, "max_pool2d", max_pool_backward, &g, idx, st, out);
+    st = finish(x, y, &clgrad__op_max_pool2d, &g, idx, st, out);
     if (st == CLGRAD_OK && indices) *indices = idx;
     else clgrad_tensor_release(idx);
     return st;
@@ -257,15 +238,15 @@ clgrad_status clgrad_max_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p,
 
 static clgrad_status avg_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
-    pool_geom g;
-    unpack(nd->i, &g);
+    pool_geom g = *CLGRAD__NODE_STATE(nd, pool_geom);
     clgrad_tensor *dx;
     int64_t shape[4] = {g.n, g.c, g.h, g.w};
     CLGRAD_TRY(clgrad__tensor_new(gy->ctx, CLGRAD_DTYPE_F32, 4, shape, &dx));
     cl_long4 dys = strides4(gy);
     cl_long planes = (cl_long)g.n * g.c;
-    clgrad__karg a[] = {CLGRAD_KARG_T(gy), CLGRAD_KARG(dys), CLGRAD_KARG_T(dx), POOL_KARGS(&g), CLGRAD_KARG(planes)};
-    clgrad_status st = launch2(gy->ctx, "avgpool_bwd_f32", (int64_t)g.h * g.w, (int64_t)g.n * g.c, NARGS(a), a);
+    clgrad__kargs a =
+        CLGRAD_ARGS(CLGRAD_KARG_T(gy), CLGRAD_KARG(dys), CLGRAD_KARG_T(dx), POOL_KARGS(&g), CLGRAD_KARG(planes));
+    clgrad_status st = launch2(gy->ctx, "avgpool_bwd_f32", (int64_t)g.h * g.w, (int64_t)g.n * g.c, a);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(dx);
         return st;
@@ -273,6 +254,8 @@ static clgrad_status avg_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgr
     gx[0] = dx;
     return CLGRAD_OK;
 }
+
+CLGRAD__OP_DEFINE(avg_pool2d, "clgrad_avg_pool2d", avg_pool_backward, pool_geom);
 
 clgrad_status clgrad_avg_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p, clgrad_tensor **out)
 {
@@ -286,24 +269,25 @@ clgrad_status clgrad_avg_pool2d(clgrad_tensor *x, const clgrad_pool2d_params *p,
     CLGRAD_TRY(clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, 4, shape, &y));
     cl_long4 xs = strides4(x);
     cl_long planes = (cl_long)g.n * g.c;
-    clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(y), POOL_KARGS(&g), CLGRAD_KARG(planes)};
-    clgrad_status st = launch2(x->ctx, "avgpool_fwd_f32", (int64_t)g.ho * g.wo, (int64_t)g.n * g.c, NARGS(a), a);
-    return finish(x, y, "avg_pool2d", avg_pool_backward, &g, NULL, st, out);
+    clgrad__kargs a =
+        CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(y), POOL_KARGS(&g), CLGRAD_KARG(planes));
+    clgrad_status st = launch2(x->ctx, "avgpool_fwd_f32", (int64_t)g.ho * g.wo, (int64_t)g.n * g.c, a);
+    return finish(x, y, &clgrad__op_avg_pool2d, &g, NULL, st, out);
 }
 
 /* --- global average pooling --------------------------------------------------------------- */
 
 static clgrad_status global_avg_pool_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
-    int64_t shape[4] = {nd->i[0], nd->i[1], nd->i[2], nd->i[3]};
+    const int64_t *shape = nd->inputs[0]->shape;
     clgrad_tensor *dx;
     CLGRAD_TRY(clgrad__tensor_new(gy->ctx, CLGRAD_DTYPE_F32, 4, shape, &dx));
     cl_long sn = gy->strides[0], sc = gy->strides[1], hw = shape[2] * shape[3];
     cl_int C = (cl_int)shape[1];
     cl_long total = shape[0] * shape[1] * hw;
-    clgrad__karg a[] = {CLGRAD_KARG_T(gy), CLGRAD_KARG(sn), CLGRAD_KARG(sc), CLGRAD_KARG_T(dx), CLGRAD_KARG(C),
-                        CLGRAD_KARG(hw), CLGRAD_KARG(total)};
-    clgrad_status st = clgrad__launch_1d(gy->ctx, FAMILY, NULL, "gavgpool_bwd_f32", (size_t)total, NARGS(a), a);
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(gy), CLGRAD_KARG(sn), CLGRAD_KARG(sc), CLGRAD_KARG_T(dx),
+                                  CLGRAD_KARG(C), CLGRAD_KARG(hw), CLGRAD_KARG(total));
+    clgrad_status st = clgrad__launch_1d(gy->ctx, FAMILY, NULL, "gavgpool_bwd_f32", (size_t)total, a);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(dx);
         return st;
@@ -311,6 +295,8 @@ static clgrad_status global_avg_pool_backward(clgrad__node *nd, clgrad_tensor *g
     gx[0] = dx;
     return CLGRAD_OK;
 }
+
+CLGRAD__OP_DEFINE_STATELESS(global_avg_pool2d, "clgrad_global_avg_pool2d", global_avg_pool_backward);
 
 clgrad_status clgrad_global_avg_pool2d(clgrad_tensor *x, clgrad_tensor **out)
 {
@@ -324,15 +310,10 @@ clgrad_status clgrad_global_avg_pool2d(clgrad_tensor *x, clgrad_tensor **out)
     cl_long4 xs = strides4(x);
     cl_int C = (cl_int)x->shape[1], H = (cl_int)x->shape[2], W = (cl_int)x->shape[3];
     cl_long planes = x->shape[0] * x->shape[1];
-    clgrad__karg a[] = {CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(y), CLGRAD_KARG(C), CLGRAD_KARG(H),
-                        CLGRAD_KARG(W), CLGRAD_KARG(planes)};
-    clgrad_status st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "gavgpool_fwd_f32", (size_t)planes, NARGS(a), a);
-    if (st == CLGRAD_OK && clgrad__grad_needed(1, &x)) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, "global_avg_pool2d", global_avg_pool_backward, 1, &x, &nd);
-        if (st == CLGRAD_OK)
-            for (int i = 0; i < 4; i++) nd->i[i] = x->shape[i];
-    }
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(x), CLGRAD_KARG(xs), CLGRAD_KARG_T(y), CLGRAD_KARG(C), CLGRAD_KARG(H),
+                                  CLGRAD_KARG(W), CLGRAD_KARG(planes));
+    clgrad_status st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "gavgpool_fwd_f32", (size_t)planes, a);
+    if (st == CLGRAD_OK) st = clgrad__record(y, &clgrad__op_global_avg_pool2d, 1, &x, NULL, 0, NULL);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);
         return st;

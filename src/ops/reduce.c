@@ -1,6 +1,6 @@
-/* Reductions: the deterministic reduction engine (clgrad__reduce), sum_to_shape for the
- * backward rules of broadcasting ops, and the public sum/mean/max/min/var/argmax with their
- * backward rules.
+/* The deterministic reduction engine (clgrad__reduce), sum_to_shape for the backward rules
+ * of broadcasting ops and the ordered sum of the other families' backward rules. The public
+ * reductions and their backward rules are in reduce_ops.c.
  *
  * The engine views the input as (O, R, I) with element strides when the reduced axes form
  * one mergeable block of the view (no copy: rows when I == 1, columns otherwise), or as
@@ -9,9 +9,10 @@
  * axes come last and copied contiguous. Every
  * result then follows the fixed order described in cl/reduce.cl (chunks of RED_CHUNK,
  * RED_LANES strided lanes, a pairwise tree), whichever kernel runs it. */
+#include "ops/ops.h"
 #include "ops/reduce.h"
 
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -21,7 +22,6 @@
 #define RED_LANES 64     /* fixed: part of the result's definition, never tuned per device */
 #define RED_CHUNK 16384  /* elements per partial result in the first pass of long rows */
 #define RED_COLS_VW 16   /* columns per work-item of reduce_cols_f32 (a speed choice only) */
-#define RED_VEC_WG 8     /* work-group size of the vector kernels on CPUs (clamped to the kernel's) */
 #define RED_FOLD 32768   /* partial results per NDRange dim 1 when they fold over dims 1 and 2 */
 
 /* --- the engine -------------------------------------------------------------------------- */
@@ -44,16 +44,12 @@ void clgrad__reduce_force_kernel(clgrad_context *ctx, clgrad__red_kernel k)
     if (forced) *forced = (int)k;
 }
 
-static int is_gpu(const clgrad_context *ctx)
-{
-    return ctx->dev.info.kind == CLGRAD_DEVICE_KIND_GPU_DISCRETE || ctx->dev.info.kind == CLGRAD_DEVICE_KIND_GPU_INTEGRATED;
-}
-
 /* The kernel a pass runs. Every kernel gives the same bits, so this is purely a speed
  * choice: the vector kernels (columns: a work-item per RED_COLS_VW adjacent columns; rows:
- * a work-item per row, lanes as vectors) wherever they apply, except that on GPUs long
- * plain rows keep a work-group per row (coalesced reads) and columns take a work-group
- * per block of columns (the column kernel's 64 vector lanes per work-item would spill).
+ * a work-item per row, lanes as vectors) wherever they apply, except that long plain rows
+ * keep a work-group per row (coalesced reads) unless the tuning row says red_rows_long
+ * (CPUs), and columns take a work-group per block of columns where it says red_colwg
+ * (GPUs: the column kernel's 64 vector lanes per work-item would spill).
  * Argmax has only the generic kernels: a work-group per result for long rows (or few
  * columns), a work-item otherwise. */
 static clgrad__red_kernel pick_kernel(const clgrad_context *ctx, clgrad__red_op op, const red_view *v, cl_long npart)
@@ -62,6 +58,7 @@ static clgrad__red_kernel pick_kernel(const clgrad_context *ctx, clgrad__red_op 
     cl_long len = v->R < RED_CHUNK ? v->R : RED_CHUNK;
     const int *hook = clgrad__ctx_slot_find(ctx, &forced_key);
     clgrad__red_kernel forced = hook ? (clgrad__red_kernel)*hook : CLGRAD__RED_KERNEL_AUTO;
+    const clgrad__ops_params *tp = clgrad__ops_tuning(ctx);
     if (forced != CLGRAD__RED_KERNEL_AUTO) {
         int vec = op != CLGRAD__RED_ARGMAX;
         int ok = !split;
@@ -73,35 +70,46 @@ static clgrad__red_kernel pick_kernel(const clgrad_context *ctx, clgrad__red_op 
         if (split) return CLGRAD__RED_KERNEL_ROWS;
         /* fewer columns than a vector: gathers, slower than a work-group per long column */
         if (v->I >= RED_COLS_VW || (v->I > 1 && len <= RED_LANES))
-            return is_gpu(ctx) ? CLGRAD__RED_KERNEL_COLWG : CLGRAD__RED_KERNEL_COLS;
-        if (v->I == 1 && (ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU || len <= RED_LANES)) return CLGRAD__RED_KERNEL_ROWS;
+            return tp->red_colwg ? CLGRAD__RED_KERNEL_COLWG : CLGRAD__RED_KERNEL_COLS;
+        if (v->I == 1 && (tp->red_rows_long || len <= RED_LANES)) return CLGRAD__RED_KERNEL_ROWS;
     }
     return len > RED_LANES && (v->I == 1 || npart < 1024) ? CLGRAD__RED_KERNEL_WG : CLGRAD__RED_KERNEL_ITEM;
 }
 
-/* Work-group size of the one-result-per-work-item vector kernels: small on CPUs (a
- * speed choice), the usual 1-D size on GPUs where 8 would leave most of each SIMD unit idle. */
-static size_t vec_wg(const clgrad_context *ctx) { return is_gpu(ctx) ? clgrad__wg_1d(ctx) : RED_VEC_WG; }
+/* Work-group size of the one-result-per-work-item vector kernels: the tuning row's
+ * red_vec_wg (small on CPUs, a speed choice), else the usual 1-D size (GPUs, where 8
+ * would leave most of each SIMD unit idle). Clamped to the kernel's limit at launch. */
+static size_t vec_wg(const clgrad_context *ctx)
+{
+    int w = clgrad__ops_tuning(ctx)->red_vec_wg;
+    return w > 0 ? (size_t)w : clgrad__wg_1d(ctx);
+}
 
+/* One branch per kernel (about 80 lines): each sets up its own launch shape and argument
+ * list, and keeping them side by side shows that all take the same view. */
 static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_view *v, cl_mem mean, cl_mem iin,
                               cl_mem out, cl_long ooff, cl_mem oidx, cl_long oioff, float div, cl_long nchunk)
 {
-    char opts[80];
-    snprintf(opts, sizeof opts, "-DRED_OP=%d -DRED_LANES=%d -DRED_VW=%d", (int)op, RED_LANES, RED_COLS_VW);
+    static const char *const op_names[] = {[CLGRAD__RED_SUM] = "SUM", [CLGRAD__RED_MAX] = "MAX",
+                                           [CLGRAD__RED_MIN] = "MIN", [CLGRAD__RED_SQDEV] = "SQDEV",
+                                           [CLGRAD__RED_ARGMAX] = "ARGMAX"};
+    char opcode[32], opts[96];
+    clgrad__op_code_option(opcode, sizeof opcode, "RED_OP", op_names, sizeof op_names / sizeof op_names[0], (int)op);
+    snprintf(opts, sizeof opts, "%s -DRED_LANES=%d -DRED_VW=%d", opcode, RED_LANES, RED_COLS_VW);
     cl_long chunk = RED_CHUNK;
     cl_int has_iin = iin != NULL;
     cl_float d = div;
     cl_long npart = v->O * v->M * v->I * nchunk;
     clgrad__red_kernel kind = pick_kernel(ctx, op, v, npart);
     if (kind == CLGRAD__RED_KERNEL_COLS) {
-        clgrad__karg a[] = {CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O),  CLGRAD_KARG(v->R),
-                            CLGRAD_KARG(v->I),   CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
-                            CLGRAD_KARG(chunk),  CLGRAD_KARG(nchunk), CLGRAD_KARG(mean),  CLGRAD_KARG(out),
-                            CLGRAD_KARG(ooff),   CLGRAD_KARG(d)};
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O),  CLGRAD_KARG(v->R),
+                                      CLGRAD_KARG(v->I),   CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
+                                      CLGRAD_KARG(chunk),  CLGRAD_KARG(nchunk), CLGRAD_KARG(mean),  CLGRAD_KARG(out),
+                                      CLGRAD_KARG(ooff),   CLGRAD_KARG(d));
         size_t P = (size_t)(v->O * nchunk), gy = P < RED_FOLD ? P : RED_FOLD;
         size_t global[3] = {(size_t)((v->I + RED_COLS_VW - 1) / RED_COLS_VW), gy, (P + gy - 1) / gy};
         size_t local[3] = {vec_wg(ctx), 1, 1};
-        return clgrad__launch(ctx, FAMILY, opts, "reduce_cols_f32", 3, global, local, 14, a);
+        return clgrad__launch(ctx, FAMILY, opts, "reduce_cols_f32", 3, global, local, a);
     }
     if (kind == CLGRAD__RED_KERNEL_COLWG) {
         clgrad__program_entry *pe;
@@ -117,30 +125,31 @@ static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_
         while (cw * lw > wg_max && cw > 1) cw /= 2;
         size_t lbytes = (size_t)RED_LANES * cw * sizeof(cl_float);
         if (ctx->dev.info.local_mem_bytes == 0 || lbytes <= ctx->dev.info.local_mem_bytes) {
-            clgrad__karg a[] = {CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O),  CLGRAD_KARG(v->R),
-                                CLGRAD_KARG(v->I),   CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
-                                CLGRAD_KARG(chunk),  CLGRAD_KARG(nchunk), CLGRAD_KARG(mean),  CLGRAD_KARG(out),
-                                CLGRAD_KARG(ooff),   CLGRAD_KARG(d),      CLGRAD_KARG_LOCAL(lbytes)};
+            clgrad__kargs a = CLGRAD_ARGS(
+                CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O), CLGRAD_KARG(v->R), CLGRAD_KARG(v->I),
+                CLGRAD_KARG(v->so), CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si), CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk),
+                CLGRAD_KARG(mean), CLGRAD_KARG(out), CLGRAD_KARG(ooff), CLGRAD_KARG(d), CLGRAD_KARG_LOCAL(lbytes));
             size_t P = (size_t)(v->O * nchunk), gy = P < RED_FOLD ? P : RED_FOLD;
             size_t global[3] = {((size_t)v->I + cw - 1) / cw * cw, gy * lw, (P + gy - 1) / gy};
             size_t local[3] = {cw, lw, 1};
-            return clgrad__launch(ctx, FAMILY, opts, "reduce_colwg_f32", 3, global, local, 15, a);
+            return clgrad__launch(ctx, FAMILY, opts, "reduce_colwg_f32", 3, global, local, a);
         }
         kind = CLGRAD__RED_KERNEL_ITEM; /* too little local memory: same results */
     }
     if (kind == CLGRAD__RED_KERNEL_ROWS) {
-        clgrad__karg a[] = {CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off),  CLGRAD_KARG(v->O),  CLGRAD_KARG(v->M),
-                            CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sm),   CLGRAD_KARG(v->R),  CLGRAD_KARG(v->R2),
-                            CLGRAD_KARG(v->s1),  CLGRAD_KARG(v->sr),   CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk),
-                            CLGRAD_KARG(mean),   CLGRAD_KARG(out),     CLGRAD_KARG(ooff),  CLGRAD_KARG(d)};
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O), CLGRAD_KARG(v->M),
+                                      CLGRAD_KARG(v->so), CLGRAD_KARG(v->sm), CLGRAD_KARG(v->R), CLGRAD_KARG(v->R2),
+                                      CLGRAD_KARG(v->s1), CLGRAD_KARG(v->sr), CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk),
+                                      CLGRAD_KARG(mean), CLGRAD_KARG(out), CLGRAD_KARG(ooff), CLGRAD_KARG(d));
         size_t global = (size_t)npart, local = vec_wg(ctx);
-        return clgrad__launch(ctx, FAMILY, opts, "reduce_rows_f32", 1, &global, &local, 16, a);
+        return clgrad__launch(ctx, FAMILY, opts, "reduce_rows_f32", 1, &global, &local, a);
     }
-    clgrad__karg a[20] = {CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O), CLGRAD_KARG(v->R),
-                          CLGRAD_KARG(v->I), CLGRAD_KARG(v->so), CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
-                          CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk), CLGRAD_KARG(mean), CLGRAD_KARG(iin),
-                          CLGRAD_KARG(has_iin), CLGRAD_KARG(out), CLGRAD_KARG(ooff), CLGRAD_KARG(oidx),
-                          CLGRAD_KARG(oioff), CLGRAD_KARG(d)};
+    /* the generic kernels share their first 18 arguments; reduce_wg_f32 adds two local buffers */
+#define RED_GENERIC_ARGS                                                                           \
+    CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O), CLGRAD_KARG(v->R), CLGRAD_KARG(v->I),        \
+        CLGRAD_KARG(v->so), CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si), CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk),  \
+        CLGRAD_KARG(mean), CLGRAD_KARG(iin), CLGRAD_KARG(has_iin), CLGRAD_KARG(out), CLGRAD_KARG(ooff),       \
+        CLGRAD_KARG(oidx), CLGRAD_KARG(oioff), CLGRAD_KARG(d)
     if (kind == CLGRAD__RED_KERNEL_WG) {
         clgrad__program_entry *pe;
         cl_kernel k;
@@ -151,13 +160,14 @@ static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_
         while (W > 1 && (W > wg_max || W > ctx->dev.info.max_work_group_size)) W /= 2;
         size_t lbytes = (size_t)RED_LANES * (sizeof(cl_float) + sizeof(cl_int));
         if (ctx->dev.info.local_mem_bytes == 0 || lbytes <= ctx->dev.info.local_mem_bytes) {
-            a[18] = CLGRAD_KARG_LOCAL((size_t)RED_LANES * sizeof(cl_float));
-            a[19] = CLGRAD_KARG_LOCAL((size_t)RED_LANES * sizeof(cl_int));
             size_t global = (size_t)npart * W;
-            return clgrad__launch(ctx, FAMILY, opts, "reduce_wg_f32", 1, &global, &W, 20, a);
+            return clgrad__launch(ctx, FAMILY, opts, "reduce_wg_f32", 1, &global, &W,
+                                  CLGRAD_ARGS(RED_GENERIC_ARGS, CLGRAD_KARG_LOCAL((size_t)RED_LANES * sizeof(cl_float)),
+                                              CLGRAD_KARG_LOCAL((size_t)RED_LANES * sizeof(cl_int))));
         }
     }
-    return clgrad__launch_1d(ctx, FAMILY, opts, "reduce_item_f32", (size_t)npart, 18, a);
+    return clgrad__launch_1d(ctx, FAMILY, opts, "reduce_item_f32", (size_t)npart, CLGRAD_ARGS(RED_GENERIC_ARGS));
+#undef RED_GENERIC_ARGS
 }
 
 /* Merges dims [a, b) of (sz, st) into one (size, stride); 0 when their strides don't allow. */
@@ -192,37 +202,63 @@ static int split_view(clgrad__red_op op, const int64_t *sz, const int64_t *sd, c
     return 1;
 }
 
-clgrad_status clgrad__reduce(clgrad_tensor *x, uint32_t mask, clgrad__red_op op, clgrad_tensor *mean, double div,
-                             int ndim, const int64_t *shape, clgrad_tensor **out)
+/* The passes of one reduction: while the rows are longer than a chunk, a pass writes one
+ * partial result per chunk and the next pass reduces those (the same rules, SQDEV turned
+ * into SUM); the last pass writes y (argmax: indices into y, values into a temporary). */
+static clgrad_status run_chunks(clgrad_context *ctx, clgrad__red_op op, red_view v, cl_mem meanm, clgrad_tensor *y,
+                                int64_t kept, double div)
 {
-    *out = NULL;
-    clgrad_context *ctx = x->ctx;
-    int64_t kept = 1, R = 1;
-    for (int d = 0; d < x->ndim; d++) {
-        if (mask >> d & 1u) R *= x->shape[d];
-        else kept *= x->shape[d];
-    }
-    if (clgrad__numel(ndim, shape) != kept)
-        return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "reduce: result shape holds %lld elements, expected %lld",
-                            (long long)clgrad__numel(ndim, shape), (long long)kept);
-    clgrad_tensor *y = NULL, *src = NULL, *pv = NULL, *pi = NULL, *scratch = NULL;
     int argmax = op == CLGRAD__RED_ARGMAX;
-    CLGRAD_TRY(clgrad__tensor_new(ctx, argmax ? CLGRAD_DTYPE_I32 : CLGRAD_DTYPE_F32, ndim, shape, &y));
+    clgrad_tensor *pv = NULL, *pi = NULL;
+    cl_mem iin = NULL;
     clgrad_status st = CLGRAD_OK;
-    if (kept == 0) goto done;
-    if (R == 0) {
-        if (op == CLGRAD__RED_SUM || op == CLGRAD__RED_SQDEV) {
-            st = clgrad__fill(y, 0.0 / div);
-            goto done;
+    for (;;) {
+        cl_long nchunk = (v.R + RED_CHUNK - 1) / RED_CHUNK;
+        if (nchunk == 1) {
+            if (argmax) {
+                clgrad_tensor *vals;
+                int64_t k1 = kept;
+                if ((st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &k1, &vals)) != CLGRAD_OK) break;
+                st = run_pass(ctx, op, &v, meanm, iin, vals->buf->mem, 0, y->buf->mem, y->offset, 1.0f, 1);
+                clgrad_tensor_release(vals);
+            } else {
+                st = run_pass(ctx, op, &v, meanm, iin, y->buf->mem, y->offset, NULL, 0, (float)div, 1);
+            }
+            break;
         }
-        char b[256];
-        st = clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: cannot reduce over zero elements (input shape %s)",
-                          op == CLGRAD__RED_ARGMAX ? "argmax" : op == CLGRAD__RED_MAX ? "max" : "min",
-                          clgrad__shape_str(b, sizeof b, x->ndim, x->shape));
-        goto done;
+        int64_t np = v.O * v.M * v.I * nchunk;
+        clgrad_tensor *nv = NULL, *ni = NULL;
+        if ((st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &np, &nv)) != CLGRAD_OK) break;
+        if (argmax && (st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_I32, 1, &np, &ni)) != CLGRAD_OK) {
+            clgrad_tensor_release(nv);
+            break;
+        }
+        st = run_pass(ctx, op, &v, meanm, iin, nv->buf->mem, 0, ni ? ni->buf->mem : NULL, 0, 1.0f, nchunk);
+        /* earlier partials may go back to the pool: the queue is in order */
+        clgrad_tensor_release(pv);
+        clgrad_tensor_release(pi);
+        pv = nv;
+        pi = ni;
+        if (st != CLGRAD_OK) break;
+        v = (red_view){pv->buf->mem, 0, v.O * v.M * v.I, nchunk, 1, nchunk, 1, 0, 1, 0, nchunk, 0};
+        iin = pi ? pi->buf->mem : NULL;
+        if (op == CLGRAD__RED_SQDEV) {
+            op = CLGRAD__RED_SUM;
+            meanm = NULL;
+        }
     }
+    clgrad_tensor_release(pv);
+    clgrad_tensor_release(pi);
+    return st;
+}
 
-    /* Try the no-copy (O, R, I) view: size-1 dims dropped, reduced dims one mergeable run. */
+/* x as the kernels' view: without a copy when, size-1 dims dropped, the reduced dims form one
+ * mergeable run (or two around a kept run, split_view); otherwise the reduced axes are
+ * permuted last into a contiguous copy *src (a new reference the caller releases). */
+static clgrad_status input_view(clgrad_tensor *x, uint32_t mask, clgrad__red_op op, int64_t kept, int64_t R,
+                                red_view *v, clgrad_tensor **src)
+{
+    /* size-1 dims dropped: are the reduced dims one mergeable run? */
     int64_t sz[CLGRAD_MAX_DIMS] = {0}, sd[CLGRAD_MAX_DIMS] = {0};
     int red[CLGRAD_MAX_DIMS], n = 0, first = -1, last = -1;
     for (int d = 0; d < x->ndim; d++) {
@@ -242,14 +278,13 @@ clgrad_status clgrad__reduce(clgrad_tensor *x, uint32_t mask, clgrad__red_op op,
         for (int j = first; j <= last; j++) run &= red[j];
         last++;
     }
-    red_view v;
     int64_t O, Rr, I, so, sr, si;
     if (run && merge_dims(sz, sd, 0, first, &O, &so) && merge_dims(sz, sd, first, last, &Rr, &sr) &&
         merge_dims(sz, sd, last, n, &I, &si)) {
-        v = (red_view){x->buf->mem, x->offset, O, Rr, I, so, sr, si, 1, 0, Rr, 0};
-    } else if (split_view(op, sz, sd, red, n, first, &v)) {
-        v.mem = x->buf->mem;
-        v.off = x->offset;
+        *v = (red_view){x->buf->mem, x->offset, O, Rr, I, so, sr, si, 1, 0, Rr, 0};
+    } else if (split_view(op, sz, sd, red, n, first, v)) {
+        v->mem = x->buf->mem;
+        v->off = x->offset;
     } else {
         int perm[CLGRAD_MAX_DIMS], k = 0;
         for (int d = 0; d < x->ndim; d++)
@@ -257,59 +292,59 @@ clgrad_status clgrad__reduce(clgrad_tensor *x, uint32_t mask, clgrad__red_op op,
         for (int d = 0; d < x->ndim; d++)
             if (mask >> d & 1u) perm[k++] = d;
         clgrad_tensor *pview;
-        if ((st = clgrad__permute_view(x, perm, &pview)) != CLGRAD_OK) goto done;
-        st = clgrad__contiguous(pview, &src);
+        CLGRAD_TRY(clgrad__permute_view(x, perm, &pview));
+        clgrad_status st = clgrad__contiguous(pview, src);
         clgrad_tensor_release(pview);
-        if (st != CLGRAD_OK) goto done;
-        v = (red_view){src->buf->mem, src->offset, kept, R, 1, R, 1, 0, 1, 0, R, 0};
+        CLGRAD_TRY(st);
+        *v = (red_view){(*src)->buf->mem, (*src)->offset, kept, R, 1, R, 1, 0, 1, 0, R, 0};
+    }
+    return CLGRAD_OK;
+
+}
+
+clgrad_status clgrad__reduce(clgrad_tensor *x, uint32_t mask, clgrad__red_op op, clgrad_tensor *mean, double div,
+                             int ndim, const int64_t *shape, clgrad_tensor **out)
+{
+    *out = NULL;
+    clgrad_context *ctx = x->ctx;
+    int64_t kept = 1, R = 1;
+    for (int d = 0; d < x->ndim; d++) {
+        if (mask >> d & 1u) R *= x->shape[d];
+        else kept *= x->shape[d];
+    }
+    if (clgrad__numel(ndim, shape) != kept)
+        return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "reduce: result shape holds %lld elements, expected %lld",
+                            (long long)clgrad__numel(ndim, shape), (long long)kept);
+    clgrad_tensor *y = NULL, *src = NULL, *scratch = NULL;
+    int argmax = op == CLGRAD__RED_ARGMAX;
+    CLGRAD_TRY(clgrad__tensor_new(ctx, argmax ? CLGRAD_DTYPE_I32 : CLGRAD_DTYPE_F32, ndim, shape, &y));
+    clgrad_status st = CLGRAD_OK;
+    if (kept == 0) goto done;
+    if (R == 0) {
+        if (op == CLGRAD__RED_SUM || op == CLGRAD__RED_SQDEV) {
+            st = clgrad__fill(y, 0.0 / div);
+            goto done;
+        }
+        char b[256];
+        st = clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: cannot reduce over zero elements (input shape %s)",
+                          op == CLGRAD__RED_ARGMAX ? "argmax" : op == CLGRAD__RED_MAX ? "max" : "min",
+                          clgrad__shape_str(b, sizeof b, x->ndim, x->shape));
+        goto done;
     }
 
-    cl_mem meanm = mean ? mean->buf->mem : NULL, iin = NULL;
+    red_view v;
+    if ((st = input_view(x, mask, op, kept, R, &v, &src)) != CLGRAD_OK) goto done;
+
+    cl_mem meanm = mean ? mean->buf->mem : NULL;
     if (mean && mean->offset != 0) {
         /* the kernel indexes mean from 0: hand it a copy at offset 0 when it is a view */
         st = clgrad_clone(mean, &scratch);
         if (st != CLGRAD_OK) goto done;
         meanm = scratch->buf->mem;
     }
-    for (;;) {
-        cl_long nchunk = (v.R + RED_CHUNK - 1) / RED_CHUNK;
-        if (nchunk == 1) {
-            if (argmax) {
-                clgrad_tensor *vals;
-                int64_t k1 = kept;
-                if ((st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &k1, &vals)) != CLGRAD_OK) goto done;
-                st = run_pass(ctx, op, &v, meanm, iin, vals->buf->mem, 0, y->buf->mem, y->offset, 1.0f, 1);
-                clgrad_tensor_release(vals);
-            } else {
-                st = run_pass(ctx, op, &v, meanm, iin, y->buf->mem, y->offset, NULL, 0, (float)div, 1);
-            }
-            goto done;
-        }
-        int64_t np = v.O * v.M * v.I * nchunk;
-        clgrad_tensor *nv = NULL, *ni = NULL;
-        if ((st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &np, &nv)) != CLGRAD_OK) goto done;
-        if (argmax && (st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_I32, 1, &np, &ni)) != CLGRAD_OK) {
-            clgrad_tensor_release(nv);
-            goto done;
-        }
-        st = run_pass(ctx, op, &v, meanm, iin, nv->buf->mem, 0, ni ? ni->buf->mem : NULL, 0, 1.0f, nchunk);
-        /* earlier partials may go back to the pool: the queue is in order */
-        clgrad_tensor_release(pv);
-        clgrad_tensor_release(pi);
-        pv = nv;
-        pi = ni;
-        if (st != CLGRAD_OK) goto done;
-        v = (red_view){pv->buf->mem, 0, v.O * v.M * v.I, nchunk, 1, nchunk, 1, 0, 1, 0, nchunk, 0};
-        iin = pi ? pi->buf->mem : NULL;
-        if (op == CLGRAD__RED_SQDEV) {
-            op = CLGRAD__RED_SUM;
-            meanm = NULL;
-        }
-    }
+    st = run_chunks(ctx, op, v, meanm, y, kept, div);
 done:
     clgrad_tensor_release(src);
-    clgrad_tensor_release(pv);
-    clgrad_tensor_release(pi);
     clgrad_tensor_release(scratch);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);
@@ -380,198 +415,23 @@ clgrad_status clgrad__sum_to_shape(clgrad_tensor *g, int ndim, const int64_t *sh
     return clgrad__reduce(g, mask, CLGRAD__RED_SUM, NULL, 1.0, ndim, shape, out);
 }
 
-/* --- public reductions and their backward rules ---------------------------------------- */
-
-/* The keepdim view of a contiguous result t (x's rank, reduced axes as 1): new handle. */
-static clgrad_status keepdim_view(clgrad_tensor *t, const clgrad_tensor *x, uint32_t mask, clgrad_tensor **out)
+/* Options of the family's build for the kernels that take no RED_OP: the ordered sum's
+ * block of columns per work-item (the tuning row's sum_cw). */
+clgrad__reduce_options clgrad__reduce_plain_options(const clgrad_context *ctx)
 {
-    int64_t sh[CLGRAD_MAX_DIMS], st[CLGRAD_MAX_DIMS];
-    for (int d = 0; d < x->ndim; d++) sh[d] = (mask >> d & 1u) ? 1 : x->shape[d];
-    clgrad__contiguous_strides(x->ndim, sh, st);
-    return clgrad__tensor_view(t, x->ndim, sh, st, t->offset, out);
+    clgrad__reduce_options o;
+    snprintf(o.s, sizeof o.s, "-DRED_CW=%d", clgrad__ops_tuning(ctx)->sum_cw);
+    return o;
 }
 
-/* gx (x's shape, contiguous) from gy broadcast back over the reduced axes, divided by div. */
-static clgrad_status bcast_back(clgrad_tensor *x, uint32_t mask, clgrad_tensor *gy, double div, clgrad_tensor **gx)
+clgrad_status clgrad__sum_ordered(clgrad_context *ctx, cl_mem x, cl_long xoff, int64_t M, int64_t R, int64_t ms,
+                                  int64_t rs, cl_mem out, cl_long ooff, int64_t os)
 {
-    clgrad_tensor *g = NULL, *gk = NULL, *r = NULL;
-    clgrad_status st = clgrad__contiguous(gy, &g);
-    if (st == CLGRAD_OK) st = keepdim_view(g, x, mask, &gk);
-    if (st == CLGRAD_OK) st = clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &r);
-    if (st == CLGRAD_OK) {
-        clgrad__geom gg;
-        clgrad__geom_broadcast(gk, x->ndim, x->shape, &gg);
-        cl_long n = clgrad__numel(x->ndim, x->shape);
-        cl_float d = (cl_float)div;
-        clgrad__karg a[] = {CLGRAD_KARG(r->buf->mem), CLGRAD_KARG(n), CLGRAD_KARG_T(gk), CLGRAD_KARG(gg.shape),
-                            CLGRAD_KARG(gg.stride), CLGRAD_KARG(d)};
-        st = clgrad__launch_1d(x->ctx, FAMILY, NULL, "reduce_bcast_f32", (size_t)n, 7, a);
-    }
-    clgrad_tensor_release(g);
-    clgrad_tensor_release(gk);
-    if (st != CLGRAD_OK) clgrad_tensor_release(r);
-    else *gx = r;
-    return st;
-}
-
-static clgrad_status sum_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
-{
-    return bcast_back(n->inputs[0], (uint32_t)n->i[0], gy, n->f[0], &gx[0]);
-}
-
-static clgrad_status extreme_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
-{
-    clgrad_tensor *x = n->inputs[0], *y = NULL, *g = NULL, *gk = NULL, *m = NULL, *cnt = NULL;
-    uint32_t mask = (uint32_t)n->i[0];
-    clgrad_context *ctx = x->ctx;
-    cl_long nx = clgrad__numel(x->ndim, x->shape);
-    clgrad__geom gx_, gyg;
-    clgrad_status st = keepdim_view(n->saved[0], x, mask, &y);
-    if (st == CLGRAD_OK) st = clgrad__contiguous(gy, &g);
-    if (st == CLGRAD_OK) st = keepdim_view(g, x, mask, &gk);
-    if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &m);
-    if (st == CLGRAD_OK) {
-        clgrad__geom_of(x, &gx_);
-        clgrad__geom_broadcast(y, x->ndim, x->shape, &gyg);
-        clgrad__karg a[] = {CLGRAD_KARG(m->buf->mem), CLGRAD_KARG(nx),         CLGRAD_KARG_T(x),
-                            CLGRAD_KARG(gx_.shape),   CLGRAD_KARG(gx_.stride), CLGRAD_KARG_T(y),
-                            CLGRAD_KARG(gyg.shape),   CLGRAD_KARG(gyg.stride)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "reduce_eqmask_f32", (size_t)nx, 10, a);
-    }
-    if (st == CLGRAD_OK) st = clgrad__reduce(m, mask, CLGRAD__RED_SUM, NULL, 1.0, y->ndim, y->shape, &cnt);
-    if (st == CLGRAD_OK) {
-        clgrad__karg a[] = {CLGRAD_KARG(m->buf->mem), CLGRAD_KARG(nx),        CLGRAD_KARG_T(y),
-                            CLGRAD_KARG_T(gk),        CLGRAD_KARG_T(cnt),     CLGRAD_KARG(gyg.shape),
-                            CLGRAD_KARG(gyg.stride)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "reduce_extreme_bwd_f32", (size_t)nx, 10, a);
-    }
-    clgrad_tensor_release(y);
-    clgrad_tensor_release(g);
-    clgrad_tensor_release(gk);
-    clgrad_tensor_release(cnt);
-    if (st != CLGRAD_OK) clgrad_tensor_release(m);
-    else gx[0] = m;
-    return st;
-}
-
-static clgrad_status var_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
-{
-    clgrad_tensor *x = n->inputs[0], *mean = NULL, *g = NULL, *gk = NULL, *r = NULL;
-    uint32_t mask = (uint32_t)n->i[0];
-    clgrad_context *ctx = x->ctx;
-    cl_long nx = clgrad__numel(x->ndim, x->shape);
-    clgrad_status st = keepdim_view(n->saved[0], x, mask, &mean);
-    if (st == CLGRAD_OK) st = clgrad__contiguous(gy, &g);
-    if (st == CLGRAD_OK) st = keepdim_view(g, x, mask, &gk);
-    if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &r);
-    if (st == CLGRAD_OK) {
-        clgrad__geom gxg, gk_g;
-        clgrad__geom_of(x, &gxg);
-        clgrad__geom_broadcast(gk, x->ndim, x->shape, &gk_g);
-        cl_float d = (cl_float)n->f[0];
-        clgrad__karg a[] = {CLGRAD_KARG(r->buf->mem), CLGRAD_KARG(nx),       CLGRAD_KARG_T(x),
-                            CLGRAD_KARG(gxg.shape),   CLGRAD_KARG(gxg.stride), CLGRAD_KARG_T(gk),
-                            CLGRAD_KARG_T(mean),      CLGRAD_KARG(gk_g.shape), CLGRAD_KARG(gk_g.stride),
-                            CLGRAD_KARG(d)};
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "reduce_var_bwd_f32", (size_t)nx, 13, a);
-    }
-    clgrad_tensor_release(mean);
-    clgrad_tensor_release(g);
-    clgrad_tensor_release(gk);
-    if (st != CLGRAD_OK) clgrad_tensor_release(r);
-    else gx[0] = r;
-    return st;
-}
-
-enum { K_SUM, K_MEAN, K_MAX, K_MIN, K_VAR };
-
-static clgrad_status reduce_public(const char *fn, int kind, clgrad_tensor *x, int naxes, const int *axes,
-                                   int correction, int keepdim, clgrad_tensor **out)
-{
-    if (out) *out = NULL;
-    CLGRAD_TRY(clgrad__check_tensor(NULL, fn, "x", x, CLGRAD_DTYPE_F32));
-    if (!out) return clgrad__fail(x->ctx, CLGRAD_ERR_INVALID_ARG, "%s: out is NULL", fn);
-    if (correction < 0)
-        return clgrad__fail(x->ctx, CLGRAD_ERR_INVALID_ARG, "%s: correction is %d, must be >= 0", fn, correction);
-    uint32_t mask;
-    int nd;
-    int64_t oshape[CLGRAD_MAX_DIMS], count;
-    CLGRAD_TRY(clgrad__reduce_axes(x, fn, naxes, axes, keepdim, &mask, &nd, oshape, &count));
-    clgrad_tensor *y = NULL, *mean = NULL;
-    clgrad_status st;
-    double div = 1.0;
-    static const clgrad__red_op ops[] = {CLGRAD__RED_SUM, CLGRAD__RED_SUM, CLGRAD__RED_MAX, CLGRAD__RED_MIN};
-    if (kind == K_VAR) {
-        div = count > correction ? (double)(count - correction) : 0.0;
-        st = clgrad__reduce(x, mask, CLGRAD__RED_SUM, NULL, (double)count, nd, oshape, &mean);
-        if (st == CLGRAD_OK) st = clgrad__reduce(x, mask, CLGRAD__RED_SQDEV, mean, div, nd, oshape, &y);
-    } else {
-        if (kind == K_MEAN) div = (double)count;
-        st = clgrad__reduce(x, mask, ops[kind], NULL, div, nd, oshape, &y);
-    }
-    if (st == CLGRAD_OK && clgrad__grad_needed(1, &x)) {
-        static const char *names[] = {"sum", "mean", "max", "min", "var"};
-        static const clgrad__backward_fn fns[] = {sum_backward, sum_backward, extreme_backward, extreme_backward,
-                                                  var_backward};
-        clgrad__node *nd_;
-        st = clgrad__node_attach(y, names[kind], fns[kind], 1, &x, &nd_);
-        if (st == CLGRAD_OK) {
-            nd_->i[0] = mask;
-            nd_->f[0] = div;
-            if (kind == K_MAX || kind == K_MIN) {
-                /* a second handle on y's buffer: the node must not hold y itself */
-                clgrad_tensor *yv;
-                st = clgrad__tensor_view(y, y->ndim, y->shape, y->strides, y->offset, &yv);
-                if (st == CLGRAD_OK) clgrad__node_save(nd_, 0, yv);
-                clgrad_tensor_release(yv);
-            } else if (kind == K_VAR) {
-                clgrad__node_save(nd_, 0, mean);
-            }
-        }
-    }
-    clgrad_tensor_release(mean);
-    if (st != CLGRAD_OK) {
-        clgrad_tensor_release(y);
-        return st;
-    }
-    *out = y;
-    return CLGRAD_OK;
-}
-
-clgrad_status clgrad_sum(clgrad_tensor *x, int naxes, const int *axes, int keepdim, clgrad_tensor **out)
-{
-    return reduce_public("clgrad_sum", K_SUM, x, naxes, axes, 0, keepdim, out);
-}
-
-clgrad_status clgrad_mean(clgrad_tensor *x, int naxes, const int *axes, int keepdim, clgrad_tensor **out)
-{
-    return reduce_public("clgrad_mean", K_MEAN, x, naxes, axes, 0, keepdim, out);
-}
-
-clgrad_status clgrad_max(clgrad_tensor *x, int naxes, const int *axes, int keepdim, clgrad_tensor **out)
-{
-    return reduce_public("clgrad_max", K_MAX, x, naxes, axes, 0, keepdim, out);
-}
-
-clgrad_status clgrad_min(clgrad_tensor *x, int naxes, const int *axes, int keepdim, clgrad_tensor **out)
-{
-    return reduce_public("clgrad_min", K_MIN, x, naxes, axes, 0, keepdim, out);
-}
-
-clgrad_status clgrad_var(clgrad_tensor *x, int naxes, const int *axes, int correction, int keepdim,
-                         clgrad_tensor **out)
-{
-    return reduce_public("clgrad_var", K_VAR, x, naxes, axes, correction, keepdim, out);
-}
-
-clgrad_status clgrad_argmax(clgrad_tensor *x, int axis, int keepdim, clgrad_tensor **out)
-{
-    if (out) *out = NULL;
-    CLGRAD_TRY(clgrad__check_tensor(NULL, "clgrad_argmax", "x", x, CLGRAD_DTYPE_F32));
-    if (!out) return clgrad__fail(x->ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_argmax: out is NULL");
-    uint32_t mask;
-    int nd;
-    int64_t oshape[CLGRAD_MAX_DIMS];
-    CLGRAD_TRY(clgrad__reduce_axes(x, "clgrad_argmax", 1, &axis, keepdim, &mask, &nd, oshape, NULL));
-    return clgrad__reduce(x, mask, CLGRAD__RED_ARGMAX, NULL, 1.0, nd, oshape, out);
+    /* blocks of adjacent columns only where they are contiguous (ms == 1) */
+    cl_int cw = ms == 1 ? clgrad__ops_tuning(ctx)->sum_cw : 1;
+    cl_long Ml = M, Rl = R, msl = ms, rsl = rs, osl = os;
+    return clgrad__launch_1d(ctx, FAMILY, clgrad__reduce_plain_options(ctx).s, "reduce_ordered_f32", (size_t)((M + cw - 1) / cw),
+                             CLGRAD_ARGS(CLGRAD_KARG(x), CLGRAD_KARG(xoff), CLGRAD_KARG(Ml), CLGRAD_KARG(Rl),
+                                         CLGRAD_KARG(msl), CLGRAD_KARG(rsl), CLGRAD_KARG(out), CLGRAD_KARG(ooff),
+                                         CLGRAD_KARG(osl), CLGRAD_KARG(cw)));
 }

@@ -1,8 +1,9 @@
-/* Internal reduction helpers shared by other op families' backward rules. */
+/* Internal reduction helpers shared by other op families' backward rules. Only public types
+ * here, so any layer may include it without seeing OpenCL. */
 #ifndef CLGRAD_SRC_OPS_REDUCE_H
 #define CLGRAD_SRC_OPS_REDUCE_H
 
-#include "ops/ops.h"
+#include "core/core.h"
 
 /* Sums g over the dims that broadcasting added or expanded so that the result has shape
  * (ndim, shape): the gradient of an input that was broadcast to g's shape. Returns a new
@@ -49,6 +50,13 @@ void clgrad__reduce_force_kernel(clgrad_context *ctx, clgrad__red_kernel k);
  * count is not NULL, the number of elements each result reduces. */
 clgrad_status clgrad__reduce_axes(const clgrad_tensor *x, const char *fn, int naxes, const int *axes, int keepdim,
                                   uint32_t *mask, int *out_ndim, int64_t *out_shape, int64_t *count);
+
+/* Build options of the reduce family's kernels that take no RED_OP (the ordered sum's
+ * block width from the tuning row, -DRED_CW=...). */
+typedef struct clgrad__reduce_options {
+    char s[24];
+} clgrad__reduce_options;
+clgrad__reduce_options clgrad__reduce_plain_options(const clgrad_context *ctx);
 
 /* Softmax (log 0) or log-softmax (log 1) of f32 x along dim d (already normalised), as a
  * new contiguous tensor; untracked (src/ops/softmax.c). */

@@ -14,9 +14,9 @@ static clgrad_status launch_stream(clgrad_tensor *dst, const char *kernel, uint6
     cl_ulong s = seed, st = start;
     cl_float fa = a, fb = b;
     size_t blocks = (size_t)(((uint64_t)n + start % 4 + 3) / 4);
-    clgrad__karg args[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(n), CLGRAD_KARG(s), CLGRAD_KARG(st), CLGRAD_KARG(fa),
-                           CLGRAD_KARG(fb)};
-    return clgrad__launch_1d(dst->ctx, CLGRAD__RNG_FAMILY, NULL, kernel, blocks, (int)(sizeof args / sizeof args[0]), args);
+    clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(dst), CLGRAD_KARG(n), CLGRAD_KARG(s), CLGRAD_KARG(st),
+                                     CLGRAD_KARG(fa), CLGRAD_KARG(fb));
+    return clgrad__launch_1d(dst->ctx, CLGRAD__RNG_FAMILY, NULL, kernel, blocks, args);
 }
 
 clgrad_status clgrad__philox_uniform(clgrad_tensor *dst, uint64_t seed, uint64_t start, float lo, float hi)
@@ -38,9 +38,9 @@ clgrad_status clgrad__dropout_apply(clgrad_tensor *y, clgrad_tensor *x, float p,
     cl_ulong s = seed;
     cl_float fp = p;
     cl_float scale = p < 1.0f ? (cl_float)(1.0 / (1.0 - (double)p)) : 0.0f;
-    clgrad__karg args[] = {CLGRAD_KARG_T(y), CLGRAD_KARG_T(x),   CLGRAD_KARG(g.shape), CLGRAD_KARG(g.stride),
-                           CLGRAD_KARG(n),    CLGRAD_KARG(s),    CLGRAD_KARG(fp),      CLGRAD_KARG(scale)};
-    return clgrad__launch_1d(y->ctx, CLGRAD__RNG_FAMILY, NULL, "dropout_f32", (size_t)n, (int)(sizeof args / sizeof args[0]), args);
+    clgrad__kargs args = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(x),   CLGRAD_KARG(g.shape), CLGRAD_KARG(g.stride),
+                                     CLGRAD_KARG(n),    CLGRAD_KARG(s),    CLGRAD_KARG(fp),      CLGRAD_KARG(scale));
+    return clgrad__launch_1d(y->ctx, CLGRAD__RNG_FAMILY, NULL, "dropout_f32", (size_t)n, args);
 }
 
 static clgrad_status random_tensor(clgrad_context *ctx, const char *fn, int ndim, const int64_t *shape, uint64_t seed,

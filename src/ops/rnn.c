@@ -1,5 +1,5 @@
 /* Fused recurrent sequence ops (see rnn.h): LSTM, GRU and Elman RNN layers over a whole
- * sequence, each step one GEMM (src/ops/matmul.h) and one cell kernel (cl/rnn.cl).
+ * sequence, each step one GEMM (src/ops/gemm.h) and one cell kernel (cl/rnn.cl).
  *
  * Buffers. y (T [+ 1], B, H) holds h_1..h_T (and c_T for the LSTM); it is the op's result,
  * and the node keeps a second handle on its buffer (the node must not hold its own output)
@@ -18,19 +18,13 @@
  * GEMM entry in a fixed order: no atomics, the same bits on every run. */
 #include "ops/rnn.h"
 
-#include "ops/matmul.h"
+#include "ops/gemm.h"
 #include "ops/ops.h"
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #define FAMILY "rnn"
 
-/* Build options of the family: the column-sum block (see cl/rnn.cl), wide on CPUs where a
- * work-item's contiguous columns are what the compiler vectorises, 1 on GPUs. */
-static int64_t col_block(const clgrad_context *ctx) { return ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU ? 16 : 1; }
 
-static const char *opts(const clgrad_context *ctx) { return col_block(ctx) == 16 ? "-DRNN_CW=16" : "-DRNN_CW=1"; }
-
-#define NARGS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 /* A contiguous matrix in a buffer: memory and element offset. */
 typedef struct mat {
@@ -51,24 +45,19 @@ static clgrad_status mm(clgrad_context *ctx, int ta, int tb, int64_t m, int64_t 
 }
 
 /* A cell kernel over (j < H, b < B). */
-static clgrad_status cell(clgrad_context *ctx, const char *kernel, int64_t H, int64_t B, int nargs,
-                          const clgrad__karg *a)
+static clgrad_status cell(clgrad_context *ctx, const char *kernel, int64_t H, int64_t B, clgrad__kargs a)
 {
     /* rows fold over dims 1 and 2 (rnn_row() in cl/rnn.cl) */
     size_t wg = clgrad__wg_1d(ctx), y = B < 32768 ? (size_t)B : 32768;
     size_t global[3] = {(size_t)H, y, y ? ((size_t)B + y - 1) / y : 0};
     size_t local[3] = {(size_t)H < wg ? (size_t)H : wg, 1, 1};
-    return clgrad__launch(ctx, FAMILY, opts(ctx), kernel, 3, global, local, nargs, a);
+    return clgrad__launch(ctx, FAMILY, NULL, kernel, 3, global, local, a);
 }
 
-/* out (G) = the sum of the R rows of x (R, G). */
+/* out (G) = the sum of the R rows of x (R, G), rows in order. */
 static clgrad_status colsum(clgrad_context *ctx, mat out, mat x, int64_t G, int64_t R)
 {
-    cl_long Gl = G, Rl = R;
-    int64_t cw = col_block(ctx);
-    clgrad__karg a[] = {CLGRAD_KARG(out.m), CLGRAD_KARG(out.off), CLGRAD_KARG(x.m),
-                        CLGRAD_KARG(x.off), CLGRAD_KARG(Gl), CLGRAD_KARG(Rl)};
-    return clgrad__launch_1d(ctx, FAMILY, opts(ctx), "rnn_colsum_f32", (size_t)((G + cw - 1) / cw), NARGS(a), a);
+    return clgrad__sum_ordered(ctx, x.m, x.off, G, R, 1, G, out.m, out.off, 1);
 }
 
 static void release_n(clgrad_tensor **v, int n)
@@ -151,23 +140,24 @@ static clgrad_status contig_all(clgrad_tensor **in, clgrad_tensor **out, int n)
     return CLGRAD_OK;
 }
 
-/* Records the node of a sequence op: a second handle on y's buffer (the node must not hold
- * its own output) in saved slot 0, then sv[0..n) in slots 1..n. */
-static clgrad_status record(clgrad_tensor *y, const char *name, clgrad__backward_fn fn, int nin, clgrad_tensor **in,
-                            clgrad_tensor **sv, int n, int64_t T, int64_t B, int64_t H, int64_t extra)
+/* The saved parameters of every sequence op: the sizes, and for the Elman RNN relu (else
+ * tanh). */
+typedef struct seq_state {
+    int64_t T, B, H;
+    int relu;
+} seq_state;
+
+/* Records a sequence op: a second handle on y's buffer (the node must not hold its own
+ * output) in saved slot 0, then sv[0..n) in slots 1..n. */
+static clgrad_status record_seq(clgrad_tensor *y, const clgrad__op *op, clgrad_tensor **in, clgrad_tensor **sv, int n,
+                                seq_state s)
 {
-    if (!clgrad__grad_needed(nin, in)) return CLGRAD_OK;
-    clgrad_tensor *a = NULL;
-    clgrad__node *nd;
-    CLGRAD_TRY(clgrad__tensor_view(y, y->ndim, y->shape, y->strides, y->offset, &a));
-    clgrad_status st = clgrad__node_attach(y, name, fn, nin, in, &nd);
-    if (st == CLGRAD_OK) {
-        clgrad__node_save(nd, 0, a);
-        for (int i = 0; i < n; i++)
-            if (sv[i]) clgrad__node_save(nd, i + 1, sv[i]);
-        nd->i[0] = T, nd->i[1] = B, nd->i[2] = H, nd->i[3] = extra;
-    }
-    clgrad_tensor_release(a);
+    if (!clgrad__grad_needed(4, in)) return CLGRAD_OK;
+    clgrad_tensor *saved[CLGRAD__NODE_MAX_SAVED] = {NULL};
+    CLGRAD_TRY(clgrad__tensor_view(y, y->ndim, y->shape, y->strides, y->offset, &saved[0]));
+    for (int i = 0; i < n; i++) saved[i + 1] = sv[i];
+    clgrad_status st = clgrad__record(y, op, 4, in, &s, n + 1, saved);
+    clgrad_tensor_release(saved[0]);
     return st;
 }
 
@@ -225,10 +215,15 @@ static mat h_prev(clgrad_tensor *y, const mat *h0, int64_t t, int64_t BH, cl_int
 /* --- the input projection ------------------------------------------------------------------------ */
 
 /* saved: 0 x as contiguous (T, B, I), 1 w (contiguous). inputs: x, w. */
+typedef struct proj_state {
+    int64_t T, B, I, G;
+} proj_state;
+
 static clgrad_status proj_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_context *ctx = gy->ctx;
-    int64_t T = nd->i[0], B = nd->i[1], I = nd->i[2], G = nd->i[3], R = T * B;
+    const proj_state *s = CLGRAD__NODE_STATE(nd, proj_state);
+    int64_t T = s->T, B = s->B, I = s->I, G = s->G, R = T * B;
     clgrad_tensor *xc = nd->saved[0], *w = nd->saved[1];
     int64_t xshape[3] = {T, B, I}, wshape[2] = {G, I};
     clgrad_tensor *t[2] = {0}; /* dx, dw */
@@ -249,6 +244,8 @@ static clgrad_status proj_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_t
     gx[1] = t[1];
     return CLGRAD_OK;
 }
+
+CLGRAD__OP_DEFINE(rnn_proj, "clgrad__rnn_proj", proj_backward, proj_state);
 
 clgrad_status clgrad__rnn_proj(clgrad_tensor *x, clgrad_tensor *w_in, clgrad_tensor **out)
 {
@@ -285,12 +282,12 @@ clgrad_status clgrad__rnn_proj(clgrad_tensor *x, clgrad_tensor *w_in, clgrad_ten
                 for (int64_t b0 = 0; st == CLGRAD_OK && b0 < B; b0 += 32768) {
                     cl_long Tl = T - t0 < 32768 ? T - t0 : 32768, Bl = B - b0 < 32768 ? B - b0 : 32768;
                     cl_long doff = d.off + (t0 * B + b0) * I, soff = s.off + t0 * st_ + b0 * sb;
-                    clgrad__karg a[] = {CLGRAD_KARG(d.m), CLGRAD_KARG(doff), CLGRAD_KARG(s.m), CLGRAD_KARG(soff),
-                                        CLGRAD_KARG(st_), CLGRAD_KARG(sb),   CLGRAD_KARG(si),  CLGRAD_KARG(Tl),
-                                        CLGRAD_KARG(Bl),  CLGRAD_KARG(Il),   CLGRAD_KARG(dts)};
+                    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(d.m), CLGRAD_KARG(doff), CLGRAD_KARG(s.m),
+                                                  CLGRAD_KARG(soff), CLGRAD_KARG(st_), CLGRAD_KARG(sb), CLGRAD_KARG(si),
+                                                  CLGRAD_KARG(Tl), CLGRAD_KARG(Bl), CLGRAD_KARG(Il), CLGRAD_KARG(dts));
                     size_t wg = clgrad__wg_1d(ctx), global[3] = {(size_t)I, (size_t)Bl, (size_t)Tl};
                     size_t local[3] = {(size_t)I < wg ? (size_t)I : wg, 1, 1};
-                    st = clgrad__launch(ctx, FAMILY, opts(ctx), "rnn_gather_f32", 3, global, local, NARGS(a), a);
+                    st = clgrad__launch(ctx, FAMILY, NULL, "rnn_gather_f32", 3, global, local, a);
                 }
         }
     }
@@ -298,14 +295,9 @@ clgrad_status clgrad__rnn_proj(clgrad_tensor *x, clgrad_tensor *w_in, clgrad_ten
     if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 3, yshape, &k[2]);
     clgrad_tensor *xc = k[0], *w = k[1], *y = k[2];
     if (st == CLGRAD_OK) st = mm(ctx, 0, 1, T * B, G, I, 0.0f, at(xc, 0), I, at(w, 0), I, at(y, 0), G);
-    if (st == CLGRAD_OK && clgrad__grad_needed(2, in)) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, "rnn_proj", proj_backward, 2, in, &nd);
-        if (st == CLGRAD_OK) {
-            clgrad__node_save(nd, 0, xc);
-            clgrad__node_save(nd, 1, w);
-            nd->i[0] = T, nd->i[1] = B, nd->i[2] = I, nd->i[3] = G;
-        }
+    if (st == CLGRAD_OK) {
+        proj_state s = {T, B, I, G};
+        st = clgrad__record(y, &clgrad__op_rnn_proj, 2, in, &s, 2, k);
     }
     if (st == CLGRAD_OK) {
         *out = y;
@@ -321,7 +313,8 @@ clgrad_status clgrad__rnn_proj(clgrad_tensor *x, clgrad_tensor *w_in, clgrad_ten
 static clgrad_status lstm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_context *ctx = gy->ctx;
-    int64_t T = nd->i[0], B = nd->i[1], H = nd->i[2], BH = B * H, GH = 4 * H;
+    const seq_state *s = CLGRAD__NODE_STATE(nd, seq_state);
+    int64_t T = s->T, B = s->B, H = s->H, BH = B * H, GH = 4 * H;
     clgrad_tensor *y = nd->saved[0], *gs = nd->saved[1], *cs = nd->saved[2], *w = nd->saved[3], *hc0 = nd->saved[4];
     mat h0 = hc0 ? at(hc0, 0) : at(y, 0), c0 = hc0 ? at(hc0, BH) : at(y, 0);
     int64_t gshape[3] = {T, B, GH}, sshape[3] = {2, B, H};
@@ -335,17 +328,19 @@ static clgrad_status lstm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_t
         mat gsm = at(gs, s * B * GH), cm = at(cs, s * BH), dgm = at(dg, s * B * GH);
         mat cp = s > 0 ? at(cs, (s - 1) * BH) : hc0 ? c0 : cm;
         cl_long Hl = H, Bl = B;
-        clgrad__karg a[] = {CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off), CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off),
-                            CLGRAD_KARG(has_dh), CLGRAD_KARG(dcin.m), CLGRAD_KARG(dcin.off), CLGRAD_KARG(gsm.m),
-                            CLGRAD_KARG(gsm.off), CLGRAD_KARG(cm.m), CLGRAD_KARG(cm.off), CLGRAD_KARG(cp.m),
-                            CLGRAD_KARG(cp.off), CLGRAD_KARG(has_c), CLGRAD_KARG(dgm.m), CLGRAD_KARG(dgm.off),
-                            CLGRAD_KARG(dcm.m), CLGRAD_KARG(dcm.off), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl)};
-        st = cell(ctx, "lstm_bwd_f32", H, B, NARGS(a), a);
+        clgrad__kargs a = CLGRAD_ARGS(
+            CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off), CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off), CLGRAD_KARG(has_dh),
+            CLGRAD_KARG(dcin.m), CLGRAD_KARG(dcin.off), CLGRAD_KARG(gsm.m), CLGRAD_KARG(gsm.off), CLGRAD_KARG(cm.m),
+            CLGRAD_KARG(cm.off), CLGRAD_KARG(cp.m), CLGRAD_KARG(cp.off), CLGRAD_KARG(has_c), CLGRAD_KARG(dgm.m),
+            CLGRAD_KARG(dgm.off), CLGRAD_KARG(dcm.m), CLGRAD_KARG(dcm.off), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
+        st = cell(ctx, "lstm_bwd_f32", H, B, a);
         if (st == CLGRAD_OK && (s > 0 || nd->needs_grad[3]))
             st = mm(ctx, 0, 0, B, H, GH, 0.0f, dgm, GH, at(w, 0), H, dhm, H);
     }
     return finish_backward(ctx, nd, st, T, B, H, GH, dg, y, hc0 ? &h0 : NULL, t, gx);
 }
+
+CLGRAD__OP_DEFINE(lstm_seq, "clgrad__lstm_seq", lstm_backward, seq_state);
 
 clgrad_status clgrad__lstm_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_tensor *bias_in,
                                clgrad_tensor *hc0_in, clgrad_tensor **out)
@@ -373,15 +368,15 @@ clgrad_status clgrad__lstm_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad
         if (has_rec) st = mm(ctx, 0, 1, B, GH, H, 0.0f, hp, H, at(w, 0), H, gm, GH);
         if (st != CLGRAD_OK) break;
         cl_long clast = s == T - 1 ? (cl_long)(y->offset + T * BH) : -1, Hl = H, Bl = B;
-        clgrad__karg a[] = {CLGRAD_KARG(gm.m),  CLGRAD_KARG(gm.off), CLGRAD_KARG(xm.m),    CLGRAD_KARG(xm.off),
-                            CLGRAD_KARG(has_rec), CLGRAD_KARG(bm.m), CLGRAD_KARG(bm.off),  CLGRAD_KARG(has_bias),
-                            CLGRAD_KARG(cp.m),  CLGRAD_KARG(cp.off), CLGRAD_KARG(has_c),   CLGRAD_KARG(cm.m),
-                            CLGRAD_KARG(cm.off), CLGRAD_KARG(ym.m),  CLGRAD_KARG(ym.off),  CLGRAD_KARG(clast),
-                            CLGRAD_KARG(Hl),    CLGRAD_KARG(Bl)};
-        st = cell(ctx, "lstm_fwd_f32", H, B, NARGS(a), a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(gm.m), CLGRAD_KARG(gm.off), CLGRAD_KARG(xm.m), CLGRAD_KARG(xm.off),
+                                      CLGRAD_KARG(has_rec), CLGRAD_KARG(bm.m), CLGRAD_KARG(bm.off),
+                                      CLGRAD_KARG(has_bias), CLGRAD_KARG(cp.m), CLGRAD_KARG(cp.off), CLGRAD_KARG(has_c),
+                                      CLGRAD_KARG(cm.m), CLGRAD_KARG(cm.off), CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off),
+                                      CLGRAD_KARG(clast), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
+        st = cell(ctx, "lstm_fwd_f32", H, B, a);
     }
     clgrad_tensor *sv[4] = {gs, cs, w, hc0};
-    if (st == CLGRAD_OK) st = record(y, "lstm_seq", lstm_backward, 4, in, sv, 4, T, B, H, 0);
+    if (st == CLGRAD_OK) st = record_seq(y, &clgrad__op_lstm_seq, in, sv, 4, (seq_state){T, B, H, 0});
     if (st == CLGRAD_OK) {
         *out = y;
         k[0] = NULL;
@@ -398,7 +393,8 @@ clgrad_status clgrad__lstm_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad
 static clgrad_status gru_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_context *ctx = gy->ctx;
-    int64_t T = nd->i[0], B = nd->i[1], H = nd->i[2], BH = B * H, GH = 3 * H;
+    const seq_state *s = CLGRAD__NODE_STATE(nd, seq_state);
+    int64_t T = s->T, B = s->B, H = s->H, BH = B * H, GH = 3 * H;
     clgrad_tensor *y = nd->saved[0], *ss = nd->saved[1], *w = nd->saved[2], *h0t = nd->saved[3];
     mat h0 = h0t ? at(h0t, 0) : at(y, 0);
     int64_t gshape[3] = {T, B, GH}, sshape[2] = {B, H}, bshape[2] = {2, GH};
@@ -412,11 +408,12 @@ static clgrad_status gru_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_te
         mat gyr = at(gy, s * BH), dhm = at(dh, 0), sm = at(ss, s * B * 4 * H);
         mat hp = h_prev(y, h0t ? &h0 : NULL, s, BH, &has_h), dxm = at(dx, s * B * GH), dpm = at(dhp, s * B * GH);
         cl_long Hl = H, Bl = B;
-        clgrad__karg a[] = {CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off), CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off),
-                            CLGRAD_KARG(has_dh), CLGRAD_KARG(sm.m),   CLGRAD_KARG(sm.off), CLGRAD_KARG(hp.m),
-                            CLGRAD_KARG(hp.off), CLGRAD_KARG(has_h),  CLGRAD_KARG(dxm.m),  CLGRAD_KARG(dxm.off),
-                            CLGRAD_KARG(dpm.m),  CLGRAD_KARG(dpm.off), CLGRAD_KARG(Hl),    CLGRAD_KARG(Bl)};
-        st = cell(ctx, "gru_bwd_f32", H, B, NARGS(a), a);
+        clgrad__kargs a =
+            CLGRAD_ARGS(CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off), CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off),
+                        CLGRAD_KARG(has_dh), CLGRAD_KARG(sm.m), CLGRAD_KARG(sm.off), CLGRAD_KARG(hp.m),
+                        CLGRAD_KARG(hp.off), CLGRAD_KARG(has_h), CLGRAD_KARG(dxm.m), CLGRAD_KARG(dxm.off),
+                        CLGRAD_KARG(dpm.m), CLGRAD_KARG(dpm.off), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
+        st = cell(ctx, "gru_bwd_f32", H, B, a);
         if (st == CLGRAD_OK && (s > 0 || nd->needs_grad[3]))
             st = mm(ctx, 0, 0, B, H, GH, 1.0f, dpm, GH, at(w, 0), H, dhm, H);
     }
@@ -434,6 +431,8 @@ static clgrad_status gru_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_te
     hand_out(nd, t, slot, 5, gx);
     return CLGRAD_OK;
 }
+
+CLGRAD__OP_DEFINE(gru_seq, "clgrad__gru_seq", gru_backward, seq_state);
 
 clgrad_status clgrad__gru_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_tensor *bias_in,
                               clgrad_tensor *h0_in, clgrad_tensor **out)
@@ -460,15 +459,15 @@ clgrad_status clgrad__gru_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_
         if (has_rec) st = mm(ctx, 0, 1, B, GH, H, 0.0f, hp, H, at(w, 0), H, pm, GH);
         if (st != CLGRAD_OK) break;
         cl_long Hl = H, Bl = B;
-        clgrad__karg a[] = {CLGRAD_KARG(pm.m), CLGRAD_KARG(pm.off), CLGRAD_KARG(has_rec), CLGRAD_KARG(bm.m),
-                            CLGRAD_KARG(bm.off), CLGRAD_KARG(has_bias), CLGRAD_KARG(xm.m), CLGRAD_KARG(xm.off),
-                            CLGRAD_KARG(hp.m), CLGRAD_KARG(hp.off), CLGRAD_KARG(has_rec), CLGRAD_KARG(sm.m),
-                            CLGRAD_KARG(sm.off), CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off), CLGRAD_KARG(Hl),
-                            CLGRAD_KARG(Bl)};
-        st = cell(ctx, "gru_fwd_f32", H, B, NARGS(a), a);
+        clgrad__kargs a =
+            CLGRAD_ARGS(CLGRAD_KARG(pm.m), CLGRAD_KARG(pm.off), CLGRAD_KARG(has_rec), CLGRAD_KARG(bm.m),
+                        CLGRAD_KARG(bm.off), CLGRAD_KARG(has_bias), CLGRAD_KARG(xm.m), CLGRAD_KARG(xm.off),
+                        CLGRAD_KARG(hp.m), CLGRAD_KARG(hp.off), CLGRAD_KARG(has_rec), CLGRAD_KARG(sm.m),
+                        CLGRAD_KARG(sm.off), CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
+        st = cell(ctx, "gru_fwd_f32", H, B, a);
     }
     clgrad_tensor *sv[3] = {ss, w, h0t};
-    if (st == CLGRAD_OK) st = record(y, "gru_seq", gru_backward, 4, in, sv, 3, T, B, H, 0);
+    if (st == CLGRAD_OK) st = record_seq(y, &clgrad__op_gru_seq, in, sv, 3, (seq_state){T, B, H, 0});
     if (st == CLGRAD_OK) {
         *out = y;
         k[0] = NULL;
@@ -484,8 +483,9 @@ clgrad_status clgrad__gru_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_
 static clgrad_status rnn_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_context *ctx = gy->ctx;
-    int64_t T = nd->i[0], B = nd->i[1], H = nd->i[2], BH = B * H;
-    cl_int relu = (cl_int)nd->i[3];
+    const seq_state *s = CLGRAD__NODE_STATE(nd, seq_state);
+    int64_t T = s->T, B = s->B, H = s->H, BH = B * H;
+    cl_int relu = s->relu;
     clgrad_tensor *y = nd->saved[0], *w = nd->saved[1], *h0t = nd->saved[2];
     mat h0 = h0t ? at(h0t, 0) : at(y, 0);
     int64_t gshape[3] = {T, B, H}, sshape[2] = {B, H};
@@ -497,15 +497,18 @@ static clgrad_status rnn_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_te
         cl_int has_dh = s < T - 1;
         mat gyr = at(gy, s * BH), dhm = at(dh, 0), ym = at(y, s * BH), dgm = at(dg, s * BH);
         cl_long Hl = H, Bl = B;
-        clgrad__karg a[] = {CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off), CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off),
-                            CLGRAD_KARG(has_dh), CLGRAD_KARG(ym.m),   CLGRAD_KARG(ym.off), CLGRAD_KARG(dgm.m),
-                            CLGRAD_KARG(dgm.off), CLGRAD_KARG(relu),  CLGRAD_KARG(Hl),     CLGRAD_KARG(Bl)};
-        st = cell(ctx, "rnn_bwd_f32", H, B, NARGS(a), a);
+        clgrad__kargs a =
+            CLGRAD_ARGS(CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off), CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off),
+                        CLGRAD_KARG(has_dh), CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off), CLGRAD_KARG(dgm.m),
+                        CLGRAD_KARG(dgm.off), CLGRAD_KARG(relu), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
+        st = cell(ctx, "rnn_bwd_f32", H, B, a);
         if (st == CLGRAD_OK && (s > 0 || nd->needs_grad[3]))
             st = mm(ctx, 0, 0, B, H, H, 0.0f, dgm, H, at(w, 0), H, dhm, H);
     }
     return finish_backward(ctx, nd, st, T, B, H, H, dg, y, h0t ? &h0 : NULL, t, gx);
 }
+
+CLGRAD__OP_DEFINE(rnn_seq, "clgrad__rnn_seq", rnn_backward, seq_state);
 
 clgrad_status clgrad__rnn_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_tensor *bias_in,
                               clgrad_tensor *h0_in, int relu, clgrad_tensor **out)
@@ -530,14 +533,14 @@ clgrad_status clgrad__rnn_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_
         if (has_rec) st = mm(ctx, 0, 1, B, H, H, 0.0f, hp, H, at(w, 0), H, pm, H);
         if (st != CLGRAD_OK) break;
         cl_long Hl = H, Bl = B;
-        clgrad__karg a[] = {CLGRAD_KARG(pm.m), CLGRAD_KARG(pm.off), CLGRAD_KARG(has_rec), CLGRAD_KARG(xm.m),
-                            CLGRAD_KARG(xm.off), CLGRAD_KARG(bm.m), CLGRAD_KARG(bm.off), CLGRAD_KARG(has_bias),
-                            CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off), CLGRAD_KARG(act), CLGRAD_KARG(Hl),
-                            CLGRAD_KARG(Bl)};
-        st = cell(ctx, "rnn_fwd_f32", H, B, NARGS(a), a);
+        clgrad__kargs a =
+            CLGRAD_ARGS(CLGRAD_KARG(pm.m), CLGRAD_KARG(pm.off), CLGRAD_KARG(has_rec), CLGRAD_KARG(xm.m),
+                        CLGRAD_KARG(xm.off), CLGRAD_KARG(bm.m), CLGRAD_KARG(bm.off), CLGRAD_KARG(has_bias),
+                        CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off), CLGRAD_KARG(act), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
+        st = cell(ctx, "rnn_fwd_f32", H, B, a);
     }
     clgrad_tensor *sv[2] = {w, h0t};
-    if (st == CLGRAD_OK) st = record(y, "rnn_seq", rnn_backward, 4, in, sv, 2, T, B, H, act);
+    if (st == CLGRAD_OK) st = record_seq(y, &clgrad__op_rnn_seq, in, sv, 2, (seq_state){T, B, H, act});
     if (st == CLGRAD_OK) {
         *out = y;
         k[0] = NULL;

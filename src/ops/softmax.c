@@ -2,9 +2,10 @@
  * fused kernel launch (cl/softmax.cl): row max, sum and output in one pass over the row's
  * lanes, in the fixed reduction order of the reduction engine, so results are
  * deterministic whichever kernel runs them. */
+#include "ops/ops.h"
 #include "ops/reduce.h"
 
-#include "tensor/node.h"
+#include "ops/op_table.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,10 @@
 #define SMX_SHORT 16 /* CPUs: rows shorter than this go in vector lanes */
 
 enum { SMX_SOFTMAX = 0, SMX_LOG_SOFTMAX = 1, SMX_SOFTMAX_BWD = 2, SMX_LOG_SOFTMAX_BWD = 3 };
+/* what cl/softmax.cl calls them (-DSMX_OP_<name>) */
+static const char *const smx_op_names[] = {[SMX_SOFTMAX] = "SOFTMAX", [SMX_LOG_SOFTMAX] = "LOG_SOFTMAX",
+                                           [SMX_SOFTMAX_BWD] = "SOFTMAX_BWD",
+                                           [SMX_LOG_SOFTMAX_BWD] = "LOG_SOFTMAX_BWD"};
 enum { PATH_AUTO = 0, PATH_ITEM, PATH_WG, PATH_COL };
 
 /* (O, L, I) around axis d of shape. */
@@ -49,15 +54,17 @@ static size_t item_local(const clgrad_context *ctx, cl_long rows)
     return local;
 }
 
-/* Vector width for the kernels that process rows in vector lanes: wide on CPUs (explicit
- * vectors are how their compilers use SIMD), narrow on GPUs (registers). All widths give
- * the same bits. CLGRAD_SOFTMAX_VW=4|8|16 overrides it on every device. */
+/* Vector width for the kernels that process rows in vector lanes: the tuning row's smx_vw
+ * (wide on CPUs: explicit vectors are how their compilers use SIMD), else the kernel's
+ * narrow width (GPUs: registers). All widths give the same bits. CLGRAD_SOFTMAX_VW=4|8|16
+ * overrides it on every device. */
 static int vec_width(const clgrad_context *ctx, int gpu_width)
 {
     const char *v = clgrad__getenv("CLGRAD_SOFTMAX_VW");
     int w = v ? atoi(v) : 0;
     if (w == 4 || w == 8 || w == 16) return w;
-    return ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU ? 16 : gpu_width;
+    int tuned = clgrad__ops_tuning(ctx)->smx_vw;
+    return tuned > 0 ? tuned : gpu_width;
 }
 
 /* out (contiguous, offset 0) = op over the rows of the contiguous (O, L, I) views a and b
@@ -68,9 +75,8 @@ static clgrad_status smx_run(clgrad_context *ctx, int op, clgrad_tensor *out, cl
     cl_long rows = O * I;
     if (rows == 0 || L == 0) return CLGRAD_OK;
     if (!b) b = a;
-    clgrad_device_kind kind = ctx->dev.info.kind;
-    int gpu = kind == CLGRAD_DEVICE_KIND_GPU_DISCRETE || kind == CLGRAD_DEVICE_KIND_GPU_INTEGRATED ||
-              ctx->dev.info.local_mem_kind == CLGRAD_LOCAL_MEM_LOCAL;
+    /* the tuning row's choice, or any device with on-chip local memory (a capability) */
+    int gpu = clgrad__ops_tuning(ctx)->smx_wg || ctx->dev.info.local_mem_kind == CLGRAD_LOCAL_MEM_LOCAL;
     int path = forced_path();
     if (path == PATH_ITEM && I != 1) path = PATH_AUTO;
     if (path == PATH_AUTO) {
@@ -81,10 +87,13 @@ static clgrad_status smx_run(clgrad_context *ctx, int op, clgrad_tensor *out, cl
         else if (I == 1 && L >= SMX_SHORT) path = PATH_ITEM;
         else path = PATH_COL;
     }
-    char opts[64];
-    clgrad__karg args[9] = {CLGRAD_KARG(out->buf->mem), CLGRAD_KARG_T(a), CLGRAD_KARG_T(b)};
+    char opcode[40], opts[96];
+    clgrad__op_code_option(opcode, sizeof opcode, "SMX_OP", smx_op_names,
+                           sizeof smx_op_names / sizeof smx_op_names[0], op);
+    /* every softmax kernel starts with out, a and b; the tails differ per kernel */
+#define SMX_HEAD_ARGS CLGRAD_KARG(out->buf->mem), CLGRAD_KARG_T(a), CLGRAD_KARG_T(b)
     if (path == PATH_WG) {
-        snprintf(opts, sizeof opts, "-DSMX_OP=%d -DSMX_VW=1", op);
+        snprintf(opts, sizeof opts, "%s -DSMX_VW=1", opcode);
         clgrad__program_entry *pe;
         cl_kernel k;
         size_t wg_max;
@@ -93,35 +102,31 @@ static clgrad_status smx_run(clgrad_context *ctx, int op, clgrad_tensor *out, cl
         size_t W = SMX_LANES, lbytes = SMX_LANES * sizeof(cl_float);
         while (W > 1 && (W > wg_max || W > ctx->dev.info.max_work_group_size)) W /= 2;
         if (ctx->dev.info.local_mem_bytes == 0 || lbytes <= ctx->dev.info.local_mem_bytes) {
-            args[5] = CLGRAD_KARG(O);
-            args[6] = CLGRAD_KARG(L);
-            args[7] = CLGRAD_KARG(I);
-            args[8] = CLGRAD_KARG_LOCAL(lbytes);
             size_t global = (size_t)rows * W;
-            return clgrad__launch(ctx, FAMILY, opts, "smx_wg_f32", 1, &global, &W, 9, args);
+            return clgrad__launch(ctx, FAMILY, opts, "smx_wg_f32", 1, &global, &W,
+                                  CLGRAD_ARGS(SMX_HEAD_ARGS, CLGRAD_KARG(O), CLGRAD_KARG(L), CLGRAD_KARG(I),
+                                              CLGRAD_KARG_LOCAL(lbytes)));
         }
         path = I == 1 ? PATH_ITEM : PATH_COL; /* too little local memory: same results */
     }
     if (path == PATH_ITEM) {
         int vw = vec_width(ctx, 4);
         if (vw > 8 && L < 2 * SMX_LANES) vw = 8; /* short rows gain nothing from wider */
-        snprintf(opts, sizeof opts, "-DSMX_OP=%d -DSMX_VW=%d", op, vw);
+        snprintf(opts, sizeof opts, "%s -DSMX_VW=%d", opcode, vw);
         size_t global = (size_t)rows, local = item_local(ctx, rows);
-        args[5] = CLGRAD_KARG(rows);
-        args[6] = CLGRAD_KARG(L);
-        return clgrad__launch(ctx, FAMILY, opts, "smx_row_item_f32", 1, &global, &local, 7, args);
+        return clgrad__launch(ctx, FAMILY, opts, "smx_row_item_f32", 1, &global, &local,
+                              CLGRAD_ARGS(SMX_HEAD_ARGS, CLGRAD_KARG(rows), CLGRAD_KARG(L)));
     }
     /* rows in vector lanes: adjacent columns (I > 1) or whole short rows gathered (I == 1) */
     int gather = I == 1;
     int vw = gpu ? 1 : vec_width(ctx, 1);
     while (!gather && vw > 4 && vw / 2 >= I) vw /= 2;
     cl_long groups = gather ? (O + vw - 1) / vw : O * ((I + vw - 1) / vw);
-    snprintf(opts, sizeof opts, "-DSMX_OP=%d -DSMX_VW=%d -DSMX_GATHER=%d", op, vw, gather);
+    snprintf(opts, sizeof opts, "%s -DSMX_VW=%d -DSMX_GATHER=%d", opcode, vw, gather);
     size_t global = (size_t)groups, local = item_local(ctx, groups);
-    args[5] = CLGRAD_KARG(O);
-    args[6] = CLGRAD_KARG(L);
-    args[7] = CLGRAD_KARG(I);
-    return clgrad__launch(ctx, FAMILY, opts, "smx_col_f32", 1, &global, &local, 8, args);
+    return clgrad__launch(ctx, FAMILY, opts, "smx_col_f32", 1, &global, &local,
+                          CLGRAD_ARGS(SMX_HEAD_ARGS, CLGRAD_KARG(O), CLGRAD_KARG(L), CLGRAD_KARG(I)));
+#undef SMX_HEAD_ARGS
 }
 
 clgrad_status clgrad__softmax_fwd(clgrad_tensor *x, int d, int log, clgrad_tensor **out)
@@ -140,10 +145,15 @@ clgrad_status clgrad__softmax_fwd(clgrad_tensor *x, int d, int log, clgrad_tenso
     return st;
 }
 
+/* The axis softmax ran along (normalised); the kind is the descriptor. */
+typedef struct softmax_state {
+    int axis;
+} softmax_state;
+
 static clgrad_status softmax_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_tensor *x = nd->inputs[0], *y = nd->saved[0], *g = NULL, *dx = NULL;
-    int d = (int)nd->i[0], log = (int)nd->i[1];
+    int d = CLGRAD__NODE_STATE(nd, softmax_state)->axis, log = nd->op == &clgrad__op_log_softmax;
     cl_long O, L, I;
     split(x->ndim, x->shape, d, &O, &L, &I);
     clgrad_status st = clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, x->ndim, x->shape, &dx);
@@ -154,6 +164,9 @@ static clgrad_status softmax_backward(clgrad__node *nd, clgrad_tensor *gy, clgra
     else gx[0] = dx;
     return st;
 }
+
+CLGRAD__OP_DEFINE(softmax, "clgrad_softmax", softmax_backward, softmax_state);
+CLGRAD__OP_DEFINE(log_softmax, "clgrad_log_softmax", softmax_backward, softmax_state);
 
 static clgrad_status softmax_public(const char *fn, clgrad_tensor *x, int axis, int log, clgrad_tensor **out)
 {
@@ -171,17 +184,12 @@ static clgrad_status softmax_public(const char *fn, clgrad_tensor *x, int axis, 
     CLGRAD_TRY(clgrad__softmax_fwd(x, d, log, &y));
     clgrad_status st = CLGRAD_OK;
     if (clgrad__grad_needed(1, &x)) {
-        clgrad__node *nd;
-        st = clgrad__node_attach(y, log ? "log_softmax" : "softmax", softmax_backward, 1, &x, &nd);
-        if (st == CLGRAD_OK) {
-            nd->i[0] = d;
-            nd->i[1] = log;
-            /* a second handle on y's buffer: the node must not hold y itself */
-            clgrad_tensor *yv;
-            st = clgrad__tensor_view(y, y->ndim, y->shape, y->strides, y->offset, &yv);
-            if (st == CLGRAD_OK) clgrad__node_save(nd, 0, yv);
-            clgrad_tensor_release(yv);
-        }
+        /* a second handle on y's buffer: the node must not hold y itself */
+        softmax_state s = {d};
+        clgrad_tensor *yv;
+        st = clgrad__tensor_view(y, y->ndim, y->shape, y->strides, y->offset, &yv);
+        if (st == CLGRAD_OK) st = clgrad__record(y, log ? &clgrad__op_log_softmax : &clgrad__op_softmax, 1, &x, &s, 1, &yv);
+        clgrad_tensor_release(yv);
     }
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);

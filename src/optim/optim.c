@@ -3,6 +3,7 @@
  * so a checkpoint can be loaded before the first step) and per-parameter step counts; each
  * step launches one fused update kernel per parameter inside a no-grad scope. */
 #include "optim/optim.h"
+#include "tensor/tensor.h" /* p->node: a leaf check */
 
 #include <math.h>
 #include <stdio.h>

@@ -47,6 +47,36 @@ static const tiled_row gemm_tiled_rows[] = {
     {{0, 0, NULL, NULL, 0}, {16, 16, 8, 4, 4, 1}}, /* default: 16 work-items, 1.1 KB */
 };
 
+typedef struct variant_row {
+    clgrad__tuning_match match;
+    clgrad__gemm_variant_params p;
+} variant_row;
+
+/* The GEMM variant: the tiled one on GPUs (whatever local memory they report) and on other
+ * non-CPU devices with on-chip local memory, the CPU one elsewhere. */
+static const variant_row gemm_variant_rows[] = {
+    /* kinds                               local                              tiled */
+    {{ANY_GPU, 0, NULL, NULL, 0}, {1}},
+    {{KIND(CLGRAD_DEVICE_KIND_CPU), 0, NULL, NULL, 0}, {0}},
+    {{0, 1u << CLGRAD_LOCAL_MEM_LOCAL, NULL, NULL, 0}, {1}},
+    {{0, 0, NULL, NULL, 0}, {0}}, /* default */
+};
+
+typedef struct ops_row {
+    clgrad__tuning_match match;
+    clgrad__ops_params p;
+} ops_row;
+
+/* The other op families. CPUs want wide vectors and a work-item per row or plane (their
+ * compilers vectorise a work-item's loop); GPUs want narrow vectors and coalesced
+ * work-groups (wide private arrays spill there). */
+static const ops_row ops_rows[] = {
+    /* kinds                            wg  vw rows colwg rlong rwg swg svw nll sumcw */
+    {{KIND(CLGRAD_DEVICE_KIND_CPU), 0, NULL, NULL, 0}, {64, 8, 1, 0, 1, 8, 0, 16, 1, 16}},
+    {{ANY_GPU, 0, NULL, NULL, 0}, {256, 4, 0, 1, 0, 0, 1, 0, 0, 1}},
+    {{0, 0, NULL, NULL, 0}, {256, 4, 0, 0, 0, 8, 0, 0, 1, 1}}, /* default: accelerators, others */
+};
+
 static int contains_nocase(const char *hay, const char *needle)
 {
     size_t n = strlen(needle);
@@ -87,6 +117,16 @@ const clgrad__gemm_cpu_params *clgrad__tuning_gemm_cpu(const clgrad__tuning_devi
 const clgrad__gemm_tiled_params *clgrad__tuning_gemm_tiled(const clgrad__tuning_device *d, int *row)
 {
     LOOKUP(gemm_tiled_rows, d, row);
+}
+
+const clgrad__gemm_variant_params *clgrad__tuning_gemm_variant(const clgrad__tuning_device *d, int *row)
+{
+    LOOKUP(gemm_variant_rows, d, row);
+}
+
+const clgrad__ops_params *clgrad__tuning_ops(const clgrad__tuning_device *d, int *row)
+{
+    LOOKUP(ops_rows, d, row);
 }
 
 size_t clgrad__tuning_gemm_tiled_wg(const clgrad__gemm_tiled_params *p)

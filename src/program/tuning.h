@@ -39,10 +39,34 @@ typedef struct clgrad__gemm_tiled_params {
     int ts_m, ts_n, ts_k, wpt_m, wpt_n, pad;
 } clgrad__gemm_tiled_params;
 
+/* Which GEMM variant a device runs unless CLGRAD_GEMM_VARIANT says otherwise. */
+typedef struct clgrad__gemm_variant_params {
+    int tiled; /* 1: the tiled variant (local-memory tiles), 0: the CPU variant */
+} clgrad__gemm_variant_params;
+
+/* The per-device choices of the op families other than GEMM. Every choice is a speed
+ * choice only: each variant gives the same bits. */
+typedef struct clgrad__ops_params {
+    int wg_1d;            /* work-group size of the simple 1-D kernels (clamped to the device's) */
+    int vw;               /* floats per work-item of the contiguous elementwise, activation and copy
+                           * kernels (-DEW_VW, -DAC_VW, -DCOPY_VW) */
+    int row_kernels;      /* conv and pool: a work-item per row or plane (im2col rows, plane copies
+                           * and sums, 2x2 max pooling) instead of the coalesced work-group kernels */
+    int red_colwg;        /* reduce: columns by a work-group per block of columns (reduce_colwg) */
+    int red_rows_long;    /* reduce: long rows in one work-item's vector lanes (else a work-group) */
+    int red_vec_wg;       /* reduce: work-group size of the vector kernels (0: wg_1d) */
+    int smx_wg;           /* softmax: a work-group per row, short rows included */
+    int smx_vw;           /* softmax: vector width of the row kernels (0: each kernel's narrow width) */
+    int nll_fused_smooth; /* cross entropy: the one-launch reduced loss with label smoothing too */
+    int sum_cw;           /* the ordered column sum: adjacent columns per work-item */
+} clgrad__ops_params;
+
 /* The first matching row of each table (never NULL: the last row matches everything).
  * *row, when not NULL, receives the row's index (for tools that print the choice). */
 const clgrad__gemm_cpu_params *clgrad__tuning_gemm_cpu(const clgrad__tuning_device *d, int *row);
 const clgrad__gemm_tiled_params *clgrad__tuning_gemm_tiled(const clgrad__tuning_device *d, int *row);
+const clgrad__gemm_variant_params *clgrad__tuning_gemm_variant(const clgrad__tuning_device *d, int *row);
+const clgrad__ops_params *clgrad__tuning_ops(const clgrad__tuning_device *d, int *row);
 
 /* The next smaller tiled parameter set after p failed a device limit: halves the larger
  * tile side (keeping it a multiple of its wpt), then the work per thread, then ts_k.

@@ -1,7 +1,9 @@
 /* Graph node creation and lifetime (see node.h). */
 #include "tensor/node.h"
 
+#include <assert.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* The depth of nested no-grad scopes: this layer's slot in the context (src/core/slot.c). */
 static const clgrad__slot_key grad_mode_key = {"gradient mode", sizeof(int), NULL};
@@ -42,8 +44,6 @@ void clgrad__node_free_saved(clgrad__node *n)
         clgrad_tensor_release(n->saved[i]);
         n->saved[i] = NULL;
     }
-    if (n->extra && n->free_extra) n->free_extra(n->extra);
-    n->extra = NULL;
     n->freed = 1;
 }
 
@@ -54,35 +54,46 @@ static void node_destroy(struct clgrad__node *n)
     free(n);
 }
 
-clgrad_status clgrad__node_attach(clgrad_tensor *out, const char *name, clgrad__backward_fn fn, int n,
-                                  clgrad_tensor *const *inputs, clgrad__node **node)
-{
-    if (node) *node = NULL;
-    if (n > CLGRAD__NODE_MAX_INPUTS)
-        return clgrad__fail(out->ctx, CLGRAD_ERR_INVALID_ARG, "%s: too many inputs for a graph node", name);
-    clgrad__node *nd = calloc(1, sizeof *nd);
-    if (!nd) return clgrad__fail(out->ctx, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory for a graph node", name);
-    nd->head.destroy = node_destroy;
-    nd->name = name;
-    nd->backward = fn;
-    nd->n_inputs = n;
-    for (int i = 0; i < n; i++) {
-        nd->inputs[i] = clgrad_tensor_retain(inputs[i]);
-        nd->needs_grad[i] = inputs[i] && inputs[i]->requires_grad;
-    }
-    nd->out_ndim = out->ndim;
-    for (int i = 0; i < out->ndim; i++) nd->out_shape[i] = out->shape[i];
-    if (out->node) ((struct clgrad__node_head *)out->node)->destroy(out->node);
-    out->node = nd;
-    out->requires_grad = 1;
-    if (node) *node = nd;
-    return CLGRAD_OK;
-}
-
-void clgrad__node_save(clgrad__node *n, int slot, clgrad_tensor *t)
+/* Saves t (retained) in slot. */
+static void node_save(clgrad__node *n, int slot, clgrad_tensor *t)
 {
     if (slot < 0 || slot >= CLGRAD__NODE_MAX_SAVED) return;
     clgrad_tensor_release(n->saved[slot]);
     n->saved[slot] = clgrad_tensor_retain(t);
     n->saved_version[slot] = t ? t->version : 0;
 }
+
+const void *clgrad__node_state(const clgrad__node *n, size_t size)
+{
+    assert(n->op->state_size == size); /* a backward rule reads its own op's struct */
+    (void)size;
+    return n->state.bytes;
+}
+
+clgrad_status clgrad__record(clgrad_tensor *out, const clgrad__op *op, int n, clgrad_tensor *const *inputs,
+                             const void *state, int n_saved, clgrad_tensor *const *saved)
+{
+    if (!clgrad__grad_needed(n, inputs)) return CLGRAD_OK;
+    if (n > CLGRAD__NODE_MAX_INPUTS || n_saved > CLGRAD__NODE_MAX_SAVED || op->state_size > CLGRAD__NODE_STATE_BYTES)
+        return clgrad__fail(out->ctx, CLGRAD_ERR_INVALID_ARG, "%s: too many inputs for a graph node", op->name);
+    clgrad__node *nd = calloc(1, sizeof *nd);
+    if (!nd) return clgrad__fail(out->ctx, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory for a graph node", op->name);
+    nd->head.destroy = node_destroy;
+    nd->op = op;
+    nd->name = op->name;
+    nd->n_inputs = n;
+    for (int i = 0; i < n; i++) {
+        nd->inputs[i] = clgrad_tensor_retain(inputs[i]);
+        nd->needs_grad[i] = inputs[i] && inputs[i]->requires_grad && !(op->no_grad_inputs >> i & 1u);
+    }
+    if (op->state_size) memcpy(nd->state.bytes, state, op->state_size);
+    for (int i = 0; i < n_saved; i++)
+        if (saved[i]) node_save(nd, i, saved[i]);
+    nd->out_ndim = out->ndim;
+    for (int i = 0; i < out->ndim; i++) nd->out_shape[i] = out->shape[i];
+    if (out->node) ((struct clgrad__node_head *)out->node)->destroy(out->node);
+    out->node = nd;
+    out->requires_grad = 1;
+    return CLGRAD_OK;
+}
+

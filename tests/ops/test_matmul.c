@@ -7,7 +7,7 @@
 #include "harness.h"
 #include "ref.h"
 
-#include "ops/matmul.h"
+#include "ops/gemm.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -527,6 +527,37 @@ START_TEST(tuning_tables_match_first_row)
 }
 END_TEST
 
+/* The non-GEMM rows: CPUs, GPUs and other devices each get their own choices, and an
+ * accelerator takes the tiled GEMM only when it has on-chip local memory. */
+START_TEST(tuning_ops_rows_follow_the_device_kind)
+{
+    clgrad_device_info cpu = fake_device(CLGRAD_DEVICE_KIND_CPU, CLGRAD_LOCAL_MEM_GLOBAL, "GenuineIntel", "Core i7");
+    clgrad_device_info gpu = fake_device(CLGRAD_DEVICE_KIND_GPU_DISCRETE, CLGRAD_LOCAL_MEM_LOCAL, "AMD", "gfx1030");
+    clgrad_device_info acc = fake_device(CLGRAD_DEVICE_KIND_ACCELERATOR, CLGRAD_LOCAL_MEM_LOCAL, "Acme", "A1");
+    clgrad_device_info acc_g = fake_device(CLGRAD_DEVICE_KIND_ACCELERATOR, CLGRAD_LOCAL_MEM_GLOBAL, "Acme", "A2");
+    clgrad__tuning_device d_cpu = {&cpu, 16}, d_gpu = {&gpu, 1}, d_acc = {&acc, 1}, d_acc_g = {&acc_g, 1};
+    const clgrad__ops_params *c = clgrad__tuning_ops(&d_cpu, NULL), *g = clgrad__tuning_ops(&d_gpu, NULL);
+    int row = -1;
+    const clgrad__ops_params *a = clgrad__tuning_ops(&d_acc, &row);
+    ck_assert_int_eq(c->wg_1d, 64);
+    ck_assert_int_eq(c->vw, 8);
+    ck_assert_int_eq(c->row_kernels, 1);
+    ck_assert_int_eq(c->sum_cw, 16);
+    ck_assert_int_eq(g->wg_1d, 256);
+    ck_assert_int_eq(g->vw, 4);
+    ck_assert_int_eq(g->red_colwg, 1);
+    ck_assert_int_eq(g->smx_wg, 1);
+    ck_assert_int_eq(g->nll_fused_smooth, 0);
+    ck_assert_int_eq(row, 2); /* the default row */
+    ck_assert_int_eq(a->red_colwg, 0);
+    ck_assert_int_eq(a->red_vec_wg, 8);
+    ck_assert_int_eq(clgrad__tuning_gemm_variant(&d_acc, NULL)->tiled, 1);
+    ck_assert_int_eq(clgrad__tuning_gemm_variant(&d_acc_g, NULL)->tiled, 0);
+    ck_assert_int_eq(clgrad__tuning_gemm_variant(&d_cpu, NULL)->tiled, 0);
+    ck_assert_int_eq(clgrad__tuning_gemm_variant(&d_gpu, NULL)->tiled, 1);
+}
+END_TEST
+
 START_TEST(tuning_shrink_reaches_one_work_item)
 {
     clgrad__gemm_tiled_params p = {128, 64, 16, 8, 4, 1};
@@ -564,6 +595,7 @@ static Suite *suite_ops_matmul(void)
     TCase *t = tcase_create("tuning");
     tcase_add_test(t, tuning_tables_match_first_row);
     tcase_add_test(t, tuning_shrink_reaches_one_work_item);
+    tcase_add_test(t, tuning_ops_rows_follow_the_device_kind);
     suite_add_tcase(s, t);
     TCase *p = tcase_create("provider");
     tcase_add_checked_fixture(p, th_setup, th_teardown);

@@ -247,14 +247,14 @@ START_TEST(oversized_launches_are_refused)
 {
     clgrad_context *ctx = make_ctx("off");
     size_t g2[2] = {1, 70000}, l2[2] = {1, 1}, g3[3] = {1, 1, 65536}, l3[3] = {1, 1, 1};
-    ck_assert_int_eq(clgrad__launch(ctx, "copy", NULL, "fill_f32", 2, g2, l2, 0, NULL), CLGRAD_ERR_UNSUPPORTED);
+    ck_assert_int_eq(clgrad__launch(ctx, "copy", NULL, "fill_f32", 2, g2, l2, CLGRAD_NO_ARGS), CLGRAD_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(clgrad_last_error(ctx), "dimension 1"));
-    ck_assert_int_eq(clgrad__launch(ctx, "copy", NULL, "fill_f32", 2, g2, NULL, 0, NULL), CLGRAD_ERR_UNSUPPORTED);
-    ck_assert_int_eq(clgrad__launch(ctx, "copy", NULL, "fill_f32", 3, g3, l3, 0, NULL), CLGRAD_ERR_UNSUPPORTED);
+    ck_assert_int_eq(clgrad__launch(ctx, "copy", NULL, "fill_f32", 2, g2, NULL, CLGRAD_NO_ARGS), CLGRAD_ERR_UNSUPPORTED);
+    ck_assert_int_eq(clgrad__launch(ctx, "copy", NULL, "fill_f32", 3, g3, l3, CLGRAD_NO_ARGS), CLGRAD_ERR_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(clgrad_last_error(ctx), "dimension 2"));
     if (sizeof(size_t) > 4) {
         size_t g1 = (size_t)0xffffffffu + 2, l1 = 1;
-        ck_assert_int_eq(clgrad__launch(ctx, "copy", NULL, "fill_f32", 1, &g1, &l1, 0, NULL), CLGRAD_ERR_UNSUPPORTED);
+        ck_assert_int_eq(clgrad__launch(ctx, "copy", NULL, "fill_f32", 1, &g1, &l1, CLGRAD_NO_ARGS), CLGRAD_ERR_UNSUPPORTED);
         ck_assert_ptr_nonnull(strstr(clgrad_last_error(ctx), "dimension 0"));
     }
     /* the per-dimension work-item limit and the 1-D size stay within the device's */

@@ -1,7 +1,8 @@
-/* Internal GEMM interface of the ops layer, used by matmul, convolution and anything else
- * that needs a matrix product on raw buffers. */
-#ifndef CLGRAD_SRC_OPS_MATMUL_H
-#define CLGRAD_SRC_OPS_MATMUL_H
+/* Internal GEMM interface of the ops layer (the providers in src/ops/gemm.c), used by
+ * clgrad_matmul (src/ops/matmul_api.c), convolution and anything else that needs a matrix
+ * product on raw buffers. */
+#ifndef CLGRAD_SRC_OPS_GEMM_H
+#define CLGRAD_SRC_OPS_GEMM_H
 
 #include "ops/ops.h"
 #include "program/tuning.h"

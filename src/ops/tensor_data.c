@@ -1,17 +1,26 @@
-/* Tensor creation and data movement: empty/zeros/full, host transfers (the only
- * synchronisation points), strided copies and contiguous(). */
+/* Tensor creation and data movement: empty/zeros/full/ones/arange, host transfers (the
+ * only synchronisation points), fills, strided copies, clone and contiguous(). Kernels in
+ * cl/copy.cl (the "copy" family). */
 #include "ops/ops.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define FAMILY "copy"
 
-/* One build of the family per device: the vector width of copy_vec_f32 is its only option. */
-static const char *family_options(const clgrad_context *ctx)
+/* One build of the family per device: the vector width of copy_vec_f32 (the tuning row's
+ * vw) is its only option. */
+typedef struct copy_options {
+    char s[24];
+} copy_options;
+
+static copy_options family_opts(const clgrad_context *ctx)
 {
-    return ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU ? "-DCOPY_VW=8" : "-DCOPY_VW=4";
+    copy_options o;
+    snprintf(o.s, sizeof o.s, "-DCOPY_VW=%d", clgrad__ops_tuning(ctx)->vw);
+    return o;
 }
 
 clgrad_status clgrad__fill(clgrad_tensor *dst, double value)
@@ -21,12 +30,12 @@ clgrad_status clgrad__fill(clgrad_tensor *dst, double value)
     if (clgrad__is_contiguous(dst)) {
         if (dst->dtype == CLGRAD_DTYPE_I32) {
             cl_int v = (cl_int)value;
-            clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(n), CLGRAD_KARG(v)};
-            return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "fill_i32", (size_t)n, 4, a);
+            clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dst), CLGRAD_KARG(n), CLGRAD_KARG(v));
+            return clgrad__launch_1d(dst->ctx, FAMILY, family_opts(dst->ctx).s, "fill_i32", (size_t)n, a);
         }
         cl_float v = (cl_float)value;
-        clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(n), CLGRAD_KARG(v)};
-        return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "fill_f32", (size_t)n, 4, a);
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dst), CLGRAD_KARG(n), CLGRAD_KARG(v));
+        return clgrad__launch_1d(dst->ctx, FAMILY, family_opts(dst->ctx).s, "fill_f32", (size_t)n, a);
     }
     if (dst->dtype == CLGRAD_DTYPE_I32) {
         /* int views: fill a contiguous temporary and copy it in */
@@ -40,8 +49,9 @@ clgrad_status clgrad__fill(clgrad_tensor *dst, double value)
     clgrad__geom g;
     clgrad__geom_of(dst, &g);
     cl_float v = (cl_float)value;
-    clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(g.shape), CLGRAD_KARG(g.stride), CLGRAD_KARG(n), CLGRAD_KARG(v)};
-    return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "fill_strided_f32", (size_t)n, 6, a);
+    clgrad__kargs a =
+        CLGRAD_ARGS(CLGRAD_KARG_T(dst), CLGRAD_KARG(g.shape), CLGRAD_KARG(g.stride), CLGRAD_KARG(n), CLGRAD_KARG(v));
+    return clgrad__launch_1d(dst->ctx, FAMILY, family_opts(dst->ctx).s, "fill_strided_f32", (size_t)n, a);
 }
 
 clgrad_status clgrad__copy(clgrad_tensor *dst, clgrad_tensor *src)
@@ -50,17 +60,17 @@ clgrad_status clgrad__copy(clgrad_tensor *dst, clgrad_tensor *src)
     if (n == 0) return CLGRAD_OK;
     if (clgrad__is_contiguous(dst) && clgrad__is_contiguous(src)) {
         /* a vectorised kernel: on CPU devices clEnqueueCopyBuffer is often one thread's memcpy */
-        const char *opts = family_options(dst->ctx);
-        int vw = dst->ctx->dev.info.kind == CLGRAD_DEVICE_KIND_CPU ? 8 : 4;
-        clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG_T(src), CLGRAD_KARG(n)};
-        return clgrad__launch_1d(dst->ctx, FAMILY, opts, "copy_vec_f32", (size_t)((n + vw - 1) / vw), 5, a);
+        int vw = clgrad__ops_tuning(dst->ctx)->vw;
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dst), CLGRAD_KARG_T(src), CLGRAD_KARG(n));
+        return clgrad__launch_1d(dst->ctx, FAMILY, family_opts(dst->ctx).s, "copy_vec_f32",
+                                 (size_t)((n + vw - 1) / vw), a);
     }
     clgrad__geom gd, gs;
     clgrad__geom_of(dst, &gd);
     clgrad__geom_of(src, &gs);
-    clgrad__karg a[] = {CLGRAD_KARG_T(dst), CLGRAD_KARG(gd.shape), CLGRAD_KARG(gd.stride),
-                        CLGRAD_KARG_T(src), CLGRAD_KARG(gs.shape), CLGRAD_KARG(gs.stride), CLGRAD_KARG(n)};
-    return clgrad__launch_1d(dst->ctx, FAMILY, family_options(dst->ctx), "copy_strided_f32", (size_t)n, 9, a);
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dst), CLGRAD_KARG(gd.shape), CLGRAD_KARG(gd.stride),
+                                  CLGRAD_KARG_T(src), CLGRAD_KARG(gs.shape), CLGRAD_KARG(gs.stride), CLGRAD_KARG(n));
+    return clgrad__launch_1d(dst->ctx, FAMILY, family_opts(dst->ctx).s, "copy_strided_f32", (size_t)n, a);
 }
 
 /* A new contiguous tensor holding x's values. */

@@ -6,7 +6,7 @@
  * not on-chip (CPUs) the operands are packed into panels chunk by chunk along K and a
  * register-blocked kernel with work-group size 1 runs over them; on GPUs one tiled kernel
  * reads the operands directly. Parameters come from the tables in src/program/tuning.c. */
-#include "ops/matmul.h"
+#include "ops/gemm.h"
 
 #include "clgrad_config.h"
 #include "core/file.h"
@@ -126,8 +126,8 @@ static clgrad_status tiled_fits(clgrad_context *ctx, const clgrad__gemm_tiled_pa
 
 int clgrad__gemm_default_tiled(const clgrad_device_info *d)
 {
-    if (d->kind == CLGRAD_DEVICE_KIND_GPU_DISCRETE || d->kind == CLGRAD_DEVICE_KIND_GPU_INTEGRATED) return 1;
-    return d->kind != CLGRAD_DEVICE_KIND_CPU && d->local_mem_kind == CLGRAD_LOCAL_MEM_LOCAL;
+    clgrad__tuning_device td = {d, 0};
+    return clgrad__tuning_gemm_variant(&td, NULL)->tiled;
 }
 
 static clgrad_status resolve_params(clgrad_context *ctx, gemm_state *s)
@@ -170,11 +170,11 @@ static clgrad_status gemm_scale(clgrad_context *ctx, gemm_state *s, const clgrad
     cl_int M = (cl_int)g->m, N = (cl_int)g->n, ldc = (cl_int)g->ldc;
     cl_float beta = g->beta;
     cl_long off = g->c_off, stride = g->c_bstride;
-    clgrad__karg a[] = {CLGRAD_KARG(M), CLGRAD_KARG(N), CLGRAD_KARG(beta), CLGRAD_KARG(g->c),
-                        CLGRAD_KARG(off), CLGRAD_KARG(ldc), CLGRAD_KARG(stride)};
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(M), CLGRAD_KARG(N), CLGRAD_KARG(beta), CLGRAD_KARG(g->c),
+                                  CLGRAD_KARG(off), CLGRAD_KARG(ldc), CLGRAD_KARG(stride));
     size_t global[3] = {(size_t)g->n, (size_t)g->m, (size_t)g->batch};
     size_t local[3] = {g->n >= 64 ? 64 : (size_t)g->n, 1, 1};
-    return clgrad__launch(ctx, FAMILY, s->opts, "matmul_scale_f32", 3, global, local, 7, a);
+    return clgrad__launch(ctx, FAMILY, s->opts, "matmul_scale_f32", 3, global, local, a);
 }
 
 static clgrad_status gemm_tiled(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g)
@@ -185,14 +185,15 @@ static clgrad_status gemm_tiled(clgrad_context *ctx, gemm_state *s, const clgrad
     cl_int lda = (cl_int)g->lda, ldb = (cl_int)g->ldb, ldc = (cl_int)g->ldc;
     cl_float alpha = g->alpha, beta = g->beta;
     cl_long oa = g->a_off, sa = g->a_bstride, ob = g->b_off, sb = g->b_bstride, oc = g->c_off, sc = g->c_bstride;
-    clgrad__karg a[] = {CLGRAD_KARG(M),   CLGRAD_KARG(N),    CLGRAD_KARG(K),  CLGRAD_KARG(alpha), CLGRAD_KARG(beta),
-                        CLGRAD_KARG(ta),  CLGRAD_KARG(g->a), CLGRAD_KARG(oa), CLGRAD_KARG(lda),   CLGRAD_KARG(sa),
-                        CLGRAD_KARG(tb),  CLGRAD_KARG(g->b), CLGRAD_KARG(ob), CLGRAD_KARG(ldb),   CLGRAD_KARG(sb),
-                        CLGRAD_KARG(g->c), CLGRAD_KARG(oc),  CLGRAD_KARG(ldc), CLGRAD_KARG(sc)};
+    clgrad__kargs a =
+        CLGRAD_ARGS(CLGRAD_KARG(M), CLGRAD_KARG(N), CLGRAD_KARG(K), CLGRAD_KARG(alpha), CLGRAD_KARG(beta),
+                    CLGRAD_KARG(ta), CLGRAD_KARG(g->a), CLGRAD_KARG(oa), CLGRAD_KARG(lda), CLGRAD_KARG(sa),
+                    CLGRAD_KARG(tb), CLGRAD_KARG(g->b), CLGRAD_KARG(ob), CLGRAD_KARG(ldb), CLGRAD_KARG(sb),
+                    CLGRAD_KARG(g->c), CLGRAD_KARG(oc), CLGRAD_KARG(ldc), CLGRAD_KARG(sc));
     size_t global[3] = {cdiv((size_t)g->n, (size_t)p->ts_n) * rt_n, cdiv((size_t)g->m, (size_t)p->ts_m) * rt_m,
                         (size_t)g->batch};
     size_t local[3] = {rt_n, rt_m, 1};
-    return clgrad__launch(ctx, FAMILY, s->opts, "matmul_tiled_f32", 3, global, local, 19, a);
+    return clgrad__launch(ctx, FAMILY, s->opts, "matmul_tiled_f32", 3, global, local, a);
 }
 
 /* Panels per packing work-item: about 4096 floats each, but at least 32 work-items. */
@@ -211,10 +212,11 @@ static clgrad_status pack(clgrad_context *ctx, gemm_state *s, const char *kernel
 {
     size_t pk = (size_t)s->cpu.pack_k, kper = (size_t)kl < pk ? (size_t)kl : pk, panels = cdiv((size_t)rows, w);
     cl_int ppi = pack_ppi(w, kper, panels, cdiv((size_t)kl, pk) * nb);
-    clgrad__karg a[] = {CLGRAD_KARG(rows), CLGRAD_KARG(kl),  CLGRAD_KARG(ppi),    CLGRAD_KARG(trans), CLGRAD_KARG(src),
-                        CLGRAD_KARG(off),  CLGRAD_KARG(ld),  CLGRAD_KARG(stride), CLGRAD_KARG(dst),   CLGRAD_KARG(dst_stride)};
+    clgrad__kargs a =
+        CLGRAD_ARGS(CLGRAD_KARG(rows), CLGRAD_KARG(kl), CLGRAD_KARG(ppi), CLGRAD_KARG(trans), CLGRAD_KARG(src),
+                    CLGRAD_KARG(off), CLGRAD_KARG(ld), CLGRAD_KARG(stride), CLGRAD_KARG(dst), CLGRAD_KARG(dst_stride));
     size_t global[3] = {cdiv((size_t)kl, pk), cdiv(panels, (size_t)ppi), nb};
-    return clgrad__launch(ctx, FAMILY, s->opts, kernel, 3, global, one3, 10, a);
+    return clgrad__launch(ctx, FAMILY, s->opts, kernel, 3, global, one3, a);
 }
 
 /* Micro-tiles per compute work-item: about 64 x 128 of C each, fewer while that leaves
@@ -276,13 +278,13 @@ static clgrad_status gemm_cpu(clgrad_context *ctx, gemm_state *s, const clgrad__
             cl_int kb = kl < 256 ? kl : 256;
             cl_long zero = 0, panel_a = (cl_long)kl * (cl_long)mr, panel_b = (cl_long)kl * (cl_long)nr;
             cl_long sap_use = shared_a ? 0 : sap, sbp_use = shared_b ? 0 : sbp, oc = g->c_off + (cl_long)b0 * sc;
-            clgrad__karg a[] = {CLGRAD_KARG(M),       CLGRAD_KARG(N),       CLGRAD_KARG(kl),      CLGRAD_KARG(kb),
-                                CLGRAD_KARG(tm),      CLGRAD_KARG(tn),      CLGRAD_KARG(alpha),   CLGRAD_KARG(beta),
-                                CLGRAD_KARG(ap->mem), CLGRAD_KARG(zero),    CLGRAD_KARG(panel_a), CLGRAD_KARG(sap_use),
-                                CLGRAD_KARG(bp->mem), CLGRAD_KARG(zero),    CLGRAD_KARG(panel_b), CLGRAD_KARG(sbp_use),
-                                CLGRAD_KARG(g->c),    CLGRAD_KARG(oc),      CLGRAD_KARG(ldc),     CLGRAD_KARG(sc)};
+            clgrad__kargs a = CLGRAD_ARGS(
+                CLGRAD_KARG(M), CLGRAD_KARG(N), CLGRAD_KARG(kl), CLGRAD_KARG(kb), CLGRAD_KARG(tm), CLGRAD_KARG(tn),
+                CLGRAD_KARG(alpha), CLGRAD_KARG(beta), CLGRAD_KARG(ap->mem), CLGRAD_KARG(zero), CLGRAD_KARG(panel_a),
+                CLGRAD_KARG(sap_use), CLGRAD_KARG(bp->mem), CLGRAD_KARG(zero), CLGRAD_KARG(panel_b),
+                CLGRAD_KARG(sbp_use), CLGRAD_KARG(g->c), CLGRAD_KARG(oc), CLGRAD_KARG(ldc), CLGRAD_KARG(sc));
             size_t global[3] = {cdiv(pm, (size_t)tm), cdiv(pn, (size_t)tn), nb};
-            st = clgrad__launch(ctx, FAMILY, s->opts, "matmul_cpu_f32", 3, global, one3, 20, a);
+            st = clgrad__launch(ctx, FAMILY, s->opts, "matmul_cpu_f32", 3, global, one3, a);
         }
     }
     /* in-order queue: a later user of these buffers runs after the launches above */
