@@ -1,0 +1,1059 @@
+/* Data for clgrad-train: IDX images of any size and channel count (a folder in the
+ * Fashion-MNIST layout, or an images file and a labels file), CSV tables (classification
+ * with integer or string labels, regression) and CSV time series cut into windows; the
+ * held-out validation and test sets; normalisation computed from the training samples; the
+ * label checks; the data report (also `clgrad-train inspect`); and the description of all
+ * that, stored in checkpoints so that evaluation reads new data the same way. */
+#include "train.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void data_desc_free(data_desc *d)
+{
+    for (int i = 0; i < d->n_class_names; i++) free(d->class_names[i]);
+    free(d->class_names);
+    free(d->mean);
+    free(d->std);
+    d->class_names = NULL;
+    d->mean = d->std = NULL;
+    d->n_class_names = 0;
+}
+
+void data_release(train_data *td)
+{
+    clgrad_dataset_release(td->train);
+    clgrad_dataset_release(td->val);
+    clgrad_dataset_release(td->test);
+    data_desc_free(&td->d);
+    memset(td, 0, sizeof *td);
+}
+
+static int is_dir(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int file_exists(const char *p)
+{
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && strcmp(s + a - b, suffix) == 0;
+}
+
+static int is_csv_name(const char *p)
+{
+    static const char *const ext[] = {".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt", ".txt.gz", ".data", NULL};
+    for (int i = 0; ext[i]; i++)
+        if (ends_with(p, ext[i])) return 1;
+    return 0;
+}
+
+/* dir/<prefix>-<kind>-idx<D>-ubyte[.gz] for D in 1..4; "" when none exists. */
+static void find_idx(char *buf, size_t cap, const char *dir, const char *prefix, const char *kind)
+{
+    for (int d = 1; d <= 4; d++)
+        for (int gz = 0; gz < 2; gz++) {
+            snprintf(buf, cap, "%s/%s-%s-idx%d-ubyte%s", dir, prefix, kind, d, gz ? ".gz" : "");
+            if (file_exists(buf)) return;
+        }
+    buf[0] = '\0';
+}
+
+static void err_lib(const char *what)
+{
+    fprintf(stderr, "clgrad-train: %s: %s\n", what, clgrad_last_error(NULL));
+}
+
+/* ---------------------------------------------------------------------------------------
+ * IDX
+ * ------------------------------------------------------------------------------------- */
+
+/* Loads images + labels; a 4-D file is read channels-last when asked, or (auto) when its
+ * last dimension looks like channels (1, 3 or 4) and its second does not. */
+static int load_idx_pair(const char *images, const char *labels, int *channels_last, clgrad_dataset **out)
+{
+    clgrad_dataset_opts o = {0};
+    o.channels_last = *channels_last > 0;
+    clgrad_status s = clgrad_dataset_load_idx(images, labels, &o, out);
+    if (s == CLGRAD_OK && *channels_last < 0) {
+        int64_t sh[CLGRAD_IDX_MAX_DIMS];
+        int nd = clgrad_dataset_sample_shape(*out, sh);
+        *channels_last = 0;
+        if (nd == 3 && (sh[2] == 1 || sh[2] == 3 || sh[2] == 4) && sh[0] > 4) {
+            clgrad_dataset_release(*out);
+            o.channels_last = *channels_last = 1;
+            s = clgrad_dataset_load_idx(images, labels, &o, out);
+        }
+    }
+    if (s != CLGRAD_OK) {
+        err_lib("cannot load the dataset (see --data)");
+        return TRAIN_EXIT_FAIL;
+    }
+    return 0;
+}
+
+/* Sample shape as the networks see it: (C, H, W) for images, (F) for vectors. */
+static int idx_shape(const clgrad_dataset *ds, const char *name, data_desc *d)
+{
+    int64_t sh[CLGRAD_IDX_MAX_DIMS];
+    int nd = clgrad_dataset_sample_shape(ds, sh);
+    if (nd == 1) {
+        d->sample_nd = 1, d->sample_shape[0] = sh[0];
+    } else if (nd == 2) {
+        d->sample_nd = 3, d->sample_shape[0] = 1, d->sample_shape[1] = sh[0], d->sample_shape[2] = sh[1];
+    } else if (nd == 3) {
+        d->sample_nd = 3;
+        memcpy(d->sample_shape, sh, 3 * sizeof *sh);
+    } else {
+        fprintf(stderr, "clgrad-train: %s: samples with %d dimensions; images are N x H x W, N x C x H x W or "
+                        "N x H x W x C (--layout nhwc)\n", name, nd);
+        return TRAIN_EXIT_FAIL;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * CSV
+ * ------------------------------------------------------------------------------------- */
+
+static int load_csv_table(const train_args *a, const data_desc *d, const char *path, clgrad_csv **t)
+{
+    clgrad_csv_opts o = {.delimiter = d->csv_delim, .header = (clgrad_csv_header)d->csv_header,
+                         .skip_lines = d->csv_skip};
+    (void)a;
+    if (clgrad_csv_load(path, &o, t) != CLGRAD_OK) {
+        fprintf(stderr, "clgrad-train: cannot load the CSV file: %s\n", clgrad_last_error(NULL));
+        if (strstr(clgrad_last_error(NULL), "skip_lines")) fprintf(stderr, "  (clgrad-train: --csv-skip 1)\n");
+        return TRAIN_EXIT_FAIL;
+    }
+    return 0;
+}
+
+static void col_name(const clgrad_csv *t, int c, char *buf, size_t cap)
+{
+    const char *n = clgrad_csv_name(t, c);
+    if (n) snprintf(buf, cap, "column %d '%s'", c, n);
+    else snprintf(buf, cap, "column %d", c);
+}
+
+/* One problem found in a table (all of them are collected for the report). */
+typedef struct table_issues {
+    int64_t missing, nonfinite, text;
+    char first[512]; /* the first problem, as a message */
+} table_issues;
+
+static void note_issue(table_issues *is, const clgrad_csv *t, const char *path, int64_t r, int c, clgrad_csv_value k)
+{
+    if (k == CLGRAD_CSV_MISSING) is->missing++;
+    else if (k == CLGRAD_CSV_NONFINITE) is->nonfinite++;
+    else is->text++;
+    if (is->first[0]) return;
+    char cn[300];
+    col_name(t, c, cn, sizeof cn);
+    snprintf(is->first, sizeof is->first, "%s: line %" PRId64 " (row %" PRId64 "), %s: %s%s%s", path,
+             clgrad_csv_line(t, r), r, cn,
+             k == CLGRAD_CSV_MISSING ? "a missing value" : k == CLGRAD_CSV_NONFINITE ? "a non-finite value '" :
+                                                                                       "not a number: '",
+             k == CLGRAD_CSV_MISSING ? "" : clgrad_csv_cell(t, r, c), k == CLGRAD_CSV_MISSING ? "" : "'");
+}
+
+static int cmp_str(const void *x, const void *y) { return strcmp(*(char *const *)x, *(char *const *)y); }
+
+/* Class of a target cell: integer labels as they are, string labels through d's names
+ * (sorted, so the same file gives the same classes). -1: not a class (message printed). */
+static int label_of(const clgrad_csv *t, const data_desc *d, const char *path, int64_t r, int32_t *out)
+{
+    const char *cell = clgrad_csv_cell(t, r, d->target_col);
+    char cn[300];
+    col_name(t, d->target_col, cn, sizeof cn);
+    if (d->n_class_names) {
+        char *key = (char *)cell;
+        char **hit = bsearch(&key, d->class_names, (size_t)d->n_class_names, sizeof(char *), cmp_str);
+        if (!hit) {
+            fprintf(stderr, "clgrad-train: %s: line %" PRId64 ", %s: label '%s' is not one of the %d classes the "
+                            "network was trained on\n", path, clgrad_csv_line(t, r), cn, cell, d->n_class_names);
+            return -1;
+        }
+        *out = (int32_t)(hit - d->class_names);
+        return 0;
+    }
+    double v;
+    clgrad_csv_value k = clgrad_csv_number(t, r, d->target_col, &v);
+    if (k != CLGRAD_CSV_NUMBER || v != floor(v) || v < 0 || v > 1e9) {
+        fprintf(stderr, "clgrad-train: %s: line %" PRId64 ", %s: label '%s' is not a class: classes are whole "
+                        "numbers >= 0 or names%s\n", path, clgrad_csv_line(t, r), cn, cell,
+                k == CLGRAD_CSV_NUMBER && v != floor(v) ? " (for a numeric target use --task regress)" : "");
+        return -1;
+    }
+    *out = (int32_t)v;
+    return 0;
+}
+
+/* Decides the columns: the target (--target, else the last column) and the features (all
+ * others). For a table without the target column (predict), all columns are features. */
+static int csv_columns(const clgrad_csv *t, data_desc *d, const char *path, int need_target)
+{
+    int cols = clgrad_csv_cols(t);
+    const char *tg = d->target[0] ? d->target : "-1";
+    d->target_col = clgrad_csv_find(t, tg);
+    if (d->target_col < 0) {
+        fprintf(stderr, "clgrad-train: %s: no column '%s' (--target takes a header name or a column number; the "
+                        "file has %d columns%s)\n", path, tg, cols, clgrad_csv_name(t, 0) ? " with a header" :
+                                                                                            ", no header");
+        return TRAIN_EXIT_FAIL;
+    }
+    if (d->kind == DATA_SERIES) {
+        /* Every column is an input feature; the target column is also what is forecast. */
+        d->n_features = cols;
+        for (int c = 0; c < cols; c++) d->feature_cols[c] = c;
+        return 0;
+    }
+    if (!need_target && cols == d->n_features) {
+        for (int c = 0; c < cols; c++) d->feature_cols[c] = c;
+        d->target_col = -1;
+        return 0;
+    }
+    if (cols - 1 > DATA_MAX_COLS) {
+        fprintf(stderr, "clgrad-train: %s: %d columns; at most %d features\n", path, cols, DATA_MAX_COLS);
+        return TRAIN_EXIT_FAIL;
+    }
+    int n = 0;
+    for (int c = 0; c < cols; c++)
+        if (c != d->target_col) d->feature_cols[n++] = c;
+    if (n == 0) {
+        fprintf(stderr, "clgrad-train: %s: only the target column; no features to learn from\n", path);
+        return TRAIN_EXIT_FAIL;
+    }
+    d->n_features = n;
+    return 0;
+}
+
+/* The distinct string labels of the target column, when any target cell is not a number. */
+static int csv_class_names(const clgrad_csv *t, data_desc *d)
+{
+    int64_t rows = clgrad_csv_rows(t);
+    int text = 0;
+    for (int64_t r = 0; r < rows && !text; r++)
+        text = clgrad_csv_number(t, r, d->target_col, NULL) == CLGRAD_CSV_TEXT;
+    if (!text) return 0;
+    char **names = malloc((size_t)rows * sizeof *names);
+    if (!names) return TRAIN_EXIT_FAIL;
+    for (int64_t r = 0; r < rows; r++) names[r] = (char *)clgrad_csv_cell(t, r, d->target_col);
+    qsort(names, (size_t)rows, sizeof *names, cmp_str);
+    int64_t k = 0;
+    for (int64_t r = 0; r < rows; r++)
+        if (k == 0 || strcmp(names[k - 1], names[r]) != 0) names[k++] = names[r];
+    d->class_names = calloc((size_t)k, sizeof *d->class_names);
+    for (int64_t i = 0; d->class_names && i < k; i++) d->class_names[i] = strdup(names[i]);
+    free(names);
+    if (!d->class_names) return TRAIN_EXIT_FAIL;
+    d->n_class_names = (int)k;
+    return 0;
+}
+
+/* The features of row r into x (n_features floats); counts problems. */
+static void csv_row(const clgrad_csv *t, const data_desc *d, const char *path, int64_t r, float *x, table_issues *is)
+{
+    for (int j = 0; j < d->n_features; j++) {
+        double v = 0;
+        clgrad_csv_value k = clgrad_csv_number(t, r, d->feature_cols[j], &v);
+        if (k != CLGRAD_CSV_NUMBER) note_issue(is, t, path, r, d->feature_cols[j], k);
+        x[j] = (float)v;
+    }
+}
+
+/* A table as a dataset: rows of features with labels (classification) or the target
+ * (regression). With need_target 0 and no target column, labels are 0 and *has_targets 0. */
+static int csv_dataset(const clgrad_csv *t, const data_desc *d, const char *path, int need_target, int report_only,
+                       clgrad_dataset **out, table_issues *is)
+{
+    int64_t rows = clgrad_csv_rows(t);
+    int nf = d->n_features;
+    float *x = malloc((size_t)(rows ? rows : 1) * (size_t)nf * sizeof *x);
+    int32_t *y = malloc((size_t)(rows ? rows : 1) * sizeof *y);
+    float *tg = malloc((size_t)(rows ? rows : 1) * sizeof *tg);
+    int rc = 0;
+    if (!x || !y || !tg) rc = TRAIN_EXIT_FAIL;
+    for (int64_t r = 0; rc == 0 && r < rows; r++) {
+        csv_row(t, d, path, r, x + (size_t)r * (size_t)nf, is);
+        y[r] = 0;
+        tg[r] = 0;
+        if (d->target_col < 0) continue;
+        if (d->regress) {
+            double v = 0;
+            clgrad_csv_value k = clgrad_csv_number(t, r, d->target_col, &v);
+            if (k != CLGRAD_CSV_NUMBER) note_issue(is, t, path, r, d->target_col, k);
+            tg[r] = (float)v;
+        } else if (label_of(t, d, path, r, &y[r]) != 0) {
+            rc = TRAIN_EXIT_FAIL;
+        }
+    }
+    (void)need_target;
+    if (rc == 0 && (is->missing || is->nonfinite || is->text) && !report_only) {
+        fprintf(stderr, "clgrad-train: %s\n", is->first);
+        if (is->missing + is->nonfinite + is->text > 1)
+            fprintf(stderr, "  (%" PRId64 " missing, %" PRId64 " non-finite and %" PRId64 " non-numeric cells in "
+                            "all; clgrad-train inspect --data %s lists them by column)\n", is->missing, is->nonfinite,
+                    is->text, path);
+        rc = TRAIN_EXIT_FAIL;
+    }
+    if (rc == 0) {
+        int64_t shape[1] = {nf};
+        clgrad_status s = d->regress ? clgrad_dataset_from_floats(rows, 1, shape, x, NULL, 1, tg, out)
+                                     : clgrad_dataset_from_floats(rows, 1, shape, x, y, 0, NULL, out);
+        if (s != CLGRAD_OK) {
+            err_lib(path);
+            rc = TRAIN_EXIT_FAIL;
+        }
+    }
+    free(x);
+    free(y);
+    free(tg);
+    return rc;
+}
+
+/* A series as windows: sample i is rows [i, i + window) of every feature column, (window,
+ * F); its targets the target column at rows i + window .. i + window + horizon - 1. */
+static int series_dataset(const clgrad_csv *t, const data_desc *d, const char *path, int report_only,
+                          clgrad_dataset **out, table_issues *is)
+{
+    int64_t rows = clgrad_csv_rows(t), w = d->window, h = d->horizon, nf = d->n_features;
+    int64_t n = rows - w - h + 1;
+    if (n < 1) {
+        fprintf(stderr, "clgrad-train: %s: %" PRId64 " rows make no window of %" PRId64 " steps and %" PRId64
+                        " ahead\n", path, rows, w, h);
+        return TRAIN_EXIT_FAIL;
+    }
+    float *vals = malloc((size_t)rows * (size_t)nf * sizeof *vals);
+    float *x = malloc((size_t)n * (size_t)(w * nf) * sizeof *x);
+    float *tg = malloc((size_t)n * (size_t)h * sizeof *tg);
+    int rc = vals && x && tg ? 0 : TRAIN_EXIT_FAIL;
+    for (int64_t r = 0; rc == 0 && r < rows; r++) csv_row(t, d, path, r, vals + r * nf, is);
+    if (rc == 0 && (is->missing || is->nonfinite || is->text) && !report_only) {
+        fprintf(stderr, "clgrad-train: %s\n", is->first);
+        rc = TRAIN_EXIT_FAIL;
+    }
+    int tcol = 0;
+    for (int j = 0; j < nf; j++)
+        if (d->feature_cols[j] == d->target_col) tcol = j;
+    for (int64_t i = 0; rc == 0 && i < n; i++) {
+        memcpy(x + i * w * nf, vals + i * nf, (size_t)(w * nf) * sizeof *x);
+        for (int64_t k = 0; k < h; k++) tg[i * h + k] = vals[(i + w + k) * nf + tcol];
+    }
+    if (rc == 0) {
+        int64_t shape[2] = {w, nf};
+        if (clgrad_dataset_from_floats(n, 2, shape, x, NULL, (int)h, tg, out) != CLGRAD_OK) {
+            err_lib(path);
+            rc = TRAIN_EXIT_FAIL;
+        }
+    }
+    free(vals);
+    free(x);
+    free(tg);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Loading for training
+ * ------------------------------------------------------------------------------------- */
+
+static void desc_from_args(const train_args *a, data_desc *d)
+{
+    memset(d, 0, sizeof *d);
+    d->channels_last = a->channels_last;
+    d->csv_header = a->csv_header;
+    d->csv_skip = a->csv_skip;
+    d->csv_delim = a->csv_delim;
+    snprintf(d->target, sizeof d->target, "%s", a->target ? a->target : "");
+    d->window = a->window;
+    d->horizon = a->window > 0 ? (a->horizon > 0 ? a->horizon : 1) : 0;
+    d->regress = a->task ? strcmp(a->task, "regress") == 0 : a->window > 0;
+}
+
+/* Loads one file (or folder's training part) into *out the way d says; for a folder
+ * *test_path gets the test files' images path (labels in test_labels). */
+static int load_one(const train_args *a, data_desc *d, const char *path, const char *labels, int report_only,
+                    clgrad_dataset **out, table_issues *is)
+{
+    if (d->kind == DATA_IDX) {
+        int rc = load_idx_pair(path, labels, &d->channels_last, out);
+        return rc ? rc : idx_shape(*out, path, d);
+    }
+    clgrad_csv *t = NULL;
+    int rc = load_csv_table(a, d, path, &t);
+    if (rc == 0) rc = csv_columns(t, d, path, 1);
+    if (rc == 0 && !d->regress && d->kind == DATA_CSV && !d->n_class_names) rc = csv_class_names(t, d);
+    if (rc == 0 && d->kind == DATA_SERIES) rc = series_dataset(t, d, path, report_only, out, is);
+    else if (rc == 0) rc = csv_dataset(t, d, path, 1, report_only, out, is);
+    if (rc == 0 && d->kind == DATA_CSV) d->sample_nd = 1, d->sample_shape[0] = d->n_features;
+    if (rc == 0 && d->kind == DATA_SERIES) d->sample_nd = 2, d->sample_shape[0] = d->window, d->sample_shape[1] = d->n_features;
+    if (rc == 0 && d->regress) d->n_targets = d->kind == DATA_SERIES ? d->horizon : 1;
+    clgrad_csv_release(t);
+    return rc;
+}
+
+/* Splits n_hold samples off *ds (seeded; chronological, from the end, for a series, with
+ * a gap of gap samples so that no window overlaps the other part). */
+static int hold_out(const data_desc *d, clgrad_dataset **ds, double frac, uint64_t seed, int64_t gap,
+                    clgrad_dataset **held, const char *what)
+{
+    int64_t n = clgrad_dataset_count(*ds);
+    int64_t k = (int64_t)llround(frac * (double)n);
+    if (k < 1 || n - k - gap < 1) {
+        fprintf(stderr, "clgrad-train: --%s %g of %" PRId64 " samples leaves %s\n", what, frac, n,
+                k < 1 ? "an empty held-out set" : "nothing to train on");
+        return TRAIN_EXIT_USAGE;
+    }
+    clgrad_dataset *rest = NULL;
+    clgrad_status s;
+    if (d->kind == DATA_SERIES) {
+        s = clgrad_dataset_slice(*ds, n - k, k, held);
+        if (s == CLGRAD_OK) s = clgrad_dataset_slice(*ds, 0, n - k - gap, &rest);
+    } else {
+        s = clgrad_dataset_split(*ds, k, seed, &rest, held);
+    }
+    if (s != CLGRAD_OK) {
+        err_lib("cannot split the data");
+        return TRAIN_EXIT_FAIL;
+    }
+    clgrad_dataset_release(*ds);
+    *ds = rest;
+    return 0;
+}
+
+/* Mean and std per channel of the training samples; images' are rounded to 4 decimals (a
+ * value like Fashion-MNIST's published 0.2860 / 0.3530, and the same bits on every run). */
+static int compute_norm(data_desc *d, const clgrad_dataset *train)
+{
+    int64_t sh[CLGRAD_IDX_MAX_DIMS];
+    int nd = clgrad_dataset_sample_shape(train, sh);
+    int images = d->kind == DATA_IDX && d->sample_nd == 3;
+    int axis = d->kind == DATA_SERIES ? 1 : 0;
+    int64_t nc = images && nd == 2 ? sh[0] : sh[axis];
+    double *m = calloc((size_t)nc, sizeof *m), *s = calloc((size_t)nc, sizeof *s);
+    if (!m || !s || clgrad_dataset_channel_stats(train, axis, m, s, NULL, NULL) != CLGRAD_OK) {
+        free(m);
+        free(s);
+        err_lib("cannot compute the normalisation");
+        return TRAIN_EXIT_FAIL;
+    }
+    int n = (int)nc;
+    if (images && nd == 2) {
+        /* A one-channel H x W file: the rows' statistics make the image's (equal counts). */
+        double mean = 0, sq = 0;
+        for (int i = 0; i < n; i++) mean += m[i] / n, sq += (s[i] * s[i] + m[i] * m[i]) / n;
+        m[0] = mean;
+        s[0] = sqrt(fmax(sq - mean * mean, 0));
+        n = 1;
+    }
+    d->norm_axis = images && nd == 2 ? 0 : axis;
+    d->norm_n = n;
+    d->mean = malloc((size_t)n * sizeof *d->mean);
+    d->std = malloc((size_t)n * sizeof *d->std);
+    for (int c = 0; d->mean && d->std && c < n; c++) {
+        double mc = m[c], sc = s[c];
+        if (images) {
+            mc = round(mc * 1e4) / 1e4;
+            sc = round(sc * 1e4) / 1e4;
+        }
+        /* A constant channel or column: centred, not scaled. */
+        if (!(sc > 1e-12)) sc = 1;
+        d->mean[c] = (float)mc;
+        d->std[c] = (float)sc;
+    }
+    free(m);
+    free(s);
+    return d->mean && d->std ? 0 : TRAIN_EXIT_FAIL;
+}
+
+static int apply_norm(const data_desc *d, clgrad_dataset *ds)
+{
+    if (!ds) return 0;
+    if (clgrad_dataset_set_normalization(ds, d->norm_axis, d->norm_n, d->mean, d->std) != CLGRAD_OK) {
+        err_lib("cannot set the normalisation");
+        return TRAIN_EXIT_FAIL;
+    }
+    return 0;
+}
+
+/* The regression target's mean and std over the training samples. */
+static int target_norm(data_desc *d, const clgrad_dataset *train)
+{
+    int64_t n = clgrad_dataset_count(train), nt = d->n_targets, bs = 1024;
+    float *t = malloc((size_t)(bs * nt) * sizeof *t);
+    if (!t) return TRAIN_EXIT_FAIL;
+    double sum = 0, sq = 0;
+    int64_t cnt = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (int64_t b = 0; b < clgrad_dataset_n_batches(train, bs); b++) {
+            int64_t k = 0;
+            clgrad_dataset_batch_targets(train, b, bs, NULL, t, &k);
+            for (int64_t i = 0; i < k * nt; i++) {
+                if (pass == 0) sum += t[i], cnt++;
+                else sq += (t[i] - sum / (double)cnt) * (t[i] - sum / (double)cnt);
+            }
+        }
+    free(t);
+    (void)n;
+    d->t_mean = cnt ? (float)(sum / (double)cnt) : 0.0f;
+    double sd = cnt ? sqrt(sq / (double)cnt) : 1.0;
+    d->t_std = sd > 1e-12 ? (float)sd : 1.0f;
+    return 0;
+}
+
+/* Classes from the labels of every split, checked: a class without a training sample, or
+ * labels that skip values, are an error unless allowed. */
+static int check_labels(const train_args *a, train_data *td)
+{
+    data_desc *d = &td->d;
+    clgrad_dataset *sets[3] = {td->train, td->val, td->test};
+    const char *names[3] = {"training", "validation", "test"};
+    int32_t hi_all = -1, hi[3] = {-1, -1, -1};
+    for (int i = 0; i < 3; i++) {
+        if (!sets[i]) continue;
+        clgrad_dataset_label_stats(sets[i], NULL, &hi[i], NULL, 0);
+        if (hi[i] > hi_all) hi_all = hi[i];
+    }
+    if (hi_all < 0) {
+        fprintf(stderr, "clgrad-train: the training set is empty\n");
+        return TRAIN_EXIT_FAIL;
+    }
+    if (hi_all >= 100000) {
+        fprintf(stderr, "clgrad-train: label %d: at most 100000 classes\n", hi_all);
+        return TRAIN_EXIT_FAIL;
+    }
+    int n_classes = hi_all + 1;
+    if (d->n_class_names > n_classes) n_classes = d->n_class_names;
+    int64_t *counts = calloc((size_t)n_classes, sizeof *counts);
+    if (!counts) return TRAIN_EXIT_FAIL;
+    clgrad_dataset_label_stats(td->train, NULL, NULL, counts, n_classes);
+    int absent = 0, first_absent = -1;
+    for (int k = 0; k < n_classes; k++)
+        if (!counts[k]) absent++, first_absent = first_absent < 0 ? k : first_absent;
+    d->n_classes = n_classes;
+    int rc = 0;
+    if (absent && !a->allow_sparse) {
+        fprintf(stderr, "clgrad-train: the labels span 0 .. %d (%d classes) but %d of them have no training sample "
+                        "(the first: %d)", n_classes - 1, n_classes, absent, first_absent);
+        for (int i = 1; i < 3; i++)
+            if (hi[i] > hi[0]) fprintf(stderr, "; the %s set has label %d", names[i], hi[i]);
+        fprintf(stderr, ".\n  A label outside the classes would make a bigger model than the data has classes. "
+                        "Check the labels (clgrad-train inspect --data ...),\n  or train anyway with "
+                        "--allow-sparse-labels.\n");
+        rc = TRAIN_EXIT_FAIL;
+    } else if (absent && !a->quiet) {
+        fprintf(stderr, "clgrad-train: warning: %d of the %d classes have no training sample "
+                        "(--allow-sparse-labels)\n", absent, n_classes);
+    }
+    free(counts);
+    return rc;
+}
+
+int data_load_for_training(const train_args *a, train_data *td)
+{
+    memset(td, 0, sizeof *td);
+    data_desc *d = &td->d;
+    desc_from_args(a, d);
+    const char *path = a->data_dir;
+    char img[4096], lab[4096], timg[4096], tlab[4096];
+    const char *labels = a->labels, *test = a->test_path, *test_labels = NULL;
+    table_issues is = {0};
+    if (is_dir(path)) {
+        d->kind = DATA_IDX;
+        find_idx(img, sizeof img, path, "train", "images");
+        find_idx(lab, sizeof lab, path, "train", "labels");
+        if (!img[0] || !lab[0]) {
+            fprintf(stderr, "clgrad-train: %s: no train-images-idxN-ubyte[.gz] and train-labels-idx1-ubyte[.gz] "
+                            "(an IDX folder), see --data\n", path);
+            return TRAIN_EXIT_FAIL;
+        }
+        path = img;
+        labels = lab;
+        find_idx(timg, sizeof timg, a->data_dir, "t10k", "images");
+        find_idx(tlab, sizeof tlab, a->data_dir, "t10k", "labels");
+        if (!test && timg[0] && tlab[0]) test = timg, test_labels = tlab;
+    } else if (a->window > 0) {
+        d->kind = DATA_SERIES;
+    } else if (is_csv_name(path) || (!labels && file_exists(path))) {
+        d->kind = DATA_CSV;
+    } else {
+        d->kind = DATA_IDX;
+    }
+    if (d->kind == DATA_IDX && !labels) {
+        fprintf(stderr, "clgrad-train: %s: an IDX images file needs --labels FILE (or give a folder)\n", path);
+        return TRAIN_EXIT_USAGE;
+    }
+    if (d->kind != DATA_IDX && a->labels) {
+        fprintf(stderr, "clgrad-train: --labels goes with IDX images, not with a CSV file\n");
+        return TRAIN_EXIT_USAGE;
+    }
+    if (d->kind == DATA_IDX && d->regress) {
+        fprintf(stderr, "clgrad-train: --task regress needs CSV data; IDX files hold class labels\n");
+        return TRAIN_EXIT_USAGE;
+    }
+    td->train_name = path;
+    int rc = load_one(a, d, path, labels, 0, &td->train, &is);
+    if (rc) return rc;
+    /* Test and validation sets: given files, else held out of the training file. */
+    int64_t gap = d->kind == DATA_SERIES ? d->window + d->horizon - 1 : 0;
+    if (test) {
+        if (d->kind == DATA_IDX && !test_labels) test_labels = a->labels ? NULL : NULL;
+        if (d->kind == DATA_IDX && !test_labels) {
+            fprintf(stderr, "clgrad-train: --test with IDX images: give a folder with t10k-* files\n");
+            return TRAIN_EXIT_USAGE;
+        }
+        data_desc dt = *d;
+        dt.class_names = NULL, dt.n_class_names = 0;
+        rc = load_one(a, &dt, test, test_labels, 0, &td->test, &is);
+        if (rc == 0 && (dt.sample_nd != d->sample_nd ||
+                        memcmp(dt.sample_shape, d->sample_shape, sizeof(int64_t) * (size_t)d->sample_nd))) {
+            fprintf(stderr, "clgrad-train: %s: its samples differ in shape from the training set's\n", test);
+            rc = TRAIN_EXIT_FAIL;
+        }
+        /* String labels: the test file's names must be among the training file's. */
+        if (rc == 0 && d->n_class_names) {
+            clgrad_dataset_release(td->test);
+            td->test = NULL;
+            for (int i = 0; i < dt.n_class_names; i++) free(dt.class_names[i]);
+            free(dt.class_names);
+            rc = data_load_like(a, d, test, 1, &td->test, NULL);
+        } else {
+            data_desc_free(&dt);
+        }
+        if (rc) return rc;
+        td->test_name = test;
+    } else if (a->test_split > 0 || d->kind != DATA_IDX) {
+        double f = a->test_split > 0 ? a->test_split : 0.2;
+        rc = hold_out(d, &td->train, f, a->seed ^ 0x7e57u, gap, &td->test, "test-split");
+        if (rc) return rc;
+        td->test_name = "held-out test split";
+    }
+    if (a->val_path) {
+        rc = data_load_like(a, d, a->val_path, 1, &td->val, NULL);
+        if (rc) return rc;
+        td->val_name = a->val_path;
+    } else if (a->val_split > 0) {
+        rc = hold_out(d, &td->train, a->val_split, a->seed ^ 0x7a1u, gap, &td->val, "val-split");
+        if (rc) return rc;
+        td->val_name = "held-out validation split";
+    }
+    if (!d->regress && (rc = check_labels(a, td)) != 0) return rc;
+    if ((rc = compute_norm(d, td->train)) != 0) return rc;
+    if (d->regress && (rc = target_norm(d, td->train)) != 0) return rc;
+    if ((rc = apply_norm(d, td->train)) != 0) return rc;
+    return 0;
+}
+
+int data_load_like(const train_args *a, const data_desc *d0, const char *path, int need_targets,
+                   clgrad_dataset **out, int *has_targets)
+{
+    *out = NULL;
+    if (has_targets) *has_targets = 1;
+    data_desc d = *d0;
+    table_issues is = {0};
+    int rc;
+    if (d.kind == DATA_IDX) {
+        char img[4096], lab[4096];
+        const char *images = path, *labels = a->labels;
+        if (is_dir(path)) {
+            find_idx(img, sizeof img, path, "t10k", "images");
+            find_idx(lab, sizeof lab, path, "t10k", "labels");
+            if (!img[0]) find_idx(img, sizeof img, path, "train", "images"), find_idx(lab, sizeof lab, path, "train", "labels");
+            images = img, labels = lab;
+        }
+        if (!labels || !labels[0]) {
+            fprintf(stderr, "clgrad-train: %s: IDX images need --labels FILE (or a folder with t10k-* files)\n", path);
+            return TRAIN_EXIT_USAGE;
+        }
+        rc = load_idx_pair(images, labels, &d.channels_last, out);
+        if (rc == 0) rc = idx_shape(*out, images, &d);
+    } else {
+        clgrad_csv *t = NULL;
+        rc = load_csv_table(a, &d, path, &t);
+        if (rc == 0) rc = csv_columns(t, &d, path, need_targets);
+        if (rc == 0 && has_targets) *has_targets = d.target_col >= 0;
+        if (rc == 0 && d.kind == DATA_SERIES) rc = series_dataset(t, &d, path, 0, out, &is);
+        else if (rc == 0) rc = csv_dataset(t, &d, path, need_targets, 0, out, &is);
+        if (rc == 0 && d.kind == DATA_CSV) d.sample_nd = 1, d.sample_shape[0] = d.n_features;
+        if (rc == 0 && d.kind == DATA_SERIES) d.sample_nd = 2, d.sample_shape[0] = d.window, d.sample_shape[1] = d.n_features;
+        clgrad_csv_release(t);
+    }
+    if (rc == 0 && (d.sample_nd != d0->sample_nd ||
+                    memcmp(d.sample_shape, d0->sample_shape, sizeof(int64_t) * (size_t)d.sample_nd))) {
+        fprintf(stderr, "clgrad-train: %s: its samples differ in shape from the data the network was trained on\n",
+                path);
+        rc = TRAIN_EXIT_FAIL;
+    }
+    if (rc == 0) rc = apply_norm(d0, *out);
+    if (rc) {
+        clgrad_dataset_release(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * The report
+ * ------------------------------------------------------------------------------------- */
+
+static const char *kind_name(data_kind k) { return k == DATA_IDX ? "IDX images" : k == DATA_CSV ? "CSV table" : "CSV series"; }
+
+static uint64_t hash_bytes(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+void data_report(FILE *f, const data_desc *d, const clgrad_dataset *ds, const char *name, int full)
+{
+    int64_t n = clgrad_dataset_count(ds);
+    char shape[128] = "(";
+    for (int i = 0; i < d->sample_nd; i++)
+        snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%" PRId64, i ? ", " : "", d->sample_shape[i]);
+    strcat(shape, ")");
+    fprintf(f, "data: %s: %s, %" PRId64 " samples of shape %s, %s\n", name, kind_name(d->kind), n, shape,
+            d->regress ? "regression" : "classification");
+    if (!d->regress) {
+        int32_t lo, hi;
+        clgrad_dataset_label_stats(ds, &lo, &hi, NULL, 0);
+        int nc = hi + 1 > d->n_classes ? hi + 1 : d->n_classes;
+        int64_t *counts = calloc((size_t)(nc > 0 ? nc : 1), sizeof *counts);
+        if (counts) {
+            clgrad_dataset_label_stats(ds, NULL, NULL, counts, nc);
+            int present = 0;
+            for (int k = 0; k < nc; k++) present += counts[k] > 0;
+            fprintf(f, "  classes: %d (labels %d .. %d)%s\n   ", present, lo, hi,
+                    present < nc ? "  [sparse: some labels in the range have no sample]" : "");
+            int col = 3;
+            for (int k = 0; k < nc; k++) {
+                if (!counts[k] && nc > 64) continue;
+                char item[160];
+                if (k < d->n_class_names) snprintf(item, sizeof item, " %s: %" PRId64, d->class_names[k], counts[k]);
+                else snprintf(item, sizeof item, " %d: %" PRId64, k, counts[k]);
+                if (col + (int)strlen(item) > 96) fprintf(f, "\n   "), col = 3;
+                fputs(item, f);
+                col += (int)strlen(item);
+            }
+            fputc('\n', f);
+            free(counts);
+        }
+    } else {
+        fprintf(f, "  targets: %d per sample%s\n", clgrad_dataset_n_targets(ds),
+                d->kind == DATA_SERIES ? " (the next steps of the target column)" : "");
+    }
+    if (!full) return;
+    /* Values per channel or column, constants and duplicates. */
+    int64_t sh[CLGRAD_IDX_MAX_DIMS];
+    int nd = clgrad_dataset_sample_shape(ds, sh);
+    int axis = d->kind == DATA_SERIES ? 1 : 0;
+    int64_t nc = sh[axis];
+    double *m = calloc((size_t)nc, sizeof *m), *s = calloc((size_t)nc, sizeof *s);
+    double *lo = calloc((size_t)nc, sizeof *lo), *hi = calloc((size_t)nc, sizeof *hi);
+    if (m && s && lo && hi && n > 0 && clgrad_dataset_channel_stats(ds, axis, m, s, lo, hi) == CLGRAD_OK) {
+        double gmin = INFINITY, gmax = -INFINITY;
+        int64_t constant = 0;
+        char list[256] = "";
+        for (int64_t c = 0; c < nc; c++) {
+            gmin = fmin(gmin, lo[c]), gmax = fmax(gmax, hi[c]);
+            if (lo[c] == hi[c] && d->kind != DATA_IDX) {
+                if (constant < 8) {
+                    int col = d->kind == DATA_IDX ? (int)c : d->feature_cols[c];
+                    snprintf(list + strlen(list), sizeof list - strlen(list), "%s%d", constant ? ", " : "", col);
+                }
+                constant++;
+            }
+        }
+        fprintf(f, "  values: min %.6g, max %.6g%s\n", gmin, gmax, d->kind == DATA_IDX ? " (pixels / 255)" : "");
+        if (d->kind == DATA_IDX && nd >= 2) {
+            fprintf(f, "  per channel mean / std:");
+            for (int64_t c = 0; c < (nd == 2 ? 1 : nc) && c < 8; c++) {
+                double mm = m[c], ss = s[c];
+                if (nd == 2) { /* rows of a 1-channel image: combine */
+                    double sq = 0;
+                    mm = 0;
+                    for (int64_t r = 0; r < nc; r++) mm += m[r] / (double)nc, sq += (s[r] * s[r] + m[r] * m[r]) / (double)nc;
+                    ss = sqrt(fmax(sq - mm * mm, 0));
+                }
+                fprintf(f, " %.4f / %.4f", mm, ss);
+            }
+            fprintf(f, "\n");
+        }
+        if (d->kind != DATA_IDX)
+            fprintf(f, "  constant columns: %" PRId64 "%s%s%s\n", constant, constant ? " (" : "", list,
+                    constant > 8 ? ", ...)" : constant ? ")" : "");
+    }
+    free(m);
+    free(s);
+    free(lo);
+    free(hi);
+    int64_t ss = clgrad_dataset_sample_size(ds), bs = 256;
+    float *x = malloc((size_t)(bs * ss) * sizeof *x);
+    uint64_t *h = malloc((size_t)(n ? n : 1) * sizeof *h);
+    int64_t *cmin_eq = NULL;
+    if (x && h) {
+        /* Pixel positions (or values) equal in every sample: a first sample to compare with. */
+        float *first = malloc((size_t)ss * sizeof *first);
+        unsigned char *varies = calloc((size_t)ss, 1);
+        int64_t k = 0;
+        for (int64_t b = 0; b < clgrad_dataset_n_batches(ds, bs); b++) {
+            int64_t got = 0;
+            clgrad_dataset_batch(ds, b, bs, x, NULL, &got);
+            if (d->regress) clgrad_dataset_batch_targets(ds, b, bs, x, NULL, &got);
+            for (int64_t i = 0; i < got; i++, k++) {
+                h[k] = hash_bytes(x + i * ss, (size_t)ss * sizeof *x);
+                if (first && varies) {
+                    if (k == 0) memcpy(first, x, (size_t)ss * sizeof *x);
+                    for (int64_t j = 0; j < ss; j++) varies[j] |= x[i * ss + j] != first[j];
+                }
+            }
+        }
+        qsort(h, (size_t)k, sizeof *h, cmp_u64);
+        int64_t dup = 0;
+        for (int64_t i = 1; i < k; i++) dup += h[i] == h[i - 1];
+        if (d->kind == DATA_IDX && first && varies) {
+            int64_t c = 0;
+            for (int64_t j = 0; j < ss; j++) c += !varies[j];
+            fprintf(f, "  constant pixel positions: %" PRId64 " of %" PRId64 "\n", c, ss);
+        }
+        fprintf(f, "  duplicate samples: %" PRId64 "%s\n", dup, dup ? " (inputs equal to an earlier sample's)" : "");
+        free(first);
+        free(varies);
+    }
+    free(cmin_eq);
+    free(x);
+    free(h);
+}
+
+/* clgrad-train inspect: every problem of the file, by column, without stopping at the
+ * first; exit status 1 when training would refuse the data. */
+int data_inspect(const train_args *a)
+{
+    train_args b = *a;
+    b.quiet = 1;
+    data_desc d;
+    desc_from_args(&b, &d);
+    const char *path = a->data_dir;
+    if (!is_dir(path) && (a->window > 0 || is_csv_name(path) || !a->labels)) {
+        d.kind = a->window > 0 ? DATA_SERIES : DATA_CSV;
+        clgrad_csv *t = NULL;
+        int rc = load_csv_table(a, &d, path, &t);
+        if (rc == 0) rc = csv_columns(t, &d, path, 1);
+        if (rc) return rc;
+        int64_t rows = clgrad_csv_rows(t);
+        int cols = clgrad_csv_cols(t), bad = 0;
+        printf("file: %s: %" PRId64 " rows, %d columns, %s; target: column %d%s%s%s\n", path, rows, cols,
+               clgrad_csv_name(t, 0) ? "a header" : "no header", d.target_col, clgrad_csv_name(t, d.target_col) ? " '" : "",
+               clgrad_csv_name(t, d.target_col) ? clgrad_csv_name(t, d.target_col) : "",
+               clgrad_csv_name(t, d.target_col) ? "'" : "");
+        for (int c = 0; c < cols; c++) {
+            int64_t miss = 0, nonf = 0, text = 0, first = -1;
+            for (int64_t r = 0; r < rows; r++) {
+                clgrad_csv_value k = clgrad_csv_number(t, r, c, NULL);
+                if (k == CLGRAD_CSV_NUMBER) continue;
+                if (first < 0) first = r;
+                miss += k == CLGRAD_CSV_MISSING, nonf += k == CLGRAD_CSV_NONFINITE, text += k == CLGRAD_CSV_TEXT;
+            }
+            int is_label_text = c == d.target_col && !d.regress && d.kind == DATA_CSV && text && !miss && !nonf;
+            if (!(miss || nonf || text) || is_label_text) continue;
+            char cn[300];
+            col_name(t, c, cn, sizeof cn);
+            printf("  problem: %s: %" PRId64 " missing, %" PRId64 " non-finite, %" PRId64
+                   " non-numeric (the first on line %" PRId64 ": '%s')\n", cn, miss, nonf, text,
+                   clgrad_csv_line(t, first), clgrad_csv_cell(t, first, c));
+            bad = 1;
+        }
+        clgrad_csv_release(t);
+        if (bad) {
+            printf("clgrad-train would refuse this data: every value must be a finite number\n");
+            data_desc_free(&d);
+            return TRAIN_EXIT_FAIL;
+        }
+        data_desc_free(&d);
+    }
+    train_data td;
+    int rc = data_load_for_training(&b, &td);
+    if (rc == 0) {
+        data_report(stdout, &td.d, td.train, td.train_name, 1);
+        if (td.val) data_report(stdout, &td.d, td.val, td.val_name, 0);
+        if (td.test) data_report(stdout, &td.d, td.test, td.test_name, 0);
+    }
+    data_release(&td);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Metadata
+ * ------------------------------------------------------------------------------------- */
+
+#define CHUNK (CLGRAD_CHECKPOINT_VALUE_MAX - 1)
+
+clgrad_status meta_set_long(clgrad_checkpoint_meta *m, const char *key, const char *value)
+{
+    size_t n = strlen(value), off = 0;
+    int part = 0;
+    do {
+        char k[CLGRAD_CHECKPOINT_KEY_MAX], v[CLGRAD_CHECKPOINT_VALUE_MAX];
+        size_t len = n - off > CHUNK ? CHUNK : n - off;
+        if (part == 0) snprintf(k, sizeof k, "%s", key);
+        else snprintf(k, sizeof k, "%s.%d", key, part);
+        memcpy(v, value + off, len);
+        v[len] = '\0';
+        clgrad_status s = clgrad_checkpoint_meta_set(m, k, v);
+        if (s != CLGRAD_OK) return s;
+        off += len;
+        part++;
+    } while (off < n);
+    return CLGRAD_OK;
+}
+
+char *meta_get_long(const clgrad_checkpoint_meta *m, const char *key)
+{
+    const char *v = clgrad_checkpoint_meta_get(m, key);
+    if (!v) return NULL;
+    size_t cap = strlen(v) + 1;
+    char *out = malloc(cap);
+    if (!out) return NULL;
+    strcpy(out, v);
+    for (int part = 1;; part++) {
+        char k[CLGRAD_CHECKPOINT_KEY_MAX];
+        snprintf(k, sizeof k, "%s.%d", key, part);
+        const char *more = clgrad_checkpoint_meta_get(m, k);
+        if (!more) break;
+        char *g = realloc(out, cap + strlen(more));
+        if (!g) {
+            free(out);
+            return NULL;
+        }
+        out = g;
+        strcat(out, more);
+        cap += strlen(more);
+    }
+    return out;
+}
+
+/* A list of floats as "%.9g" joined by ','. */
+static char *join_floats(const float *v, int n)
+{
+    char *s = malloc((size_t)n * 20 + 1);
+    if (!s) return NULL;
+    size_t k = 0;
+    s[0] = '\0';
+    for (int i = 0; i < n; i++) k += (size_t)sprintf(s + k, "%s%.9g", i ? "," : "", (double)v[i]);
+    return s;
+}
+
+static int split_floats(const char *s, float *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        char *end;
+        v[i] = strtof(s, &end);
+        if (end == s || (i + 1 < n ? *end != ',' : *end != '\0')) return -1;
+        s = end + (i + 1 < n);
+    }
+    return 0;
+}
+
+clgrad_status data_desc_save(const data_desc *d, clgrad_checkpoint_meta *m)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "kind=%d;regress=%d;channels_last=%d;header=%d;skip=%" PRId64 ";delim=%d;window=%d;"
+             "horizon=%d;shape=%d,%" PRId64 ",%" PRId64 ",%" PRId64 ";classes=%d;targets=%d;norm=%d,%d;tnorm=%.9g,%.9g",
+             (int)d->kind, d->regress, d->channels_last, d->csv_header, d->csv_skip, (int)d->csv_delim, d->window,
+             d->horizon, d->sample_nd, d->sample_shape[0], d->sample_shape[1], d->sample_shape[2], d->n_classes,
+             d->n_targets, d->norm_axis, d->norm_n, (double)d->t_mean, (double)d->t_std);
+    clgrad_status s = clgrad_checkpoint_meta_set(m, "data.desc", buf);
+    if (s == CLGRAD_OK && d->target[0]) s = clgrad_checkpoint_meta_set(m, "data.target", d->target);
+    char *mean = join_floats(d->mean, d->norm_n), *std = join_floats(d->std, d->norm_n);
+    if (s == CLGRAD_OK) s = mean && std ? meta_set_long(m, "data.mean", mean) : CLGRAD_ERR_HOST_MEMORY;
+    if (s == CLGRAD_OK) s = meta_set_long(m, "data.std", std);
+    free(mean);
+    free(std);
+    if (s == CLGRAD_OK && d->n_class_names) {
+        size_t len = 1;
+        for (int i = 0; i < d->n_class_names; i++) len += strlen(d->class_names[i]) + 1;
+        char *names = malloc(len);
+        if (!names) return CLGRAD_ERR_HOST_MEMORY;
+        names[0] = '\0';
+        for (int i = 0; i < d->n_class_names; i++) strcat(strcat(names, i ? "\n" : ""), d->class_names[i]);
+        s = meta_set_long(m, "data.class_names", names);
+        free(names);
+    }
+    return s;
+}
+
+int data_desc_load(const clgrad_checkpoint_meta *m, data_desc *d, const char *path)
+{
+    memset(d, 0, sizeof *d);
+    const char *v = clgrad_checkpoint_meta_get(m, "data.desc");
+    if (!v) {
+        /* A checkpoint of the first clgrad-train: Fashion-MNIST-like 28x28 images. */
+        static float fm_mean = 0.2860f, fm_std = 0.3530f;
+        d->kind = DATA_IDX;
+        d->sample_nd = 3, d->sample_shape[0] = 1, d->sample_shape[1] = d->sample_shape[2] = 28;
+        d->n_classes = 10;
+        d->norm_n = 1;
+        d->mean = malloc(sizeof *d->mean), d->std = malloc(sizeof *d->std);
+        if (!d->mean || !d->std) return TRAIN_EXIT_FAIL;
+        *d->mean = fm_mean, *d->std = fm_std;
+        return 0;
+    }
+    int kind, delim;
+    double tm, ts;
+    if (sscanf(v, "kind=%d;regress=%d;channels_last=%d;header=%d;skip=%" SCNd64 ";delim=%d;window=%d;horizon=%d;"
+                  "shape=%d,%" SCNd64 ",%" SCNd64 ",%" SCNd64 ";classes=%d;targets=%d;norm=%d,%d;tnorm=%lg,%lg",
+               &kind, &d->regress, &d->channels_last, &d->csv_header, &d->csv_skip, &delim, &d->window, &d->horizon,
+               &d->sample_nd, &d->sample_shape[0], &d->sample_shape[1], &d->sample_shape[2], &d->n_classes,
+               &d->n_targets, &d->norm_axis, &d->norm_n, &tm, &ts) != 18 ||
+        kind < 0 || kind > 2 || d->norm_n < 1 || d->norm_n > 1 << 20 || d->sample_nd < 1 || d->sample_nd > 3) {
+        fprintf(stderr, "clgrad-train: %s: the data description in the checkpoint is damaged\n", path);
+        return TRAIN_EXIT_FAIL;
+    }
+    d->kind = (data_kind)kind;
+    d->csv_delim = (char)delim;
+    d->t_mean = (float)tm, d->t_std = (float)ts;
+    const char *t = clgrad_checkpoint_meta_get(m, "data.target");
+    if (t) snprintf(d->target, sizeof d->target, "%s", t);
+    char *mean = meta_get_long(m, "data.mean"), *std = meta_get_long(m, "data.std");
+    d->mean = malloc((size_t)d->norm_n * sizeof *d->mean);
+    d->std = malloc((size_t)d->norm_n * sizeof *d->std);
+    int rc = mean && std && d->mean && d->std && split_floats(mean, d->mean, d->norm_n) == 0 &&
+                     split_floats(std, d->std, d->norm_n) == 0 ? 0 : TRAIN_EXIT_FAIL;
+    free(mean);
+    free(std);
+    char *names = rc == 0 ? meta_get_long(m, "data.class_names") : NULL;
+    if (names) {
+        int n = 1;
+        for (char *c = names; *c; c++) n += *c == '\n';
+        d->class_names = calloc((size_t)n, sizeof *d->class_names);
+        char *p = names;
+        for (int i = 0; d->class_names && i < n; i++) {
+            char *e = strchr(p, '\n');
+            if (e) *e = '\0';
+            d->class_names[i] = strdup(p);
+            p = e ? e + 1 : p + strlen(p);
+        }
+        d->n_class_names = d->class_names ? n : 0;
+        free(names);
+    }
+    if (rc) fprintf(stderr, "clgrad-train: %s: the normalisation in the checkpoint is damaged\n", path);
+    return rc;
+}
