@@ -288,10 +288,11 @@ clgrad_status clgrad_csv_load(const char *path, const clgrad_csv_opts *opts, clg
         b.lines = NULL;
         if (o.header == CLGRAD_CSV_HEADER_YES) {
             t->has_header = 1;
-        } else if (o.header == CLGRAD_CSV_HEADER_AUTO && t->rows >= 2) {
+        } else if (o.header == CLGRAD_CSV_HEADER_AUTO) {
+            /* One row of names and nothing else is a header without data. */
             for (int c = 0; c < t->cols && !t->has_header; c++)
                 t->has_header = parse_number(t->cells[c], NULL) == CLGRAD_CSV_TEXT &&
-                                parse_number(t->cells[t->cols + c], NULL) == CLGRAD_CSV_NUMBER;
+                                (t->rows < 2 || parse_number(t->cells[t->cols + c], NULL) == CLGRAD_CSV_NUMBER);
         }
         if (t->has_header && t->rows < 2) {
             s = clgrad__fail(NULL, CLGRAD_ERR_IO, "%s: a header and no data rows", path);

@@ -134,7 +134,7 @@ static int load_csv_table(const train_args *a, const data_desc *d, const char *p
     (void)a;
     if (clgrad_csv_load(path, &o, t) != CLGRAD_OK) {
         fprintf(stderr, "clgrad-train: cannot load the CSV file: %s\n", clgrad_last_error(NULL));
-        if (strstr(clgrad_last_error(NULL), "skip_lines")) fprintf(stderr, "  (clgrad-train: --csv-skip 1)\n");
+        if (strstr(clgrad_last_error(NULL), "skip_lines")) fprintf(stderr, "  hint: --csv-skip 1 skips the first line\n");
         return TRAIN_EXIT_FAIL;
     }
     return 0;
@@ -207,11 +207,30 @@ static int csv_columns(const clgrad_csv *t, data_desc *d, const char *path, int 
     int cols = clgrad_csv_cols(t);
     const char *tg = d->target[0] ? d->target : "-1";
     d->target_col = clgrad_csv_find(t, tg);
-    if (d->target_col < 0) {
+    /* A file to predict on may lack the target column: same columns less one. */
+    if (!need_target && d->kind == DATA_CSV && (d->features[0] ? d->target_col < 0 : cols == d->n_features))
+        d->target_col = -1;
+    else if (d->target_col < 0) {
         fprintf(stderr, "clgrad-train: %s: no column '%s' (--target takes a header name or a column number; the "
                         "file has %d columns%s)\n", path, tg, cols, clgrad_csv_name(t, 0) ? " with a header" :
                                                                                             ", no header");
         return TRAIN_EXIT_FAIL;
+    }
+    if (d->features[0]) {
+        char buf[sizeof d->features];
+        snprintf(buf, sizeof buf, "%s", d->features);
+        int n = 0;
+        for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+            int c = clgrad_csv_find(t, tok);
+            if (c < 0 || n == DATA_MAX_COLS || (c == d->target_col && d->kind != DATA_SERIES)) {
+                fprintf(stderr, "clgrad-train: %s: --features: %s '%s'\n", path,
+                        c < 0 ? "no column" : "the target cannot be an input:", tok);
+                return TRAIN_EXIT_FAIL;
+            }
+            d->feature_cols[n++] = c;
+        }
+        d->n_features = n;
+        return n ? 0 : TRAIN_EXIT_FAIL;
     }
     if (d->kind == DATA_SERIES) {
         /* Every column is an input feature; the target column is also what is forecast. */
@@ -219,9 +238,8 @@ static int csv_columns(const clgrad_csv *t, data_desc *d, const char *path, int 
         for (int c = 0; c < cols; c++) d->feature_cols[c] = c;
         return 0;
     }
-    if (!need_target && cols == d->n_features) {
+    if (d->target_col < 0) {
         for (int c = 0; c < cols; c++) d->feature_cols[c] = c;
-        d->target_col = -1;
         return 0;
     }
     if (cols - 1 > DATA_MAX_COLS) {
@@ -376,6 +394,7 @@ static void desc_from_args(const train_args *a, data_desc *d)
     d->csv_skip = a->csv_skip;
     d->csv_delim = a->csv_delim;
     snprintf(d->target, sizeof d->target, "%s", a->target ? a->target : "");
+    snprintf(d->features, sizeof d->features, "%s", a->features ? a->features : "");
     d->window = a->window;
     d->horizon = a->window > 0 ? (a->horizon > 0 ? a->horizon : 1) : 0;
     d->regress = a->task ? strcmp(a->task, "regress") == 0 : a->window > 0;
@@ -680,6 +699,7 @@ int data_load_like(const train_args *a, const data_desc *d0, const char *path, i
         if (rc == 0) rc = idx_shape(*out, images, &d);
     } else {
         clgrad_csv *t = NULL;
+        d.n_features = (int)d.sample_shape[d.kind == DATA_SERIES ? 1 : 0];
         rc = load_csv_table(a, &d, path, &t);
         if (rc == 0) rc = csv_columns(t, &d, path, need_targets);
         if (rc == 0 && has_targets) *has_targets = d.target_col >= 0;
@@ -982,6 +1002,7 @@ clgrad_status data_desc_save(const data_desc *d, clgrad_checkpoint_meta *m)
              d->n_targets, d->norm_axis, d->norm_n, (double)d->t_mean, (double)d->t_std);
     clgrad_status s = clgrad_checkpoint_meta_set(m, "data.desc", buf);
     if (s == CLGRAD_OK && d->target[0]) s = clgrad_checkpoint_meta_set(m, "data.target", d->target);
+    if (s == CLGRAD_OK && d->features[0]) s = clgrad_checkpoint_meta_set(m, "data.features", d->features);
     char *mean = join_floats(d->mean, d->norm_n), *std = join_floats(d->std, d->norm_n);
     if (s == CLGRAD_OK) s = mean && std ? meta_set_long(m, "data.mean", mean) : CLGRAD_ERR_HOST_MEMORY;
     if (s == CLGRAD_OK) s = meta_set_long(m, "data.std", std);
@@ -1032,6 +1053,8 @@ int data_desc_load(const clgrad_checkpoint_meta *m, data_desc *d, const char *pa
     d->t_mean = (float)tm, d->t_std = (float)ts;
     const char *t = clgrad_checkpoint_meta_get(m, "data.target");
     if (t) snprintf(d->target, sizeof d->target, "%s", t);
+    t = clgrad_checkpoint_meta_get(m, "data.features");
+    if (t) snprintf(d->features, sizeof d->features, "%s", t);
     char *mean = meta_get_long(m, "data.mean"), *std = meta_get_long(m, "data.std");
     d->mean = malloc((size_t)d->norm_n * sizeof *d->mean);
     d->std = malloc((size_t)d->norm_n * sizeof *d->std);

@@ -37,6 +37,7 @@ static void usage(FILE *f)
             "                       the last windows for a series)\n"
             "  --task classify|regress   (default classify; regress for --window)\n"
             "  --target COL         CSV target column by header name or number (0-based, -1 the last)\n"
+            "  --features A,B,...   CSV input columns (default: all but the target; a series: all)\n"
             "  --csv-header auto|yes|no, --csv-skip N, --csv-delimiter C   CSV reading\n"
             "  --layout auto|nchw|nhwc   4-D IDX images\n"
             "  --allow-sparse-labels     train even when some labels in 0..max have no training sample\n"
@@ -188,6 +189,7 @@ int main(int argc, char **argv)
         else if (!strcmp(name, "--val")) a.val_path = val;
         else if (!strcmp(name, "--task")) { bad = one_of(name, val, tasks); a.task = val; }
         else if (!strcmp(name, "--target")) a.target = val;
+        else if (!strcmp(name, "--features")) a.features = val;
         else if (!strcmp(name, "--csv-header")) {
             bad = one_of(name, val, headers);
             a.csv_header = !strcmp(val, "yes") ? CLGRAD_CSV_HEADER_YES : !strcmp(val, "no") ? CLGRAD_CSV_HEADER_NO

@@ -28,6 +28,7 @@ typedef struct train_args {
     const char *optim;      /* "sgd", "adam", "adamw"; NULL: the model's default */
     const char *task;       /* "classify", "regress"; NULL: classify (regress for --window) */
     const char *target;     /* CSV: the target column by name or index (default: the last) */
+    const char *features;   /* CSV: the input columns, comma separated (default: all others) */
     int csv_header;         /* clgrad_csv_header */
     int64_t csv_skip;
     char csv_delim;
@@ -129,6 +130,7 @@ typedef struct data_desc {
     int64_t csv_skip;
     char csv_delim;
     char target[256];         /* CSV: the target column as given (name or index) */
+    char features[1024];      /* CSV: the input columns as given ("" for the default) */
     int n_features;           /* CSV / series: the input columns */
     int feature_cols[DATA_MAX_COLS];
     int target_col;
