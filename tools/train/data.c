@@ -498,7 +498,7 @@ static int compute_norm(data_desc *d, const clgrad_dataset *train)
 
 static int apply_norm(const data_desc *d, clgrad_dataset *ds)
 {
-    if (!ds) return 0;
+    if (!ds || !d->mean) return 0; /* not computed yet: the caller normalises later */
     if (clgrad_dataset_set_normalization(ds, d->norm_axis, d->norm_n, d->mean, d->std) != CLGRAD_OK) {
         err_lib("cannot set the normalisation");
         return TRAIN_EXIT_FAIL;
@@ -652,7 +652,7 @@ int data_load_for_training(const train_args *a, train_data *td)
         }
         if (rc) return rc;
         td->test_name = test;
-    } else if (a->test_split > 0 || d->kind != DATA_IDX) {
+    } else if (a->test_split > 0 || (d->kind != DATA_IDX && a->cmd != CMD_INSPECT)) {
         double f = a->test_split > 0 ? a->test_split : 0.2;
         rc = hold_out(d, &td->train, f, a->seed ^ 0x7e57u, gap, &td->test, "test-split");
         if (rc) return rc;
@@ -761,8 +761,11 @@ void data_report(FILE *f, const data_desc *d, const clgrad_dataset *ds, const ch
             clgrad_dataset_label_stats(ds, NULL, NULL, counts, nc);
             int present = 0;
             for (int k = 0; k < nc; k++) present += counts[k] > 0;
-            fprintf(f, "  classes: %d (labels %d .. %d)%s\n   ", present, lo, hi,
-                    present < nc ? "  [sparse: some labels in the range have no sample]" : "");
+            if (present < nc)
+                fprintf(f, "  classes: %d of %d (labels %d .. %d here)  [sparse: labels in 0 .. %d without a sample]\n   ",
+                        present, nc, lo, hi, nc - 1);
+            else
+                fprintf(f, "  classes: %d (labels %d .. %d)\n   ", present, lo, hi);
             int col = 3;
             for (int k = 0; k < nc; k++) {
                 if (!counts[k] && nc > 64) continue;

@@ -289,7 +289,9 @@ int eval_run(const train_args *a)
         if (s == CLGRAD_OK) metrics_print(stdout, &d, &m);
         if (s == CLGRAD_OK && a->plot && !d.regress) {
             char title[1200];
-            snprintf(title, sizeof title, "%s on %s: accuracy %.2f%%", net.spec, a->data_dir, 100 * m.acc);
+            const char *base = strrchr(a->data_dir, '/');
+            snprintf(title, sizeof title, "%s on %s: accuracy %.2f%%", net.spec, base ? base + 1 : a->data_dir,
+                     100 * m.acc);
             if (plot_confusion(a->plot, &d, &m, title) != 0) {
                 fprintf(stderr, "clgrad-train: cannot write the plot %s\n", a->plot);
                 rc = TRAIN_EXIT_FAIL;

@@ -460,8 +460,9 @@ static void write_plot(const run *r)
 {
     if (!r->a->plot) return;
     const history *h = r->hist;
-    plot_series loss[3] = {{"train loss", h->train_loss}, {"validation loss", h->val_loss}, {"test loss", h->test_loss}};
-    plot_series acc[2] = {{"validation accuracy", h->val_acc}, {"test accuracy", h->test_acc}};
+    plot_series loss[3] = {{"train loss", h->train_loss, 0}, {"validation loss", h->val_loss, 1},
+                           {"test loss", h->test_loss, 2}};
+    plot_series acc[2] = {{"validation accuracy", h->val_acc, 1}, {"test accuracy", h->test_acc, 2}};
     char title[1200];
     snprintf(title, sizeof title, "clgrad-train %s", r->net.spec);
     if (plot_curves(r->a->plot, h->n, loss, 3, acc, r->td.d.regress ? 0 : 2, title) != 0)

@@ -78,7 +78,8 @@ static void panel(FILE *f, int x0, int y0, int w, int h, int n, const plot_serie
         int any = 0;
         for (int i = 0; i < n; i++) any |= isfinite(s[k].y[i]);
         if (!any) continue;
-        fprintf(f, "<polyline class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", colors[k % 5]);
+        const char *col = colors[s[k].color % 5];
+        fprintf(f, "<polyline class=\"series\" fill=\"none\" stroke=\"%s\" stroke-width=\"2\" points=\"", col);
         for (int i = 0; i < n; i++) {
             if (!isfinite(s[k].y[i])) continue;
             double x = n > 1 ? x0 + (double)i / (n - 1) * w : x0 + w / 2.0;
@@ -89,12 +90,12 @@ static void panel(FILE *f, int x0, int y0, int w, int h, int n, const plot_serie
             if (!isfinite(s[k].y[i])) continue;
             double x = n > 1 ? x0 + (double)i / (n - 1) * w : x0 + w / 2.0;
             fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n", x,
-                    y0 + h - (s[k].y[i] - lo) / (hi - lo) * h, colors[k % 5]);
+                    y0 + h - (s[k].y[i] - lo) / (hi - lo) * h, col);
         }
-        int ly = y0 + 14 + 16 * legend++;
+        /* The legend under the panel, one entry per line. */
+        int ly = y0 + h + 50 + 16 * legend++;
         fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"2\"/>"
-                   "<text x=\"%d\" y=\"%d\">%s</text>\n", x0 + w - 150, ly, x0 + w - 130, ly, colors[k % 5],
-                x0 + w - 125, ly + 4, s[k].name);
+                   "<text x=\"%d\" y=\"%d\">%s</text>\n", x0, ly, x0 + 20, ly, col, x0 + 26, ly + 4, s[k].name);
     }
     fputs("</g>\n", f);
 }
@@ -104,7 +105,8 @@ int plot_curves(const char *path, int n, const plot_series *loss, int n_loss, co
 {
     FILE *f = fopen(path, "w");
     if (!f) return -1;
-    int panels = n_acc > 0 ? 2 : 1, pw = 380, ph = 260, W = 80 + panels * (pw + 80), H = 360;
+    int panels = n_acc > 0 ? 2 : 1, pw = 380, ph = 260, W = 80 + panels * (pw + 80), H = 420;
+    if (W < (int)strlen(title) * 7 + 40) W = (int)strlen(title) * 7 + 40;
     svg_begin(f, W, H, title);
     panel(f, 80, 50, pw, ph, n, loss, n_loss, "loss", 0);
     if (n_acc) panel(f, 80 + pw + 80, 50, pw, ph, n, acc, n_acc, "accuracy (%)", 1);
@@ -119,6 +121,7 @@ int plot_confusion(const char *path, const data_desc *d, const train_metrics *m,
     int nc = m->n_classes, cell = nc <= 10 ? 44 : nc <= 30 ? 22 : 10, left = 110, top = 70;
     int W = left + nc * cell + 40, H = top + nc * cell + 60;
     if (W < 420) W = 420;
+    if (W < (int)strlen(title) * 7 + 40) W = (int)strlen(title) * 7 + 40;
     svg_begin(f, W, H, title);
     char name[64];
     for (int k = 0; k < nc; k++) {

@@ -199,6 +199,7 @@ int eval_run(const train_args *a);
 typedef struct plot_series {
     const char *name;
     const double *y;          /* one value per epoch; NaN: none */
+    int color;                /* index into the palette, so a series keeps its colour across panels */
 } plot_series;
 
 /* Loss and accuracy per epoch as a standalone SVG; returns 0 or -1 (errno set). */
