@@ -244,6 +244,11 @@ def test_csv():
     m = meta_of(ck)
     assert m["data.class_names"].split("\n") == ["cat", "dog", "eel"], m
     assert len(m["data.mean"].split(",")) == 4
+    # --resume rebuilds the network from the spec in the checkpoint, without --net.
+    r = run("--resume", ck, "--data", path("train.csv"), "--test", path("test.csv"), "--epochs", "9",
+            "--val-split", "0.2", "--checkpoint", path("csv9.safetensors"))
+    assert "fc16-relu-fc" in r.stdout and "resuming from" in r.stdout and "epoch 9/9" in r.stdout, r.stdout
+    assert meta_of(path("csv9.safetensors"))["data.mean"] == m["data.mean"]
     e = run("eval", "--checkpoint", ck, "--data", path("test.csv"))
     assert "precision" in e.stdout and "recall" in e.stdout and "F1" in e.stdout, e.stdout
     cm = e.stdout.split("confusion matrix")[1].splitlines()[2:5]
@@ -322,7 +327,7 @@ def test_regression_and_series():
     ck = path("ser.safetensors")
     p = run("--data", path("series.csv"), "--window", "20", "--horizon", "2", "--features", "v", "--target", "v",
             "--net", "gru16-fc", "--epochs", "6", "--batch", "16", "--lr", "0.01", "--checkpoint", ck, "--print-net")
-    assert "(20, 1)" in p.stdout and "gru16 (last)" in p.stdout and "targets: 2 per sample" in p.stdout, p.stdout
+    assert "(20, 1)" in p.stdout and "gru16 (last)" in p.stdout and "targets: the next 2 values" in p.stdout, p.stdout
     rmse = float(p.stdout.split("final: test RMSE ")[1].split(",")[0])
     assert rmse < 0.3, p.stdout
     run("predict", "--checkpoint", ck, "--data", path("series.csv"), "--out", path("sp.csv"))

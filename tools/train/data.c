@@ -626,29 +626,25 @@ int data_load_for_training(const train_args *a, train_data *td)
     if (rc) return rc;
     /* Test and validation sets: given files, else held out of the training file. */
     int64_t gap = d->kind == DATA_SERIES ? d->window + d->horizon - 1 : 0;
+    if ((a->test_path && d->kind == DATA_IDX && !is_dir(a->test_path)) ||
+        (a->val_path && d->kind == DATA_IDX && !is_dir(a->val_path))) {
+        fprintf(stderr, "clgrad-train: --test and --val with IDX images take a folder (t10k-* or train-* files)\n");
+        return TRAIN_EXIT_USAGE;
+    }
     if (test) {
-        if (d->kind == DATA_IDX && !test_labels) test_labels = a->labels ? NULL : NULL;
-        if (d->kind == DATA_IDX && !test_labels) {
-            fprintf(stderr, "clgrad-train: --test with IDX images: give a folder with t10k-* files\n");
-            return TRAIN_EXIT_USAGE;
-        }
-        data_desc dt = *d;
-        dt.class_names = NULL, dt.n_class_names = 0;
-        rc = load_one(a, &dt, test, test_labels, 0, &td->test, &is);
-        if (rc == 0 && (dt.sample_nd != d->sample_nd ||
-                        memcmp(dt.sample_shape, d->sample_shape, sizeof(int64_t) * (size_t)d->sample_nd))) {
-            fprintf(stderr, "clgrad-train: %s: its samples differ in shape from the training set's\n", test);
-            rc = TRAIN_EXIT_FAIL;
-        }
-        /* String labels: the test file's names must be among the training file's. */
-        if (rc == 0 && d->n_class_names) {
-            clgrad_dataset_release(td->test);
-            td->test = NULL;
-            for (int i = 0; i < dt.n_class_names; i++) free(dt.class_names[i]);
-            free(dt.class_names);
-            rc = data_load_like(a, d, test, 1, &td->test, NULL);
+        /* Read as the training data was: the same columns, and string labels through the
+         * training set's classes (a name it lacks is an error). */
+        if (test_labels) {
+            rc = load_idx_pair(test, test_labels, &d->channels_last, &td->test);
+            data_desc dt = *d;
+            if (rc == 0) rc = idx_shape(td->test, test, &dt);
+            if (rc == 0 && (dt.sample_nd != d->sample_nd ||
+                            memcmp(dt.sample_shape, d->sample_shape, sizeof(int64_t) * (size_t)d->sample_nd))) {
+                fprintf(stderr, "clgrad-train: %s: its samples differ in shape from the training set's\n", test);
+                rc = TRAIN_EXIT_FAIL;
+            }
         } else {
-            data_desc_free(&dt);
+            rc = data_load_like(a, d, test, 1, &td->test, NULL);
         }
         if (rc) return rc;
         td->test_name = test;
@@ -780,8 +776,11 @@ void data_report(FILE *f, const data_desc *d, const clgrad_dataset *ds, const ch
             free(counts);
         }
     } else {
-        fprintf(f, "  targets: %d per sample%s\n", clgrad_dataset_n_targets(ds),
-                d->kind == DATA_SERIES ? " (the next steps of the target column)" : "");
+        if (d->kind == DATA_SERIES)
+            fprintf(f, "  targets: the next %d value%s of the target column after each window of %d steps\n",
+                    clgrad_dataset_n_targets(ds), clgrad_dataset_n_targets(ds) == 1 ? "" : "s", d->window);
+        else
+            fprintf(f, "  targets: %d per sample\n", clgrad_dataset_n_targets(ds));
     }
     if (!full) return;
     /* Values per channel or column, constants and duplicates. */

@@ -133,18 +133,26 @@ void metrics_print(FILE *f, const data_desc *d, const train_metrics *m)
     }
     if (counted)
         fprintf(f, "%-14s %9.4f %9.4f %9.4f %9" PRId64 "\n", "macro avg", mp / counted, mr / counted, mf / counted, m->n);
-    fprintf(f, "\nconfusion matrix (rows: true class, columns: predicted)\n%8s", "");
+    /* Columns as wide as the longest class name (up to 14) or count. */
+    int w = 5;
+    for (int k = 0; k < nc; k++) {
+        char name[64];
+        class_label(d, k, name, sizeof name);
+        if ((int)strlen(name) > w) w = (int)strlen(name);
+    }
+    if (w > 14) w = 14;
+    fprintf(f, "\nconfusion matrix (rows: true class, columns: predicted)\n%*s", w, "");
     for (int j = 0; j < nc; j++) {
         char name[64];
         class_label(d, j, name, sizeof name);
-        fprintf(f, " %7.7s", name);
+        fprintf(f, " %*.*s", w, w, name);
     }
     fputc('\n', f);
     for (int k = 0; k < nc; k++) {
         char name[64];
         class_label(d, k, name, sizeof name);
-        fprintf(f, "%8.8s", name);
-        for (int j = 0; j < nc; j++) fprintf(f, " %7" PRId64, m->confusion[(int64_t)k * nc + j]);
+        fprintf(f, "%*.*s", w, w, name);
+        for (int j = 0; j < nc; j++) fprintf(f, " %*" PRId64, w, m->confusion[(int64_t)k * nc + j]);
         fputc('\n', f);
     }
 }

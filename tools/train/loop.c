@@ -656,6 +656,18 @@ static void print_header(run *r, int64_t start_epoch, int64_t start_batch)
            clgrad_dataset_count(r->td.train), clgrad_dataset_count(r->td.test), clgrad_context_device(r->ctx)->name,
            clgrad_context_device(r->ctx)->platform_name);
     data_report(stdout, &r->td.d, r->td.train, r->td.train_name, 0);
+    const data_desc *d = &r->td.d;
+    if (d->kind == DATA_IDX && d->norm_n <= 4) {
+        printf("normalisation (from the training images, per channel): mean");
+        for (int c = 0; c < d->norm_n; c++) printf(" %.4f", (double)d->mean[c]);
+        printf(", std");
+        for (int c = 0; c < d->norm_n; c++) printf(" %.4f", (double)d->std[c]);
+        printf("\n");
+    } else {
+        printf("normalisation: %d %s%s to mean 0, std 1 (statistics of the training samples)%s\n", d->norm_n,
+               d->kind == DATA_IDX ? "channel" : "input column", d->norm_n == 1 ? "" : "s",
+               d->regress ? "; the target too" : "");
+    }
     if (r->td.val) printf("validation: %" PRId64 " samples (%s)\n", clgrad_dataset_count(r->td.val), r->td.val_name);
     if (r->a->resume)
         printf("resuming from %s at epoch %" PRId64 ", batch %" PRId64 " (step %" PRId64 ")\n", r->a->resume,
