@@ -904,6 +904,7 @@ int data_inspect(const train_args *a)
             bad = 1;
         }
         clgrad_csv_release(t);
+        if (!bad) printf("  missing, non-finite or non-numeric values: none\n");
         if (bad) {
             printf("clgrad-train would refuse this data: every value must be a finite number\n");
             data_desc_free(&d);

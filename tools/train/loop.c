@@ -224,14 +224,15 @@ static void best_path(const run *r, char *buf, size_t cap)
     }
 }
 
+/* The last 200 epochs at most, so the metadata stays within its room. */
 static char *history_string(const history *h)
 {
     char *s = malloc((size_t)h->n * 80 + 1);
     if (!s) return NULL;
     size_t k = 0;
     s[0] = '\0';
-    for (int i = 0; i < h->n; i++)
-        k += (size_t)sprintf(s + k, "%s%.6g,%.6g,%.6g,%.6g,%.6g", i ? ";" : "", h->train_loss[i], h->val_loss[i],
+    for (int i = h->n > 200 ? h->n - 200 : 0; i < h->n; i++)
+        k += (size_t)sprintf(s + k, "%s%.6g,%.6g,%.6g,%.6g,%.6g", k ? ";" : "", h->train_loss[i], h->val_loss[i],
                              h->test_loss[i], h->val_acc[i], h->test_acc[i]);
     return s;
 }
@@ -286,6 +287,9 @@ static clgrad_status save_checkpoint_to(run *r, const char *path, int64_t epoch,
     char *h = history_string(r->hist);
     if (s == CLGRAD_OK && h && h[0]) s = meta_set_long(m, "train.history", h);
     free(h);
+    snprintf(buf, sizeof buf, "val=%.17g;test=%.17g", r->a->val_path ? 0.0 : r->a->val_split,
+             r->a->test_path ? 0.0 : r->a->test_split);
+    if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(m, "train.split", buf);
     if (s == CLGRAD_OK) s = data_desc_save(&r->td.d, m);
     if (s == CLGRAD_OK) s = clgrad_checkpoint_save(path, r->model, r->opt, m);
     free(m);
@@ -374,6 +378,26 @@ static int resume_settings(run *r, clgrad_checkpoint_meta *m, const char **spec_
         fprintf(stderr, "clgrad-train: note: --batch/--seed differ from the interrupted run's, so the rest "
                         "of its epoch visits other samples\n");
     return 0;
+}
+
+/* Fills the data-reading options the command line left open from the resumed run's. */
+static void resume_data_args(train_args *a, const data_desc *d, const clgrad_checkpoint_meta *m)
+{
+    static char target[256], features[1024];
+    if (!a->target && d->target[0]) a->target = strcpy(target, d->target);
+    if (!a->features && d->features[0]) a->features = strcpy(features, d->features);
+    if (!a->task) a->task = d->regress ? "regress" : "classify";
+    if (!a->csv_skip) a->csv_skip = d->csv_skip;
+    if (!a->csv_header) a->csv_header = d->csv_header;
+    if (!a->csv_delim) a->csv_delim = d->csv_delim;
+    if (a->channels_last < 0) a->channels_last = d->channels_last;
+    if (!a->window && d->kind == DATA_SERIES) a->window = d->window, a->horizon = d->horizon;
+    const char *v = clgrad_checkpoint_meta_get(m, "train.split");
+    double val = 0, test = 0;
+    if (v && sscanf(v, "val=%lg;test=%lg", &val, &test) == 2) {
+        if (!(a->val_split > 0) && !a->val_path) a->val_split = val;
+        if (!(a->test_split > 0) && !a->test_path) a->test_split = test;
+    }
 }
 
 /* --lr-schedule: "step:S:G" (times G every S epochs), "cosine" (to 0 over the run),
@@ -726,6 +750,20 @@ int train_run(const train_args *a)
         goto done;
     }
     if (a->resume && (rc = resume_settings(r, meta, &resumed_spec)) != 0) goto done;
+    /* The data is read as the resumed run read it: its seed (splits) and the reading
+     * options the command line leaves open. */
+    train_args eff = *a;
+    eff.seed = r->seed;
+    data_desc stored_desc = {0};
+    if (a->resume && clgrad_checkpoint_meta_get(meta, "data.desc")) {
+        if ((rc = data_desc_load(meta, &stored_desc, a->resume)) != 0) {
+            data_desc_free(&stored_desc);
+            goto done;
+        }
+        resume_data_args(&eff, &stored_desc, meta);
+        data_desc_free(&stored_desc);
+    }
+    a = r->a = &eff;
     if ((rc = choose_net(r, resumed_spec)) != 0) goto done;
     if (!r->optim_name[0]) snprintf(r->optim_name, sizeof r->optim_name, "%s", net_default_optim(&r->net));
     /* Default checkpoint: the file resumed from, else one named after the model. */
@@ -742,7 +780,10 @@ int train_run(const train_args *a)
     if (a->resume && clgrad_checkpoint_meta_get(meta, "data.desc")) {
         /* The normalisation the run started with, as stored. */
         data_desc stored;
-        if ((rc = data_desc_load(meta, &stored, a->resume)) != 0) goto done;
+        if ((rc = data_desc_load(meta, &stored, a->resume)) != 0) {
+            data_desc_free(&stored);
+            goto done;
+        }
         if (stored.norm_n == r->td.d.norm_n) {
             memcpy(r->td.d.mean, stored.mean, sizeof(float) * (size_t)stored.norm_n);
             memcpy(r->td.d.std, stored.std, sizeof(float) * (size_t)stored.norm_n);

@@ -118,7 +118,8 @@ void net_print(FILE *f, const train_net *net);
 
 typedef enum data_kind { DATA_IDX = 0, DATA_CSV = 1, DATA_SERIES = 2 } data_kind;
 
-#define DATA_MAX_COLS 4096
+/* Input columns of a table; their normalisation must fit the checkpoint metadata. */
+#define DATA_MAX_COLS 1024
 
 /* How a data set is read and prepared: everything evaluation needs to read new data the
  * same way, stored in the checkpoint. */
