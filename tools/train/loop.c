@@ -448,7 +448,7 @@ static double build_seconds(const run *r)
 
 /* After the first step: say once that kernels were built for this device, and where they
  * are kept. */
-static void build_notice(run *r)
+static void build_notice(run *r, double first_batch_s)
 {
     clgrad_context_stats st;
     if (r->notice_done || clgrad_context_get_stats(r->ctx, &st) != CLGRAD_OK) return;
@@ -456,8 +456,9 @@ static void build_notice(run *r)
     if (st.programs_built == 0 || r->a->quiet) return;
     char dir[4096];
     cache_dir(dir, sizeof dir);
-    fprintf(stderr, "clgrad-train: first run on this device: built %d kernel programs in %.1f s (not counted in "
-                    "samples/s); cached in %s for later runs\n", st.programs_built, st.build_seconds - r->build0, dir);
+    fprintf(stderr, "clgrad-train: first run on this device: built %d kernel programs in %.1f s (the first batch took "
+                    "%.1f s and is not counted in samples/s or time left); they are cached in %s for later runs\n",
+            st.programs_built, st.build_seconds - r->build0, first_batch_s, dir);
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -500,13 +501,16 @@ static int train_epoch(run *r, int64_t epoch, int64_t b0, int64_t nb, train_epoc
     train_progress p = {.quiet = a->quiet, .every = a->progress_every};
     clgrad_dataset_shuffle(r->td.train, r->seed, (uint64_t)epoch);
     train_progress_begin(&p, (int)epoch + 1, a->epochs, nb, b0);
-    double t0 = now_s(), build_start = build_seconds(r);
-    int64_t samples = 0;
+    /* The run's first batch builds kernels, measures GEMM providers and fills the buffer
+     * pool: it is left out of samples/s and time left (when more batches follow). */
+    double t0 = now_s(), build_start = build_seconds(r), warm_s = 0;
+    int64_t samples = 0, warm_samples = 0;
     for (int64_t b = b0; b < nb; b++) {
         if (train_interrupted) {
             train_progress_end(&p);
             return interrupted(r, epoch, b);
         }
+        int first_of_run = r->step == r->start_step;
         double loss;
         int64_t n;
         clgrad_status s = train_step(r, epoch, b, &loss, &n);
@@ -518,9 +522,17 @@ static int train_epoch(run *r, int64_t epoch, int64_t b0, int64_t nb, train_epoc
         r->loss_sum += loss;
         r->loss_count++;
         samples += n;
+        if (first_of_run && b + 1 < nb) {
+            double t = now_s();
+            warm_s = t - t0;
+            warm_samples = samples;
+            p.t_start = t;
+            p.start_done = b + 1;
+            build_start = build_seconds(r);
+        }
         if (!r->notice_done) {
             train_progress_end(&p);
-            build_notice(r);
+            build_notice(r, now_s() - t0);
         }
         p.excluded = build_seconds(r) - build_start;
         if (a->print_losses) {
@@ -528,16 +540,16 @@ static int train_epoch(run *r, int64_t epoch, int64_t b0, int64_t nb, train_epoc
             printf("step %" PRId64 " loss %.9g\n", r->step, loss);
             fflush(stdout);
         }
-        train_progress_update(&p, b + 1, samples, r->loss_sum / (double)r->loss_count);
+        train_progress_update(&p, b + 1, samples - warm_samples, r->loss_sum / (double)r->loss_count);
     }
-    double t_train = now_s() - t0 - (build_seconds(r) - build_start);
+    double t_wall = now_s() - t0, t_train = t_wall - warm_s - (build_seconds(r) - build_start);
     train_progress_end(&p);
     if (train_interrupted) return interrupted(r, epoch, nb);
     row->epoch = (int)epoch + 1;
     row->step = r->step;
     row->train_loss = r->loss_count ? r->loss_sum / (double)r->loss_count : NAN;
-    row->epoch_seconds = t_train;
-    row->samples_per_s = t_train > 0 ? samples / t_train : 0;
+    row->epoch_seconds = t_wall;
+    row->samples_per_s = t_train > 0 ? (samples - warm_samples) / t_train : 0;
     row->lr = clgrad_optim_get_lr(r->opt);
     return 0;
 }

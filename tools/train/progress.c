@@ -49,6 +49,7 @@ void train_progress_update(train_progress *p, int64_t done, int64_t samples, dou
     int last = done == p->total;
     /* Redraw at most ~10 times a second on a terminal; plain lines every p->every seconds. */
     if (p->tty ? (t - p->t_last < 0.1 && !last) : (t - p->t_last < p->every)) return;
+    if (done - p->start_done <= 0 && !last) return; /* nothing measured yet (a warm-up batch) */
     p->t_last = t;
     double el = t - p->t_start - p->excluded;
     double rate = el > 0 ? samples / el : 0;
