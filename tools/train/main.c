@@ -172,6 +172,7 @@ int main(int argc, char **argv)
             }
             val = argv[++i];
         }
+        if (!val) return TRAIN_EXIT_USAGE; /* argv entries before argc are never NULL */
         long long n;
         int bad = 0;
         if (!strcmp(name, "--data")) a.data_dir = val;
