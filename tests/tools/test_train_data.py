@@ -180,6 +180,21 @@ def test_idx_images():
     # would look like the original and score the same loss.
     score = lambda out: [l for l in out.splitlines() if l.startswith("samples 300:")][0]
     assert score(e2.stdout) != score(e.stdout), (score(e.stdout), score(e2.stdout))
+    # A folder in the Fashion-MNIST layout (train-* and t10k-* files, 3-D images of 12x10).
+    os.mkdir(path("fold"))
+    tr, trl = blob_images(120, 12, 10, 1, 5)
+    te, tel = blob_images(30, 12, 10, 1, 6)
+    write_idx("fold/train-images-idx3-ubyte", [120, 12, 10], tr)
+    write_idx("fold/train-labels-idx1-ubyte", [120], trl)
+    write_idx("fold/t10k-images-idx3-ubyte", [30, 12, 10], te)
+    write_idx("fold/t10k-labels-idx1-ubyte", [30], tel)
+    p = run("--data", path("fold"), "--net", "conv4k3-relu-flatten-fc", "--epochs", "1", "--checkpoint", "")
+    assert ("data: %s/train-images-idx3-ubyte: IDX images, 120 samples of shape (1, 12, 10)" % path("fold")) in p.stdout, \
+        p.stdout
+    assert "120 training / 30 test samples" in p.stdout, p.stdout
+    for name in os.listdir(path("fold")):
+        os.unlink(os.path.join(path("fold"), name))
+    os.rmdir(path("fold"))
     # Broken IDX files: a clear error naming the file.
     with open(path("rgb-images.idx"), "rb") as f:
         blob = f.read()

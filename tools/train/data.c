@@ -621,7 +621,7 @@ int data_load_for_training(const train_args *a, train_data *td)
         fprintf(stderr, "clgrad-train: --task regress needs CSV data; IDX files hold class labels\n");
         return TRAIN_EXIT_USAGE;
     }
-    td->train_name = path;
+    snprintf(td->train_name, sizeof td->train_name, "%s", path);
     int rc = load_one(a, d, path, labels, 0, &td->train, &is);
     if (rc) return rc;
     /* Test and validation sets: given files, else held out of the training file. */
@@ -647,21 +647,21 @@ int data_load_for_training(const train_args *a, train_data *td)
             rc = data_load_like(a, d, test, 1, &td->test, NULL);
         }
         if (rc) return rc;
-        td->test_name = test;
+        snprintf(td->test_name, sizeof td->test_name, "%s", test);
     } else if (a->test_split > 0 || (d->kind != DATA_IDX && a->cmd != CMD_INSPECT)) {
         double f = a->test_split > 0 ? a->test_split : 0.2;
         rc = hold_out(d, &td->train, f, a->seed ^ 0x7e57u, gap, &td->test, "test-split");
         if (rc) return rc;
-        td->test_name = "held-out test split";
+        snprintf(td->test_name, sizeof td->test_name, "held-out test split");
     }
     if (a->val_path) {
         rc = data_load_like(a, d, a->val_path, 1, &td->val, NULL);
         if (rc) return rc;
-        td->val_name = a->val_path;
+        snprintf(td->val_name, sizeof td->val_name, "%s", a->val_path);
     } else if (a->val_split > 0) {
         rc = hold_out(d, &td->train, a->val_split, a->seed ^ 0x7a1u, gap, &td->val, "val-split");
         if (rc) return rc;
-        td->val_name = "held-out validation split";
+        snprintf(td->val_name, sizeof td->val_name, "held-out validation split");
     }
     if (!d->regress && (rc = check_labels(a, td)) != 0) return rc;
     if ((rc = compute_norm(d, td->train)) != 0) return rc;

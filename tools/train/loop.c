@@ -456,9 +456,10 @@ static void build_notice(run *r, double first_batch_s)
     if (st.programs_built == 0 || r->a->quiet) return;
     char dir[4096];
     cache_dir(dir, sizeof dir);
-    fprintf(stderr, "clgrad-train: first run on this device: built %d kernel programs in %.1f s (the first batch took "
-                    "%.1f s and is not counted in samples/s or time left); they are cached in %s for later runs\n",
-            st.programs_built, st.build_seconds - r->build0, first_batch_s, dir);
+    fprintf(stderr, "clgrad-train: first run on this device: the first batch took %.1f s compiling kernels (%d clgrad "
+                    "programs built in %.1f s, and what the OpenCL driver compiles on first launch); it is not counted "
+                    "in samples/s or time left. The programs are cached in %s for later runs\n",
+            first_batch_s, st.programs_built, st.build_seconds - r->build0, dir);
 }
 
 /* ---------------------------------------------------------------------------------------

@@ -152,7 +152,7 @@ void data_desc_free(data_desc *d);
 typedef struct train_data {
     data_desc d;
     clgrad_dataset *train, *val, *test;
-    const char *train_name, *val_name, *test_name; /* for messages and the report */
+    char train_name[4096], val_name[4096], test_name[4096]; /* for messages and the report */
 } train_data;
 
 /* Loads the data the arguments name: the training set, then the validation and test sets
