@@ -785,7 +785,7 @@ void data_report(FILE *f, const data_desc *d, const clgrad_dataset *ds, const ch
     if (!full) return;
     /* Values per channel or column, constants and duplicates. */
     int64_t sh[CLGRAD_IDX_MAX_DIMS];
-    int nd = clgrad_dataset_sample_shape(ds, sh);
+    clgrad_dataset_sample_shape(ds, sh);
     int axis = d->kind == DATA_SERIES ? 1 : 0;
     int64_t nc = sh[axis];
     double *m = calloc((size_t)nc, sizeof *m), *s = calloc((size_t)nc, sizeof *s);
@@ -805,23 +805,12 @@ void data_report(FILE *f, const data_desc *d, const clgrad_dataset *ds, const ch
             }
         }
         fprintf(f, "  values: min %.6g, max %.6g%s\n", gmin, gmax, d->kind == DATA_IDX ? " (pixels / 255)" : "");
-        if (d->kind == DATA_IDX && nd >= 2) {
-            fprintf(f, "  per channel mean / std:");
-            for (int64_t c = 0; c < (nd == 2 ? 1 : nc) && c < 8; c++) {
-                double mm = m[c], ss = s[c];
-                if (nd == 2) { /* rows of a 1-channel image: combine */
-                    double sq = 0;
-                    mm = 0;
-                    for (int64_t r = 0; r < nc; r++) mm += m[r] / (double)nc, sq += (s[r] * s[r] + m[r] * m[r]) / (double)nc;
-                    ss = sqrt(fmax(sq - mm * mm, 0));
-                }
-                fprintf(f, " %.4f / %.4f", mm, ss);
-            }
-            fprintf(f, "\n");
-        }
-        if (d->kind != DATA_IDX)
+        if (d->kind != DATA_IDX) {
+            /* A table with such values never becomes a dataset: the loader stops first. */
+            fprintf(f, "  missing or non-finite values: none\n");
             fprintf(f, "  constant columns: %" PRId64 "%s%s%s\n", constant, constant ? " (" : "", list,
                     constant > 8 ? ", ...)" : constant ? ")" : "");
+        }
     }
     free(m);
     free(s);
@@ -904,7 +893,6 @@ int data_inspect(const train_args *a)
             bad = 1;
         }
         clgrad_csv_release(t);
-        if (!bad) printf("  missing, non-finite or non-numeric values: none\n");
         if (bad) {
             printf("clgrad-train would refuse this data: every value must be a finite number\n");
             data_desc_free(&d);
@@ -916,6 +904,12 @@ int data_inspect(const train_args *a)
     int rc = data_load_for_training(&b, &td);
     if (rc == 0) {
         data_report(stdout, &td.d, td.train, td.train_name, 1);
+        printf("normalisation training would use (statistics of the training samples): %s", td.d.norm_n > 1 ?
+               "per channel or column, mean" : "mean");
+        for (int c = 0; c < td.d.norm_n && c < 8; c++) printf(" %.4g", (double)td.d.mean[c]);
+        printf("%s, std", td.d.norm_n > 8 ? " ..." : "");
+        for (int c = 0; c < td.d.norm_n && c < 8; c++) printf(" %.4g", (double)td.d.std[c]);
+        printf("%s\n", td.d.norm_n > 8 ? " ..." : "");
         if (td.val) data_report(stdout, &td.d, td.val, td.val_name, 0);
         if (td.test) data_report(stdout, &td.d, td.test, td.test_name, 0);
     }

@@ -692,7 +692,7 @@ static void print_header(run *r, int64_t start_epoch, int64_t start_batch)
            clgrad_version_string(), name, n_params, r->optim_name, r->lr, r->batch, r->seed,
            clgrad_dataset_count(r->td.train), clgrad_dataset_count(r->td.test), clgrad_context_device(r->ctx)->name,
            clgrad_context_device(r->ctx)->platform_name);
-    data_report(stdout, &r->td.d, r->td.train, r->td.train_name, 0);
+    data_report(stdout, &r->td.d, r->td.train, r->td.train_name, 1);
     const data_desc *d = &r->td.d;
     if (d->kind == DATA_IDX && d->norm_n <= 4) {
         printf("normalisation (from the training images, per channel): mean");
