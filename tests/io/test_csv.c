@@ -121,18 +121,46 @@ START_TEST(classifies_missing_and_non_finite_cells)
 }
 END_TEST
 
+/* A locale whose decimal point is ',': an installed one, else one made with localedef in a
+ * temporary folder (LOCPATH); NULL when neither works. */
+static char made_dir[512];
+
+static const char *comma_locale(void)
+{
+    const char *names[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "fr_FR.utf8", NULL};
+    for (int i = 0; names[i]; i++)
+        if (setlocale(LC_NUMERIC, names[i]) && localeconv()->decimal_point[0] == ',') return names[i];
+    static char dir[512];
+    const char *base = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/clgrad-locale-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(dir)) return NULL;
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 '%s/de_DE.UTF-8' >/dev/null 2>&1", dir);
+    if (system(cmd) != 0) return NULL;
+    setenv("LOCPATH", dir, 1);
+    snprintf(made_dir, sizeof made_dir, "%s", dir);
+    if (setlocale(LC_NUMERIC, "de_DE.UTF-8") && localeconv()->decimal_point[0] == ',') return "de_DE.UTF-8";
+    return NULL;
+}
+
 START_TEST(numbers_ignore_the_locale)
 {
-    /* A locale whose decimal point is ',' (skipped where none is installed). */
-    const char *names[] = {"de_DE.UTF-8", "de_DE.utf8", "fr_FR.UTF-8", "C.UTF-8", NULL};
-    const char *got = NULL;
-    for (int i = 0; names[i] && !got; i++) got = setlocale(LC_NUMERIC, names[i]);
-    clgrad_csv *t = load_text("x\n2.5\n", NULL);
+    const char *loc = comma_locale();
+    if (!loc) fprintf(stderr, "numbers_ignore_the_locale: no locale with a decimal comma; the C locale only\n");
+    else ck_assert(strtod("2.5", NULL) != 2.5); /* the locale is in force: strtod stops at '.' */
+    clgrad_csv *t = load_text("x,y\n2.5,-1.25e1\n", NULL);
     double v = 0;
     ck_assert_int_eq(clgrad_csv_number(t, 0, 0, &v), CLGRAD_CSV_NUMBER);
     ck_assert(v == 2.5);
+    ck_assert_int_eq(clgrad_csv_number(t, 0, 1, &v), CLGRAD_CSV_NUMBER);
+    ck_assert(v == -12.5);
     clgrad_csv_release(t);
     setlocale(LC_NUMERIC, "C");
+    if (made_dir[0]) {
+        char cmd[600];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", made_dir);
+        ck_assert_int_eq(system(cmd), 0);
+    }
 }
 END_TEST
 
