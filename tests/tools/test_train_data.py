@@ -221,6 +221,9 @@ def test_labels():
     p = run(*base, expect=1)
     assert "201 classes" in p.stderr and "no training sample" in p.stderr and "--allow-sparse-labels" in p.stderr, \
         p.stderr
+    p = run("inspect", *base[:4], expect=1)
+    assert "classes: 4 of 201" in p.stdout and "would refuse these labels" in p.stdout, p.stdout
+    assert "no training sample" in p.stderr, p.stderr
     p = run(*base, "--allow-sparse-labels")
     assert "classes: 4 of 201 (labels 0 .. 200 here)" in p.stdout and "[sparse" in p.stdout, p.stdout
     assert " 199: 0" not in p.stdout and " 200: " in p.stdout, p.stdout

@@ -900,6 +900,8 @@ int data_inspect(const train_args *a)
         }
         data_desc_free(&d);
     }
+    /* Sparse labels are shown in the report and judged after it. */
+    b.allow_sparse = 1;
     train_data td;
     int rc = data_load_for_training(&b, &td);
     if (rc == 0) {
@@ -912,6 +914,10 @@ int data_inspect(const train_args *a)
         printf("%s\n", td.d.norm_n > 8 ? " ..." : "");
         if (td.val) data_report(stdout, &td.d, td.val, td.val_name, 0);
         if (td.test) data_report(stdout, &td.d, td.test, td.test_name, 0);
+        if (!td.d.regress && !a->allow_sparse && check_labels(a, &td) != 0) {
+            printf("clgrad-train would refuse these labels (see above)\n");
+            rc = TRAIN_EXIT_FAIL;
+        }
     }
     data_release(&td);
     return rc;
