@@ -1,8 +1,8 @@
 /* clgrad-train: the pieces of the training tool and what they share. main.c reads the
  * command line, spec.c builds networks from a spec with the public nn API, data.c loads
- * and checks the data, loop.c trains, validates and checkpoints, eval.c evaluates and
- * predicts, progress.c draws the progress bar and writes the per-epoch log, plot.c draws
- * SVG charts. Everything here uses the public clgrad API only. */
+ * and checks the data (report.c reports on it, desc.c stores how it was read), loop.c
+ * trains and validates, state.c checkpoints and resumes, eval.c evaluates and predicts,
+ * progress.c draws the progress bar and writes the per-epoch log, plot.c draws SVG charts. Everything here uses the public clgrad API only. */
 #ifndef CLGRAD_TRAIN_H
 #define CLGRAD_TRAIN_H
 
@@ -114,7 +114,7 @@ clgrad_status net_forward(const train_net *net, clgrad_module *m, clgrad_tensor 
 /* The model summary: each layer with its output shape and parameter count. */
 void net_print(FILE *f, const train_net *net);
 
-/* --- data.c: any data --------------------------------------------------------------------- */
+/* --- data.c, report.c, desc.c: any data --------------------------------------------------- */
 
 typedef enum data_kind { DATA_IDX = 0, DATA_CSV = 1, DATA_SERIES = 2 } data_kind;
 
@@ -248,6 +248,65 @@ typedef struct train_epoch_row {
  * CSV for a ".csv" name, else JSON lines. *out NULL when path is NULL. */
 int train_log_open(const char *path, int append, FILE **out, int *json);
 void train_log_row(FILE *f, int json, const train_epoch_row *r);
+
+/* --- loop.c, state.c: a training run --------------------------------------------------------- */
+
+/* Per-epoch values kept for the plot and stored in checkpoints. */
+#define HIST_MAX 1000
+typedef struct history {
+    int n;
+    double train_loss[HIST_MAX], val_loss[HIST_MAX], test_loss[HIST_MAX], val_acc[HIST_MAX], test_acc[HIST_MAX];
+} history;
+
+/* Everything a run holds, so that one cleanup path frees it. */
+typedef struct run {
+    const train_args *a;
+    train_net net;
+    char model_name[64];      /* the preset's name, or "net" for a --net spec */
+    char optim_name[16];
+    char schedule[128];       /* --lr-schedule as given; "" for a constant rate */
+    double lr, momentum, weight_decay, clip;
+    int batch;
+    uint64_t seed;
+    clgrad_context *ctx;
+    train_data td;
+    clgrad_module *model;
+    clgrad_optim *opt;
+    clgrad_lr_schedule sched;
+    FILE *log;
+    int log_json;
+    float *x, *t;             /* a batch's inputs and (regression) targets */
+    int32_t *y;
+    int64_t step, start_step; /* optimizer steps: now, and when this run started */
+    double loss_sum;          /* this epoch's losses so far (restored on resume) */
+    int64_t loss_count;
+    double best;              /* early stopping: the best validation loss, its epoch, epochs since */
+    int best_epoch, bad_epochs;
+    history *hist;
+    double build0;            /* kernel build seconds before training */
+    int notice_done;
+    char ckpt_template[4096]; /* --checkpoint, or its default; "" for none */
+    char ckpt_path[4096];     /* where the last checkpoint went */
+    char best_path[4096];
+} run;
+
+/* Prints "clgrad-train: what: STATUS: message"; returns TRAIN_EXIT_FAIL. */
+int run_fail(const run *r, clgrad_status s, const char *what);
+/* Saves the model, optimizer, settings, history and data description to path. */
+clgrad_status run_save_checkpoint_to(run *r, const char *path, int64_t epoch, int64_t batch);
+/* The same to the --checkpoint path for (epoch, batch); nothing without one. */
+clgrad_status run_save_checkpoint(run *r, int64_t epoch, int64_t batch);
+/* After Ctrl-C at (epoch, batch): saves and says how to resume; returns the exit code. */
+int run_interrupted(run *r, int64_t epoch, int64_t batch);
+/* Where the best checkpoint goes: NAME.best.EXT beside the --checkpoint file. */
+void run_best_path(const run *r, char *buf, size_t cap);
+/* Reads the --resume file's metadata into m and the settings the command line left open
+ * into r; *spec_out (malloc'd, or NULL when --net/--model was given) is its network. */
+int run_resume_settings(run *r, clgrad_checkpoint_meta *m, const char **spec_out);
+/* Fills the data-reading options the command line left open from the resumed run's. */
+void run_resume_data_args(train_args *a, const data_desc *d, const clgrad_checkpoint_meta *m);
+/* Parses r->schedule into r->sched for batches of steps_per_epoch steps. */
+int run_parse_schedule(run *r, int64_t steps_per_epoch);
 
 /* --- loop.c -------------------------------------------------------------------------------- */
 
