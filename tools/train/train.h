@@ -2,7 +2,8 @@
  * command line, spec.c builds networks from a spec with the public nn API, data.c loads
  * and checks the data (report.c reports on it, desc.c stores how it was read), loop.c
  * trains and validates, state.c checkpoints and resumes, eval.c evaluates and predicts,
- * progress.c draws the progress bar and writes the per-epoch log, plot.c draws SVG charts. Everything here uses the public clgrad API only. */
+ * progress.c draws the progress bar and writes the per-epoch log, plot.c draws SVG charts.
+ * Everything here uses the public clgrad API only. */
 #ifndef CLGRAD_TRAIN_H
 #define CLGRAD_TRAIN_H
 
