@@ -41,9 +41,9 @@ extern "C" {
 #endif
 
 #define CLGRAD_CHECKPOINT_MAX_RNG 8
-#define CLGRAD_CHECKPOINT_MAX_EXTRA 32
+#define CLGRAD_CHECKPOINT_MAX_EXTRA 64
 #define CLGRAD_CHECKPOINT_KEY_MAX 64    /* bytes, with the terminating NUL */
-#define CLGRAD_CHECKPOINT_VALUE_MAX 256 /* bytes, with the terminating NUL */
+#define CLGRAD_CHECKPOINT_VALUE_MAX 1024 /* bytes, with the terminating NUL */
 
 /* One free-form metadata pair (NUL-terminated UTF-8). */
 typedef struct clgrad_checkpoint_kv {

@@ -1,6 +1,8 @@
 /* Datasets on the host: the IDX file reader (MNIST, Fashion-MNIST and any other IDX
- * file, plain or gzip-compressed) and an image-classification dataset built on it, with
- * normalisation, a seeded held-out split, seeded per-epoch shuffling and batching.
+ * file, plain or gzip-compressed), a CSV reader, and datasets built on them (images and
+ * labels, or float samples with labels or regression targets), with per-channel
+ * normalisation, label and value statistics, a seeded held-out split, seeded per-epoch
+ * shuffling and batching.
  * Everything here lives in host memory; nothing touches a device. Included by clgrad.h.
  *
  * A training loop:
@@ -99,12 +101,18 @@ typedef struct clgrad_dataset clgrad_dataset;
 #define CLGRAD_FASHION_MNIST_MEAN 0.2860f
 #define CLGRAD_FASHION_MNIST_STD  0.3530f
 
-/* Loading options. A zero-initialised struct means: pixels scaled to [0, 1], all samples. */
+/* Loading options. A zero-initialised struct means: pixels scaled to [0, 1], all samples,
+ * a 4-D file read as N x C x H x W. */
 typedef struct clgrad_dataset_opts {
-    float mean;          /* each pixel value v becomes (v / 255 - mean) / std */
+    float mean;          /* each pixel value v becomes (v / 255 - mean) / std (one value for
+                            every channel; clgrad_dataset_set_normalization sets one per
+                            channel) */
     float std;           /* must be positive and finite; 0 means 1 */
     int64_t max_samples; /* keep only the first max_samples samples; 0 (or more than the
                             file holds) keeps all */
+    int channels_last;   /* non-zero: the images file is 4-D N x H x W x C (channels last, as
+                            most image tools write them); samples are then stored and
+                            batched as C x H x W */
 } clgrad_dataset_opts;
 
 /* Loads an image file and a label file in IDX format, each plain or gzip-compressed (e.g.
@@ -123,6 +131,17 @@ CLGRAD_API clgrad_status clgrad_dataset_load_idx(const char *images_path, const 
                                                  const clgrad_dataset_opts *opts,
                                                  clgrad_dataset **out);
 
+/* A dataset of n samples of floats (rows of a table, windows of a series), copied from x:
+ * n * product(sample_shape) values, sample after sample. Give exactly one of labels (n
+ * non-negative integers: classification) and targets (n * n_targets floats: regression).
+ * Values and targets must be finite: a NaN or infinity is INVALID_ARG naming the sample
+ * and the position. Batches hand the values out as they are until
+ * clgrad_dataset_set_normalization says otherwise. *out is a new dataset in the given
+ * order. Thread-safe. */
+CLGRAD_API clgrad_status clgrad_dataset_from_floats(int64_t n, int sample_ndim, const int64_t *sample_shape,
+                                                    const float *x, const int32_t *labels, int n_targets,
+                                                    const float *targets, clgrad_dataset **out);
+
 /* Drops this dataset's reference to the samples and frees it. NULL: no-op. */
 CLGRAD_API void clgrad_dataset_release(clgrad_dataset *ds);
 
@@ -140,6 +159,47 @@ CLGRAD_API int64_t clgrad_dataset_sample_size(const clgrad_dataset *ds);
 /* One more than the largest label among all the samples loaded from the file (shared by
  * the datasets split from it), so labels lie in [0, n_classes). NULL: 0. */
 CLGRAD_API int clgrad_dataset_n_classes(const clgrad_dataset *ds);
+
+/* Targets per sample of a regression dataset (made with targets); 0 for a classification
+ * dataset or NULL. */
+CLGRAD_API int clgrad_dataset_n_targets(const clgrad_dataset *ds);
+
+/* The labels of ds's own samples (not of the file or the datasets it was split from): the
+ * smallest and the largest label (*min_label and *max_label, each optional; -1 for an
+ * empty dataset), and counts[k] = the number of samples with label k for k in
+ * [0, n_counts) (labels >= n_counts are not counted). With the largest label known, a
+ * caller can tell absent classes and sparse labels from a complete set. INVALID_ARG for
+ * a regression dataset. Only reads ds. */
+CLGRAD_API clgrad_status clgrad_dataset_label_stats(const clgrad_dataset *ds, int32_t *min_label,
+                                                    int32_t *max_label, int64_t *counts, int64_t n_counts);
+
+/* Statistics of the raw values (pixel / 255 for images, the floats as given otherwise) of
+ * ds's own samples per channel, a channel being an index along sample dimension axis
+ * (negative counts from the end: 0 for C x H x W images or table rows, -1 for the features
+ * of a T x F window): mean[c], the population standard deviation std[c] and, each
+ * optional (NULL), min[c] and max[c]. Each array has room for the sample's size along
+ * axis. Computing them on a training split and passing them to
+ * clgrad_dataset_set_normalization normalises every split alike. Only reads ds. */
+CLGRAD_API clgrad_status clgrad_dataset_channel_stats(const clgrad_dataset *ds, int axis, double *mean,
+                                                      double *std, double *min, double *max);
+
+/* Sets how batches normalise values, for ds and every dataset that shares its samples (its
+ * splits and slices): raw value v of channel c becomes (v - mean[c]) / std[c]. n is 1 (one
+ * mean and std for every value) or the sample's size along axis (see
+ * clgrad_dataset_channel_stats). std must be positive and finite, mean finite. For images
+ * the result of a value equals what clgrad_dataset_opts' mean and std give. */
+CLGRAD_API clgrad_status clgrad_dataset_set_normalization(clgrad_dataset *ds, int axis, int n,
+                                                          const float *mean, const float *std);
+
+/* The position of ds's i-th sample (in its unshuffled order) in the file or arrays it was
+ * loaded from, for messages that name a row; -1 when i is outside [0, count). */
+CLGRAD_API int64_t clgrad_dataset_sample_id(const clgrad_dataset *ds, int64_t i);
+
+/* A new dataset over count consecutive samples of ds's unshuffled order starting at first
+ * (sharing the samples, no copy): a chronological split of the windows of a series.
+ * INVALID_ARG when the range is not inside ds. */
+CLGRAD_API clgrad_status clgrad_dataset_slice(const clgrad_dataset *ds, int64_t first, int64_t count,
+                                              clgrad_dataset **out);
 
 /* Splits ds into two new datasets: *holdout gets n_holdout samples chosen at random by
  * seed, *train the other count - n_holdout. Both keep the samples' relative order in ds's
@@ -172,6 +232,69 @@ CLGRAD_API int64_t clgrad_dataset_n_batches(const clgrad_dataset *ds, int64_t ba
 CLGRAD_API clgrad_status clgrad_dataset_batch(const clgrad_dataset *ds, int64_t batch_index,
                                               int64_t batch_size, float *x, int32_t *y,
                                               int64_t *n_out);
+/* As clgrad_dataset_batch for a regression dataset: t gets the targets (room for
+ * batch_size * n_targets floats). INVALID_ARG for a classification dataset when t is not
+ * NULL (and clgrad_dataset_batch is INVALID_ARG for a regression dataset when y is not
+ * NULL). */
+CLGRAD_API clgrad_status clgrad_dataset_batch_targets(const clgrad_dataset *ds, int64_t batch_index,
+                                                      int64_t batch_size, float *x, float *t,
+                                                      int64_t *n_out);
+
+/* ---------------------------------------------------------------------------------------
+ * CSV files
+ * ------------------------------------------------------------------------------------- */
+
+/* A table read from a CSV file: text cells, rows and columns, an optional header. */
+typedef struct clgrad_csv clgrad_csv;
+
+typedef enum clgrad_csv_header {
+    CLGRAD_CSV_HEADER_AUTO = 0, /* the first row is a header when one of its cells is not a
+                                   number (nor missing) while that column's next cell is */
+    CLGRAD_CSV_HEADER_YES = 1,
+    CLGRAD_CSV_HEADER_NO = 2,
+} clgrad_csv_header;
+
+/* Reading options; a zero-initialised struct detects everything. */
+typedef struct clgrad_csv_opts {
+    char delimiter;          /* 0: from the first row: ',', ';' or tab if it holds one (in
+                                that order), else runs of spaces */
+    clgrad_csv_header header;
+    int64_t skip_lines;      /* lines to ignore before the header or the first row */
+} clgrad_csv_opts;
+
+/* Reads the CSV file at path (plain or gzip-compressed, told by its bytes): fields split at
+ * the delimiter, double-quoted fields with "" for a quote (RFC 4180), CRLF or LF line ends,
+ * blank lines ignored, spaces around unquoted fields trimmed. Every row must have as many
+ * fields as the first: a ragged row is CLGRAD_ERR_IO naming its line and both counts (with
+ * a hint about skip_lines when the first row is the odd one). A missing file or one
+ * without data rows is CLGRAD_ERR_IO. *out is a new table, freed with clgrad_csv_release.
+ * Numbers are read in the C locale whatever the process's locale. Thread-safe. */
+CLGRAD_API clgrad_status clgrad_csv_load(const char *path, const clgrad_csv_opts *opts, clgrad_csv **out);
+CLGRAD_API void clgrad_csv_release(clgrad_csv *t); /* NULL: no-op */
+
+CLGRAD_API int64_t clgrad_csv_rows(const clgrad_csv *t); /* data rows (no header); NULL: 0 */
+CLGRAD_API int clgrad_csv_cols(const clgrad_csv *t);     /* NULL: 0 */
+/* The header's name of column col, or NULL when the file has no header (or col is out of
+ * range). Borrowed from t. */
+CLGRAD_API const char *clgrad_csv_name(const clgrad_csv *t, int col);
+/* The column called name, else, when name is a whole number i, column i (0-based; negative
+ * counts from the end: -1 is the last column); -1 when there is no such column. */
+CLGRAD_API int clgrad_csv_find(const clgrad_csv *t, const char *name);
+/* The text of a cell, unquoted (borrowed from t; "" when row or col is out of range). */
+CLGRAD_API const char *clgrad_csv_cell(const clgrad_csv *t, int64_t row, int col);
+/* The 1-based line of the file on which data row row starts, for messages; 0 when row is
+ * out of range. */
+CLGRAD_API int64_t clgrad_csv_line(const clgrad_csv *t, int64_t row);
+
+typedef enum clgrad_csv_value {
+    CLGRAD_CSV_NUMBER = 0,    /* a finite number, in *value */
+    CLGRAD_CSV_MISSING = 1,   /* an empty cell, "NA", "N/A", "null", "?" (any case) */
+    CLGRAD_CSV_NONFINITE = 2, /* "nan", "inf", "-inf", "infinity" or a number out of double's
+                                 range; *value holds it */
+    CLGRAD_CSV_TEXT = 3,      /* anything else */
+} clgrad_csv_value;
+/* Reads a cell as a number (value may be NULL). */
+CLGRAD_API clgrad_csv_value clgrad_csv_number(const clgrad_csv *t, int64_t row, int col, double *value);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,7 @@
 #include "args.h"
 
 #include <math.h>
+#include <string.h>
 
 START_TEST(null_data)
 {
@@ -44,6 +45,33 @@ START_TEST(null_data)
     EXPECT_TRUE(clgrad_dataset_n_batches(NULL, 4) == 0);
     n = 99;
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_dataset_batch(NULL, 0, 4, x, y, &n));
+    EXPECT_TRUE(n == 0);
+    n = 99;
+    EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_dataset_batch_targets(NULL, 0, 4, x, x, &n));
+    EXPECT_TRUE(n == 0);
+    int64_t one[1] = {1};
+    EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, ds, clgrad_dataset_from_floats(1, 1, one, NULL, y, 0, NULL, &ds));
+    EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, ds, clgrad_dataset_from_floats(1, 0, one, x, y, 0, NULL, &ds));
+    EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, ds, clgrad_dataset_from_floats(-1, 1, one, x, y, 0, NULL, &ds));
+    EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_dataset_from_floats(1, 1, one, x, y, 0, NULL, NULL));
+    EXPECT_TRUE(clgrad_dataset_n_targets(NULL) == 0);
+    EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_dataset_label_stats(NULL, NULL, NULL, NULL, 0));
+    double dm[1], ds_[1];
+    EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_dataset_channel_stats(NULL, 0, dm, ds_, NULL, NULL));
+    EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_dataset_set_normalization(NULL, 0, 1, x, x));
+    EXPECT_TRUE(clgrad_dataset_sample_id(NULL, 0) == -1);
+    EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, ds, clgrad_dataset_slice(NULL, 0, 0, &ds));
+    clgrad_csv *csv;
+    EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, csv, clgrad_csv_load(NULL, NULL, &csv));
+    EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_csv_load("x.csv", NULL, NULL));
+    EXPECT_OUT(CLGRAD_ERR_IO, csv, clgrad_csv_load("/nonexistent-dir/x.csv", NULL, &csv));
+    clgrad_csv_opts bad_header = {.header = (clgrad_csv_header)7};
+    EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, csv, clgrad_csv_load("x.csv", &bad_header, &csv));
+    clgrad_csv_release(NULL);
+    EXPECT_TRUE(clgrad_csv_rows(NULL) == 0 && clgrad_csv_cols(NULL) == 0);
+    EXPECT_TRUE(clgrad_csv_name(NULL, 0) == NULL && clgrad_csv_find(NULL, "a") == -1);
+    EXPECT_TRUE(strcmp(clgrad_csv_cell(NULL, 0, 0), "") == 0 && clgrad_csv_line(NULL, 0) == 0);
+    EXPECT_TRUE(clgrad_csv_number(NULL, 0, 0, NULL) == CLGRAD_CSV_MISSING);
     ARGS_DONE();
 }
 END_TEST

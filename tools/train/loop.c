@@ -1,14 +1,15 @@
-/* The training loop of clgrad-train: data, model and optimizer set-up, resuming from a
- * checkpoint, the epochs (train, then evaluate on the test set in no-grad eval mode),
- * checkpoints after every epoch, and Ctrl-C: the signal handler only sets a flag, and the
- * loop saves a checkpoint at the next batch boundary and exits with status 130. */
+/* The training loop of clgrad-train: data, network and optimizer set-up, the epochs
+ * (train_epoch: batches, each one train_step; then validation and test in no-grad eval
+ * mode), learning-rate schedules, gradient clipping, augmentation, early stopping with the
+ * best checkpoint kept beside the last, checkpoints after every epoch (state.c), and
+ * Ctrl-C: the signal handler only sets a flag, and the loop saves a checkpoint at the next
+ * batch boundary and exits with status 130. */
 #include "train.h"
 
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 volatile sig_atomic_t train_interrupted = 0;
@@ -37,64 +38,12 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Everything a run holds, so that one cleanup path frees it. */
-typedef struct run {
-    const train_args *a;
-    const char *model_name, *optim_name;
-    double lr, momentum, weight_decay; /* weight_decay < 0: the optimizer's default */
-    int batch;
-    uint64_t seed;
-    clgrad_context *ctx;
-    clgrad_dataset *train, *test;
-    clgrad_module *model;
-    clgrad_optim *opt;
-    FILE *log;
-    int log_json;
-    float *x;
-    int32_t *y;
-    int64_t step, start_step; /* optimizer steps: now, and when this run started */
-    double loss_sum;     /* this epoch's losses so far (restored on resume) */
-    int64_t loss_count;
-    char ckpt_template[4096]; /* --checkpoint, or its default; "" for none */
-    char ckpt_path[4096];     /* where the last checkpoint went */
-} run;
 
-static int fail(const run *r, clgrad_status s, const char *what)
+int run_fail(const run *r, clgrad_status s, const char *what)
 {
     fprintf(stderr, "clgrad-train: %s: %s: %s\n", what, clgrad_status_name(s),
             clgrad_last_error(r && r->ctx ? r->ctx : NULL));
     return TRAIN_EXIT_FAIL;
-}
-
-static int file_exists(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-/* dir/stem, or dir/stem.gz when only that exists. */
-static void data_path(char *buf, size_t cap, const char *dir, const char *stem)
-{
-    snprintf(buf, cap, "%s/%s", dir, stem);
-    if (file_exists(buf)) return;
-    snprintf(buf, cap, "%s/%s.gz", dir, stem);
-}
-
-static clgrad_status load_data(run *r)
-{
-    char img[4096], lab[4096];
-    clgrad_dataset_opts o = {.mean = CLGRAD_FASHION_MNIST_MEAN, .std = CLGRAD_FASHION_MNIST_STD};
-    data_path(img, sizeof img, r->a->data_dir, "train-images-idx3-ubyte");
-    data_path(lab, sizeof lab, r->a->data_dir, "train-labels-idx1-ubyte");
-    clgrad_status s = clgrad_dataset_load_idx(img, lab, &o, &r->train);
-    if (s != CLGRAD_OK) return s;
-    data_path(img, sizeof img, r->a->data_dir, "t10k-images-idx3-ubyte");
-    data_path(lab, sizeof lab, r->a->data_dir, "t10k-labels-idx1-ubyte");
-    s = clgrad_dataset_load_idx(img, lab, &o, &r->test);
-    if (s != CLGRAD_OK) return s;
-    if (clgrad_dataset_sample_size(r->train) != 784 || clgrad_dataset_sample_size(r->test) != 784)
-        return CLGRAD_ERR_SHAPE;
-    return CLGRAD_OK;
 }
 
 static clgrad_optim_kind optim_kind(const char *name)
@@ -103,255 +52,409 @@ static clgrad_optim_kind optim_kind(const char *name)
          : strcmp(name, "adamw") == 0 ? CLGRAD_OPTIM_ADAMW : CLGRAD_OPTIM_SGD;
 }
 
-/* Uploads batch b of ds (in its current order) as x and y tensors; *n gets its size. */
-static clgrad_status upload_batch(run *r, const clgrad_dataset *ds, int64_t b, clgrad_tensor **x,
+/* ---------------------------------------------------------------------------------------
+ * Batches: upload, augmentation
+ * ------------------------------------------------------------------------------------- */
+
+static uint64_t mix64(uint64_t z)
+{
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Random crop (zero padding of pad pixels, as torchvision's RandomCrop pads a black
+ * border) and horizontal flip of n images (C, H, W) in r->x, drawn from (seed, epoch,
+ * batch) so that a resumed run repeats them. */
+static void augment_batch(run *r, int64_t epoch, int64_t b, int64_t n)
+{
+    const char *aug = r->a->augment;
+    int flip = strstr(aug, "flip") != NULL, pad = 0;
+    const char *c = strstr(aug, "crop");
+    if (c) pad = atoi(c + 4);
+    const data_desc *d = &r->td.d;
+    int64_t C = r->net.in_shape[0], H = r->net.in_shape[1], W = r->net.in_shape[2];
+    float *src = malloc((size_t)(H * W) * sizeof *src);
+    if (!src) return;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t rnd = mix64(r->seed ^ mix64((uint64_t)epoch * 0x100000001ull + (uint64_t)b) ^ mix64((uint64_t)i + 77));
+        int dy = pad ? (int)(rnd % (uint64_t)(2 * pad + 1)) - pad : 0;
+        int dx = pad ? (int)((rnd >> 16) % (uint64_t)(2 * pad + 1)) - pad : 0;
+        int fl = flip && ((rnd >> 40) & 1);
+        for (int64_t ch = 0; ch < C; ch++) {
+            float *img = r->x + (i * C + ch) * H * W;
+            int k = d->norm_n > ch ? (int)ch : 0;
+            float fillv = -d->mean[k] / d->std[k]; /* a zero pixel, normalised */
+            memcpy(src, img, (size_t)(H * W) * sizeof *src);
+            for (int64_t yy = 0; yy < H; yy++) {
+                int64_t sy = yy + dy;
+                for (int64_t xx = 0; xx < W; xx++) {
+                    int64_t sx = (fl ? W - 1 - xx : xx) + dx;
+                    img[yy * W + xx] = sy < 0 || sy >= H || sx < 0 || sx >= W ? fillv : src[sy * W + sx];
+                }
+            }
+        }
+    }
+    free(src);
+}
+
+/* Uploads batch b of ds (in its current order) as x and y tensors; *n gets its size.
+ * Regression targets are standardised with the training statistics. epoch >= 0 marks a
+ * training batch (augmented when asked). */
+static clgrad_status upload_batch(run *r, const clgrad_dataset *ds, int64_t b, int64_t epoch, clgrad_tensor **x,
                                   clgrad_tensor **y, int64_t *n)
 {
     *x = *y = NULL;
-    clgrad_status s = clgrad_dataset_batch(ds, b, r->batch, r->x, r->y, n);
+    const data_desc *d = &r->td.d;
+    clgrad_status s = d->regress ? clgrad_dataset_batch_targets(ds, b, r->batch, r->x, r->t, n)
+                                 : clgrad_dataset_batch(ds, b, r->batch, r->x, r->y, n);
     if (s != CLGRAD_OK) return s;
-    int64_t shape[4];
-    int nd = train_model_input_shape(r->model_name, *n, shape);
-    s = clgrad_tensor_from_host(r->ctx, CLGRAD_DTYPE_F32, nd, shape, r->x, x);
-    if (s == CLGRAD_OK) s = clgrad_tensor_from_host(r->ctx, CLGRAD_DTYPE_I32, 1, n, r->y, y);
+    if (epoch >= 0 && r->a->augment) augment_batch(r, epoch, b, *n);
+    int64_t shape[5] = {*n};
+    memcpy(shape + 1, r->net.in_shape, sizeof(int64_t) * (size_t)r->net.in_nd);
+    s = clgrad_tensor_from_host(r->ctx, CLGRAD_DTYPE_F32, 1 + r->net.in_nd, shape, r->x, x);
+    if (s != CLGRAD_OK) return s;
+    if (d->regress) {
+        int64_t ts[2] = {*n, d->n_targets};
+        for (int64_t i = 0; i < *n * d->n_targets; i++) r->t[i] = (r->t[i] - d->t_mean) / d->t_std;
+        s = clgrad_tensor_from_host(r->ctx, CLGRAD_DTYPE_F32, 2, ts, r->t, y);
+    } else {
+        s = clgrad_tensor_from_host(r->ctx, CLGRAD_DTYPE_I32, 1, n, r->y, y);
+    }
     return s;
 }
 
 /* One optimizer step on batch b; *loss gets the batch's mean loss (read back). */
-static clgrad_status train_step(run *r, int64_t b, double *loss, int64_t *n)
+static clgrad_status train_step(run *r, int64_t epoch, int64_t b, double *loss, int64_t *n)
 {
-    clgrad_tensor *x = NULL, *y = NULL, *logits = NULL, *l = NULL;
+    clgrad_tensor *x = NULL, *y = NULL, *out = NULL, *l = NULL;
     float v = NAN;
-    clgrad_status s = upload_batch(r, r->train, b, &x, &y, n);
-    if (s == CLGRAD_OK) s = train_model_forward(r->model_name, r->model, x, &logits);
-    if (s == CLGRAD_OK) s = clgrad_cross_entropy(logits, y, 0.0f, CLGRAD_REDUCTION_MEAN, &l);
+    if (r->schedule[0]) clgrad_optim_set_lr(r->opt, clgrad_lr_at(&r->sched, r->step));
+    clgrad_status s = upload_batch(r, r->td.train, b, epoch, &x, &y, n);
+    if (s == CLGRAD_OK) s = net_forward(&r->net, r->model, x, &out);
+    if (s == CLGRAD_OK)
+        s = r->td.d.regress ? clgrad_mse_loss(out, y, CLGRAD_REDUCTION_MEAN, &l)
+                            : clgrad_cross_entropy(out, y, 0.0f, CLGRAD_REDUCTION_MEAN, &l);
     if (s == CLGRAD_OK) s = clgrad_backward(l);
+    if (s == CLGRAD_OK && r->clip > 0) s = clgrad_optim_clip_grad_norm(r->opt, (float)r->clip, NULL);
     if (s == CLGRAD_OK) s = clgrad_optim_step(r->opt);
     if (s == CLGRAD_OK) clgrad_optim_zero_grad(r->opt);
     if (s == CLGRAD_OK) s = clgrad_tensor_item(l, &v);
     *loss = v;
     clgrad_tensor_release(l);
-    clgrad_tensor_release(logits);
+    clgrad_tensor_release(out);
     clgrad_tensor_release(y);
     clgrad_tensor_release(x);
     return s;
 }
 
-/* Test loss and accuracy, in no-grad eval mode. */
-static clgrad_status evaluate(run *r, int64_t limit, double *loss, double *acc)
+/* Where the kernel binary cache lives, as the library picks it. */
+static void cache_dir(char *buf, size_t cap)
 {
-    int64_t nb = clgrad_dataset_n_batches(r->test, r->batch);
-    if (limit > 0 && limit < nb) nb = limit;
-    double loss_sum = 0;
-    int64_t correct = 0, seen = 0;
-    int32_t *pred = malloc((size_t)r->batch * sizeof *pred);
-    if (!pred) return CLGRAD_ERR_HOST_MEMORY;
-    clgrad_status s = CLGRAD_OK;
-    clgrad_module_train(r->model, 0);
-    clgrad_no_grad_begin(r->ctx);
-    for (int64_t b = 0; s == CLGRAD_OK && b < nb; b++) {
-        clgrad_tensor *x = NULL, *y = NULL, *logits = NULL, *l = NULL, *am = NULL;
-        int64_t n = 0;
-        float v = 0;
-        s = upload_batch(r, r->test, b, &x, &y, &n);
-        if (s == CLGRAD_OK) s = train_model_forward(r->model_name, r->model, x, &logits);
-        if (s == CLGRAD_OK) s = clgrad_cross_entropy(logits, y, 0.0f, CLGRAD_REDUCTION_SUM, &l);
-        if (s == CLGRAD_OK) s = clgrad_argmax(logits, 1, 0, &am);
-        if (s == CLGRAD_OK) s = clgrad_tensor_read(am, pred, (size_t)n * sizeof *pred);
-        if (s == CLGRAD_OK) s = clgrad_tensor_item(l, &v);
-        if (s == CLGRAD_OK) {
-            loss_sum += v;
-            seen += n;
-            for (int64_t i = 0; i < n; i++) correct += pred[i] == r->y[i];
-        }
-        clgrad_tensor_release(am);
-        clgrad_tensor_release(l);
-        clgrad_tensor_release(logits);
-        clgrad_tensor_release(y);
-        clgrad_tensor_release(x);
-    }
-    clgrad_no_grad_end(r->ctx);
-    clgrad_module_train(r->model, 1);
-    free(pred);
-    *loss = seen ? loss_sum / (double)seen : NAN;
-    *acc = seen ? (double)correct / (double)seen : NAN;
-    return s;
+    const char *e = getenv("CLGRAD_CACHE_DIR"), *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
+    if (e && (!e[0] || !strcmp(e, "off"))) snprintf(buf, cap, "nowhere (CLGRAD_CACHE_DIR=%s)", e);
+    else if (e) snprintf(buf, cap, "%s", e);
+    else if (x && x[0]) snprintf(buf, cap, "%s/clgrad", x);
+    else snprintf(buf, cap, "%s/.cache/clgrad", h ? h : "~");
 }
 
-/* The checkpoint path for a save at (epoch, batch): --checkpoint with "{epoch}" replaced by
- * the number of epochs done, followed by "b<batch>" for a save in the middle of an epoch. */
-static void checkpoint_path(const run *r, int64_t epoch, int64_t batch, char *buf, size_t cap)
+static double build_seconds(const run *r)
 {
-    const char *c = r->ckpt_template, *ph = strstr(c, "{epoch}");
-    if (!ph) {
-        snprintf(buf, cap, "%s", c);
-        return;
-    }
-    char num[64];
-    if (batch > 0)
-        snprintf(num, sizeof num, "%" PRId64 "b%" PRId64, epoch, batch);
-    else
-        snprintf(num, sizeof num, "%" PRId64, epoch);
-    snprintf(buf, cap, "%.*s%s%s", (int)(ph - c), c, num, ph + strlen("{epoch}"));
+    clgrad_context_stats st;
+    return clgrad_context_get_stats(r->ctx, &st) == CLGRAD_OK ? st.build_seconds : 0;
 }
 
-static clgrad_status save_checkpoint(run *r, int64_t epoch, int64_t batch)
+/* After the first step: say once that kernels were built for this device, and where they
+ * are kept. */
+static void build_notice(run *r, double first_batch_s)
 {
-    if (!r->ckpt_template[0]) return CLGRAD_OK;
-    checkpoint_path(r, epoch, batch, r->ckpt_path, sizeof r->ckpt_path);
-    clgrad_checkpoint_meta m;
-    memset(&m, 0, sizeof m);
-    m.step = r->step;
-    m.epoch = epoch;
-    m.batch = batch;
-    m.seed = r->seed;
-    char buf[64];
-    clgrad_status s = clgrad_checkpoint_meta_set(&m, "train.model", r->model_name);
-    if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(&m, "train.optim", r->optim_name);
-    snprintf(buf, sizeof buf, "%.17g", r->lr);
-    if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(&m, "train.lr", buf);
-    snprintf(buf, sizeof buf, "%d", r->batch);
-    if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(&m, "train.batch", buf);
-    snprintf(buf, sizeof buf, "%.17g", r->momentum);
-    if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(&m, "train.momentum", buf);
-    snprintf(buf, sizeof buf, "%.17g", r->weight_decay);
-    if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(&m, "train.weight_decay", buf);
-    snprintf(buf, sizeof buf, "%.17g", r->loss_sum);
-    if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(&m, "train.epoch_loss_sum", buf);
-    snprintf(buf, sizeof buf, "%" PRId64, r->loss_count);
-    if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(&m, "train.epoch_loss_count", buf);
-    if (s == CLGRAD_OK) s = clgrad_checkpoint_save(r->ckpt_path, r->model, r->opt, &m);
-    return s;
+    clgrad_context_stats st;
+    if (r->notice_done || clgrad_context_get_stats(r->ctx, &st) != CLGRAD_OK) return;
+    r->notice_done = 1;
+    if (st.programs_built == 0 || r->a->quiet) return;
+    char dir[4096];
+    cache_dir(dir, sizeof dir);
+    fprintf(stderr, "clgrad-train: first run on this device: the first batch took %.1f s compiling kernels (%d clgrad "
+                    "programs built in %.1f s, and what the OpenCL driver compiles on first launch); it is not counted "
+                    "in samples/s or time left. The programs are cached in %s for later runs\n",
+            first_batch_s, st.programs_built, st.build_seconds - r->build0, dir);
 }
 
-/* Saves (when a checkpoint path is set) and says how to go on; returns the exit code. */
-static int interrupted(run *r, int64_t epoch, int64_t batch)
+/* ---------------------------------------------------------------------------------------
+ * Epochs
+ * ------------------------------------------------------------------------------------- */
+
+static void print_epoch(const run *r, const train_epoch_row *row, const train_metrics *val, const train_metrics *test,
+                        int resumed)
 {
-    if (r->step == r->start_step) {
-        /* Nothing trained yet: keep whatever checkpoint is on disk. */
-        fprintf(stderr, "\nclgrad-train: interrupted before the first step; no checkpoint written\n");
-        return TRAIN_EXIT_INTERRUPTED;
-    }
-    if (!r->ckpt_template[0]) {
-        fprintf(stderr, "\nclgrad-train: interrupted at epoch %" PRId64 ", batch %" PRId64
-                "; no checkpoint written (--checkpoint is empty)\n", epoch + 1, batch);
-        return TRAIN_EXIT_INTERRUPTED;
-    }
-    clgrad_status s = save_checkpoint(r, epoch, batch);
-    if (s != CLGRAD_OK) {
-        fail(r, s, "interrupted, and saving the checkpoint failed");
-        return TRAIN_EXIT_INTERRUPTED;
-    }
-    fprintf(stderr, "\nclgrad-train: interrupted at epoch %" PRId64 ", batch %" PRId64 " (step %" PRId64
-            "); checkpoint saved to %s\nresume with: clgrad-train --resume %s\n", epoch + 1, batch, r->step,
-            r->ckpt_path, r->ckpt_path);
-    return TRAIN_EXIT_INTERRUPTED;
+    const data_desc *d = &r->td.d;
+    char tb[32], part[160] = "";
+    printf("epoch %d/%d: train loss %.4f", row->epoch, r->a->epochs, row->train_loss);
+    if (val && d->regress) printf("  val loss %.4f  val RMSE %.4g", val->loss, val->rmse);
+    else if (val) printf("  val loss %.4f  val accuracy %.2f%%", val->loss, 100 * val->acc);
+    if (test && d->regress) printf("  test loss %.4f  test RMSE %.4g", test->loss, test->rmse);
+    else if (test) printf("  test loss %.4f  test accuracy %.2f%%", test->loss, 100 * test->acc);
+    if (r->schedule[0]) snprintf(part, sizeof part, ", lr %.3g", (double)clgrad_optim_get_lr(r->opt));
+    printf("  (%s, %.0f samples/s%s%s)\n", train_fmt_time(row->epoch_seconds, tb, sizeof tb), row->samples_per_s,
+           part, resumed ? ", resumed mid-epoch" : "");
+    fflush(stdout);
 }
 
-/* Reads the run's settings from the checkpoint where the command line left them open. */
-static int resume_settings(run *r, clgrad_checkpoint_meta *m)
+static void write_plot(const run *r)
+{
+    if (!r->a->plot) return;
+    const history *h = r->hist;
+    plot_series loss[3] = {{"train loss", h->train_loss, 0}, {"validation loss", h->val_loss, 1},
+                           {"test loss", h->test_loss, 2}};
+    plot_series acc[2] = {{"validation accuracy", h->val_acc, 1}, {"test accuracy", h->test_acc, 2}};
+    char title[1200];
+    snprintf(title, sizeof title, "clgrad-train %s", r->net.spec);
+    if (plot_curves(r->a->plot, h->n, loss, 3, acc, r->td.d.regress ? 0 : 2, title) != 0)
+        fprintf(stderr, "clgrad-train: cannot write the plot %s\n", r->a->plot);
+}
+
+/* Trains one epoch from batch b0; returns 0, or an exit code. */
+static int train_epoch(run *r, int64_t epoch, int64_t b0, int64_t nb, train_epoch_row *row)
 {
     const train_args *a = r->a;
-    clgrad_status s = clgrad_checkpoint_read_meta(a->resume, m);
-    if (s != CLGRAD_OK) return fail(NULL, s, "cannot resume");
-    const char *v;
-    if ((v = clgrad_checkpoint_meta_get(m, "train.model")) && !a->explicit_model) r->model_name = v;
-    if ((v = clgrad_checkpoint_meta_get(m, "train.optim")) && !a->explicit_optim) r->optim_name = v;
-    if ((v = clgrad_checkpoint_meta_get(m, "train.lr")) && !a->explicit_lr) r->lr = strtod(v, NULL);
-    if ((v = clgrad_checkpoint_meta_get(m, "train.batch")) && !a->explicit_batch) r->batch = atoi(v);
-    if ((v = clgrad_checkpoint_meta_get(m, "train.momentum")) && !a->explicit_momentum) r->momentum = strtod(v, NULL);
-    if ((v = clgrad_checkpoint_meta_get(m, "train.weight_decay")) && !a->explicit_weight_decay)
-        r->weight_decay = strtod(v, NULL);
-    if (!a->explicit_seed) r->seed = m->seed;
-    if ((v = clgrad_checkpoint_meta_get(m, "train.epoch_loss_sum"))) r->loss_sum = strtod(v, NULL);
-    if ((v = clgrad_checkpoint_meta_get(m, "train.epoch_loss_count"))) r->loss_count = strtoll(v, NULL, 10);
-    if (r->batch <= 0 || (strcmp(r->model_name, "mlp") && strcmp(r->model_name, "cnn") &&
-                          strcmp(r->model_name, "lstm"))) {
-        fprintf(stderr, "clgrad-train: %s: unknown model or batch size in the checkpoint\n", a->resume);
-        return TRAIN_EXIT_FAIL;
+    train_progress p = {.quiet = a->quiet, .every = a->progress_every};
+    clgrad_dataset_shuffle(r->td.train, r->seed, (uint64_t)epoch);
+    train_progress_begin(&p, (int)epoch + 1, a->epochs, nb, b0);
+    /* The run's first batch builds kernels, measures GEMM providers and fills the buffer
+     * pool: it is left out of samples/s and time left (when more batches follow). */
+    double t0 = now_s(), build_start = build_seconds(r), warm_s = 0;
+    int64_t samples = 0, warm_samples = 0;
+    for (int64_t b = b0; b < nb; b++) {
+        if (train_interrupted) {
+            train_progress_end(&p);
+            return run_interrupted(r, epoch, b);
+        }
+        int first_of_run = r->step == r->start_step;
+        double loss;
+        int64_t n;
+        clgrad_status s = train_step(r, epoch, b, &loss, &n);
+        if (s != CLGRAD_OK) {
+            train_progress_end(&p);
+            return run_fail(r, s, "training step failed");
+        }
+        r->step++;
+        r->loss_sum += loss;
+        r->loss_count++;
+        samples += n;
+        if (first_of_run && b + 1 < nb) {
+            double t = now_s();
+            warm_s = t - t0;
+            warm_samples = samples;
+            p.t_start = t;
+            p.start_done = b + 1;
+            build_start = build_seconds(r);
+        }
+        if (!r->notice_done) {
+            train_progress_end(&p);
+            build_notice(r, now_s() - t0);
+        }
+        p.excluded = build_seconds(r) - build_start;
+        if (a->print_losses) {
+            train_progress_end(&p);
+            printf("step %" PRId64 " loss %.9g\n", r->step, loss);
+            fflush(stdout);
+        }
+        train_progress_update(&p, b + 1, samples - warm_samples, r->loss_sum / (double)r->loss_count);
     }
-    if (m->batch > 0 && (a->explicit_batch || a->explicit_seed))
-        fprintf(stderr, "clgrad-train: note: --batch/--seed differ from the interrupted run's, so the rest "
-                        "of its epoch visits other samples\n");
+    double t_wall = now_s() - t0, t_train = t_wall - warm_s - (build_seconds(r) - build_start);
+    train_progress_end(&p);
+    if (train_interrupted) return run_interrupted(r, epoch, nb);
+    row->epoch = (int)epoch + 1;
+    row->step = r->step;
+    row->train_loss = r->loss_count ? r->loss_sum / (double)r->loss_count : NAN;
+    row->epoch_seconds = t_wall;
+    row->samples_per_s = t_train > 0 ? (samples - warm_samples) / t_train : 0;
+    row->lr = clgrad_optim_get_lr(r->opt);
     return 0;
+}
+
+/* Early stopping on the validation loss: saves the best checkpoint; returns 1 when the run
+ * should stop. */
+static int early_stop_check(run *r, int epoch, const train_metrics *val)
+{
+    if (!val || !isfinite(val->loss)) return 0;
+    if (r->best_epoch == 0 || val->loss < r->best) {
+        r->best = val->loss;
+        r->best_epoch = epoch;
+        r->bad_epochs = 0;
+        if (r->ckpt_template[0]) {
+            run_best_path(r, r->best_path, sizeof r->best_path);
+            clgrad_status s = run_save_checkpoint_to(r, r->best_path, epoch, 0);
+            if (s != CLGRAD_OK) run_fail(r, s, "saving the best checkpoint failed");
+        }
+        return 0;
+    }
+    r->bad_epochs++;
+    return r->a->early_stop > 0 && r->bad_epochs >= r->a->early_stop;
 }
 
 static int train_loop(run *r, int64_t start_epoch, int64_t start_batch)
 {
     const train_args *a = r->a;
-    train_progress p = {.quiet = a->quiet, .every = a->progress_every};
-    double final_acc = NAN, final_loss = NAN;
-    clgrad_status s;
-    for (int64_t epoch = start_epoch; epoch < a->epochs; epoch++) {
-        int64_t nb = clgrad_dataset_n_batches(r->train, r->batch);
+    train_metrics last_test = {0};
+    int have_test = 0, stopped = 0;
+    int64_t epoch;
+    for (epoch = start_epoch; epoch < a->epochs; epoch++) {
+        int64_t nb = clgrad_dataset_n_batches(r->td.train, r->batch);
         if (a->limit_batches > 0 && a->limit_batches < nb) nb = a->limit_batches;
         int64_t b0 = epoch == start_epoch ? start_batch : 0;
         if (b0 > nb) b0 = nb;
         if (b0 == 0) r->loss_sum = 0, r->loss_count = 0;
-        clgrad_dataset_shuffle(r->train, r->seed, (uint64_t)epoch);
-
-        train_progress_begin(&p, (int)epoch + 1, a->epochs, nb, b0);
-        double t0 = now_s();
-        int64_t samples = 0;
-        for (int64_t b = b0; b < nb; b++) {
-            if (train_interrupted) {
-                train_progress_end(&p);
-                return interrupted(r, epoch, b);
-            }
-            double loss;
-            int64_t n;
-            s = train_step(r, b, &loss, &n);
-            if (s != CLGRAD_OK) {
-                train_progress_end(&p);
-                return fail(r, s, "training step failed");
-            }
-            r->step++;
-            r->loss_sum += loss;
-            r->loss_count++;
-            samples += n;
-            if (a->print_losses) {
-                train_progress_end(&p);
-                printf("step %" PRId64 " loss %.9g\n", r->step, loss);
-                fflush(stdout);
-            }
-            train_progress_update(&p, b + 1, samples, r->loss_sum / (double)r->loss_count);
+        train_epoch_row row = {.val_loss = NAN, .val_acc = NAN, .test_rmse = NAN, .test_mae = NAN,
+                               .test_loss = NAN, .test_acc = NAN};
+        int rc = train_epoch(r, epoch, b0, nb, &row);
+        if (rc) {
+            metrics_free(&last_test);
+            return rc;
         }
-        double t_train = now_s() - t0;
-        train_progress_end(&p);
-        if (train_interrupted) return interrupted(r, epoch, nb);
-
         double t1 = now_s();
-        double test_loss, test_acc;
-        s = evaluate(r, a->limit_batches, &test_loss, &test_acc);
-        if (s != CLGRAD_OK) return fail(r, s, "evaluation failed");
-        train_epoch_row row = {
-            .epoch = (int)epoch + 1, .step = r->step,
-            .train_loss = r->loss_count ? r->loss_sum / (double)r->loss_count : NAN,
-            .test_loss = test_loss, .test_acc = test_acc, .epoch_seconds = t_train,
-            .samples_per_s = t_train > 0 ? samples / t_train : 0, .eval_seconds = now_s() - t1, .lr = r->lr,
-        };
-        final_acc = test_acc;
-        final_loss = test_loss;
-        if (!a->quiet) {
-            char tb[32];
-            printf("epoch %d/%d: train loss %.4f  test loss %.4f  test accuracy %.2f%%  (%s, %.0f samples/s%s)\n",
-                   row.epoch, a->epochs, row.train_loss, test_loss, 100 * test_acc,
-                   train_fmt_time(t_train, tb, sizeof tb), row.samples_per_s,
-                   b0 > 0 ? ", resumed mid-epoch" : "");
-            fflush(stdout);
+        train_metrics val = {0}, test = {0};
+        clgrad_status s = CLGRAD_OK;
+        if (r->td.val) s = metrics_compute(r->ctx, &r->net, r->model, &r->td.d, r->td.val, r->batch, a->limit_batches, &val);
+        if (s == CLGRAD_OK && r->td.test)
+            s = metrics_compute(r->ctx, &r->net, r->model, &r->td.d, r->td.test, r->batch, a->limit_batches, &test);
+        if (s != CLGRAD_OK) {
+            metrics_free(&val), metrics_free(&test), metrics_free(&last_test);
+            return run_fail(r, s, "evaluation failed");
         }
+        row.eval_seconds = now_s() - t1;
+        if (r->td.val) row.val_loss = val.loss, row.val_acc = r->td.d.regress ? NAN : val.acc;
+        if (r->td.test) {
+            row.test_loss = test.loss;
+            row.test_acc = r->td.d.regress ? NAN : test.acc;
+            if (r->td.d.regress) row.test_rmse = test.rmse, row.test_mae = test.mae;
+        }
+        if (!a->quiet) print_epoch(r, &row, r->td.val ? &val : NULL, r->td.test ? &test : NULL, b0 > 0);
         train_log_row(r->log, r->log_json, &row);
+        history *h = r->hist;
+        if (h->n < HIST_MAX) {
+            h->train_loss[h->n] = row.train_loss, h->val_loss[h->n] = row.val_loss, h->test_loss[h->n] = row.test_loss;
+            h->val_acc[h->n] = row.val_acc, h->test_acc[h->n] = row.test_acc;
+            h->n++;
+        }
+        write_plot(r);
         r->loss_sum = 0;
         r->loss_count = 0;
-        s = save_checkpoint(r, epoch + 1, 0);
-        if (s != CLGRAD_OK) return fail(r, s, "saving the checkpoint failed");
-        if (train_interrupted) return interrupted(r, epoch + 1, 0);
+        stopped = early_stop_check(r, (int)epoch + 1, r->td.val ? &val : NULL);
+        metrics_free(&last_test);
+        last_test = test;
+        have_test = r->td.test != NULL;
+        metrics_free(&val);
+        s = run_save_checkpoint(r, epoch + 1, 0);
+        if (s != CLGRAD_OK) {
+            metrics_free(&last_test);
+            return run_fail(r, s, "saving the checkpoint failed");
+        }
+        if (train_interrupted) {
+            metrics_free(&last_test);
+            return run_interrupted(r, epoch + 1, 0);
+        }
+        if (stopped) {
+            printf("early stop: no validation improvement for %d epochs; the best was epoch %d (val loss %.4f)%s%s\n",
+                   r->bad_epochs, r->best_epoch, r->best, r->best_path[0] ? ", saved to " : "", r->best_path);
+            epoch++;
+            break;
+        }
     }
-    if (isfinite(final_acc))
-        printf("final: test accuracy %.2f%%, test loss %.4f after %d epochs (%" PRId64 " steps)\n",
-               100 * final_acc, final_loss, a->epochs, r->step);
-    else
+    if (epoch == start_epoch) {
         printf("nothing to do: the checkpoint is already at epoch %" PRId64 " of %d\n", start_epoch, a->epochs);
+    } else if (have_test && r->td.d.regress) {
+        printf("final: test RMSE %.4g, MAE %.4g, R^2 %.4f after %" PRId64 " epochs (%" PRId64 " steps)\n",
+               last_test.rmse, last_test.mae, last_test.r2, epoch, r->step);
+    } else if (have_test) {
+        printf("final: test accuracy %.2f%%, test loss %.4f after %" PRId64 " epochs (%" PRId64 " steps)\n",
+               100 * last_test.acc, last_test.loss, epoch, r->step);
+    } else {
+        printf("final: after %" PRId64 " epochs (%" PRId64 " steps)\n", epoch, r->step);
+    }
+    if (r->best_epoch && r->td.val && !stopped && r->best_path[0])
+        printf("best: epoch %d (val loss %.4f), saved to %s\n", r->best_epoch, r->best, r->best_path);
+    metrics_free(&last_test);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------
+ * Set-up
+ * ------------------------------------------------------------------------------------- */
+
+/* The spec (--net, the --model preset, or the --resume file's) parsed into r->net. */
+static int choose_net(run *r, const char *resumed_spec)
+{
+    const train_args *a = r->a;
+    const char *spec = resumed_spec;
+    if (!spec && a->net) spec = a->net;
+    if (!spec) spec = net_preset(a->model);
+    if (a->net && !resumed_spec) snprintf(r->model_name, sizeof r->model_name, "net");
+    else if (!resumed_spec) snprintf(r->model_name, sizeof r->model_name, "%s", a->model);
+    static char err[8192];
+    if (net_parse(spec, &r->net, err, sizeof err) != 0) {
+        fprintf(stderr, "clgrad-train: %s", err);
+        return TRAIN_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static void print_header(run *r, int64_t start_epoch, int64_t start_batch)
+{
+    int64_t n_params = 0;
+    for (int i = 0; i < clgrad_module_param_count(r->model); i++)
+        n_params += clgrad_tensor_numel(clgrad_module_param(r->model, i, NULL));
+    const char *name = strcmp(r->model_name, "net") == 0 ? r->net.spec : r->model_name;
+    printf("clgrad-train %s: %s (%" PRId64 " parameters), %s lr %g, batch %d, seed %" PRIu64 ", %" PRId64
+           " training / %" PRId64 " test samples\ndevice: %s (%s)\n",
+           clgrad_version_string(), name, n_params, r->optim_name, r->lr, r->batch, r->seed,
+           clgrad_dataset_count(r->td.train), clgrad_dataset_count(r->td.test), clgrad_context_device(r->ctx)->name,
+           clgrad_context_device(r->ctx)->platform_name);
+    data_report(stdout, &r->td.d, r->td.train, r->td.train_name, 1);
+    const data_desc *d = &r->td.d;
+    if (d->kind == DATA_IDX && d->norm_n <= 4) {
+        printf("normalisation (from the training images, per channel): mean");
+        for (int c = 0; c < d->norm_n; c++) printf(" %.4f", (double)d->mean[c]);
+        printf(", std");
+        for (int c = 0; c < d->norm_n; c++) printf(" %.4f", (double)d->std[c]);
+        printf("\n");
+    } else {
+        printf("normalisation: %d %s%s to mean 0, std 1 (statistics of the training samples)%s\n", d->norm_n,
+               d->kind == DATA_IDX ? "channel" : "input column", d->norm_n == 1 ? "" : "s",
+               d->regress ? "; the target too" : "");
+    }
+    if (r->td.val) printf("validation: %" PRId64 " samples (%s)\n", clgrad_dataset_count(r->td.val), r->td.val_name);
+    if (r->a->resume)
+        printf("resuming from %s at epoch %" PRId64 ", batch %" PRId64 " (step %" PRId64 ")\n", r->a->resume,
+               start_epoch + 1, start_batch, r->step);
+    fflush(stdout);
+}
+
+static int check_options(const run *r)
+{
+    const train_args *a = r->a;
+    if (a->early_stop > 0 && !r->td.val) {
+        fprintf(stderr, "clgrad-train: --early-stop needs a validation set: --val-split F or --val FILE\n");
+        return TRAIN_EXIT_USAGE;
+    }
+    if (a->augment) {
+        char buf[64];
+        snprintf(buf, sizeof buf, "%s", a->augment);
+        for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+            int pad = 0;
+            char tail;
+            if (strcmp(t, "flip") != 0 && !(sscanf(t, "crop%d%c", &pad, &tail) == 1 && pad >= 1 && pad <= 64)) {
+                fprintf(stderr, "clgrad-train: --augment: bad part '%s'; allowed: cropN (random crop after N pixels "
+                                "of zero padding, 1 <= N <= 64), flip (horizontal), joined by ','\n", t);
+                return TRAIN_EXIT_USAGE;
+            }
+        }
+        if (r->net.in_nd != 3 || r->net.in_shape[2] > 4096) {
+            fprintf(stderr, "clgrad-train: --augment is for images (C, H, W) fed to a convolutional network\n");
+            return TRAIN_EXIT_USAGE;
+        }
+    }
     return 0;
 }
 
@@ -360,70 +463,121 @@ int train_run(const train_args *a)
     run r0, *r = &r0;
     memset(r, 0, sizeof *r);
     r->a = a;
-    r->model_name = a->model;
-    r->optim_name = a->optim;
     r->lr = a->lr;
     r->momentum = a->momentum;
     r->weight_decay = a->weight_decay;
     r->batch = a->batch;
     r->seed = a->seed;
-    clgrad_checkpoint_meta meta;
-    memset(&meta, 0, sizeof meta);
+    r->clip = a->clip_grad_norm;
+    r->hist = calloc(1, sizeof *r->hist);
+    snprintf(r->schedule, sizeof r->schedule, "%s", a->lr_schedule ? a->lr_schedule : "");
+    if (a->optim) snprintf(r->optim_name, sizeof r->optim_name, "%s", a->optim);
+    clgrad_checkpoint_meta *meta = calloc(1, sizeof *meta);
     int rc = 0;
     clgrad_status s;
-
-    if (a->resume && (rc = resume_settings(r, &meta)) != 0) return rc;
-    if (!r->optim_name) r->optim_name = train_model_default_optim(r->model_name);
+    const char *resumed_spec = NULL;
+    char err[8192];
+    if (!meta || !r->hist) {
+        rc = run_fail(NULL, CLGRAD_ERR_HOST_MEMORY, "out of memory");
+        goto done;
+    }
+    if (a->resume && (rc = run_resume_settings(r, meta, &resumed_spec)) != 0) goto done;
+    /* The data is read as the resumed run read it: its seed (splits) and the reading
+     * options the command line leaves open. */
+    train_args eff = *a;
+    eff.seed = r->seed;
+    data_desc stored_desc = {0};
+    if (a->resume && clgrad_checkpoint_meta_get(meta, "data.desc")) {
+        if ((rc = data_desc_load(meta, &stored_desc, a->resume)) != 0) {
+            data_desc_free(&stored_desc);
+            goto done;
+        }
+        run_resume_data_args(&eff, &stored_desc, meta);
+        data_desc_free(&stored_desc);
+    }
+    a = r->a = &eff;
+    if ((rc = choose_net(r, resumed_spec)) != 0) goto done;
+    if (!r->optim_name[0]) snprintf(r->optim_name, sizeof r->optim_name, "%s", net_default_optim(&r->net));
     /* Default checkpoint: the file resumed from, else one named after the model. */
     if (a->checkpoint)
         snprintf(r->ckpt_template, sizeof r->ckpt_template, "%s", a->checkpoint);
     else if (a->resume)
         snprintf(r->ckpt_template, sizeof r->ckpt_template, "%s", a->resume);
     else
-        snprintf(r->ckpt_template, sizeof r->ckpt_template, "clgrad-train-%s.safetensors", r->model_name);
+        snprintf(r->ckpt_template, sizeof r->ckpt_template, "clgrad-train-%.63s.safetensors", r->model_name);
     if (!(r->lr > 0)) r->lr = strcmp(r->optim_name, "sgd") == 0 ? 0.01 : 0.001;
 
     install_handlers();
-    if ((s = load_data(r)) != CLGRAD_OK) {
-        rc = fail(NULL, s, "cannot load the dataset (see --data)");
-        goto done;
+    if ((rc = data_load_for_training(a, &r->td)) != 0) goto done;
+    if (a->resume && clgrad_checkpoint_meta_get(meta, "data.desc")) {
+        /* The normalisation the run started with, as stored. */
+        data_desc stored;
+        if ((rc = data_desc_load(meta, &stored, a->resume)) != 0) {
+            data_desc_free(&stored);
+            goto done;
+        }
+        if (stored.norm_n == r->td.d.norm_n) {
+            memcpy(r->td.d.mean, stored.mean, sizeof(float) * (size_t)stored.norm_n);
+            memcpy(r->td.d.std, stored.std, sizeof(float) * (size_t)stored.norm_n);
+            r->td.d.t_mean = stored.t_mean, r->td.d.t_std = stored.t_std;
+            clgrad_dataset_set_normalization(r->td.train, r->td.d.norm_axis, r->td.d.norm_n, r->td.d.mean, r->td.d.std);
+        }
+        data_desc_free(&stored);
     }
+    clgrad_dataset *others[2] = {r->td.val, r->td.test};
+    for (int i = 0; i < 2; i++)
+        if (others[i] && clgrad_dataset_set_normalization(others[i], r->td.d.norm_axis, r->td.d.norm_n, r->td.d.mean,
+                                                          r->td.d.std) != CLGRAD_OK) {
+            rc = run_fail(NULL, CLGRAD_ERR_INVALID_ARG, "cannot normalise the held-out data");
+            goto done;
+        }
     clgrad_context_desc desc = {.device = a->device};
     if ((s = clgrad_context_create(&desc, &r->ctx)) != CLGRAD_OK) {
-        rc = fail(NULL, s, "cannot open the device");
+        rc = run_fail(NULL, s, "cannot open the device");
         goto done;
     }
-    int n_classes = clgrad_dataset_n_classes(r->train);
-    if (n_classes < 10) n_classes = 10;
-    if ((s = train_model_create(r->ctx, r->model_name, n_classes, r->seed, &r->model)) != CLGRAD_OK) {
-        rc = fail(r, s, "cannot build the model");
+    r->build0 = build_seconds(r);
+    int n_out = r->td.d.regress ? r->td.d.n_targets : r->td.d.n_classes;
+    if ((s = net_build(r->ctx, &r->net, r->td.d.sample_nd, r->td.d.sample_shape, n_out, r->seed, &r->model, err,
+                       sizeof err)) != CLGRAD_OK) {
+        fprintf(stderr, "clgrad-train: %s", err);
+        rc = TRAIN_EXIT_FAIL;
         goto done;
     }
+    if (a->print_net) net_print(stdout, &r->net);
+    if ((rc = check_options(r)) != 0) goto done;
     clgrad_optim_options oo = clgrad_optim_defaults(optim_kind(r->optim_name), (float)r->lr);
     if (oo.kind == CLGRAD_OPTIM_SGD) oo.momentum = (float)r->momentum;
     if (r->weight_decay >= 0) oo.weight_decay = (float)r->weight_decay;
     r->weight_decay = oo.weight_decay;
     if ((s = clgrad_optim_create(r->model, &oo, &r->opt)) != CLGRAD_OK) {
-        rc = fail(r, s, "cannot create the optimizer");
+        rc = run_fail(r, s, "cannot create the optimizer");
         goto done;
     }
+    int64_t nb = clgrad_dataset_n_batches(r->td.train, r->batch);
+    if (a->limit_batches > 0 && a->limit_batches < nb) nb = a->limit_batches;
+    if (r->schedule[0] && (rc = run_parse_schedule(r, nb)) != 0) goto done;
     int64_t start_epoch = 0, start_batch = 0;
     if (a->resume) {
-        /* A second struct: r->model_name and r->optim_name point into meta. */
-        clgrad_checkpoint_meta loaded;
-        if ((s = clgrad_checkpoint_load(a->resume, r->model, r->opt, &loaded)) != CLGRAD_OK) {
-            rc = fail(r, s, "cannot resume");
+        clgrad_checkpoint_meta *loaded = calloc(1, sizeof *loaded);
+        s = loaded ? clgrad_checkpoint_load(a->resume, r->model, r->opt, loaded) : CLGRAD_ERR_HOST_MEMORY;
+        if (s != CLGRAD_OK) {
+            free(loaded);
+            rc = run_fail(r, s, "cannot resume");
             goto done;
         }
         clgrad_optim_set_lr(r->opt, (float)r->lr);
-        start_epoch = loaded.epoch;
-        start_batch = loaded.batch;
-        r->step = r->start_step = loaded.step;
+        start_epoch = loaded->epoch;
+        start_batch = loaded->batch;
+        r->step = r->start_step = loaded->step;
+        free(loaded);
     }
-    r->x = malloc((size_t)r->batch * 784 * sizeof *r->x);
+    int64_t ss = clgrad_dataset_sample_size(r->td.train);
+    r->x = malloc((size_t)r->batch * (size_t)ss * sizeof *r->x);
     r->y = malloc((size_t)r->batch * sizeof *r->y);
-    if (!r->x || !r->y) {
-        rc = fail(r, CLGRAD_ERR_HOST_MEMORY, "out of memory");
+    r->t = malloc((size_t)r->batch * (size_t)(r->td.d.n_targets + 1) * sizeof *r->t);
+    if (!r->x || !r->y || !r->t) {
+        rc = run_fail(r, CLGRAD_ERR_HOST_MEMORY, "out of memory");
         goto done;
     }
     if (train_log_open(a->log_path, a->resume != NULL, &r->log, &r->log_json) != 0) {
@@ -431,29 +585,19 @@ int train_run(const train_args *a)
         rc = TRAIN_EXIT_FAIL;
         goto done;
     }
-    if (!a->quiet) {
-        int64_t n_params = 0;
-        for (int i = 0; i < clgrad_module_param_count(r->model); i++)
-            n_params += clgrad_tensor_numel(clgrad_module_param(r->model, i, NULL));
-        printf("clgrad-train %s: %s (%" PRId64 " parameters), %s lr %g, batch %d, seed %" PRIu64 ", %" PRId64
-               " training / %" PRId64 " test samples\ndevice: %s (%s)\n",
-               clgrad_version_string(), r->model_name, n_params, r->optim_name, r->lr, r->batch, r->seed,
-               clgrad_dataset_count(r->train), clgrad_dataset_count(r->test), clgrad_context_device(r->ctx)->name,
-               clgrad_context_device(r->ctx)->platform_name);
-        if (a->resume)
-            printf("resuming from %s at epoch %" PRId64 ", batch %" PRId64 " (step %" PRId64 ")\n", a->resume,
-                   start_epoch + 1, start_batch, r->step);
-        fflush(stdout);
-    }
+    if (!a->quiet) print_header(r, start_epoch, start_batch);
     rc = train_loop(r, start_epoch, start_batch);
 done:
     if (r->log) fclose(r->log);
     free(r->x);
     free(r->y);
+    free(r->t);
+    free(r->hist);
+    free(meta);
+    free((char *)resumed_spec);
     clgrad_optim_release(r->opt);
     clgrad_module_release(r->model);
-    clgrad_dataset_release(r->train);
-    clgrad_dataset_release(r->test);
+    data_release(&r->td);
     clgrad_context_release(r->ctx);
     return rc;
 }

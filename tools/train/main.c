@@ -1,6 +1,8 @@
-/* clgrad-train: trains an MLP, a CNN or an LSTM on an IDX image-classification dataset
- * (Fashion-MNIST by default) with a progress bar, a per-epoch log, checkpoints and exact
- * resume. This file reads the command line; loop.c does the work. */
+/* clgrad-train: trains a network given as a spec (or a named one: mlp, cnn, lstm) on IDX
+ * images, a CSV table or a CSV time series (Fashion-MNIST by default) with a progress bar,
+ * a per-epoch log, validation, early stopping, checkpoints and exact resume; inspects data;
+ * evaluates and predicts from a checkpoint. This file reads the command line; loop.c,
+ * data.c and eval.c do the work. */
 #include "train.h"
 
 #include <errno.h>
@@ -13,28 +15,60 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: clgrad-train [options]\n"
-            "Trains a network on an IDX image dataset (Fashion-MNIST layout: train-images-idx3-ubyte[.gz],\n"
-            "train-labels-idx1-ubyte[.gz], t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]).\n"
+            "usage: clgrad-train [options]                      train a network\n"
+            "       clgrad-train inspect --data PATH [options]  the data report alone\n"
+            "       clgrad-train eval --checkpoint F --data PATH [--plot FILE.svg]\n"
+            "       clgrad-train predict --checkpoint F --data PATH --out FILE.csv\n"
             "\n"
-            "  --data DIR          dataset folder (default: $CLGRAD_FASHION_MNIST_DIR, else\n"
-            "                      " DEFAULT_DATA_DIR ")\n"
-            "  --model NAME        mlp | cnn | lstm (default cnn)\n"
+            "Data (--data PATH):\n"
+            "  a folder             IDX images in the Fashion-MNIST layout: train-images-idxN-ubyte[.gz],\n"
+            "                       train-labels-idx1-ubyte[.gz], and t10k-* test files (default:\n"
+            "                       $CLGRAD_FASHION_MNIST_DIR, else " DEFAULT_DATA_DIR ")\n"
+            "  an IDX images file   with --labels FILE: N x H x W (one channel), N x C x H x W, or\n"
+            "                       N x H x W x C (told by a last dimension of 1, 3 or 4; --layout)\n"
+            "  a CSV file           rows of numbers; the target column (--target, default the last) holds\n"
+            "                       class labels (whole numbers or names) or, with --task regress, values\n"
+            "  a CSV time series    with --window N: windows of N rows of every column predict the\n"
+            "                       target column's next --horizon H values (regression)\n"
+            "  --labels FILE        the labels IDX file of an images file\n"
+            "  --test PATH, --val PATH   a test / validation set in the same format\n"
+            "  --test-split F       hold out a fraction F of the data for testing (CSV default 0.2)\n"
+            "  --val-split F        hold out a fraction F of the training data for validation (seeded;\n"
+            "                       the last windows for a series)\n"
+            "  --task classify|regress   (default classify; regress for --window)\n"
+            "  --target COL         CSV target column by header name or number (0-based, -1 the last)\n"
+            "  --features A,B,...   CSV input columns (default: all but the target; a series: all)\n"
+            "  --csv-header auto|yes|no, --csv-skip N, --csv-delimiter C   CSV reading\n"
+            "  --layout auto|nchw|nhwc   4-D IDX images\n"
+            "  --allow-sparse-labels     train even when some labels in 0..max have no training sample\n"
+            "  --augment crop4,flip      random crop after 4 pixels of padding, horizontal flip (images)\n"
+            "\n"
+            "Network and training:\n"
+            "  --net SPEC          layers joined by '-', e.g. conv32k3p1-relu-maxpool2-flatten-fc128-relu-fc\n"
+            "                      (--net help lists the layers)\n"
+            "  --model NAME        a named spec: mlp | cnn | lstm (default cnn)\n"
+            "  --print-net         show each layer's output shape and parameters before training\n"
             "  --epochs N          epochs to train (default 3)\n"
             "  --batch B           batch size (default 64)\n"
             "  --lr LR             learning rate (default 0.01 for sgd, 0.001 for adam/adamw)\n"
-            "  --optim NAME        sgd | adam | adamw (default sgd; adam for lstm)\n"
+            "  --lr-schedule S     step:S:G (x G every S epochs) | cosine | warmup:N [,cosine|,step:S:G]\n"
+            "  --optim NAME        sgd | adam | adamw (default sgd; adam for recurrent networks)\n"
             "  --momentum M        SGD momentum (default 0.9)\n"
             "  --weight-decay WD   weight decay (default 0; 0.01 for adamw)\n"
+            "  --clip-grad-norm N  scale gradients to a global L2 norm of at most N\n"
+            "  --early-stop N      stop after N epochs without a lower validation loss; the best\n"
+            "                      checkpoint is kept beside the last (NAME.best.safetensors)\n"
             "  --device SEL        gpu, cpu, p:d or a name substring (default: $CLGRAD_DEVICE, else the\n"
             "                      best device)\n"
-            "  --seed S            seed of the initial weights and the data order (default 1)\n"
+            "  --seed S            seed of the initial weights, splits, data order, augmentation (default 1)\n"
             "  --checkpoint FILE   checkpoint written after every epoch and on Ctrl-C\n"
             "                      (default: the --resume file, else clgrad-train-MODEL.safetensors;\n"
             "                      \"\" for none); \"{epoch}\" in FILE becomes the number of epochs\n"
             "                      done, to keep one file per epoch\n"
-            "  --resume FILE       continue from a checkpoint (model, optimizer, epoch, step, data order)\n"
+            "  --resume FILE       continue from a checkpoint (network, optimizer, epoch, step, data order)\n"
             "  --log FILE          per-epoch log: CSV for a .csv name, else JSON lines\n"
+            "  --plot FILE.svg     loss and accuracy curves (train); the confusion matrix (eval)\n"
+            "  --out FILE.csv      predict: where the predictions go (- for the standard output)\n"
             "  --limit-batches N   at most N training and N test batches per epoch (quick runs)\n"
             "  --print-losses      print the loss of every step (\"step N loss X\")\n"
             "  --progress-every S  seconds between progress lines when not on a terminal (default 10)\n"
@@ -83,6 +117,9 @@ int main(int argc, char **argv)
 {
     static const char *const models[] = {"mlp", "cnn", "lstm", NULL};
     static const char *const optims[] = {"sgd", "adam", "adamw", NULL};
+    static const char *const tasks[] = {"classify", "regress", NULL};
+    static const char *const headers[] = {"auto", "yes", "no", NULL};
+    static const char *const layouts[] = {"auto", "nchw", "nhwc", NULL};
     train_args a = {0};
     const char *env_dir = getenv("CLGRAD_FASHION_MNIST_DIR");
     a.data_dir = env_dir && env_dir[0] ? env_dir : DEFAULT_DATA_DIR;
@@ -93,8 +130,17 @@ int main(int argc, char **argv)
     a.weight_decay = -1;
     a.seed = 1;
     a.progress_every = 10;
+    a.channels_last = -1;
 
-    for (int i = 1; i < argc; i++) {
+    int first = 1;
+    if (argc > 1 && argv[1][0] != '-') {
+        static const char *const cmds[] = {"train", "inspect", "eval", "predict", NULL};
+        if (one_of("command", argv[1], cmds) != 0) return TRAIN_EXIT_USAGE;
+        a.cmd = !strcmp(argv[1], "inspect") ? CMD_INSPECT : !strcmp(argv[1], "eval") ? CMD_EVAL
+              : !strcmp(argv[1], "predict") ? CMD_PREDICT : CMD_TRAIN;
+        first = 2;
+    }
+    for (int i = first; i < argc; i++) {
         const char *arg = argv[i];
         char name[64];
         const char *val = NULL;
@@ -116,6 +162,8 @@ int main(int argc, char **argv)
         }
         if (!strcmp(name, "--quiet")) { a.quiet = 1; continue; }
         if (!strcmp(name, "--print-losses")) { a.print_losses = 1; continue; }
+        if (!strcmp(name, "--print-net")) { a.print_net = 1; continue; }
+        if (!strcmp(name, "--allow-sparse-labels")) { a.allow_sparse = 1; continue; }
 
         if (!val) {
             if (i + 1 >= argc) {
@@ -124,10 +172,59 @@ int main(int argc, char **argv)
             }
             val = argv[++i];
         }
+        if (!val) return TRAIN_EXIT_USAGE; /* argv entries before argc are never NULL */
         long long n;
         int bad = 0;
         if (!strcmp(name, "--data")) a.data_dir = val;
         else if (!strcmp(name, "--model")) { bad = one_of(name, val, models); a.model = val; a.explicit_model = 1; }
+        else if (!strcmp(name, "--net")) {
+            if (!strcmp(val, "help")) {
+                printf("--net SPEC: layers joined by '-', in order:\n%s", net_allowed_tokens());
+                return 0;
+            }
+            a.net = val;
+            a.explicit_net = 1;
+        }
+        else if (!strcmp(name, "--labels")) a.labels = val;
+        else if (!strcmp(name, "--test")) a.test_path = val;
+        else if (!strcmp(name, "--val")) a.val_path = val;
+        else if (!strcmp(name, "--task")) { bad = one_of(name, val, tasks); a.task = val; }
+        else if (!strcmp(name, "--target")) a.target = val;
+        else if (!strcmp(name, "--features")) a.features = val;
+        else if (!strcmp(name, "--csv-header")) {
+            bad = one_of(name, val, headers);
+            a.csv_header = !strcmp(val, "yes") ? CLGRAD_CSV_HEADER_YES : !strcmp(val, "no") ? CLGRAD_CSV_HEADER_NO
+                                                                                              : CLGRAD_CSV_HEADER_AUTO;
+        }
+        else if (!strcmp(name, "--csv-skip")) { bad = parse_int(name, val, 0, INT64_MAX, &n); a.csv_skip = n; }
+        else if (!strcmp(name, "--csv-delimiter")) {
+            bad = strlen(val) != 1 && strcmp(val, "tab") != 0;
+            if (bad) fprintf(stderr, "clgrad-train: --csv-delimiter wants one character or 'tab', not '%s'\n", val);
+            a.csv_delim = !strcmp(val, "tab") ? '\t' : val[0];
+        }
+        else if (!strcmp(name, "--layout")) {
+            bad = one_of(name, val, layouts);
+            a.channels_last = !strcmp(val, "nhwc") ? 1 : !strcmp(val, "nchw") ? 0 : -1;
+        }
+        else if (!strcmp(name, "--window")) { bad = parse_int(name, val, 1, 1 << 20, &n); a.window = (int)n; }
+        else if (!strcmp(name, "--horizon")) { bad = parse_int(name, val, 1, 1 << 16, &n); a.horizon = (int)n; }
+        else if (!strcmp(name, "--val-split")) {
+            bad = parse_double(name, val, 0, &a.val_split) || a.val_split >= 1;
+            if (a.val_split >= 1) fprintf(stderr, "clgrad-train: --val-split wants a fraction below 1\n");
+        }
+        else if (!strcmp(name, "--test-split")) {
+            bad = parse_double(name, val, 0, &a.test_split) || a.test_split >= 1;
+            if (a.test_split >= 1) fprintf(stderr, "clgrad-train: --test-split wants a fraction below 1\n");
+        }
+        else if (!strcmp(name, "--early-stop")) { bad = parse_int(name, val, 1, 1000000, &n); a.early_stop = (int)n; }
+        else if (!strcmp(name, "--augment")) a.augment = val;
+        else if (!strcmp(name, "--lr-schedule")) a.lr_schedule = val;
+        else if (!strcmp(name, "--clip-grad-norm")) {
+            bad = parse_double(name, val, 0, &a.clip_grad_norm) || !(a.clip_grad_norm > 0);
+            if (!bad && !(a.clip_grad_norm > 0)) fprintf(stderr, "clgrad-train: --clip-grad-norm wants a number > 0\n");
+        }
+        else if (!strcmp(name, "--plot")) a.plot = val;
+        else if (!strcmp(name, "--out")) a.out = val;
         else if (!strcmp(name, "--optim")) { bad = one_of(name, val, optims); a.optim = val; a.explicit_optim = 1; }
         else if (!strcmp(name, "--epochs")) { bad = parse_int(name, val, 0, 1000000, &n); a.epochs = (int)n; }
         else if (!strcmp(name, "--batch")) { bad = parse_int(name, val, 1, 1 << 20, &n); a.batch = (int)n; a.explicit_batch = 1; }
@@ -154,5 +251,7 @@ int main(int argc, char **argv)
         }
         if (bad) return TRAIN_EXIT_USAGE;
     }
+    if (a.cmd == CMD_INSPECT) return data_inspect(&a);
+    if (a.cmd == CMD_EVAL || a.cmd == CMD_PREDICT) return eval_run(&a);
     return train_run(&a);
 }

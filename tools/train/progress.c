@@ -38,6 +38,7 @@ void train_progress_begin(train_progress *p, int epoch, int n_epochs, int64_t to
     p->start_done = done;
     p->t_start = p->t_last = now_s();
     p->drawn = 0;
+    p->excluded = 0;
     if (p->every <= 0) p->every = 10.0;
 }
 
@@ -48,8 +49,9 @@ void train_progress_update(train_progress *p, int64_t done, int64_t samples, dou
     int last = done == p->total;
     /* Redraw at most ~10 times a second on a terminal; plain lines every p->every seconds. */
     if (p->tty ? (t - p->t_last < 0.1 && !last) : (t - p->t_last < p->every)) return;
+    if (done - p->start_done <= 0 && !last) return; /* nothing measured yet (a warm-up batch) */
     p->t_last = t;
-    double el = t - p->t_start;
+    double el = t - p->t_start - p->excluded;
     double rate = el > 0 ? samples / el : 0;
     int64_t run_done = done - p->start_done;
     double left = run_done > 0 ? el / run_done * (double)(p->total - done) : -1;
@@ -96,7 +98,8 @@ int train_log_open(const char *path, int append, FILE **out, int *json)
     FILE *f = fopen(path, append ? "a" : "w");
     if (!f) return -1;
     if (!*json && ftell(f) == 0)
-        fprintf(f, "epoch,step,train_loss,test_loss,test_acc,epoch_seconds,samples_per_s,eval_seconds,lr\n");
+        fprintf(f, "epoch,step,train_loss,test_loss,test_acc,epoch_seconds,samples_per_s,eval_seconds,lr,val_loss,"
+                   "val_acc,test_rmse,test_mae\n");
     fflush(f);
     *out = f;
     return 0;
@@ -124,11 +127,16 @@ void train_log_row(FILE *f, int json, const train_epoch_row *r)
         json_num(f, "samples_per_s", r->samples_per_s, "%.1f");
         json_num(f, "eval_seconds", r->eval_seconds, "%.3f");
         json_num(f, "lr", r->lr, "%.9g");
+        json_num(f, "val_loss", r->val_loss, "%.6f");
+        json_num(f, "val_acc", r->val_acc, "%.6f");
+        json_num(f, "test_rmse", r->test_rmse, "%.6g");
+        json_num(f, "test_mae", r->test_mae, "%.6g");
         fputs("}\n", f);
     } else {
-        fprintf(f, "%d,%lld,%.6f,%.6f,%.6f,%.3f,%.1f,%.3f,%.9g\n", r->epoch, (long long)r->step,
-                r->train_loss, r->test_loss, r->test_acc, r->epoch_seconds, r->samples_per_s,
-                r->eval_seconds, r->lr);
+        fprintf(f, "%d,%lld,%.6f,%.6f,%.6f,%.3f,%.1f,%.3f,%.9g,%.6f,%.6f,%.6g,%.6g\n", r->epoch,
+                (long long)r->step, r->train_loss, r->test_loss, r->test_acc, r->epoch_seconds,
+                r->samples_per_s, r->eval_seconds, r->lr, r->val_loss, r->val_acc, r->test_rmse,
+                r->test_mae);
     }
     fflush(f);
 }
