@@ -178,6 +178,14 @@ typedef struct clgrad_context_stats {
 } clgrad_context_stats;
 CLGRAD_API clgrad_status clgrad_context_get_stats(const clgrad_context *ctx, clgrad_context_stats *out);
 
+/* What ctx noticed that failed no call but changed what it does, one line per note, for
+ * the program to show or log as it likes (the library never prints): today, why the
+ * on-disk binary cache is off, e.g. "binary cache off: /x/clgrad is writable by group or
+ * others (mode 0777); a cache folder must be a directory of yours that only you can
+ * write". "" when there is nothing to say; NULL for a NULL ctx. Owned by ctx; valid
+ * while ctx lives. */
+CLGRAD_API const char *clgrad_context_diagnostics(const clgrad_context *ctx);
+
 /* Builds every kernel family embedded in the library (with its default options) now
  * rather than on first use. Fails with CLGRAD_ERR_BUILD naming the family and carrying
  * the build log. */

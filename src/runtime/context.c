@@ -103,6 +103,11 @@ clgrad_status clgrad_context_get_stats(const clgrad_context *ctx, clgrad_context
     return CLGRAD_OK;
 }
 
+const char *clgrad_context_diagnostics(const clgrad_context *ctx)
+{
+    return ctx ? ctx->dev.head.notes : NULL;
+}
+
 clgrad_status clgrad_context_build_all(clgrad_context *ctx)
 {
     if (!ctx) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_context_build_all: ctx is NULL");
