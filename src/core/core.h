@@ -94,6 +94,15 @@ void clgrad__ctx_slots_release(clgrad_context *ctx);
 /* Formats a shape like "[2, 3, 4]" into buf; returns buf. */
 const char *clgrad__shape_str(char *buf, size_t cap, int ndim, const int64_t *shape);
 
+/* snprintf and strtod in the C locale whatever the program's locale ('.' as the decimal
+ * mark, no grouping): for numbers written to and read from files (core/number.c). */
+int clgrad__snprintf_c(char *buf, size_t cap, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+double clgrad__strtod_c(const char *s, char **end);
+
 /* Environment lookup that treats "" as unset. */
 const char *clgrad__getenv(const char *name);
 
