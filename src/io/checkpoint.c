@@ -494,7 +494,7 @@ static clgrad_status check_optim(const clgrad_context *ctx, const clgrad__st_fil
         if (!clgrad__st_meta_get(f, h->key)) continue;
         CLGRAD_TRY(relay(ctx, clgrad__st_meta_get_f64(f, h->key, &v)));
         int ok = isfinite(v) && v >= h->lo && (h->open_hi ? v < h->hi : v <= h->hi);
-        if (ok && strcmp(h->key, "optim.lr") == 0) ok = (float)v <= FLT_MAX; /* finite as a float too */
+        if (ok && strcmp(h->key, "optim.lr") == 0) ok = v <= (double)FLT_MAX; /* finite as a float too */
         if (!ok)
             return clgrad__fail(ctx, CLGRAD_ERR_IO, "%s: metadata '%s' = '%.64s' is not a finite value in [%g, %g%s",
                                 path, h->key, clgrad__st_meta_get(f, h->key), h->lo, h->hi,
