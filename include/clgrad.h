@@ -20,9 +20,18 @@
  *     clgrad_tensor_release(c); clgrad_tensor_release(b); clgrad_tensor_release(a);
  *     clgrad_context_release(ctx);
  *
- * Threads: a context and every object made from it may be used by one thread at a time.
- * Different contexts may be used from different threads. Only clgrad_context_default,
- * clgrad_status_name, clgrad_last_error(NULL) and clgrad_version_* are thread-safe.
+ * Threads: a context and every object made from it (tensors, modules, optimizers) may be
+ * used by one thread at a time. That includes calls that take a const pointer: some
+ * getters fill a cache on first use (a module's parameter names). Different contexts may
+ * be used from different threads at the same time without any lock: apart from the default
+ * context and each thread's last-error message the library has no global state. To share
+ * one context between threads, hold a lock of your own around every call that touches it
+ * or its objects. clgrad_context_default() returns ONE context for the whole process,
+ * created once on first use: the same rule applies to it (one thread at a time, or your
+ * lock). clgrad_shutdown() releases it and is like free(): call it only when no thread
+ * uses the default context or anything made from it any more. Thread-safe without a lock:
+ * clgrad_context_default, clgrad_status_name, clgrad_last_error(NULL), clgrad_version_*,
+ * and the IDX and dataset loaders (include/clgrad/data.h).
  *
  * Versioning (as libuv promises it): a minor release adds to the API and keeps the ABI; a
  * major release may break either. Status code values are never renumbered.
@@ -154,9 +163,16 @@ CLGRAD_API clgrad_status clgrad_context_create(const clgrad_context_desc *desc, 
 CLGRAD_API void clgrad_context_release(clgrad_context *ctx); /* NULL: no-op */
 
 /* The process-wide default context, created on first use with default settings; NULL if
- * that failed (clgrad_last_error(NULL) says why). Thread-safe. Owned by clgrad. */
+ * that failed (clgrad_last_error(NULL) says why). Every caller, on every thread, gets the
+ * same context: using it from several threads at once needs a lock of the caller's (see
+ * "Threads" above). Thread-safe itself. Owned by clgrad: clgrad_context_release does
+ * nothing to it. */
 CLGRAD_API clgrad_context *clgrad_context_default(void);
-CLGRAD_API void clgrad_shutdown(void); /* releases the default context */
+/* Releases the default context (a no-op when there is none); the next
+ * clgrad_context_default() makes a new one. Undefined behaviour while another thread still
+ * uses the default context or an object made from it, as for free(): making that safe
+ * would cost a reference count on every call. */
+CLGRAD_API void clgrad_shutdown(void);
 
 /* The device of ctx (borrowed, valid while ctx lives). */
 CLGRAD_API const clgrad_device_info *clgrad_context_device(const clgrad_context *ctx);
@@ -177,6 +193,14 @@ typedef struct clgrad_context_stats {
     uint64_t device_bytes;     /* bytes of device memory held (live + pooled) */
 } clgrad_context_stats;
 CLGRAD_API clgrad_status clgrad_context_get_stats(const clgrad_context *ctx, clgrad_context_stats *out);
+
+/* What ctx noticed that failed no call but changed what it does, one line per note, for
+ * the program to show or log as it likes (the library never prints): today, why the
+ * on-disk binary cache is off, e.g. "binary cache off: /x/clgrad is writable by group or
+ * others (mode 0777); a cache folder must be a directory of yours that only you can
+ * write". "" when there is nothing to say; NULL for a NULL ctx. Owned by ctx; valid
+ * while ctx lives. */
+CLGRAD_API const char *clgrad_context_diagnostics(const clgrad_context *ctx);
 
 /* Builds every kernel family embedded in the library (with its default options) now
  * rather than on first use. Fails with CLGRAD_ERR_BUILD naming the family and carrying

@@ -20,10 +20,20 @@
  * Saving copies every tensor to the host and writes the file atomically (a temporary file
  * in the same folder, flushed to disk, renamed over the old one), so a crash or a full disk
  * in the middle leaves the previous checkpoint intact. A new file gets mode 0600; one that
- * replaces a file keeps that file's mode. Loading reads and validates the
- * whole file (every length and offset, then every name, dtype and shape against the module
- * and optimizer) before it writes anything to the device: a truncated, corrupted or foreign
- * file, or one for another network, is an error and changes nothing.
+ * replaces a file keeps that file's mode. path names the file itself: when path is a
+ * symbolic link, the link is replaced by the new file and the file it pointed to is left
+ * as it was (as rename() does); to write through a link, pass the path it resolves to.
+ * Numbers in the metadata are written and read in the C locale ("0.001" whatever
+ * setlocale() the program made), so files move between machines and load in Python.
+ *
+ * Loading reads and validates the whole file (every length and offset, then every name,
+ * dtype and shape against the module and optimizer, and every value: counters and step
+ * counts in [0, INT64_MAX), the optimizer's lr finite and >= 0, betas in [0, 1), eps,
+ * momentum and weight decay finite and >= 0, dampening and nesterov in [0, 1]) before it
+ * writes anything to the device: a truncated, corrupted or foreign file, one for another
+ * network, or one holding an out-of-range value is an error and changes nothing. Of the
+ * optimizer's hyper-parameters only the lr is taken from the file (as a learning-rate
+ * schedule would set it); the others are checked and otherwise the optimizer's own.
  *
  *     clgrad_checkpoint_meta meta = {.step = step, .epoch = epoch, .seed = seed};
  *     clgrad_checkpoint_meta_set(&meta, "model", "cnn");
@@ -86,8 +96,9 @@ CLGRAD_API clgrad_status clgrad_checkpoint_save(const char *path, const clgrad_m
  * module with the same dtype and shape, and nothing else outside "optim.*"; with an
  * optimizer, its state of the same kind and hyper-parameter layout for every parameter.
  * Everything is checked before anything changes: on any error module, optim and *meta_out
- * are left as they were. IO for a missing, truncated, corrupted or foreign file or a
- * missing or unexpected tensor (the message names the path, the tensor and the fault),
+ * are left as they were. IO for a missing, truncated, corrupted or foreign file, a
+ * missing or unexpected tensor or an out-of-range value (the message names the path, the
+ * tensor or key and the fault),
  * SHAPE for a tensor whose shape differs from the module's (both shapes are named),
  * INVALID_ARG for a dtype mismatch or an optimizer of another kind, UNSUPPORTED for a file
  * of a newer checkpoint format, HOST_MEMORY. Failures are recorded on the module's context

@@ -65,17 +65,38 @@ typedef struct clgrad_idx {
                                            this object. NULL when count is 0. */
 } clgrad_idx;
 
+/* How much memory one IDX file may make the reader hold, so that a small hostile file (a
+ * 510 KB gzip stream whose header claims 1 GiB) fails at once instead of filling memory.
+ * Both limits are checked against the header's claim (and the compressed file's size)
+ * before any data is allocated; the data buffer then grows only as the data arrives, never
+ * past the claim. A zero-initialised struct means the defaults. */
+#define CLGRAD_IDX_DEFAULT_MAX_BYTES ((uint64_t)4 << 30) /* 4 GiB of element data */
+#define CLGRAD_IDX_DEFAULT_MAX_RATIO 100.0               /* decompressed per compressed byte */
+#define CLGRAD_IDX_RATIO_FLOOR ((uint64_t)1 << 20)       /* up to 1 MiB, any ratio is fine */
+typedef struct clgrad_idx_limits {
+    uint64_t max_bytes; /* most bytes of element data a file may declare; 0: the default */
+    double max_ratio;   /* gzip files: most bytes of data per byte of the compressed file,
+                           for data above CLGRAD_IDX_RATIO_FLOOR (real image data compresses
+                           a few times, not a thousand); 0: the default; must be finite */
+} clgrad_idx_limits;
+
 /* Reads the IDX file at path, gzip-compressed or not (told by the gzip magic bytes, not by
- * the name). The magic number, the dimensions and the data size are all checked against the
- * file: a bad file gives CLGRAD_ERR_IO (CLGRAD_ERR_UNSUPPORTED for more than
- * CLGRAD_IDX_MAX_DIMS dimensions) and a message naming path and the fault, and *out is NULL.
- * Returns CLGRAD_OK and a new object in *out, which the caller frees with clgrad_idx_release.
- * path and out must not be NULL. Thread-safe. */
+ * the name), within the default limits (see clgrad_idx_limits). The magic number, the
+ * dimensions and the data size are all checked against the file: a bad file, or one beyond
+ * the limits, gives CLGRAD_ERR_IO (CLGRAD_ERR_UNSUPPORTED for more than CLGRAD_IDX_MAX_DIMS
+ * dimensions) and a message naming path and the fault, and *out is NULL. Returns CLGRAD_OK
+ * and a new object in *out, which the caller frees with clgrad_idx_release. path and out
+ * must not be NULL. Thread-safe. */
 CLGRAD_API clgrad_status clgrad_idx_load(const char *path, clgrad_idx **out);
 
-/* As clgrad_idx_load, from the nbytes bytes at bytes (the whole file, gzip-compressed or
- * not). The bytes are only read, and not kept. name is used in error messages (NULL:
- * "<memory>"). bytes may be NULL only when nbytes is 0. Thread-safe. */
+/* As clgrad_idx_load, within limits (NULL: the defaults). CLGRAD_ERR_INVALID_ARG for a
+ * negative or non-finite max_ratio. Thread-safe. */
+CLGRAD_API clgrad_status clgrad_idx_load_limited(const char *path, const clgrad_idx_limits *limits,
+                                                 clgrad_idx **out);
+
+/* As clgrad_idx_load (the default limits), from the nbytes bytes at bytes (the whole file,
+ * gzip-compressed or not). The bytes are only read, and not kept. name is used in error
+ * messages (NULL: "<memory>"). bytes may be NULL only when nbytes is 0. Thread-safe. */
 CLGRAD_API clgrad_status clgrad_idx_load_memory(const void *bytes, size_t nbytes, const char *name,
                                                 clgrad_idx **out);
 
@@ -113,6 +134,8 @@ typedef struct clgrad_dataset_opts {
     int channels_last;   /* non-zero: the images file is 4-D N x H x W x C (channels last, as
                             most image tools write them); samples are then stored and
                             batched as C x H x W */
+    clgrad_idx_limits limits; /* size limits for both files (zero: the defaults, see
+                                 clgrad_idx_limits) */
 } clgrad_dataset_opts;
 
 /* Loads an image file and a label file in IDX format, each plain or gzip-compressed (e.g.

@@ -62,7 +62,9 @@ CLGRAD_API clgrad_status clgrad_optim_step(clgrad_optim *opt);
 CLGRAD_API void clgrad_optim_zero_grad(clgrad_optim *opt);
 
 CLGRAD_API float clgrad_optim_get_lr(const clgrad_optim *opt);
-CLGRAD_API void clgrad_optim_set_lr(clgrad_optim *opt, float lr); /* takes effect at the next step */
+/* Sets the learning rate for the next steps. CLGRAD_ERR_INVALID_ARG (the lr unchanged) for
+ * a NULL opt or an lr that is negative, infinite or NaN. */
+CLGRAD_API clgrad_status clgrad_optim_set_lr(clgrad_optim *opt, float lr);
 /* The options in use (lr as last set). */
 CLGRAD_API clgrad_optim_options clgrad_optim_get_options(const clgrad_optim *opt);
 

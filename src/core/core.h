@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #define CLGRAD__ERRMSG_CAP 16384
+#define CLGRAD__NOTES_CAP 4096
 
 /* Records a failure with a printf-style message and returns s. With ctx == NULL
  * the message goes to the calling thread's buffer; otherwise to ctx's buffer
@@ -25,6 +26,15 @@ clgrad_status clgrad__failv(const clgrad_context *ctx, clgrad_status s, const ch
 /* Appends more text to the last message recorded for ctx (used to add build logs). */
 void clgrad__fail_append(const clgrad_context *ctx, const char *text);
 
+/* Records a note on ctx: something that failed no call but changed what the library does
+ * (the binary cache turned off, and why), for clgrad_context_diagnostics. One line each,
+ * kept in order until the buffer is full; never printed. */
+void clgrad__note(const clgrad_context *ctx, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
 /* ---------------------------------------------------------------------------------------
  * The context head. A context (defined in src/runtime) starts with this struct, through the
  * device part that starts with it, so core reaches its per-context state by a cast and knows
@@ -35,6 +45,7 @@ struct clgrad__slot; /* one layer's state, see clgrad__ctx_slot */
 
 typedef struct clgrad__ctx_head {
     char err[CLGRAD__ERRMSG_CAP]; /* the last failure message recorded for this context */
+    char notes[CLGRAD__NOTES_CAP]; /* clgrad__note lines, for clgrad_context_diagnostics */
     clgrad_context_stats stats;   /* counters the program, memory and tensor layers update */
     struct clgrad__slot *slots;   /* per-layer state, newest first */
 } clgrad__ctx_head;
@@ -82,6 +93,15 @@ void clgrad__ctx_slots_release(clgrad_context *ctx);
 
 /* Formats a shape like "[2, 3, 4]" into buf; returns buf. */
 const char *clgrad__shape_str(char *buf, size_t cap, int ndim, const int64_t *shape);
+
+/* snprintf and strtod in the C locale whatever the program's locale ('.' as the decimal
+ * mark, no grouping): for numbers written to and read from files (core/number.c). */
+int clgrad__snprintf_c(char *buf, size_t cap, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+double clgrad__strtod_c(const char *s, char **end);
 
 /* Environment lookup that treats "" as unset. */
 const char *clgrad__getenv(const char *name);

@@ -64,6 +64,25 @@ void clgrad__fail_append(const clgrad_context *ctx, const char *text)
     if (ctx) append(clgrad__head(ctx)->err, text);
 }
 
+void clgrad__note(const clgrad_context *ctx, const char *fmt, ...)
+{
+    if (!ctx) return;
+    char *notes = clgrad__head(ctx)->notes;
+    size_t len = strlen(notes);
+    if (len + 2 >= CLGRAD__NOTES_CAP) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(notes + len, CLGRAD__NOTES_CAP - len - 1, fmt, ap);
+    va_end(ap);
+    if (k < 0) {
+        notes[len] = '\0';
+        return;
+    }
+    len = strlen(notes);
+    notes[len] = '\n'; /* room was kept for it */
+    notes[len + 1] = '\0';
+}
+
 const char *clgrad__shape_str(char *buf, size_t cap, int ndim, const int64_t *shape)
 {
     size_t len = 0;

@@ -29,11 +29,12 @@ static int sys_open_read(const char *path, int nofollow)
     (void)nofollow; /* no O_NOFOLLOW on Windows */
     return _open(path, _O_RDONLY | _O_BINARY);
 }
-static int sys_regular(int fd, uint64_t *size)
+static int sys_regular(int fd, uint64_t *size, int *ours)
 {
     struct _stat64 sb;
     if (_fstat64(fd, &sb) != 0) return -1;
     *size = (uint64_t)sb.st_size;
+    *ours = 1; /* no owner or group write bits to check here */
     return (sb.st_mode & _S_IFMT) == _S_IFREG;
 }
 static sys_ssize sys_read(int fd, void *p, size_t n) { return _read(fd, p, (unsigned)n); }
@@ -77,11 +78,12 @@ static int sys_open_read(const char *path, int nofollow)
      * then refuses it. It changes nothing for a regular file. */
     return open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | (nofollow ? O_NOFOLLOW : 0));
 }
-static int sys_regular(int fd, uint64_t *size)
+static int sys_regular(int fd, uint64_t *size, int *ours)
 {
     struct stat sb;
     if (fstat(fd, &sb) != 0) return -1;
     *size = (uint64_t)sb.st_size;
+    *ours = sb.st_uid == geteuid() && (sb.st_mode & (S_IWGRP | S_IWOTH)) == 0;
     return S_ISREG(sb.st_mode) ? 1 : 0;
 }
 static sys_ssize sys_read(int fd, void *p, size_t n) { return read(fd, p, n); }
@@ -195,10 +197,13 @@ clgrad_status clgrad__file_read(const char *path, size_t max_bytes, unsigned fla
         return file_fail(flags, CLGRAD_ERR_IO, "%s: cannot open: %s", path,
                          errno == ELOOP && (flags & CLGRAD__FILE_NOFOLLOW) ? "it is a symbolic link" : strerror(errno));
     uint64_t size = 0;
-    int reg = sys_regular(fd, &size);
+    int ours = 0;
+    int reg = sys_regular(fd, &size, &ours);
     clgrad_status st = CLGRAD_OK;
     if (reg < 0) st = file_fail(flags, CLGRAD_ERR_IO, "%s: cannot stat: %s", path, strerror(errno));
     else if (!reg) st = file_fail(flags, CLGRAD_ERR_IO, "%s: not a regular file", path);
+    else if ((flags & CLGRAD__FILE_OWNED) && !ours)
+        st = file_fail(flags, CLGRAD_ERR_IO, "%s: not owned by this user, or writable by group or others", path);
     else if (size > max_bytes || size >= SIZE_MAX)
         st = file_fail(flags, CLGRAD_ERR_IO, "%s: %llu bytes, larger than the limit of %zu bytes", path,
                        (unsigned long long)size, max_bytes);

@@ -18,6 +18,9 @@ enum {
                                          file it replaces (0600 when there is none) */
     CLGRAD__FILE_SYNC_DIR = 1u << 3,  /* write: fsync the folder after the rename, so the
                                          rename itself survives a crash (POSIX) */
+    CLGRAD__FILE_OWNED = 1u << 4,     /* read: refuse a file that is not owned by the
+                                         effective user or that group or others may write
+                                         (POSIX; the caches' own files) */
 };
 
 /* Reads the whole regular file at path into a new malloc'd buffer: *len bytes, followed by

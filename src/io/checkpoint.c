@@ -8,7 +8,9 @@
 #include "io.h"
 
 #include <errno.h>
+#include <float.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,7 +345,7 @@ clgrad_status clgrad_checkpoint_save(const char *path, const clgrad_module *modu
     size_t nk = 0, nn = 0;
 #define PUT(k, ...)                                                                                \
     do {                                                                                           \
-        snprintf(num[nn], sizeof num[nn], __VA_ARGS__);                                            \
+        clgrad__snprintf_c(num[nn], sizeof num[nn], __VA_ARGS__); /* "0.001" in any locale */     \
         kv[nk].key = (k);                                                                          \
         kv[nk++].value = num[nn++];                                                                \
     } while (0)
@@ -422,7 +424,18 @@ static clgrad_status stage(const clgrad_context *ctx, const clgrad__st_file *f, 
     if (!it->data)
         return clgrad__fail(ctx, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory for '%s' (%zu bytes)", path,
                             it->name, it->nbytes);
-    return relay(ctx, clgrad__st_read(f, it->name, it->dtype, it->ndim, it->shape, it->data, it->nbytes));
+    CLGRAD_TRY(relay(ctx, clgrad__st_read(f, it->name, it->dtype, it->ndim, it->shape, it->data, it->nbytes)));
+    if (it->kind == ITEM_COUNTER || it->kind == ITEM_OPT_STEP) {
+        /* Checked here, with everything else, so that the commit below cannot fail on it. A
+         * step count must leave room for one more step. */
+        int64_t v;
+        memcpy(&v, it->data, sizeof v);
+        if (v < 0 || (it->kind == ITEM_OPT_STEP && v == INT64_MAX))
+            return clgrad__fail(ctx, CLGRAD_ERR_IO, "%s: %s '%s' is %" PRId64 ", outside [0, %" PRId64 ")", path,
+                                it->kind == ITEM_OPT_STEP ? "the step count" : "the counter", it->name, v,
+                                INT64_MAX);
+    }
+    return CLGRAD_OK;
 }
 
 /* Every file entry in the group (optimizer or not) must be one of the items. */
@@ -450,6 +463,19 @@ static clgrad_status check_unexpected(const clgrad_context *ctx, const clgrad__s
     return CLGRAD_OK;
 }
 
+/* The hyper-parameters a checkpoint may hold, with the range each must lie in: a value out
+ * of range means a damaged or hand-edited file, refused before anything changes. */
+static const struct hparam {
+    const char *key;
+    double lo, hi;  /* lo <= v <= hi, or lo <= v < hi when open_hi */
+    int open_hi;
+} hparams[] = {
+    {"optim.lr", 0.0, HUGE_VAL, 0},          {"optim.weight_decay", 0.0, HUGE_VAL, 0},
+    {"optim.momentum", 0.0, HUGE_VAL, 0},    {"optim.dampening", 0.0, 1.0, 0},
+    {"optim.nesterov", 0.0, 1.0, 0},         {"optim.beta1", 0.0, 1.0, 1},
+    {"optim.beta2", 0.0, 1.0, 1},            {"optim.eps", 0.0, HUGE_VAL, 0},
+};
+
 static clgrad_status check_optim(const clgrad_context *ctx, const clgrad__st_file *f, const clgrad_optim *opt,
                                  double *lr)
 {
@@ -462,7 +488,19 @@ static clgrad_status check_optim(const clgrad_context *ctx, const clgrad__st_fil
         return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG,
                             "%s: the checkpoint holds the state of a %s optimizer, not of %s", path, kind, want);
     *lr = clgrad_optim_get_lr(opt);
-    if (clgrad__st_meta_get(f, "optim.lr")) CLGRAD_TRY(relay(ctx, clgrad__st_meta_get_f64(f, "optim.lr", lr)));
+    for (size_t i = 0; i < sizeof hparams / sizeof hparams[0]; i++) {
+        const struct hparam *h = &hparams[i];
+        double v = 0;
+        if (!clgrad__st_meta_get(f, h->key)) continue;
+        CLGRAD_TRY(relay(ctx, clgrad__st_meta_get_f64(f, h->key, &v)));
+        int ok = isfinite(v) && v >= h->lo && (h->open_hi ? v < h->hi : v <= h->hi);
+        if (ok && strcmp(h->key, "optim.lr") == 0) ok = v <= (double)FLT_MAX; /* finite as a float too */
+        if (!ok)
+            return clgrad__fail(ctx, CLGRAD_ERR_IO, "%s: metadata '%s' = '%.64s' is not a finite value in [%g, %g%s",
+                                path, h->key, clgrad__st_meta_get(f, h->key), h->lo, h->hi,
+                                h->open_hi ? ")" : "]");
+        if (strcmp(h->key, "optim.lr") == 0) *lr = v;
+    }
     return CLGRAD_OK;
 }
 
@@ -502,7 +540,8 @@ clgrad_status clgrad_checkpoint_load(const char *path, clgrad_module *module, cl
     if (s == CLGRAD_OK) s = relay(ctx, parse_meta(f, meta));
     if (s != CLGRAD_OK) goto done;
 
-    /* Everything checked: commit. Only a device failure can stop us half-way now. */
+    /* Everything checked (names, dtypes, shapes, counters, step counts, hyper-parameters):
+     * commit. Only a device failure can stop us half-way now. */
     for (int i = 0; s == CLGRAD_OK && i < l.n; i++) {
         item *it = &l.v[i];
         int64_t v = 0;
@@ -520,7 +559,7 @@ clgrad_status clgrad_checkpoint_load(const char *path, clgrad_module *module, cl
                              path, it->name, why);
         }
     }
-    if (s == CLGRAD_OK && optim) clgrad_optim_set_lr(optim, (float)lr);
+    if (s == CLGRAD_OK && optim) s = clgrad_optim_set_lr(optim, (float)lr); /* checked above: cannot fail */
     if (s == CLGRAD_OK && meta_out) *meta_out = *meta;
 done:
     items_free(&l);

@@ -214,7 +214,7 @@ clgrad_status clgrad__dataset_from_idx(const clgrad_idx *images, const char *ima
     CLGRAD_CHECK_ARG(NULL, images != NULL && labels != NULL, "images or labels is NULL");
     if (!images_name) images_name = "images";
     if (!labels_name) labels_name = "labels";
-    clgrad_dataset_opts o = {0.0f, 1.0f, 0, 0};
+    clgrad_dataset_opts o = {.mean = 0.0f, .std = 1.0f};
     if (opts) o = *opts;
     if (o.std == 0.0f) o.std = 1.0f;
     CLGRAD_TRY(check_mean_std("dataset options", 1, &o.mean, &o.std));
@@ -399,8 +399,9 @@ clgrad_status clgrad_dataset_load_idx(const char *images_path, const char *label
     CLGRAD_CHECK_ARG(NULL, images_path != NULL, "images_path is NULL");
     CLGRAD_CHECK_ARG(NULL, labels_path != NULL, "labels_path is NULL");
     clgrad_idx *images = NULL, *labels = NULL;
-    clgrad_status s = clgrad_idx_load(labels_path, &labels);
-    if (s == CLGRAD_OK) s = clgrad_idx_load(images_path, &images);
+    const clgrad_idx_limits *lim = opts ? &opts->limits : NULL;
+    clgrad_status s = clgrad_idx_load_limited(labels_path, lim, &labels);
+    if (s == CLGRAD_OK) s = clgrad_idx_load_limited(images_path, lim, &images);
     if (s == CLGRAD_OK)
         s = clgrad__dataset_from_idx(images, images_path, labels, labels_path, opts, out);
     clgrad_idx_release(images);

@@ -175,8 +175,42 @@ static void idx_to_host(uint8_t *p, size_t count, size_t esize)
     }
 }
 
-/* Reads the rest of a gzip stream into a buffer that grows as data arrives, so a header
- * claiming far more data than the stream holds cannot make us allocate it up front. */
+/* The limits in force: the caller's, zeros replaced by the defaults. */
+typedef struct limits {
+    uint64_t max_bytes;
+    double max_ratio;
+} limits;
+
+static clgrad_status resolve_limits(const clgrad_idx_limits *in, limits *out)
+{
+    out->max_bytes = in && in->max_bytes ? in->max_bytes : CLGRAD_IDX_DEFAULT_MAX_BYTES;
+    out->max_ratio = in && in->max_ratio != 0.0 ? in->max_ratio : CLGRAD_IDX_DEFAULT_MAX_RATIO;
+    if (!(out->max_ratio > 0.0) || out->max_ratio > 1e300)
+        return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_idx_limits: max_ratio %g must be finite and >= 0",
+                            out->max_ratio);
+    return CLGRAD_OK;
+}
+
+/* The most bytes a gzip stream of in_bytes compressed bytes may inflate to. */
+static double gz_allowed(const limits *lim, uint64_t in_bytes)
+{
+    double a = lim->max_ratio * (double)in_bytes;
+    return a > (double)CLGRAD_IDX_RATIO_FLOOR ? a : (double)CLGRAD_IDX_RATIO_FLOOR;
+}
+
+static clgrad_status gz_ratio_fail(const source *s, const limits *lim, uint64_t out_bytes, const char *how)
+{
+    return clgrad__fail(NULL, CLGRAD_ERR_IO,
+                        "%s: %s %llu bytes from a %zu-byte gzip file, more than %g times its size (a "
+                        "decompression bomb? clgrad_idx_limits.max_ratio raises the limit)",
+                        s->name, how, (unsigned long long)out_bytes, s->len, lim->max_ratio);
+}
+
+/* Reads the rest of a gzip stream into a buffer that grows as data arrives (never past the
+ * header's claim, which the limits have bounded already), so a header claiming more data
+ * than the stream holds cannot make us allocate it up front. The whole compressed file is
+ * in memory, so the ratio is checked once against its full size, before inflating: a
+ * check per chunk would add nothing but refuse files whose first part compresses well. */
 static clgrad_status gz_read_data(source *s, size_t nbytes, uint8_t **out, size_t *got_total)
 {
     size_t cap = nbytes < ((size_t)1 << 20) ? nbytes : ((size_t)1 << 20);
@@ -211,13 +245,9 @@ static clgrad_status gz_read_data(source *s, size_t nbytes, uint8_t **out, size_
     return CLGRAD_OK;
 }
 
-clgrad_status clgrad_idx_load_memory(const void *bytes, size_t nbytes, const char *name,
-                                     clgrad_idx **out)
+static clgrad_status parse(const void *bytes, size_t nbytes, const char *name, const limits *lim,
+                           clgrad_idx **out)
 {
-    CLGRAD_CHECK_ARG(NULL, out != NULL, "out is NULL");
-    *out = NULL;
-    CLGRAD_CHECK_ARG(NULL, bytes != NULL || nbytes == 0, "bytes is NULL");
-    if (!name) name = "<memory>";
 
     source s;
     clgrad_status st = source_open(&s, bytes, nbytes, name);
@@ -297,6 +327,18 @@ clgrad_status clgrad_idx_load_memory(const void *bytes, size_t nbytes, const cha
         count = 0;
     }
     size_t data_bytes = (size_t)(count * esize);
+    /* The limits, before a byte of data is allocated. */
+    if (data_bytes > lim->max_bytes) {
+        st = clgrad__fail(NULL, CLGRAD_ERR_IO,
+                          "%s: header says %s %s = %zu bytes of data, more than the limit of %llu "
+                          "(clgrad_idx_limits.max_bytes)",
+                          name, dbuf, idx_type_name(type), data_bytes, (unsigned long long)lim->max_bytes);
+        goto fail;
+    }
+    if (s.gz && (double)data_bytes > gz_allowed(lim, s.len)) {
+        st = gz_ratio_fail(&s, lim, data_bytes, "the header claims");
+        goto fail;
+    }
 
     size_t have;
     if (!s.gz) {
@@ -366,17 +408,39 @@ fail:
     return st;
 }
 
-clgrad_status clgrad_idx_load(const char *path, clgrad_idx **out)
+clgrad_status clgrad_idx_load_memory(const void *bytes, size_t nbytes, const char *name,
+                                     clgrad_idx **out)
+{
+    CLGRAD_CHECK_ARG(NULL, out != NULL, "out is NULL");
+    *out = NULL;
+    CLGRAD_CHECK_ARG(NULL, bytes != NULL || nbytes == 0, "bytes is NULL");
+    limits lim;
+    CLGRAD_TRY(resolve_limits(NULL, &lim));
+    return parse(bytes, nbytes, name ? name : "<memory>", &lim, out);
+}
+
+clgrad_status clgrad_idx_load_limited(const char *path, const clgrad_idx_limits *limits_in, clgrad_idx **out)
 {
     CLGRAD_CHECK_ARG(NULL, out != NULL, "out is NULL");
     *out = NULL;
     CLGRAD_CHECK_ARG(NULL, path != NULL, "path is NULL");
+    limits lim;
+    CLGRAD_TRY(resolve_limits(limits_in, &lim));
+    /* The file itself: the data limit plus the largest header, and room for gzip's few
+     * bytes of overhead on incompressible data. */
+    uint64_t most = lim.max_bytes + lim.max_bytes / 64 + (1u << 16);
     uint8_t *buf;
     size_t len;
-    CLGRAD_TRY(clgrad__file_read(path, SIZE_MAX, 0, &buf, &len)); /* the caller's own file: no limit but memory */
-    clgrad_status st = clgrad_idx_load_memory(buf, len, path, out);
+    CLGRAD_TRY(clgrad__file_read(path, most < lim.max_bytes || most > SIZE_MAX ? SIZE_MAX : (size_t)most, 0, &buf,
+                                 &len));
+    clgrad_status st = parse(buf, len, path, &lim, out);
     free(buf);
     return st;
+}
+
+clgrad_status clgrad_idx_load(const char *path, clgrad_idx **out)
+{
+    return clgrad_idx_load_limited(path, NULL, out);
 }
 
 void clgrad_idx_release(clgrad_idx *idx)

@@ -7,7 +7,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <locale.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -470,18 +469,7 @@ static clgrad_status meta_number(const clgrad__st_file *f, const char *key, int 
         ok = ok && errno == 0 && *end == '\0';
         if (ok) *(uint64_t *)out = (uint64_t)x;
     } else if (ok) {
-        double x = strtod(v, &end);
-        if (*end == '.' && localeconv()->decimal_point[0] != '.') {
-            /* The program set a locale whose decimal mark is not '.'; values are written with '.'. */
-            char tmp[64];
-            size_t l = strlen(v);
-            if (l < sizeof tmp) {
-                memcpy(tmp, v, l + 1);
-                tmp[end - v] = localeconv()->decimal_point[0];
-                x = strtod(tmp, &end);
-                end = (char *)v + (end - tmp);
-            }
-        }
+        double x = clgrad__strtod_c(v, &end); /* files hold '.' whatever the program's locale */
         ok = *end == '\0' && (errno == 0 || errno == ERANGE);
         if (ok) *(double *)out = x;
     }

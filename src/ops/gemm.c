@@ -468,14 +468,19 @@ static char *verdict_path(clgrad_context *ctx, gemm_state *s)
  * informational lines. Anything else is ignored (and measured again). */
 static clgrad__gemm_provider verdict_load(const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return CLGRAD__GEMM_AUTO;
-    char line[128], name[32];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (clgrad__file_read(path, 4096, CLGRAD__FILE_QUIET | CLGRAD__FILE_NOFOLLOW | CLGRAD__FILE_OWNED, &buf, &len) !=
+        CLGRAD_OK)
+        return CLGRAD__GEMM_AUTO;
+    char name[32];
+    const char *head = "clgrad-gemm-provider 1\n";
     clgrad__gemm_provider p = CLGRAD__GEMM_AUTO;
-    if (fgets(line, sizeof line, f) && strcmp(line, "clgrad-gemm-provider 1\n") == 0 && fgets(line, sizeof line, f) &&
-        sscanf(line, "provider %31s", name) == 1)
+    /* the reader NUL-terminates what it returns */
+    if (len > strlen(head) && memcmp(buf, head, strlen(head)) == 0 &&
+        sscanf((const char *)buf + strlen(head), "provider %31s", name) == 1)
         p = !strcmp(name, "own") ? CLGRAD__GEMM_OWN : !strcmp(name, "clblast") ? CLGRAD__GEMM_CLBLAST : CLGRAD__GEMM_AUTO;
-    fclose(f);
+    free(buf);
     return p;
 }
 

@@ -199,6 +199,13 @@ CLGRAD_API clgrad_status clgrad_optim_step(clgrad_optim *opt)
     CLGRAD_CHECK_ARG(NULL, opt != NULL, "optimizer is NULL");
     const clgrad_optim_options *o = &opt->o;
     clgrad_status s = CLGRAD_OK;
+    /* Before any update, so that a refused step changes no parameter. */
+    for (int i = 0; i < opt->n; i++)
+        if (opt->steps[i] == INT64_MAX && clgrad_tensor_grad(opt->params[i]))
+            return clgrad__fail(opt->ctx, CLGRAD_ERR_INVALID_ARG,
+                                "clgrad_optim_step: parameter '%s' has taken INT64_MAX steps; its step count "
+                                "cannot grow (clgrad_optim_set_step_count resets it)",
+                                opt->names[i] ? opt->names[i] : "?");
     clgrad_no_grad_begin(opt->ctx);
     for (int i = 0; i < opt->n && s == CLGRAD_OK; i++) {
         clgrad_tensor *p = opt->params[i], *g = clgrad_tensor_grad(p);
@@ -212,7 +219,11 @@ CLGRAD_API clgrad_status clgrad_optim_step(clgrad_optim *opt)
                                   o->kind == CLGRAD_OPTIM_ADAMW);
         }
         if (s == CLGRAD_OK) opt->steps[i]++;
-        else clgrad__fail_append(opt->ctx, opt->names[i] ? opt->names[i] : "");
+        else {
+            clgrad__fail_append(opt->ctx, " (updating parameter '");
+            clgrad__fail_append(opt->ctx, opt->names[i] ? opt->names[i] : "?");
+            clgrad__fail_append(opt->ctx, "')");
+        }
     }
     clgrad_no_grad_end(opt->ctx);
     return s;
@@ -229,9 +240,15 @@ CLGRAD_API float clgrad_optim_get_lr(const clgrad_optim *opt)
     return opt ? opt->o.lr : 0.0f;
 }
 
-CLGRAD_API void clgrad_optim_set_lr(clgrad_optim *opt, float lr)
+CLGRAD_API clgrad_status clgrad_optim_set_lr(clgrad_optim *opt, float lr)
 {
-    if (opt) opt->o.lr = lr;
+    CLGRAD_CHECK_ARG(NULL, opt != NULL, "optimizer is NULL");
+    if (!(lr >= 0.0f) || !isfinite(lr))
+        return clgrad__fail(opt->ctx, CLGRAD_ERR_INVALID_ARG,
+                            "clgrad_optim_set_lr: lr %g is not a finite value >= 0; the lr stays %g", (double)lr,
+                            (double)opt->o.lr);
+    opt->o.lr = lr;
+    return CLGRAD_OK;
 }
 
 CLGRAD_API clgrad_optim_options clgrad_optim_get_options(const clgrad_optim *opt)
@@ -278,10 +295,10 @@ CLGRAD_API int64_t clgrad_optim_step_count(const clgrad_optim *opt, int i, const
 CLGRAD_API clgrad_status clgrad_optim_set_step_count(clgrad_optim *opt, int i, int64_t steps)
 {
     CLGRAD_CHECK_ARG(NULL, opt != NULL, "optimizer is NULL");
-    if (i < 0 || i >= opt->n || steps < 0)
+    if (i < 0 || i >= opt->n || steps < 0 || steps == INT64_MAX)
         return clgrad__fail(opt->ctx, CLGRAD_ERR_INVALID_ARG,
-                            "clgrad_optim_set_step_count: index %d not in [0, %d) or negative count %lld", i, opt->n,
-                            (long long)steps);
+                            "clgrad_optim_set_step_count: index %d not in [0, %d), or count %lld not in [0, "
+                            "INT64_MAX)", i, opt->n, (long long)steps);
     opt->steps[i] = steps;
     return CLGRAD_OK;
 }

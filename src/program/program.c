@@ -13,7 +13,7 @@
 /* This layer's slot in a context (src/core/slot.c): the programs built so far and the disk
  * cache folder. */
 typedef struct programs {
-    char *cache_dir;             /* NULL when the disk cache is off */
+    clgrad__disk_cache *cache;   /* NULL when the disk cache is off */
     clgrad__program_entry *list; /* a singly linked list, newest first */
 } programs;
 
@@ -26,14 +26,14 @@ clgrad_status clgrad__programs_create(clgrad_context *ctx, const char *cache_dir
 {
     programs *ps = clgrad__ctx_slot(ctx, &programs_key);
     if (!ps) return CLGRAD_ERR_HOST_MEMORY;
-    ps->cache_dir = clgrad__cache_dir_resolve(cache_dir);
+    ps->cache = clgrad__cache_open(ctx, cache_dir);
     return CLGRAD_OK;
 }
 
 const char *clgrad__cache_dir(const clgrad_context *ctx)
 {
     const programs *ps = programs_of(ctx);
-    return ps ? ps->cache_dir : NULL;
+    return ps ? clgrad__cache_folder(ps->cache) : NULL;
 }
 
 size_t clgrad__family_count(void)
@@ -157,9 +157,9 @@ static clgrad_status build_failed(clgrad_context *ctx, cl_program prog, const ch
     return CLGRAD_ERR_BUILD;
 }
 
-static clgrad_status save_binary(const char *cache_dir, clgrad__program_entry *pe)
+static clgrad_status save_binary(clgrad__disk_cache *cache, clgrad__program_entry *pe)
 {
-    if (!cache_dir) return CLGRAD_OK;
+    if (!cache) return CLGRAD_OK;
     size_t size = 0;
     if (clGetProgramInfo(pe->program, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL) != CL_SUCCESS || size == 0)
         return CLGRAD_ERR_OPENCL;
@@ -168,7 +168,7 @@ static clgrad_status save_binary(const char *cache_dir, clgrad__program_entry *p
     unsigned char *bins[1] = {bin};
     clgrad_status st = CLGRAD_ERR_OPENCL;
     if (clGetProgramInfo(pe->program, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS)
-        st = clgrad__cache_store(cache_dir, pe->key, bin, size);
+        st = clgrad__cache_store(cache, pe->key, bin, size);
     free(bin);
     if (st == CLGRAD_OK) pe->dirty = 0;
     return st;
@@ -183,12 +183,13 @@ static clgrad_status build(clgrad_context *ctx, clgrad__program_entry *pe, const
     cl_int e;
     const clgrad__ctx_device *dev = clgrad__dev(ctx);
     clgrad_context_stats *stats = &clgrad__head(ctx)->stats;
-    const char *cache_dir = clgrad__cache_dir(ctx);
+    programs *ps = programs_of(ctx);
+    clgrad__disk_cache *cache = ps ? ps->cache : NULL;
 
-    if (cache_dir) {
+    if (cache) {
         unsigned char *bin = NULL;
         size_t blen = 0;
-        if (clgrad__cache_load(cache_dir, pe->key, &bin, &blen) == CLGRAD_OK) {
+        if (clgrad__cache_load(cache, pe->key, &bin, &blen) == CLGRAD_OK) {
             const unsigned char *bins[1] = {bin};
             cl_int bstatus = CL_SUCCESS;
             cl_program p = clCreateProgramWithBinary(dev->cl, 1, &dev->device, &blen, bins, &bstatus, &e);
@@ -203,9 +204,7 @@ static clgrad_status build(clgrad_context *ctx, clgrad__program_entry *pe, const
             }
             if (e == CL_SUCCESS) clReleaseProgram(p);
             /* the driver refused the binary: drop the entry and build from source */
-            char *path = clgrad__cache_path(cache_dir, pe->key);
-            if (path) remove(path);
-            free(path);
+            clgrad__cache_remove(cache, pe->key);
         }
     }
 
@@ -226,7 +225,7 @@ static clgrad_status build(clgrad_context *ctx, clgrad__program_entry *pe, const
     pe->program = p;
     stats->programs_built++;
     stats->build_seconds += clgrad__now() - t0;
-    save_binary(cache_dir, pe); /* best effort: a read-only cache must not fail the build */
+    save_binary(cache, pe); /* best effort: a read-only cache must not fail the build */
     return CLGRAD_OK;
 }
 
@@ -354,9 +353,9 @@ void clgrad__program_note_launch(clgrad__program_entry *pe, const size_t *global
 
 static void save_dirty(const programs *ps)
 {
-    if (!ps->cache_dir) return;
+    if (!ps->cache) return;
     for (clgrad__program_entry *pe = ps->list; pe; pe = pe->next)
-        if (pe->dirty) save_binary(ps->cache_dir, pe);
+        if (pe->dirty) save_binary(ps->cache, pe);
 }
 
 void clgrad__programs_save(clgrad_context *ctx)
@@ -375,5 +374,5 @@ static void programs_destroy(clgrad_context *ctx, void *state)
         release_entry(ps->list);
         ps->list = next;
     }
-    free(ps->cache_dir);
+    clgrad__cache_close(ps->cache);
 }

@@ -6,7 +6,7 @@
 
 #include "device/device.h"
 
-#define CLGRAD__PROGRAM_CACHE_FORMAT 1u
+#define CLGRAD__PROGRAM_CACHE_FORMAT 2u /* 2: an HMAC instead of a checksum */
 
 typedef struct clgrad__kernel_slot {
     char *name;
@@ -54,8 +54,8 @@ clgrad_status clgrad__kernel_get(clgrad_context *ctx, clgrad__program_entry *pe,
 void clgrad__program_note_launch(clgrad__program_entry *pe, const size_t *global, const size_t *local, int dim);
 
 /* Creates this layer's slot in ctx (src/runtime calls it when creating ctx): the program
- * list and the disk cache folder, resolved from cache_dir as clgrad_context_desc describes
- * (clgrad__cache_dir_resolve). The slot is destroyed with the context's slots: dirty
+ * list and the disk cache, opened from cache_dir as clgrad_context_desc describes
+ * (clgrad__cache_open). The slot is destroyed with the context's slots: dirty
  * binaries are saved and every program and kernel released. */
 clgrad_status clgrad__programs_create(clgrad_context *ctx, const char *cache_dir);
 
@@ -68,15 +68,25 @@ void clgrad__programs_save(clgrad_context *ctx);
 /* Full options string used to build: device-derived options + family options + env. */
 clgrad_status clgrad__program_options(const clgrad_context *ctx, const char *options, char **out);
 
-/* Disk cache (cache.c). key is 32 hex chars. Load returns CLGRAD_OK and a malloc'd
- * payload, or CLGRAD_ERR_IO when absent/corrupt (a corrupt entry is deleted). */
+/* Disk cache (cache.c): see the top of cache.c for what it checks. key is 32 hex chars
+ * (clgrad__cache_key). */
+typedef struct clgrad__disk_cache clgrad__disk_cache;
 void clgrad__cache_key(const clgrad_context *ctx, const char *source, size_t source_len, const char *options,
                        char key[33]);
-clgrad_status clgrad__cache_load(const char *dir, const char *key, unsigned char **payload, size_t *len);
-clgrad_status clgrad__cache_store(const char *dir, const char *key, const unsigned char *payload, size_t len);
-/* The cache folder from desc / environment, created if needed; NULL when disabled or unusable. */
-char *clgrad__cache_dir_resolve(const char *requested);
-/* Path of the cache entry file, malloc'd. */
-char *clgrad__cache_path(const char *dir, const char *key);
+/* Opens the cache folder from requested (clgrad_context_desc.cache_dir), else the
+ * environment, creating it (mode 0700) if needed, checking it, loading or making its
+ * secret and tidying it. NULL when the cache is off; unless it was turned off on purpose,
+ * a note on ctx (clgrad_context_diagnostics) says why. */
+clgrad__disk_cache *clgrad__cache_open(clgrad_context *ctx, const char *requested);
+void clgrad__cache_close(clgrad__disk_cache *c); /* NULL: no-op */
+/* The folder's path (NULL for a NULL cache). */
+const char *clgrad__cache_folder(const clgrad__disk_cache *c);
+/* CLGRAD_OK and a malloc'd payload, or CLGRAD_ERR_IO when absent or refused (an entry
+ * that fails its checks is deleted); CLGRAD_ERR_HOST_MEMORY. Silent. */
+clgrad_status clgrad__cache_load(clgrad__disk_cache *c, const char *key, unsigned char **payload, size_t *len);
+/* Writes an entry atomically (best effort for the caller; silent). */
+clgrad_status clgrad__cache_store(clgrad__disk_cache *c, const char *key, const unsigned char *payload, size_t len);
+/* Deletes an entry (the driver refused it). */
+void clgrad__cache_remove(clgrad__disk_cache *c, const char *key);
 
 #endif

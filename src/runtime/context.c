@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void release(clgrad_context *ctx);
+
 /* The OpenCL context and in-order queue on the chosen device. */
 static clgrad_status open_device(clgrad_context *ctx)
 {
@@ -78,7 +80,12 @@ clgrad_status clgrad_context_create(const clgrad_context_desc *desc, clgrad_cont
 
 void clgrad_context_release(clgrad_context *ctx)
 {
-    if (!ctx) return;
+    if (!ctx || ctx->is_default) return; /* the default context is the library's: clgrad_shutdown */
+    release(ctx);
+}
+
+static void release(clgrad_context *ctx)
+{
     if (ctx->dev.queue) clFinish(ctx->dev.queue);
     clgrad__ctx_slots_release(ctx);
     if (ctx->dev.queue) clReleaseCommandQueue(ctx->dev.queue);
@@ -101,6 +108,11 @@ clgrad_status clgrad_context_get_stats(const clgrad_context *ctx, clgrad_context
     if (!ctx || !out) return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_context_get_stats: ctx and out must not be NULL");
     *out = ctx->dev.head.stats;
     return CLGRAD_OK;
+}
+
+const char *clgrad_context_diagnostics(const clgrad_context *ctx)
+{
+    return ctx ? ctx->dev.head.notes : NULL;
 }
 
 clgrad_status clgrad_context_build_all(clgrad_context *ctx)
@@ -139,7 +151,7 @@ clgrad_context *clgrad_context_default(void)
 void clgrad_shutdown(void)
 {
     pthread_mutex_lock(&default_lock);
-    clgrad_context_release(default_ctx);
+    if (default_ctx) release(default_ctx);
     default_ctx = NULL;
     default_tried = 0;
     pthread_mutex_unlock(&default_lock);

@@ -31,6 +31,7 @@ START_TEST(null_core_and_device)
     clgrad_context_trim(NULL);
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_context_set_gemm_provider(NULL, "own"));
     EXPECT_TRUE(clgrad_context_gemm_provider(NULL) == NULL);
+    EXPECT_TRUE(clgrad_context_diagnostics(NULL) == NULL);
     (void)ctx;
     ARGS_DONE();
 }
@@ -56,6 +57,7 @@ START_TEST(bad_device_and_context)
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_context_get_stats(th_ctx, NULL));
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_context_set_gemm_provider(th_ctx, "no-such-gemm"));
     EXPECT_TRUE(clgrad_context_device(th_ctx) != NULL);
+    EXPECT_TRUE(clgrad_context_diagnostics(th_ctx) != NULL);
 
     /* The process-wide context: made on first use, the same one after, released by shutdown. */
     clgrad_context *def = clgrad_context_default();

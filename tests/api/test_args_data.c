@@ -18,6 +18,11 @@ START_TEST(null_data)
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_idx_load("x.idx", NULL));
     EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, ix, clgrad_idx_load(NULL, &ix));
     EXPECT_OUT(CLGRAD_ERR_IO, ix, clgrad_idx_load("/nonexistent-dir/none.idx", &ix));
+    clgrad_idx_limits lim = {.max_ratio = -1.0};
+    EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_idx_load_limited("x.idx", NULL, NULL));
+    EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, ix, clgrad_idx_load_limited(NULL, NULL, &ix));
+    EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, ix, clgrad_idx_load_limited("x.idx", &lim, &ix));
+    EXPECT_OUT(CLGRAD_ERR_IO, ix, clgrad_idx_load_limited("/nonexistent-dir/none.idx", NULL, &ix));
     EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, ix, clgrad_idx_load_memory(NULL, 16, NULL, &ix));
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_idx_load_memory("abcd", 4, NULL, NULL));
     EXPECT_OUT(CLGRAD_ERR_IO, ix, clgrad_idx_load_memory(NULL, 0, NULL, &ix));

@@ -23,7 +23,7 @@ START_TEST(null_optim)
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_optim_step(NULL));
     clgrad_optim_zero_grad(NULL);
     EXPECT_TRUE(clgrad_optim_get_lr(NULL) == 0.0f);
-    clgrad_optim_set_lr(NULL, 1.0f);
+    EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_optim_set_lr(NULL, 1.0f));
     clgrad_optim_options got = clgrad_optim_get_options(NULL);
     EXPECT_TRUE(got.lr == 0.0f && got.kind == 0 && got.beta1 == 0.0f);
     EXPECT_TRUE(clgrad_optim_param_count(NULL) == 0);
@@ -115,6 +115,12 @@ START_TEST(bad_optim)
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_optim_set_step_count(opt, 2, 1));
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_optim_set_step_count(opt, -1, 1));
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_optim_set_step_count(opt, 0, -5));
+    EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_optim_set_step_count(opt, 0, INT64_MAX)); /* no room for a step */
+    /* A learning rate that would make the weights NaN or climb the loss is refused, and kept. */
+    EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_optim_set_lr(opt, NAN));
+    EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_optim_set_lr(opt, INFINITY));
+    EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_optim_set_lr(opt, -5.0f));
+    EXPECT_TRUE(clgrad_optim_get_lr(opt) == ok.lr);
 
     /* Clipping. */
     EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, tn, clgrad_clip_grad_norm(-1, dup, 1.0f, &tn));

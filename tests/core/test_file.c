@@ -147,6 +147,31 @@ START_TEST(read_follows_links_unless_asked_not_to)
 }
 END_TEST
 
+/* The caches' own files: a file others may write, or another user's, is refused. */
+START_TEST(owned_refuses_files_others_may_write_or_own)
+{
+    put(at("mine"), "x");
+    ck_assert_int_eq(chmod(at("mine"), 0600), 0);
+    uint8_t *b = NULL;
+    size_t n = 0;
+    ck_assert_int_eq(clgrad__file_read(at("mine"), 100, CLGRAD__FILE_OWNED, &b, &n), CLGRAD_OK);
+    free(b);
+    ck_assert_int_eq(chmod(at("mine"), 0620), 0);
+    ck_assert_int_eq(clgrad__file_read(at("mine"), 100, CLGRAD__FILE_OWNED, &b, &n), CLGRAD_ERR_IO);
+    ck_assert_msg(has("mine: not owned by this user, or writable by group or others"), "%s",
+                  clgrad_last_error(NULL));
+    ck_assert_int_eq(chmod(at("mine"), 0602), 0);
+    ck_assert_int_eq(clgrad__file_read(at("mine"), 100, CLGRAD__FILE_OWNED, &b, &n), CLGRAD_ERR_IO);
+    if (geteuid() == 0) { /* only root can give a file away */
+        ck_assert_int_eq(chmod(at("mine"), 0644), 0);
+        ck_assert_int_eq(chown(at("mine"), 65534, 65534), 0);
+        ck_assert_int_eq(clgrad__file_read(at("mine"), 100, CLGRAD__FILE_OWNED, &b, &n), CLGRAD_ERR_IO);
+        ck_assert_int_eq(clgrad__file_read(at("mine"), 100, 0, &b, &n), CLGRAD_OK);
+        free(b);
+    }
+}
+END_TEST
+
 START_TEST(quiet_failures_leave_the_message_alone)
 {
     clgrad__fail(NULL, CLGRAD_ERR_SHAPE, "earlier message");
@@ -281,6 +306,7 @@ static Suite *suite_core_file(void)
     tcase_add_test(tc, read_of_a_missing_file_names_it);
     tcase_add_test(tc, read_refuses_folders_and_fifos_without_blocking);
     tcase_add_test(tc, read_follows_links_unless_asked_not_to);
+    tcase_add_test(tc, owned_refuses_files_others_may_write_or_own);
     tcase_add_test(tc, quiet_failures_leave_the_message_alone);
     suite_add_tcase(s, tc);
     tc = tcase_create("atomic_write");

@@ -162,7 +162,7 @@ START_TEST(round_trip_restores_everything)
     clgrad_module *a = make_net(11, 4);
     clgrad_optim *oa = make_opt(a, CLGRAD_OPTIM_SGD);
     for (uint64_t k = 0; k < 3; k++) train_step(a, oa, 100 + k);
-    clgrad_optim_set_lr(oa, 0.05f);
+    TH_OK(clgrad_optim_set_lr(oa, 0.05f));
     ck_assert_uint_eq(clgrad_module_counter(a, 0, NULL), 3); /* num_batches_tracked */
 
     clgrad_checkpoint_meta meta = {.step = 3, .epoch = 2, .batch = 17, .seed = 0xFFFFFFFFFFFFFFFFull, .n_rng = 2,
@@ -522,6 +522,145 @@ START_TEST(bad_arguments_and_metadata)
 }
 END_TEST
 
+/* Copies the checkpoint at from to to with one change: the metadata value of key (when key
+ * is not NULL) or the 0-d I64 tensor called tensor (when tensor is not NULL). */
+static void rewrite(const char *from, const char *to, const char *key, const char *value, const char *tensor,
+                    int64_t v)
+{
+    clgrad__st_file *f = NULL;
+    TH_OK(clgrad__st_load(from, &f));
+    size_t ne = clgrad__st_count(f), nm = clgrad__st_meta_count(f);
+    clgrad__st_entry *e = calloc(ne, sizeof *e);
+    clgrad__st_meta *m = calloc(nm, sizeof *m);
+    int found = 0;
+    for (size_t i = 0; i < ne; i++) {
+        e[i] = *clgrad__st_entry_at(f, i);
+        if (tensor && strcmp(e[i].name, tensor) == 0) {
+            ck_assert(e[i].dtype == CLGRAD__ST_I64 && e[i].ndim == 0);
+            e[i].data = &v; /* a little-endian host, as every test machine is */
+            found = 1;
+        }
+    }
+    for (size_t i = 0; i < nm; i++) {
+        m[i] = *clgrad__st_meta_at(f, i);
+        if (key && strcmp(m[i].key, key) == 0) {
+            m[i].value = value;
+            found = 1;
+        }
+    }
+    ck_assert_msg(found, "no %s in %s", key ? key : tensor, from);
+    TH_OK(clgrad__st_save(to, e, ne, m, nm));
+    free(e);
+    free(m);
+    clgrad__st_free(f);
+}
+
+/* A step count of -1 used to overwrite the weights and then fail ("partly loaded"); an lr
+ * of nan, inf or -5 loaded and then wrecked the next step. Every such value is now refused
+ * before anything changes. */
+START_TEST(out_of_range_values_change_nothing)
+{
+    clgrad_module *a = make_net(1, 4);
+    clgrad_optim *oa = make_opt(a, CLGRAD_OPTIM_ADAM);
+    train_step(a, oa, 3);
+    const char *good = path_of("good.safetensors"), *bad = path_of("bad.safetensors");
+    TH_OK(clgrad_checkpoint_save(good, a, oa, NULL));
+    clgrad_module *m = make_net(2, 4);
+    clgrad_optim *om = make_opt(m, CLGRAD_OPTIM_ADAM);
+    train_step(m, om, 4);
+
+    const int64_t steps[] = {-1, INT64_MIN, INT64_MAX};
+    for (size_t i = 0; i < sizeof steps / sizeof *steps; i++) {
+        rewrite(good, bad, NULL, NULL, "optim.3.weight.step", steps[i]);
+        expect_load_fails(bad, m, om, CLGRAD_ERR_IO, "the step count 'optim.3.weight.step'");
+    }
+    rewrite(good, bad, NULL, NULL, "optim.3.weight.step", INT64_MAX - 1); /* room for one more step */
+    TH_OK(clgrad_checkpoint_load(bad, m, om, NULL));
+    rewrite(good, bad, NULL, NULL, "1.num_batches_tracked", -1);
+    expect_load_fails(bad, m, om, CLGRAD_ERR_IO, "the counter '1.num_batches_tracked'");
+
+    const char *bad_lr[] = {"nan", "inf", "-inf", "-5", "1e39", "0.1x", "", "0,001"};
+    for (size_t i = 0; i < sizeof bad_lr / sizeof *bad_lr; i++) {
+        rewrite(good, bad, "optim.lr", bad_lr[i], NULL, 0);
+        expect_load_fails(bad, m, om, CLGRAD_ERR_IO, "optim.lr");
+    }
+    const char *bad_hp[][2] = {{"optim.beta1", "1"}, {"optim.beta2", "-0.5"}, {"optim.eps", "-1e-8"},
+                               {"optim.eps", "nan"}, {"optim.weight_decay", "-1"}};
+    for (size_t i = 0; i < sizeof bad_hp / sizeof *bad_hp; i++) {
+        rewrite(good, bad, bad_hp[i][0], bad_hp[i][1], NULL, 0);
+        expect_load_fails(bad, m, om, CLGRAD_ERR_IO, bad_hp[i][0]);
+    }
+    clgrad_optim_release(om), clgrad_module_release(m);
+    clgrad_optim_release(oa), clgrad_module_release(a);
+}
+END_TEST
+
+/* A step count at INT64_MAX cannot grow: the step is refused (signed overflow before) and
+ * changes no parameter. */
+START_TEST(step_count_at_int64_max_refuses_the_step)
+{
+    clgrad_module *a = make_net(1, 4);
+    clgrad_optim *oa = make_opt(a, CLGRAD_OPTIM_ADAM);
+    for (int i = 0; i < clgrad_optim_param_count(oa); i++) TH_OK(clgrad_optim_set_step_count(oa, i, INT64_MAX - 1));
+    train_step(a, oa, 5); /* the last step there is room for */
+    ck_assert(clgrad_optim_step_count(oa, 0, NULL) == INT64_MAX);
+    int64_t xs[2] = {8, 5}, n = 8;
+    int32_t labels[8] = {0};
+    clgrad_tensor *x = th_rand(2, xs, 9, -2, 2), *y = NULL, *out = NULL, *loss = NULL;
+    TH_OK(clgrad_tensor_from_host(th_ctx, CLGRAD_DTYPE_I32, 1, &n, labels, &y));
+    TH_OK(clgrad_module_forward(a, x, &out));
+    TH_OK(clgrad_cross_entropy(out, y, 0, CLGRAD_REDUCTION_MEAN, &loss));
+    TH_OK(clgrad_backward(loss));
+    snapshot before = snap(a, oa); /* after the forward pass, which updates batch norm's statistics */
+    ck_assert_int_eq(clgrad_optim_step(oa), CLGRAD_ERR_INVALID_ARG);
+    ck_assert_ptr_nonnull(strstr(clgrad_last_error(th_ctx), "parameter '0.weight' has taken INT64_MAX steps"));
+    snapshot after = snap(a, oa);
+    ck_assert(snap_equal(before, after));
+    free(before.bytes), free(after.bytes);
+    clgrad_tensor_release(loss), clgrad_tensor_release(out), clgrad_tensor_release(y), clgrad_tensor_release(x);
+    clgrad_optim_release(oa), clgrad_module_release(a);
+}
+END_TEST
+
+static mode_t mode_of(const char *p)
+{
+    struct stat sb;
+    ck_assert_int_eq(stat(p, &sb), 0);
+    return sb.st_mode & 07777;
+}
+
+/* A new checkpoint is 0600; re-saving keeps the mode the old file had (it used to become
+ * 0644). A path that is a symbolic link is replaced by the new file; the link's target is
+ * left as it was (the documented rule). */
+START_TEST(resave_keeps_the_mode_and_replaces_a_link)
+{
+    clgrad_module *a = make_net(1, 4);
+    const char *p = path_of("mode.safetensors");
+    TH_OK(clgrad_checkpoint_save(p, a, NULL, NULL));
+    ck_assert_uint_eq(mode_of(p), 0600);
+    ck_assert_int_eq(chmod(p, 0640), 0);
+    TH_OK(clgrad_checkpoint_save(p, a, NULL, NULL));
+    ck_assert_uint_eq(mode_of(p), 0640);
+    ck_assert_int_eq(chmod(p, 0600), 0);
+    TH_OK(clgrad_checkpoint_save(p, a, NULL, NULL));
+    ck_assert_uint_eq(mode_of(p), 0600);
+
+    const char *target = path_of("target.safetensors"), *link = path_of("link.safetensors");
+    th_spit(target, "old", 3);
+    ck_assert_int_eq(symlink(target, link), 0);
+    TH_OK(clgrad_checkpoint_save(link, a, NULL, NULL));
+    struct stat sb;
+    ck_assert_int_eq(lstat(link, &sb), 0);
+    ck_assert(S_ISREG(sb.st_mode));
+    size_t n = 0;
+    uint8_t *b = th_slurp(target, &n);
+    ck_assert(n == 3 && memcmp(b, "old", 3) == 0);
+    free(b);
+    TH_OK(clgrad_checkpoint_load(link, a, NULL, NULL));
+    clgrad_module_release(a);
+}
+END_TEST
+
 static Suite *suite_io_checkpoint(void)
 {
     Suite *s = suite_create("io_checkpoint");
@@ -543,6 +682,9 @@ static Suite *suite_io_checkpoint(void)
     tcase_add_test(tc, truncated_corrupt_and_foreign_files_change_nothing);
     tcase_add_test(tc, failed_save_keeps_the_previous_checkpoint);
     tcase_add_test(tc, bad_arguments_and_metadata);
+    tcase_add_test(tc, out_of_range_values_change_nothing);
+    tcase_add_test(tc, step_count_at_int64_max_refuses_the_step);
+    tcase_add_test(tc, resave_keeps_the_mode_and_replaces_a_link);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -47,6 +47,7 @@ typedef struct result {
     int probed;
     clgrad_status status;
     char error[1024];
+    char notes[1024]; /* clgrad_context_diagnostics, e.g. why the binary cache is off */
     int programs, from_cache;
     double build_seconds;
     probe_selftest st;
@@ -65,6 +66,7 @@ static void probe_device(const clgrad_device_info *d, int selftest, int bench, r
         snprintf(r->error, sizeof r->error, "%s", clgrad_last_error(NULL));
         return;
     }
+    snprintf(r->notes, sizeof r->notes, "%s", clgrad_context_diagnostics(ctx));
     r->status = clgrad_context_build_all(ctx);
     clgrad_context_stats s;
     clgrad_context_get_stats(ctx, &s);
@@ -109,6 +111,12 @@ static void print_text(const clgrad_device_info *list, int n, int selected, cons
         }
         printf("  programs: %d built in %.3f s (%d from the binary cache)\n", r->programs, r->build_seconds,
                r->from_cache);
+        for (const char *p = r->notes; *p;) { /* one "note:" line per diagnostic */
+            const char *nl = strchr(p, '\n');
+            int len = nl ? (int)(nl - p) : (int)strlen(p);
+            printf("  note: %.*s\n", len, p);
+            p += len + (nl != NULL);
+        }
         if (r->st.passed + r->st.failed > 0) {
             printf("  self-test: %d passed, %d failed\n", r->st.passed, r->st.failed);
             for (int k = 0; k < r->st.failed && k < 64; k++)
@@ -167,6 +175,7 @@ static void print_json(const clgrad_device_info *list, int n, int selected, cons
             cJSON_AddNumberToObject(b, "programs", r->programs);
             cJSON_AddNumberToObject(b, "seconds", r->build_seconds);
             cJSON_AddNumberToObject(b, "from_cache", r->from_cache);
+            cJSON_AddStringToObject(o, "diagnostics", r->notes);
             cJSON *s = cJSON_AddObjectToObject(o, "selftest");
             cJSON_AddNumberToObject(s, "passed", r->st.passed);
             cJSON_AddNumberToObject(s, "failed", r->st.failed);

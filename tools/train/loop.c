@@ -130,8 +130,9 @@ static clgrad_status train_step(run *r, int64_t epoch, int64_t b, double *loss, 
 {
     clgrad_tensor *x = NULL, *y = NULL, *out = NULL, *l = NULL;
     float v = NAN;
-    if (r->schedule[0]) clgrad_optim_set_lr(r->opt, clgrad_lr_at(&r->sched, r->step));
-    clgrad_status s = upload_batch(r, r->td.train, b, epoch, &x, &y, n);
+    clgrad_status s = CLGRAD_OK;
+    if (r->schedule[0]) s = clgrad_optim_set_lr(r->opt, clgrad_lr_at(&r->sched, r->step));
+    if (s == CLGRAD_OK) s = upload_batch(r, r->td.train, b, epoch, &x, &y, n);
     if (s == CLGRAD_OK) s = net_forward(&r->net, r->model, x, &out);
     if (s == CLGRAD_OK)
         s = r->td.d.regress ? clgrad_mse_loss(out, y, CLGRAD_REDUCTION_MEAN, &l)
@@ -566,7 +567,12 @@ int train_run(const train_args *a)
             rc = run_fail(r, s, "cannot resume");
             goto done;
         }
-        clgrad_optim_set_lr(r->opt, (float)r->lr);
+        s = clgrad_optim_set_lr(r->opt, (float)r->lr);
+        if (s != CLGRAD_OK) {
+            free(loaded);
+            rc = run_fail(r, s, "bad learning rate");
+            goto done;
+        }
         start_epoch = loaded->epoch;
         start_batch = loaded->batch;
         r->step = r->start_step = loaded->step;
