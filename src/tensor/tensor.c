@@ -20,8 +20,13 @@ size_t clgrad_dtype_size(clgrad_dtype dt)
 int64_t clgrad__numel(int ndim, const int64_t *shape)
 {
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
-    return n;
+    int zero = 0, over = 0;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) return -1;
+        if (shape[i] == 0) zero = 1;
+        else if (!over && !clgrad__mul_le(n, shape[i], INT64_MAX, &n)) over = 1;
+    }
+    return zero ? 0 : over ? -1 : n;
 }
 
 void clgrad__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides)
@@ -43,26 +48,49 @@ int clgrad__is_contiguous(const clgrad_tensor *t)
     return 1;
 }
 
-clgrad_status clgrad__check_shape(const clgrad_context *ctx, const char *fn, int ndim, const int64_t *shape)
+clgrad_status clgrad__check_geometry(const clgrad_context *ctx, const char *fn, int ndim, const int64_t *shape,
+                                     const int64_t *strides, int64_t offset, int64_t capacity)
 {
+    char b[256];
     if (ndim < 0 || ndim > CLGRAD_MAX_DIMS)
         return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: %d dimensions; 0 to %d are supported", fn, ndim, CLGRAD_MAX_DIMS);
     if (ndim > 0 && !shape) return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "%s: shape is NULL", fn);
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0) {
-            char b[256];
+        if (shape[i] < 0)
             return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: negative size in shape %s", fn,
                                 clgrad__shape_str(b, sizeof b, ndim, shape));
+        if (!clgrad__mul_le(n, shape[i] ? shape[i] : 1, CLGRAD__MAX_ELEMS, &n))
+            return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: shape %s has too many elements (at most %lld)", fn,
+                                clgrad__shape_str(b, sizeof b, ndim, shape), (long long)CLGRAD__MAX_ELEMS);
+    }
+    if (!strides) return CLGRAD_OK;
+    /* the last element addressed: offset + sum of (size - 1) * stride */
+    int64_t last = offset;
+    int empty = clgrad__numel(ndim, shape) == 0;
+    int ok = offset >= 0;
+    for (int i = 0; ok && i < ndim; i++) {
+        int64_t term;
+        ok = strides[i] >= 0 && strides[i] <= CLGRAD__MAX_ELEMS;
+        if (ok && !empty && shape[i] > 1) {
+            ok = clgrad__mul_le(shape[i] - 1, strides[i], INT64_MAX, &term) && term <= INT64_MAX - last;
+            if (ok) last += term;
         }
-        if (shape[i] > 0 && n > INT64_MAX / 4 / shape[i]) {
-            char b[256];
-            return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: shape %s has too many elements", fn,
-                                clgrad__shape_str(b, sizeof b, ndim, shape));
-        }
-        n *= shape[i];
+    }
+    if (ok) ok = empty ? offset <= capacity : last < capacity;
+    if (!ok) {
+        char st[256];
+        return clgrad__fail(ctx, CLGRAD_ERR_SHAPE,
+                            "%s: shape %s with strides %s at offset %lld does not fit in its buffer of %lld elements",
+                            fn, clgrad__shape_str(b, sizeof b, ndim, shape),
+                            clgrad__shape_str(st, sizeof st, ndim, strides), (long long)offset, (long long)capacity);
     }
     return CLGRAD_OK;
+}
+
+clgrad_status clgrad__check_shape(const clgrad_context *ctx, const char *fn, int ndim, const int64_t *shape)
+{
+    return clgrad__check_geometry(ctx, fn, ndim, shape, NULL, 0, 0);
 }
 
 static clgrad_status alloc_handle(clgrad_context *ctx, clgrad_tensor **out)
@@ -104,6 +132,9 @@ clgrad_status clgrad__tensor_new(clgrad_context *ctx, clgrad_dtype dt, int ndim,
 clgrad_status clgrad__tensor_view(clgrad_tensor *x, int ndim, const int64_t *shape, const int64_t *strides,
                                   int64_t offset, clgrad_tensor **out)
 {
+    size_t es = clgrad_dtype_size(x->dtype);
+    CLGRAD_TRY(clgrad__check_geometry(x->ctx, "view", ndim, shape, strides, offset,
+                                      (int64_t)(x->buf->nbytes / (es ? es : 1))));
     clgrad_tensor *t = NULL;
     CLGRAD_TRY(alloc_handle(x->ctx, &t));
     t->dtype = x->dtype;

@@ -37,20 +37,46 @@ struct clgrad__node_head {
     clgrad__node_destroy_fn destroy;
 };
 
+/* The most elements a tensor or view may have: its size in bytes at the widest dtype
+ * (4 bytes) fits int64 and size_t. Sizes that are 0 count as 1 here, so the contiguous
+ * strides of any valid shape fit too. */
+#define CLGRAD__MAX_ELEMS ((int64_t)((uint64_t)INT64_MAX / 4 < (uint64_t)SIZE_MAX / 4 ? (uint64_t)INT64_MAX / 4 : (uint64_t)SIZE_MAX / 4))
+
+/* a * b of non-negative a and b into *r when it is at most limit; 0 (and *r untouched)
+ * when it would exceed it. */
+static inline int clgrad__mul_le(int64_t a, int64_t b, int64_t limit, int64_t *r)
+{
+    if (a != 0 && b > limit / a) return 0;
+    *r = a * b;
+    return 1;
+}
+
+/* The element count of shape: 0 when a size is 0; -1, never a wrapped value, when a size
+ * is negative or the product exceeds INT64_MAX. */
 int64_t clgrad__numel(int ndim, const int64_t *shape);
 /* 1 when another handle may see t's storage: t itself has more than one reference, or its
  * buffer is shared with another tensor (a view, or a view's base). */
 int clgrad__tensor_is_shared(const clgrad_tensor *t);
 int clgrad__is_contiguous(const clgrad_tensor *t);
+
 void clgrad__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides);
 
-/* Validates ndim/shape (0 <= ndim <= 8, dims >= 0, product fits); fails with SHAPE. */
+/* The one validation of a tensor's geometry, run by every constructor (clgrad__tensor_new
+ * and clgrad__tensor_view, so every creation, view and op output): 0 <= ndim <= 8, sizes
+ * >= 0 whose product (sizes of 0 counted as 1) is at most CLGRAD__MAX_ELEMS; and, when
+ * strides is not NULL, a view inside a buffer of capacity elements: offset >= 0, strides
+ * in 0..CLGRAD__MAX_ELEMS, and every addressed element below capacity, all in checked
+ * arithmetic. Fails with SHAPE (INVALID_ARG for a NULL shape); fn names the caller. */
+clgrad_status clgrad__check_geometry(const clgrad_context *ctx, const char *fn, int ndim, const int64_t *shape,
+                                     const int64_t *strides, int64_t offset, int64_t capacity);
+/* clgrad__check_geometry of a shape alone. */
 clgrad_status clgrad__check_shape(const clgrad_context *ctx, const char *fn, int ndim, const int64_t *shape);
 
 /* A new contiguous tensor with a fresh buffer; contents undefined. */
 clgrad_status clgrad__tensor_new(clgrad_context *ctx, clgrad_dtype dt, int ndim, const int64_t *shape,
                                  clgrad_tensor **out);
-/* A new handle sharing x's buffer with the given geometry. */
+/* A new handle sharing x's buffer with the given geometry, which must pass
+ * clgrad__check_geometry against x's buffer (else SHAPE, naming fn "view"). */
 clgrad_status clgrad__tensor_view(clgrad_tensor *x, int ndim, const int64_t *shape, const int64_t *strides,
                                   int64_t offset, clgrad_tensor **out);
 
