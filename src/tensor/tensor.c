@@ -48,6 +48,56 @@ int clgrad__is_contiguous(const clgrad_tensor *t)
     return 1;
 }
 
+/* The first and last element t addresses (t not empty; validated, so no overflow). */
+static void span_of(const clgrad_tensor *t, int64_t *lo, int64_t *hi)
+{
+    *lo = *hi = t->offset;
+    for (int i = 0; i < t->ndim; i++) *hi += (t->shape[i] - 1) * t->strides[i];
+}
+
+static int same_geometry(const clgrad_tensor *a, const clgrad_tensor *b)
+{
+    if (a->offset != b->offset || a->ndim != b->ndim) return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i] || (a->shape[i] > 1 && a->strides[i] != b->strides[i])) return 0;
+    return 1;
+}
+
+clgrad__overlap clgrad__tensor_overlap(const clgrad_tensor *a, const clgrad_tensor *b)
+{
+    if (a->buf != b->buf || clgrad__numel(a->ndim, a->shape) == 0 || clgrad__numel(b->ndim, b->shape) == 0)
+        return CLGRAD__OVERLAP_NONE;
+    if (same_geometry(a, b)) return CLGRAD__OVERLAP_SAME;
+    int64_t alo, ahi, blo, bhi;
+    span_of(a, &alo, &ahi);
+    span_of(b, &blo, &bhi);
+    return ahi < blo || bhi < alo ? CLGRAD__OVERLAP_NONE : CLGRAD__OVERLAP_PARTIAL;
+}
+
+int clgrad__internal_overlap(const clgrad_tensor *t)
+{
+    int64_t sz[CLGRAD_MAX_DIMS], st[CLGRAD_MAX_DIMS];
+    int n = 0;
+    if (clgrad__numel(t->ndim, t->shape) == 0) return 0;
+    for (int i = 0; i < t->ndim; i++) {
+        if (t->shape[i] < 2) continue;
+        if (t->strides[i] == 0) return 1;
+        int j = n++; /* insertion sort by stride */
+        for (; j > 0 && st[j - 1] > t->strides[i]; j--) {
+            st[j] = st[j - 1];
+            sz[j] = sz[j - 1];
+        }
+        st[j] = t->strides[i];
+        sz[j] = t->shape[i];
+    }
+    int64_t span = 0; /* the last offset the smaller strides reach */
+    for (int j = 0; j < n; j++) {
+        if (st[j] <= span) return 1;
+        span += (sz[j] - 1) * st[j];
+    }
+    return 0;
+}
+
 clgrad_status clgrad__check_geometry(const clgrad_context *ctx, const char *fn, int ndim, const int64_t *shape,
                                      const int64_t *strides, int64_t offset, int64_t capacity)
 {

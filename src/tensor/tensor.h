@@ -59,6 +59,17 @@ int64_t clgrad__numel(int ndim, const int64_t *shape);
 int clgrad__tensor_is_shared(const clgrad_tensor *t);
 int clgrad__is_contiguous(const clgrad_tensor *t);
 
+/* How the elements of two tensors share memory. */
+typedef enum clgrad__overlap {
+    CLGRAD__OVERLAP_NONE = 0,    /* no element in common: other buffers, an empty one, or disjoint spans */
+    CLGRAD__OVERLAP_SAME = 1,    /* the same geometry: index i of both is one element, for every i */
+    CLGRAD__OVERLAP_PARTIAL = 2, /* otherwise: their spans meet, so they may share elements */
+} clgrad__overlap;
+clgrad__overlap clgrad__tensor_overlap(const clgrad_tensor *a, const clgrad_tensor *b);
+/* 1 when two indices of t may address one element: a stride of 0 on a dim of size > 1, or
+ * (dims of size > 1 sorted by stride) a stride not above the span of the smaller ones.
+ * Exact for every view the public functions make; conservative for hand-made strides. */
+int clgrad__internal_overlap(const clgrad_tensor *t);
 void clgrad__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides);
 
 /* The one validation of a tensor's geometry, run by every constructor (clgrad__tensor_new
