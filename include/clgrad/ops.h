@@ -129,8 +129,8 @@ CLGRAD_API clgrad_status clgrad_min(clgrad_tensor *x, int naxes, const int *axes
  * PyTorch. correction < 0 is INVALID_ARG. */
 CLGRAD_API clgrad_status clgrad_var(clgrad_tensor *x, int naxes, const int *axes, int correction, int keepdim,
                                     clgrad_tensor **out);
-/* i32 index of the first maximum along axis (a NaN counts as the maximum). Not
- * differentiable. */
+/* i32 index of the first maximum along axis (a NaN counts as the maximum). An axis longer
+ * than INT32_MAX is CLGRAD_ERR_SHAPE. Not differentiable. */
 CLGRAD_API clgrad_status clgrad_argmax(clgrad_tensor *x, int axis, int keepdim, clgrad_tensor **out);
 
 /* --- normalization --------------------------------------------------------------------------- */
