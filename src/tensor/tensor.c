@@ -127,7 +127,7 @@ clgrad_status clgrad__check_geometry(const clgrad_context *ctx, const char *fn, 
             if (ok) last += term;
         }
     }
-    if (ok) ok = empty ? offset <= capacity : last < capacity;
+    if (ok && !empty) ok = last < capacity; /* an empty view addresses nothing */
     if (!ok) {
         char st[256];
         return clgrad__fail(ctx, CLGRAD_ERR_SHAPE,
@@ -193,7 +193,7 @@ clgrad_status clgrad__tensor_view(clgrad_tensor *x, int ndim, const int64_t *sha
         t->shape[i] = shape[i];
         t->strides[i] = strides[i];
     }
-    t->offset = offset;
+    t->offset = clgrad__numel(ndim, shape) ? offset : 0; /* keeps offsets of empty views bounded */
     t->buf = x->buf;
     clgrad__buffer_retain(t->buf);
     *out = t;

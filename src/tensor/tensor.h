@@ -76,8 +76,9 @@ void clgrad__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides
  * and clgrad__tensor_view, so every creation, view and op output): 0 <= ndim <= 8, sizes
  * >= 0 whose product (sizes of 0 counted as 1) is at most CLGRAD__MAX_ELEMS; and, when
  * strides is not NULL, a view inside a buffer of capacity elements: offset >= 0, strides
- * in 0..CLGRAD__MAX_ELEMS, and every addressed element below capacity, all in checked
- * arithmetic. Fails with SHAPE (INVALID_ARG for a NULL shape); fn names the caller. */
+ * in 0..CLGRAD__MAX_ELEMS, and every addressed element below capacity (an empty view
+ * addresses none), all in checked arithmetic. Fails with SHAPE (INVALID_ARG for a NULL
+ * shape); fn names the caller. */
 clgrad_status clgrad__check_geometry(const clgrad_context *ctx, const char *fn, int ndim, const int64_t *shape,
                                      const int64_t *strides, int64_t offset, int64_t capacity);
 /* clgrad__check_geometry of a shape alone. */
@@ -87,7 +88,8 @@ clgrad_status clgrad__check_shape(const clgrad_context *ctx, const char *fn, int
 clgrad_status clgrad__tensor_new(clgrad_context *ctx, clgrad_dtype dt, int ndim, const int64_t *shape,
                                  clgrad_tensor **out);
 /* A new handle sharing x's buffer with the given geometry, which must pass
- * clgrad__check_geometry against x's buffer (else SHAPE, naming fn "view"). */
+ * clgrad__check_geometry against x's buffer (else SHAPE, naming fn "view"). An empty view
+ * gets offset 0, so offsets computed from it stay small. */
 clgrad_status clgrad__tensor_view(clgrad_tensor *x, int ndim, const int64_t *shape, const int64_t *strides,
                                   int64_t offset, clgrad_tensor **out);
 
