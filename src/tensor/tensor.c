@@ -1,6 +1,6 @@
 /* Tensor handles: reference counting, properties, shape checks and views. Every view
  * shares its base's buffer; only geometry (shape, strides, offset) differs. */
-#include "tensor/tensor.h"
+#include "tensor/node.h"
 
 #include "memory/memory.h"
 
@@ -206,15 +206,32 @@ clgrad_tensor *clgrad_tensor_retain(clgrad_tensor *t)
     return t;
 }
 
-void clgrad_tensor_release(clgrad_tensor *t)
+void clgrad__tensor_drop(clgrad_tensor *t, clgrad_tensor **dead)
 {
     if (!t || --t->refs > 0) return;
-    clgrad__head(t->ctx)->stats.live_tensors--;
-    if (t->node) ((struct clgrad__node_head *)t->node)->destroy(t->node);
-    clgrad_tensor_release(t->grad);
-    clgrad_tensor_release(t->grad_accum);
-    clgrad__buffer_release(t->buf);
-    free(t);
+    t->dead_next = *dead;
+    *dead = t;
+}
+
+void clgrad__tensor_free_dead(clgrad_tensor *dead)
+{
+    while (dead) {
+        clgrad_tensor *t = dead;
+        dead = t->dead_next;
+        clgrad__head(t->ctx)->stats.live_tensors--;
+        if (t->node) clgrad__node_drop(t->node, &dead);
+        clgrad__tensor_drop(t->grad, &dead);
+        clgrad__tensor_drop(t->grad_accum, &dead);
+        clgrad__buffer_release(t->buf);
+        free(t);
+    }
+}
+
+void clgrad_tensor_release(clgrad_tensor *t)
+{
+    clgrad_tensor *dead = NULL;
+    clgrad__tensor_drop(t, &dead);
+    clgrad__tensor_free_dead(dead);
 }
 
 int clgrad__tensor_is_shared(const clgrad_tensor *t) { return t->refs > 1 || t->buf->refs > 1; }

@@ -27,15 +27,21 @@ struct clgrad_tensor {
     struct clgrad__node *node;  /* producer, or NULL for leaves and untracked results */
     clgrad_tensor *grad_accum;  /* scratch during a backward pass */
     int version;                /* bumped by in-place ops, to catch stale saved tensors */
+    int topo_mark;              /* set while the backward walk orders the graph through it */
+
+    struct clgrad_tensor *dead_next; /* the release work list (see clgrad_tensor_release) */
 };
 
-/* Node lifetime hook: a node owns references to its inputs and is released with the tensor
- * it produced. The node's first member is its destructor so the tensor layer needs no
- * knowledge of the autograd layer above it. */
-typedef void (*clgrad__node_destroy_fn)(struct clgrad__node *);
-struct clgrad__node_head {
-    clgrad__node_destroy_fn destroy;
-};
+/* Dropping references without recursion. A node (node.h) owns references to its inputs and
+ * saved tensors and is released with the tensor it produced, so releasing the end of a
+ * chain of a million ops frees a million tensors: clgrad_tensor_release keeps the tensors
+ * whose count reached zero on a work list instead of the C stack. */
+/* Drops one reference to t (NULL: nothing); when it was the last, puts t on *dead. */
+void clgrad__tensor_drop(clgrad_tensor *t, clgrad_tensor **dead);
+/* Frees node n, dropping every tensor reference it holds onto *dead (node.c). */
+void clgrad__node_drop(struct clgrad__node *n, clgrad_tensor **dead);
+/* Frees every tensor on the work list and whatever they alone kept alive. */
+void clgrad__tensor_free_dead(clgrad_tensor *dead);
 
 /* The most elements a tensor or view may have: its size in bytes at the widest dtype
  * (4 bytes) fits int64 and size_t. Sizes that are 0 count as 1 here, so the contiguous
