@@ -408,6 +408,18 @@ START_TEST(argmax_refuses_axes_past_int32)
     TH_OK(clgrad_expand(x, 2, bigger, &e));
     ck_assert_int_eq(clgrad_argmax(e, 0, 0, &y), CLGRAD_ERR_SHAPE);
     clgrad_tensor_release(e);
+    /* over an empty axis: SHAPE before any result is allocated, even a huge one (found by
+     * fuzz_ops: this was a DEVICE_MEMORY failure allocating 2^40 results first) */
+    int64_t empty[2] = {1, 0}, wide[2] = {(int64_t)1 << 40, 0};
+    clgrad_tensor *z = NULL;
+    TH_OK(clgrad_tensor_zeros(th_ctx, CLGRAD_DTYPE_F32, 2, empty, &z));
+    TH_OK(clgrad_expand(z, 2, wide, &e));
+    ck_assert_int_eq(clgrad_argmax(e, 1, 0, &y), CLGRAD_ERR_SHAPE);
+    int ax1[1] = {1};
+    ck_assert_int_eq(clgrad_max(e, 1, ax1, 0, &y), CLGRAD_ERR_SHAPE);
+    ck_assert_int_eq(clgrad_min(e, 1, ax1, 1, &y), CLGRAD_ERR_SHAPE);
+    clgrad_tensor_release(e);
+    clgrad_tensor_release(z);
     int64_t fits[2] = {3, 1000}; /* an expanded axis that fits: ties go to the first index */
     TH_OK(clgrad_expand(x, 2, fits, &e));
     TH_OK(clgrad_argmax(e, 1, 0, &y));
