@@ -725,7 +725,7 @@ static void op_reduce(void)
         }
     }
     if (!bad && (which == 2 || which == 3) && R == 0 && kept > 0) bad = 1; /* max/min of nothing */
-    if (!bad && !modelled(x)) return;
+    if (!bad && (!modelled(x) || kept > MODEL_MAX)) return; /* an empty x may give a huge result */
     static const ref_reduce_op ops[4] = {REF_REDUCE_SUM, REF_REDUCE_MEAN, REF_REDUCE_MAX, REF_REDUCE_MIN};
     clgrad_status (*const fns[4])(clgrad_tensor *, int, const int *, int, clgrad_tensor **) = {
         clgrad_sum, clgrad_mean, clgrad_max, clgrad_min};
@@ -819,6 +819,7 @@ static void op_matmul(void)
     int a = slot_arg(), b = slot_arg(), o = slot_arg();
     if (!f32_model(a) || !f32_model(b) || S[a].ndim != 2 || S[b].ndim != 2) return;
     int64_t M = S[a].shape[0], K = S[a].shape[1], N = S[b].shape[1];
+    if (S[b].shape[0] == K && (i128)M * N > MODEL_MAX) return; /* K = 0 makes a big result of nothing */
     clgrad_tensor *t = NULL;
     clgrad_status st = clgrad_matmul(S[a].t, S[b].t, &t);
     if (S[b].shape[0] != K) {
