@@ -90,7 +90,7 @@ CLGRAD_API clgrad_status clgrad_reshape(clgrad_tensor *x, int ndim, const int64_
 CLGRAD_API clgrad_status clgrad_permute(clgrad_tensor *x, const int *perm, clgrad_tensor **out);
 CLGRAD_API clgrad_status clgrad_transpose(clgrad_tensor *x, int dim0, int dim1, clgrad_tensor **out);
 /* Elements start, start+step, ... < stop along dim (negative start/stop count from the end;
- * step >= 1). */
+ * step >= 1). Bounds past either end clamp as in Python, for any int64 values. */
 CLGRAD_API clgrad_status clgrad_slice(clgrad_tensor *x, int dim, int64_t start, int64_t stop,
                                       int64_t step, clgrad_tensor **out);
 /* Broadcasts size-1 dims (and new leading dims) to shape, with stride 0 (numpy rules). */
