@@ -979,7 +979,8 @@ static void op_gemm(void)
     for (int64_t i = 0; i < K * N; i++) vb[i] = fabsf(vb[i]);
     for (int64_t i = 0; i < M * N; i++) abs_c[i] = fabsf(abs_c[i]);
     if (M && N)
-        ref_gemm(0, 0, (int)M, (int)N, (int)K, fabsf(alpha), va, (int)(K ? K : 1), vb, (int)N, fabsf(beta), abs_c, (int)N);
+        ref_gemm(0, 0, (int)M, (int)N, (int)K, alpha != 0.0f ? fabsf(alpha) : 1.0f, va, (int)(K ? K : 1), vb, (int)N,
+                 fabsf(beta), abs_c, (int)N); /* alpha 0 still forms a @ b, which may overflow */
     for (int64_t i = 0; i < M * N; i++) store[S[c].cells[i]] = vc[i];
     double *tol = tolerances(vc, abs_c, M * N, 1e-5, 1e-6);
     check_values(&S[c], tol, "clgrad_gemm");
