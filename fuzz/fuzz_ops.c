@@ -16,6 +16,9 @@
  *
  * Build with Meson: CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address,undefined
  *   then e.g. build-fuzz/fuzz/fuzz_ops -max_len=512 WORK_CORPUS fuzz/corpus/ops
+ *   with LSAN_OPTIONS=suppressions=tests/lsan.supp and ASAN_OPTIONS=fast_unwind_on_malloc=0:
+ *   PoCL's own leak at exit (its kernel cache, from a worker thread) matches the suppression
+ *   only with full stacks.
  * Every normal build also has a replay driver run by the test suite on fuzz/corpus/ops.
  * A failure prints the instruction, the reason and the input in hex (FUZZ_OPS_FAILURE=path
  * also saves it); FUZZ_OPS_TRACE=1 traces every call of a replay.
