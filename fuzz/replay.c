@@ -1,7 +1,8 @@
 /* A driver for the fuzz targets without libFuzzer, so every build can exercise them (the
  * test suite runs it, under ASan + UBSan in CI). With file arguments it feeds each file to
- * LLVMFuzzerTestOneInput; without, it feeds a few valid seed inputs and then many
- * deterministic mutations of them (bit flips, truncations, byte overwrites, splices). */
+ * LLVMFuzzerTestOneInput; with -mutate=N first, each file and then N deterministic
+ * mutations of it; without arguments, a few built-in seed inputs and many mutations of them
+ * (bit flips, truncations, byte overwrites, splices). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,34 @@ static size_t seed(int which, uint8_t *buf, size_t cap)
     return 8 + hl + 8;
 }
 
-static int run_file(const char *path)
+/* Feeds base and then rounds mutations of it; returns the number of inputs run. */
+static long mutate(const uint8_t *base, size_t bn, int rounds)
+{
+    enum { CAP = 4096 };
+    static uint8_t buf[CAP];
+    if (bn > CAP) bn = CAP;
+    LLVMFuzzerTestOneInput(base, bn);
+    for (int r = 0; r < rounds; r++) {
+        size_t n = bn;
+        memcpy(buf, base, bn);
+        int edits = 1 + (int)(next() % 4);
+        for (int e = 0; e < edits; e++) {
+            uint64_t x = next();
+            size_t at = n ? (size_t)(x >> 16) % n : 0;
+            switch (x % 5) {
+            case 0: if (n) buf[at] ^= (uint8_t)(1u << (x >> 8 & 7)); break;     /* bit flip */
+            case 1: n = at; break;                                              /* truncate */
+            case 2: if (n) buf[at] = (uint8_t)(x >> 24); break;                 /* overwrite */
+            case 3: if (n < CAP) { memmove(buf + at + 1, buf + at, n - at); buf[at] = (uint8_t)(x >> 32); n++; } break;
+            default: if (n) buf[at] = (x >> 40 & 1) ? 0xFF : 0x00; break;        /* extremes */
+            }
+        }
+        LLVMFuzzerTestOneInput(buf, n);
+    }
+    return 1 + rounds;
+}
+
+static int run_file(const char *path, int rounds, long *runs)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -55,43 +83,29 @@ static int run_file(const char *path)
     uint8_t *buf = malloc(1 << 20);
     size_t n = buf ? fread(buf, 1, 1 << 20, f) : 0;
     fclose(f);
-    LLVMFuzzerTestOneInput(buf, n);
+    if (rounds > 0) {
+        *runs += mutate(buf, n, rounds);
+    } else {
+        LLVMFuzzerTestOneInput(buf, n);
+        ++*runs;
+    }
     free(buf);
     return 0;
 }
 
 int main(int argc, char **argv)
 {
+    long runs = 0;
     if (argc > 1) {
-        int bad = 0;
-        for (int i = 1; i < argc; i++) bad |= run_file(argv[i]);
+        int bad = 0, first = 1, rounds = 0;
+        if (strncmp(argv[1], "-mutate=", 8) == 0) rounds = atoi(argv[1] + 8), first = 2;
+        for (int i = first; i < argc; i++) bad |= run_file(argv[i], rounds, &runs);
+        printf("%ld inputs, no crash\n", runs);
         return bad;
     }
     enum { CAP = 4096, ROUNDS = 20000 };
-    static uint8_t base[CAP], buf[CAP];
-    long runs = 0;
-    for (int s = 0; s < 3; s++) {
-        size_t bn = seed(s, base, CAP);
-        LLVMFuzzerTestOneInput(base, bn);
-        for (int r = 0; r < ROUNDS; r++) {
-            size_t n = bn;
-            memcpy(buf, base, bn);
-            int edits = 1 + (int)(next() % 4);
-            for (int e = 0; e < edits; e++) {
-                uint64_t x = next();
-                size_t at = n ? (size_t)(x >> 16) % n : 0;
-                switch (x % 5) {
-                case 0: if (n) buf[at] ^= (uint8_t)(1u << (x >> 8 & 7)); break;     /* bit flip */
-                case 1: n = at; break;                                              /* truncate */
-                case 2: if (n) buf[at] = (uint8_t)(x >> 24); break;                 /* overwrite */
-                case 3: if (n < CAP) { memmove(buf + at + 1, buf + at, n - at); buf[at] = (uint8_t)(x >> 32); n++; } break;
-                default: if (n) buf[at] = (x >> 40 & 1) ? 0xFF : 0x00; break;        /* extremes */
-                }
-            }
-            LLVMFuzzerTestOneInput(buf, n);
-            runs++;
-        }
-    }
+    static uint8_t base[CAP];
+    for (int s = 0; s < 3; s++) runs += mutate(base, seed(s, base, CAP), ROUNDS) - 1;
     printf("%ld mutated inputs, no crash\n", runs);
     return 0;
 }

@@ -19,7 +19,9 @@ extern "C" {
 CLGRAD_API clgrad_status clgrad_matmul(clgrad_tensor *a, clgrad_tensor *b, clgrad_tensor **out);
 /* GEMM semantics in place: c = alpha * op(a) @ op(b) + beta * c, with op = transpose when
  * trans_* is non-zero; a, b, c 2-D or 3-D (batched, same batch). beta == 0 ignores c's old
- * contents. Not tracked by autograd. */
+ * contents. c may share memory with a or b (computed into a temporary first), but not be a
+ * view in which several elements share memory (CLGRAD_ERR_INVALID_ARG). Not tracked by
+ * autograd. */
 CLGRAD_API clgrad_status clgrad_gemm(int trans_a, int trans_b, float alpha, clgrad_tensor *a, clgrad_tensor *b,
                                      float beta, clgrad_tensor *c);
 
@@ -127,8 +129,8 @@ CLGRAD_API clgrad_status clgrad_min(clgrad_tensor *x, int naxes, const int *axes
  * PyTorch. correction < 0 is INVALID_ARG. */
 CLGRAD_API clgrad_status clgrad_var(clgrad_tensor *x, int naxes, const int *axes, int correction, int keepdim,
                                     clgrad_tensor **out);
-/* i32 index of the first maximum along axis (a NaN counts as the maximum). Not
- * differentiable. */
+/* i32 index of the first maximum along axis (a NaN counts as the maximum). An axis longer
+ * than INT32_MAX is CLGRAD_ERR_SHAPE. Not differentiable. */
 CLGRAD_API clgrad_status clgrad_argmax(clgrad_tensor *x, int axis, int keepdim, clgrad_tensor **out);
 
 /* --- normalization --------------------------------------------------------------------------- */
@@ -136,7 +138,8 @@ CLGRAD_API clgrad_status clgrad_argmax(clgrad_tensor *x, int axis, int keepdim, 
 /* x (N, C, ...). training: normalise with batch statistics and update running_mean and
  * running_var in place (momentum, unbiased variance) when they are given; it needs more
  * than one value per channel (CLGRAD_ERR_SHAPE otherwise, as PyTorch). eval: use them
- * (both required). weight/bias (C) or NULL. */
+ * (both required). weight/bias (C) or NULL. In training, running_mean and running_var must
+ * not share memory with x, with each other or among their own elements (INVALID_ARG). */
 CLGRAD_API clgrad_status clgrad_batch_norm(clgrad_tensor *x, clgrad_tensor *weight, clgrad_tensor *bias,
                                            clgrad_tensor *running_mean, clgrad_tensor *running_var, int training,
                                            float momentum, float eps, clgrad_tensor **out);

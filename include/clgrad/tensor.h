@@ -57,7 +57,9 @@ CLGRAD_API clgrad_status clgrad_tensor_from_host(clgrad_context *ctx, clgrad_dty
 /* --- transfers (the only synchronisation points) ------------------------------------------ */
 
 /* Copies nbytes (must equal numel * dtype size) from host src into t, in row-major order
- * of t's shape; t may be a non-contiguous view. Copies before returning (src may be reused). */
+ * of t's shape; t may be a non-contiguous view, but not one in which several elements share
+ * memory (an expanded view: CLGRAD_ERR_INVALID_ARG). Copies before returning (src may be
+ * reused). */
 CLGRAD_API clgrad_status clgrad_tensor_write(clgrad_tensor *t, const void *src, size_t nbytes);
 /* Copies t into host dst in row-major order; blocks until the data is there. */
 CLGRAD_API clgrad_status clgrad_tensor_read(const clgrad_tensor *t, void *dst, size_t nbytes);
@@ -88,7 +90,7 @@ CLGRAD_API clgrad_status clgrad_reshape(clgrad_tensor *x, int ndim, const int64_
 CLGRAD_API clgrad_status clgrad_permute(clgrad_tensor *x, const int *perm, clgrad_tensor **out);
 CLGRAD_API clgrad_status clgrad_transpose(clgrad_tensor *x, int dim0, int dim1, clgrad_tensor **out);
 /* Elements start, start+step, ... < stop along dim (negative start/stop count from the end;
- * step >= 1). */
+ * step >= 1). Bounds past either end clamp as in Python, for any int64 values. */
 CLGRAD_API clgrad_status clgrad_slice(clgrad_tensor *x, int dim, int64_t start, int64_t stop,
                                       int64_t step, clgrad_tensor **out);
 /* Broadcasts size-1 dims (and new leading dims) to shape, with stride 0 (numpy rules). */
@@ -97,7 +99,10 @@ CLGRAD_API clgrad_status clgrad_expand(clgrad_tensor *x, int ndim, const int64_t
 CLGRAD_API clgrad_status clgrad_contiguous(clgrad_tensor *x, clgrad_tensor **out);
 /* Always a contiguous copy, not tracked by autograd. */
 CLGRAD_API clgrad_status clgrad_clone(clgrad_tensor *x, clgrad_tensor **out);
-/* Copies src into dst (same shape; dst may be a view) in place, not tracked by autograd. */
+/* Copies src into dst (same shape; dst may be a view) in place, not tracked by autograd.
+ * src and dst may overlap: dst gets src's values as they were before the copy (as memmove).
+ * A dst in which several elements share memory (an expanded view) is refused
+ * (CLGRAD_ERR_INVALID_ARG), as the result would depend on the order of the writes. */
 CLGRAD_API clgrad_status clgrad_copy_(clgrad_tensor *dst, clgrad_tensor *src);
 /* Fills dst (any view) with value, in place, not tracked by autograd. */
 CLGRAD_API clgrad_status clgrad_fill_(clgrad_tensor *dst, float value);

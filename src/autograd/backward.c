@@ -1,7 +1,7 @@
 /* The backward pass: topological order from the output, gradient accumulation into
  * non-leaf scratch slots and leaf .grad tensors, graph freeing, and no-grad scopes.
  * Only the public ops API and graph metadata are used here; no OpenCL. */
-#include "tensor/node.h"
+#include "autograd/autograd.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -82,44 +82,61 @@ static int push(order *o, clgrad_tensor *t)
     return 1;
 }
 
-static int contains(const order *o, const clgrad_tensor *t)
-{
-    for (size_t i = 0; i < o->n; i++)
-        if (o->v[i] == t) return 1;
-    return 0;
-}
+/* Post-order of the graph below root (tensors with a node), iteratively, so a chain of any
+ * length needs no C stack. A tensor is marked when first reached (topo_mark), so each node
+ * and edge is handled once: linear in the size of the graph. The marks are cleared before
+ * returning; every marked tensor is on the stack or already in post. */
+typedef struct frame {
+    clgrad_tensor *t;
+    int next; /* the next input of t's node to visit */
+} frame;
 
-/* Post-order of the graph below root (tensors with a node), iteratively. "seen" marks
- * are kept in a separate list: graphs here are at most a few thousand nodes. */
-static clgrad_status topo(clgrad_tensor *root, order *post)
+static clgrad_status topo(clgrad_tensor *root, order *post, size_t *work)
 {
-    order stack = {0}, seen = {0};
-    order idx = {0}; /* per stack entry: next input to visit, stored as a cast integer */
+    frame *stack = NULL;
+    size_t n = 0, cap = 0;
     clgrad_status st = CLGRAD_OK;
-    if (!push(&stack, root) || !push(&idx, NULL) || !push(&seen, root)) goto oom;
-    while (stack.n > 0) {
-        clgrad_tensor *t = stack.v[stack.n - 1];
-        size_t next = (size_t)(uintptr_t)idx.v[idx.n - 1];
-        clgrad__node *nd = t->node;
-        if (nd && next < (size_t)nd->n_inputs) {
-            idx.v[idx.n - 1] = (clgrad_tensor *)(uintptr_t)(next + 1);
-            clgrad_tensor *in = nd->inputs[next];
-            if (in && in->node && !contains(&seen, in)) {
-                if (!push(&seen, in) || !push(&stack, in) || !push(&idx, NULL)) goto oom;
-            }
-            continue;
+    for (clgrad_tensor *t = root; t;) {
+        if (n == cap) { /* push t */
+            size_t nc = cap ? cap * 2 : 64;
+            void *p = realloc(stack, nc * sizeof *stack);
+            if (!p) goto oom;
+            stack = p;
+            cap = nc;
         }
-        if (!push(post, t)) goto oom;
-        stack.n--;
-        idx.n--;
+        stack[n++] = (frame){t, 0};
+        t->topo_mark = 1;
+        t = NULL;
+        while (n > 0 && !t) { /* the next unmarked input of the top, finishing tensors on the way */
+            frame *f = &stack[n - 1];
+            const clgrad__node *nd = f->t->node;
+            ++*work;
+            if (f->next < nd->n_inputs) {
+                clgrad_tensor *in = nd->inputs[f->next++];
+                if (in && in->node && !in->topo_mark) t = in;
+            } else {
+                if (!push(post, f->t)) goto oom;
+                n--;
+            }
+        }
     }
     goto done;
 oom:
     st = clgrad__fail(root->ctx, CLGRAD_ERR_HOST_MEMORY, "backward: out of host memory ordering the graph");
 done:
-    free(stack.v);
-    free(seen.v);
-    free(idx.v);
+    for (size_t i = 0; i < n; i++) stack[i].t->topo_mark = 0;
+    for (size_t i = 0; i < post->n; i++) post->v[i]->topo_mark = 0;
+    free(stack);
+    return st;
+}
+
+clgrad_status clgrad__topo(clgrad_tensor *root, clgrad_tensor ***out, size_t *n, size_t *work)
+{
+    order post = {0};
+    *work = 0;
+    clgrad_status st = root->node ? topo(root, &post, work) : CLGRAD_OK;
+    *out = post.v;
+    *n = post.n;
     return st;
 }
 
@@ -237,7 +254,8 @@ clgrad_status clgrad_backward_ex(clgrad_tensor *out, clgrad_tensor *grad_out, in
     }
 
     order post = {0};
-    clgrad_status st = topo(out, &post);
+    size_t work = 0;
+    clgrad_status st = topo(out, &post, &work);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(g);
         return st;

@@ -8,13 +8,15 @@
 
 typedef struct clgrad__buffer {
     cl_mem mem;
-    size_t size; /* bytes actually allocated (the size class) */
+    size_t size;   /* bytes actually allocated (the size class) */
+    size_t nbytes; /* bytes asked for: what tensors on it may address */
     int refs;
     clgrad_context *ctx;
     struct clgrad__buffer *next_free;
 } clgrad__buffer;
 
-/* A buffer of at least nbytes (1 if nbytes is 0), with one reference. Reuses a pooled
+/* A buffer of at least nbytes (1 if nbytes is 0), with one reference; its nbytes field is
+ * the nbytes asked for. Reuses a pooled
  * buffer of the same size class; on device out-of-memory empties the pool and retries
  * once, then fails with CLGRAD_ERR_DEVICE_MEMORY naming the size. */
 clgrad_status clgrad__buffer_alloc(clgrad_context *ctx, size_t nbytes, clgrad__buffer **out);

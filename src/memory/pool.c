@@ -93,6 +93,7 @@ clgrad_status clgrad__buffer_alloc(clgrad_context *ctx, size_t nbytes, clgrad__b
         *pp = b->next_free;
         b->next_free = NULL;
         b->refs = 1;
+        b->nbytes = nbytes;
         stats->pool_hits++;
         stats->pooled_buffers--;
         stats->live_buffers++;
@@ -117,6 +118,7 @@ clgrad_status clgrad__buffer_alloc(clgrad_context *ctx, size_t nbytes, clgrad__b
         return clgrad__cl_fail(ctx, e, "clCreateBuffer");
     }
     b->size = cls;
+    b->nbytes = nbytes;
     b->refs = 1;
     b->ctx = ctx;
     stats->buffers_created++;

@@ -80,7 +80,11 @@ static clgrad_status check_inputs(const char *fn, int n, clgrad_tensor *const *t
                                 clgrad__shape_str(b, sizeof b, t0->ndim, t0->shape),
                                 stack ? "all shapes must be equal" : "all dims but dim must match");
         }
-        total += stack ? 1 : t->shape[d];
+        int64_t len = stack ? 1 : t->shape[d];
+        if (total > CLGRAD__MAX_ELEMS - len)
+            return clgrad__fail(t0->ctx, CLGRAD_ERR_SHAPE, "%s: the sizes along dim %d add up to more than %lld", fn, d,
+                                (long long)CLGRAD__MAX_ELEMS);
+        total += len;
     }
     for (int j = 0, k = 0; j < nd; j++) {
         if (j == d) oshape[j] = total;
@@ -88,7 +92,7 @@ static clgrad_status check_inputs(const char *fn, int n, clgrad_tensor *const *t
         if (j != d || !stack) k++;
     }
     *ondim = nd;
-    return CLGRAD_OK;
+    return clgrad__check_shape(t0->ctx, fn, nd, oshape);
 }
 
 /* One join: copies every input into a new tensor and records a node when n fits in one. */
@@ -116,9 +120,10 @@ static clgrad_status join_once(const char *fn, int n, clgrad_tensor *const *ts, 
     }
     if (st == CLGRAD_OK && n <= CLGRAD__NODE_MAX_INPUTS) {
         join_state s = {d, {0}};
-        for (int k = 0, s0 = 0; k < n; k++) {
+        int64_t s0 = 0;
+        for (int k = 0; k < n; k++) {
             s.start[k] = s0;
-            s0 += (int)(stack ? 1 : ts[k]->shape[d]);
+            s0 += stack ? 1 : ts[k]->shape[d];
         }
         st = clgrad__record(y, stack ? &clgrad__op_stack : &clgrad__op_cat, n, ts, &s, 0, NULL);
     }

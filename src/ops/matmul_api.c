@@ -123,13 +123,17 @@ clgrad_status clgrad_gemm(int trans_a, int trans_b, float alpha, clgrad_tensor *
                             clgrad__shape_str(sb, sizeof sb, b->ndim, b->shape), trans_b ? "^T" : "",
                             clgrad__shape_str(sc, sizeof sc, c->ndim, c->shape));
     }
+    CLGRAD_TRY(clgrad__check_writable("clgrad_gemm", "c", c));
     int64_t batch = n == 3 ? c->shape[0] : 1;
     c->version++;
-    if (c->strides[n - 1] == 1 && c->strides[n - 2] >= N && (n == 2 || c->strides[0] == M * c->strides[1] || batch == 1))
+    /* c written while a and b are read: when it shares memory with them, into a temporary */
+    int apart = clgrad__tensor_overlap(c, a) == CLGRAD__OVERLAP_NONE && clgrad__tensor_overlap(c, b) == CLGRAD__OVERLAP_NONE;
+    if (apart && c->strides[n - 1] == 1 && c->strides[n - 2] >= N &&
+        (n == 2 || c->strides[0] == M * c->strides[1] || batch == 1))
         return run(trans_a, trans_b, alpha, a, b, beta, c, batch);
     clgrad_tensor *tmp = NULL;
     CLGRAD_TRY(clgrad__contiguous(c, &tmp));
-    if (tmp == c) { /* contiguous but with an unusual row stride cannot happen; be safe */
+    if (tmp == c) { /* contiguous, and overlapping a or b: a fresh copy */
         clgrad_tensor_release(tmp);
         CLGRAD_TRY(clgrad__tensor_new(c->ctx, c->dtype, c->ndim, c->shape, &tmp));
         clgrad_status st = clgrad__copy(tmp, c);

@@ -173,6 +173,22 @@ static clgrad_status check_channel_vec(const char *fn, const char *arg, clgrad_t
     return CLGRAD_OK;
 }
 
+/* A running statistic that training updates in place while it reads x (other: the one
+ * updated before it, or NULL). */
+static clgrad_status check_running(const char *fn, clgrad_tensor *x, clgrad_tensor *t, const char *arg,
+                                   clgrad_tensor *other, const char *other_arg)
+{
+    if (!t) return CLGRAD_OK;
+    CLGRAD_TRY(clgrad__check_writable(fn, arg, t));
+    const char *with = clgrad__tensor_overlap(t, x) != CLGRAD__OVERLAP_NONE                  ? "x"
+                       : other && clgrad__tensor_overlap(t, other) != CLGRAD__OVERLAP_NONE ? other_arg
+                                                                                             : NULL;
+    if (with)
+        return clgrad__fail(x->ctx, CLGRAD_ERR_INVALID_ARG, "%s: %s shares memory with %s; give it a tensor of its own",
+                            fn, arg, with);
+    return CLGRAD_OK;
+}
+
 CLGRAD__OP_DEFINE(batch_norm, "clgrad_batch_norm", batch_norm_backward, batch_norm_state);
 
 clgrad_status clgrad_batch_norm(clgrad_tensor *x, clgrad_tensor *weight, clgrad_tensor *bias,
@@ -194,6 +210,10 @@ clgrad_status clgrad_batch_norm(clgrad_tensor *x, clgrad_tensor *weight, clgrad_
     CLGRAD_TRY(check_channel_vec(fn, "bias", x, bias, C));
     CLGRAD_TRY(check_channel_vec(fn, "running_mean", x, running_mean, C));
     CLGRAD_TRY(check_channel_vec(fn, "running_var", x, running_var, C));
+    if (training) { /* running_mean and running_var are written while x is read */
+        CLGRAD_TRY(check_running(fn, x, running_mean, "running_mean", NULL, NULL));
+        CLGRAD_TRY(check_running(fn, x, running_var, "running_var", running_mean, "running_mean"));
+    }
     if (!(eps >= 0.0f))
         return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "%s: eps = %g must be >= 0", fn, (double)eps);
     if (!training && (!running_mean || !running_var))

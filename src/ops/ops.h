@@ -90,7 +90,11 @@ clgrad_status clgrad__check_same_ctx(const char *fn, const clgrad_tensor *a, con
 /* x itself (+1 ref) when already contiguous (any offset), else a contiguous strided copy.
  * Not tracked by autograd. */
 clgrad_status clgrad__contiguous(clgrad_tensor *x, clgrad_tensor **out);
-/* Strided copy src -> dst of equal shapes (any views). */
+/* Fails with INVALID_ARG when several elements of dst share memory (an expanded view), as
+ * an in-place write there races; fn and arg name the caller's function and argument. */
+clgrad_status clgrad__check_writable(const char *fn, const char *arg, const clgrad_tensor *dst);
+/* Strided copy src -> dst of equal shapes (any views). When they overlap, src is first
+ * copied to a temporary, so dst gets src's values as they were (as memmove). */
 clgrad_status clgrad__copy(clgrad_tensor *dst, clgrad_tensor *src);
 /* Fills any view with a float value (f32) or an integer value (i32). */
 clgrad_status clgrad__fill(clgrad_tensor *dst, double value);

@@ -315,20 +315,20 @@ clgrad_status clgrad__reduce(clgrad_tensor *x, uint32_t mask, clgrad__red_op op,
     if (clgrad__numel(ndim, shape) != kept)
         return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "reduce: result shape holds %lld elements, expected %lld",
                             (long long)clgrad__numel(ndim, shape), (long long)kept);
+    if (R == 0 && kept > 0 && op != CLGRAD__RED_SUM && op != CLGRAD__RED_SQDEV) {
+        /* before the result is allocated: an invalid reduction is SHAPE whatever its size */
+        char b[256];
+        return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: cannot reduce over zero elements (input shape %s)",
+                            op == CLGRAD__RED_ARGMAX ? "argmax" : op == CLGRAD__RED_MAX ? "max" : "min",
+                            clgrad__shape_str(b, sizeof b, x->ndim, x->shape));
+    }
     clgrad_tensor *y = NULL, *src = NULL, *scratch = NULL;
     int argmax = op == CLGRAD__RED_ARGMAX;
     CLGRAD_TRY(clgrad__tensor_new(ctx, argmax ? CLGRAD_DTYPE_I32 : CLGRAD_DTYPE_F32, ndim, shape, &y));
     clgrad_status st = CLGRAD_OK;
     if (kept == 0) goto done;
-    if (R == 0) {
-        if (op == CLGRAD__RED_SUM || op == CLGRAD__RED_SQDEV) {
-            st = clgrad__fill(y, 0.0 / div);
-            goto done;
-        }
-        char b[256];
-        st = clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: cannot reduce over zero elements (input shape %s)",
-                          op == CLGRAD__RED_ARGMAX ? "argmax" : op == CLGRAD__RED_MAX ? "max" : "min",
-                          clgrad__shape_str(b, sizeof b, x->ndim, x->shape));
+    if (R == 0) { /* sum and squared deviations of nothing */
+        st = clgrad__fill(y, 0.0 / div);
         goto done;
     }
 

@@ -205,6 +205,13 @@ clgrad_status clgrad_argmax(clgrad_tensor *x, int axis, int keepdim, clgrad_tens
     uint32_t mask;
     int nd;
     int64_t oshape[CLGRAD_MAX_DIMS];
-    CLGRAD_TRY(clgrad__reduce_axes(x, "clgrad_argmax", 1, &axis, keepdim, &mask, &nd, oshape, NULL));
+    int64_t len;
+    CLGRAD_TRY(clgrad__reduce_axes(x, "clgrad_argmax", 1, &axis, keepdim, &mask, &nd, oshape, &len));
+    if (len > INT32_MAX) {
+        char b[256];
+        return clgrad__fail(x->ctx, CLGRAD_ERR_SHAPE,
+                            "clgrad_argmax: axis %d of x %s has %lld elements; indices are 32-bit, so at most %d", axis,
+                            clgrad__shape_str(b, sizeof b, x->ndim, x->shape), (long long)len, INT32_MAX);
+    }
     return clgrad__reduce(x, mask, CLGRAD__RED_ARGMAX, NULL, 1.0, nd, oshape, out);
 }

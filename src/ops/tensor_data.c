@@ -54,10 +54,33 @@ clgrad_status clgrad__fill(clgrad_tensor *dst, double value)
     return clgrad__launch_1d(dst->ctx, FAMILY, family_opts(dst->ctx).s, "fill_strided_f32", (size_t)n, a);
 }
 
+static clgrad_status copy_of(clgrad_tensor *x, clgrad_tensor **out);
+
+clgrad_status clgrad__check_writable(const char *fn, const char *arg, const clgrad_tensor *dst)
+{
+    if (!clgrad__internal_overlap(dst)) return CLGRAD_OK;
+    char a[256], b[256];
+    return clgrad__fail(dst->ctx, CLGRAD_ERR_INVALID_ARG,
+                        "%s: more than one element of %s (shape %s, strides %s) refers to the same memory, so a write "
+                        "there has no single result; write to a contiguous copy (clgrad_clone) instead",
+                        fn, arg, clgrad__shape_str(a, sizeof a, dst->ndim, dst->shape),
+                        clgrad__shape_str(b, sizeof b, dst->ndim, dst->strides));
+}
+
 clgrad_status clgrad__copy(clgrad_tensor *dst, clgrad_tensor *src)
 {
     int64_t n = clgrad__numel(dst->ndim, dst->shape);
     if (n == 0) return CLGRAD_OK;
+    clgrad__overlap ov = clgrad__tensor_overlap(dst, src);
+    if (ov == CLGRAD__OVERLAP_SAME) return CLGRAD_OK; /* every element onto itself */
+    if (ov == CLGRAD__OVERLAP_PARTIAL) {
+        /* the kernels read and write in no fixed order: read all of src first */
+        clgrad_tensor *tmp = NULL;
+        CLGRAD_TRY(copy_of(src, &tmp));
+        clgrad_status st = clgrad__copy(dst, tmp);
+        clgrad_tensor_release(tmp);
+        return st;
+    }
     if (clgrad__is_contiguous(dst) && clgrad__is_contiguous(src)) {
         /* a vectorised kernel: on CPU devices clEnqueueCopyBuffer is often one thread's memcpy */
         int vw = clgrad__ops_tuning(dst->ctx)->vw;
@@ -195,6 +218,7 @@ clgrad_status clgrad_tensor_write(clgrad_tensor *t, const void *src, size_t nbyt
     if (!t) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_tensor_write: t is NULL");
     CLGRAD_TRY(check_nbytes(t, "clgrad_tensor_write", src, nbytes));
     if (nbytes == 0) return CLGRAD_OK;
+    CLGRAD_TRY(clgrad__check_writable("clgrad_tensor_write", "the tensor", t));
     clgrad_context *ctx = t->ctx;
     size_t es = clgrad_dtype_size(t->dtype);
     if (clgrad__is_contiguous(t)) {
@@ -264,6 +288,7 @@ clgrad_status clgrad_copy_(clgrad_tensor *dst, clgrad_tensor *src)
         return clgrad__fail(dst->ctx, CLGRAD_ERR_SHAPE, "clgrad_copy_: dst %s and src %s differ in shape",
                             clgrad__shape_str(a, sizeof a, dst->ndim, dst->shape), clgrad__shape_str(b, sizeof b, src->ndim, src->shape));
     }
+    CLGRAD_TRY(clgrad__check_writable("clgrad_copy_", "dst", dst));
     dst->version++;
     return clgrad__copy(dst, src);
 }

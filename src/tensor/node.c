@@ -47,10 +47,10 @@ void clgrad__node_free_saved(clgrad__node *n)
     n->freed = 1;
 }
 
-static void node_destroy(struct clgrad__node *n)
+void clgrad__node_drop(clgrad__node *n, clgrad_tensor **dead)
 {
-    clgrad__node_free_saved(n);
-    for (int i = 0; i < n->n_inputs; i++) clgrad_tensor_release(n->inputs[i]);
+    for (int i = 0; i < CLGRAD__NODE_MAX_SAVED; i++) clgrad__tensor_drop(n->saved[i], dead);
+    for (int i = 0; i < n->n_inputs; i++) clgrad__tensor_drop(n->inputs[i], dead);
     free(n);
 }
 
@@ -78,7 +78,6 @@ clgrad_status clgrad__record(clgrad_tensor *out, const clgrad__op *op, int n, cl
         return clgrad__fail(out->ctx, CLGRAD_ERR_INVALID_ARG, "%s: too many inputs for a graph node", op->name);
     clgrad__node *nd = calloc(1, sizeof *nd);
     if (!nd) return clgrad__fail(out->ctx, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory for a graph node", op->name);
-    nd->head.destroy = node_destroy;
     nd->op = op;
     nd->name = op->name;
     nd->n_inputs = n;
@@ -91,7 +90,11 @@ clgrad_status clgrad__record(clgrad_tensor *out, const clgrad__op *op, int n, cl
         if (saved[i]) node_save(nd, i, saved[i]);
     nd->out_ndim = out->ndim;
     for (int i = 0; i < out->ndim; i++) nd->out_shape[i] = out->shape[i];
-    if (out->node) ((struct clgrad__node_head *)out->node)->destroy(out->node);
+    if (out->node) {
+        clgrad_tensor *dead = NULL;
+        clgrad__node_drop(out->node, &dead);
+        clgrad__tensor_free_dead(dead);
+    }
     out->node = nd;
     out->requires_grad = 1;
     return CLGRAD_OK;

@@ -48,7 +48,6 @@ typedef struct clgrad__op {
     const clgrad__op clgrad__op_##sym = {.name = #sym, .forward = forward_, .backward = backward_}
 
 struct clgrad__node {
-    struct clgrad__node_head head; /* destroy hook; must stay first */
     const clgrad__op *op;
     const char *name;              /* op->name */
     int n_inputs;

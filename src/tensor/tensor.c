@@ -1,6 +1,6 @@
 /* Tensor handles: reference counting, properties, shape checks and views. Every view
  * shares its base's buffer; only geometry (shape, strides, offset) differs. */
-#include "tensor/tensor.h"
+#include "tensor/node.h"
 
 #include "memory/memory.h"
 
@@ -20,8 +20,13 @@ size_t clgrad_dtype_size(clgrad_dtype dt)
 int64_t clgrad__numel(int ndim, const int64_t *shape)
 {
     int64_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= shape[i];
-    return n;
+    int zero = 0, over = 0;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0) return -1;
+        if (shape[i] == 0) zero = 1;
+        else if (!over && !clgrad__mul_le(n, shape[i], INT64_MAX, &n)) over = 1;
+    }
+    return zero ? 0 : over ? -1 : n;
 }
 
 void clgrad__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides)
@@ -43,26 +48,99 @@ int clgrad__is_contiguous(const clgrad_tensor *t)
     return 1;
 }
 
-clgrad_status clgrad__check_shape(const clgrad_context *ctx, const char *fn, int ndim, const int64_t *shape)
+/* The first and last element t addresses (t not empty; validated, so no overflow). */
+static void span_of(const clgrad_tensor *t, int64_t *lo, int64_t *hi)
 {
+    *lo = *hi = t->offset;
+    for (int i = 0; i < t->ndim; i++) *hi += (t->shape[i] - 1) * t->strides[i];
+}
+
+static int same_geometry(const clgrad_tensor *a, const clgrad_tensor *b)
+{
+    if (a->offset != b->offset || a->ndim != b->ndim) return 0;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i] || (a->shape[i] > 1 && a->strides[i] != b->strides[i])) return 0;
+    return 1;
+}
+
+clgrad__overlap clgrad__tensor_overlap(const clgrad_tensor *a, const clgrad_tensor *b)
+{
+    if (a->buf != b->buf || clgrad__numel(a->ndim, a->shape) == 0 || clgrad__numel(b->ndim, b->shape) == 0)
+        return CLGRAD__OVERLAP_NONE;
+    if (same_geometry(a, b)) return CLGRAD__OVERLAP_SAME;
+    int64_t alo, ahi, blo, bhi;
+    span_of(a, &alo, &ahi);
+    span_of(b, &blo, &bhi);
+    return ahi < blo || bhi < alo ? CLGRAD__OVERLAP_NONE : CLGRAD__OVERLAP_PARTIAL;
+}
+
+int clgrad__internal_overlap(const clgrad_tensor *t)
+{
+    int64_t sz[CLGRAD_MAX_DIMS], st[CLGRAD_MAX_DIMS];
+    int n = 0;
+    if (clgrad__numel(t->ndim, t->shape) == 0) return 0;
+    for (int i = 0; i < t->ndim; i++) {
+        if (t->shape[i] < 2) continue;
+        if (t->strides[i] == 0) return 1;
+        int j = n++; /* insertion sort by stride */
+        for (; j > 0 && st[j - 1] > t->strides[i]; j--) {
+            st[j] = st[j - 1];
+            sz[j] = sz[j - 1];
+        }
+        st[j] = t->strides[i];
+        sz[j] = t->shape[i];
+    }
+    int64_t span = 0; /* the last offset the smaller strides reach */
+    for (int j = 0; j < n; j++) {
+        if (st[j] <= span) return 1;
+        span += (sz[j] - 1) * st[j];
+    }
+    return 0;
+}
+
+clgrad_status clgrad__check_geometry(const clgrad_context *ctx, const char *fn, int ndim, const int64_t *shape,
+                                     const int64_t *strides, int64_t offset, int64_t capacity)
+{
+    char b[256];
     if (ndim < 0 || ndim > CLGRAD_MAX_DIMS)
         return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: %d dimensions; 0 to %d are supported", fn, ndim, CLGRAD_MAX_DIMS);
     if (ndim > 0 && !shape) return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "%s: shape is NULL", fn);
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0) {
-            char b[256];
+        if (shape[i] < 0)
             return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: negative size in shape %s", fn,
                                 clgrad__shape_str(b, sizeof b, ndim, shape));
+        if (!clgrad__mul_le(n, shape[i] ? shape[i] : 1, CLGRAD__MAX_ELEMS, &n))
+            return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: shape %s has too many elements (at most %lld)", fn,
+                                clgrad__shape_str(b, sizeof b, ndim, shape), (long long)CLGRAD__MAX_ELEMS);
+    }
+    if (!strides) return CLGRAD_OK;
+    /* the last element addressed: offset + sum of (size - 1) * stride */
+    int64_t last = offset;
+    int empty = clgrad__numel(ndim, shape) == 0;
+    int ok = offset >= 0;
+    for (int i = 0; ok && i < ndim; i++) {
+        int64_t term;
+        ok = strides[i] >= 0 && strides[i] <= CLGRAD__MAX_ELEMS;
+        if (ok && !empty && shape[i] > 1) {
+            ok = clgrad__mul_le(shape[i] - 1, strides[i], INT64_MAX, &term) && term <= INT64_MAX - last;
+            if (ok) last += term;
         }
-        if (shape[i] > 0 && n > INT64_MAX / 4 / shape[i]) {
-            char b[256];
-            return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: shape %s has too many elements", fn,
-                                clgrad__shape_str(b, sizeof b, ndim, shape));
-        }
-        n *= shape[i];
+    }
+    if (ok && !empty) ok = last < capacity; /* an empty view addresses nothing */
+    if (!ok) {
+        char st[256];
+        return clgrad__fail(ctx, CLGRAD_ERR_SHAPE,
+                            "%s: shape %s with strides %s at offset %lld does not fit in its buffer of %lld elements",
+                            fn, clgrad__shape_str(b, sizeof b, ndim, shape),
+                            clgrad__shape_str(st, sizeof st, ndim, strides), (long long)offset, (long long)capacity);
     }
     return CLGRAD_OK;
+}
+
+clgrad_status clgrad__check_shape(const clgrad_context *ctx, const char *fn, int ndim, const int64_t *shape)
+{
+    return clgrad__check_geometry(ctx, fn, ndim, shape, NULL, 0, 0);
 }
 
 static clgrad_status alloc_handle(clgrad_context *ctx, clgrad_tensor **out)
@@ -104,6 +182,9 @@ clgrad_status clgrad__tensor_new(clgrad_context *ctx, clgrad_dtype dt, int ndim,
 clgrad_status clgrad__tensor_view(clgrad_tensor *x, int ndim, const int64_t *shape, const int64_t *strides,
                                   int64_t offset, clgrad_tensor **out)
 {
+    size_t es = clgrad_dtype_size(x->dtype);
+    CLGRAD_TRY(clgrad__check_geometry(x->ctx, "view", ndim, shape, strides, offset,
+                                      (int64_t)(x->buf->nbytes / (es ? es : 1))));
     clgrad_tensor *t = NULL;
     CLGRAD_TRY(alloc_handle(x->ctx, &t));
     t->dtype = x->dtype;
@@ -112,7 +193,7 @@ clgrad_status clgrad__tensor_view(clgrad_tensor *x, int ndim, const int64_t *sha
         t->shape[i] = shape[i];
         t->strides[i] = strides[i];
     }
-    t->offset = offset;
+    t->offset = clgrad__numel(ndim, shape) ? offset : 0; /* keeps offsets of empty views bounded */
     t->buf = x->buf;
     clgrad__buffer_retain(t->buf);
     *out = t;
@@ -125,15 +206,32 @@ clgrad_tensor *clgrad_tensor_retain(clgrad_tensor *t)
     return t;
 }
 
-void clgrad_tensor_release(clgrad_tensor *t)
+void clgrad__tensor_drop(clgrad_tensor *t, clgrad_tensor **dead)
 {
     if (!t || --t->refs > 0) return;
-    clgrad__head(t->ctx)->stats.live_tensors--;
-    if (t->node) ((struct clgrad__node_head *)t->node)->destroy(t->node);
-    clgrad_tensor_release(t->grad);
-    clgrad_tensor_release(t->grad_accum);
-    clgrad__buffer_release(t->buf);
-    free(t);
+    t->dead_next = *dead;
+    *dead = t;
+}
+
+void clgrad__tensor_free_dead(clgrad_tensor *dead)
+{
+    while (dead) {
+        clgrad_tensor *t = dead;
+        dead = t->dead_next;
+        clgrad__head(t->ctx)->stats.live_tensors--;
+        if (t->node) clgrad__node_drop(t->node, &dead);
+        clgrad__tensor_drop(t->grad, &dead);
+        clgrad__tensor_drop(t->grad_accum, &dead);
+        clgrad__buffer_release(t->buf);
+        free(t);
+    }
+}
+
+void clgrad_tensor_release(clgrad_tensor *t)
+{
+    clgrad_tensor *dead = NULL;
+    clgrad__tensor_drop(t, &dead);
+    clgrad__tensor_free_dead(dead);
 }
 
 int clgrad__tensor_is_shared(const clgrad_tensor *t) { return t->refs > 1 || t->buf->refs > 1; }

@@ -27,30 +27,75 @@ struct clgrad_tensor {
     struct clgrad__node *node;  /* producer, or NULL for leaves and untracked results */
     clgrad_tensor *grad_accum;  /* scratch during a backward pass */
     int version;                /* bumped by in-place ops, to catch stale saved tensors */
+    int topo_mark;              /* set while the backward walk orders the graph through it */
+
+    struct clgrad_tensor *dead_next; /* the release work list (see clgrad_tensor_release) */
 };
 
-/* Node lifetime hook: a node owns references to its inputs and is released with the tensor
- * it produced. The node's first member is its destructor so the tensor layer needs no
- * knowledge of the autograd layer above it. */
-typedef void (*clgrad__node_destroy_fn)(struct clgrad__node *);
-struct clgrad__node_head {
-    clgrad__node_destroy_fn destroy;
-};
+/* Dropping references without recursion. A node (node.h) owns references to its inputs and
+ * saved tensors and is released with the tensor it produced, so releasing the end of a
+ * chain of a million ops frees a million tensors: clgrad_tensor_release keeps the tensors
+ * whose count reached zero on a work list instead of the C stack. */
+/* Drops one reference to t (NULL: nothing); when it was the last, puts t on *dead. */
+void clgrad__tensor_drop(clgrad_tensor *t, clgrad_tensor **dead);
+/* Frees node n, dropping every tensor reference it holds onto *dead (node.c). */
+void clgrad__node_drop(struct clgrad__node *n, clgrad_tensor **dead);
+/* Frees every tensor on the work list and whatever they alone kept alive. */
+void clgrad__tensor_free_dead(clgrad_tensor *dead);
 
+/* The most elements a tensor or view may have: its size in bytes at the widest dtype
+ * (4 bytes) fits int64 and size_t. Sizes that are 0 count as 1 here, so the contiguous
+ * strides of any valid shape fit too. */
+#define CLGRAD__MAX_ELEMS ((int64_t)((uint64_t)INT64_MAX / 4 < (uint64_t)SIZE_MAX / 4 ? (uint64_t)INT64_MAX / 4 : (uint64_t)SIZE_MAX / 4))
+
+/* a * b of non-negative a and b into *r when it is at most limit; 0 (and *r untouched)
+ * when it would exceed it. */
+static inline int clgrad__mul_le(int64_t a, int64_t b, int64_t limit, int64_t *r)
+{
+    if (a != 0 && b > limit / a) return 0;
+    *r = a * b;
+    return 1;
+}
+
+/* The element count of shape: 0 when a size is 0; -1, never a wrapped value, when a size
+ * is negative or the product exceeds INT64_MAX. */
 int64_t clgrad__numel(int ndim, const int64_t *shape);
 /* 1 when another handle may see t's storage: t itself has more than one reference, or its
  * buffer is shared with another tensor (a view, or a view's base). */
 int clgrad__tensor_is_shared(const clgrad_tensor *t);
 int clgrad__is_contiguous(const clgrad_tensor *t);
+
+/* How the elements of two tensors share memory. */
+typedef enum clgrad__overlap {
+    CLGRAD__OVERLAP_NONE = 0,    /* no element in common: other buffers, an empty one, or disjoint spans */
+    CLGRAD__OVERLAP_SAME = 1,    /* the same geometry: index i of both is one element, for every i */
+    CLGRAD__OVERLAP_PARTIAL = 2, /* otherwise: their spans meet, so they may share elements */
+} clgrad__overlap;
+clgrad__overlap clgrad__tensor_overlap(const clgrad_tensor *a, const clgrad_tensor *b);
+/* 1 when two indices of t may address one element: a stride of 0 on a dim of size > 1, or
+ * (dims of size > 1 sorted by stride) a stride not above the span of the smaller ones.
+ * Exact for every view the public functions make; conservative for hand-made strides. */
+int clgrad__internal_overlap(const clgrad_tensor *t);
 void clgrad__contiguous_strides(int ndim, const int64_t *shape, int64_t *strides);
 
-/* Validates ndim/shape (0 <= ndim <= 8, dims >= 0, product fits); fails with SHAPE. */
+/* The one validation of a tensor's geometry, run by every constructor (clgrad__tensor_new
+ * and clgrad__tensor_view, so every creation, view and op output): 0 <= ndim <= 8, sizes
+ * >= 0 whose product (sizes of 0 counted as 1) is at most CLGRAD__MAX_ELEMS; and, when
+ * strides is not NULL, a view inside a buffer of capacity elements: offset >= 0, strides
+ * in 0..CLGRAD__MAX_ELEMS, and every addressed element below capacity (an empty view
+ * addresses none), all in checked arithmetic. Fails with SHAPE (INVALID_ARG for a NULL
+ * shape); fn names the caller. */
+clgrad_status clgrad__check_geometry(const clgrad_context *ctx, const char *fn, int ndim, const int64_t *shape,
+                                     const int64_t *strides, int64_t offset, int64_t capacity);
+/* clgrad__check_geometry of a shape alone. */
 clgrad_status clgrad__check_shape(const clgrad_context *ctx, const char *fn, int ndim, const int64_t *shape);
 
 /* A new contiguous tensor with a fresh buffer; contents undefined. */
 clgrad_status clgrad__tensor_new(clgrad_context *ctx, clgrad_dtype dt, int ndim, const int64_t *shape,
                                  clgrad_tensor **out);
-/* A new handle sharing x's buffer with the given geometry. */
+/* A new handle sharing x's buffer with the given geometry, which must pass
+ * clgrad__check_geometry against x's buffer (else SHAPE, naming fn "view"). An empty view
+ * gets offset 0, so offsets computed from it stay small. */
 clgrad_status clgrad__tensor_view(clgrad_tensor *x, int ndim, const int64_t *shape, const int64_t *strides,
                                   int64_t offset, clgrad_tensor **out);
 

@@ -20,7 +20,8 @@ clgrad_status clgrad__resolve_shape(const clgrad_tensor *x, int ndim, const int6
             continue;
         }
         if (shape[i] < 0) return clgrad__fail(x->ctx, CLGRAD_ERR_SHAPE, "reshape: invalid size %lld", (long long)shape[i]);
-        known *= shape[i];
+        /* checked: a product that wrapped could equal n (8 elements as [7378697629483820648, 5]) */
+        if (!clgrad__mul_le(known, shape[i], INT64_MAX, &known)) goto bad;
         res[i] = shape[i];
     }
     if (infer >= 0) {
@@ -29,7 +30,7 @@ clgrad_status clgrad__resolve_shape(const clgrad_tensor *x, int ndim, const int6
         known *= res[infer];
     }
     if (known != n) goto bad;
-    return CLGRAD_OK;
+    return clgrad__check_shape(x->ctx, "reshape", ndim, res); /* sizes of 0 beside huge ones */
 bad:;
     char a[256], b[256];
     return clgrad__fail(x->ctx, CLGRAD_ERR_SHAPE, "reshape: cannot view %s (%lld elements) as %s",
@@ -100,18 +101,19 @@ clgrad_status clgrad__slice_view(clgrad_tensor *x, int dim, int64_t start, int64
     int d;
     CLGRAD_TRY(clgrad__norm_dim(x->ctx, "slice", dim, x->ndim, &d));
     if (step < 1) return clgrad__fail(x->ctx, CLGRAD_ERR_INVALID_ARG, "slice: step must be >= 1, got %lld", (long long)step);
+    /* Python's clamping, in arithmetic that cannot overflow for any int64 bounds */
     int64_t n = x->shape[d];
-    if (start < 0) start += n;
-    if (stop < 0) stop += n;
-    if (start < 0) start = 0;
-    if (stop > n) stop = n;
+    if (start < 0) start = start < -n ? 0 : start + n;
+    if (stop < 0) stop = stop < -n ? 0 : stop + n;
     if (start > n) start = n;
-    int64_t len = stop > start ? (stop - start + step - 1) / step : 0;
+    if (stop > n) stop = n;
+    int64_t len = stop > start ? (stop - start - 1) / step + 1 : 0;
     int64_t sh[CLGRAD_MAX_DIMS], st[CLGRAD_MAX_DIMS];
     memcpy(sh, x->shape, sizeof sh);
     memcpy(st, x->strides, sizeof st);
     sh[d] = len;
-    st[d] = x->strides[d] * step;
+    /* with two or more elements step < n, so the product stays inside the buffer's span */
+    if (len > 1) st[d] = x->strides[d] * step;
     return clgrad__tensor_view(x, x->ndim, sh, st, x->offset + start * x->strides[d], out);
 }
 
@@ -145,6 +147,7 @@ clgrad_status clgrad__expand_view(clgrad_tensor *x, int ndim, const int64_t *sha
             goto bad;
         }
     }
+    CLGRAD_TRY(clgrad__check_shape(x->ctx, "expand", ndim, sh));
     return clgrad__tensor_view(x, ndim, sh, st, x->offset, out);
 bad:;
     char a[256], b[256];

@@ -180,6 +180,28 @@ START_TEST(pool_errors_name_the_problem)
 }
 END_TEST
 
+/* Max-pool indices are flat 32-bit positions in a plane (h * W + w): planes of more than
+ * INT32_MAX pixels are refused. An expanded view makes one without allocating it. */
+START_TEST(pool_refuses_planes_past_int32)
+{
+    int64_t one[4] = {1, 1, 1, 1}, plane[4] = {1, 1, 65536, 32768}, tall[4] = {1, 1, ((int64_t)1 << 31) + 1, 1};
+    clgrad_tensor *x = th_rand(4, one, 1, 0, 1), *e = NULL, *y = NULL, *ind = NULL;
+    clgrad_pool2d_params p = {{1, 1}, {1 << 20, 1 << 20}, {0, 0}}; /* one output pixel */
+    TH_OK(clgrad_expand(x, 4, plane, &e));
+    ck_assert_int_eq(clgrad_max_pool2d(e, &p, &y, &ind), CLGRAD_ERR_SHAPE);
+    ck_assert_ptr_null(y);
+    ck_assert_ptr_null(ind);
+    const char *msg = clgrad_last_error(th_ctx);
+    ck_assert_msg(strstr(msg, "clgrad_max_pool2d") && strstr(msg, "[1, 1, 65536, 32768]"), "message: %s", msg);
+    ck_assert_int_eq(clgrad_avg_pool2d(e, &p, &y), CLGRAD_ERR_SHAPE);
+    clgrad_tensor_release(e);
+    TH_OK(clgrad_expand(x, 4, tall, &e));
+    ck_assert_int_eq(clgrad_max_pool2d(e, &p, &y, NULL), CLGRAD_ERR_SHAPE);
+    clgrad_tensor_release(e);
+    clgrad_tensor_release(x);
+}
+END_TEST
+
 static Suite *suite_ops_pool(void)
 {
     Suite *s = suite_create("ops_pool");
@@ -192,6 +214,7 @@ static Suite *suite_ops_pool(void)
     tcase_add_test(tc, pooling_many_planes);
     tcase_add_test(tc, max_pool_propagates_nan);
     tcase_add_test(tc, pool_errors_name_the_problem);
+    tcase_add_test(tc, pool_refuses_planes_past_int32);
     suite_add_tcase(s, tc);
     return s;
 }

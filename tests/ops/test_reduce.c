@@ -391,6 +391,47 @@ START_TEST(errors_name_axes_and_shapes)
 }
 END_TEST
 
+/* argmax indices are 32-bit: an axis longer than INT32_MAX is refused, not wrapped. An
+ * expanded view gives such an axis without allocating it. */
+START_TEST(argmax_refuses_axes_past_int32)
+{
+    int64_t one[2] = {1, 1}, big[2] = {3, ((int64_t)1 << 31)}, bigger[2] = {((int64_t)1 << 31) + 5, 2};
+    clgrad_tensor *x = th_rand(2, one, 1, -1, 1), *e = NULL, *y = (clgrad_tensor *)1;
+    TH_OK(clgrad_expand(x, 2, big, &e));
+    ck_assert_int_eq(clgrad_argmax(e, 1, 0, &y), CLGRAD_ERR_SHAPE);
+    ck_assert_ptr_null(y);
+    const char *msg = clgrad_last_error(th_ctx);
+    ck_assert_msg(strstr(msg, "clgrad_argmax") && strstr(msg, "2147483648") && strstr(msg, "32-bit"), "message: %s",
+                  msg);
+    ck_assert_int_eq(clgrad_argmax(e, -1, 1, &y), CLGRAD_ERR_SHAPE);
+    clgrad_tensor_release(e);
+    TH_OK(clgrad_expand(x, 2, bigger, &e));
+    ck_assert_int_eq(clgrad_argmax(e, 0, 0, &y), CLGRAD_ERR_SHAPE);
+    clgrad_tensor_release(e);
+    /* over an empty axis: SHAPE before any result is allocated, even a huge one (found by
+     * fuzz_ops: this was a DEVICE_MEMORY failure allocating 2^40 results first) */
+    int64_t empty[2] = {1, 0}, wide[2] = {(int64_t)1 << 40, 0};
+    clgrad_tensor *z = NULL;
+    TH_OK(clgrad_tensor_zeros(th_ctx, CLGRAD_DTYPE_F32, 2, empty, &z));
+    TH_OK(clgrad_expand(z, 2, wide, &e));
+    ck_assert_int_eq(clgrad_argmax(e, 1, 0, &y), CLGRAD_ERR_SHAPE);
+    int ax1[1] = {1};
+    ck_assert_int_eq(clgrad_max(e, 1, ax1, 0, &y), CLGRAD_ERR_SHAPE);
+    ck_assert_int_eq(clgrad_min(e, 1, ax1, 1, &y), CLGRAD_ERR_SHAPE);
+    clgrad_tensor_release(e);
+    clgrad_tensor_release(z);
+    int64_t fits[2] = {3, 1000}; /* an expanded axis that fits: ties go to the first index */
+    TH_OK(clgrad_expand(x, 2, fits, &e));
+    TH_OK(clgrad_argmax(e, 1, 0, &y));
+    int32_t idx[3] = {-1, -1, -1};
+    TH_OK(clgrad_tensor_read(y, idx, sizeof idx));
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(idx[i], 0);
+    clgrad_tensor_release(y);
+    clgrad_tensor_release(e);
+    clgrad_tensor_release(x);
+}
+END_TEST
+
 static Suite *suite_ops_reduce(void)
 {
     Suite *s = suite_create("ops_reduce");
@@ -405,6 +446,7 @@ static Suite *suite_ops_reduce(void)
     tcase_add_test(tc, sum_to_shape_reduces_broadcast_dims);
     tcase_add_test(tc, edge_cases);
     tcase_add_test(tc, errors_name_axes_and_shapes);
+    tcase_add_test(tc, argmax_refuses_axes_past_int32);
     suite_add_tcase(s, tc);
     return s;
 }
