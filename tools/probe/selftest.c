@@ -596,6 +596,7 @@ void probe_selftest_run(clgrad_context *ctx, probe_selftest *r)
     check_unary(&s, "tanh", clgrad_tanh, tanh, -4, 4);
     check_unary(&s, "silu", clgrad_silu, r_silu, -6, 6);
     check_unary(&s, "gelu", gelu_erf, r_gelu, -4, 4);
+    check_unary(&s, "erf", clgrad_erf, erf, -3, 3);
     check_softmax_reduce(&s);
     check_conv_pool(&s);
     check_loss_norm(&s);
