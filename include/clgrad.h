@@ -213,5 +213,6 @@ CLGRAD_API const char *clgrad_context_gemm_provider(clgrad_context *ctx);
 #include "clgrad/optim.h"
 #include "clgrad/data.h"
 #include "clgrad/checkpoint.h"
+#include "clgrad/npy.h"
 
 #endif
