@@ -214,5 +214,6 @@ CLGRAD_API const char *clgrad_context_gemm_provider(clgrad_context *ctx);
 #include "clgrad/data.h"
 #include "clgrad/checkpoint.h"
 #include "clgrad/npy.h"
+#include "clgrad/onnx.h"
 
 #endif
