@@ -29,8 +29,20 @@ static void conv_destroy(clgrad_module *m)
     free(m->impl);
 }
 
-static const clgrad__module_vtable conv2d_vt = {"conv2d", conv_forward, conv_destroy};
-static const clgrad__module_vtable conv_transpose2d_vt = {"conv_transpose2d", conv_forward, conv_destroy};
+static void conv_describe(const clgrad_module *m, clgrad__layer_desc *d)
+{
+    const conv_impl *c = m->impl;
+    const clgrad_tensor *w = clgrad__module_get(m, "weight");
+    d->in = c->in_ch;
+    d->out = c->out_ch;
+    d->conv = c->p;
+    d->kernel[0] = (int)clgrad_tensor_dim(w, 2);
+    d->kernel[1] = (int)clgrad_tensor_dim(w, 3);
+}
+
+static const clgrad__module_vtable conv2d_vt = {"conv2d", conv_forward, conv_destroy, conv_describe};
+static const clgrad__module_vtable conv_transpose2d_vt = {"conv_transpose2d", conv_forward, conv_destroy,
+                                                          conv_describe};
 
 static clgrad_status conv_create(clgrad_context *ctx, int transposed, int64_t in_ch, int64_t out_ch, int kh, int kw,
                                  const clgrad_conv2d_params *p, int has_bias, uint64_t seed, clgrad_module **out)

@@ -47,7 +47,14 @@ static void linear_destroy(clgrad_module *m)
     free(m->impl);
 }
 
-static const clgrad__module_vtable linear_vt = {"linear", linear_forward, linear_destroy};
+static void linear_describe(const clgrad_module *m, clgrad__layer_desc *d)
+{
+    const linear_impl *L = m->impl;
+    d->in = L->in;
+    d->out = L->out;
+}
+
+static const clgrad__module_vtable linear_vt = {"linear", linear_forward, linear_destroy, linear_describe};
 
 CLGRAD_API clgrad_status clgrad_linear_create(clgrad_context *ctx, int64_t in_features, int64_t out_features,
                                               int has_bias, uint64_t seed, clgrad_module **out)

@@ -28,7 +28,9 @@ static void free_impl(clgrad_module *m)
     free(m->impl);
 }
 
-static const clgrad__module_vtable dropout_vt = {"dropout", dropout_forward, free_impl};
+static void dropout_describe(const clgrad_module *m, clgrad__layer_desc *d) { d->p = ((dropout_impl *)m->impl)->p; }
+
+static const clgrad__module_vtable dropout_vt = {"dropout", dropout_forward, free_impl, dropout_describe};
 
 static clgrad_status new_with_impl(clgrad_context *ctx, const clgrad__module_vtable *vt, size_t size,
                                    clgrad_module **out)
@@ -73,7 +75,7 @@ static clgrad_status embedding_forward(clgrad_module *m, clgrad_tensor *x, clgra
     return clgrad_embedding(clgrad__module_get(m, "weight"), x, out);
 }
 
-static const clgrad__module_vtable embedding_vt = {"embedding", embedding_forward, NULL};
+static const clgrad__module_vtable embedding_vt = {"embedding", embedding_forward, NULL, NULL};
 
 CLGRAD_API clgrad_status clgrad_embedding_create(clgrad_context *ctx, int64_t num_embeddings, int64_t dim,
                                                  uint64_t seed, clgrad_module **out)
@@ -131,7 +133,13 @@ static clgrad_status flatten_forward(clgrad_module *m, clgrad_tensor *x, clgrad_
     return clgrad_reshape(x, k, shape, out);
 }
 
-static const clgrad__module_vtable flatten_vt = {"flatten", flatten_forward, free_impl};
+static void flatten_describe(const clgrad_module *m, clgrad__layer_desc *d)
+{
+    d->start_dim = ((flatten_impl *)m->impl)->start;
+    d->end_dim = ((flatten_impl *)m->impl)->end;
+}
+
+static const clgrad__module_vtable flatten_vt = {"flatten", flatten_forward, free_impl, flatten_describe};
 
 CLGRAD_API clgrad_status clgrad_flatten_create(clgrad_context *ctx, int start_dim, int end_dim, clgrad_module **out)
 {
@@ -175,7 +183,15 @@ static clgrad_status act_forward(clgrad_module *m, clgrad_tensor *x, clgrad_tens
     return clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG, "activation: unknown kind %d", (int)A->kind);
 }
 
-static const clgrad__module_vtable act_vt = {"activation", act_forward, free_impl};
+static void act_describe(const clgrad_module *m, clgrad__layer_desc *d)
+{
+    const act_impl *A = m->impl;
+    d->act = A->kind;
+    d->p0 = A->p0;
+    d->p1 = A->p1;
+}
+
+static const clgrad__module_vtable act_vt = {"activation", act_forward, free_impl, act_describe};
 
 CLGRAD_API clgrad_status clgrad_activation_create(clgrad_context *ctx, clgrad_activation kind, float p0, float p1,
                                                   clgrad_module **out)

@@ -53,9 +53,18 @@ static void pool_destroy(clgrad_module *m)
     free(m->impl);
 }
 
-static const clgrad__module_vtable max_pool_vt = {"max_pool2d", max_pool_forward, pool_destroy};
-static const clgrad__module_vtable avg_pool_vt = {"avg_pool2d", avg_pool_forward, pool_destroy};
-static const clgrad__module_vtable adaptive_vt = {"adaptive_avg_pool2d", adaptive_forward, pool_destroy};
+static void pool_describe(const clgrad_module *m, clgrad__layer_desc *d)
+{
+    const pool_impl *P = m->impl;
+    d->pool = P->p;
+    d->out_hw[0] = P->out_h;
+    d->out_hw[1] = P->out_w;
+}
+
+static const clgrad__module_vtable max_pool_vt = {"max_pool2d", max_pool_forward, pool_destroy, pool_describe};
+static const clgrad__module_vtable avg_pool_vt = {"avg_pool2d", avg_pool_forward, pool_destroy, pool_describe};
+static const clgrad__module_vtable adaptive_vt = {"adaptive_avg_pool2d", adaptive_forward, pool_destroy,
+                                                  pool_describe};
 
 static clgrad_status pool_create(clgrad_context *ctx, const clgrad__module_vtable *vt, const clgrad_pool2d_params *p,
                                  int out_h, int out_w, clgrad_module **out)
