@@ -1,7 +1,8 @@
 /* A driver for the fuzz targets without libFuzzer, so every build can exercise them (the
  * test suite runs it, under ASan + UBSan in CI). With file arguments it feeds each file to
- * LLVMFuzzerTestOneInput; without, it feeds a few valid seed inputs and then many
- * deterministic mutations of them (bit flips, truncations, byte overwrites, splices). */
+ * LLVMFuzzerTestOneInput; with --mutate FILE..., each file and then deterministic mutations
+ * of it; without, a few built-in seed inputs and then many deterministic mutations of them
+ * (bit flips, truncations, byte overwrites, splices). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,37 +61,60 @@ static int run_file(const char *path)
     return 0;
 }
 
+enum { CAP = 4096, ROUNDS = 20000 };
+
+/* Feeds base and rounds deterministic mutations of it; returns the number of inputs fed. */
+static long mutate(const uint8_t *base, size_t bn, int rounds)
+{
+    static uint8_t buf[CAP];
+    LLVMFuzzerTestOneInput(base, bn);
+    for (int r = 0; r < rounds; r++) {
+        size_t n = bn;
+        memcpy(buf, base, bn);
+        int edits = 1 + (int)(next() % 4);
+        for (int e = 0; e < edits; e++) {
+            uint64_t x = next();
+            size_t at = n ? (size_t)(x >> 16) % n : 0;
+            switch (x % 5) {
+            case 0: if (n) buf[at] ^= (uint8_t)(1u << (x >> 8 & 7)); break;     /* bit flip */
+            case 1: n = at; break;                                              /* truncate */
+            case 2: if (n) buf[at] = (uint8_t)(x >> 24); break;                 /* overwrite */
+            case 3: if (n < CAP) { memmove(buf + at + 1, buf + at, n - at); buf[at] = (uint8_t)(x >> 32); n++; } break;
+            default: if (n) buf[at] = (x >> 40 & 1) ? 0xFF : 0x00; break;        /* extremes */
+            }
+        }
+        LLVMFuzzerTestOneInput(buf, n);
+    }
+    return rounds + 1;
+}
+
 int main(int argc, char **argv)
 {
+    static uint8_t base[CAP];
+    long runs = 0;
+    if (argc > 2 && strcmp(argv[1], "--mutate") == 0) { /* seed files: each, then mutations */
+        for (int i = 2; i < argc; i++) {
+            FILE *f = fopen(argv[i], "rb");
+            size_t bn = f ? fread(base, 1, CAP, f) : 0;
+            if (!f || !feof(f)) {
+                fprintf(stderr, "cannot read %s (at most %d bytes)\n", argv[i], CAP);
+                if (f) fclose(f);
+                return 1;
+            }
+            fclose(f);
+            runs += mutate(base, bn, ROUNDS);
+        }
+        printf("%ld inputs from %d seed files, no crash\n", runs, argc - 2);
+        return 0;
+    }
     if (argc > 1) {
         int bad = 0;
         for (int i = 1; i < argc; i++) bad |= run_file(argv[i]);
         return bad;
     }
-    enum { CAP = 4096, ROUNDS = 20000 };
-    static uint8_t base[CAP], buf[CAP];
-    long runs = 0;
     for (int s = 0; s < 3; s++) {
         size_t bn = seed(s, base, CAP);
-        LLVMFuzzerTestOneInput(base, bn);
-        for (int r = 0; r < ROUNDS; r++) {
-            size_t n = bn;
-            memcpy(buf, base, bn);
-            int edits = 1 + (int)(next() % 4);
-            for (int e = 0; e < edits; e++) {
-                uint64_t x = next();
-                size_t at = n ? (size_t)(x >> 16) % n : 0;
-                switch (x % 5) {
-                case 0: if (n) buf[at] ^= (uint8_t)(1u << (x >> 8 & 7)); break;     /* bit flip */
-                case 1: n = at; break;                                              /* truncate */
-                case 2: if (n) buf[at] = (uint8_t)(x >> 24); break;                 /* overwrite */
-                case 3: if (n < CAP) { memmove(buf + at + 1, buf + at, n - at); buf[at] = (uint8_t)(x >> 32); n++; } break;
-                default: if (n) buf[at] = (x >> 40 & 1) ? 0xFF : 0x00; break;        /* extremes */
-                }
-            }
-            LLVMFuzzerTestOneInput(buf, n);
-            runs++;
-        }
+        runs += mutate(base, bn, ROUNDS) - 1;
     }
     printf("%ld mutated inputs, no crash\n", runs);
     return 0;

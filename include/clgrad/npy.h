@@ -30,7 +30,7 @@ extern "C" {
  * read the fields freely, change none of them. */
 typedef struct clgrad_npy {
     clgrad_dtype dtype;              /* CLGRAD_DTYPE_F32 or CLGRAD_DTYPE_I32 */
-    char descr[8];                   /* the file's own type, as numpy wrote it ("<f8") */
+    char descr[16];                  /* the file's own type, as numpy wrote it ("<f8") */
     int ndim;                        /* 0 (a scalar) .. CLGRAD_MAX_DIMS */
     int64_t shape[CLGRAD_MAX_DIMS];
     int64_t count;                   /* elements: the product of shape (1 for a scalar) */

@@ -34,6 +34,29 @@ int clgrad__ox_type_ok(int type)
 
 int clgrad__ox_is_float(int type) { return type == OX_FLOAT; }
 
+int64_t clgrad__ox_d2i(double v)
+{
+    if (!(v == v)) return 0;
+    if (v >= 9.2233720368547758e18) return INT64_MAX;
+    if (v <= -9.2233720368547758e18) return INT64_MIN;
+    return (int64_t)v;
+}
+
+#define DIM_LIMIT ((int64_t)1 << 60)
+
+int64_t clgrad__ox_dim_mul(int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0) return -1;
+    if (a == 0 || b == 0) return 0;
+    return a > DIM_LIMIT / b ? -1 : a * b;
+}
+
+int64_t clgrad__ox_dim_add(int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0 || a > DIM_LIMIT - b) return -1;
+    return a + b;
+}
+
 /* --- host tensors ------------------------------------------------------------------------------ */
 
 clgrad_status clgrad__ox_host_new(int type, int ndim, const int64_t *shape, const char *what, clgrad__ox_host **out)
@@ -92,12 +115,7 @@ double clgrad__ox_host_get(const clgrad__ox_host *h, int64_t k)
 
 int64_t clgrad__ox_host_geti(const clgrad__ox_host *h, int64_t k)
 {
-    if (h->i) return h->i[k];
-    float v = h->f[k];
-    if (!(v == v)) return 0;
-    if (v >= 9.2e18f) return INT64_MAX;
-    if (v <= -9.2e18f) return INT64_MIN;
-    return (int64_t)v;
+    return h->i ? h->i[k] : clgrad__ox_d2i((double)h->f[k]);
 }
 
 /* --- values and nodes -------------------------------------------------------------------------- */
@@ -366,6 +384,12 @@ static clgrad_status check_nodes(clgrad__ox_graph *g)
                                  n->def->min_out, n->def->max_out);
             break;
         }
+        /* required inputs (and every input of a variadic operator) and output 0 are there */
+        for (int i = 0; i < n->n_in && st == CLGRAD_OK; i++)
+            if (n->in[i] < 0 && (i < n->def->min_in || n->def->max_in == 64))
+                st = clgrad__ox_fail(g, n, CLGRAD_ERR_IO, "input %d is required but left out", i);
+        if (st == CLGRAD_OK && n->def->min_out > 0 && n->out[0] < 0)
+            st = clgrad__ox_fail(g, n, CLGRAD_ERR_IO, "output 0 is required but left out");
         for (int i = 0; i < n->n_in && st == CLGRAD_OK; i++)
             if (n->in[i] >= 0 && !defined[n->in[i]])
                 st = clgrad__ox_fail(g, n, CLGRAD_ERR_IO, "input '%s' is produced by no earlier node, input or "

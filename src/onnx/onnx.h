@@ -28,7 +28,10 @@ int clgrad__ox_type_ok(int type);
 
 /* Limits: the most elements a host tensor made at load or run time may have (constants from
  * the file are bounded by its size), and the deepest nesting of protobuf messages. */
-#define CLGRAD__OX_HOST_MAX ((int64_t)1 << 26)
+#define CLGRAD__OX_HOST_MAX ((int64_t)1 << 24)
+/* The largest dimension a file may declare (inputs, initializers): keeps shape arithmetic
+ * far from overflow. */
+#define CLGRAD__OX_DIM_MAX ((int64_t)1 << 40)
 #define CLGRAD__OX_MAX_DEPTH 48
 
 /* --- host tensors ------------------------------------------------------------------------------ */
@@ -52,6 +55,12 @@ clgrad_status clgrad__ox_host_copy(const clgrad__ox_host *h, clgrad__ox_host **o
 double clgrad__ox_host_get(const clgrad__ox_host *h, int64_t k);
 int64_t clgrad__ox_host_geti(const clgrad__ox_host *h, int64_t k);
 int clgrad__ox_is_float(int type);
+/* A double as an int64: NaN gives 0, values beyond the range its ends. */
+int64_t clgrad__ox_d2i(double v);
+/* Products and sums of dimensions: -1 when an operand is -1 (unknown) or the result would
+ * pass 2^60 (treated as unknown; run time then reports the shapes). */
+int64_t clgrad__ox_dim_mul(int64_t a, int64_t b);
+int64_t clgrad__ox_dim_add(int64_t a, int64_t b);
 
 /* --- the graph --------------------------------------------------------------------------------- */
 

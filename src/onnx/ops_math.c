@@ -145,7 +145,7 @@ static clgrad_status host_binary(const clgrad__ox_graph *g, const clgrad__ox_nod
         if (fl || is_cmp(o)) {
             double v = bop_f(o, clgrad__ox_host_get(a, ja), clgrad__ox_host_get(b, jb));
             if (out[0]->f) out[0]->f[k] = (float)v;
-            else out[0]->i[k] = o == B_POW ? (int64_t)v : (int64_t)v;
+            else out[0]->i[k] = clgrad__ox_d2i(v);
         } else {
             out[0]->i[k] = bop_i(o, a->i[ja], b->i[jb]);
         }
@@ -449,10 +449,10 @@ static clgrad_status unary_host(const clgrad__ox_graph *g, const clgrad__ox_node
         else if (o == U_ABS) out[0]->i[k] = x->i[k] < 0 ? (int64_t)(0 - (uint64_t)x->i[k]) : x->i[k];
         else if (o == U_CLIP) {
             int64_t v = x->i[k];
-            if ((double)v < n->pf[0]) v = (int64_t)n->pf[0];
-            if ((double)v > n->pf[1]) v = (int64_t)n->pf[1];
+            if ((double)v < n->pf[0]) v = clgrad__ox_d2i(n->pf[0]);
+            if ((double)v > n->pf[1]) v = clgrad__ox_d2i(n->pf[1]);
             out[0]->i[k] = v;
-        } else out[0]->i[k] = (int64_t)uop_f(n, o, (double)x->i[k]);
+        } else out[0]->i[k] = clgrad__ox_d2i(uop_f(n, o, (double)x->i[k]));
     }
     return CLGRAD_OK;
 }

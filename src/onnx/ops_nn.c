@@ -62,7 +62,7 @@ static clgrad_status window_attrs(clgrad__ox_graph *g, clgrad__ox_node *n, int s
         if (n->pi[1 + i] > 65536 || (n->pi[1 + i] < 1 && n->pi[1 + i] != -1))
             return clgrad__ox_fail(g, n, CLGRAD_ERR_SHAPE, "invalid kernel size");
     n->pi[9] = clgrad__ox_attr_int(n, "group", 1);
-    if (n->pi[9] < 1) return clgrad__ox_fail(g, n, CLGRAD_ERR_SHAPE, "group must be positive");
+    if (n->pi[9] < 1 || n->pi[9] > 65536) return clgrad__ox_fail(g, n, CLGRAD_ERR_SHAPE, "invalid group");
     n->pi[13] = clgrad__ox_attr_int(n, "ceil_mode", 0);
     n->pi[14] = clgrad__ox_attr_int(n, "count_include_pad", 0);
     return CLGRAD_OK;
@@ -109,7 +109,7 @@ static void window_static(clgrad__ox_graph *g, clgrad__ox_node *n, const clgrad_
     for (int i = 0; i < sd; i++) {
         int64_t len = x->shape[2 + i], p;
         s[2 + i] = -1;
-        if (len < 0 || n->pi[1 + i] < 0) continue;
+        if (len < 0 || len > CLGRAD__OX_DIM_MAX || n->pi[1 + i] < 0) continue;
         if (!pad_try(n, i, len, &p)) continue; /* refused at run time */
         s[2 + i] = out_len(len, n->pi[1 + i], n->pi[3 + i], p, n->pi[7 + i], (int)n->pi[13]);
     }

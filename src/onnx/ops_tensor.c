@@ -111,8 +111,8 @@ static clgrad_status reshape_target(const clgrad__ox_graph *g, const clgrad__ox_
     int64_t known = 1, total = 1;
     int unknown_in = 0;
     for (int d = 0; d < r; d++) {
-        if (s[d] < 0) unknown_in = 1;
-        else total *= s[d];
+        total = clgrad__ox_dim_mul(total, s[d]);
+        if (total < 0) unknown_in = 1;
     }
     for (int d = 0; d < c; d++) {
         int64_t v = want[d];
@@ -128,8 +128,8 @@ static clgrad_status reshape_target(const clgrad__ox_graph *g, const clgrad__ox_
         }
         so[d] = v;
         if (d != infer) {
-            if (v < 0) unknown_in = 1;
-            else known *= v;
+            known = clgrad__ox_dim_mul(known, v);
+            if (known < 0) unknown_in = 1;
         }
     }
     if (infer >= 0) {
@@ -315,7 +315,7 @@ static void flatten_shape(int r, const int64_t *s, int axis, int64_t *so)
     int64_t a = 1, b = 1;
     for (int d = 0; d < r; d++) {
         int64_t *p = d < axis ? &a : &b;
-        *p = (*p < 0 || s[d] < 0) ? -1 : *p * s[d];
+        *p = clgrad__ox_dim_mul(*p, s[d]);
     }
     so[0] = a;
     so[1] = b;
@@ -502,7 +502,7 @@ static clgrad_status concat_check(clgrad__ox_graph *g, clgrad__ox_node *n)
                 return clgrad__ox_fail(g, n, CLGRAD_ERR_SHAPE, "input %d has rank %d, input 0 rank %d", i, v->ndim, r);
             return CLGRAD_OK;
         }
-        s[axis] = (s[axis] < 0 || v->shape[axis] < 0) ? -1 : s[axis] + v->shape[axis];
+        s[axis] = clgrad__ox_dim_add(s[axis], v->shape[axis]);
         for (int d = 0; d < r; d++)
             if (d != axis && s[d] < 0) s[d] = v->shape[d];
     }
@@ -582,9 +582,9 @@ static clgrad_status split_sizes(const clgrad__ox_graph *g, const clgrad__ox_nod
     int64_t sum = 0;
     for (int i = 0; i < c; i++) {
         if (sizes[i] < 0) return clgrad__ox_fail(g, n, CLGRAD_ERR_SHAPE, "negative split size");
-        sum += sizes[i];
+        sum = clgrad__ox_dim_add(sum, sizes[i]);
     }
-    if (len >= 0 && sum != len)
+    if (len >= 0 && (sum < 0 || sum != len))
         return clgrad__ox_fail(g, n, CLGRAD_ERR_SHAPE, "split sizes add up to %lld, the axis has %lld",
                                (long long)sum, (long long)len);
     return CLGRAD_OK;
@@ -692,12 +692,13 @@ static clgrad_status slice_resolve(const clgrad__ox_graph *g, const clgrad__ox_n
         if (step > 0) {
             b = b > dim ? dim : b;
             e = e < 0 ? 0 : e > dim ? dim : e;
-            p->len[i] = e > b ? (e - b + step - 1) / step : 0;
+            p->len[i] = e > b ? (e - b - 1) / step + 1 : 0;
         } else {
             b = b > dim - 1 ? dim - 1 : b;
             e = e > dim - 1 ? dim - 1 : e;
             if (e < -1) e = -1;
-            p->len[i] = b > e ? (b - e + (-step) - 1) / (-step) : 0;
+            int64_t back = step == INT64_MIN ? INT64_MAX : -step;
+            p->len[i] = b > e ? (b - e - 1) / back + 1 : 0;
         }
         p->start[i] = b;
         p->stop[i] = e;
@@ -777,7 +778,8 @@ static clgrad_status slice_run(clgrad__ox_exec *e)
                                    "on the device");
         }
         clgrad_tensor *y = NULL;
-        clgrad_status st = clgrad_slice(cur, p.axis[i], p.start[i], p.start[i] + p.len[i] * p.step[i], p.step[i], &y);
+        int64_t stop = p.len[i] ? p.start[i] + (p.len[i] - 1) * p.step[i] + 1 : p.start[i];
+        clgrad_status st = clgrad_slice(cur, p.axis[i], p.start[i], stop, p.len[i] > 1 ? p.step[i] : 1, &y);
         clgrad_tensor_release(cur);
         if (st != CLGRAD_OK) return st;
         cur = y;
@@ -1147,7 +1149,7 @@ static clgrad_status cos_host(const clgrad__ox_graph *g, const clgrad__ox_node *
     CLGRAD_TRY(mk(g, n, type, c, s, out));
     for (int64_t k = 0; k < out[0]->n; k++) {
         if (out[0]->f) out[0]->f[k] = (float)v;
-        else out[0]->i[k] = (int64_t)v;
+        else out[0]->i[k] = clgrad__ox_d2i(v);
     }
     return CLGRAD_OK;
 }
@@ -1196,7 +1198,9 @@ static clgrad_status range_host(const clgrad__ox_graph *g, const clgrad__ox_node
     CLGRAD_TRY(mk(g, n, in[0]->type, 1, &len, out));
     for (int64_t k = 0; k < len; k++) {
         if (out[0]->f) out[0]->f[k] = (float)(a + (double)k * d);
-        else out[0]->i[k] = clgrad__ox_host_geti(in[0], 0) + k * clgrad__ox_host_geti(in[2], 0);
+        else
+            out[0]->i[k] = (int64_t)((uint64_t)clgrad__ox_host_geti(in[0], 0) +
+                                     (uint64_t)k * (uint64_t)clgrad__ox_host_geti(in[2], 0));
     }
     return CLGRAD_OK;
 }

@@ -264,7 +264,8 @@ static clgrad_status drop_dead(clgrad__ox_graph *g)
 
 clgrad_status clgrad__ox_optimize(clgrad__ox_graph *g)
 {
-    for (int k = 0; k < g->n_nodes && !(g->flags & CLGRAD_ONNX_NO_FUSION); k++) {
+    /* last nodes first, so a pattern is matched from its final node (the longest form) */
+    for (int k = g->n_nodes - 1; k >= 0 && !(g->flags & CLGRAD_ONNX_NO_FUSION); k--) {
         clgrad__ox_node *n = &g->nodes[k];
         int done = 0;
         if (n->removed) continue;

@@ -115,7 +115,7 @@ static clgrad_status tensor_from_proto(const clgrad__ox_graph *g, const Onnx__Te
     int64_t shape[CLGRAD_MAX_DIMS], n = 1;
     for (size_t d = 0; d < t->n_dims; d++) {
         shape[d] = t->dims[d];
-        if (shape[d] < 0 || (shape[d] > 0 && n > INT64_MAX / 16 / shape[d]))
+        if (shape[d] < 0 || shape[d] > CLGRAD__OX_DIM_MAX || (shape[d] > 0 && n > INT64_MAX / 16 / shape[d]))
             return clgrad__fail(NULL, CLGRAD_ERR_IO, "%s: %s has an invalid dimension %lld", g->name, what,
                                 (long long)shape[d]);
         n *= shape[d];
@@ -268,6 +268,9 @@ static clgrad_status value_info(clgrad__ox_graph *g, const Onnx__ValueInfoProto 
     for (int d = 0; d < v->ndim; d++) {
         const Onnx__TensorShapeProto__Dimension *dm = tt->shape->dim[d];
         v->shape[d] = -1;
+        if (dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && dm->dim_value > CLGRAD__OX_DIM_MAX)
+            return clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED, "%s: value '%s' declares a dimension of %lld", g->name,
+                                v->name, (long long)dm->dim_value);
         if (dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE && dm->dim_value >= 0) {
             v->shape[d] = dm->dim_value;
         } else if (dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM && dm->dim_param &&
@@ -356,8 +359,8 @@ static clgrad_status decode_graph(clgrad__ox_graph *g, const Onnx__GraphProto *g
             return clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED, "%s: node '%s' (%s) has %zu inputs and %zu outputs "
                                 "(at most 64 each)", g->name, n->name, n->op, np->n_input, np->n_output);
         for (size_t a = 0; a < np->n_attribute; a++) {
+            n->n_attrs++; /* counted first: a failure part way is freed with the node */
             CLGRAD_TRY(attr_from_proto(g, np, np->attribute[a], &n->attrs[a]));
-            n->n_attrs++;
         }
         for (size_t k = 0; k < np->n_input; k++) {
             n->in[k] = -1;
