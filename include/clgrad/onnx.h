@@ -136,6 +136,21 @@ typedef struct clgrad_onnx_array {
 CLGRAD_API clgrad_status clgrad_onnx_run_host(clgrad_onnx_model *m, int n_in, const clgrad_onnx_array *inputs,
                                               int n_out, clgrad_onnx_array *outputs);
 
+/* Profiling, to find where the time of a run goes: with on non-zero, later runs wait for the
+ * device after every node and add its wall time to the node's total (such runs are slower:
+ * the device idles between nodes). 0 turns it off; the totals stay until the next enable. */
+CLGRAD_API void clgrad_onnx_profile_enable(clgrad_onnx_model *m, int on);
+
+typedef struct clgrad_onnx_node_time {
+    const char *name, *op; /* borrowed from the model */
+    double seconds;        /* total over the profiled runs */
+    int64_t runs;
+} clgrad_onnx_node_time;
+
+/* Copies the totals of up to cap nodes (those run, in order) into out; returns how many
+ * nodes there are (which may exceed cap). */
+CLGRAD_API int clgrad_onnx_profile(const clgrad_onnx_model *m, clgrad_onnx_node_time *out, int cap);
+
 /* --- export ------------------------------------------------------------------------------------ */
 
 typedef struct clgrad_onnx_export_options {

@@ -79,3 +79,11 @@ CLGRAD_API clgrad_status clgrad_onnx_export_memory(const clgrad_module *m, const
 }
 
 CLGRAD_API void clgrad_onnx_free(void *data) { free(data); }
+
+CLGRAD_API void clgrad_onnx_profile_enable(clgrad_onnx_model *m, int on) { (void)m, (void)on; }
+
+CLGRAD_API int clgrad_onnx_profile(const clgrad_onnx_model *m, clgrad_onnx_node_time *out, int cap)
+{
+    (void)m, (void)out, (void)cap;
+    return 0;
+}

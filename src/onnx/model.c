@@ -21,6 +21,9 @@ struct clgrad_onnx_model {
     clgrad__ox_rv *slots;  /* per value, during a run */
     int64_t weight_bytes;
     int nodes_run, nodes_on_host;
+    int profiling;
+    double *node_seconds; /* per node, when profiling */
+    int64_t *node_runs;
 };
 
 CLGRAD_API int clgrad_onnx_available(void) { return 1; }
@@ -43,6 +46,8 @@ CLGRAD_API void clgrad_onnx_release(clgrad_onnx_model *m)
     }
     free(m->dev);
     free(m->slots);
+    free(m->node_seconds);
+    free(m->node_runs);
     clgrad__ox_graph_free(m->g);
     free(m);
 }
@@ -185,6 +190,35 @@ CLGRAD_API clgrad_status clgrad_onnx_get_stats(const clgrad_onnx_model *m, clgra
     return CLGRAD_OK;
 }
 
+/* --- profiling ------------------------------------------------------------------------------------- */
+
+CLGRAD_API void clgrad_onnx_profile_enable(clgrad_onnx_model *m, int on)
+{
+    if (!m) return;
+    m->profiling = 0;
+    if (!on) return;
+    free(m->node_seconds);
+    free(m->node_runs);
+    m->node_seconds = calloc((size_t)m->g->n_nodes + 1, sizeof *m->node_seconds);
+    m->node_runs = calloc((size_t)m->g->n_nodes + 1, sizeof *m->node_runs);
+    m->profiling = m->node_seconds && m->node_runs;
+}
+
+CLGRAD_API int clgrad_onnx_profile(const clgrad_onnx_model *m, clgrad_onnx_node_time *out, int cap)
+{
+    if (!m) return 0;
+    int n = 0;
+    for (int k = 0; k < m->g->n_nodes; k++) {
+        const clgrad__ox_node *nd = &m->g->nodes[k];
+        if (nd->removed) continue;
+        if (out && n < cap)
+            out[n] = (clgrad_onnx_node_time){nd->name, nd->op, m->node_seconds ? m->node_seconds[k] : 0,
+                                             m->node_runs ? m->node_runs[k] : 0};
+        n++;
+    }
+    return n;
+}
+
 /* --- running --------------------------------------------------------------------------------------- */
 
 /* Checks input tensor t against graph input v (dtype, rank, fixed dims). */
@@ -301,7 +335,13 @@ CLGRAD_API clgrad_status clgrad_onnx_run(clgrad_onnx_model *m, int n_in, clgrad_
     for (int k = 0; k < g->n_nodes && st == CLGRAD_OK; k++) {
         const clgrad__ox_node *n = &g->nodes[k];
         if (n->removed) continue;
+        double t0 = m->profiling ? clgrad__now() : 0;
         st = run_node(m, k);
+        if (m->profiling && st == CLGRAD_OK) {
+            st = clgrad_context_finish(m->ctx);
+            m->node_seconds[k] += clgrad__now() - t0;
+            m->node_runs[k]++;
+        }
         if (st != CLGRAD_OK) {
             /* name the node unless the message does already */
             const char *msg = clgrad_last_error(NULL);

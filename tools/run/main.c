@@ -29,6 +29,8 @@ static void usage(FILE *f)
             "                            read back to the host)\n"
             "  --json                    print the --bench result as one JSON line\n"
             "  --info                    print the model's inputs and outputs and exit\n"
+            "  --profile N               run N times waiting after every node, then print where the\n"
+            "                            time goes (by operator and the slowest nodes)\n"
             "  --full                    print every output value (default: the first 32)\n"
             "  --no-fusion               keep Conv+BatchNormalization, GELU and LayerNorm apart\n"
             "  --help                    this text\n"
@@ -127,7 +129,7 @@ int main(int argc, char **argv)
     const char *model_path = NULL, *device = NULL;
     named ins[MAX_IO], outs[MAX_IO];
     int n_ins = 0, n_outs = 0, info_only = 0, full = 0, json = 0;
-    long bench = 0;
+    long bench = 0, profile = 0;
     clgrad_onnx_options opts = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -147,6 +149,14 @@ int main(int argc, char **argv)
             bench = strtol(argv[++i], &end, 10);
             if (errno || *end || bench < 1 || bench > 1000000) {
                 fprintf(stderr, "clgrad-run: --bench wants a count in [1, 1000000], not '%s'\n", argv[i]);
+                return 2;
+            }
+        } else if (!strcmp(a, "--profile") && has_val) {
+            char *end;
+            errno = 0;
+            profile = strtol(argv[++i], &end, 10);
+            if (errno || *end || profile < 1 || profile > 100000) {
+                fprintf(stderr, "clgrad-run: --profile wants a count in [1, 100000], not '%s'\n", argv[i]);
                 return 2;
             }
         } else if (!strcmp(a, "--info")) {
@@ -291,6 +301,47 @@ int main(int argc, char **argv)
                        bench, t[0], pct(t, (int)bench, 50), pct(t, (int)bench, 90), pct(t, (int)bench, 99), mean);
         }
         for (int i = 0; i < no; i++) free(h[i]);
+        free(t);
+    }
+    if (rc == 0 && profile > 0) {
+        clgrad_onnx_profile_enable(m, 1);
+        for (long r = 0; r < profile && rc == 0; r++) {
+            clgrad_tensor *o[MAX_IO] = {0};
+            s = clgrad_onnx_run(m, ni, tin, no, o);
+            for (int i = 0; i < no; i++) clgrad_tensor_release(o[i]);
+            if (s != CLGRAD_OK) rc = fail(ctx, s, "profiled run");
+        }
+        int nn = clgrad_onnx_profile(m, NULL, 0);
+        clgrad_onnx_node_time *t = calloc((size_t)nn + 1, sizeof *t);
+        if (rc == 0 && t) {
+            clgrad_onnx_profile(m, t, nn);
+            double total = 0;
+            for (int k = 0; k < nn; k++) total += t[k].seconds;
+            /* by operator: sum the nodes of each op type, largest first */
+            printf("profile over %ld runs: %.3f ms per run (waiting after every node)\n", profile,
+                   1e3 * total / (double)profile);
+            char done[256][32];
+            int nd = 0;
+            for (int pass = 0; pass < nn && nd < 256; pass++) {
+                const char *best = NULL;
+                double bs = -1;
+                int count = 0;
+                for (int k = 0; k < nn; k++) {
+                    int seen = 0;
+                    for (int q = 0; q < nd && !seen; q++) seen = !strcmp(done[q], t[k].op);
+                    if (seen) continue;
+                    double sum = 0;
+                    int c = 0;
+                    for (int q = 0; q < nn; q++)
+                        if (!strcmp(t[q].op, t[k].op)) sum += t[q].seconds, c++;
+                    if (sum > bs) bs = sum, best = t[k].op, count = c;
+                }
+                if (!best) break;
+                snprintf(done[nd++], sizeof done[0], "%s", best);
+                printf("  %-20s %3d nodes %9.3f ms  %5.1f%%\n", best, count, 1e3 * bs / (double)profile,
+                       total > 0 ? 100 * bs / total : 0);
+            }
+        }
         free(t);
     }
     for (int i = 0; i < MAX_IO; i++) {
