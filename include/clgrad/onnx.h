@@ -21,14 +21,17 @@
  * Operators (default domain, opsets 11 to 17, as PyTorch 1.13 and most converters write
  * them): Conv, ConvTranspose, BatchNormalization, MaxPool, AveragePool, GlobalAveragePool,
  * GlobalMaxPool, Gemm, MatMul (numpy broadcasting), Add, Sub, Mul, Div, Pow, Max, Min, Sum,
- * Relu, LeakyRelu, Elu, Sigmoid, Tanh, Erf, Gelu, Softplus, HardSigmoid, Clip, Exp, Log, Sqrt,
- * Neg, Abs, Reciprocal, Softmax, LogSoftmax, LayerNormalization, ReduceMean, ReduceSum,
- * ReduceMax, ReduceMin, ArgMax, LSTM, GRU, RNN (forward direction), Flatten, Reshape,
- * Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Gather, Expand, Where, Equal, Less,
- * Greater, Not, Cast, Shape, Size, Constant, ConstantOfShape, Range, Identity, Dropout
- * (inference). Data on the device is f32 (integer tensors as i32). Anything else, a
- * malformed file or a model clgrad cannot run is a clear error naming the node, its
+ * Mean, Relu, LeakyRelu, Elu, Sigmoid, Tanh, Erf, Gelu, Softplus, HardSigmoid, Clip, Exp,
+ * Log, Sqrt, Neg, Abs, Reciprocal, Softmax, LogSoftmax, LayerNormalization, ReduceMean,
+ * ReduceSum, ReduceMax, ReduceMin, ArgMax, LSTM, GRU, RNN (forward direction), Flatten,
+ * Reshape, Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Gather, Expand, Where, Equal,
+ * Less, Greater, LessOrEqual, GreaterOrEqual, Not, And, Or, Xor, Cast, Shape, Size,
+ * Constant, ConstantOfShape, Range, Identity, Dropout (inference); Floor, Ceil and Sign on
+ * constants and shapes. Data on the device is f32 (integer tensors as i32). Anything else,
+ * a malformed file or a model clgrad cannot run is a clear error naming the node, its
  * operator and the reason, and never a crash.
+ *
+ * Threads: a model follows its context's rule (one thread at a time).
  *
  * Export. clgrad_onnx_export writes a module (a Sequential of clgrad's layers, recurrent
  * layers included, or a single layer) as an ONNX model of opset 17 with its weights, which

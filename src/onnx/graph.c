@@ -120,11 +120,40 @@ int64_t clgrad__ox_host_geti(const clgrad__ox_host *h, int64_t k)
 
 /* --- values and nodes -------------------------------------------------------------------------- */
 
+static uint32_t name_hash(const char *s)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
 int clgrad__ox_value_find(const clgrad__ox_graph *g, const char *name)
 {
-    for (int i = 0; i < g->n_values; i++)
-        if (strcmp(g->values[i].name, name) == 0) return i;
-    return -1;
+    if (!g->cap_index) return -1;
+    for (uint32_t at = name_hash(name) & (uint32_t)(g->cap_index - 1);; at = (at + 1) & (uint32_t)(g->cap_index - 1)) {
+        int k = g->index[at] - 1;
+        if (k < 0) return -1;
+        if (strcmp(g->values[k].name, name) == 0) return k;
+    }
+}
+
+/* Enters value k into the name index, growing it to keep it at most half full. */
+static int index_add(clgrad__ox_graph *g, int k)
+{
+    if (2 * (g->n_values + 1) > g->cap_index) {
+        int cap = g->cap_index ? 2 * g->cap_index : 128;
+        int *idx = calloc((size_t)cap, sizeof *idx);
+        if (!idx) return 0;
+        free(g->index);
+        g->index = idx;
+        g->cap_index = cap;
+        for (int i = 0; i < g->n_values; i++)
+            if (i != k) index_add(g, i);
+    }
+    uint32_t at = name_hash(g->values[k].name) & (uint32_t)(g->cap_index - 1);
+    while (g->index[at]) at = (at + 1) & (uint32_t)(g->cap_index - 1);
+    g->index[at] = k + 1;
+    return 1;
 }
 
 static clgrad_status value_add(clgrad__ox_graph *g, char *name, int *index)
@@ -148,6 +177,7 @@ static clgrad_status value_add(clgrad__ox_graph *g, char *name, int *index)
     v->producer = -1;
     v->last_use = -1;
     *index = g->n_values++;
+    if (!index_add(g, *index)) return clgrad__fail(NULL, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory", g->name);
     return CLGRAD_OK;
 }
 
@@ -287,6 +317,7 @@ void clgrad__ox_graph_free(clgrad__ox_graph *g)
         clgrad__ox_attrs_free(n->attrs, n->n_attrs);
     }
     free(g->values);
+    free(g->index);
     free(g->nodes);
     free(g->inputs);
     free(g->outputs);

@@ -7,7 +7,12 @@
  * fuses patterns (optimize.c). Phase 2 (model.c): the constants device nodes read are copied
  * to the device once; each run then walks the remaining nodes in order, host nodes on host
  * tensors and device nodes through the public ops, and drops every value after its last
- * use. The protobuf-c types stay inside proto.c and export.c. */
+ * use. The protobuf-c types stay inside proto.c and the model builder (build.h, used by
+ * export.c and the tests).
+ *
+ * Place in the layer map: above nn and io (files through io, layer settings through nn's
+ * describe hook for export), and above the ops, used through their public API and the fused
+ * recurrent ops of src/ops/rnn.h; nothing here touches an OpenCL type. */
 #ifndef CLGRAD_SRC_ONNX_H
 #define CLGRAD_SRC_ONNX_H
 
@@ -120,6 +125,7 @@ typedef struct clgrad__ox_graph {
     int n_values, cap_values;
     clgrad__ox_node *nodes;
     int n_nodes, cap_nodes;
+    int *index, cap_index;           /* open-addressing hash of value names: index + 1, 0 free */
     int *inputs, n_inputs;           /* graph inputs that are not initializers */
     int *outputs, n_outputs;
     int nodes_in_file, folded, fused_conv_bn, fused_gelu, fused_ln;
