@@ -403,7 +403,7 @@ CLGRAD_API clgrad_status clgrad_onnx_run_host(clgrad_onnx_model *m, int n_in, co
             break;
         }
         int64_t cnt = 1;
-        for (int d = 0; d < a->ndim; d++) cnt *= a->shape[d] >= 0 ? a->shape[d] : -1;
+        for (int d = 0; d < a->ndim; d++) cnt = clgrad__ox_dim_mul(cnt, a->shape[d]);
         if (cnt < 0 || (size_t)cnt * 4 != a->nbytes || (!a->data && cnt)) {
             char sb[256];
             st = clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG, "%s: input '%s' of shape %s needs %lld bytes at data, "
