@@ -539,6 +539,41 @@ START_TEST(small_operators)
 }
 END_TEST
 
+/* Profiling: per-node totals for the nodes that run, in order, after enabling. */
+START_TEST(profile_counts_every_node)
+{
+    clgrad__oxb *b = model(13);
+    int64_t s[2] = {3, 4};
+    input(b, "x", OX_FLOAT, 2, s);
+    node(b, "Relu", "x", "a");
+    node(b, "Sigmoid", "a", "y");
+    output(b, "y");
+    clgrad_onnx_model *m = load(b);
+    ck_assert_int_eq(clgrad_onnx_profile(m, NULL, 0), 2);
+    clgrad_onnx_profile_enable(m, 1);
+    clgrad_tensor *x = th_rand(2, s, 1, -1, 1), *y = NULL;
+    for (int r = 0; r < 3; r++) {
+        TH_OK(clgrad_onnx_run(m, 1, &x, 1, &y));
+        clgrad_tensor_release(y);
+    }
+    clgrad_onnx_node_time t[4];
+    ck_assert_int_eq(clgrad_onnx_profile(m, t, 4), 2);
+    ck_assert_str_eq(t[0].op, "Relu");
+    ck_assert_str_eq(t[1].op, "Sigmoid");
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(t[i].runs, 3);
+        ck_assert(t[i].seconds > 0);
+    }
+    clgrad_onnx_profile_enable(m, 0);
+    TH_OK(clgrad_onnx_run(m, 1, &x, 1, &y)); /* not counted any more */
+    clgrad_tensor_release(y);
+    clgrad_onnx_profile(m, t, 4);
+    ck_assert_int_eq(t[0].runs, 3);
+    clgrad_tensor_release(x);
+    clgrad_onnx_release(m);
+}
+END_TEST
+
 /* --- errors ---------------------------------------------------------------------------------------- */
 
 START_TEST(malformed_files_are_errors)
@@ -764,6 +799,7 @@ static Suite *suite_onnx_load(void)
     tcase_add_test(tc, reductions_and_argmax);
     tcase_add_test(tc, products_and_windows);
     tcase_add_test(tc, small_operators);
+    tcase_add_test(tc, profile_counts_every_node);
     suite_add_tcase(s, tc);
     tc = tcase_create("errors");
     tcase_add_checked_fixture(tc, th_setup, th_teardown);
