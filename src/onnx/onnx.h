@@ -212,7 +212,8 @@ typedef struct clgrad__ox_op {
 const clgrad__ox_op *clgrad__ox_op_find(const char *name);
 
 /* Tables of the op files, each ended by an entry with a NULL name. */
-extern const clgrad__ox_op clgrad__ox_ops_tensor[]; /* ops_tensor.c: shape and layout ops */
+extern const clgrad__ox_op clgrad__ox_ops_shape[];  /* ops_shape.c: shapes, casts, constants */
+extern const clgrad__ox_op clgrad__ox_ops_select[]; /* ops_select.c: transpose, concat, split, slice, gather */
 extern const clgrad__ox_op clgrad__ox_ops_math[];   /* ops_math.c: elementwise, activations, reductions */
 extern const clgrad__ox_op clgrad__ox_ops_nn[];     /* ops_nn.c: conv, pool, norm, gemm, matmul */
 extern const clgrad__ox_op clgrad__ox_ops_rnn[];    /* ops_rnn.c: LSTM, GRU, RNN */
@@ -224,6 +225,16 @@ clgrad_status clgrad__ox_axis(const clgrad__ox_graph *g, const clgrad__ox_node *
 void clgrad__ox_bcast_static(const clgrad__ox_value *a, const clgrad__ox_value *b, clgrad__ox_value *out);
 void clgrad__ox_set_shape(clgrad__ox_value *v, int type, int ndim, const int64_t *shape);
 void clgrad__ox_same_shape(clgrad__ox_graph *g, clgrad__ox_node *n); /* output 0 like input 0 */
+/* A new host tensor for node n (limits and messages of clgrad__ox_host_new, naming the node). */
+clgrad_status clgrad__ox_mk(const clgrad__ox_graph *g, const clgrad__ox_node *n, int type, int ndim,
+                            const int64_t *shape, clgrad__ox_host **out);
+/* dst[k] = src[j], converting between the float and integer storages. */
+void clgrad__ox_put(clgrad__ox_host *dst, int64_t k, const clgrad__ox_host *src, int64_t j);
+/* Row-major strides of a shape. */
+void clgrad__ox_strides(int ndim, const int64_t *shape, int64_t *st);
+/* A host tensor of integers as a list (at most max entries); fails naming what. */
+clgrad_status clgrad__ox_int_list(const clgrad__ox_graph *g, const clgrad__ox_node *n, const clgrad__ox_host *h,
+                                  const char *what, int64_t *buf, int max, int *count);
 /* Input i of e as a device tensor (uploading a host value made at run time). Borrowed. */
 clgrad_status clgrad__ox_dev(clgrad__ox_exec *e, int i, clgrad_tensor **t);
 /* Sets output i to a new reference t (taken over). */

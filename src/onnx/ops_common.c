@@ -1,6 +1,8 @@
-/* Helpers shared by the operator files: axes, static shapes, device inputs and outputs. */
+/* Helpers shared by the operator files: axes, static shapes, host tensors, device inputs and
+ * outputs. */
 #include "onnx/onnx.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,3 +101,40 @@ void clgrad__ox_set_out(clgrad__ox_exec *e, int i, clgrad_tensor *t)
     clgrad_tensor_release(e->out[i].t);
     e->out[i].t = t;
 }
+
+clgrad_status clgrad__ox_mk(const clgrad__ox_graph *g, const clgrad__ox_node *n, int type, int ndim,
+                        const int64_t *shape, clgrad__ox_host **out)
+{
+    char what[300];
+    snprintf(what, sizeof what, "%s: node '%s' (%s)", g->name, n->name, n->op);
+    return clgrad__ox_host_new(type, ndim, shape, what, out);
+}
+
+/* dst[k] = src[j], converting between storages */
+void clgrad__ox_put(clgrad__ox_host *dst, int64_t k, const clgrad__ox_host *src, int64_t j)
+{
+    if (dst->f) dst->f[k] = src->f ? src->f[j] : (float)src->i[j];
+    else dst->i[k] = src->i ? src->i[j] : clgrad__ox_host_geti(src, j);
+}
+
+void clgrad__ox_strides(int ndim, const int64_t *shape, int64_t *st)
+{
+    int64_t s = 1;
+    for (int d = ndim - 1; d >= 0; d--) {
+        st[d] = s;
+        s *= shape[d];
+    }
+}
+
+/* A host tensor of integers as a list (at most max entries); fails naming the input. */
+clgrad_status clgrad__ox_int_list(const clgrad__ox_graph *g, const clgrad__ox_node *n, const clgrad__ox_host *h,
+                              const char *what, int64_t *buf, int max, int *count)
+{
+    if (!h) return clgrad__ox_fail(g, n, CLGRAD_ERR_UNSUPPORTED, "%s is not known", what);
+    if (h->ndim > 1 || h->n > max)
+        return clgrad__ox_fail(g, n, CLGRAD_ERR_UNSUPPORTED, "%s must be a list of at most %d integers", what, max);
+    for (int64_t k = 0; k < h->n; k++) buf[k] = clgrad__ox_host_geti(h, k);
+    *count = (int)h->n;
+    return CLGRAD_OK;
+}
+

@@ -10,14 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static clgrad_status mk(const clgrad__ox_graph *g, const clgrad__ox_node *n, int type, int ndim,
-                        const int64_t *shape, clgrad__ox_host **out)
-{
-    char what[300];
-    snprintf(what, sizeof what, "%s: node '%s' (%s)", g->name, n->name, n->op);
-    return clgrad__ox_host_new(type, ndim, shape, what, out);
-}
-
 /* --- binary ops ---------------------------------------------------------------------------------- */
 
 typedef enum bop { B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_MAX, B_MIN, B_EQ, B_LT, B_GT, B_LE, B_GE, B_AND, B_OR,
@@ -135,7 +127,7 @@ static clgrad_status host_binary(const clgrad__ox_graph *g, const clgrad__ox_nod
     }
     int fl = a->type == OX_FLOAT || b->type == OX_FLOAT;
     int type = is_cmp(o) ? OX_BOOL : (o == B_POW ? a->type : fl ? OX_FLOAT : a->type);
-    CLGRAD_TRY(mk(g, n, type, r, s, out));
+    CLGRAD_TRY(clgrad__ox_mk(g, n, type, r, s, out));
     for (int64_t k = 0; k < out[0]->n; k++) {
         int64_t ja = 0, jb = 0;
         for (int d = 0; d < r; d++) {
@@ -306,7 +298,7 @@ static clgrad_status where_host(const clgrad__ox_graph *g, const clgrad__ox_node
     int r = cab->ndim;
     int64_t idx[CLGRAD_MAX_DIMS] = {0};
     clgrad__ox_host *y = NULL;
-    st = mk(g, n, in[1]->type, r, cab->shape, &y);
+    st = clgrad__ox_mk(g, n, in[1]->type, r, cab->shape, &y);
     clgrad__ox_host_free(cab);
     CLGRAD_TRY(st);
     for (int64_t k = 0; k < y->n; k++) {
@@ -442,7 +434,7 @@ static clgrad_status unary_host(const clgrad__ox_graph *g, const clgrad__ox_node
 {
     uop o = uop_of(n->op);
     const clgrad__ox_host *x = in[0];
-    CLGRAD_TRY(mk(g, n, o == U_NOT ? OX_BOOL : x->type, x->ndim, x->shape, out));
+    CLGRAD_TRY(clgrad__ox_mk(g, n, o == U_NOT ? OX_BOOL : x->type, x->ndim, x->shape, out));
     for (int64_t k = 0; k < x->n; k++) {
         if (out[0]->f) out[0]->f[k] = (float)uop_f(n, o, x->f[k]);
         else if (o == U_NEG) out[0]->i[k] = (int64_t)(0 - (uint64_t)x->i[k]);
