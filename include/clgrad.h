@@ -237,5 +237,7 @@ CLGRAD_API const char *clgrad_context_gemm_provider(clgrad_context *ctx);
 #include "clgrad/optim.h"
 #include "clgrad/data.h"
 #include "clgrad/checkpoint.h"
+#include "clgrad/npy.h"
+#include "clgrad/onnx.h"
 
 #endif

@@ -111,6 +111,21 @@ CLGRAD_API clgrad_status clgrad_checkpoint_load(const char *path, clgrad_module 
  * is untouched on failure. */
 CLGRAD_API clgrad_status clgrad_checkpoint_read_meta(const char *path, clgrad_checkpoint_meta *meta_out);
 
+/* One tensor of a checkpoint file, as clgrad_checkpoint_list gives it. */
+typedef struct clgrad_checkpoint_tensor {
+    const char *name;  /* "0.weight", "optim.0.weight.momentum_buffer", ... */
+    const char *dtype; /* the file's dtype name: "F32", "I64", ... (static string) */
+    int ndim;
+    int64_t shape[8];
+} clgrad_checkpoint_tensor;
+
+/* Lists every tensor of the checkpoint (any safetensors file) at path, sorted by name, after
+ * validating the whole file as clgrad_checkpoint_load does: the sizes of the network it
+ * holds, before building it. *out (*n entries) is freed with clgrad_checkpoint_list_free;
+ * the names live as long as the list. Errors as for clgrad_checkpoint_read_meta. */
+CLGRAD_API clgrad_status clgrad_checkpoint_list(const char *path, clgrad_checkpoint_tensor **out, int *n);
+CLGRAD_API void clgrad_checkpoint_list_free(clgrad_checkpoint_tensor *list); /* NULL: no-op */
+
 #ifdef __cplusplus
 }
 #endif

@@ -100,6 +100,8 @@ CLGRAD_API clgrad_status clgrad_log(clgrad_tensor *x, clgrad_tensor **out);
 CLGRAD_API clgrad_status clgrad_sqrt(clgrad_tensor *x, clgrad_tensor **out);
 CLGRAD_API clgrad_status clgrad_rsqrt(clgrad_tensor *x, clgrad_tensor **out);
 CLGRAD_API clgrad_status clgrad_abs(clgrad_tensor *x, clgrad_tensor **out);
+/* The error function, 2/sqrt(pi) * integral of exp(-t^2) from 0 to x. */
+CLGRAD_API clgrad_status clgrad_erf(clgrad_tensor *x, clgrad_tensor **out);
 CLGRAD_API clgrad_status clgrad_clamp(clgrad_tensor *x, float lo, float hi, clgrad_tensor **out);
 
 typedef enum clgrad_cmp {

@@ -29,7 +29,15 @@ static clgrad_status act_forward(clgrad_module *m, clgrad_tensor *x, clgrad_tens
     return clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG, "activation: unknown kind %d", (int)A->kind);
 }
 
-static const clgrad__module_vtable act_vt = {"activation", act_forward, clgrad__module_free_impl};
+static void act_describe(const clgrad_module *m, clgrad__layer_desc *d)
+{
+    const act_impl *A = m->impl;
+    d->act = A->kind;
+    d->p0 = A->p0;
+    d->p1 = A->p1;
+}
+
+static const clgrad__module_vtable act_vt = {"activation", act_forward, clgrad__module_free_impl, act_describe};
 
 CLGRAD_API clgrad_status clgrad_activation_create(clgrad_context *ctx, clgrad_activation kind, float p0, float p1,
                                                   clgrad_module **out)

@@ -24,8 +24,20 @@ static clgrad_status conv_forward(clgrad_module *m, clgrad_tensor *x, clgrad_ten
     return c->transposed ? clgrad_conv_transpose2d(x, w, b, &c->p, out) : clgrad_conv2d(x, w, b, &c->p, out);
 }
 
-static const clgrad__module_vtable conv2d_vt = {"conv2d", conv_forward, clgrad__module_free_impl};
-static const clgrad__module_vtable conv_transpose2d_vt = {"conv_transpose2d", conv_forward, clgrad__module_free_impl};
+static void conv_describe(const clgrad_module *m, clgrad__layer_desc *d)
+{
+    const conv_impl *c = m->impl;
+    const clgrad_tensor *w = clgrad__module_get(m, "weight");
+    d->in = c->in_ch;
+    d->out = c->out_ch;
+    d->conv = c->p;
+    d->kernel[0] = (int)clgrad_tensor_dim(w, 2);
+    d->kernel[1] = (int)clgrad_tensor_dim(w, 3);
+}
+
+static const clgrad__module_vtable conv2d_vt = {"conv2d", conv_forward, clgrad__module_free_impl, conv_describe};
+static const clgrad__module_vtable conv_transpose2d_vt = {"conv_transpose2d", conv_forward, clgrad__module_free_impl,
+                                                          conv_describe};
 
 static clgrad_status conv_create(clgrad_context *ctx, int transposed, int64_t in_ch, int64_t out_ch, int kh, int kw,
                                  const clgrad_conv2d_params *p, int has_bias, uint64_t seed, clgrad_module **out)

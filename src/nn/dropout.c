@@ -18,7 +18,10 @@ static clgrad_status dropout_forward(clgrad_module *m, clgrad_tensor *x, clgrad_
     return s;
 }
 
-static const clgrad__module_vtable dropout_vt = {"dropout", dropout_forward, clgrad__module_free_impl};
+static void dropout_describe(const clgrad_module *m, clgrad__layer_desc *d) { d->p = ((dropout_impl *)m->impl)->p; }
+
+static const clgrad__module_vtable dropout_vt = {"dropout", dropout_forward, clgrad__module_free_impl,
+                                                 dropout_describe};
 
 CLGRAD_API clgrad_status clgrad_dropout_create(clgrad_context *ctx, float p, uint64_t seed, clgrad_module **out)
 {

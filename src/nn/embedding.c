@@ -10,7 +10,7 @@ static clgrad_status embedding_forward(clgrad_module *m, clgrad_tensor *x, clgra
     return clgrad_embedding(clgrad__module_get(m, "weight"), x, out);
 }
 
-static const clgrad__module_vtable embedding_vt = {"embedding", embedding_forward, NULL};
+static const clgrad__module_vtable embedding_vt = {"embedding", embedding_forward, NULL, NULL};
 
 CLGRAD_API clgrad_status clgrad_embedding_create(clgrad_context *ctx, int64_t num_embeddings, int64_t dim,
                                                  uint64_t seed, clgrad_module **out)

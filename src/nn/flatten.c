@@ -32,7 +32,14 @@ static clgrad_status flatten_forward(clgrad_module *m, clgrad_tensor *x, clgrad_
     return clgrad_reshape(x, k, shape, out);
 }
 
-static const clgrad__module_vtable flatten_vt = {"flatten", flatten_forward, clgrad__module_free_impl};
+static void flatten_describe(const clgrad_module *m, clgrad__layer_desc *d)
+{
+    d->start_dim = ((const flatten_impl *)m->impl)->start;
+    d->end_dim = ((const flatten_impl *)m->impl)->end;
+}
+
+static const clgrad__module_vtable flatten_vt = {"flatten", flatten_forward, clgrad__module_free_impl,
+                                                 flatten_describe};
 
 CLGRAD_API clgrad_status clgrad_flatten_create(clgrad_context *ctx, int start_dim, int end_dim, clgrad_module **out)
 {

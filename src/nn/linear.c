@@ -42,7 +42,14 @@ static clgrad_status linear_forward(clgrad_module *m, clgrad_tensor *x, clgrad_t
     return CLGRAD_OK;
 }
 
-static const clgrad__module_vtable linear_vt = {"linear", linear_forward, clgrad__module_free_impl};
+static void linear_describe(const clgrad_module *m, clgrad__layer_desc *d)
+{
+    const linear_impl *L = m->impl;
+    d->in = L->in;
+    d->out = L->out;
+}
+
+static const clgrad__module_vtable linear_vt = {"linear", linear_forward, clgrad__module_free_impl, linear_describe};
 
 CLGRAD_API clgrad_status clgrad_linear_create(clgrad_context *ctx, int64_t in_features, int64_t out_features,
                                               int has_bias, uint64_t seed, clgrad_module **out)

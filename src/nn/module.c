@@ -259,6 +259,14 @@ CLGRAD_API void clgrad_module_release(clgrad_module *m)
     free(m);
 }
 
+int clgrad__module_describe(const clgrad_module *m, clgrad__layer_desc *d)
+{
+    memset(d, 0, sizeof *d);
+    if (!m || !m->vt->describe) return 0;
+    m->vt->describe(m, d);
+    return 1;
+}
+
 CLGRAD_API const char *clgrad_module_kind(const clgrad_module *m)
 {
     return m && m->vt ? m->vt->kind : "";

@@ -5,12 +5,35 @@
 
 #include "core/core.h"
 
+/* What a layer was created with, for exporters (src/onnx): the fields of its kind are set,
+ * the others zero. */
+typedef struct clgrad__layer_desc {
+    int64_t in, out;              /* linear: features; convolutions: channels */
+    int kernel[2];                /* convolutions */
+    clgrad_conv2d_params conv;    /* convolutions, defaults resolved */
+    clgrad_pool2d_params pool;    /* max / avg pooling */
+    int out_hw[2];                /* adaptive average pooling */
+    float eps, momentum;          /* batch / layer norm */
+    int affine;
+    int norm_ndim;                /* layer norm: the normalised trailing shape */
+    int64_t norm_shape[CLGRAD_MAX_DIMS];
+    clgrad_activation act;        /* activation layers, with p0, p1 */
+    float p0, p1;
+    int start_dim, end_dim;       /* flatten */
+    float p;                      /* dropout */
+    clgrad_rnn_kind rnn;          /* recurrent layers */
+    int64_t hidden;
+    int layers, bias, batch_first;
+} clgrad__layer_desc;
+
 typedef struct clgrad__module_vtable {
     const char *kind;
     /* Runs the layer; x borrowed, *out a new reference. */
     clgrad_status (*forward)(clgrad_module *m, clgrad_tensor *x, clgrad_tensor **out);
     /* Frees layer-specific state (impl); params, buffers and children are freed by the core. */
     void (*destroy)(clgrad_module *m);
+    /* Fills *d with the layer's settings; NULL for layers that have none (containers). */
+    void (*describe)(const clgrad_module *m, clgrad__layer_desc *d);
 } clgrad__module_vtable;
 
 typedef struct clgrad__named {
@@ -65,6 +88,9 @@ clgrad_status clgrad__module_add_child(clgrad_module *m, const char *name, clgra
 clgrad_status clgrad__module_add_counter(clgrad_module *m, const char *name, int *index);
 /* The local parameter / buffer called name, or NULL. */
 clgrad_tensor *clgrad__module_get(const clgrad_module *m, const char *name);
+
+/* The settings of layer m (zeroed first); 0 for a module without any (a container). */
+int clgrad__module_describe(const clgrad_module *m, clgrad__layer_desc *d);
 
 /* Checks that x is a tensor of m's context (forward entry); fails with INVALID_ARG. */
 clgrad_status clgrad__module_check_input(const clgrad_module *m, const clgrad_tensor *x, const char *fn);

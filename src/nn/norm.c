@@ -67,9 +67,20 @@ static clgrad_status layer_norm_forward(clgrad_module *m, clgrad_tensor *x, clgr
                              out);
 }
 
-static const clgrad__module_vtable bn1d_vt = {"batch_norm1d", batch_norm_forward, clgrad__module_free_impl};
-static const clgrad__module_vtable bn2d_vt = {"batch_norm2d", batch_norm_forward, clgrad__module_free_impl};
-static const clgrad__module_vtable ln_vt = {"layer_norm", layer_norm_forward, clgrad__module_free_impl};
+static void norm_describe(const clgrad_module *m, clgrad__layer_desc *d)
+{
+    const norm_impl *N = m->impl;
+    d->in = N->features;
+    d->eps = N->eps;
+    d->momentum = N->momentum;
+    d->affine = clgrad__module_get(m, "weight") != NULL;
+    d->norm_ndim = N->n_norm;
+    memcpy(d->norm_shape, N->norm_shape, sizeof d->norm_shape);
+}
+
+static const clgrad__module_vtable bn1d_vt = {"batch_norm1d", batch_norm_forward, clgrad__module_free_impl, norm_describe};
+static const clgrad__module_vtable bn2d_vt = {"batch_norm2d", batch_norm_forward, clgrad__module_free_impl, norm_describe};
+static const clgrad__module_vtable ln_vt = {"layer_norm", layer_norm_forward, clgrad__module_free_impl, norm_describe};
 
 /* weight 1 and bias 0 of shape (ndim, shape). */
 static clgrad_status add_affine(clgrad_module *m, int ndim, const int64_t *shape)

@@ -47,9 +47,18 @@ static clgrad_status adaptive_forward(clgrad_module *m, clgrad_tensor *x, clgrad
     return clgrad_avg_pool2d(x, &q, out);
 }
 
-static const clgrad__module_vtable max_pool_vt = {"max_pool2d", max_pool_forward, clgrad__module_free_impl};
-static const clgrad__module_vtable avg_pool_vt = {"avg_pool2d", avg_pool_forward, clgrad__module_free_impl};
-static const clgrad__module_vtable adaptive_vt = {"adaptive_avg_pool2d", adaptive_forward, clgrad__module_free_impl};
+static void pool_describe(const clgrad_module *m, clgrad__layer_desc *d)
+{
+    const pool_impl *P = m->impl;
+    d->pool = P->p;
+    d->out_hw[0] = P->out_h;
+    d->out_hw[1] = P->out_w;
+}
+
+static const clgrad__module_vtable max_pool_vt = {"max_pool2d", max_pool_forward, clgrad__module_free_impl, pool_describe};
+static const clgrad__module_vtable avg_pool_vt = {"avg_pool2d", avg_pool_forward, clgrad__module_free_impl, pool_describe};
+static const clgrad__module_vtable adaptive_vt = {"adaptive_avg_pool2d", adaptive_forward, clgrad__module_free_impl,
+                                                  pool_describe};
 
 static clgrad_status pool_create(clgrad_context *ctx, const clgrad__module_vtable *vt, const clgrad_pool2d_params *p,
                                  int out_h, int out_w, clgrad_module **out)

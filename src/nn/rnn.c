@@ -26,9 +26,20 @@ typedef struct rnn_impl {
 } rnn_impl;
 
 static clgrad_status rnn_module_forward(clgrad_module *m, clgrad_tensor *x, clgrad_tensor **out);
-static const clgrad__module_vtable rnn_vt = {"rnn", rnn_module_forward, clgrad__module_free_impl};
-static const clgrad__module_vtable lstm_vt = {"lstm", rnn_module_forward, clgrad__module_free_impl};
-static const clgrad__module_vtable gru_vt = {"gru", rnn_module_forward, clgrad__module_free_impl};
+static void rnn_describe(const clgrad_module *m, clgrad__layer_desc *d)
+{
+    const rnn_impl *R = m->impl;
+    d->rnn = R->kind;
+    d->in = R->in;
+    d->hidden = R->hid;
+    d->layers = R->layers;
+    d->bias = R->bias;
+    d->batch_first = R->batch_first;
+}
+
+static const clgrad__module_vtable rnn_vt = {"rnn", rnn_module_forward, clgrad__module_free_impl, rnn_describe};
+static const clgrad__module_vtable lstm_vt = {"lstm", rnn_module_forward, clgrad__module_free_impl, rnn_describe};
+static const clgrad__module_vtable gru_vt = {"gru", rnn_module_forward, clgrad__module_free_impl, rnn_describe};
 
 static int gate_count(clgrad_rnn_kind k) { return k == CLGRAD_LSTM ? 4 : k == CLGRAD_GRU ? 3 : 1; }
 

@@ -23,7 +23,7 @@ static clgrad_status sequential_forward(clgrad_module *m, clgrad_tensor *x, clgr
     return CLGRAD_OK;
 }
 
-static const clgrad__module_vtable sequential_vt = {"sequential", sequential_forward, NULL};
+static const clgrad__module_vtable sequential_vt = {"sequential", sequential_forward, NULL, NULL};
 
 CLGRAD_API clgrad_status clgrad_sequential_create(clgrad_context *ctx, clgrad_module **out)
 {

@@ -26,7 +26,8 @@
     X(log)                   \
     X(sqrt)                  \
     X(rsqrt)                 \
-    X(abs)
+    X(abs)                   \
+    X(erf)
 
 /* Tensor-scalar ops of cl/elementwise.cl: public clgrad_<x>(a, s, out). X(x) */
 #define CLGRAD__OPS_SCALAR(X) \

@@ -42,6 +42,7 @@ GENERATED = {
     "clgrad_version.h": "include",      # the version numbers, part of the public API
     "clgrad_config.h": "include",       # build configuration (CLGRAD_HAVE_CLBLAST), any layer
     "cl_embedded.h": "src/program",     # the embedded kernel sources
+    "onnx.pb-c.h": "src/onnx",          # protobuf-c's code for onnx.proto
 }
 
 # Folders whose files must not see an OpenCL type: nothing they include may bring in an
@@ -57,6 +58,7 @@ CYCLE_EXEMPT = {
     ("include/clgrad/data.h", "include/clgrad.h"):
         "data.h can be included alone, so it includes the umbrella header that includes it "
         "(both guarded); the public headers are outside this check's step",
+    ("include/clgrad/npy.h", "include/clgrad.h"): "as data.h",
 }
 
 QUOTE_RE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')

@@ -93,6 +93,7 @@ static double unary_f(ref_unary_op op, double p0, double p1, double x)
     case REF_UNARY_SQRT:       return sqrt(x);
     case REF_UNARY_RSQRT:      return 1.0 / sqrt(x);
     case REF_UNARY_ABS:        return fabs(x);
+    case REF_UNARY_ERF:        return erf(x);
     case REF_UNARY_CLAMP:      return clamp(x, p0, p1);
     case REF_UNARY_RELU:       return (x > 0.0 || isnan(x)) ? x : 0.0;
     case REF_UNARY_LEAKY_RELU: return x > 0.0 ? x : p0 * x;
@@ -120,6 +121,7 @@ static double unary_df(ref_unary_op op, double p0, double p1, double x)
     case REF_UNARY_SQRT:       return 0.5 / sqrt(x);
     case REF_UNARY_RSQRT:      return -0.5 / (x * sqrt(x));
     case REF_UNARY_ABS:        return x > 0.0 ? 1.0 : (x < 0.0 ? -1.0 : 0.0);
+    case REF_UNARY_ERF:        return 2.0 / sqrt(REF_PI) * exp(-x * x);
     case REF_UNARY_CLAMP:      return (x >= p0 && x <= p1) ? 1.0 : 0.0;
     case REF_UNARY_RELU:       return x > 0.0 ? 1.0 : 0.0;
     case REF_UNARY_LEAKY_RELU: return x > 0.0 ? 1.0 : p0;

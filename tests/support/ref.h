@@ -67,6 +67,7 @@ void ref_gemm_backward(int trans_a, int trans_b, int M, int N, int K, float alph
  *  SQRT       sqrt x                                   1/(2 sqrt x)     (x=0: +inf)
  *  RSQRT      1/sqrt x                                 -1/(2 x^1.5)
  *  ABS        |x|                                      sign(x), with abs'(0) = 0
+ *  ERF        erf x                                    2/sqrt(pi) e^(-x^2)
  *  CLAMP      min(max(x, p0), p1); NaN stays NaN;      1 where p0 <= x <= p1 (bounds
  *             p0 > p1 gives p1 (torch.clamp)              included, torch.clamp), else 0
  *  RELU       max(x, 0)                                1 if x > 0 else 0 (relu'(0) = 0)
@@ -86,7 +87,7 @@ void ref_gemm_backward(int trans_a, int trans_b, int M, int N, int K, float alph
  */
 typedef enum ref_unary_op {
     REF_UNARY_NEG, REF_UNARY_EXP, REF_UNARY_LOG, REF_UNARY_SQRT, REF_UNARY_RSQRT,
-    REF_UNARY_ABS, REF_UNARY_CLAMP,
+    REF_UNARY_ABS, REF_UNARY_ERF, REF_UNARY_CLAMP,
     REF_UNARY_RELU, REF_UNARY_LEAKY_RELU, REF_UNARY_ELU, REF_UNARY_GELU, REF_UNARY_GELU_TANH,
     REF_UNARY_SILU, REF_UNARY_SIGMOID, REF_UNARY_TANH, REF_UNARY_SOFTPLUS, REF_UNARY_HARDTANH
 } ref_unary_op;

@@ -510,6 +510,7 @@ void probe_selftest_run(clgrad_context *ctx, probe_selftest *r)
     check_unary(&s, "tanh", clgrad_tanh, REF_UNARY_TANH, -4, 4);
     check_unary(&s, "silu", clgrad_silu, REF_UNARY_SILU, -6, 6);
     check_unary(&s, "gelu", gelu_erf, REF_UNARY_GELU, -4, 4);
+    check_unary(&s, "erf", clgrad_erf, REF_UNARY_ERF, -3, 3);
     check_softmax_reduce(&s);
     check_conv_pool(&s);
     check_loss_norm(&s);
