@@ -59,6 +59,10 @@ typedef struct clgrad__ops_params {
     int smx_vw;           /* softmax: vector width of the row kernels (0: each kernel's narrow width) */
     int nll_fused_smooth; /* cross entropy: the one-launch reduced loss with label smoothing too */
     int sum_cw;           /* the ordered column sum: adjacent columns per work-item */
+    int red_colwg_items;  /* reduce_colwg: work-items per work-group (columns x lanes), at most */
+    int conv_wg;          /* conv: work-group width of the (pixels, planes) launches, at most */
+    int conv_direct_c1;   /* conv: one input channel per group, groups == 1 included, takes the
+                           * direct kernels (else im2col + GEMM when groups == 1) */
 } clgrad__ops_params;
 
 /* The first matching row of each table (never NULL: the last row matches everything).
@@ -67,6 +71,12 @@ const clgrad__gemm_cpu_params *clgrad__tuning_gemm_cpu(const clgrad__tuning_devi
 const clgrad__gemm_tiled_params *clgrad__tuning_gemm_tiled(const clgrad__tuning_device *d, int *row);
 const clgrad__gemm_variant_params *clgrad__tuning_gemm_variant(const clgrad__tuning_device *d, int *row);
 const clgrad__ops_params *clgrad__tuning_ops(const clgrad__tuning_device *d, int *row);
+
+/* Row i of a table (NULL past the last row), for tests and tuners that go through every
+ * parameter set a device may get. */
+const clgrad__gemm_cpu_params *clgrad__tuning_gemm_cpu_row(int i);
+const clgrad__gemm_tiled_params *clgrad__tuning_gemm_tiled_row(int i);
+const clgrad__ops_params *clgrad__tuning_ops_row(int i);
 
 /* The next smaller tiled parameter set after p failed a device limit: halves the larger
  * tile side (keeping it a multiple of its wpt), then the work per thread, then ts_k.

@@ -548,9 +548,16 @@ START_TEST(tuning_ops_rows_follow_the_device_kind)
     ck_assert_int_eq(g->red_colwg, 1);
     ck_assert_int_eq(g->smx_wg, 1);
     ck_assert_int_eq(g->nll_fused_smooth, 0);
-    ck_assert_int_eq(row, 2); /* the default row */
+    ck_assert_int_eq(row, 2); /* on-chip local memory: the default row, softmax by work-groups */
     ck_assert_int_eq(a->red_colwg, 0);
     ck_assert_int_eq(a->red_vec_wg, 8);
+    ck_assert_int_eq(a->smx_wg, 1);
+    const clgrad__ops_params *ag = clgrad__tuning_ops(&d_acc_g, &row);
+    ck_assert_int_eq(row, 3); /* the default row */
+    ck_assert_int_eq(ag->smx_wg, 0);
+    ck_assert_ptr_eq(clgrad__tuning_ops_row(3), ag);
+    ck_assert_ptr_null(clgrad__tuning_ops_row(4));
+    ck_assert_ptr_null(clgrad__tuning_gemm_tiled_row(-1));
     ck_assert_int_eq(clgrad__tuning_gemm_variant(&d_acc, NULL)->tiled, 1);
     ck_assert_int_eq(clgrad__tuning_gemm_variant(&d_acc_g, NULL)->tiled, 0);
     ck_assert_int_eq(clgrad__tuning_gemm_variant(&d_cpu, NULL)->tiled, 0);
