@@ -7,6 +7,7 @@
  * register-blocked kernel with work-group size 1 runs over them; on GPUs one tiled kernel
  * reads the operands directly. Parameters come from the tables in src/program/tuning.c. */
 #include "ops/gemm.h"
+#include "ops/tuned.h"
 
 #include "clgrad_config.h"
 #include "core/file.h"
@@ -31,9 +32,11 @@
 typedef struct gemm_state {
     clgrad__gemm_provider forced; /* AUTO: not forced ($CLGRAD_GEMM, else measured) */
     clgrad__gemm_provider chosen; /* the measured winner; AUTO until measured */
+    unsigned chosen_generation;   /* the parameters it was measured with */
     int variant_forced;           /* 0: by device, 1: CPU variant, 2: tiled variant */
     int params_forced;            /* cpu / tp below hold forced values to start from */
-    int ready;                    /* kernel parameters resolved */
+    int ready;                    /* kernel parameters resolved ... */
+    unsigned generation;          /* ... for this generation of the parameters in use */
     int tiled;
     clgrad__gemm_cpu_params cpu;
     clgrad__gemm_tiled_params tp;
@@ -65,6 +68,12 @@ clgrad_status clgrad__gemm_set_provider(clgrad_context *ctx, clgrad__gemm_provid
         return clgrad__fail(ctx, CLGRAD_ERR_UNSUPPORTED, "CLBlast is not available in this build or context");
     s->forced = p;
     return CLGRAD_OK;
+}
+
+clgrad__gemm_provider clgrad__gemm_forced_provider(clgrad_context *ctx)
+{
+    gemm_state *s = state(ctx);
+    return s ? s->forced : CLGRAD__GEMM_AUTO;
 }
 
 clgrad_status clgrad__gemm_set_variant(clgrad_context *ctx, const char *variant)
@@ -132,18 +141,20 @@ int clgrad__gemm_default_tiled(const clgrad_device_info *d)
 
 static clgrad_status resolve_params(clgrad_context *ctx, gemm_state *s)
 {
-    if (s->ready) return CLGRAD_OK;
-    cl_uint vw = 0;
-    if (clGetDeviceInfo(ctx->dev.device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof vw, &vw, NULL) != CL_SUCCESS) vw = 0;
-    clgrad__tuning_device td = {&ctx->dev.info, (int)vw};
-    s->tiled = s->variant_forced ? s->variant_forced == 2 : clgrad__gemm_default_tiled(&ctx->dev.info);
+    unsigned gen = clgrad__tuned_generation(ctx);
+    if (s->ready && s->generation == gen) return CLGRAD_OK;
+    /* the table rows, the device's tuned values or a test's style (src/ops/tuned.c) */
+    clgrad__gemm_choice c;
+    clgrad__tuned_gemm(ctx, &c);
+    s->generation = gen;
+    s->tiled = s->variant_forced ? s->variant_forced == 2 : c.tiled;
     if (!s->tiled) {
-        if (!s->params_forced) s->cpu = *clgrad__tuning_gemm_cpu(&td, NULL);
+        if (!s->params_forced) s->cpu = c.cpu;
         clgrad__tuning_gemm_cpu_options(&s->cpu, s->opts, sizeof s->opts);
         s->ready = 1;
         return CLGRAD_OK;
     }
-    clgrad__gemm_tiled_params p = s->params_forced ? s->tp : *clgrad__tuning_gemm_tiled(&td, NULL);
+    clgrad__gemm_tiled_params p = s->params_forced ? s->tp : c.tp;
     for (;;) {
         int fits = 0;
         clgrad__tuning_gemm_tiled_options(&p, s->opts, sizeof s->opts);
@@ -322,11 +333,11 @@ clgrad_status clgrad__gemm_own(clgrad_context *ctx, const clgrad__gemm_args *g)
 /* Our kernels (scale only when K == 0) on a checked product with resolved parameters. */
 static clgrad_status gemm_pieces(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g)
 {
-    /* Launches keep under 32768 work-groups in NDRange dims 1 and 2 (NVIDIA allows 65535):
+    /* Launches keep under 32768 work-groups (the fold limit) in NDRange dims 1 and 2 (NVIDIA allows 65535):
      * products with more rows (dim 1 of the tiled, scale and A-packing kernels), more columns
      * (dim 1 of the CPU kernels) or a bigger batch (dim 2) run in pieces. Every element of C
      * is computed exactly as in one launch, so the pieces change no bits. */
-    const int64_t piece = 32768;
+    const int64_t piece = (int64_t)clgrad__fold_limit(ctx);
     int64_t mstep = g->k == 0 ? piece : s->tiled ? piece * s->tp.ts_m : piece * s->cpu.mr;
     int64_t nstep = g->k == 0 || s->tiled ? g->n : piece * s->cpu.nv * s->cpu.vw;
     if (g->m <= mstep && g->n <= nstep && g->batch <= piece) {
@@ -492,8 +503,8 @@ static void verdict_store(const clgrad_context *ctx, const char *path, clgrad__g
 
 static clgrad_status auto_choice(clgrad_context *ctx, gemm_state *s)
 {
-    if (s->chosen != CLGRAD__GEMM_AUTO) return CLGRAD_OK;
     CLGRAD_TRY(resolve_params(ctx, s)); /* the verdict is keyed by our build options */
+    if (s->chosen != CLGRAD__GEMM_AUTO && s->chosen_generation == s->generation) return CLGRAD_OK;
     char *path = verdict_path(ctx, s);
     clgrad__gemm_provider p = path ? verdict_load(path) : CLGRAD__GEMM_AUTO;
     if (p == CLGRAD__GEMM_AUTO) {
@@ -503,6 +514,7 @@ static clgrad_status auto_choice(clgrad_context *ctx, gemm_state *s)
     }
     free(path);
     s->chosen = p;
+    s->chosen_generation = s->generation;
     return CLGRAD_OK;
 }
 
