@@ -83,6 +83,9 @@ clgrad_status clgrad__conv_backward_algo(clgrad_context *ctx, const clgrad__conv
     case ALGO_DIRECT:
         if (algo != ALGO_AUTO) {
             st = clgrad__conv_backward_direct(ctx, g, x, wc, dy, dx_bias, dx, dw);
+        } else if (g->groups == 1 && clgrad__ops_tuning(ctx)->conv_direct_c1 == 2) {
+            /* one input channel, the tuning says the direct kernels win backward too */
+            st = clgrad__conv_backward_direct(ctx, g, x, wc, dy, dx_bias, dx, dw);
         } else if (g->c_out == g->c_in && g->groups > 1) {
             /* measured on a CPU device: the direct input gradient wins, the general
              * depthwise weight gradient is still faster than the two-stage one */

@@ -91,7 +91,7 @@ clgrad_status clgrad__gemm_set_params(clgrad_context *ctx, const clgrad__gemm_cp
                                       const clgrad__gemm_tiled_params *tiled)
 {
     STATE_OR_FAIL(ctx, s);
-    if (cpu && !(cpu->mr >= 1 && cpu->nv >= 1 && cpu->pack_k >= 1 &&
+    if (cpu && !(cpu->mr >= 1 && cpu->nv >= 1 && cpu->pack_k >= 1 && cpu->wi_m >= 0 && cpu->wi_n >= 0 &&
                  (cpu->vw == 2 || cpu->vw == 4 || cpu->vw == 8 || cpu->vw == 16)))
         return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "GEMM CPU parameters mr %d vw %d nv %d pack_k %d are invalid",
                             cpu->mr, cpu->vw, cpu->nv, cpu->pack_k);
@@ -230,12 +230,12 @@ static clgrad_status pack(clgrad_context *ctx, gemm_state *s, const char *kernel
     return clgrad__launch(ctx, FAMILY, s->opts, kernel, 3, global, one3, a);
 }
 
-/* Micro-tiles per compute work-item: about 64 x 128 of C each, fewer while that leaves
- * under ~8 work-items per compute unit. */
-static void pick_tiles(const clgrad_context *ctx, size_t pm, size_t pn, size_t mr, size_t nr, size_t nb,
-                       cl_int *tm, cl_int *tn)
+/* Micro-tiles per compute work-item: about wi_m x wi_n of C each (the parameters, 64 x 128
+ * when 0), fewer while that leaves under ~8 work-items per compute unit. */
+static void pick_tiles(const clgrad_context *ctx, const clgrad__gemm_cpu_params *p, size_t pm, size_t pn, size_t mr,
+                       size_t nr, size_t nb, cl_int *tm, cl_int *tn)
 {
-    size_t t_m = cdiv(64, mr), t_n = cdiv(128, nr);
+    size_t t_m = cdiv(p->wi_m > 0 ? (size_t)p->wi_m : 64, mr), t_n = cdiv(p->wi_n > 0 ? (size_t)p->wi_n : 128, nr);
     size_t want = 8 * (size_t)(ctx->dev.info.compute_units > 2 ? ctx->dev.info.compute_units : 2);
     while (cdiv(pm, t_m) * cdiv(pn, t_n) * nb < want && (t_m > 1 || t_n > 1)) {
         if (t_n >= t_m && t_n > 1) t_n = cdiv(t_n, 2);
@@ -285,7 +285,7 @@ static clgrad_status gemm_cpu(clgrad_context *ctx, gemm_state *s, const clgrad__
                 st = pack(ctx, s, "matmul_pack_b_f32", N, kl, nr, tb, g->b, ob + (cl_long)b0 * sb, ldb, sb, nb,
                           bp->mem, sbp);
             if (st != CLGRAD_OK) break;
-            pick_tiles(ctx, pm, pn, mr, nr, nb, &tm, &tn);
+            pick_tiles(ctx, &s->cpu, pm, pn, mr, nr, nb, &tm, &tn);
             cl_int kb = kl < 256 ? kl : 256;
             cl_long zero = 0, panel_a = (cl_long)kl * (cl_long)mr, panel_b = (cl_long)kl * (cl_long)nr;
             cl_long sap_use = shared_a ? 0 : sap, sbp_use = shared_b ? 0 : sbp, oc = g->c_off + (cl_long)b0 * sc;

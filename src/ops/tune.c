@@ -31,6 +31,7 @@ typedef struct tuner {
     double t0, budget;
     double stage_start, stage_end, frac_lo, frac_hi;
     const char *stage;
+    double reported; /* the last fraction handed to progress: it never goes back */
     int checked, rejected, timed;
 } tuner;
 
@@ -42,7 +43,10 @@ static void progress(tuner *T)
     double span = T->stage_end - T->stage_start, f = span > 0 ? (clgrad__now() - T->stage_start) / span : 1.0;
     if (f > 1.0) f = 1.0;
     if (f < 0.0) f = 0.0;
-    T->o->progress(T->o->user, T->frac_lo + (T->frac_hi - T->frac_lo) * f, T->stage);
+    f = T->frac_lo + (T->frac_hi - T->frac_lo) * f;
+    if (f < T->reported) f = T->reported;
+    T->reported = f;
+    T->o->progress(T->o->user, f, T->stage);
 }
 
 static void stage_begin(tuner *T, const char *name, double lo, double hi)
@@ -231,7 +235,8 @@ static double gemm_score(tuner *T, gemm_bench *gb, const clgrad__gemm_choice *c,
 
 static int same_cpu(const clgrad__gemm_cpu_params *a, const clgrad__gemm_cpu_params *b)
 {
-    return a->mr == b->mr && a->vw == b->vw && a->nv == b->nv && a->pack_k == b->pack_k;
+    return a->mr == b->mr && a->vw == b->vw && a->nv == b->nv && a->pack_k == b->pack_k && a->wi_m == b->wi_m &&
+           a->wi_n == b->wi_n;
 }
 
 static int same_tiled(const clgrad__gemm_tiled_params *a, const clgrad__gemm_tiled_params *b)
@@ -265,7 +270,8 @@ typedef struct coord {
 } coord;
 
 static const coord cpu_coords[] = {
-    {"pack_k", 4, {32, 64, 128, 256}}, {"nv", 4, {1, 2, 3, 4}}, {"mr", 5, {4, 6, 8, 12, 16}}, {"vw", 3, {4, 8, 16}},
+    {"pack_k", 4, {32, 64, 128, 256}}, {"wi_n", 5, {0, 32, 64, 256, 512}}, {"wi_m", 5, {0, 16, 32, 128, 256}},
+    {"nv", 4, {1, 2, 3, 4}},           {"mr", 5, {4, 6, 8, 12, 16}},       {"vw", 3, {4, 8, 16}},
 };
 static const coord tiled_coords[] = {
     {"ts_m", 4, {16, 32, 64, 128}}, {"ts_n", 4, {16, 32, 64, 128}}, {"wpt_m", 4, {1, 2, 4, 8}},
@@ -275,7 +281,7 @@ static const coord tiled_coords[] = {
 static int *gemm_coord(clgrad__gemm_choice *c, int i)
 {
     if (!c->tiled) {
-        int *f[] = {&c->cpu.pack_k, &c->cpu.nv, &c->cpu.mr, &c->cpu.vw};
+        int *f[] = {&c->cpu.pack_k, &c->cpu.wi_n, &c->cpu.wi_m, &c->cpu.nv, &c->cpu.mr, &c->cpu.vw};
         return f[i];
     }
     int *f[] = {&c->tp.ts_m, &c->tp.ts_n, &c->tp.wpt_m, &c->tp.wpt_n, &c->tp.ts_k, &c->tp.pad};
@@ -328,7 +334,8 @@ static cJSON *choice_json(const clgrad__gemm_choice *c)
         cJSON_AddStringToObject(o, "params", s);
     } else {
         char s[96];
-        snprintf(s, sizeof s, "mr %d vw %d nv %d pack_k %d", c->cpu.mr, c->cpu.vw, c->cpu.nv, c->cpu.pack_k);
+        snprintf(s, sizeof s, "mr %d vw %d nv %d pack_k %d, %dx%d of C per work-item (0: 64x128)", c->cpu.mr,
+                 c->cpu.vw, c->cpu.nv, c->cpu.pack_k, c->cpu.wi_m, c->cpu.wi_n);
         cJSON_AddStringToObject(o, "params", s);
     }
     return o;
@@ -398,10 +405,16 @@ static void tune_gemm(tuner *T, clgrad__gemm_choice *out, int *accepted, cJSON *
     clgrad__gemm_choice cur = def;
     double cur_sum = def_sum;
     memcpy(cur_t, def_t, sizeof def_t);
-    /* the other variant's table values, once: a device may prefer it */
+    /* the other variant's table values, once: a device may prefer it (first on one shape
+     * alone, as the wrong variant can be many times slower) */
     clgrad__gemm_choice alt = def;
     alt.tiled = !def.tiled;
-    if (gemm_plausible(T, &alt)) {
+    int first_screen = 0;
+    while (!gemm_shapes[first_screen].screen) first_screen++;
+    clgrad__tuned_trial(T->ctx, NULL, &alt);
+    gb.shape = &gemm_shapes[first_screen];
+    double alt_first = gemm_plausible(T, &alt) && time_left(T) && gemm_check(T) ? best_of(T, gemm_work, &gb, 1) : -1;
+    if (alt_first > 0 && alt_first < def_t[first_screen]) {
         double s = gemm_score(T, &gb, &alt, alt_t, 0);
         if (s > 0 && better(alt_t, s, cur_sum, def_t)) {
             cur = alt;
@@ -570,7 +583,7 @@ static double conv_score(tuner *T, conv_layer L[2], const clgrad__ops_params *p,
 }
 
 static const coord conv_coords[] = {
-    {"conv_direct_c1", 2, {0, 1}}, {"row_kernels", 2, {0, 1}}, {"conv_wg", 4, {32, 64, 128, 256}}};
+    {"conv_direct_c1", 3, {0, 1, 2}}, {"row_kernels", 2, {0, 1}}, {"conv_wg", 4, {32, 64, 128, 256}}};
 
 static int *conv_coord(clgrad__ops_params *p, int i)
 {
@@ -617,9 +630,16 @@ static void tune_conv(tuner *T, const clgrad__gemm_choice *gm, const clgrad__gem
             }
     }
     char s[128];
-    snprintf(s, sizeof s, "direct for one input channel %d, row kernels %d, work-group width %d",
+    snprintf(s, sizeof s, "direct kernels for one input channel %d (1 forward, 2 both ways), row kernels %d, "
+             "work-group width %d",
              cur.conv_direct_c1, cur.row_kernels, cur.conv_wg);
     cJSON_AddStringToObject(c, "tuned", s);
+    int same = cur.conv_direct_c1 == def.conv_direct_c1 && cur.row_kernels == def.row_kernels &&
+               cur.conv_wg == def.conv_wg;
+    if (same && gm == gdef) { /* nothing better than the table values (GEMM's included) */
+        cJSON_AddBoolToObject(c, "accepted", 0);
+        goto done;
+    }
     /* the comparison the user sees: table values (GEMM included) against everything tuned */
     T->stage_end = T->t0 + T->budget;
     cJSON *rows = cJSON_AddArrayToObject(c, "shapes");
@@ -640,9 +660,11 @@ static void tune_conv(tuner *T, const clgrad__gemm_choice *gm, const clgrad__gem
         if (td < 0 || tw < 0 || tw > td * (1.0 + NOISE)) ok = 0;
         progress(T);
     }
-    *accepted = ok;
-    if (ok) *out = cur;
-    cJSON_AddBoolToObject(c, "accepted", ok);
+    /* the stage keeps its own values only when they differ from the table's (the rows show
+     * the tuned GEMM's effect on the layers either way) */
+    *accepted = ok && !same;
+    if (*accepted) *out = cur;
+    cJSON_AddBoolToObject(c, "accepted", *accepted);
 done:
     clgrad__tuned_trial_end(T->ctx);
     conv_layer_free(&L[0]);
@@ -804,6 +826,10 @@ static void tune_reduce(tuner *T, const clgrad__ops_params *base, clgrad__ops_pa
              "long rows in lanes %d", cur.red_vec_wg, cur.red_colwg_items, cur.sum_cw, cur.red_colwg,
              cur.red_rows_long);
     cJSON_AddStringToObject(r, "tuned", s);
+    if (memcmp(&cur, &def, sizeof cur) == 0) { /* nothing better than the table values */
+        cJSON_AddBoolToObject(r, "accepted", 0);
+        goto done;
+    }
     T->stage_end = T->t0 + T->budget;
     cJSON *rows = cJSON_AddArrayToObject(r, "shapes");
     ok = 1;

@@ -25,10 +25,10 @@ typedef struct tiled_row {
  * mr * nv vector accumulators of vw floats in registers: 16 zmm for AVX-512, 12 ymm
  * for AVX2, 12 xmm for SSE / NEON. */
 static const cpu_row gemm_cpu_rows[] = {
-    /* kinds  local  vendor  device  vw>=      mr  vw  nv  pack_k */
-    {{0, 0, NULL, NULL, 16}, {8, 16, 2, 64}}, /* AVX-512 (measured: PoCL, ~460 GFLOP/s on 2 cores) */
-    {{0, 0, NULL, NULL, 8}, {6, 8, 2, 64}},   /* AVX2, 16 ymm registers */
-    {{0, 0, NULL, NULL, 0}, {4, 4, 3, 64}},   /* default: 4-wide SIMD */
+    /* kinds  local  vendor  device  vw>=      mr  vw  nv  pack_k  wi_m wi_n (0: 64 x 128) */
+    {{0, 0, NULL, NULL, 16}, {8, 16, 2, 64, 0, 0}}, /* AVX-512 (measured: PoCL, ~460 GFLOP/s on 2 cores) */
+    {{0, 0, NULL, NULL, 8}, {6, 8, 2, 64, 0, 0}},   /* AVX2, 16 ymm registers */
+    {{0, 0, NULL, NULL, 0}, {4, 4, 3, 64, 0, 0}},   /* default: 4-wide SIMD */
 };
 
 /* Tiled variant, for GPUs (whatever local memory they report: Mali GPUs say CL_GLOBAL

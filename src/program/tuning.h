@@ -27,9 +27,12 @@ typedef struct clgrad__tuning_device {
 int clgrad__tuning_matches(const clgrad__tuning_match *m, const clgrad__tuning_device *d);
 
 /* cl/matmul.cl, CPU variant (packing + register-blocked compute, work-group size 1):
- * micro-tile mr x (nv * vw) and the k length copied per packing work-item. */
+ * micro-tile mr x (nv * vw), the k length copied per packing work-item, and the block of C
+ * each compute work-item aims for, wi_m x wi_n (0: 64 x 128; fewer when that leaves too
+ * few work-items for the compute units). */
 typedef struct clgrad__gemm_cpu_params {
     int mr, vw, nv, pack_k;
+    int wi_m, wi_n;
 } clgrad__gemm_cpu_params;
 
 /* cl/matmul.cl, tiled variant (local-memory tiles): a ts_m x ts_n tile of C per
@@ -61,8 +64,8 @@ typedef struct clgrad__ops_params {
     int sum_cw;           /* the ordered column sum: adjacent columns per work-item */
     int red_colwg_items;  /* reduce_colwg: work-items per work-group (columns x lanes), at most */
     int conv_wg;          /* conv: work-group width of the (pixels, planes) launches, at most */
-    int conv_direct_c1;   /* conv: one input channel per group, groups == 1 included, takes the
-                           * direct kernels (else im2col + GEMM when groups == 1) */
+    int conv_direct_c1;   /* conv with one input channel (groups == 1): 0 im2col + GEMM, 1 the
+                           * direct kernels forward, 2 forward and backward */
 } clgrad__ops_params;
 
 /* The first matching row of each table (never NULL: the last row matches everything).
