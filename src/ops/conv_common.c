@@ -41,7 +41,9 @@ clgrad_status clgrad__conv_chunk_images(clgrad_context *ctx, const clgrad__conv_
                             "more than the device's largest allocation (%llu bytes)",
                             g->c_in, g->h, g->w, g->kh, g->kw, (unsigned long long)bytes,
                             (unsigned long long)ctx->dev.info.max_alloc_bytes);
-    int64_t k = bytes ? (int64_t)(clgrad__conv_temp_bound(ctx) / bytes) : g->n;
+    size_t bound = clgrad__conv_temp_bound(ctx), kb = (size_t)clgrad__ops_tuning(ctx)->conv_chunk_kb;
+    if (kb > 0 && (kb << 10) < bound) bound = kb << 10; /* the tuning's chunk size (a speed choice) */
+    int64_t k = bytes ? (int64_t)(bound / bytes) : g->n;
     if (k < 1) k = 1;
     if (k > g->n) k = g->n;
     int64_t chunks = (g->n + k - 1) / k;

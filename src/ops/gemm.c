@@ -24,7 +24,8 @@
 #endif
 
 #define FAMILY "matmul"
-/* Packed panels of one K chunk are sized to stay in L2/L3 between packing and use. */
+/* Packed panels of one K chunk are sized to stay in L2/L3 between packing and use (the
+ * parameters' chunk_kb, else this). */
 #define CHUNK_BYTES ((size_t)4 << 20)
 /* Batch entries are packed in groups so the panel buffers stay below this. */
 #define PACK_LIMIT_BYTES ((size_t)64 << 20)
@@ -91,7 +92,7 @@ clgrad_status clgrad__gemm_set_params(clgrad_context *ctx, const clgrad__gemm_cp
                                       const clgrad__gemm_tiled_params *tiled)
 {
     STATE_OR_FAIL(ctx, s);
-    if (cpu && !(cpu->mr >= 1 && cpu->nv >= 1 && cpu->pack_k >= 1 && cpu->wi_m >= 0 && cpu->wi_n >= 0 &&
+    if (cpu && !(cpu->mr >= 1 && cpu->nv >= 1 && cpu->pack_k >= 1 && cpu->wi_m >= 0 && cpu->wi_n >= 0 && cpu->chunk_kb >= 0 &&
                  (cpu->vw == 2 || cpu->vw == 4 || cpu->vw == 8 || cpu->vw == 16)))
         return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "GEMM CPU parameters mr %d vw %d nv %d pack_k %d are invalid",
                             cpu->mr, cpu->vw, cpu->nv, cpu->pack_k);
@@ -255,7 +256,8 @@ static clgrad_status gemm_cpu(clgrad_context *ctx, gemm_state *s, const clgrad__
     size_t bg = batch;
 #define PANEL_FLOATS(b) (pm * mr * (shared_a ? 1 : (b)) + pn * nr * (shared_b ? 1 : (b)))
     while (bg > 1 && sizeof(float) * k_small * PANEL_FLOATS(bg) > PACK_LIMIT_BYTES) bg = cdiv(bg, 2);
-    size_t chunk = CHUNK_BYTES / (sizeof(float) * PANEL_FLOATS(bg)) / 256 * 256;
+    const size_t chunk_bytes = s->cpu.chunk_kb > 0 ? (size_t)s->cpu.chunk_kb << 10 : CHUNK_BYTES;
+    size_t chunk = chunk_bytes / (sizeof(float) * PANEL_FLOATS(bg)) / 256 * 256;
 #undef PANEL_FLOATS
     if (chunk < 512) chunk = 512;
     if (chunk > k) chunk = k;

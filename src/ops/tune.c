@@ -236,7 +236,7 @@ static double gemm_score(tuner *T, gemm_bench *gb, const clgrad__gemm_choice *c,
 static int same_cpu(const clgrad__gemm_cpu_params *a, const clgrad__gemm_cpu_params *b)
 {
     return a->mr == b->mr && a->vw == b->vw && a->nv == b->nv && a->pack_k == b->pack_k && a->wi_m == b->wi_m &&
-           a->wi_n == b->wi_n;
+           a->wi_n == b->wi_n && a->chunk_kb == b->chunk_kb;
 }
 
 static int same_tiled(const clgrad__gemm_tiled_params *a, const clgrad__gemm_tiled_params *b)
@@ -270,8 +270,10 @@ typedef struct coord {
 } coord;
 
 static const coord cpu_coords[] = {
-    {"pack_k", 4, {32, 64, 128, 256}}, {"wi_n", 5, {0, 32, 64, 256, 512}}, {"wi_m", 5, {0, 16, 32, 128, 256}},
-    {"nv", 4, {1, 2, 3, 4}},           {"mr", 5, {4, 6, 8, 12, 16}},       {"vw", 3, {4, 8, 16}},
+    {"pack_k", 4, {32, 64, 128, 256}},     {"chunk_kb", 5, {0, 512, 1024, 2048, 8192}},
+    {"wi_n", 5, {0, 32, 64, 256, 512}},    {"wi_m", 5, {0, 16, 32, 128, 256}},
+    {"nv", 4, {1, 2, 3, 4}},               {"mr", 5, {4, 6, 8, 12, 16}},
+    {"vw", 3, {4, 8, 16}},
 };
 static const coord tiled_coords[] = {
     {"ts_m", 4, {16, 32, 64, 128}}, {"ts_n", 4, {16, 32, 64, 128}}, {"wpt_m", 4, {1, 2, 4, 8}},
@@ -281,7 +283,7 @@ static const coord tiled_coords[] = {
 static int *gemm_coord(clgrad__gemm_choice *c, int i)
 {
     if (!c->tiled) {
-        int *f[] = {&c->cpu.pack_k, &c->cpu.wi_n, &c->cpu.wi_m, &c->cpu.nv, &c->cpu.mr, &c->cpu.vw};
+        int *f[] = {&c->cpu.pack_k, &c->cpu.chunk_kb, &c->cpu.wi_n, &c->cpu.wi_m, &c->cpu.nv, &c->cpu.mr, &c->cpu.vw};
         return f[i];
     }
     int *f[] = {&c->tp.ts_m, &c->tp.ts_n, &c->tp.wpt_m, &c->tp.wpt_n, &c->tp.ts_k, &c->tp.pad};
@@ -328,14 +330,14 @@ static cJSON *choice_json(const clgrad__gemm_choice *c)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "variant", c->tiled ? "tiled" : "cpu");
     if (c->tiled) {
-        char s[96];
+        char s[192];
         snprintf(s, sizeof s, "%dx%dx%d wpt %dx%d pad %d", c->tp.ts_m, c->tp.ts_n, c->tp.ts_k, c->tp.wpt_m,
                  c->tp.wpt_n, c->tp.pad);
         cJSON_AddStringToObject(o, "params", s);
     } else {
-        char s[96];
-        snprintf(s, sizeof s, "mr %d vw %d nv %d pack_k %d, %dx%d of C per work-item (0: 64x128)", c->cpu.mr,
-                 c->cpu.vw, c->cpu.nv, c->cpu.pack_k, c->cpu.wi_m, c->cpu.wi_n);
+        char s[192];
+        snprintf(s, sizeof s, "mr %d vw %d nv %d pack_k %d, %dx%d of C per work-item (0: 64x128), K chunks of %d KiB "
+                 "(0: 4096)", c->cpu.mr, c->cpu.vw, c->cpu.nv, c->cpu.pack_k, c->cpu.wi_m, c->cpu.wi_n, c->cpu.chunk_kb);
         cJSON_AddStringToObject(o, "params", s);
     }
     return o;
@@ -583,11 +585,12 @@ static double conv_score(tuner *T, conv_layer L[2], const clgrad__ops_params *p,
 }
 
 static const coord conv_coords[] = {
-    {"conv_direct_c1", 3, {0, 1, 2}}, {"row_kernels", 2, {0, 1}}, {"conv_wg", 4, {32, 64, 128, 256}}};
+    {"conv_direct_c1", 3, {0, 1, 2}}, {"conv_chunk_kb", 5, {0, 1024, 2048, 4096, 8192}},
+    {"row_kernels", 2, {0, 1}},       {"conv_wg", 4, {32, 64, 128, 256}}};
 
 static int *conv_coord(clgrad__ops_params *p, int i)
 {
-    int *f[] = {&p->conv_direct_c1, &p->row_kernels, &p->conv_wg};
+    int *f[] = {&p->conv_direct_c1, &p->conv_chunk_kb, &p->row_kernels, &p->conv_wg};
     return f[i];
 }
 
@@ -629,13 +632,13 @@ static void tune_conv(tuner *T, const clgrad__gemm_choice *gm, const clgrad__gem
                 }
             }
     }
-    char s[128];
+    char s[256];
     snprintf(s, sizeof s, "direct kernels for one input channel %d (1 forward, 2 both ways), row kernels %d, "
-             "work-group width %d",
-             cur.conv_direct_c1, cur.row_kernels, cur.conv_wg);
+             "work-group width %d, image chunks of %d KiB (0: the device bound)",
+             cur.conv_direct_c1, cur.row_kernels, cur.conv_wg, cur.conv_chunk_kb);
     cJSON_AddStringToObject(c, "tuned", s);
     int same = cur.conv_direct_c1 == def.conv_direct_c1 && cur.row_kernels == def.row_kernels &&
-               cur.conv_wg == def.conv_wg;
+               cur.conv_wg == def.conv_wg && cur.conv_chunk_kb == def.conv_chunk_kb;
     if (same && gm == gdef) { /* nothing better than the table values (GEMM's included) */
         cJSON_AddBoolToObject(c, "accepted", 0);
         goto done;
@@ -897,7 +900,9 @@ clgrad_status clgrad_context_tune(clgrad_context *ctx, const clgrad_tune_options
     unsigned groups = (g_ok ? CLGRAD__TUNED_GEMM : 0) | (c_ok ? CLGRAD__TUNED_CONV : 0) |
                       (r_ok ? CLGRAD__TUNED_REDUCE : 0);
     clgrad__ops_params ops = dops;
-    if (c_ok) ops.conv_direct_c1 = cops.conv_direct_c1, ops.row_kernels = cops.row_kernels, ops.conv_wg = cops.conv_wg;
+    if (c_ok)
+        ops.conv_direct_c1 = cops.conv_direct_c1, ops.row_kernels = cops.row_kernels, ops.conv_wg = cops.conv_wg,
+        ops.conv_chunk_kb = cops.conv_chunk_kb;
     if (r_ok)
         ops.red_vec_wg = rops.red_vec_wg, ops.red_colwg_items = rops.red_colwg_items, ops.sum_cw = rops.sum_cw,
         ops.red_colwg = rops.red_colwg, ops.red_rows_long = rops.red_rows_long;

@@ -69,7 +69,7 @@ typedef struct field {
 #define F(name, lo, hi, pow2, group) {#name, offsetof(clgrad__ops_params, name), lo, hi, pow2, group}
 static const field ops_fields[] = {
     F(row_kernels, 0, 1, 0, CLGRAD__TUNED_CONV),      F(conv_wg, 1, 1024, 1, CLGRAD__TUNED_CONV),
-    F(conv_direct_c1, 0, 2, 0, CLGRAD__TUNED_CONV),   F(red_colwg, 0, 1, 0, CLGRAD__TUNED_REDUCE),
+    F(conv_direct_c1, 0, 2, 0, CLGRAD__TUNED_CONV),   F(conv_chunk_kb, 0, 1 << 20, 0, CLGRAD__TUNED_CONV),   F(red_colwg, 0, 1, 0, CLGRAD__TUNED_REDUCE),
     F(red_rows_long, 0, 1, 0, CLGRAD__TUNED_REDUCE),  F(red_vec_wg, 0, 1024, 1, CLGRAD__TUNED_REDUCE),
     F(sum_cw, 1, 16, 1, CLGRAD__TUNED_REDUCE),        F(red_colwg_items, 4, 1024, 1, CLGRAD__TUNED_REDUCE),
 };
@@ -87,7 +87,8 @@ static int field_ok(const field *f, int v)
 static int gemm_cpu_ok(const clgrad__gemm_cpu_params *p)
 {
     return p->mr >= 1 && p->mr <= 32 && p->nv >= 1 && p->nv <= 8 && p->pack_k >= 1 && p->pack_k <= 4096 &&
-           p->wi_m >= 0 && p->wi_m <= 4096 && p->wi_n >= 0 && p->wi_n <= 4096 &&
+           p->wi_m >= 0 && p->wi_m <= 4096 && p->wi_n >= 0 && p->wi_n <= 4096 && p->chunk_kb >= 0 &&
+           p->chunk_kb <= (1 << 20) &&
            (p->vw == 2 || p->vw == 4 || p->vw == 8 || p->vw == 16);
 }
 
@@ -187,7 +188,7 @@ static int parse_cpu(const cJSON *o, clgrad__gemm_cpu_params *p)
 {
     return cJSON_IsObject(o) && get_int(o, "mr", &p->mr) && get_int(o, "vw", &p->vw) && get_int(o, "nv", &p->nv) &&
            get_int(o, "pack_k", &p->pack_k) && get_int(o, "wi_m", &p->wi_m) && get_int(o, "wi_n", &p->wi_n) &&
-           gemm_cpu_ok(p);
+           get_int(o, "chunk_kb", &p->chunk_kb) && gemm_cpu_ok(p);
 }
 
 static int parse_tiled(const cJSON *o, clgrad__gemm_tiled_params *p)
@@ -408,6 +409,7 @@ static cJSON *cpu_json(const clgrad__gemm_cpu_params *p)
     cJSON_AddNumberToObject(o, "pack_k", p->pack_k);
     cJSON_AddNumberToObject(o, "wi_m", p->wi_m);
     cJSON_AddNumberToObject(o, "wi_n", p->wi_n);
+    cJSON_AddNumberToObject(o, "chunk_kb", p->chunk_kb);
     return o;
 }
 

@@ -25,10 +25,10 @@ typedef struct tiled_row {
  * mr * nv vector accumulators of vw floats in registers: 16 zmm for AVX-512, 12 ymm
  * for AVX2, 12 xmm for SSE / NEON. */
 static const cpu_row gemm_cpu_rows[] = {
-    /* kinds  local  vendor  device  vw>=      mr  vw  nv  pack_k  wi_m wi_n (0: 64 x 128) */
-    {{0, 0, NULL, NULL, 16}, {8, 16, 2, 64, 0, 0}}, /* AVX-512 (measured: PoCL, ~460 GFLOP/s on 2 cores) */
-    {{0, 0, NULL, NULL, 8}, {6, 8, 2, 64, 0, 0}},   /* AVX2, 16 ymm registers */
-    {{0, 0, NULL, NULL, 0}, {4, 4, 3, 64, 0, 0}},   /* default: 4-wide SIMD */
+    /* kinds  local  vendor  device  vw>=      mr  vw  nv  pack_k  wi_m wi_n (0: 64 x 128) chunk_kb (0: 4096) */
+    {{0, 0, NULL, NULL, 16}, {8, 16, 2, 64, 0, 0, 0}}, /* AVX-512 (measured: PoCL, ~460 GFLOP/s on 2 cores) */
+    {{0, 0, NULL, NULL, 8}, {6, 8, 2, 64, 0, 0, 0}},   /* AVX2, 16 ymm registers */
+    {{0, 0, NULL, NULL, 0}, {4, 4, 3, 64, 0, 0, 0}},   /* default: 4-wide SIMD */
 };
 
 /* Tiled variant, for GPUs (whatever local memory they report: Mali GPUs say CL_GLOBAL
@@ -71,12 +71,12 @@ typedef struct ops_row {
  * compilers vectorise a work-item's loop); GPUs want narrow vectors and coalesced
  * work-groups (wide private arrays spill there). */
 static const ops_row ops_rows[] = {
-    /* kinds                                 wg  vw rows colwg rlong rwg swg svw nll sumcw cwgi cvwg c1 */
-    {{KIND(CLGRAD_DEVICE_KIND_CPU), 0, NULL, NULL, 0}, {64, 8, 1, 0, 1, 8, 0, 16, 1, 16, 256, 256, 0}},
-    {{ANY_GPU, 0, NULL, NULL, 0}, {256, 4, 0, 1, 0, 0, 1, 0, 0, 1, 256, 256, 0}},
+    /* kinds                                 wg  vw rows colwg rlong rwg swg svw nll sumcw cwgi cvwg c1 cchunk */
+    {{KIND(CLGRAD_DEVICE_KIND_CPU), 0, NULL, NULL, 0}, {64, 8, 1, 0, 1, 8, 0, 16, 1, 16, 256, 256, 0, 0}},
+    {{ANY_GPU, 0, NULL, NULL, 0}, {256, 4, 0, 1, 0, 0, 1, 0, 0, 1, 256, 256, 0, 0}},
     /* other devices with on-chip local memory: softmax by work-groups */
-    {{0, 1u << CLGRAD_LOCAL_MEM_LOCAL, NULL, NULL, 0}, {256, 4, 0, 0, 0, 8, 1, 0, 1, 1, 256, 256, 0}},
-    {{0, 0, NULL, NULL, 0}, {256, 4, 0, 0, 0, 8, 0, 0, 1, 1, 256, 256, 0}}, /* default: accelerators, others */
+    {{0, 1u << CLGRAD_LOCAL_MEM_LOCAL, NULL, NULL, 0}, {256, 4, 0, 0, 0, 8, 1, 0, 1, 1, 256, 256, 0, 0}},
+    {{0, 0, NULL, NULL, 0}, {256, 4, 0, 0, 0, 8, 0, 0, 1, 1, 256, 256, 0, 0}}, /* default: accelerators, others */
 };
 
 static int contains_nocase(const char *hay, const char *needle)

@@ -27,12 +27,14 @@ typedef struct clgrad__tuning_device {
 int clgrad__tuning_matches(const clgrad__tuning_match *m, const clgrad__tuning_device *d);
 
 /* cl/matmul.cl, CPU variant (packing + register-blocked compute, work-group size 1):
- * micro-tile mr x (nv * vw), the k length copied per packing work-item, and the block of C
+ * micro-tile mr x (nv * vw), the k length copied per packing work-item, the block of C
  * each compute work-item aims for, wi_m x wi_n (0: 64 x 128; fewer when that leaves too
- * few work-items for the compute units). */
+ * few work-items for the compute units), and the packing depth: K is packed in chunks
+ * whose panels take about chunk_kb KiB (0: 4096). */
 typedef struct clgrad__gemm_cpu_params {
     int mr, vw, nv, pack_k;
     int wi_m, wi_n;
+    int chunk_kb;
 } clgrad__gemm_cpu_params;
 
 /* cl/matmul.cl, tiled variant (local-memory tiles): a ts_m x ts_n tile of C per
@@ -66,6 +68,8 @@ typedef struct clgrad__ops_params {
     int conv_wg;          /* conv: work-group width of the (pixels, planes) launches, at most */
     int conv_direct_c1;   /* conv with one input channel (groups == 1): 0 im2col + GEMM, 1 the
                            * direct kernels forward, 2 forward and backward */
+    int conv_chunk_kb;    /* conv: images go through im2col + GEMM in chunks whose column matrix
+                           * stays under this many KiB (0: the device-wide temporary bound) */
 } clgrad__ops_params;
 
 /* The first matching row of each table (never NULL: the last row matches everything).

@@ -138,17 +138,17 @@ static void print_tuning(const cJSON *t)
     const cJSON *cpu = cJSON_GetObjectItemCaseSensitive(g, "cpu"), *tl = cJSON_GetObjectItemCaseSensitive(g, "tiled");
     printf("  kernel parameters: tuned file %s\n", jstr(t, "file_status"));
     if (!strcmp(jstr(g, "variant"), "cpu"))
-        printf("    gemm (%s): cpu variant, mr %g vw %g nv %g pack_k %g, %gx%g of C per work-item (0: 64x128)\n",
-               jstr(g, "source"), jnum(cpu, "mr"), jnum(cpu, "vw"), jnum(cpu, "nv"), jnum(cpu, "pack_k"),
-               jnum(cpu, "wi_m"), jnum(cpu, "wi_n"));
+        printf("    gemm (%s): cpu variant, mr %g vw %g nv %g pack_k %g, %gx%g of C per work-item (0: 64x128), "
+               "K chunks of %g KiB (0: 4096)\n", jstr(g, "source"), jnum(cpu, "mr"), jnum(cpu, "vw"), jnum(cpu, "nv"),
+               jnum(cpu, "pack_k"), jnum(cpu, "wi_m"), jnum(cpu, "wi_n"), jnum(cpu, "chunk_kb"));
     else
         printf("    gemm (%s): tiled variant, %gx%gx%g, %gx%g per work-item, pad %g\n", jstr(g, "source"),
                jnum(tl, "ts_m"), jnum(tl, "ts_n"), jnum(tl, "ts_k"), jnum(tl, "wpt_m"), jnum(tl, "wpt_n"),
                jnum(tl, "pad"));
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(t, "conv"), *rd = cJSON_GetObjectItemCaseSensitive(t, "reduce");
     printf("    conv (%s): direct kernels for one input channel %g (1 forward, 2 both), row kernels %g, "
-           "work-group width %g\n", jstr(c, "source"),
-           jnum(c, "conv_direct_c1"), jnum(c, "row_kernels"), jnum(c, "conv_wg"));
+           "work-group width %g, image chunks of %g KiB (0: the device bound)\n", jstr(c, "source"),
+           jnum(c, "conv_direct_c1"), jnum(c, "row_kernels"), jnum(c, "conv_wg"), jnum(c, "conv_chunk_kb"));
     printf("    reduce (%s): vector work-group %g, column work-group items %g, ordered sum width %g, "
            "column work-groups %g, long rows in lanes %g\n", jstr(rd, "source"), jnum(rd, "red_vec_wg"),
            jnum(rd, "red_colwg_items"), jnum(rd, "sum_cw"), jnum(rd, "red_colwg"), jnum(rd, "red_rows_long"));
