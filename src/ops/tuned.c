@@ -530,6 +530,7 @@ const char *clgrad_context_tuning(clgrad_context *ctx)
     else cJSON_AddNullToObject(root, "file");
     free(path);
     cJSON_AddStringToObject(root, "file_status", t->file_status);
+    cJSON_AddNumberToObject(root, "native_vector_width_float", t->vw);
     cJSON_AddStringToObject(root, "style", t->style == CLGRAD__STYLE_CPU ? "cpu" : t->style == CLGRAD__STYLE_GPU ? "gpu"
                                                                                                           : "device");
     cJSON *g = gemm_json(&t->gemm);
