@@ -369,6 +369,25 @@ static void gemm_descend(tuner *T, gemm_bench *gb, clgrad__gemm_choice *cur, dou
                 }
             }
     }
+    /* budget left: jumps of two coordinates at once from the best so far, which one-at-a-
+     * time steps cannot make when each alone is worse (a deterministic sequence) */
+    uint64_t seed = 0x2545F4914F6CDD1Dull;
+    for (int tries = 0; tries < 64 && time_left(T); tries++) {
+        clgrad__gemm_choice cand = *cur;
+        for (int j = 0; j < 2; j++) {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+            int ci = (int)(seed % (uint64_t)ncoord);
+            *gemm_coord(&cand, ci) = coords[ci].v[(seed >> 16) % (uint64_t)coords[ci].n];
+        }
+        if (!memcmp(&cand, cur, sizeof cand) || !gemm_plausible(T, &cand)) continue;
+        double sum = gemm_score(T, gb, &cand, t, 0);
+        progress(T);
+        if (sum > 0 && better(t, sum, *cur_sum, def_t)) {
+            *cur = cand;
+            *cur_sum = sum;
+            memcpy(cur_t, t, sizeof t);
+        }
+    }
 }
 
 static void tune_gemm(tuner *T, clgrad__gemm_choice *out, int *accepted, cJSON *report)
@@ -631,6 +650,24 @@ static void tune_conv(tuner *T, const clgrad__gemm_choice *gm, const clgrad__gem
                     memcpy(best_t, t, sizeof t);
                 }
             }
+    }
+    /* budget left: two coordinates at once (as for GEMM) */
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    const int ncoord = (int)(sizeof conv_coords / sizeof conv_coords[0]);
+    for (int tries = 0; tries < 32 && time_left(T); tries++) {
+        clgrad__ops_params cand = cur;
+        for (int j = 0; j < 2; j++) {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+            int ci = (int)(seed % (uint64_t)ncoord);
+            *conv_coord(&cand, ci) = conv_coords[ci].v[(seed >> 16) % (uint64_t)conv_coords[ci].n];
+        }
+        if (!memcmp(&cand, &cur, sizeof cand)) continue;
+        double sc = conv_score(T, L, &cand, gm, t);
+        progress(T);
+        if (sc > 0 && sc < best * (1.0 - WIN_MARGIN)) {
+            cur = cand, best = sc;
+            memcpy(best_t, t, sizeof t);
+        }
     }
     char s[256];
     snprintf(s, sizeof s, "direct kernels for one input channel %d (1 forward, 2 both ways), row kernels %d, "
