@@ -605,11 +605,12 @@ static double conv_score(tuner *T, conv_layer L[2], const clgrad__ops_params *p,
 
 static const coord conv_coords[] = {
     {"conv_direct_c1", 3, {0, 1, 2}}, {"conv_chunk_kb", 5, {0, 1024, 2048, 4096, 8192}},
-    {"row_kernels", 2, {0, 1}},       {"conv_wg", 4, {32, 64, 128, 256}}};
+    {"conv_per_image", 3, {0, 1, 2}}, {"row_kernels", 2, {0, 1}},
+    {"conv_wg", 4, {32, 64, 128, 256}}};
 
 static int *conv_coord(clgrad__ops_params *p, int i)
 {
-    int *f[] = {&p->conv_direct_c1, &p->conv_chunk_kb, &p->row_kernels, &p->conv_wg};
+    int *f[] = {&p->conv_direct_c1, &p->conv_chunk_kb, &p->conv_per_image, &p->row_kernels, &p->conv_wg};
     return f[i];
 }
 
@@ -671,11 +672,12 @@ static void tune_conv(tuner *T, const clgrad__gemm_choice *gm, const clgrad__gem
     }
     char s[256];
     snprintf(s, sizeof s, "direct kernels for one input channel %d (1 forward, 2 both ways), row kernels %d, "
-             "work-group width %d, image chunks of %d KiB (0: the device bound)",
-             cur.conv_direct_c1, cur.row_kernels, cur.conv_wg, cur.conv_chunk_kb);
+             "work-group width %d, image chunks of %d KiB (0: the device bound), per-image backward %d",
+             cur.conv_direct_c1, cur.row_kernels, cur.conv_wg, cur.conv_chunk_kb, cur.conv_per_image);
     cJSON_AddStringToObject(c, "tuned", s);
     int same = cur.conv_direct_c1 == def.conv_direct_c1 && cur.row_kernels == def.row_kernels &&
-               cur.conv_wg == def.conv_wg && cur.conv_chunk_kb == def.conv_chunk_kb;
+               cur.conv_wg == def.conv_wg && cur.conv_chunk_kb == def.conv_chunk_kb &&
+               cur.conv_per_image == def.conv_per_image;
     if (same && gm == gdef) { /* nothing better than the table values (GEMM's included) */
         cJSON_AddBoolToObject(c, "accepted", 0);
         goto done;
@@ -939,7 +941,7 @@ clgrad_status clgrad_context_tune(clgrad_context *ctx, const clgrad_tune_options
     clgrad__ops_params ops = dops;
     if (c_ok)
         ops.conv_direct_c1 = cops.conv_direct_c1, ops.row_kernels = cops.row_kernels, ops.conv_wg = cops.conv_wg,
-        ops.conv_chunk_kb = cops.conv_chunk_kb;
+        ops.conv_chunk_kb = cops.conv_chunk_kb, ops.conv_per_image = cops.conv_per_image;
     if (r_ok)
         ops.red_vec_wg = rops.red_vec_wg, ops.red_colwg_items = rops.red_colwg_items, ops.sum_cw = rops.sum_cw,
         ops.red_colwg = rops.red_colwg, ops.red_rows_long = rops.red_rows_long;

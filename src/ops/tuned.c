@@ -69,7 +69,8 @@ typedef struct field {
 #define F(name, lo, hi, pow2, group) {#name, offsetof(clgrad__ops_params, name), lo, hi, pow2, group}
 static const field ops_fields[] = {
     F(row_kernels, 0, 1, 0, CLGRAD__TUNED_CONV),      F(conv_wg, 1, 1024, 1, CLGRAD__TUNED_CONV),
-    F(conv_direct_c1, 0, 2, 0, CLGRAD__TUNED_CONV),   F(conv_chunk_kb, 0, 1 << 20, 0, CLGRAD__TUNED_CONV),   F(red_colwg, 0, 1, 0, CLGRAD__TUNED_REDUCE),
+    F(conv_direct_c1, 0, 2, 0, CLGRAD__TUNED_CONV),   F(conv_chunk_kb, 0, 1 << 20, 0, CLGRAD__TUNED_CONV),
+    F(conv_per_image, 0, 2, 0, CLGRAD__TUNED_CONV),   F(red_colwg, 0, 1, 0, CLGRAD__TUNED_REDUCE),
     F(red_rows_long, 0, 1, 0, CLGRAD__TUNED_REDUCE),  F(red_vec_wg, 0, 1024, 1, CLGRAD__TUNED_REDUCE),
     F(sum_cw, 1, 16, 1, CLGRAD__TUNED_REDUCE),        F(red_colwg_items, 4, 1024, 1, CLGRAD__TUNED_REDUCE),
 };

@@ -71,12 +71,12 @@ typedef struct ops_row {
  * compilers vectorise a work-item's loop); GPUs want narrow vectors and coalesced
  * work-groups (wide private arrays spill there). */
 static const ops_row ops_rows[] = {
-    /* kinds                                 wg  vw rows colwg rlong rwg swg svw nll sumcw cwgi cvwg c1 cchunk */
-    {{KIND(CLGRAD_DEVICE_KIND_CPU), 0, NULL, NULL, 0}, {64, 8, 1, 0, 1, 8, 0, 16, 1, 16, 256, 256, 0, 0}},
-    {{ANY_GPU, 0, NULL, NULL, 0}, {256, 4, 0, 1, 0, 0, 1, 0, 0, 1, 256, 256, 0, 0}},
+    /* kinds                                 wg  vw rows colwg rlong rwg swg svw nll sumcw cwgi cvwg c1 pimg cchunk */
+    {{KIND(CLGRAD_DEVICE_KIND_CPU), 0, NULL, NULL, 0}, {64, 8, 1, 0, 1, 8, 0, 16, 1, 16, 256, 256, 0, 1, 0}},
+    {{ANY_GPU, 0, NULL, NULL, 0}, {256, 4, 0, 1, 0, 0, 1, 0, 0, 1, 256, 256, 0, 1, 0}},
     /* other devices with on-chip local memory: softmax by work-groups */
-    {{0, 1u << CLGRAD_LOCAL_MEM_LOCAL, NULL, NULL, 0}, {256, 4, 0, 0, 0, 8, 1, 0, 1, 1, 256, 256, 0, 0}},
-    {{0, 0, NULL, NULL, 0}, {256, 4, 0, 0, 0, 8, 0, 0, 1, 1, 256, 256, 0, 0}}, /* default: accelerators, others */
+    {{0, 1u << CLGRAD_LOCAL_MEM_LOCAL, NULL, NULL, 0}, {256, 4, 0, 0, 0, 8, 1, 0, 1, 1, 256, 256, 0, 1, 0}},
+    {{0, 0, NULL, NULL, 0}, {256, 4, 0, 0, 0, 8, 0, 0, 1, 1, 256, 256, 0, 1, 0}}, /* default: accelerators, others */
 };
 
 static int contains_nocase(const char *hay, const char *needle)

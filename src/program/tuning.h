@@ -68,6 +68,9 @@ typedef struct clgrad__ops_params {
     int conv_wg;          /* conv: work-group width of the (pixels, planes) launches, at most */
     int conv_direct_c1;   /* conv with one input channel (groups == 1): 0 im2col + GEMM, 1 the
                            * direct kernels forward, 2 forward and backward */
+    int conv_per_image;   /* conv backward on the im2col path: one GEMM per image on dy's planes
+                           * (no CNHW copy of dy) 0 never, 1 for the weight gradient alone (a
+                           * first layer), 2 with the input gradient too */
     int conv_chunk_kb;    /* conv: images go through im2col + GEMM in chunks whose column matrix
                            * stays under this many KiB (0: the device-wide temporary bound) */
 } clgrad__ops_params;

@@ -125,7 +125,15 @@ static clgrad_status conv_op(clgrad_tensor **in, void *user, clgrad_tensor **out
 /* The ops as layers use them: the forward keeps its columns for the weight gradient. */
 START_TEST(conv2d_and_transpose_through_autograd)
 {
-    gs_style(_i);
+    gs_style(_i % GS_N_STYLES);
+    if (_i >= GS_N_STYLES) {
+        /* the tuner's convolution choices that no table row makes: the direct kernels both
+         * ways for one input channel, per-image backward GEMMs with the input gradient too,
+         * image chunks of 1 KiB */
+        clgrad__ops_params ops = *clgrad__ops_tuning(th_ctx);
+        ops.conv_direct_c1 = 2, ops.conv_per_image = 2, ops.conv_chunk_kb = 1;
+        clgrad__tuned_trial(th_ctx, &ops, NULL);
+    }
     static const int which[] = {0, 3, 6, 2};
     for (int t = 0; t < 2; t++)
         for (size_t k = 0; k < sizeof which / sizeof which[0]; k++) {
@@ -165,8 +173,8 @@ START_TEST(conv2d_and_transpose_through_autograd)
                 ck_assert_int_eq(ref_conv2d_backward(&rp, hx, hw, dy, dx, dw, db), 0);
             }
             char what[96];
-            snprintf(what, sizeof what, "%s %s case %d", gs_style_name(_i), t ? "conv_transpose2d" : "conv2d",
-                     which[k]);
+            snprintf(what, sizeof what, "%s%s %s case %d", gs_style_name(_i % GS_N_STYLES),
+                     _i >= GS_N_STYLES ? " tuned choices" : "", t ? "conv_transpose2d" : "conv2d", which[k]);
             const float *wd[3] = {dx, dw, db};
             gs_check_op(what, conv_op, &a, 3, in, y, dy, wd, 1e-4, 1e-4);
             free(y), free(dy), free(dx), free(dw), free(hx), free(hw), free(hb);
@@ -242,7 +250,7 @@ static Suite *suite_gs_conv(void)
     tcase_add_checked_fixture(t, th_setup, th_teardown);
     tcase_set_timeout(t, 600);
     tcase_add_loop_test(t, conv_every_algorithm, 0, GS_N_STYLES);
-    tcase_add_loop_test(t, conv2d_and_transpose_through_autograd, 0, GS_N_STYLES);
+    tcase_add_loop_test(t, conv2d_and_transpose_through_autograd, 0, 2 * GS_N_STYLES);
     tcase_add_loop_test(t, pooling_every_path, 0, GS_N_STYLES);
     suite_add_tcase(s, t);
     return s;

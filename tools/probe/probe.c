@@ -147,8 +147,10 @@ static void print_tuning(const cJSON *t)
                jnum(tl, "pad"));
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(t, "conv"), *rd = cJSON_GetObjectItemCaseSensitive(t, "reduce");
     printf("    conv (%s): direct kernels for one input channel %g (1 forward, 2 both), row kernels %g, "
-           "work-group width %g, image chunks of %g KiB (0: the device bound)\n", jstr(c, "source"),
-           jnum(c, "conv_direct_c1"), jnum(c, "row_kernels"), jnum(c, "conv_wg"), jnum(c, "conv_chunk_kb"));
+           "work-group width %g, image chunks of %g KiB (0: the device bound), per-image backward %g\n",
+           jstr(c, "source"),
+           jnum(c, "conv_direct_c1"), jnum(c, "row_kernels"), jnum(c, "conv_wg"), jnum(c, "conv_chunk_kb"),
+           jnum(c, "conv_per_image"));
     printf("    reduce (%s): vector work-group %g, column work-group items %g, ordered sum width %g, "
            "column work-groups %g, long rows in lanes %g\n", jstr(rd, "source"), jnum(rd, "red_vec_wg"),
            jnum(rd, "red_colwg_items"), jnum(rd, "sum_cw"), jnum(rd, "red_colwg"), jnum(rd, "red_rows_long"));
