@@ -225,7 +225,7 @@ static double gemm_score(tuner *T, gemm_bench *gb, const clgrad__gemm_choice *c,
         times[i] = 0;
         if (!all && !gemm_shapes[i].screen) continue;
         gb->shape = &gemm_shapes[i];
-        double t = best_of(T, gemm_work, gb, all ? 3 : 2);
+        double t = best_of(T, gemm_work, gb, 3);
         if (t < 0) return -1.0;
         times[i] = t;
         sum += t;
@@ -303,7 +303,7 @@ static int better(const double *cand, double cand_sum, double best_sum, const do
 /* Interleaved comparison of the table values and the winner on every shape, best of
  * three each. Returns 1 when the winner is nowhere slower (within NOISE). */
 static int gemm_final(tuner *T, gemm_bench *gb, const clgrad__gemm_choice *def, const clgrad__gemm_choice *win,
-                      cJSON *rows)
+                      cJSON *rows, double *tdef, int *slow)
 {
     int ok = 1;
     for (int i = 0; i < N_GEMM_SHAPES; i++) {
@@ -318,11 +318,51 @@ static int gemm_final(tuner *T, gemm_bench *gb, const clgrad__gemm_choice *def, 
             if (t > 0 && (tw < 0 || t < tw)) tw = t;
         }
         if (td < 0 || tw < 0) return 0;
-        if (tw > td * (1.0 + NOISE)) ok = 0;
+        tdef[i] = td;
+        slow[i] = tw > td * (1.0 + NOISE);
+        if (slow[i]) ok = 0;
         cJSON_AddItemToArray(rows, shape_row(gemm_shapes[i].name, td, tw));
         progress(T);
     }
     return ok;
+}
+
+/* Best of three runs of choice c on shape i (after a warm-up run). */
+static double time_choice(tuner *T, gemm_bench *gb, const clgrad__gemm_choice *c, int i)
+{
+    clgrad__tuned_trial(T->ctx, NULL, c);
+    gb->shape = &gemm_shapes[i];
+    return best_of(T, gemm_work, gb, 3);
+}
+
+/* The winner lost to the table values on the shapes marked slow: put back, one at a time,
+ * the parameter whose return to its table value helps those shapes most. Returns 0 when
+ * nothing is left to put back (the winner has become the table values). */
+static int gemm_repair(tuner *T, gemm_bench *gb, const clgrad__gemm_choice *def, clgrad__gemm_choice *win,
+                       const double *tdef, const int *slow)
+{
+    const int ncoord = win->tiled ? (int)(sizeof tiled_coords / sizeof tiled_coords[0])
+                                  : (int)(sizeof cpu_coords / sizeof cpu_coords[0]);
+    clgrad__gemm_choice d = *def, best = *win;
+    double best_loss = -1;
+    if (win->tiled != def->tiled) return 0; /* the other variant: nothing to put back bit by bit */
+    for (int ci = 0; ci < ncoord; ci++) {
+        if (*gemm_coord(win, ci) == *gemm_coord(&d, ci)) continue;
+        clgrad__gemm_choice cand = *win;
+        *gemm_coord(&cand, ci) = *gemm_coord(&d, ci);
+        if (!gemm_plausible(T, &cand)) continue;
+        double loss = 0;
+        for (int i = 0; i < N_GEMM_SHAPES && loss >= 0; i++) {
+            if (!slow[i]) continue;
+            double t = time_choice(T, gb, &cand, i);
+            loss = t < 0 ? -1 : loss + (t > tdef[i] ? t / tdef[i] - 1.0 : 0.0);
+        }
+        if (loss >= 0 && (best_loss < 0 || loss < best_loss)) best_loss = loss, best = cand;
+        progress(T);
+    }
+    if (best_loss < 0) return 0;
+    *win = best;
+    return win->tiled != def->tiled || (win->tiled ? !same_tiled(&win->tp, &def->tp) : !same_cpu(&win->cpu, &def->cpu));
 }
 
 static cJSON *choice_json(const clgrad__gemm_choice *c)
@@ -445,12 +485,23 @@ static void tune_gemm(tuner *T, clgrad__gemm_choice *out, int *accepted, cJSON *
     }
     gemm_descend(T, &gb, &cur, cur_t, &cur_sum, def_t);
     cJSON_AddItemToObject(g, "tuned", choice_json(&cur));
-    cJSON *rows = cJSON_AddArrayToObject(g, "shapes");
+    cJSON_AddArrayToObject(g, "shapes");
     int same = cur.tiled == def.tiled && (cur.tiled ? same_tiled(&cur.tp, &def.tp) : same_cpu(&cur.cpu, &def.cpu));
     if (!same) {
-        /* the stage's time is spent: the comparison on every shape runs on the total budget */
+        /* the stage's time is spent: the comparison on every shape runs on the total budget,
+         * and a winner that loses anywhere gives back parameters until it does not */
         T->stage_end = T->t0 + T->budget;
-        *accepted = gemm_final(T, &gb, &def, &cur, rows);
+        for (int attempt = 0; attempt < 8; attempt++) {
+            double tdef[N_GEMM_SHAPES];
+            int slow[N_GEMM_SHAPES];
+            cJSON *tried = cJSON_CreateArray();
+            *accepted = gemm_final(T, &gb, &def, &cur, tried, tdef, slow);
+            cJSON_DeleteItemFromObject(g, "shapes");
+            cJSON_AddItemToObject(g, "shapes", tried);
+            if (*accepted || !gemm_repair(T, &gb, &def, &cur, tdef, slow)) break;
+            cJSON_DeleteItemFromObject(g, "tuned");
+            cJSON_AddItemToObject(g, "tuned", choice_json(&cur));
+        }
         if (*accepted) *out = cur;
     }
     cJSON_AddBoolToObject(g, "accepted", *accepted);
