@@ -213,8 +213,8 @@ CLGRAD_API const char *clgrad_context_gemm_provider(clgrad_context *ctx);
  * folder, in a file named after the platform, device and driver, and every context on that
  * device uses them from then on (ctx at once), unless created with CLGRAD_CONTEXT_NO_TUNED.
  * A tuned file that is missing, made with other kernel sources, damaged or out of range is
- * ignored as a whole. The search waits for the device and takes about budget_seconds
- * (<= 0: 60); progress, when not NULL, is called now and then with the fraction done and
+ * ignored as a whole. The search waits for the device and takes at most about
+ * budget_seconds (<= 0: 60), less when it runs out of candidates; progress, when not NULL, is called now and then with the fraction done and
  * the stage ("gemm", "conv", "reduce", "check"). CLGRAD_ERR_UNSUPPORTED without a cache
  * folder (the results would be lost), CLGRAD_ERR_INVALID_ARG for a NULL ctx. */
 typedef struct clgrad_tune_options {
