@@ -148,6 +148,7 @@ CLGRAD_API clgrad_status clgrad_devices_select(const clgrad_device_info *list, i
 enum {
     CLGRAD_CONTEXT_PROFILING = 1u << 0,  /* queue with profiling enabled */
     CLGRAD_CONTEXT_NO_CLBLAST = 1u << 1, /* never use CLBlast, even when built with it */
+    CLGRAD_CONTEXT_NO_TUNED = 1u << 2,   /* ignore tuned kernel parameters (the built-in tables only) */
 };
 
 typedef struct clgrad_context_desc {
@@ -225,6 +226,35 @@ CLGRAD_API clgrad_status clgrad_context_set_gemm_provider(clgrad_context *ctx, c
  * "auto" first, which may run the one-time measurement and so wait for the device. NULL
  * for a NULL ctx or when that fails (clgrad_last_error(ctx) says why). */
 CLGRAD_API const char *clgrad_context_gemm_provider(clgrad_context *ctx);
+
+/* Kernel parameters. Every kernel family has built-in parameters per kind of device (the
+ * GEMM variant, tile sizes, work per item, vector widths, work-group sizes, which
+ * convolution path a layer takes). clgrad_context_tune searches better ones for ctx's
+ * device: GEMM tiles and packing, convolution paths and work-group sizes, reduction
+ * work-group sizes and lanes. Every candidate is first checked against a plain-C
+ * reference; one is kept only when it is faster overall and not slower than the built-in
+ * parameters on any measured shape. The winners are written (atomically) into the cache
+ * folder, in a file named after the platform, device and driver, and every context on that
+ * device uses them from then on (ctx at once), unless created with CLGRAD_CONTEXT_NO_TUNED.
+ * A tuned file that is missing, made with other kernel sources, damaged or out of range is
+ * ignored as a whole. The search waits for the device and takes at most about
+ * budget_seconds (<= 0: 60), less when it runs out of candidates; progress, when not NULL, is called now and then with the fraction done and
+ * the stage ("gemm", "conv", "reduce", "check"). CLGRAD_ERR_UNSUPPORTED without a cache
+ * folder (the results would be lost), CLGRAD_ERR_INVALID_ARG for a NULL ctx. */
+typedef struct clgrad_tune_options {
+    double budget_seconds;
+    void (*progress)(void *user, double fraction, const char *stage);
+    void *user;
+} clgrad_tune_options;
+CLGRAD_API clgrad_status clgrad_context_tune(clgrad_context *ctx, const clgrad_tune_options *opts);
+
+/* The kernel parameters ctx uses, as a JSON object: the tuned file's path and status
+ * ("used", "missing", "ignored (why)", ...) and, per group (gemm, conv, reduce, other), the
+ * values and their source ("default": the built-in table, "tuned", "forced"); after
+ * clgrad_context_tune on ctx, also "last_run": each measured shape with the default and the
+ * tuned time. Owned by ctx, valid until the next clgrad call on ctx; NULL for a NULL ctx or
+ * out of memory. */
+CLGRAD_API const char *clgrad_context_tuning(clgrad_context *ctx);
 
 #ifdef __cplusplus
 }

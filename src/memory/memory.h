@@ -30,5 +30,9 @@ size_t clgrad__size_class(size_t nbytes);
  * pool is destroyed with the context's slots, freeing every pooled buffer. */
 clgrad_status clgrad__pool_create(clgrad_context *ctx);
 void clgrad__pool_trim(clgrad_context *ctx); /* frees pooled (unused) buffers */
+/* Test hook: from now on buffers have the requested size (rounded up to 4 bytes) instead of
+ * their size class, so that a device checker (Oclgrind) sees every access past a buffer's
+ * end; frees the pooled buffers first. */
+void clgrad__pool_set_exact(clgrad_context *ctx, int exact);
 
 #endif

@@ -10,6 +10,7 @@
 
 struct clgrad__pool {
     clgrad__buffer *free_lists[N_CLASSES];
+    int exact; /* test hook: buffers of the requested size, so every access past the end is out of bounds */
 };
 
 size_t clgrad__size_class(size_t n)
@@ -61,6 +62,14 @@ clgrad_status clgrad__pool_create(clgrad_context *ctx)
     return clgrad__ctx_slot(ctx, &pool_key) ? CLGRAD_OK : CLGRAD_ERR_HOST_MEMORY;
 }
 
+void clgrad__pool_set_exact(clgrad_context *ctx, int exact)
+{
+    struct clgrad__pool *pool = ctx ? pool_of(ctx) : NULL;
+    if (!pool) return;
+    trim(ctx, pool);
+    pool->exact = exact != 0;
+}
+
 void clgrad__pool_trim(clgrad_context *ctx)
 {
     struct clgrad__pool *pool = ctx ? pool_of(ctx) : NULL;
@@ -80,13 +89,13 @@ clgrad_status clgrad__buffer_alloc(clgrad_context *ctx, size_t nbytes, clgrad__b
     const clgrad_device_info *info = &clgrad__dev(ctx)->info;
     clgrad_context_stats *stats = &clgrad__head(ctx)->stats;
     struct clgrad__pool *pool = pool_of(ctx);
-    size_t cls = clgrad__size_class(nbytes);
+    size_t cls = pool && pool->exact ? (nbytes + 3) / 4 * 4 + 4 * (nbytes == 0) : clgrad__size_class(nbytes);
     if (cls > info->max_alloc_bytes && nbytes <= info->max_alloc_bytes) cls = nbytes ? nbytes : 1;
     if (cls > info->max_alloc_bytes)
         return clgrad__fail(ctx, CLGRAD_ERR_DEVICE_MEMORY,
                             "cannot allocate %zu bytes on %s: larger than its maximum allocation of %llu bytes",
                             nbytes, info->name, (unsigned long long)info->max_alloc_bytes);
-    int ci = class_index(cls);
+    int ci = class_index(clgrad__size_class(cls)); /* exact sizes share their class's list */
     for (clgrad__buffer **pp = pool ? &pool->free_lists[ci] : NULL; pp && *pp; pp = &(*pp)->next_free) {
         clgrad__buffer *b = *pp;
         if (b->size != cls) continue;
@@ -145,7 +154,7 @@ void clgrad__buffer_release(clgrad__buffer *b)
         free(b);
         return;
     }
-    int ci = class_index(b->size);
+    int ci = class_index(clgrad__size_class(b->size));
     b->next_free = pool->free_lists[ci];
     pool->free_lists[ci] = b;
     stats->pooled_buffers++;

@@ -28,11 +28,12 @@ static int direct_fits(const clgrad__conv_geom *g)
     return g->groups == g->c_in && g->kh <= 7 && g->kw <= 7 && g->sh <= 4 && g->sw <= 4;
 }
 
-static int pick_algo(const clgrad__conv_geom *g)
+static int pick_algo(const clgrad_context *ctx, const clgrad__conv_geom *g)
 {
-    /* a single input channel (groups == C_in == 1) goes to im2col + GEMM: measured faster
-     * on a CPU device, and the forward keeps its columns for the weight gradient */
-    if (direct_fits(g) && g->groups > 1) return ALGO_DIRECT;
+    /* a single input channel (groups == C_in == 1) goes to im2col + GEMM unless the tuning
+     * says conv_direct_c1: measured faster on a CPU device, and the forward keeps its
+     * columns for the weight gradient */
+    if (direct_fits(g) && (g->groups > 1 || clgrad__ops_tuning(ctx)->conv_direct_c1)) return ALGO_DIRECT;
     if (g->groups > 1 && g->groups == g->c_in && g->groups == g->c_out) return ALGO_DEPTHWISE;
     /* Per-image GEMMs only pay off when an image gives a reasonably wide matrix. */
     if (g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 && g->ho == g->h &&
@@ -41,14 +42,14 @@ static int pick_algo(const clgrad__conv_geom *g)
     return ALGO_IM2COL;
 }
 
-static int algo_of(const clgrad__conv_geom *g, int forced)
+static int algo_of(const clgrad_context *ctx, const clgrad__conv_geom *g, int forced)
 {
     if (forced == ALGO_DEPTHWISE && !(g->groups == g->c_in && g->groups == g->c_out)) forced = ALGO_AUTO;
     if (forced == ALGO_DIRECT && !direct_fits(g)) forced = ALGO_AUTO;
     if (forced == ALGO_1X1 && !(g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->ph == 0 && g->pw == 0 &&
                                 g->ho == g->h && g->wo == g->w))
         forced = ALGO_AUTO;
-    return forced ? forced : pick_algo(g);
+    return forced ? forced : pick_algo(ctx, g);
 }
 
 /* --- entry points ------------------------------------------------------------------------- */
@@ -60,7 +61,7 @@ clgrad_status clgrad__conv_forward_algo(clgrad_context *ctx, const clgrad__conv_
     clgrad_tensor *wc;
     CLGRAD_TRY(clgrad__contiguous(w, &wc));
     clgrad_status st;
-    switch (algo_of(g, algo)) {
+    switch (algo_of(ctx, g, algo)) {
     case ALGO_DIRECT: st = clgrad__conv_forward_direct(ctx, g, x, wc, bias, y); break;
     case ALGO_DEPTHWISE: st = clgrad__conv_forward_dw(ctx, g, x, wc, bias, y); break;
     case ALGO_1X1: st = clgrad__conv_forward_1x1(ctx, g, x, wc, bias, y); break;
@@ -78,9 +79,12 @@ clgrad_status clgrad__conv_backward_algo(clgrad_context *ctx, const clgrad__conv
     clgrad_tensor *wc = NULL;
     if (dx) CLGRAD_TRY(clgrad__contiguous(w, &wc));
     clgrad_status st;
-    switch (algo_of(g, algo)) {
+    switch (algo_of(ctx, g, algo)) {
     case ALGO_DIRECT:
         if (algo != ALGO_AUTO) {
+            st = clgrad__conv_backward_direct(ctx, g, x, wc, dy, dx_bias, dx, dw);
+        } else if (g->groups == 1 && clgrad__ops_tuning(ctx)->conv_direct_c1 == 2) {
+            /* one input channel, the tuning says the direct kernels win backward too */
             st = clgrad__conv_backward_direct(ctx, g, x, wc, dy, dx_bias, dx, dw);
         } else if (g->c_out == g->c_in && g->groups > 1) {
             /* measured on a CPU device: the direct input gradient wins, the general
@@ -143,26 +147,25 @@ clgrad_status clgrad__conv_bias_grad(clgrad_context *ctx, clgrad_tensor *dy, clg
 
 /* --- the public conv2d (arguments are checked by clgrad__conv_setup in conv_transpose.c) --- */
 
-/* State: the forward convolution's geometry. */
-static clgrad_status conv2d_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
+/* The gradients of clgrad_conv2d for the inputs need[] asks for: gx[0] dx, gx[1] dw, gx[2]
+ * db (new tensors; NULL where not needed). cols: the forward's columns when it kept them. */
+static clgrad_status conv2d_grads(clgrad_context *ctx, clgrad__conv_geom g, clgrad_tensor *x, clgrad_tensor *w,
+                                  clgrad_tensor *cols, clgrad_tensor *gy, const int need[3], clgrad_tensor **gx)
 {
-    clgrad__conv_geom g = *CLGRAD__NODE_STATE(nd, clgrad__conv_geom);
-    clgrad_tensor *x = nd->saved[0], *w = nd->saved[1];
-    clgrad_context *ctx = gy->ctx;
     clgrad_tensor *dx = NULL, *dw = NULL, *db = NULL;
     clgrad_status st = CLGRAD_OK;
-    if (nd->needs_grad[0]) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 4, x->shape, &dx);
-    if (st == CLGRAD_OK && nd->needs_grad[1]) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 4, w->shape, &dw);
-    if (st == CLGRAD_OK && dw && nd->saved[2] && g.n > 0) {
+    if (need[0]) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 4, x->shape, &dx);
+    if (st == CLGRAD_OK && need[1]) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 4, w->shape, &dw);
+    if (st == CLGRAD_OK && dw && cols && g.n > 0) {
         /* the forward kept x's columns (general path, one chunk) */
         clgrad_tensor *wc = NULL;
         if (dx) st = clgrad__contiguous(w, &wc);
-        if (st == CLGRAD_OK) st = clgrad__conv_backward_im2col_cols(ctx, &g, x, wc, gy, NULL, dx, dw, nd->saved[2]);
+        if (st == CLGRAD_OK) st = clgrad__conv_backward_im2col_cols(ctx, &g, x, wc, gy, NULL, dx, dw, cols);
         clgrad_tensor_release(wc);
     } else if (st == CLGRAD_OK && (dx || dw)) {
         st = clgrad__conv_backward(ctx, &g, x, w, gy, NULL, dx, dw);
     }
-    if (st == CLGRAD_OK && nd->needs_grad[2]) {
+    if (st == CLGRAD_OK && need[2]) {
         int64_t k = g.c_out;
         st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &k, &db);
         if (st == CLGRAD_OK) st = clgrad__conv_bias_grad(ctx, gy, db);
@@ -175,6 +178,47 @@ static clgrad_status conv2d_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad
     }
     gx[0] = dx, gx[1] = dw, gx[2] = db;
     return CLGRAD_OK;
+}
+
+/* State: the forward convolution's geometry. */
+static clgrad_status conv2d_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
+{
+    clgrad__conv_geom g = *CLGRAD__NODE_STATE(nd, clgrad__conv_geom);
+    return conv2d_grads(gy->ctx, g, nd->saved[0], nd->saved[1], nd->saved[2], gy, nd->needs_grad, gx);
+}
+
+/* y = the forward of clgrad_conv2d; *cols (when cols is not NULL) the column matrix the
+ * backward can reuse, or NULL when the forward did not keep it. */
+static clgrad_status conv2d_forward(clgrad__conv_geom *g, clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *bias,
+                                    clgrad_tensor *y, clgrad_tensor **cols)
+{
+    clgrad_context *ctx = x->ctx;
+    if (cols && g->n > 0 && algo_of(ctx, g, ALGO_AUTO) == ALGO_IM2COL && clgrad__conv_keepable_cols(ctx, g)) {
+        /* keep the columns: the weight gradient then needs no second im2col */
+        clgrad_tensor *wc;
+        clgrad_status st = clgrad__contiguous(w, &wc);
+        if (st == CLGRAD_OK) st = clgrad__conv_forward_im2col(ctx, g, x, wc, bias, y, cols);
+        clgrad_tensor_release(wc);
+        return st;
+    }
+    return clgrad__conv_forward(ctx, g, x, w, bias, y);
+}
+
+clgrad_status clgrad__conv2d_step(const clgrad__conv_geom *g, clgrad_tensor *x, clgrad_tensor *w,
+                                  clgrad_tensor *bias, clgrad_tensor *gy, int input_grad, clgrad_tensor **gx)
+{
+    clgrad_context *ctx = x->ctx;
+    clgrad__conv_geom geo = *g;
+    int64_t shape[4] = {g->n, g->c_out, g->ho, g->wo};
+    int need[3] = {input_grad, 1, bias != NULL};
+    clgrad_tensor *y = NULL, *cols = NULL;
+    gx[0] = gx[1] = gx[2] = NULL;
+    clgrad_status st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 4, shape, &y);
+    if (st == CLGRAD_OK) st = conv2d_forward(&geo, x, w, bias, y, &cols);
+    if (st == CLGRAD_OK) st = conv2d_grads(ctx, geo, x, w, cols, gy, need, gx);
+    clgrad_tensor_release(cols);
+    clgrad_tensor_release(y);
+    return st;
 }
 
 CLGRAD__OP_DEFINE(conv2d, "clgrad_conv2d", conv2d_backward, clgrad__conv_geom);
@@ -192,16 +236,7 @@ clgrad_status clgrad_conv2d(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *b
     CLGRAD_TRY(clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, 4, shape, &y));
     clgrad_tensor *inputs[3] = {x, w, bias};
     int need = clgrad__grad_needed(3, inputs);
-    clgrad_status st;
-    if (need && w->requires_grad && g.n > 0 && algo_of(&g, ALGO_AUTO) == ALGO_IM2COL && clgrad__conv_keepable_cols(x->ctx, &g)) {
-        /* keep the columns: the weight gradient then needs no second im2col */
-        clgrad_tensor *wc;
-        st = clgrad__contiguous(w, &wc);
-        if (st == CLGRAD_OK) st = clgrad__conv_forward_im2col(x->ctx, &g, x, wc, bias, y, &cols);
-        clgrad_tensor_release(wc);
-    } else {
-        st = clgrad__conv_forward(x->ctx, &g, x, w, bias, y);
-    }
+    clgrad_status st = conv2d_forward(&g, x, w, bias, y, need && w->requires_grad ? &cols : NULL);
     if (st == CLGRAD_OK && need) {
         clgrad_tensor *saved[3] = {x, w, cols}; /* cols: the forward's columns when kept */
         st = clgrad__record(y, &clgrad__op_conv2d, 3, inputs, &g, 3, saved);

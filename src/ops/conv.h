@@ -52,6 +52,12 @@ clgrad_status clgrad__conv_backward_algo(clgrad_context *ctx, const clgrad__conv
                                          clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *dy,
                                          clgrad_tensor *dx_bias, clgrad_tensor *dx, clgrad_tensor *dw);
 
+/* One training step of clgrad_conv2d without recording (the tuner times this): the
+ * forward, keeping columns as the op does, then the gradients for w, bias (when not NULL)
+ * and, with input_grad, x: gx[0] dx (or NULL), gx[1] dw, gx[2] db (or NULL), new tensors. */
+clgrad_status clgrad__conv2d_step(const clgrad__conv_geom *g, clgrad_tensor *x, clgrad_tensor *w,
+                                  clgrad_tensor *bias, clgrad_tensor *gy, int input_grad, clgrad_tensor **gx);
+
 /* Byte bound for one convolution temporary on ctx's device (im2col buffers are processed
  * in chunks of images below it). */
 size_t clgrad__conv_temp_bound(const clgrad_context *ctx);

@@ -41,7 +41,9 @@ clgrad_status clgrad__conv_chunk_images(clgrad_context *ctx, const clgrad__conv_
                             "more than the device's largest allocation (%llu bytes)",
                             g->c_in, g->h, g->w, g->kh, g->kw, (unsigned long long)bytes,
                             (unsigned long long)ctx->dev.info.max_alloc_bytes);
-    int64_t k = bytes ? (int64_t)(clgrad__conv_temp_bound(ctx) / bytes) : g->n;
+    size_t bound = clgrad__conv_temp_bound(ctx), kb = (size_t)clgrad__ops_tuning(ctx)->conv_chunk_kb;
+    if (kb > 0 && (kb << 10) < bound) bound = kb << 10; /* the tuning's chunk size (a speed choice) */
+    int64_t k = bytes ? (int64_t)(bound / bytes) : g->n;
     if (k < 1) k = 1;
     if (k > g->n) k = g->n;
     int64_t chunks = (g->n + k - 1) / k;
@@ -58,11 +60,11 @@ clgrad_status clgrad__conv_new_temp(clgrad_context *ctx, int64_t n, clgrad_tenso
  * 2 (see conv_plane() in cl/conv.cl) so no dimension gets huge. */
 clgrad_status clgrad__conv_launch2(clgrad_context *ctx, const char *kernel, size_t pixels, size_t planes, clgrad__kargs args)
 {
-    size_t ydim = planes < 32768 ? planes : 32768;
+    size_t fold = clgrad__fold_limit(ctx), ydim = planes < fold ? planes : fold;
     size_t global[3] = {pixels, ydim, ydim ? (planes + ydim - 1) / ydim : 0};
     size_t maxwg = ctx->dev.info.max_work_group_size ? ctx->dev.info.max_work_group_size : 1;
-    size_t l0 = pixels < maxwg ? pixels : maxwg;
-    if (l0 > 256) l0 = 256;
+    size_t l0 = pixels < maxwg ? pixels : maxwg, cap = (size_t)clgrad__ops_tuning(ctx)->conv_wg;
+    if (l0 > cap) l0 = cap;
     size_t local[3] = {l0 ? l0 : 1, 1, 1};
     return clgrad__launch(ctx, FAMILY, NULL, kernel, 3, global, local, args);
 }
@@ -74,8 +76,9 @@ clgrad_status clgrad__conv_launch2(clgrad_context *ctx, const char *kernel, size
 clgrad_status clgrad__conv_launch3(clgrad_context *ctx, const char *opts, const char *kernel, size_t cols, size_t rows,
                              int64_t planes, size_t lx, size_t ly, cl_long *p0, clgrad__kargs args)
 {
-    for (*p0 = 0; *p0 < planes; *p0 += 32768) {
-        int64_t np = planes - *p0 < 32768 ? planes - *p0 : 32768;
+    const int64_t fold = (int64_t)clgrad__fold_limit(ctx);
+    for (*p0 = 0; *p0 < planes; *p0 += fold) {
+        int64_t np = planes - *p0 < fold ? planes - *p0 : fold;
         size_t global[3] = {cols, rows, (size_t)np};
         size_t local[3] = {lx, ly, 1};
         CLGRAD_TRY(clgrad__launch(ctx, FAMILY, opts, kernel, 3, global, local, args));

@@ -245,8 +245,10 @@ clgrad_status clgrad__conv_backward_im2col_cols(clgrad_context *ctx, const clgra
     CLGRAD_TRY(clgrad__conv_chunk_images(ctx, g, per, &nb));
     if (cols && (nb < g->n || cols->ndim != 1 || cols->shape[0] != rows * g->n * ohw)) cols = NULL;
     /* weight gradient alone (a first layer): per-image GEMMs skip the CNHW copy of dy
-     * (measured on a CPU device; with the input gradient too they break even) */
-    if (!dx && dw && g->groups == 1 &&
+     * (measured on a CPU device; with the input gradient too they break even, so that is the
+     * tuning's conv_per_image 2) */
+    const int per_image = clgrad__ops_tuning(ctx)->conv_per_image;
+    if ((per_image == 2 || (per_image == 1 && !dx)) && dw && g->groups == 1 &&
         (uint64_t)g->n * g->c_out * kg * sizeof(float) <= clgrad__conv_temp_bound(ctx) / 4)
         return backward_per_image(ctx, g, x, wc, dy, dx_bias, dx, dw, cols, nb);
     clgrad_tensor *col = NULL, *dyp = NULL;

@@ -24,7 +24,7 @@ clgrad_status clgrad__conv_new_temp(clgrad_context *ctx, int64_t n, clgrad_tenso
  * 2 (see conv_plane() in cl/conv.cl) so no dimension gets huge. */
 clgrad_status clgrad__conv_launch2(clgrad_context *ctx, const char *kernel, size_t pixels, size_t planes, clgrad__kargs args);
 /* A (column, row, plane) launch of a loop-free kernel whose plane0 argument is *p0: planes
- * go in launches of at most 32768, work-groups of lx x ly inside one plane. */
+ * go in launches of at most clgrad__fold_limit(), work-groups of lx x ly inside one plane. */
 clgrad_status clgrad__conv_launch3(clgrad_context *ctx, const char *opts, const char *kernel, size_t cols, size_t rows,
                              int64_t planes, size_t lx, size_t ly, cl_long *p0, clgrad__kargs args);
 clgrad__conv_bias_args clgrad__conv_bias_of(clgrad_tensor *b, clgrad_tensor *fallback);

@@ -133,8 +133,10 @@ static int plan3_ndrange(const clgrad_context *ctx, const plan *p, size_t g[3], 
         left /= l[d];
         if (left == 0) left = 1;
     }
+    /* 65535 work-groups: twice the fold limit, less one (lower under the test hook) */
+    const size_t max_groups = 2 * clgrad__fold_limit(ctx) - 1;
     for (int d = 0; d < 3; d++)
-        if ((uint64_t)g[d] > 0xffffffffu || (d > 0 && (g[d] + l[d] - 1) / l[d] > 65535)) return 0;
+        if ((uint64_t)g[d] > 0xffffffffu || (d > 0 && (g[d] + l[d] - 1) / l[d] > max_groups)) return 0;
     return 1;
 }
 

@@ -7,10 +7,10 @@
 #define FAMILY "embedding"
 
 /* A (D, rows) launch with rows folded over dims 1 and 2 (see emb_row() in cl/embedding.cl):
- * at most 32768 work-groups of height 1 in dim 1, the rest in dim 2. */
-static void rows_fold(size_t global[3], int64_t D, int64_t rows)
+ * at most clgrad__fold_limit() work-groups of height 1 in dim 1, the rest in dim 2. */
+static void rows_fold(const clgrad_context *ctx, size_t global[3], int64_t D, int64_t rows)
 {
-    size_t y = rows < 32768 ? (size_t)rows : 32768;
+    size_t fold = clgrad__fold_limit(ctx), y = (size_t)rows < fold ? (size_t)rows : fold;
     global[0] = D > 0 ? (size_t)D : 0;
     global[1] = y;
     global[2] = y ? ((size_t)rows + y - 1) / y : 0;
@@ -57,7 +57,7 @@ static clgrad_status embedding_backward(clgrad__node *nd, clgrad_tensor *gy, clg
     {
         size_t local[3] = {clgrad__wg_1d(ctx), 1, 1};
         size_t global[3];
-        rows_fold(global, D, V);
+        rows_fold(ctx, global, D, V);
         clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(dw->buf->mem), CLGRAD_KARG(keys->buf->mem),
                                       CLGRAD_KARG(seg->buf->mem), CLGRAD_KARG_T(gy), CLGRAD_KARG(V), CLGRAD_KARG(D));
         if (D < (int64_t)local[0]) local[0] = (size_t)D;
@@ -107,7 +107,7 @@ clgrad_status clgrad_embedding(clgrad_tensor *weight, clgrad_tensor *indices, cl
     {
         size_t local[3] = {clgrad__wg_1d(ctx), 1, 1};
         size_t global[3];
-        rows_fold(global, D, n);
+        rows_fold(ctx, global, D, n);
         if (D < (int64_t)local[0]) local[0] = D > 0 ? (size_t)D : 1;
         clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(w), CLGRAD_KARG_T(idx), CLGRAD_KARG(n),
                                       CLGRAD_KARG(V), CLGRAD_KARG(D));

@@ -7,6 +7,7 @@
  * register-blocked kernel with work-group size 1 runs over them; on GPUs one tiled kernel
  * reads the operands directly. Parameters come from the tables in src/program/tuning.c. */
 #include "ops/gemm.h"
+#include "ops/tuned.h"
 
 #include "clgrad_config.h"
 #include "core/file.h"
@@ -23,7 +24,8 @@
 #endif
 
 #define FAMILY "matmul"
-/* Packed panels of one K chunk are sized to stay in L2/L3 between packing and use. */
+/* Packed panels of one K chunk are sized to stay in L2/L3 between packing and use (the
+ * parameters' chunk_kb, else this). */
 #define CHUNK_BYTES ((size_t)4 << 20)
 /* Batch entries are packed in groups so the panel buffers stay below this. */
 #define PACK_LIMIT_BYTES ((size_t)64 << 20)
@@ -31,9 +33,11 @@
 typedef struct gemm_state {
     clgrad__gemm_provider forced; /* AUTO: not forced ($CLGRAD_GEMM, else measured) */
     clgrad__gemm_provider chosen; /* the measured winner; AUTO until measured */
+    unsigned chosen_generation;   /* the parameters it was measured with */
     int variant_forced;           /* 0: by device, 1: CPU variant, 2: tiled variant */
     int params_forced;            /* cpu / tp below hold forced values to start from */
-    int ready;                    /* kernel parameters resolved */
+    int ready;                    /* kernel parameters resolved ... */
+    unsigned generation;          /* ... for this generation of the parameters in use */
     int tiled;
     clgrad__gemm_cpu_params cpu;
     clgrad__gemm_tiled_params tp;
@@ -67,6 +71,12 @@ clgrad_status clgrad__gemm_set_provider(clgrad_context *ctx, clgrad__gemm_provid
     return CLGRAD_OK;
 }
 
+clgrad__gemm_provider clgrad__gemm_forced_provider(clgrad_context *ctx)
+{
+    gemm_state *s = state(ctx);
+    return s ? s->forced : CLGRAD__GEMM_AUTO;
+}
+
 clgrad_status clgrad__gemm_set_variant(clgrad_context *ctx, const char *variant)
 {
     STATE_OR_FAIL(ctx, s);
@@ -82,7 +92,7 @@ clgrad_status clgrad__gemm_set_params(clgrad_context *ctx, const clgrad__gemm_cp
                                       const clgrad__gemm_tiled_params *tiled)
 {
     STATE_OR_FAIL(ctx, s);
-    if (cpu && !(cpu->mr >= 1 && cpu->nv >= 1 && cpu->pack_k >= 1 &&
+    if (cpu && !(cpu->mr >= 1 && cpu->nv >= 1 && cpu->pack_k >= 1 && cpu->wi_m >= 0 && cpu->wi_n >= 0 && cpu->chunk_kb >= 0 &&
                  (cpu->vw == 2 || cpu->vw == 4 || cpu->vw == 8 || cpu->vw == 16)))
         return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "GEMM CPU parameters mr %d vw %d nv %d pack_k %d are invalid",
                             cpu->mr, cpu->vw, cpu->nv, cpu->pack_k);
@@ -132,18 +142,20 @@ int clgrad__gemm_default_tiled(const clgrad_device_info *d)
 
 static clgrad_status resolve_params(clgrad_context *ctx, gemm_state *s)
 {
-    if (s->ready) return CLGRAD_OK;
-    cl_uint vw = 0;
-    if (clGetDeviceInfo(ctx->dev.device, CL_DEVICE_NATIVE_VECTOR_WIDTH_FLOAT, sizeof vw, &vw, NULL) != CL_SUCCESS) vw = 0;
-    clgrad__tuning_device td = {&ctx->dev.info, (int)vw};
-    s->tiled = s->variant_forced ? s->variant_forced == 2 : clgrad__gemm_default_tiled(&ctx->dev.info);
+    unsigned gen = clgrad__tuned_generation(ctx);
+    if (s->ready && s->generation == gen) return CLGRAD_OK;
+    /* the table rows, the device's tuned values or a test's style (src/ops/tuned.c) */
+    clgrad__gemm_choice c;
+    clgrad__tuned_gemm(ctx, &c);
+    s->generation = gen;
+    s->tiled = s->variant_forced ? s->variant_forced == 2 : c.tiled;
     if (!s->tiled) {
-        if (!s->params_forced) s->cpu = *clgrad__tuning_gemm_cpu(&td, NULL);
+        if (!s->params_forced) s->cpu = c.cpu;
         clgrad__tuning_gemm_cpu_options(&s->cpu, s->opts, sizeof s->opts);
         s->ready = 1;
         return CLGRAD_OK;
     }
-    clgrad__gemm_tiled_params p = s->params_forced ? s->tp : *clgrad__tuning_gemm_tiled(&td, NULL);
+    clgrad__gemm_tiled_params p = s->params_forced ? s->tp : c.tp;
     for (;;) {
         int fits = 0;
         clgrad__tuning_gemm_tiled_options(&p, s->opts, sizeof s->opts);
@@ -219,12 +231,12 @@ static clgrad_status pack(clgrad_context *ctx, gemm_state *s, const char *kernel
     return clgrad__launch(ctx, FAMILY, s->opts, kernel, 3, global, one3, a);
 }
 
-/* Micro-tiles per compute work-item: about 64 x 128 of C each, fewer while that leaves
- * under ~8 work-items per compute unit. */
-static void pick_tiles(const clgrad_context *ctx, size_t pm, size_t pn, size_t mr, size_t nr, size_t nb,
-                       cl_int *tm, cl_int *tn)
+/* Micro-tiles per compute work-item: about wi_m x wi_n of C each (the parameters, 64 x 128
+ * when 0), fewer while that leaves under ~8 work-items per compute unit. */
+static void pick_tiles(const clgrad_context *ctx, const clgrad__gemm_cpu_params *p, size_t pm, size_t pn, size_t mr,
+                       size_t nr, size_t nb, cl_int *tm, cl_int *tn)
 {
-    size_t t_m = cdiv(64, mr), t_n = cdiv(128, nr);
+    size_t t_m = cdiv(p->wi_m > 0 ? (size_t)p->wi_m : 64, mr), t_n = cdiv(p->wi_n > 0 ? (size_t)p->wi_n : 128, nr);
     size_t want = 8 * (size_t)(ctx->dev.info.compute_units > 2 ? ctx->dev.info.compute_units : 2);
     while (cdiv(pm, t_m) * cdiv(pn, t_n) * nb < want && (t_m > 1 || t_n > 1)) {
         if (t_n >= t_m && t_n > 1) t_n = cdiv(t_n, 2);
@@ -244,7 +256,8 @@ static clgrad_status gemm_cpu(clgrad_context *ctx, gemm_state *s, const clgrad__
     size_t bg = batch;
 #define PANEL_FLOATS(b) (pm * mr * (shared_a ? 1 : (b)) + pn * nr * (shared_b ? 1 : (b)))
     while (bg > 1 && sizeof(float) * k_small * PANEL_FLOATS(bg) > PACK_LIMIT_BYTES) bg = cdiv(bg, 2);
-    size_t chunk = CHUNK_BYTES / (sizeof(float) * PANEL_FLOATS(bg)) / 256 * 256;
+    const size_t chunk_bytes = s->cpu.chunk_kb > 0 ? (size_t)s->cpu.chunk_kb << 10 : CHUNK_BYTES;
+    size_t chunk = chunk_bytes / (sizeof(float) * PANEL_FLOATS(bg)) / 256 * 256;
 #undef PANEL_FLOATS
     if (chunk < 512) chunk = 512;
     if (chunk > k) chunk = k;
@@ -274,7 +287,7 @@ static clgrad_status gemm_cpu(clgrad_context *ctx, gemm_state *s, const clgrad__
                 st = pack(ctx, s, "matmul_pack_b_f32", N, kl, nr, tb, g->b, ob + (cl_long)b0 * sb, ldb, sb, nb,
                           bp->mem, sbp);
             if (st != CLGRAD_OK) break;
-            pick_tiles(ctx, pm, pn, mr, nr, nb, &tm, &tn);
+            pick_tiles(ctx, &s->cpu, pm, pn, mr, nr, nb, &tm, &tn);
             cl_int kb = kl < 256 ? kl : 256;
             cl_long zero = 0, panel_a = (cl_long)kl * (cl_long)mr, panel_b = (cl_long)kl * (cl_long)nr;
             cl_long sap_use = shared_a ? 0 : sap, sbp_use = shared_b ? 0 : sbp, oc = g->c_off + (cl_long)b0 * sc;
@@ -322,11 +335,11 @@ clgrad_status clgrad__gemm_own(clgrad_context *ctx, const clgrad__gemm_args *g)
 /* Our kernels (scale only when K == 0) on a checked product with resolved parameters. */
 static clgrad_status gemm_pieces(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g)
 {
-    /* Launches keep under 32768 work-groups in NDRange dims 1 and 2 (NVIDIA allows 65535):
+    /* Launches keep under 32768 work-groups (the fold limit) in NDRange dims 1 and 2 (NVIDIA allows 65535):
      * products with more rows (dim 1 of the tiled, scale and A-packing kernels), more columns
      * (dim 1 of the CPU kernels) or a bigger batch (dim 2) run in pieces. Every element of C
      * is computed exactly as in one launch, so the pieces change no bits. */
-    const int64_t piece = 32768;
+    const int64_t piece = (int64_t)clgrad__fold_limit(ctx);
     int64_t mstep = g->k == 0 ? piece : s->tiled ? piece * s->tp.ts_m : piece * s->cpu.mr;
     int64_t nstep = g->k == 0 || s->tiled ? g->n : piece * s->cpu.nv * s->cpu.vw;
     if (g->m <= mstep && g->n <= nstep && g->batch <= piece) {
@@ -497,8 +510,8 @@ static void verdict_store(const clgrad_context *ctx, const char *path, clgrad__g
 
 static clgrad_status auto_choice(clgrad_context *ctx, gemm_state *s)
 {
-    if (s->chosen != CLGRAD__GEMM_AUTO) return CLGRAD_OK;
     CLGRAD_TRY(resolve_params(ctx, s)); /* the verdict is keyed by our build options */
+    if (s->chosen != CLGRAD__GEMM_AUTO && s->chosen_generation == s->generation) return CLGRAD_OK;
     char *path = verdict_path(ctx, s);
     clgrad__gemm_provider p = path ? verdict_load(path) : CLGRAD__GEMM_AUTO;
     if (p == CLGRAD__GEMM_AUTO) {
@@ -508,6 +521,7 @@ static clgrad_status auto_choice(clgrad_context *ctx, gemm_state *s)
     }
     free(path);
     s->chosen = p;
+    s->chosen_generation = s->generation;
     return CLGRAD_OK;
 }
 

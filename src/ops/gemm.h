@@ -37,6 +37,8 @@ typedef enum clgrad__gemm_provider {
 /* Forces a provider for ctx (tests and benchmarks); AUTO restores the default choice. */
 clgrad_status clgrad__gemm_set_provider(clgrad_context *ctx, clgrad__gemm_provider p);
 int clgrad__gemm_have_clblast(void);
+/* The provider forced on ctx (AUTO when none), to restore after forcing another. */
+clgrad__gemm_provider clgrad__gemm_forced_provider(clgrad_context *ctx);
 /* Forces our kernels' variant for ctx: "cpu" (packing + work-group size 1), "tiled"
  * (local-memory tiles), or NULL for the device's default (clgrad__gemm_default_tiled).
  * For tests, which run the GPU variant on CPU devices too. */

@@ -4,12 +4,6 @@
 #include <stdio.h>
 #include <string.h>
 
-const clgrad__ops_params *clgrad__ops_tuning(const clgrad_context *ctx)
-{
-    clgrad__tuning_device d = {&ctx->dev.info, 0}; /* the ops rows match on the device kind only */
-    return clgrad__tuning_ops(&d, NULL);
-}
-
 size_t clgrad__wg_1d(const clgrad_context *ctx)
 {
     size_t want = (size_t)clgrad__ops_tuning(ctx)->wg_1d;

@@ -54,8 +54,14 @@ clgrad_status clgrad__launch_1d(clgrad_context *ctx, const char *family, const c
  * wg_1d, at most the device's max work-group size). */
 size_t clgrad__wg_1d(const clgrad_context *ctx);
 
-/* The op families' per-device choices: the matching row of src/program/tuning.c. */
+/* The op families' per-device choices: the matching row of src/program/tuning.c, or the
+ * tuned values of the device, or what a test forced (src/ops/tuned.c). */
 const clgrad__ops_params *clgrad__ops_tuning(const clgrad_context *ctx);
+
+/* The most planes, rows or partial results one NDRange dimension takes before the rest
+ * folds into the next dimension or another launch: 32768, lower under a test hook
+ * (src/ops/tuned.h), so small shapes reach the folded paths. */
+size_t clgrad__fold_limit(const clgrad_context *ctx);
 
 /* A view's geometry packed for kernels: 8 slots right-aligned (dim i of an n-d view is slot
  * 8-n+i); unused leading slots have size 1 and stride 0. cl/common.cl's clgrad_offset8()

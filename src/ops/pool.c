@@ -76,7 +76,7 @@ static clgrad_status pool_setup(const char *fn, clgrad_tensor *x, const clgrad_p
  * are uniform across a work-group; planes fold over dims 1 and 2 (pool_plane in cl/pool.cl). */
 static clgrad_status launch2(clgrad_context *ctx, const char *kernel, int64_t pixels, int64_t planes, clgrad__kargs args)
 {
-    size_t ydim = planes < 32768 ? (size_t)planes : 32768;
+    size_t fold = clgrad__fold_limit(ctx), ydim = (size_t)planes < fold ? (size_t)planes : fold;
     size_t global[3] = {(size_t)pixels, ydim, ydim ? ((size_t)planes + ydim - 1) / ydim : 0};
     size_t maxwg = ctx->dev.info.max_work_group_size ? ctx->dev.info.max_work_group_size : 1;
     size_t l0 = global[0] < maxwg ? global[0] : maxwg;
@@ -94,13 +94,14 @@ static int fixed_window(const pool_geom *g, char *opts, size_t cap)
 }
 
 /* A (column, row, plane) launch of a fixed-window kernel; *p0 is its plane0 argument.
- * Planes go in launches of at most 32768. */
+ * Planes go in launches of at most clgrad__fold_limit(). */
 static clgrad_status launch_planes(clgrad_context *ctx, const char *opts, const char *kernel, int64_t cols,
                                    int64_t rows, int64_t planes, cl_long *p0, clgrad__kargs args)
 {
     size_t lx = cols > 8 ? 16 : 8, ly = 4;
-    for (*p0 = 0; *p0 < planes; *p0 += 32768) {
-        int64_t np = planes - *p0 < 32768 ? planes - *p0 : 32768;
+    const int64_t fold = (int64_t)clgrad__fold_limit(ctx);
+    for (*p0 = 0; *p0 < planes; *p0 += fold) {
+        int64_t np = planes - *p0 < fold ? planes - *p0 : fold;
         size_t global[3] = {(size_t)cols, (size_t)rows, (size_t)np};
         size_t local[3] = {lx, ly, 1};
         CLGRAD_TRY(clgrad__launch(ctx, FAMILY, opts, kernel, 3, global, local, args));

@@ -7,10 +7,11 @@
  * two blocks around one kept block with nothing kept after them (e.g. NCHW over N, H, W;
  * no copy either, except for argmax); any other axis set is first permuted so the reduced
  * axes come last and copied contiguous. Every
- * result then follows the fixed order described in cl/reduce.cl (chunks of RED_CHUNK,
+ * result then follows the fixed order described in cl/reduce.cl (chunks of clgrad__red_chunk(),
  * RED_LANES strided lanes, a pairwise tree), whichever kernel runs it. */
 #include "ops/ops.h"
 #include "ops/reduce.h"
+#include "ops/tuned.h"
 
 #include "ops/op_table.h"
 
@@ -20,9 +21,7 @@
 
 #define FAMILY "reduce"
 #define RED_LANES 64     /* fixed: part of the result's definition, never tuned per device */
-#define RED_CHUNK 16384  /* elements per partial result in the first pass of long rows */
 #define RED_COLS_VW 16   /* columns per work-item of reduce_cols_f32 (a speed choice only) */
-#define RED_FOLD 32768   /* partial results per NDRange dim 1 when they fold over dims 1 and 2 */
 
 /* --- the engine -------------------------------------------------------------------------- */
 
@@ -55,7 +54,7 @@ void clgrad__reduce_force_kernel(clgrad_context *ctx, clgrad__red_kernel k)
 static clgrad__red_kernel pick_kernel(const clgrad_context *ctx, clgrad__red_op op, const red_view *v, cl_long npart)
 {
     int split = v->M != 1 || v->R2 != v->R;
-    cl_long len = v->R < RED_CHUNK ? v->R : RED_CHUNK;
+    const cl_long chunk = clgrad__red_chunk(ctx), len = v->R < chunk ? v->R : chunk;
     const int *hook = clgrad__ctx_slot_find(ctx, &forced_key);
     clgrad__red_kernel forced = hook ? (clgrad__red_kernel)*hook : CLGRAD__RED_KERNEL_AUTO;
     const clgrad__ops_params *tp = clgrad__ops_tuning(ctx);
@@ -96,7 +95,7 @@ static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_
     char opcode[32], opts[96];
     clgrad__op_code_option(opcode, sizeof opcode, "RED_OP", op_names, sizeof op_names / sizeof op_names[0], (int)op);
     snprintf(opts, sizeof opts, "%s -DRED_LANES=%d -DRED_VW=%d", opcode, RED_LANES, RED_COLS_VW);
-    cl_long chunk = RED_CHUNK;
+    cl_long chunk = clgrad__red_chunk(ctx);
     cl_int has_iin = iin != NULL;
     cl_float d = div;
     cl_long npart = v->O * v->M * v->I * nchunk;
@@ -106,7 +105,7 @@ static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_
                                       CLGRAD_KARG(v->I),   CLGRAD_KARG(v->so),  CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si),
                                       CLGRAD_KARG(chunk),  CLGRAD_KARG(nchunk), CLGRAD_KARG(mean),  CLGRAD_KARG(out),
                                       CLGRAD_KARG(ooff),   CLGRAD_KARG(d));
-        size_t P = (size_t)(v->O * nchunk), gy = P < RED_FOLD ? P : RED_FOLD;
+        size_t P = (size_t)(v->O * nchunk), fold = clgrad__fold_limit(ctx), gy = P < fold ? P : fold;
         size_t global[3] = {(size_t)((v->I + RED_COLS_VW - 1) / RED_COLS_VW), gy, (P + gy - 1) / gy};
         size_t local[3] = {vec_wg(ctx), 1, 1};
         return clgrad__launch(ctx, FAMILY, opts, "reduce_cols_f32", 3, global, local, a);
@@ -120,7 +119,8 @@ static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_
         size_t dev_max = ctx->dev.info.max_work_group_size;
         if (dev_max && dev_max < wg_max) wg_max = dev_max;
         while (cw < 32 && (cl_long)cw < v->I) cw *= 2;
-        while (cw * lw > 256 && lw > 4) lw /= 2; /* about 256 work-items, at least 4 lanes each */
+        size_t items = (size_t)clgrad__ops_tuning(ctx)->red_colwg_items;
+        while (cw * lw > items && lw > 4) lw /= 2; /* about that many work-items, at least 4 lanes each */
         while (cw * lw > wg_max && lw > 1) lw /= 2;
         while (cw * lw > wg_max && cw > 1) cw /= 2;
         size_t lbytes = (size_t)RED_LANES * cw * sizeof(cl_float);
@@ -129,7 +129,7 @@ static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_
                 CLGRAD_KARG(v->mem), CLGRAD_KARG(v->off), CLGRAD_KARG(v->O), CLGRAD_KARG(v->R), CLGRAD_KARG(v->I),
                 CLGRAD_KARG(v->so), CLGRAD_KARG(v->sr), CLGRAD_KARG(v->si), CLGRAD_KARG(chunk), CLGRAD_KARG(nchunk),
                 CLGRAD_KARG(mean), CLGRAD_KARG(out), CLGRAD_KARG(ooff), CLGRAD_KARG(d), CLGRAD_KARG_LOCAL(lbytes));
-            size_t P = (size_t)(v->O * nchunk), gy = P < RED_FOLD ? P : RED_FOLD;
+            size_t P = (size_t)(v->O * nchunk), fold = clgrad__fold_limit(ctx), gy = P < fold ? P : fold;
             size_t global[3] = {((size_t)v->I + cw - 1) / cw * cw, gy * lw, (P + gy - 1) / gy};
             size_t local[3] = {cw, lw, 1};
             return clgrad__launch(ctx, FAMILY, opts, "reduce_colwg_f32", 3, global, local, a);
@@ -213,7 +213,7 @@ static clgrad_status run_chunks(clgrad_context *ctx, clgrad__red_op op, red_view
     cl_mem iin = NULL;
     clgrad_status st = CLGRAD_OK;
     for (;;) {
-        cl_long nchunk = (v.R + RED_CHUNK - 1) / RED_CHUNK;
+        cl_long nchunk = (v.R + clgrad__red_chunk(ctx) - 1) / clgrad__red_chunk(ctx);
         if (nchunk == 1) {
             if (argmax) {
                 clgrad_tensor *vals;

@@ -48,7 +48,7 @@ static clgrad_status mm(clgrad_context *ctx, int ta, int tb, int64_t m, int64_t 
 static clgrad_status cell(clgrad_context *ctx, const char *kernel, int64_t H, int64_t B, clgrad__kargs a)
 {
     /* rows fold over dims 1 and 2 (rnn_row() in cl/rnn.cl) */
-    size_t wg = clgrad__wg_1d(ctx), y = B < 32768 ? (size_t)B : 32768;
+    size_t wg = clgrad__wg_1d(ctx), fold = clgrad__fold_limit(ctx), y = (size_t)B < fold ? (size_t)B : fold;
     size_t global[3] = {(size_t)H, y, y ? ((size_t)B + y - 1) / y : 0};
     size_t local[3] = {(size_t)H < wg ? (size_t)H : wg, 1, 1};
     return clgrad__launch(ctx, FAMILY, NULL, kernel, 3, global, local, a);
@@ -277,10 +277,12 @@ clgrad_status clgrad__rnn_proj(clgrad_tensor *x, clgrad_tensor *w_in, clgrad_ten
         if (st == CLGRAD_OK) {
             mat d = at(k[0], 0), s = at(x, 0);
             cl_long st_ = x->strides[0], sb = x->strides[1], si = x->strides[2], Il = I, dts = B * I;
-            /* blocks of at most 32768 steps and rows keep dims 1 and 2 under GPU grid limits */
-            for (int64_t t0 = 0; st == CLGRAD_OK && t0 < T; t0 += 32768)
-                for (int64_t b0 = 0; st == CLGRAD_OK && b0 < B; b0 += 32768) {
-                    cl_long Tl = T - t0 < 32768 ? T - t0 : 32768, Bl = B - b0 < 32768 ? B - b0 : 32768;
+            /* blocks of at most 32768 (the fold limit) steps and rows keep dims 1 and 2 under
+             * GPU grid limits */
+            const int64_t fold = (int64_t)clgrad__fold_limit(ctx);
+            for (int64_t t0 = 0; st == CLGRAD_OK && t0 < T; t0 += fold)
+                for (int64_t b0 = 0; st == CLGRAD_OK && b0 < B; b0 += fold) {
+                    cl_long Tl = T - t0 < fold ? T - t0 : fold, Bl = B - b0 < fold ? B - b0 : fold;
                     cl_long doff = d.off + (t0 * B + b0) * I, soff = s.off + t0 * st_ + b0 * sb;
                     clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(d.m), CLGRAD_KARG(doff), CLGRAD_KARG(s.m),
                                                   CLGRAD_KARG(soff), CLGRAD_KARG(st_), CLGRAD_KARG(sb), CLGRAD_KARG(si),

@@ -75,8 +75,8 @@ static clgrad_status smx_run(clgrad_context *ctx, int op, clgrad_tensor *out, cl
     cl_long rows = O * I;
     if (rows == 0 || L == 0) return CLGRAD_OK;
     if (!b) b = a;
-    /* the tuning row's choice, or any device with on-chip local memory (a capability) */
-    int gpu = clgrad__ops_tuning(ctx)->smx_wg || ctx->dev.info.local_mem_kind == CLGRAD_LOCAL_MEM_LOCAL;
+    /* the tuning row's choice (GPUs and other devices with on-chip local memory) */
+    int gpu = clgrad__ops_tuning(ctx)->smx_wg;
     int path = forced_path();
     if (path == PATH_ITEM && I != 1) path = PATH_AUTO;
     if (path == PATH_AUTO) {

@@ -25,10 +25,10 @@ typedef struct tiled_row {
  * mr * nv vector accumulators of vw floats in registers: 16 zmm for AVX-512, 12 ymm
  * for AVX2, 12 xmm for SSE / NEON. */
 static const cpu_row gemm_cpu_rows[] = {
-    /* kinds  local  vendor  device  vw>=      mr  vw  nv  pack_k */
-    {{0, 0, NULL, NULL, 16}, {8, 16, 2, 64}}, /* AVX-512 (measured: PoCL, ~460 GFLOP/s on 2 cores) */
-    {{0, 0, NULL, NULL, 8}, {6, 8, 2, 64}},   /* AVX2, 16 ymm registers */
-    {{0, 0, NULL, NULL, 0}, {4, 4, 3, 64}},   /* default: 4-wide SIMD */
+    /* kinds  local  vendor  device  vw>=      mr  vw  nv  pack_k  wi_m wi_n (0: 64 x 128) chunk_kb (0: 4096) */
+    {{0, 0, NULL, NULL, 16}, {8, 16, 2, 64, 0, 0, 0}}, /* AVX-512 (measured: PoCL, ~460 GFLOP/s on 2 cores) */
+    {{0, 0, NULL, NULL, 8}, {6, 8, 2, 64, 0, 0, 0}},   /* AVX2, 16 ymm registers */
+    {{0, 0, NULL, NULL, 0}, {4, 4, 3, 64, 0, 0, 0}},   /* default: 4-wide SIMD */
 };
 
 /* Tiled variant, for GPUs (whatever local memory they report: Mali GPUs say CL_GLOBAL
@@ -71,10 +71,12 @@ typedef struct ops_row {
  * compilers vectorise a work-item's loop); GPUs want narrow vectors and coalesced
  * work-groups (wide private arrays spill there). */
 static const ops_row ops_rows[] = {
-    /* kinds                            wg  vw rows colwg rlong rwg swg svw nll sumcw */
-    {{KIND(CLGRAD_DEVICE_KIND_CPU), 0, NULL, NULL, 0}, {64, 8, 1, 0, 1, 8, 0, 16, 1, 16}},
-    {{ANY_GPU, 0, NULL, NULL, 0}, {256, 4, 0, 1, 0, 0, 1, 0, 0, 1}},
-    {{0, 0, NULL, NULL, 0}, {256, 4, 0, 0, 0, 8, 0, 0, 1, 1}}, /* default: accelerators, others */
+    /* kinds                                 wg  vw rows colwg rlong rwg swg svw nll sumcw cwgi cvwg c1 pimg cchunk */
+    {{KIND(CLGRAD_DEVICE_KIND_CPU), 0, NULL, NULL, 0}, {64, 8, 1, 0, 1, 8, 0, 16, 1, 16, 256, 256, 0, 1, 0}},
+    {{ANY_GPU, 0, NULL, NULL, 0}, {256, 4, 0, 1, 0, 0, 1, 0, 0, 1, 256, 256, 0, 1, 0}},
+    /* other devices with on-chip local memory: softmax by work-groups */
+    {{0, 1u << CLGRAD_LOCAL_MEM_LOCAL, NULL, NULL, 0}, {256, 4, 0, 0, 0, 8, 1, 0, 1, 1, 256, 256, 0, 1, 0}},
+    {{0, 0, NULL, NULL, 0}, {256, 4, 0, 0, 0, 8, 0, 0, 1, 1, 256, 256, 0, 1, 0}}, /* default: accelerators, others */
 };
 
 static int contains_nocase(const char *hay, const char *needle)
@@ -128,6 +130,12 @@ const clgrad__ops_params *clgrad__tuning_ops(const clgrad__tuning_device *d, int
 {
     LOOKUP(ops_rows, d, row);
 }
+
+#define ROW_AT(rows, i) ((i) >= 0 && (size_t)(i) < sizeof rows / sizeof rows[0] ? &rows[i].p : NULL)
+
+const clgrad__gemm_cpu_params *clgrad__tuning_gemm_cpu_row(int i) { return ROW_AT(gemm_cpu_rows, i); }
+const clgrad__gemm_tiled_params *clgrad__tuning_gemm_tiled_row(int i) { return ROW_AT(gemm_tiled_rows, i); }
+const clgrad__ops_params *clgrad__tuning_ops_row(int i) { return ROW_AT(ops_rows, i); }
 
 size_t clgrad__tuning_gemm_tiled_wg(const clgrad__gemm_tiled_params *p)
 {

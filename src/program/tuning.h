@@ -27,9 +27,14 @@ typedef struct clgrad__tuning_device {
 int clgrad__tuning_matches(const clgrad__tuning_match *m, const clgrad__tuning_device *d);
 
 /* cl/matmul.cl, CPU variant (packing + register-blocked compute, work-group size 1):
- * micro-tile mr x (nv * vw) and the k length copied per packing work-item. */
+ * micro-tile mr x (nv * vw), the k length copied per packing work-item, the block of C
+ * each compute work-item aims for, wi_m x wi_n (0: 64 x 128; fewer when that leaves too
+ * few work-items for the compute units), and the packing depth: K is packed in chunks
+ * whose panels take about chunk_kb KiB (0: 4096). */
 typedef struct clgrad__gemm_cpu_params {
     int mr, vw, nv, pack_k;
+    int wi_m, wi_n;
+    int chunk_kb;
 } clgrad__gemm_cpu_params;
 
 /* cl/matmul.cl, tiled variant (local-memory tiles): a ts_m x ts_n tile of C per
@@ -59,6 +64,15 @@ typedef struct clgrad__ops_params {
     int smx_vw;           /* softmax: vector width of the row kernels (0: each kernel's narrow width) */
     int nll_fused_smooth; /* cross entropy: the one-launch reduced loss with label smoothing too */
     int sum_cw;           /* the ordered column sum: adjacent columns per work-item */
+    int red_colwg_items;  /* reduce_colwg: work-items per work-group (columns x lanes), at most */
+    int conv_wg;          /* conv: work-group width of the (pixels, planes) launches, at most */
+    int conv_direct_c1;   /* conv with one input channel (groups == 1): 0 im2col + GEMM, 1 the
+                           * direct kernels forward, 2 forward and backward */
+    int conv_per_image;   /* conv backward on the im2col path: one GEMM per image on dy's planes
+                           * (no CNHW copy of dy) 0 never, 1 for the weight gradient alone (a
+                           * first layer), 2 with the input gradient too */
+    int conv_chunk_kb;    /* conv: images go through im2col + GEMM in chunks whose column matrix
+                           * stays under this many KiB (0: the device-wide temporary bound) */
 } clgrad__ops_params;
 
 /* The first matching row of each table (never NULL: the last row matches everything).
@@ -67,6 +81,12 @@ const clgrad__gemm_cpu_params *clgrad__tuning_gemm_cpu(const clgrad__tuning_devi
 const clgrad__gemm_tiled_params *clgrad__tuning_gemm_tiled(const clgrad__tuning_device *d, int *row);
 const clgrad__gemm_variant_params *clgrad__tuning_gemm_variant(const clgrad__tuning_device *d, int *row);
 const clgrad__ops_params *clgrad__tuning_ops(const clgrad__tuning_device *d, int *row);
+
+/* Row i of a table (NULL past the last row), for tests and tuners that go through every
+ * parameter set a device may get. */
+const clgrad__gemm_cpu_params *clgrad__tuning_gemm_cpu_row(int i);
+const clgrad__gemm_tiled_params *clgrad__tuning_gemm_tiled_row(int i);
+const clgrad__ops_params *clgrad__tuning_ops_row(int i);
 
 /* The next smaller tiled parameter set after p failed a device limit: halves the larger
  * tile side (keeping it a multiple of its wpt), then the work per thread, then ts_k.

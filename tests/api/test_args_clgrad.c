@@ -4,6 +4,8 @@
  * they are safe at any time. */
 #include "args.h"
 
+#include <math.h>
+
 START_TEST(null_core_and_device)
 {
     clgrad_context *ctx;
@@ -32,6 +34,8 @@ START_TEST(null_core_and_device)
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_context_set_gemm_provider(NULL, "own"));
     EXPECT_TRUE(clgrad_context_gemm_provider(NULL) == NULL);
     EXPECT_TRUE(clgrad_context_diagnostics(NULL) == NULL);
+    EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_context_tune(NULL, NULL));
+    EXPECT_TRUE(clgrad_context_tuning(NULL) == NULL);
     (void)ctx;
     ARGS_DONE();
 }
@@ -58,6 +62,15 @@ START_TEST(bad_device_and_context)
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_context_set_gemm_provider(th_ctx, "no-such-gemm"));
     EXPECT_TRUE(clgrad_context_device(th_ctx) != NULL);
     EXPECT_TRUE(clgrad_context_diagnostics(th_ctx) != NULL);
+    /* the tuner needs a cache folder to keep its results, and a budget that is a number */
+    clgrad_context_desc nc = {.cache_dir = ""};
+    clgrad_context *nocache = NULL;
+    TH_OK(clgrad_context_create(&nc, &nocache));
+    EXPECT_MSG(CLGRAD_ERR_UNSUPPORTED, "cache folder", clgrad_context_tune(nocache, NULL));
+    clgrad_context_release(nocache);
+    clgrad_tune_options nan_budget = {.budget_seconds = NAN};
+    EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_context_tune(th_ctx, &nan_budget));
+    EXPECT_TRUE(clgrad_context_tuning(th_ctx) != NULL);
 
     /* The process-wide context: made on first use, the same one after, released by shutdown. */
     clgrad_context *def = clgrad_context_default();

@@ -187,7 +187,10 @@ END_TEST
 /* Every row shape of the tuning tables (and some odd ones) computes the right thing, even
  * where the row is meant for other hardware: the GPU rows run on whatever device is here. */
 static const clgrad__gemm_cpu_params cpu_rows[] = {
-    {8, 16, 2, 64}, {6, 8, 2, 64}, {4, 4, 3, 64}, {1, 16, 1, 16}, {3, 2, 5, 7},
+    {8, 16, 2, 64, 0, 0, 0}, {6, 8, 2, 64, 0, 0, 0}, {4, 4, 3, 64, 0, 0, 0}, {1, 16, 1, 16, 0, 0, 0},
+    {3, 2, 5, 7, 0, 0, 0},
+    /* a work-item per micro-tile; big blocks of C; shallow K chunks (512 deep, the least) */
+    {8, 16, 2, 64, 8, 16, 0}, {4, 8, 2, 32, 256, 512, 0}, {8, 16, 2, 64, 0, 0, 16},
 };
 static const clgrad__gemm_tiled_params tiled_rows[] = {
     {64, 64, 16, 4, 4, 1}, {128, 64, 16, 8, 4, 1}, {32, 32, 16, 4, 4, 1}, {16, 16, 8, 4, 4, 1}, {24, 40, 5, 3, 5, 0},
@@ -224,7 +227,7 @@ END_TEST
 START_TEST(gemm_in_pieces)
 {
     TH_OK(clgrad_context_set_gemm_provider(th_ctx, "own"));
-    const clgrad__gemm_cpu_params cpu = {1, 2, 1, 16};
+    const clgrad__gemm_cpu_params cpu = {1, 2, 1, 16, 0, 0, 0};
     const clgrad__gemm_tiled_params tiled = {1, 2, 1, 1, 1, 0};
     if (_i == 0) TH_OK(clgrad__gemm_set_params(th_ctx, &cpu, NULL));
     else TH_OK(clgrad__gemm_set_params(th_ctx, NULL, &tiled));
@@ -241,9 +244,10 @@ END_TEST
 
 START_TEST(gemm_rejects_bad_parameters)
 {
-    clgrad__gemm_cpu_params bad_cpu = {8, 5, 2, 64};
+    clgrad__gemm_cpu_params bad_cpu = {8, 5, 2, 64, 0, 0, 0}, bad_block = {8, 16, 2, 64, -1, 0, 0};
     clgrad__gemm_tiled_params bad_tiled = {30, 32, 16, 4, 4, 1};
     ck_assert_int_eq(clgrad__gemm_set_params(th_ctx, &bad_cpu, NULL), CLGRAD_ERR_INVALID_ARG);
+    ck_assert_int_eq(clgrad__gemm_set_params(th_ctx, &bad_block, NULL), CLGRAD_ERR_INVALID_ARG);
     ck_assert_int_eq(clgrad__gemm_set_params(th_ctx, NULL, &bad_tiled), CLGRAD_ERR_INVALID_ARG);
     ck_assert_int_eq(clgrad__gemm_set_variant(th_ctx, "systolic"), CLGRAD_ERR_INVALID_ARG);
 }
@@ -548,9 +552,16 @@ START_TEST(tuning_ops_rows_follow_the_device_kind)
     ck_assert_int_eq(g->red_colwg, 1);
     ck_assert_int_eq(g->smx_wg, 1);
     ck_assert_int_eq(g->nll_fused_smooth, 0);
-    ck_assert_int_eq(row, 2); /* the default row */
+    ck_assert_int_eq(row, 2); /* on-chip local memory: the default row, softmax by work-groups */
     ck_assert_int_eq(a->red_colwg, 0);
     ck_assert_int_eq(a->red_vec_wg, 8);
+    ck_assert_int_eq(a->smx_wg, 1);
+    const clgrad__ops_params *ag = clgrad__tuning_ops(&d_acc_g, &row);
+    ck_assert_int_eq(row, 3); /* the default row */
+    ck_assert_int_eq(ag->smx_wg, 0);
+    ck_assert_ptr_eq(clgrad__tuning_ops_row(3), ag);
+    ck_assert_ptr_null(clgrad__tuning_ops_row(4));
+    ck_assert_ptr_null(clgrad__tuning_gemm_tiled_row(-1));
     ck_assert_int_eq(clgrad__tuning_gemm_variant(&d_acc, NULL)->tiled, 1);
     ck_assert_int_eq(clgrad__tuning_gemm_variant(&d_acc_g, NULL)->tiled, 0);
     ck_assert_int_eq(clgrad__tuning_gemm_variant(&d_cpu, NULL)->tiled, 0);

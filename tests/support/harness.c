@@ -28,6 +28,14 @@ void th_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi)
 
 void th_setup(void)
 {
+    /* Oclgrind truncates its log for every context: each test process (Check forks one per
+     * test) logs to a file of its own, which tests/gpu/run_oclgrind.py reads afterwards */
+    const char *diag = getenv("CLGRAD_TEST_DIAG_DIR");
+    if (diag && *diag) {
+        static char log[4096];
+        snprintf(log, sizeof log, "%s/oclgrind-%ld.log", diag, (long)getpid());
+        setenv("OCLGRIND_LOG", log, 1);
+    }
     clgrad_context_desc d = {0};
     clgrad_status s = clgrad_context_create(&d, &th_ctx);
     ck_assert_msg(s == CLGRAD_OK, "context: %s: %s", clgrad_status_name(s), clgrad_last_error(NULL));

@@ -13,7 +13,8 @@
 extern clgrad_context *th_ctx;
 
 /* Checked fixture: creates th_ctx on $CLGRAD_DEVICE or the best device; a private cache
- * folder per run. Tests that need no device don't install it. */
+ * folder per run. Tests that need no device don't install it. With $CLGRAD_TEST_DIAG_DIR
+ * set, Oclgrind's log goes to a file of this process's own there (tests/gpu). */
 void th_setup(void);
 void th_teardown(void);
 

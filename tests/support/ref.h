@@ -494,6 +494,17 @@ void ref_rnn_forward(ref_rnn_kind kind, int T, int B, int I, int H, const float 
                      const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
                      const float *h0, const float *c0, float *y, float *hn, float *cn);
 
+/* Gradients of ref_rnn_forward in its projection form (w_ih NULL: xp (T, B, G) holds the
+ * input projection) from dy (T, B, H), the gradient of every step's h, and dcn (B, H), that
+ * of the last cell state (LSTM only; NULL for zeros): dxp (T, B, G), dw_hh (G, H), db_ih and
+ * db_hh (G each: the gradient of gi + b_ih and of gh = w_hh h + b_hh; equal except for the
+ * GRU's candidate gate), dh0 and dc0 (B, H). Any output may be NULL. Backpropagation through
+ * time in double, each output rounded to float once. */
+void ref_rnn_backward(ref_rnn_kind kind, int T, int B, int H, const float *xp, const float *w_hh,
+                      const float *b_ih, const float *b_hh, const float *h0, const float *c0, const float *dy,
+                      const float *dcn, float *dxp, float *dw_hh, float *db_ih, float *db_hh, float *dh0,
+                      float *dc0);
+
 #ifdef __cplusplus
 }
 #endif

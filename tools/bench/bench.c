@@ -14,6 +14,7 @@ static const struct {
     {"conv", bench_conv, "conv2d layers of typical CNNs at batch 64, forward and forward+backward"},
     {"elementwise", bench_elementwise, "add / relu / softmax bandwidth as a fraction of a device copy"},
     {"matmul", bench_matmul, "SGEMM: our kernels vs CLBlast vs OpenBLAS (--sizes 256,512,MxNxK,...)"},
+    {"tuned", bench_tuned, "tuned kernel parameters vs the built-in tables: GEMM and the CNN's convolutions"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

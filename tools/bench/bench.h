@@ -57,5 +57,6 @@ FILE *bench_out(const bench_opts *o);
 int bench_matmul(clgrad_context *ctx, const bench_opts *o, bench_results *r);
 int bench_conv(clgrad_context *ctx, const bench_opts *o, bench_results *r);
 int bench_elementwise(clgrad_context *ctx, const bench_opts *o, bench_results *r);
+int bench_tuned(clgrad_context *ctx, const bench_opts *o, bench_results *r);
 
 #endif
