@@ -96,12 +96,13 @@ kernel void conv_im2col_rows_f32(global const float *x, long x_off, long4 xs, gl
  * of HW elements, 4 at a time: the NCHW <-> (K, nb, HW) layout swaps when every plane is
  * contiguous.  Plane j = k*nb + nl of the (K, nb, HW) side is plane (n0 + nl)*K + k of
  * the NCHW side; to_nchw 1: src is the (K, nb, HW) side, 0: dst is.  Planes of the NCHW
- * side start at nchw_off + plane * nchw_ps.  Args: src, src_off, dst, dst_off, nchw_ps,
- * bias, bias_off, bias_stride, has_bias, to_nchw, n0, nb, K, HW, planes (= K*nb).
+ * side start at nchw_off + plane * nchw_ps. relu: then max(v, 0) as relu_fwd_f32 (a fused
+ * ReLU).  Args: src, src_off, dst, dst_off, nchw_ps, bias, bias_off, bias_stride, has_bias,
+ * relu, to_nchw, n0, nb, K, HW, planes (= K*nb).
  * NDRange: 1-D >= planes. */
 kernel void conv_planes_copy_f32(global const float *src, long src_off, global float *dst, long dst_off,
                                  long nchw_ps, global const float *bias, long bias_off, long bias_stride,
-                                 int has_bias, int to_nchw, int n0, int nb, int K, int HW, long planes)
+                                 int has_bias, int relu, int to_nchw, int n0, int nb, int K, int HW, long planes)
 {
     long j = get_global_id(0);
     if (j >= planes) return;
@@ -110,7 +111,17 @@ kernel void conv_planes_copy_f32(global const float *src, long src_off, global f
     global const float *s = src + src_off + (to_nchw ? j * HW : other);
     global float *d = dst + dst_off + (to_nchw ? other : j * HW);
     int p = 0;
-    if (has_bias) {
+    if (relu) {
+        float add = has_bias ? bias[bias_off + k * bias_stride] : 0.0f;
+        for (; p + 4 <= HW; p += 4) {
+            float4 v = has_bias ? vload4(0, s + p) + add : vload4(0, s + p);
+            vstore4(select(v, (float4)(0.0f), v < 0.0f), 0, d + p);
+        }
+        for (; p < HW; p++) {
+            float v = has_bias ? s[p] + add : s[p];
+            d[p] = v < 0.0f ? 0.0f : v;
+        }
+    } else if (has_bias) {
         float add = bias[bias_off + k * bias_stride];
         for (; p + 4 <= HW; p += 4) vstore4(vload4(0, s + p) + add, 0, d + p);
         for (; p < HW; p++) d[p] = s[p] + add;
@@ -359,19 +370,22 @@ kernel void conv_dw_bwd_weight_f32(global const float *x, long x_off, long4 xs, 
  * launches of at most 32768. */
 
 /* conv_cnhw_to_nchw1_f32: y[n0 + nl, k, p] = t[k, nl, p] + (has_bias ? bias[k] : 0) with t
- * of shape (K, nb, HW) contiguous and y contiguous NCHW, one element per work-item.
- * Args: t, t_off, y, y_off, bias, bias_off, bias_stride, has_bias, n0, nb, K, HW, plane0,
- * planes (= K*nb).  NDRange: (>= HW, 1, planes - plane0 or fewer), z = k*nb + nl. */
+ * of shape (K, nb, HW) contiguous and y contiguous NCHW, one element per work-item; relu:
+ * then max(v, 0) as relu_fwd_f32 (a fused ReLU).
+ * Args: t, t_off, y, y_off, bias, bias_off, bias_stride, has_bias, relu, n0, nb, K, HW,
+ * plane0, planes (= K*nb).  NDRange: (>= HW, 1, planes - plane0 or fewer), z = k*nb + nl. */
 kernel void conv_cnhw_to_nchw1_f32(global const float *t, long t_off, global float *y, long y_off,
                                    global const float *bias, long bias_off, long bias_stride, int has_bias,
-                                   int n0, int nb, int K, int HW, long plane0, long planes)
+                                   int relu, int n0, int nb, int K, int HW, long plane0, long planes)
 {
     long z = plane0 + (long)get_global_id(2);
     int k = (int)(z / nb), nl = (int)(z - (long)k * nb);
     int p = get_global_id(0);
     if (p >= HW || z >= planes) return;
     float add = has_bias ? bias[bias_off + k * bias_stride] : 0.0f;
-    y[y_off + ((long)(n0 + nl) * K + k) * HW + p] = t[t_off + z * HW + p] + add;
+    float v = t[t_off + z * HW + p] + add;
+    if (relu && v < 0.0f) v = 0.0f;
+    y[y_off + ((long)(n0 + nl) * K + k) * HW + p] = v;
 }
 /* conv_col2im1_f32: conv_col2im_f32 for stride 1 and a CONV_KH x CONV_KW window (-D
  * values), taps unrolled.  Args: col, col_off, dx, dx_off, bias, bias_off, bias_stride,
@@ -587,4 +601,18 @@ kernel void conv_direct_wsum_f32(global const float *restrict part, int nb, int 
         acc += s;
     }
     dw[dw_off + m] = acc;
+}
+
+/* conv_weight_from_t_f32: dw (groups, cog, kg) contiguous from its transpose dwt (groups, kg,
+ * cog) contiguous (the weight gradient's product runs transposed).
+ * Args: dwt, dwt_off, dw, dw_off, cog, kg, total (= groups*cog*kg).
+ * NDRange: 1-D >= total, item = dw's index. */
+kernel void conv_weight_from_t_f32(global const float *dwt, long dwt_off, global float *dw, long dw_off, int cog,
+                                   int kg, long total)
+{
+    long i = get_global_id(0);
+    if (i >= total) return;
+    long per = (long)cog * kg, gr = i / per;
+    int r = (int)(i - gr * per), o = r / kg, k = r - o * kg;
+    dw[dw_off + i] = dwt[dwt_off + gr * per + (long)k * cog + o];
 }

@@ -11,13 +11,15 @@
  *
  * Two variants, chosen by build options:
  *
- *   MM_VARIANT_CPU    matmul_pack_a_f32, matmul_pack_b_f32, matmul_cpu_f32.
+ *   MM_VARIANT_CPU    matmul_pack_b_f32, matmul_cpu_f32.
  *                     For devices without dedicated local memory (CPUs through
- *                     PoCL and the like). The operands are first copied into
- *                     zero-padded panels (transposes, odd leading dimensions
- *                     and edges are settled there), then a register-blocked,
- *                     vectorised kernel with work-group size 1 runs over the
- *                     panels. No local memory, no barriers.
+ *                     PoCL and the like). B is first copied into zero-padded
+ *                     panels (transposes, odd leading dimensions and edges are
+ *                     settled there), then a register-blocked, vectorised
+ *                     kernel with work-group size 1 reads A in place (a row
+ *                     panel of A is a few rows, or one block of contiguous
+ *                     floats per k when transposed, either way in L1) and the
+ *                     panels of B. No local memory, no barriers.
  *   MM_VARIANT_TILED  matmul_tiled_f32. Local-memory tiles, several outputs per
  *                     work-item, barriers. For GPUs (CL_LOCAL local memory).
  *
@@ -42,6 +44,42 @@
 #else
 #define MM_FMA(a, b, c) fma((a), (b), (c))
 #endif
+
+/* The fused epilogue of a product, applied once to each finished element of C (the last k
+ * block of the last launch): epi bit MM_EPI_BIAS_COL adds bias[off + j], MM_EPI_BIAS_ROW
+ * bias[off + i], MM_EPI_RELU then keeps max(v, 0) as relu_fwd_f32 does (NaN stays NaN).
+ * The same operations, in the same order, as the product followed by the bias add and the
+ * relu kernels. */
+#define MM_EPI_BIAS_COL 1
+#define MM_EPI_BIAS_ROW 2
+#define MM_EPI_RELU 4
+#define MM_RELU(v) select((v), (MM_VEC)(0.0f), (v) < 0.0f)
+
+static inline float mm_epi(float v, const int epi, __global const float *bias, const long off_bias, const int i,
+                           const int j)
+{
+    if (epi & MM_EPI_BIAS_COL)
+        v += bias[off_bias + j];
+    if (epi & MM_EPI_BIAS_ROW)
+        v += bias[off_bias + i];
+    if (epi & MM_EPI_RELU)
+        v = v < 0.0f ? 0.0f : v;
+    return v;
+}
+
+/* matmul_epilogue_f32: the fused epilogue on a finished C, for products that ran without it
+ * (CLBlast, K == 0). Arguments: M, N, c, off_c, ldc, stride_c, bias, off_bias, epi.
+ * NDRange: global (N, M, batch), any local size (bounds are checked). */
+__kernel void matmul_epilogue_f32(const int M, const int N, __global float *c, const long off_c, const int ldc,
+                                  const long stride_c, __global const float *bias, const long off_bias,
+                                  const int epi)
+{
+    const int j = (int)get_global_id(0), i = (int)get_global_id(1);
+    if (i >= M || j >= N)
+        return;
+    __global float *cp = c + off_c + (long)get_global_id(2) * stride_c + (long)i * ldc + j;
+    *cp = mm_epi(*cp, epi, bias, off_bias, i, j);
+}
 
 /* matmul_scale_f32: C[b] = beta * C[b], the whole product when K == 0 (an empty sum).
  * beta == 0 writes zeros without reading C (it may hold NaN). Built with either variant.
@@ -90,8 +128,8 @@ __kernel void matmul_scale_f32(const int M, const int N, const float beta, __glo
 #define MM_CPU_WGS
 #endif
 
-/* Packed layout shared by both packing kernels. A matrix of R rows by K
- * (rows of op(A), or columns of op(B)) becomes ceil(R / W) panels of W rows;
+/* Packed layout of the packing kernel. A matrix of R rows by K (the columns of op(B))
+ * becomes ceil(R / W) panels of W rows;
  * panel p holds its K x W block k-major, element (p*W + w, k) at
  *     dst[b * dst_batch + p * K * W + k * W + w],
  * and rows past R are zero. Element (r, k) of the source is
@@ -99,9 +137,9 @@ __kernel void matmul_scale_f32(const int M, const int N, const float beta, __glo
  * A work-item copies panels y*ppi .. y*ppi + ppi - 1 (ppi = panels per item),
  * k from x*MM_PACK_K to x*MM_PACK_K + MM_PACK_K - 1. */
 static inline void mm_pack_panel(const int rows, const int K, const int W, const int ppi,
-                          __global const float *restrict src, const long off,
+                          __global const float *src, const long off,
                           const long rs, const long ks, const long batch,
-                          __global float *restrict dst, const long dst_batch)
+                          __global float *dst, const long dst_batch)
 {
     const int k0 = (int)get_global_id(0) * MM_PACK_K;
     const int k1 = min(K, k0 + MM_PACK_K);
@@ -145,27 +183,6 @@ static inline void mm_pack_panel(const int rows, const int K, const int W, const
     }
 }
 
-/* matmul_pack_a_f32: copies op(A[b]) into MM_MR-row panels (layout above).
- * Arguments:
- *   M, K            op(A) is M x K
- *   ppi             panels per work-item (>= 1)
- *   trans_a         0: op(A[b])(i,k) = a[off_a + b*stride_a + i*lda + k]
- *                   1: op(A[b])(i,k) = a[off_a + b*stride_a + k*lda + i]
- *                   (to pack only the k range [k0, k0+K) of a longer product, advance
- *                   off_a by k0 (trans_a = 0) or k0*lda (trans_a = 1) and pass K = range)
- *   a, off_a, lda, stride_a   source buffer, element offset, leading dim, batch stride
- *   ap, stride_ap   destination, batch stride (>= ceil(M/MM_MR) * MM_MR * K)
- * NDRange: global (ceil(K / MM_PACK_K), ceil(ceil(M / MM_MR) / ppi), batch), local (1, 1, 1).
- * -D: MM_MR, MM_PACK_K (must match the matmul_cpu_f32 build). */
-__kernel MM_CPU_WGS void matmul_pack_a_f32(const int M, const int K, const int ppi,
-                                           const int trans_a, __global const float *restrict a, const long off_a,
-                                           const int lda, const long stride_a,
-                                           __global float *restrict ap, const long stride_ap)
-{
-    mm_pack_panel(M, K, MM_MR, ppi, a, off_a, trans_a ? 1 : (long)lda, trans_a ? (long)lda : 1,
-                  stride_a, ap, stride_ap);
-}
-
 /* matmul_pack_b_f32: copies op(B[b]) into panels of MM_NR = MM_NV*MM_VW
  * columns (layout above, with the columns of op(B) as rows).
  * Arguments:
@@ -187,36 +204,113 @@ __kernel MM_CPU_WGS void matmul_pack_b_f32(const int N, const int K, const int p
                   stride_b, bp, stride_bp);
 }
 
-/* matmul_cpu_f32: C = alpha * Ap * Bp + beta * C over packed panels.
- * Work-item (x, y, b) owns tiles_m x tiles_n micro-tiles of MM_MR x MM_NR:
- * row panels x*tiles_m .. x*tiles_m + tiles_m - 1 and column panels
- * y*tiles_n .. y*tiles_n + tiles_n - 1 (clipped to the matrix). It walks K in
- * blocks of kblock so one B micro-panel (kblock x MM_NR) stays in L1 while the
- * row panels of its block pass over it; C is read (beta) on the first block
- * and accumulated on the later ones.
+/* Writes a micro-tile: C(i0 + r, j0 + j) = alpha * acc + be * C (be == 0: C not read), then
+ * the epilogue epi (0: none). */
+static inline void mm_cpu_store(MM_VEC acc[MM_MR][MM_NV], const float alpha, const float be,
+                                __global float *cbase, const int ldc, const int i0, const int j0,
+                                const int M, const int N, const int epi, __global const float *bias,
+                                const long off_bias)
+{
+    __global float *ct = cbase + (long)i0 * ldc + j0;
+    if (i0 + MM_MR <= M && j0 + MM_NR <= N) {
+#pragma unroll
+        for (int r = 0; r < MM_MR; r++)
+#pragma unroll
+            for (int v = 0; v < MM_NV; v++) {
+                __global float *cp = ct + (long)r * ldc + v * MM_VW;
+                MM_VEC y = alpha * acc[r][v];
+                if (be != 0.0f)
+                    y = MM_FMA((MM_VEC)(be), MM_VLOAD(0, cp), y);
+                if (epi) {
+                    if (epi & MM_EPI_BIAS_COL)
+                        y += MM_VLOAD(0, bias + off_bias + j0 + v * MM_VW);
+                    if (epi & MM_EPI_BIAS_ROW)
+                        y += (MM_VEC)(bias[off_bias + i0 + r]);
+                    if (epi & MM_EPI_RELU)
+                        y = MM_RELU(y);
+                }
+                MM_VSTORE(y, 0, cp);
+            }
+    } else {
+        const int mr = min(MM_MR, M - i0);
+        const int nr = min(MM_NR, N - j0);
+        for (int r = 0; r < mr; r++) {
+            float row[MM_NR];
+#pragma unroll
+            for (int v = 0; v < MM_NV; v++)
+                MM_VSTORE(acc[r][v], 0, row + v * MM_VW);
+            __global float *cp = ct + (long)r * ldc;
+            for (int j = 0; j < nr; j++) {
+                float y = alpha * row[j];
+                if (be != 0.0f)
+                    y = MM_FMA(be, cp[j], y);
+                cp[j] = epi ? mm_epi(y, epi, bias, off_bias, i0 + r, j0 + j) : y;
+            }
+        }
+    }
+}
+
+/* The k loop of one micro-tile: acc = sum over k < kl of A(r, k) * Bp(k, :), in k order,
+ * A row r read at arow[r] + k*ks, B from the micro-panel bq, row k at bq + k*bks (MM_NR when
+ * packed, B's row stride when read in place). */
+static inline void mm_cpu_tile(MM_VEC acc[MM_MR][MM_NV], __global const float *arow[MM_MR], const long ks,
+                               __global const float *bq, const long bks, const int kl)
+{
+#pragma unroll
+    for (int r = 0; r < MM_MR; r++)
+#pragma unroll
+        for (int v = 0; v < MM_NV; v++)
+            acc[r][v] = (MM_VEC)(0.0f);
+    for (int k = 0; k < kl; k++) {
+        MM_VEC bv[MM_NV];
+#pragma unroll
+        for (int v = 0; v < MM_NV; v++)
+            bv[v] = MM_VLOAD(0, bq + k * bks + v * MM_VW);
+        const long ko = (long)k * ks;
+#pragma unroll
+        for (int r = 0; r < MM_MR; r++) {
+            const MM_VEC av = (MM_VEC)(arow[r][ko]);
+#pragma unroll
+            for (int v = 0; v < MM_NV; v++)
+                acc[r][v] = MM_FMA(av, bv[v], acc[r][v]);
+        }
+    }
+}
+
+/* matmul_cpu_f32: C = alpha * op(A) * Bp + beta * C, A read where it lies and B from
+ * packed panels. Element (i, k) of op(A[b]) is a[off_a + b*stride_a + i*rs + k*ks]
+ * (rs = lda, ks = 1 for A; rs = 1, ks = lda for its transpose); rows past M read row M - 1
+ * and are not written. Work-item (x, y, b) owns tiles_m x tiles_n micro-tiles of
+ * MM_MR x MM_NR: row panels x*tiles_m .. x*tiles_m + tiles_m - 1 and column panels
+ * y*tiles_n .. y*tiles_n + tiles_n - 1 (clipped to the matrix). It walks K in blocks of
+ * kblock so one B micro-panel (kblock x MM_NR) stays in L1 while the row panels of its
+ * block pass over it; C is read (beta) on the first block and accumulated on the later ones.
  * Arguments:
  *   M, N, K         C is M x N; K = length of the k range handled by this launch
  *   kblock          k values per cache block (1..K; K = no blocking)
  *   tiles_m, tiles_n  micro-tiles per work-item in each direction (>= 1)
  *   alpha, beta     beta == 0: C is not read
- *   ap, off_ap, panel_ap, stride_ap   packed A: element (k, i) of this launch's range is
- *                   ap[off_ap + b*stride_ap + (i/MM_MR)*panel_ap + k*MM_MR + i%MM_MR]
- *                   (for a whole-K pack: off_ap = k0*MM_MR, panel_ap = Kfull*MM_MR)
- *   bp, off_bp, panel_bp, stride_bp   packed B, same with MM_NR; stride_bp = 0 when one
- *                   packed B serves the whole batch (B with batch stride 0)
+ *   a, off_a, rs, ks, stride_a        A as above; off_a points at k = 0 of this launch's range
+ *   bp, off_bp, panel_bp, bks, stride_bp   B: element (k, j) of this launch's range is
+ *                   bp[off_bp + b*stride_bp + (j/MM_NR)*panel_bp + k*bks + j%MM_NR]: packed panels
+ *                   (bks = MM_NR, panel_bp = K*MM_NR), or B itself when N is a multiple of
+ *                   MM_NR (bks = ldb, panel_bp = MM_NR);
+ *                   stride_bp = 0 when one packed B serves the whole batch
  *   c, off_c, ldc, stride_c           C[b](i,j) = c[off_c + b*stride_c + i*ldc + j]
+ *   bias, off_bias, epi               the fused epilogue (mm_epi), after the last k block
  * NDRange: global (ceil(ceil(M/MM_MR) / tiles_m), ceil(ceil(N/MM_NR) / tiles_n), batch),
  *          local (1, 1, 1).
  * -D: MM_MR, MM_VW, MM_NV; MM_REQD_WGS adds reqd_work_group_size(1,1,1). */
 __kernel MM_CPU_WGS void matmul_cpu_f32(const int M, const int N, const int K, const int kblock,
                                         const int tiles_m, const int tiles_n,
                                         const float alpha, const float beta,
-                                        __global const float *restrict ap, const long off_ap,
-                                        const long panel_ap, const long stride_ap,
+                                        __global const float *restrict a, const long off_a,
+                                        const long rs, const long ks, const long stride_a,
                                         __global const float *restrict bp, const long off_bp,
-                                        const long panel_bp, const long stride_bp,
+                                        const long panel_bp, const long bks, const long stride_bp,
                                         __global float *restrict c, const long off_c,
-                                        const int ldc, const long stride_c)
+                                        const int ldc, const long stride_c,
+                                        __global const float *restrict bias, const long off_bias, const int epi)
 {
     const long b = (long)get_global_id(2);
     const int pm = (M + MM_MR - 1) / MM_MR;
@@ -225,7 +319,7 @@ __kernel MM_CPU_WGS void matmul_cpu_f32(const int M, const int N, const int K, c
     const int q0 = (int)get_global_id(1) * tiles_n;
     const int p1 = min(pm, p0 + tiles_m);
     const int q1 = min(pn, q0 + tiles_n);
-    __global const float *abase = ap + off_ap + b * stride_ap;
+    __global const float *abase = a + off_a + b * stride_a;
     __global const float *bbase = bp + off_bp + b * stride_bp;
     __global float *cbase = c + off_c + b * stride_c;
 
@@ -233,63 +327,342 @@ __kernel MM_CPU_WGS void matmul_cpu_f32(const int M, const int N, const int K, c
         const int kl = min(kblock, K - k0);
         const float be = k0 == 0 ? beta : 1.0f;
         for (int q = q0; q < q1; q++) {
-            __global const float *bq = bbase + (long)q * panel_bp + (long)k0 * MM_NR;
+            __global const float *bq = bbase + (long)q * panel_bp + (long)k0 * bks;
             for (int p = p0; p < p1; p++) {
-                __global const float *apn = abase + (long)p * panel_ap + (long)k0 * MM_MR;
+                __global const float *arow[MM_MR];
+#pragma unroll
+                for (int r = 0; r < MM_MR; r++)
+                    arow[r] = abase + (long)min(p * MM_MR + r, M - 1) * rs + (long)k0 * ks;
                 MM_VEC acc[MM_MR][MM_NV];
+                mm_cpu_tile(acc, arow, ks, bq, bks, kl);
+                mm_cpu_store(acc, alpha, be, cbase, ldc, p * MM_MR, q * MM_NR, M, N, k0 + kl >= K ? epi : 0,
+                             bias, off_bias);
+            }
+        }
+    }
+}
+
+/* ---- Fused epilogues of the CPU variant: products whose B is packed once and used many
+ * times (the recurrent weights of a sequence), with the work that follows the product
+ * done on the micro-tile while it is in registers. ---- */
+
+/* matmul_pack_gates_f32: packs op(B) (K x G*U_total columns, G gate blocks of H columns
+ * each) into MM_NR-column panels with the columns of each panel interleaved by gate: with
+ * U = MM_NR / G units per panel, column c of panel q is gate c / U of unit q*U + c % U
+ * (source column (c / U) * H + q*U + c % U), zero past unit H. G = 1 is the plain layout of
+ * matmul_pack_b_f32 for a whole K.
+ * Arguments: H, K, G, trans_b, b, off_b, ldb (op(B)(k, j) = b[off_b + k*ldb + j], or
+ *            b[off_b + j*ldb + k] when trans_b), bp (ceil(H / U) panels of K x MM_NR).
+ * NDRange: global (ceil(H / U), K), any local size. */
+__kernel void matmul_pack_gates_f32(const int H, const int K, const int G, const int trans_b,
+                                    __global const float *restrict b, const long off_b, const int ldb,
+                                    __global float *restrict bp)
+{
+    const int q = (int)get_global_id(0), k = (int)get_global_id(1);
+    const int U = MM_NR / G;
+    if (q * U >= H || k >= K)
+        return;
+    __global float *d = bp + ((long)q * K + k) * MM_NR;
+    for (int cc = 0; cc < MM_NR; cc++) {
+        const int g = cc / U, u = q * U + cc % U;
+        const long j = (long)g * H + u;
+        d[cc] = g < G && u < H ? b[off_b + (trans_b ? j * ldb + k : (long)k * ldb + j)] : 0.0f;
+    }
+}
+
+/* matmul_packed_f32: C = op(A) * Bp (alpha 1, beta 0) for a B packed once by
+ * matmul_pack_gates_f32 with G = 1: matmul_cpu_f32 over the whole K in one launch.
+ * Arguments: M, N, K, kblock, tiles_m, tiles_n, a, off_a, rs, ks (as matmul_cpu_f32), bp,
+ *            c, off_c, ldc.
+ * NDRange: global (ceil(ceil(M/MM_MR) / tiles_m), ceil(ceil(N/MM_NR) / tiles_n)), local (1, 1). */
+__kernel MM_CPU_WGS void matmul_packed_f32(const int M, const int N, const int K, const int kblock,
+                                           const int tiles_m, const int tiles_n,
+                                           __global const float *restrict a, const long off_a,
+                                           const long rs, const long ks,
+                                           __global const float *restrict bp,
+                                           __global float *restrict c, const long off_c, const int ldc)
+{
+    const int pm = (M + MM_MR - 1) / MM_MR, pn = (N + MM_NR - 1) / MM_NR;
+    const int p0 = (int)get_global_id(0) * tiles_m, q0 = (int)get_global_id(1) * tiles_n;
+    const int p1 = min(pm, p0 + tiles_m), q1 = min(pn, q0 + tiles_n);
+    for (int k0 = 0; k0 < K; k0 += kblock) {
+        const int kl = min(kblock, K - k0);
+        const float be = k0 == 0 ? 0.0f : 1.0f;
+        for (int q = q0; q < q1; q++)
+            for (int p = p0; p < p1; p++) {
+                __global const float *arow[MM_MR];
+#pragma unroll
+                for (int r = 0; r < MM_MR; r++)
+                    arow[r] = a + off_a + (long)min(p * MM_MR + r, M - 1) * rs + (long)k0 * ks;
+                MM_VEC acc[MM_MR][MM_NV];
+                mm_cpu_tile(acc, arow, ks, bp + (long)q * K * MM_NR + (long)k0 * MM_NR, MM_NR, kl);
+                mm_cpu_store(acc, 1.0f, be, c + off_c, ldc, p * MM_MR, q * MM_NR, M, N, 0, bp, 0);
+            }
+    }
+}
+
+static inline float mm_sigm(float v) { return 1.0f / (1.0f + exp(-v)); }
+
+/* Units per panel of the gate-interleaved LSTM product, and their vector type where it is
+ * one of OpenCL's widths. */
+#define MM_U (MM_NR / 4)
+#if MM_NR == 8
+#define MM_UVEC float2
+#elif MM_NR == 16
+#define MM_UVEC float4
+#elif MM_NR == 32
+#define MM_UVEC float8
+#elif MM_NR == 64
+#define MM_UVEC float16
+#endif
+#if MM_NR == 8
+#define MM_ULOAD vload2
+#define MM_USTORE vstore2
+#elif MM_NR == 16
+#define MM_ULOAD vload4
+#define MM_USTORE vstore4
+#elif MM_NR == 32
+#define MM_ULOAD vload8
+#define MM_USTORE vstore8
+#elif MM_NR == 64
+#define MM_ULOAD vload16
+#define MM_USTORE vstore16
+#endif
+
+/* matmul_lstm_cpu_f32: one LSTM step, the recurrent product and the cell in one launch:
+ * pre = x W_ih^T (xp) + h_{t-1} W_hh^T (this product, when has_rec) + bias, then with gates
+ * i, f, g, o = sig, sig, tanh, sig of pre: c_t = f c_{t-1} + i g, h_t = o tanh(c_t), in the
+ * same operations and order as lstm_fwd_f32 of cl/rnn.cl after a GEMM. The product's
+ * columns come gate-interleaved (matmul_pack_gates_f32, G = 4), so one micro-tile holds the
+ * four gates of U = MM_NR / 4 units for MM_MR batch rows.
+ * Arguments:
+ *   B, H            batch rows and hidden units; the product is B x 4H with K = H
+ *   kblock, tiles_m, tiles_n   as matmul_cpu_f32 (tiles_n counts panels of U units)
+ *   has_rec         0: no h_{t-1} (the product is zero and is not formed)
+ *   a, off_a        h_{t-1} (B, H) rows;  bp: W_hh^T packed with G = 4
+ *   gt, goff        out: the activated gates (B, 4H), i f g o blocks of H
+ *   xp, xoff        (B, 4H) input projection;  bias, boff, has_bias: b_ih + b_hh (4H)
+ *   cp, cpoff, has_c   c_{t-1} (B, H) (absent: 0);  c, coff: c_t out;  h, hoff: h_t out
+ *   clast           >= 0: c_t also written to h at clast (the final cell state)
+ * NDRange: global (ceil(ceil(B/MM_MR) / tiles_m), ceil(ceil(H/U) / tiles_n)), local (1, 1).
+ * -D: as matmul_cpu_f32; MM_NR a multiple of 4. */
+__kernel MM_CPU_WGS void matmul_lstm_cpu_f32(const int B, const int H, const int kblock,
+                                             const int tiles_m, const int tiles_n, const int has_rec,
+                                             __global const float *restrict a, const long off_a,
+                                             __global const float *restrict bp,
+                                             __global float *restrict gt, const long goff,
+                                             __global const float *restrict xp, const long xoff,
+                                             __global const float *restrict bias, const long boff,
+                                             const int has_bias,
+                                             __global const float *restrict cp, const long cpoff,
+                                             const int has_c, __global float *restrict c, const long coff,
+                                             __global float *restrict h, const long hoff, const long clast)
+{
+    const int U = MM_NR / 4, K = H;
+    const int pm = (B + MM_MR - 1) / MM_MR, pn = (H + U - 1) / U;
+    const int p0 = (int)get_global_id(0) * tiles_m, q0 = (int)get_global_id(1) * tiles_n;
+    const int p1 = min(pm, p0 + tiles_m), q1 = min(pn, q0 + tiles_n);
+    const long G4 = 4L * H;
+    for (int q = q0; q < q1; q++) {
+        const int j0 = q * U, nu = min(U, H - j0);
+        for (int p = p0; p < p1; p++) {
+            const int i0 = p * MM_MR;
+            MM_VEC acc[MM_MR][MM_NV];
+            if (has_rec) {
+                __global const float *arow[MM_MR];
+#pragma unroll
+                for (int r = 0; r < MM_MR; r++)
+                    arow[r] = a + off_a + (long)min(i0 + r, B - 1) * H;
+                mm_cpu_tile(acc, arow, 1, bp + (long)q * K * MM_NR, MM_NR, min(kblock, K));
+                /* further k blocks add their partial sums, as matmul_cpu_f32 adds them to C */
+                for (int k0 = kblock; k0 < K; k0 += kblock) {
+#pragma unroll
+                    for (int r = 0; r < MM_MR; r++)
+                        arow[r] += kblock;
+                    MM_VEC part[MM_MR][MM_NV];
+                    mm_cpu_tile(part, arow, 1, bp + ((long)q * K + k0) * MM_NR, MM_NR, min(kblock, K - k0));
+#pragma unroll
+                    for (int r = 0; r < MM_MR; r++)
+#pragma unroll
+                        for (int v = 0; v < MM_NV; v++)
+                            acc[r][v] = part[r][v] + acc[r][v];
+                }
+            }
+            const int mr = min(MM_MR, B - i0);
+            /* the tile leaves its registers through constant indices (a runtime index would keep
+             * the accumulators in memory through the product: measured 7% slower) */
+            float rows[MM_MR][MM_NR];
+            if (has_rec) {
 #pragma unroll
                 for (int r = 0; r < MM_MR; r++)
 #pragma unroll
                     for (int v = 0; v < MM_NV; v++)
-                        acc[r][v] = (MM_VEC)(0.0f);
-
-                for (int k = 0; k < kl; k++) {
-                    MM_VEC bv[MM_NV];
-#pragma unroll
-                    for (int v = 0; v < MM_NV; v++)
-                        bv[v] = MM_VLOAD(0, bq + k * MM_NR + v * MM_VW);
-#pragma unroll
-                    for (int r = 0; r < MM_MR; r++) {
-                        const MM_VEC av = (MM_VEC)(apn[k * MM_MR + r]);
-#pragma unroll
-                        for (int v = 0; v < MM_NV; v++)
-                            acc[r][v] = MM_FMA(av, bv[v], acc[r][v]);
+                        MM_VSTORE(acc[r][v], 0, rows[r] + v * MM_VW);
+            }
+            for (int r = 0; r < mr; r++) {
+                const float *row = rows[r];
+                const long bi = i0 + r, e0 = bi * H + j0;
+                __global const float *x = xp + xoff + bi * G4 + j0;
+                __global float *g = gt + goff + bi * G4 + j0;
+#ifdef MM_UVEC
+                if (nu == MM_U) { /* a whole panel: the cell on vectors of U units */
+                    MM_UVEC pi = MM_ULOAD(0, x), pf = MM_ULOAD(0, x + H), pg = MM_ULOAD(0, x + 2 * H),
+                            po = MM_ULOAD(0, x + 3 * H);
+                    if (has_rec) {
+                        pi += MM_ULOAD(0, row);
+                        pf += MM_ULOAD(0, row + MM_U);
+                        pg += MM_ULOAD(0, row + 2 * MM_U);
+                        po += MM_ULOAD(0, row + 3 * MM_U);
                     }
+                    if (has_bias) {
+                        __global const float *bb = bias + boff + j0;
+                        pi += MM_ULOAD(0, bb);
+                        pf += MM_ULOAD(0, bb + H);
+                        pg += MM_ULOAD(0, bb + 2 * H);
+                        po += MM_ULOAD(0, bb + 3 * H);
+                    }
+                    const MM_UVEC one = (MM_UVEC)(1.0f);
+                    const MM_UVEC ig = one / (one + exp(-pi)), fg = one / (one + exp(-pf)), gg = tanh(pg),
+                                  og = one / (one + exp(-po));
+                    const MM_UVEC cn = fg * (has_c ? MM_ULOAD(0, cp + cpoff + e0) : (MM_UVEC)(0.0f)) + ig * gg;
+                    MM_USTORE(ig, 0, g);
+                    MM_USTORE(fg, 0, g + H);
+                    MM_USTORE(gg, 0, g + 2 * H);
+                    MM_USTORE(og, 0, g + 3 * H);
+                    MM_USTORE(cn, 0, c + coff + e0);
+                    MM_USTORE(og * tanh(cn), 0, h + hoff + e0);
+                    if (clast >= 0)
+                        MM_USTORE(cn, 0, h + clast + e0);
+                    continue;
                 }
-
-                const int i0 = p * MM_MR;
-                const int j0 = q * MM_NR;
-                __global float *ct = cbase + (long)i0 * ldc + j0;
-                if (i0 + MM_MR <= M && j0 + MM_NR <= N) {
-#pragma unroll
-                    for (int r = 0; r < MM_MR; r++)
-#pragma unroll
-                        for (int v = 0; v < MM_NV; v++) {
-                            __global float *cp = ct + (long)r * ldc + v * MM_VW;
-                            MM_VEC y = alpha * acc[r][v];
-                            if (be != 0.0f)
-                                y = MM_FMA((MM_VEC)(be), MM_VLOAD(0, cp), y);
-                            MM_VSTORE(y, 0, cp);
-                        }
-                } else {
-                    const int mr = min(MM_MR, M - i0);
-                    const int nr = min(MM_NR, N - j0);
-                    for (int r = 0; r < mr; r++) {
-                        float row[MM_NR];
-#pragma unroll
-                        for (int v = 0; v < MM_NV; v++)
-                            MM_VSTORE(acc[r][v], 0, row + v * MM_VW);
-                        __global float *cp = ct + (long)r * ldc;
-                        for (int j = 0; j < nr; j++) {
-                            float y = alpha * row[j];
-                            if (be != 0.0f)
-                                y = MM_FMA(be, cp[j], y);
-                            cp[j] = y;
-                        }
+#endif
+                for (int u = 0; u < nu; u++) {
+                    float pi = x[u], pf = x[H + u], pg = x[2 * H + u], po = x[3 * H + u];
+                    if (has_rec) {
+                        pi += row[u];
+                        pf += row[U + u];
+                        pg += row[2 * U + u];
+                        po += row[3 * U + u];
                     }
+                    if (has_bias) {
+                        __global const float *bb = bias + boff + j0 + u;
+                        pi += bb[0];
+                        pf += bb[H];
+                        pg += bb[2 * H];
+                        po += bb[3 * H];
+                    }
+                    const float ig = mm_sigm(pi), fg = mm_sigm(pf), gg = tanh(pg), og = mm_sigm(po);
+                    const long e = e0 + u;
+                    const float cn = fg * (has_c ? cp[cpoff + e] : 0.0f) + ig * gg;
+                    g[u] = ig;
+                    g[H + u] = fg;
+                    g[2 * H + u] = gg;
+                    g[3 * H + u] = og;
+                    c[coff + e] = cn;
+                    h[hoff + e] = og * tanh(cn);
+                    if (clast >= 0)
+                        h[clast + e] = cn;
                 }
             }
         }
+    }
+}
+
+/* One (b, unit) element of the LSTM cell's backward (lstm_bwd_f32 of cl/rnn.cl), on T =
+ * float or MM_UVEC: the pre-activation gate gradients into o[0], o[H], o[2H], o[3H] and
+ * dL/dc_{t-1} into *dco. */
+#define MM_LSTM_BWD(T, LD, ST, gp, gyv, dhv, dcv, cv, cpv, o, dco)                               \
+    {                                                                                           \
+        T ig = LD(gp), fg = LD(gp + H), gg = LD(gp + 2 * H), og = LD(gp + 3 * H);               \
+        T d = gyv;                                                                              \
+        if (has_dh) d += dhv;                                                                   \
+        const T one = (T)(1.0f);                                                                \
+        T tc = tanh(cv);                                                                        \
+        T dc = dcv + d * og * (one - tc * tc);                                                  \
+        T cprev = has_c ? cpv : (T)(0.0f);                                                      \
+        ST(dc * gg * ig * (one - ig), o);                                                       \
+        ST(dc * cprev * fg * (one - fg), o + H);                                                \
+        ST(dc * ig * (one - gg * gg), o + 2 * H);                                               \
+        ST(d * tc * og * (one - og), o + 3 * H);                                                \
+        ST(dc * fg, dco);                                                                       \
+    }
+#define MM_LD1(p) (*(p))
+#define MM_ST1(v, p) (*(p) = (v))
+#ifdef MM_UVEC
+#define MM_LDU(p) MM_ULOAD(0, p)
+#define MM_STU(v, p) MM_USTORE(v, 0, p)
+#endif
+
+/* matmul_lstm_bwd_cpu_f32: one backward step of the LSTM, the cell's backward and the
+ * recurrent product in one launch: a work-item owns MM_MR batch rows, makes their gate
+ * gradients dg (B, 4H) and dL/dc_{t-1} as lstm_bwd_f32 does, then dL/dh_{t-1} (B, H) of those
+ * rows = dg W_hh (when do_gemm), with W_hh packed once (matmul_pack_gates_f32, G = 1). The
+ * rows' dL/dh_t is read before dL/dh_{t-1} overwrites it (dh may be both).
+ * Arguments: B, H, kblock, gy, gyoff (dL/dh_t from outside), dh, dhoff, has_dh, dcin, dcinoff,
+ *            gs, gsoff (the gates), c, coff, cp, cpoff, has_c, dg, dgoff, dcout, dcoutoff (as
+ *            lstm_bwd_f32), do_gemm, bp (W_hh packed), dho, dhooff (dL/dh_{t-1} out).
+ * NDRange: global (ceil(B / MM_MR)), local (1). */
+__kernel MM_CPU_WGS void matmul_lstm_bwd_cpu_f32(const int B, const int H, const int kblock,
+                                                 __global const float *gy, const long gyoff,
+                                                 __global const float *dh, const long dhoff, const int has_dh,
+                                                 __global const float *dcin, const long dcinoff,
+                                                 __global const float *gs, const long gsoff,
+                                                 __global const float *c, const long coff,
+                                                 __global const float *cp, const long cpoff, const int has_c,
+                                                 __global float *dg, const long dgoff,
+                                                 __global float *dcout, const long dcoutoff, const int do_gemm,
+                                                 __global const float *restrict bp,
+                                                 __global float *dho, const long dhooff)
+{
+    const int p = (int)get_global_id(0), i0 = p * MM_MR;
+    if (i0 >= B)
+        return;
+    const int mr = min(MM_MR, B - i0), K = 4 * H;
+    for (int r = 0; r < mr; r++) {
+        const long b = i0 + r;
+        int j = 0;
+#ifdef MM_UVEC
+        for (; j + MM_U <= H; j += MM_U) {
+            const long e = b * H + j;
+            __global const float *gp = gs + gsoff + b * K + j;
+            __global float *o = dg + dgoff + b * K + j;
+            MM_LSTM_BWD(MM_UVEC, MM_LDU, MM_STU, gp, MM_LDU(gy + gyoff + e), MM_LDU(dh + dhoff + e),
+                        MM_LDU(dcin + dcinoff + e), MM_LDU(c + coff + e), MM_LDU(cp + cpoff + e), o,
+                        dcout + dcoutoff + e)
+        }
+#endif
+        for (; j < H; j++) {
+            const long e = b * H + j;
+            __global const float *gp = gs + gsoff + b * K + j;
+            __global float *o = dg + dgoff + b * K + j;
+            MM_LSTM_BWD(float, MM_LD1, MM_ST1, gp, gy[gyoff + e], dh[dhoff + e], dcin[dcinoff + e], c[coff + e],
+                        cp[cpoff + e], o, dcout + dcoutoff + e)
+        }
+    }
+    if (!do_gemm)
+        return;
+    /* the rows' dL/dh_{t-1} = dg W_hh, k blocks adding their partial sums as matmul_cpu_f32 */
+    const int pn = (H + MM_NR - 1) / MM_NR;
+    for (int q = 0; q < pn; q++) {
+        __global const float *arow[MM_MR];
+#pragma unroll
+        for (int r = 0; r < MM_MR; r++)
+            arow[r] = dg + dgoff + (long)min(i0 + r, B - 1) * K;
+        MM_VEC acc[MM_MR][MM_NV];
+        mm_cpu_tile(acc, arow, 1, bp + (long)q * K * MM_NR, MM_NR, min(kblock, K));
+        for (int k0 = kblock; k0 < K; k0 += kblock) {
+#pragma unroll
+            for (int r = 0; r < MM_MR; r++)
+                arow[r] += kblock;
+            MM_VEC part[MM_MR][MM_NV];
+            mm_cpu_tile(part, arow, 1, bp + ((long)q * K + k0) * MM_NR, MM_NR, min(kblock, K - k0));
+#pragma unroll
+            for (int r = 0; r < MM_MR; r++)
+#pragma unroll
+                for (int v = 0; v < MM_NV; v++)
+                    acc[r][v] = part[r][v] + acc[r][v];
+        }
+        mm_cpu_store(acc, 1.0f, 0.0f, dho + dhooff, H, i0, q * MM_NR, B, H, 0, bp, 0);
     }
 }
 
@@ -342,6 +715,7 @@ __kernel MM_CPU_WGS void matmul_cpu_f32(const int M, const int N, const int K, c
  *   trans_b, b, off_b, ldb, stride_b   0: B[b](k,j) = b[off_b + b*stride_b + k*ldb + j]
  *                                      1: B[b](k,j) = b[off_b + b*stride_b + j*ldb + k]
  *   c, off_c, ldc, stride_c            C[b](i,j) = c[off_c + b*stride_c + i*ldc + j]
+ *   bias, off_bias, epi                the fused epilogue (mm_epi)
  * NDRange: global (ceil(N / MM_TS_N) * MM_RT_N, ceil(M / MM_TS_M) * MM_RT_M, batch),
  *          local (MM_RT_N, MM_RT_M, 1), where MM_RT_N = MM_TS_N / MM_WPT_N and
  *          MM_RT_M = MM_TS_M / MM_WPT_M. Needs MM_RT_N * MM_RT_M <=
@@ -356,7 +730,9 @@ __kernel MM_TILED_WGS void matmul_tiled_f32(const int M, const int N, const int 
                                             const int trans_b, __global const float *restrict b,
                                             const long off_b, const int ldb, const long stride_b,
                                             __global float *restrict c, const long off_c,
-                                            const int ldc, const long stride_c)
+                                            const int ldc, const long stride_c,
+                                            __global const float *restrict bias, const long off_bias,
+                                            const int epi)
 {
     __local float as[MM_TS_K][MM_TS_M + MM_PAD];
     __local float bs[MM_TS_K][MM_TS_N + MM_PAD];
@@ -432,7 +808,7 @@ __kernel MM_TILED_WGS void matmul_tiled_f32(const int M, const int N, const int 
                 float y = alpha * acc[wm][wn];
                 if (beta != 0.0f)
                     y = MM_FMA(beta, *cp, y);
-                *cp = y;
+                *cp = epi ? mm_epi(y, epi, bias, off_bias, i, j) : y;
             }
         }
     }

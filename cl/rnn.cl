@@ -5,12 +5,13 @@
  * sizes are in elements; every per-step matrix is contiguous with rows of G * H (gates) or
  * H (states). Flags say whether an optional operand is present; an absent one counts as 0.
  * NDRange: 3-D (>= H, rows b folded as in rnn_row) over (j, b), so that no work-item
- * divides (64-bit division is slow on CPU devices); any work-group of height 1. */
+ * divides (64-bit division is slow on CPU devices); any work-group shape. */
 
 static inline float rnn_sigm(float v) { return 1.0f / (1.0f + exp(-v)); }
 
-/* The batch row of a cell launch: rows fold over dims 1 and 2 (dim 1 of size min(B, 32768),
- * work-groups of height 1) so no dimension holds more work-groups than GPUs allow. */
+/* The batch row of a cell launch: rows fold over dims 1 and 2 (dim 1 of size min(B, the
+ * fold limit), rounded up to the work-group height) so no dimension holds more work-groups
+ * than GPUs allow. */
 static inline long rnn_row(void)
 {
     return (long)get_global_id(1) + (long)get_global_id(2) * (long)get_global_size(1);
@@ -85,6 +86,43 @@ kernel void lstm_bwd_f32(global const float *gy, long gyoff, global const float 
     o[2 * H] = dc * ig * (1.0f - gg * gg);
     o[3 * H] = d * tc * og * (1.0f - og);
     dcout[dcoutoff + i] = dc * fg;
+}
+
+#ifndef RNN_VW
+#define RNN_VW 8
+#endif
+#define RNN_CAT_(a, b) a##b
+#define RNN_CAT(a, b) RNN_CAT_(a, b)
+#define RNN_VEC RNN_CAT(float, RNN_VW)
+#define RNN_LOAD RNN_CAT(vload, RNN_VW)
+#define RNN_STORE RNN_CAT(vstore, RNN_VW)
+
+/* lstm_bwd_vec_f32: lstm_bwd_f32 on RNN_VW adjacent units per work-item (H a multiple of
+ * RNN_VW), the same operations lane by lane.
+ * Args: as lstm_bwd_f32.  NDRange: 3-D (>= H / RNN_VW, rows b folded as in rnn_row).
+ * -D: RNN_VW (2, 4, 8 or 16; default 8). */
+kernel void lstm_bwd_vec_f32(global const float *gy, long gyoff, global const float *dh, long dhoff, int has_dh,
+                             global const float *dcin, long dcinoff, global const float *gs, long gsoff,
+                             global const float *c, long coff, global const float *cp, long cpoff, int has_c,
+                             global float *dg, long dgoff, global float *dcout, long dcoutoff, long H, long B)
+{
+    long j = get_global_id(0) * RNN_VW, b = rnn_row();
+    if (j >= H || b >= B) return;
+    long i = b * H + j, r = b * 4 * H + j;
+    global const float *g = gs + gsoff + r;
+    RNN_VEC ig = RNN_LOAD(0, g), fg = RNN_LOAD(0, g + H), gg = RNN_LOAD(0, g + 2 * H), og = RNN_LOAD(0, g + 3 * H);
+    RNN_VEC d = RNN_LOAD(0, gy + gyoff + i);
+    if (has_dh) d += RNN_LOAD(0, dh + dhoff + i);
+    const RNN_VEC one = (RNN_VEC)(1.0f);
+    RNN_VEC tc = tanh(RNN_LOAD(0, c + coff + i));
+    RNN_VEC dc = RNN_LOAD(0, dcin + dcinoff + i) + d * og * (one - tc * tc);
+    RNN_VEC cprev = has_c ? RNN_LOAD(0, cp + cpoff + i) : (RNN_VEC)(0.0f);
+    global float *o = dg + dgoff + r;
+    RNN_STORE(dc * gg * ig * (one - ig), 0, o);
+    RNN_STORE(dc * cprev * fg * (one - fg), 0, o + H);
+    RNN_STORE(dc * ig * (one - gg * gg), 0, o + 2 * H);
+    RNN_STORE(d * tc * og * (one - og), 0, o + 3 * H);
+    RNN_STORE(dc * fg, 0, dcout + dcoutoff + i);
 }
 
 /* gru_fwd_f32: one GRU step, gates r, z, n:

@@ -146,7 +146,7 @@ CLGRAD_API clgrad_status clgrad_devices_select(const clgrad_device_info *list, i
 /* Contexts                                                                                 */
 
 enum {
-    CLGRAD_CONTEXT_PROFILING = 1u << 0,  /* queue with profiling enabled */
+    CLGRAD_CONTEXT_PROFILING = 1u << 0,  /* queue with profiling enabled (clgrad/profile.h) */
     CLGRAD_CONTEXT_NO_CLBLAST = 1u << 1, /* never use CLBlast, even when built with it */
     CLGRAD_CONTEXT_NO_TUNED = 1u << 2,   /* ignore tuned kernel parameters (the built-in tables only) */
 };
@@ -192,6 +192,7 @@ typedef struct clgrad_context_stats {
     uint64_t pooled_buffers;   /* free buffers waiting in the pool */
     uint64_t live_tensors;     /* tensor handles alive now */
     uint64_t device_bytes;     /* bytes of device memory held (live + pooled) */
+    uint64_t peak_device_bytes; /* the most device_bytes has been */
 } clgrad_context_stats;
 CLGRAD_API clgrad_status clgrad_context_get_stats(const clgrad_context *ctx, clgrad_context_stats *out);
 
@@ -269,5 +270,6 @@ CLGRAD_API const char *clgrad_context_tuning(clgrad_context *ctx);
 #include "clgrad/checkpoint.h"
 #include "clgrad/npy.h"
 #include "clgrad/onnx.h"
+#include "clgrad/profile.h"
 
 #endif

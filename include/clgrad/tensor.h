@@ -54,15 +54,28 @@ CLGRAD_API clgrad_status clgrad_tensor_from_host(clgrad_context *ctx, clgrad_dty
                                                  const int64_t *shape, const void *data,
                                                  clgrad_tensor **out);
 
-/* --- transfers (the only synchronisation points) ------------------------------------------ */
+/* --- transfers (reads are the only synchronisation points) --------------------------------- */
 
 /* Copies nbytes (must equal numel * dtype size) from host src into t, in row-major order
  * of t's shape; t may be a non-contiguous view, but not one in which several elements share
- * memory (an expanded view: CLGRAD_ERR_INVALID_ARG). Copies before returning (src may be
- * reused). */
+ * memory (an expanded view: CLGRAD_ERR_INVALID_ARG). src may be reused as soon as this
+ * returns (the data is taken, or staged, first); the device copy is queued behind the work
+ * already enqueued, which this call does not wait for. */
 CLGRAD_API clgrad_status clgrad_tensor_write(clgrad_tensor *t, const void *src, size_t nbytes);
 /* Copies t into host dst in row-major order; blocks until the data is there. */
 CLGRAD_API clgrad_status clgrad_tensor_read(const clgrad_tensor *t, void *dst, size_t nbytes);
+
+/* A read in flight (clgrad_tensor_read_start). */
+typedef struct clgrad_pending clgrad_pending;
+/* Starts copying t into host dst as clgrad_tensor_read does, without waiting: the copy is
+ * queued behind the work enqueued so far, and dst must stay valid and untouched until
+ * clgrad_pending_wait(*out) has returned. Work enqueued afterwards does not delay it, so a
+ * training loop can read a step's loss while the next step runs. *out is NULL on failure. */
+CLGRAD_API clgrad_status clgrad_tensor_read_start(const clgrad_tensor *t, void *dst, size_t nbytes,
+                                                  clgrad_pending **out);
+/* Waits until the read p started is done and frees p; NULL: nothing to do (CLGRAD_OK). The
+ * status says whether the copy succeeded. */
+CLGRAD_API clgrad_status clgrad_pending_wait(clgrad_pending *p);
 /* Reads a one-element tensor as a float (f32) or converted from i32. */
 CLGRAD_API clgrad_status clgrad_tensor_item(const clgrad_tensor *t, float *value);
 

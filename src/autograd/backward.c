@@ -212,7 +212,7 @@ done:
     return st;
 }
 
-clgrad_status clgrad_backward_ex(clgrad_tensor *out, clgrad_tensor *grad_out, int keep_graph)
+static clgrad_status backward(clgrad_tensor *out, clgrad_tensor *grad_out, int keep_graph)
 {
     if (!out) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_backward: out is NULL");
     clgrad_context *ctx = out->ctx;
@@ -271,6 +271,17 @@ clgrad_status clgrad_backward_ex(clgrad_tensor *out, clgrad_tensor *grad_out, in
     }
     clgrad__no_grad_exit(ctx);
     free(post.v);
+    return st;
+}
+
+clgrad_status clgrad_backward_ex(clgrad_tensor *out, clgrad_tensor *grad_out, int keep_graph)
+{
+    /* a profile being recorded counts the walk as the backward phase */
+    clgrad_context *ctx = out ? out->ctx : NULL;
+    clgrad_profile_phase was = clgrad_profile_get_phase(ctx);
+    if (ctx) clgrad_profile_set_phase(ctx, CLGRAD_PROFILE_BACKWARD);
+    clgrad_status st = backward(out, grad_out, keep_graph);
+    if (ctx) clgrad_profile_set_phase(ctx, was);
     return st;
 }
 

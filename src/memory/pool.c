@@ -133,6 +133,7 @@ clgrad_status clgrad__buffer_alloc(clgrad_context *ctx, size_t nbytes, clgrad__b
     stats->buffers_created++;
     stats->live_buffers++;
     stats->device_bytes += cls;
+    if (stats->device_bytes > stats->peak_device_bytes) stats->peak_device_bytes = stats->device_bytes;
     *out = b;
     return CLGRAD_OK;
 }

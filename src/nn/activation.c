@@ -39,6 +39,11 @@ static void act_describe(const clgrad_module *m, clgrad__layer_desc *d)
 
 static const clgrad__module_vtable act_vt = {"activation", act_forward, clgrad__module_free_impl, act_describe};
 
+int clgrad__module_is_relu(const clgrad_module *m)
+{
+    return m && m->vt == &act_vt && ((const act_impl *)m->impl)->kind == CLGRAD_ACT_RELU;
+}
+
 CLGRAD_API clgrad_status clgrad_activation_create(clgrad_context *ctx, clgrad_activation kind, float p0, float p1,
                                                   clgrad_module **out)
 {

@@ -1,5 +1,7 @@
-/* Linear layer: y = x W^T + b with PyTorch's weight layout (out_features, in_features). */
+/* Linear layer: y = x W^T + b with PyTorch's weight layout (out_features, in_features), one
+ * op of src/ops/fused.h (with a following ReLU fused in, in a Sequential). */
 #include "nn/nn.h"
+#include "ops/fused.h"
 
 #include <stdlib.h>
 
@@ -7,7 +9,7 @@ typedef struct linear_impl {
     int64_t in, out;
 } linear_impl;
 
-static clgrad_status linear_forward(clgrad_module *m, clgrad_tensor *x, clgrad_tensor **out)
+static clgrad_status linear_run(clgrad_module *m, clgrad_tensor *x, int relu, clgrad_tensor **out)
 {
     const linear_impl *L = m->impl;
     int nd = clgrad_tensor_ndim(x);
@@ -23,23 +25,17 @@ static clgrad_status linear_forward(clgrad_module *m, clgrad_tensor *x, clgrad_t
                             clgrad__shape_str(buf, sizeof buf, nd, shape), (int)clgrad_tensor_dtype(x),
                             (long long)L->in);
     }
-    clgrad_tensor *wt = NULL, *y = NULL;
-    clgrad_tensor *b = clgrad__module_get(m, "bias");
-    clgrad_status s = clgrad_transpose(clgrad__module_get(m, "weight"), 0, 1, &wt);
-    if (s == CLGRAD_OK) s = clgrad_matmul(x, wt, &y);
-    clgrad_tensor_release(wt);
-    if (s == CLGRAD_OK && b) {
-        clgrad_tensor *yb = NULL;
-        s = clgrad_add(y, b, &yb);
-        clgrad_tensor_release(y);
-        y = yb;
-    }
-    if (s != CLGRAD_OK) {
-        clgrad_tensor_release(y);
-        return s;
-    }
-    *out = y;
-    return CLGRAD_OK;
+    return clgrad__linear(x, clgrad__module_get(m, "weight"), clgrad__module_get(m, "bias"), relu, out);
+}
+
+static clgrad_status linear_forward(clgrad_module *m, clgrad_tensor *x, clgrad_tensor **out)
+{
+    return linear_run(m, x, 0, out);
+}
+
+static clgrad_status linear_forward_relu(clgrad_module *m, clgrad_tensor *x, clgrad_tensor **out)
+{
+    return linear_run(m, x, 1, out);
 }
 
 static void linear_describe(const clgrad_module *m, clgrad__layer_desc *d)
@@ -50,6 +46,11 @@ static void linear_describe(const clgrad_module *m, clgrad__layer_desc *d)
 }
 
 static const clgrad__module_vtable linear_vt = {"linear", linear_forward, clgrad__module_free_impl, linear_describe};
+
+clgrad__forward_relu_fn clgrad__linear_forward_relu_of(const clgrad_module *m)
+{
+    return m && m->vt == &linear_vt ? linear_forward_relu : NULL;
+}
 
 CLGRAD_API clgrad_status clgrad_linear_create(clgrad_context *ctx, int64_t in_features, int64_t out_features,
                                               int has_bias, uint64_t seed, clgrad_module **out)

@@ -36,6 +36,16 @@ typedef struct clgrad__module_vtable {
     void (*describe)(const clgrad_module *m, clgrad__layer_desc *d);
 } clgrad__module_vtable;
 
+/* Whether m is an activation module of kind ReLU. */
+int clgrad__module_is_relu(const clgrad_module *m);
+
+/* Layers that take a following ReLU into their own last pass: m's forward with the ReLU
+ * fused, or NULL when m is not such a layer (linear.c, conv.c). A Sequential runs a layer and
+ * a ReLU module after it through this. */
+typedef clgrad_status (*clgrad__forward_relu_fn)(clgrad_module *m, clgrad_tensor *x, clgrad_tensor **out);
+clgrad__forward_relu_fn clgrad__linear_forward_relu_of(const clgrad_module *m);
+clgrad__forward_relu_fn clgrad__conv_forward_relu_of(const clgrad_module *m);
+
 typedef struct clgrad__named {
     char *name;           /* local name: "weight", "running_mean" */
     clgrad_tensor *t;     /* owned reference */

@@ -1,4 +1,5 @@
-/* Sequential container: runs its children in order, each child's output feeding the next. */
+/* Sequential container: runs its children in order, each child's output feeding the next; a
+ * layer that can take a following ReLU into its own last pass runs the pair as one op. */
 #include "nn/nn.h"
 
 #include <stdio.h>
@@ -8,7 +9,16 @@ static clgrad_status sequential_forward(clgrad_module *m, clgrad_tensor *x, clgr
     clgrad_tensor *cur = clgrad_tensor_retain(x);
     for (int i = 0; i < m->n_children; i++) {
         clgrad_tensor *next = NULL;
-        clgrad_status s = clgrad_module_forward(m->children[i].m, cur, &next);
+        clgrad_module *c = m->children[i].m;
+        clgrad_status s;
+        clgrad__forward_relu_fn fused = clgrad__linear_forward_relu_of(c);
+        if (!fused) fused = clgrad__conv_forward_relu_of(c);
+        if (fused && i + 1 < m->n_children && clgrad__module_is_relu(m->children[i + 1].m)) {
+            s = fused(c, cur, &next);
+            if (s == CLGRAD_OK) i++;
+        } else {
+            s = clgrad_module_forward(c, cur, &next);
+        }
         clgrad_tensor_release(cur);
         if (s != CLGRAD_OK) {
             char where[96];

@@ -10,6 +10,8 @@
  * Chunks keep every temporary under clgrad__conv_temp_bound(). Every reduction has a fixed
  * order, so results are bit-identical run after run. */
 #include "ops/conv_impl.h"
+#include "ops/elementwise.h"
+#include "ops/fused.h"
 #include "ops/op_table.h"
 
 #define FAMILY "conv"
@@ -180,24 +182,35 @@ static clgrad_status conv2d_grads(clgrad_context *ctx, clgrad__conv_geom g, clgr
     return CLGRAD_OK;
 }
 
-/* State: the forward convolution's geometry. */
+/* State: the forward convolution's geometry (relu: a fused ReLU). saved: 0 x, 1 w, 2 the
+ * forward's columns when kept, 3 the output (a second handle) when a ReLU is fused: the
+ * gradient goes through its mask first, exactly as clgrad_relu's backward. */
 static clgrad_status conv2d_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad__conv_geom g = *CLGRAD__NODE_STATE(nd, clgrad__conv_geom);
-    return conv2d_grads(gy->ctx, g, nd->saved[0], nd->saved[1], nd->saved[2], gy, nd->needs_grad, gx);
+    clgrad_tensor *gm = NULL;
+    if (g.relu) CLGRAD_TRY(clgrad__activation_grad("relu", nd->saved[3], gy, 0.0f, 0.0f, &gm));
+    g.relu = 0;
+    clgrad_status st = conv2d_grads(gy->ctx, g, nd->saved[0], nd->saved[1], nd->saved[2], gm ? gm : gy,
+                                    nd->needs_grad, gx);
+    clgrad_tensor_release(gm);
+    return st;
 }
 
-/* y = the forward of clgrad_conv2d; *cols (when cols is not NULL) the column matrix the
- * backward can reuse, or NULL when the forward did not keep it. */
+/* y = the forward of clgrad_conv2d, with a ReLU in its last pass when g->relu (the general
+ * path only: the caller sets relu only there); *cols (when cols is not NULL) the column
+ * matrix the backward can reuse, or NULL when the forward did not keep it. */
 static clgrad_status conv2d_forward(clgrad__conv_geom *g, clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *bias,
                                     clgrad_tensor *y, clgrad_tensor **cols)
 {
     clgrad_context *ctx = x->ctx;
-    if (cols && g->n > 0 && algo_of(ctx, g, ALGO_AUTO) == ALGO_IM2COL && clgrad__conv_keepable_cols(ctx, g)) {
-        /* keep the columns: the weight gradient then needs no second im2col */
+    int im2col = g->n > 0 && algo_of(ctx, g, ALGO_AUTO) == ALGO_IM2COL;
+    int keep = cols && im2col && clgrad__conv_keepable_cols(ctx, g);
+    if (keep || (im2col && g->relu)) {
+        /* keep the columns when they fit: the weight gradient then needs no second im2col */
         clgrad_tensor *wc;
         clgrad_status st = clgrad__contiguous(w, &wc);
-        if (st == CLGRAD_OK) st = clgrad__conv_forward_im2col(ctx, g, x, wc, bias, y, cols);
+        if (st == CLGRAD_OK) st = clgrad__conv_forward_im2col(ctx, g, x, wc, bias, y, keep ? cols : NULL);
         clgrad_tensor_release(wc);
         return st;
     }
@@ -223,30 +236,62 @@ clgrad_status clgrad__conv2d_step(const clgrad__conv_geom *g, clgrad_tensor *x, 
 
 CLGRAD__OP_DEFINE(conv2d, "clgrad_conv2d", conv2d_backward, clgrad__conv_geom);
 
-clgrad_status clgrad_conv2d(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *bias, const clgrad_conv2d_params *p,
-                            clgrad_tensor **out)
+/* conv2d; with relu, a ReLU fused into the general path's last pass (*fused 1), or left to
+ * the caller (*fused 0: another algorithm runs). */
+static clgrad_status conv2d(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *bias, const clgrad_conv2d_params *p,
+                            int relu, int *fused, clgrad_tensor **out)
 {
     const char *fn = "clgrad_conv2d";
+    *fused = 0;
     if (out) *out = NULL;
     if (!out) return clgrad__fail(x ? x->ctx : NULL, CLGRAD_ERR_INVALID_ARG, "%s: out is NULL", fn);
     clgrad__conv_geom g = {0};
     int64_t shape[4];
     CLGRAD_TRY(clgrad__conv_setup(fn, 0, x, w, bias, p, &g, shape));
-    clgrad_tensor *y, *cols = NULL;
+    clgrad_tensor *y, *cols = NULL, *yh = NULL;
     CLGRAD_TRY(clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, 4, shape, &y));
     clgrad_tensor *inputs[3] = {x, w, bias};
     int need = clgrad__grad_needed(3, inputs);
+    g.relu = relu && g.n > 0 && algo_of(x->ctx, &g, ALGO_AUTO) == ALGO_IM2COL;
+    *fused = g.relu;
     clgrad_status st = conv2d_forward(&g, x, w, bias, y, need && w->requires_grad ? &cols : NULL);
+    if (st == CLGRAD_OK && need && g.relu) /* the node must not hold its output: a second handle */
+        st = clgrad__tensor_view(y, y->ndim, y->shape, y->strides, y->offset, &yh);
     if (st == CLGRAD_OK && need) {
-        clgrad_tensor *saved[3] = {x, w, cols}; /* cols: the forward's columns when kept */
-        st = clgrad__record(y, &clgrad__op_conv2d, 3, inputs, &g, 3, saved);
+        clgrad_tensor *saved[4] = {x, w, cols, yh}; /* cols: the forward's columns when kept */
+        st = clgrad__record(y, &clgrad__op_conv2d, 3, inputs, &g, 4, saved);
     }
     clgrad_tensor_release(cols);
+    clgrad_tensor_release(yh);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);
         return st;
     }
     *out = y;
     return CLGRAD_OK;
+}
+
+clgrad_status clgrad_conv2d(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *bias, const clgrad_conv2d_params *p,
+                            clgrad_tensor **out)
+{
+    int fused;
+    return conv2d(x, w, bias, p, 0, &fused, out);
+}
+
+clgrad_status clgrad__conv2d_relu(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *bias,
+                                  const clgrad_conv2d_params *p, clgrad_tensor **out)
+{
+    int fused;
+    clgrad_tensor *y = NULL;
+    if (out) *out = NULL;
+    if (!out) return clgrad__fail(x ? x->ctx : NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_conv2d: out is NULL");
+    CLGRAD_TRY(conv2d(x, w, bias, p, 1, &fused, &y));
+    if (fused) {
+        *out = y;
+        return CLGRAD_OK;
+    }
+    clgrad_status st = clgrad_relu(y, out);
+    clgrad_tensor_release(y);
+    return st;
 }
 

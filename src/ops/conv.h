@@ -17,6 +17,7 @@ typedef struct clgrad__conv_geom {
     int ho, wo;
     int sh, sw, ph, pw, dh, dw;
     int groups;
+    int relu; /* conv2d: a ReLU fused into the general path's last pass (0 from clgrad__conv_setup) */
 } clgrad__conv_geom;
 
 /* y (n, c_out, ho, wo), contiguous, allocated by the caller: y = conv(x, w) + bias.

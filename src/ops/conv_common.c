@@ -201,6 +201,7 @@ clgrad_status clgrad__conv_setup(const char *fn, int transposed, clgrad_tensor *
     /* g is always the forward convolution; a transposed one runs it backwards */
     g->n = (int)n, g->kh = (int)kh, g->kw = (int)kw;
     g->sh = sh, g->sw = sw, g->ph = ph, g->pw = pw, g->dh = dh, g->dw = dw, g->groups = groups;
+    g->relu = 0;
     if (transposed) {
         g->c_in = (int)c_out, g->h = (int)ho, g->w = (int)wo;
         g->c_out = (int)c_in, g->ho = (int)h, g->wo = (int)wd;

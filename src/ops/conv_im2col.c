@@ -88,9 +88,9 @@ static clgrad_status col2im(clgrad_context *ctx, const clgrad__conv_geom *g, clg
     return clgrad__conv_launch2(ctx, "conv_col2im_f32", (size_t)g->h * (size_t)g->w, (size_t)g->c_in * nsplit, a);
 }
 
-/* t (K, nb, HW) -> y[n0 .. n0+nb) (N, K, HW) contiguous, plus bias. */
+/* t (K, nb, HW) -> y[n0 .. n0+nb) (N, K, HW) contiguous, plus bias, then a ReLU when relu. */
 static clgrad_status to_nchw(clgrad_context *ctx, clgrad_tensor *t, clgrad_tensor *y, clgrad_tensor *bias, int n0,
-                             int nb, int K, int64_t hw)
+                             int nb, int K, int64_t hw, cl_int relu)
 {
     clgrad__conv_bias_args ba = clgrad__conv_bias_of(bias, t);
     cl_int n0_ = n0, nb_ = nb, K_ = K, hw_ = (cl_int)hw;
@@ -101,13 +101,14 @@ static clgrad_status to_nchw(clgrad_context *ctx, clgrad_tensor *t, clgrad_tenso
         cl_long ps = hw;
         clgrad__kargs a =
             CLGRAD_ARGS(CLGRAD_KARG_T(t), CLGRAD_KARG_T(y), CLGRAD_KARG(ps), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
-                        CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(to), CLGRAD_KARG(n0_),
-                        CLGRAD_KARG(nb_), CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(planes));
+                        CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(relu), CLGRAD_KARG(to),
+                        CLGRAD_KARG(n0_), CLGRAD_KARG(nb_), CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(planes));
         return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_planes_copy_f32", (size_t)planes, a);
     }
     cl_long p0 = 0;
     clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(t), CLGRAD_KARG_T(y), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
-                                  CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(n0_), CLGRAD_KARG(nb_),
+                                  CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(relu), CLGRAD_KARG(n0_),
+                                  CLGRAD_KARG(nb_),
                                   CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(p0), CLGRAD_KARG(planes));
     return clgrad__conv_launch3(ctx, NULL, "conv_cnhw_to_nchw1_f32", (size_t)hw, 1, planes, 64, 1, &p0, a);
 }
@@ -120,12 +121,12 @@ static clgrad_status to_cnhw(clgrad_context *ctx, clgrad_tensor *y, clgrad_tenso
     if (clgrad__ops_tuning(ctx)->row_kernels && clgrad__is_contiguous(y)) {
         /* contiguous: whole planes, 4 elements at a time (a work-item per plane suits CPUs) */
         clgrad__conv_bias_args ba = clgrad__conv_bias_of(NULL, t);
-        cl_int n0_ = n0, nb_ = nb, K_ = K, hw_ = H * W, to = 0;
+        cl_int n0_ = n0, nb_ = nb, K_ = K, hw_ = H * W, to = 0, relu = 0;
         cl_long ps = (cl_long)H * W, planes = (cl_long)K * nb;
         clgrad__kargs a =
             CLGRAD_ARGS(CLGRAD_KARG_T(y), CLGRAD_KARG_T(t), CLGRAD_KARG(ps), CLGRAD_KARG(ba.mem), CLGRAD_KARG(ba.off),
-                        CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(to), CLGRAD_KARG(n0_),
-                        CLGRAD_KARG(nb_), CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(planes));
+                        CLGRAD_KARG(ba.stride), CLGRAD_KARG(ba.has), CLGRAD_KARG(relu), CLGRAD_KARG(to),
+                        CLGRAD_KARG(n0_), CLGRAD_KARG(nb_), CLGRAD_KARG(K_), CLGRAD_KARG(hw_), CLGRAD_KARG(planes));
         return clgrad__launch_1d(ctx, FAMILY, NULL, "conv_planes_copy_f32", (size_t)planes, a);
     }
     cl_int n0_ = n0, nb_ = nb, K_ = K, H_ = H, W_ = W, per = images_per_item(ctx, nb, K, (int64_t)H * W);
@@ -155,6 +156,7 @@ size_t clgrad__conv_keepable_cols(clgrad_context *ctx, const clgrad__conv_geom *
 clgrad_status clgrad__conv_forward_im2col(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
                                     clgrad_tensor *wc, clgrad_tensor *bias, clgrad_tensor *y, clgrad_tensor **keep)
 {
+    cl_int relu = g->relu != 0; /* a fused ReLU goes with the bias into the layout swap */
     int64_t ohw = (int64_t)g->ho * g->wo, rows = (int64_t)g->c_in * g->kh * g->kw;
     int64_t cig = g->c_in / g->groups, cog = g->c_out / g->groups, kg = cig * g->kh * g->kw;
     int64_t per = rows > g->c_out ? rows * ohw : (int64_t)g->c_out * ohw;
@@ -174,7 +176,7 @@ clgrad_status clgrad__conv_forward_im2col(clgrad_context *ctx, const clgrad__con
         ga.b = col->buf->mem, ga.b_off = col->offset, ga.ldb = ncols, ga.b_bstride = kg * ncols;
         ga.c = tmp->buf->mem, ga.c_off = tmp->offset, ga.ldc = ncols, ga.c_bstride = cog * ncols;
         st = clgrad__gemm(ctx, &ga);
-        if (st == CLGRAD_OK) st = to_nchw(ctx, tmp, y, bias, n0, cnt, g->c_out, ohw);
+        if (st == CLGRAD_OK) st = to_nchw(ctx, tmp, y, bias, n0, cnt, g->c_out, ohw, relu);
     }
     if (st == CLGRAD_OK && keep && nb >= g->n) {
         *keep = col;
@@ -251,23 +253,26 @@ clgrad_status clgrad__conv_backward_im2col_cols(clgrad_context *ctx, const clgra
     if ((per_image == 2 || (per_image == 1 && !dx)) && dw && g->groups == 1 &&
         (uint64_t)g->n * g->c_out * kg * sizeof(float) <= clgrad__conv_temp_bound(ctx) / 4)
         return backward_per_image(ctx, g, x, wc, dy, dx_bias, dx, dw, cols, nb);
-    clgrad_tensor *col = NULL, *dyp = NULL;
+    clgrad_tensor *col = NULL, *dyp = NULL, *dwt = NULL; /* dwt: dW^T per group (kg, cog) */
     clgrad_status st = (dx || !cols) ? clgrad__conv_new_temp(ctx, rows * nb * ohw, &col) : CLGRAD_OK;
     if (st == CLGRAD_OK) st = clgrad__conv_new_temp(ctx, (int64_t)g->c_out * nb * ohw, &dyp);
+    if (st == CLGRAD_OK && dw) st = clgrad__conv_new_temp(ctx, (int64_t)g->c_out * kg, &dwt);
     for (int n0 = 0; st == CLGRAD_OK && n0 < g->n; n0 += nb) {
         int cnt = g->n - n0 < nb ? g->n - n0 : nb;
         int64_t ncols = cnt * ohw;
         st = to_cnhw(ctx, dy, dyp, n0, cnt, g->c_out, g->ho, g->wo);
         if (st == CLGRAD_OK && dw) {
+            /* dW^T (kg, cog) = cols (kg, ncols) x dy^T: the product reads the big column matrix
+             * in place and packs only dy's cog columns (the same sums as dy x cols^T) */
             clgrad_tensor *src = cols ? cols : col;
             if (!cols) st = im2col(ctx, g, x, n0, cnt, col);
             clgrad__gemm_args ga = {0};
             ga.trans_b = 1;
-            ga.m = cog, ga.n = kg, ga.k = ncols, ga.batch = g->groups, ga.alpha = 1.0f;
+            ga.m = kg, ga.n = cog, ga.k = ncols, ga.batch = g->groups, ga.alpha = 1.0f;
             ga.beta = n0 == 0 ? 0.0f : 1.0f;
-            ga.a = dyp->buf->mem, ga.a_off = dyp->offset, ga.lda = ncols, ga.a_bstride = cog * ncols;
-            ga.b = src->buf->mem, ga.b_off = src->offset, ga.ldb = ncols, ga.b_bstride = kg * ncols;
-            ga.c = dw->buf->mem, ga.c_off = dw->offset, ga.ldc = kg, ga.c_bstride = cog * kg;
+            ga.a = src->buf->mem, ga.a_off = src->offset, ga.lda = ncols, ga.a_bstride = kg * ncols;
+            ga.b = dyp->buf->mem, ga.b_off = dyp->offset, ga.ldb = ncols, ga.b_bstride = cog * ncols;
+            ga.c = dwt->buf->mem, ga.c_off = dwt->offset, ga.ldc = cog, ga.c_bstride = cog * kg;
             if (st == CLGRAD_OK) st = clgrad__gemm(ctx, &ga);
         }
         if (st == CLGRAD_OK && dx) {
@@ -281,6 +286,15 @@ clgrad_status clgrad__conv_backward_im2col_cols(clgrad_context *ctx, const clgra
             if (st == CLGRAD_OK) st = col2im(ctx, g, col, n0, cnt, dx_bias, dx);
         }
     }
+    if (st == CLGRAD_OK && dw) {
+        /* dw (groups, cog, kg) <- dwt (groups, kg, cog) */
+        cl_int cog_ = (cl_int)cog, kg_ = (cl_int)kg;
+        cl_long total = (cl_long)g->c_out * kg;
+        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dwt), CLGRAD_KARG_T(dw), CLGRAD_KARG(cog_), CLGRAD_KARG(kg_),
+                                      CLGRAD_KARG(total));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "conv_weight_from_t_f32", (size_t)total, a);
+    }
+    clgrad_tensor_release(dwt);
     clgrad_tensor_release(col);
     clgrad_tensor_release(dyp);
     return st;

@@ -166,20 +166,20 @@ static int contiguous_at(const clgrad_tensor *t, int64_t n)
 
 /* --- unary ops (shared with activation.c) ------------------------------------------------- */
 
-clgrad_status clgrad__unary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
+/* dx = gy * f'(x) through kernel <name>_bwd_f32 of family f (x contiguous). */
+static clgrad_status unary_grad(int f, const char *name, clgrad_tensor *x, clgrad_tensor *gy, float p0, float p1,
+                                clgrad_tensor **out)
 {
-    const clgrad__unary_state *s = CLGRAD__NODE_STATE(n, clgrad__unary_state);
-    clgrad_tensor *x = n->saved[0], *g = NULL, *dx = NULL;
-    int f = (int)s->fam;
+    clgrad_tensor *g = NULL, *dx = NULL;
     char kernel[64];
-    snprintf(kernel, sizeof kernel, "%s_bwd_f32", n->name);
+    snprintf(kernel, sizeof kernel, "%s_bwd_f32", name);
     CLGRAD_TRY(clgrad__contiguous(gy, &g));
     clgrad_status st = new_like(x->ctx, x->ndim, x->shape, &dx);
     if (st == CLGRAD_OK) {
         int64_t cnt = clgrad__numel(x->ndim, x->shape);
-        cl_float p0 = (cl_float)s->p0, p1 = (cl_float)s->p1;
+        cl_float fp0 = (cl_float)p0, fp1 = (cl_float)p1;
         clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG_T(dx), CLGRAD_KARG_T(x), CLGRAD_KARG_T(g), CLGRAD_KARG(cnt),
-                                      CLGRAD_KARG(p0), CLGRAD_KARG(p1));
+                                      CLGRAD_KARG(fp0), CLGRAD_KARG(fp1));
         st = launch_vec(x->ctx, f, kernel, cnt, a);
     }
     clgrad_tensor_release(g);
@@ -187,8 +187,20 @@ clgrad_status clgrad__unary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_
         clgrad_tensor_release(dx);
         return st;
     }
-    gx[0] = dx;
+    *out = dx;
     return CLGRAD_OK;
+}
+
+clgrad_status clgrad__activation_grad(const char *name, clgrad_tensor *x, clgrad_tensor *gy, float p0, float p1,
+                                      clgrad_tensor **dx)
+{
+    return unary_grad(CLGRAD__UNARY_ACTIVATION, name, x, gy, p0, p1, dx);
+}
+
+clgrad_status clgrad__unary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx)
+{
+    const clgrad__unary_state *s = CLGRAD__NODE_STATE(n, clgrad__unary_state);
+    return unary_grad((int)s->fam, n->name, n->saved[0], gy, (float)s->p0, (float)s->p1, &gx[0]);
 }
 
 clgrad_status clgrad__unary(clgrad__unary_family fam, const char *fn, const char *kernel_prefix, clgrad_tensor *x,

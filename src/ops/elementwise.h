@@ -26,6 +26,11 @@ typedef struct clgrad__unary_state {
 clgrad_status clgrad__unary(clgrad__unary_family fam, const char *fn, const char *kernel, clgrad_tensor *x, float p0,
                             float p1, const clgrad__op *op, clgrad_tensor **out);
 
+/* dx = gy * f'(x) for activation <name> (a kernel <name>_bwd_f32 of cl/activation.cl) with
+ * parameters p0, p1; x contiguous, gy any strides of x's shape; *dx a new contiguous tensor. */
+clgrad_status clgrad__activation_grad(const char *name, clgrad_tensor *x, clgrad_tensor *gy, float p0, float p1,
+                                      clgrad_tensor **dx);
+
 /* The backward rule of every unary op (state clgrad__unary_state, saved input in slot 0). */
 clgrad_status clgrad__unary_backward(clgrad__node *n, clgrad_tensor *gy, clgrad_tensor **gx);
 

@@ -3,8 +3,8 @@
  * one-time measurement behind "auto", whose verdict is kept in the cache folder.
  *
  * Our kernels come in two variants (see cl/matmul.cl): on devices whose local memory is
- * not on-chip (CPUs) the operands are packed into panels chunk by chunk along K and a
- * register-blocked kernel with work-group size 1 runs over them; on GPUs one tiled kernel
+ * not on-chip (CPUs) B is packed into panels chunk by chunk along K and a register-blocked
+ * kernel with work-group size 1 reads A in place and the panels of B; on GPUs one tiled kernel
  * reads the operands directly. Parameters come from the tables in src/program/tuning.c. */
 #include "ops/gemm.h"
 #include "ops/tuned.h"
@@ -174,6 +174,28 @@ static clgrad_status resolve_params(clgrad_context *ctx, gemm_state *s)
 
 /* --- our kernels: launches ------------------------------------------------------------- */
 
+/* The kernels' epi flags of g (cl/matmul.cl: 1 bias by column, 2 by row, 4 relu). */
+static cl_int epi_flags(const clgrad__gemm_args *g)
+{
+    return (g->bias && g->bias_mode == CLGRAD__GEMM_BIAS_COL ? 1 : 0) |
+           (g->bias && g->bias_mode == CLGRAD__GEMM_BIAS_ROW ? 2 : 0) | (g->relu ? 4 : 0);
+}
+
+/* The epilogue alone, over a finished C (after CLBlast, or a product with K == 0). */
+static clgrad_status gemm_epilogue(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g)
+{
+    cl_int M = (cl_int)g->m, N = (cl_int)g->n, ldc = (cl_int)g->ldc, epi = epi_flags(g);
+    if (!epi) return CLGRAD_OK;
+    cl_long off = g->c_off, stride = g->c_bstride, boff = g->bias_off;
+    cl_mem bias = g->bias ? g->bias : g->c;
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(M), CLGRAD_KARG(N), CLGRAD_KARG(g->c), CLGRAD_KARG(off),
+                                  CLGRAD_KARG(ldc), CLGRAD_KARG(stride), CLGRAD_KARG(bias), CLGRAD_KARG(boff),
+                                  CLGRAD_KARG(epi));
+    size_t global[3] = {(size_t)g->n, (size_t)g->m, (size_t)g->batch};
+    size_t local[3] = {g->n >= 64 ? 64 : (size_t)g->n, 1, 1};
+    return clgrad__launch(ctx, FAMILY, s->opts, "matmul_epilogue_f32", 3, global, local, a);
+}
+
 static const size_t one3[3] = {1, 1, 1};
 
 /* C = beta * C over the whole batch (the product when K == 0). */
@@ -197,11 +219,15 @@ static clgrad_status gemm_tiled(clgrad_context *ctx, gemm_state *s, const clgrad
     cl_int lda = (cl_int)g->lda, ldb = (cl_int)g->ldb, ldc = (cl_int)g->ldc;
     cl_float alpha = g->alpha, beta = g->beta;
     cl_long oa = g->a_off, sa = g->a_bstride, ob = g->b_off, sb = g->b_bstride, oc = g->c_off, sc = g->c_bstride;
+    cl_long boff = g->bias_off;
+    cl_int epi = epi_flags(g);
+    cl_mem bias = g->bias ? g->bias : g->c;
     clgrad__kargs a =
         CLGRAD_ARGS(CLGRAD_KARG(M), CLGRAD_KARG(N), CLGRAD_KARG(K), CLGRAD_KARG(alpha), CLGRAD_KARG(beta),
                     CLGRAD_KARG(ta), CLGRAD_KARG(g->a), CLGRAD_KARG(oa), CLGRAD_KARG(lda), CLGRAD_KARG(sa),
                     CLGRAD_KARG(tb), CLGRAD_KARG(g->b), CLGRAD_KARG(ob), CLGRAD_KARG(ldb), CLGRAD_KARG(sb),
-                    CLGRAD_KARG(g->c), CLGRAD_KARG(oc), CLGRAD_KARG(ldc), CLGRAD_KARG(sc));
+                    CLGRAD_KARG(g->c), CLGRAD_KARG(oc), CLGRAD_KARG(ldc), CLGRAD_KARG(sc), CLGRAD_KARG(bias),
+                    CLGRAD_KARG(boff), CLGRAD_KARG(epi));
     size_t global[3] = {cdiv((size_t)g->n, (size_t)p->ts_n) * rt_n, cdiv((size_t)g->m, (size_t)p->ts_m) * rt_m,
                         (size_t)g->batch};
     size_t local[3] = {rt_n, rt_m, 1};
@@ -246,64 +272,87 @@ static void pick_tiles(const clgrad_context *ctx, const clgrad__gemm_cpu_params 
     *tn = (cl_int)t_n;
 }
 
+/* B is read in place rather than packed when it is not transposed, its columns fill whole
+ * micro-panels, K is short and its rows are close (a cache block of one micro-panel then
+ * stays in L1 and the TLB while the row panels pass over it): packing would only copy it
+ * once more. Rows far apart (a convolution's column matrix) read slower than a packed copy
+ * (measured on a CPU device). */
+#define DIRECT_B_MAX_K 512
+#define DIRECT_B_MAX_LDB 4096
+
 static clgrad_status gemm_cpu(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g)
 {
     const size_t mr = (size_t)s->cpu.mr, nr = (size_t)s->cpu.nv * (size_t)s->cpu.vw;
     const size_t pm = cdiv((size_t)g->m, mr), pn = cdiv((size_t)g->n, nr), batch = (size_t)g->batch;
-    /* an operand shared by the whole batch (batch stride 0) is packed once */
-    const int shared_a = g->a_bstride == 0 || batch == 1, shared_b = g->b_bstride == 0 || batch == 1;
+    const int direct_b =
+        !g->trans_b && (size_t)g->n % nr == 0 && g->k <= DIRECT_B_MAX_K && g->ldb <= DIRECT_B_MAX_LDB;
+    /* A is read in place; B is packed (unless read in place too), once when the whole batch
+     * shares it (batch stride 0) */
+    const int shared_b = g->b_bstride == 0 || batch == 1;
     const size_t k = (size_t)g->k, k_small = k < 512 ? k : 512;
     size_t bg = batch;
-#define PANEL_FLOATS(b) (pm * mr * (shared_a ? 1 : (b)) + pn * nr * (shared_b ? 1 : (b)))
-    while (bg > 1 && sizeof(float) * k_small * PANEL_FLOATS(bg) > PACK_LIMIT_BYTES) bg = cdiv(bg, 2);
+#define PANEL_FLOATS(b) (pn * nr * (shared_b ? 1 : (b)))
+    while (!direct_b && bg > 1 && sizeof(float) * k_small * PANEL_FLOATS(bg) > PACK_LIMIT_BYTES) bg = cdiv(bg, 2);
     const size_t chunk_bytes = s->cpu.chunk_kb > 0 ? (size_t)s->cpu.chunk_kb << 10 : CHUNK_BYTES;
     size_t chunk = chunk_bytes / (sizeof(float) * PANEL_FLOATS(bg)) / 256 * 256;
 #undef PANEL_FLOATS
     if (chunk < 512) chunk = 512;
-    if (chunk > k) chunk = k;
-    const size_t nap = shared_a ? 1 : bg, nbp = shared_b ? 1 : bg;
-    clgrad__buffer *ap = NULL, *bp = NULL;
-    clgrad_status st = clgrad__buffer_alloc(ctx, sizeof(float) * pm * mr * chunk * nap, &ap);
-    if (st == CLGRAD_OK) st = clgrad__buffer_alloc(ctx, sizeof(float) * pn * nr * chunk * nbp, &bp);
-    cl_int M = (cl_int)g->m, N = (cl_int)g->n, lda = (cl_int)g->lda, ldb = (cl_int)g->ldb, ldc = (cl_int)g->ldc;
+    if (chunk > k || direct_b) chunk = k;
+    const size_t nbp = shared_b ? 1 : bg;
+    clgrad__buffer *bp = NULL;
+    clgrad_status st = direct_b ? CLGRAD_OK : clgrad__buffer_alloc(ctx, sizeof(float) * pn * nr * chunk * nbp, &bp);
+    cl_int M = (cl_int)g->m, N = (cl_int)g->n, ldb = (cl_int)g->ldb, ldc = (cl_int)g->ldc;
     cl_int ta = g->trans_a ? 1 : 0, tb = g->trans_b ? 1 : 0, tm, tn;
+    const cl_long rs = ta ? 1 : g->lda, ks = ta ? g->lda : 1, boff = g->bias_off;
+    cl_mem bias = g->bias ? g->bias : g->c;
     for (size_t k0 = 0; st == CLGRAD_OK && k0 < k; k0 += chunk) {
         cl_int kl = (cl_int)(k - k0 < chunk ? k - k0 : chunk);
-        cl_long sap = (cl_long)(pm * mr) * kl, sbp = (cl_long)(pn * nr) * kl;
+        cl_long sbp = (cl_long)(pn * nr) * kl;
         /* the k range starts k0 columns (or rows, when transposed) into A and B */
-        cl_long oa = g->a_off + (ta ? (cl_long)k0 * g->lda : (cl_long)k0);
+        cl_long oa = g->a_off + (cl_long)k0 * ks;
         cl_long ob = g->b_off + (tb ? (cl_long)k0 : (cl_long)k0 * g->ldb);
         cl_float alpha = g->alpha, beta = k0 == 0 ? g->beta : 1.0f;
-        if (shared_a) st = pack(ctx, s, "matmul_pack_a_f32", M, kl, mr, ta, g->a, oa, lda, 0, 1, ap->mem, sap);
-        if (st == CLGRAD_OK && shared_b)
+        cl_int epi = k0 + chunk >= k ? epi_flags(g) : 0; /* the epilogue after the last chunk */
+        if (shared_b && !direct_b)
             st = pack(ctx, s, "matmul_pack_b_f32", N, kl, nr, tb, g->b, ob, ldb, 0, 1, bp->mem, sbp);
         for (size_t b0 = 0; st == CLGRAD_OK && b0 < batch; b0 += bg) {
             size_t nb = batch - b0 < bg ? batch - b0 : bg;
             cl_long sa = g->a_bstride, sb = g->b_bstride, sc = g->c_bstride;
-            if (!shared_a)
-                st = pack(ctx, s, "matmul_pack_a_f32", M, kl, mr, ta, g->a, oa + (cl_long)b0 * sa, lda, sa, nb,
-                          ap->mem, sap);
-            if (st == CLGRAD_OK && !shared_b)
+            if (!shared_b && !direct_b)
                 st = pack(ctx, s, "matmul_pack_b_f32", N, kl, nr, tb, g->b, ob + (cl_long)b0 * sb, ldb, sb, nb,
                           bp->mem, sbp);
             if (st != CLGRAD_OK) break;
             pick_tiles(ctx, &s->cpu, pm, pn, mr, nr, nb, &tm, &tn);
             cl_int kb = kl < 256 ? kl : 256;
-            cl_long zero = 0, panel_a = (cl_long)kl * (cl_long)mr, panel_b = (cl_long)kl * (cl_long)nr;
-            cl_long sap_use = shared_a ? 0 : sap, sbp_use = shared_b ? 0 : sbp, oc = g->c_off + (cl_long)b0 * sc;
+            cl_long oab = oa + (cl_long)b0 * sa, oc = g->c_off + (cl_long)b0 * sc;
+            /* B's micro-panels: packed (panel stride K*nr, row stride nr) or in place */
+            cl_mem bmem = direct_b ? g->b : bp->mem;
+            cl_long obp = direct_b ? ob + (cl_long)b0 * sb : 0, panel_b = direct_b ? (cl_long)nr : (cl_long)kl * (cl_long)nr;
+            cl_long bks = direct_b ? g->ldb : (cl_long)nr, sbp_use = direct_b ? sb : shared_b ? 0 : sbp;
             clgrad__kargs a = CLGRAD_ARGS(
                 CLGRAD_KARG(M), CLGRAD_KARG(N), CLGRAD_KARG(kl), CLGRAD_KARG(kb), CLGRAD_KARG(tm), CLGRAD_KARG(tn),
-                CLGRAD_KARG(alpha), CLGRAD_KARG(beta), CLGRAD_KARG(ap->mem), CLGRAD_KARG(zero), CLGRAD_KARG(panel_a),
-                CLGRAD_KARG(sap_use), CLGRAD_KARG(bp->mem), CLGRAD_KARG(zero), CLGRAD_KARG(panel_b),
-                CLGRAD_KARG(sbp_use), CLGRAD_KARG(g->c), CLGRAD_KARG(oc), CLGRAD_KARG(ldc), CLGRAD_KARG(sc));
+                CLGRAD_KARG(alpha), CLGRAD_KARG(beta), CLGRAD_KARG(g->a), CLGRAD_KARG(oab), CLGRAD_KARG(rs),
+                CLGRAD_KARG(ks), CLGRAD_KARG(sa), CLGRAD_KARG(bmem), CLGRAD_KARG(obp), CLGRAD_KARG(panel_b),
+                CLGRAD_KARG(bks), CLGRAD_KARG(sbp_use), CLGRAD_KARG(g->c), CLGRAD_KARG(oc), CLGRAD_KARG(ldc),
+                CLGRAD_KARG(sc), CLGRAD_KARG(bias), CLGRAD_KARG(boff), CLGRAD_KARG(epi));
             size_t global[3] = {cdiv(pm, (size_t)tm), cdiv(pn, (size_t)tn), nb};
             st = clgrad__launch(ctx, FAMILY, s->opts, "matmul_cpu_f32", 3, global, one3, a);
         }
     }
-    /* in-order queue: a later user of these buffers runs after the launches above */
-    if (ap) clgrad__buffer_release(ap);
+    /* in-order queue: a later user of the buffer runs after the launches above */
     if (bp) clgrad__buffer_release(bp);
     return st;
+}
+
+void clgrad__gemm_cpu_tiles(const clgrad_context *ctx, size_t pm, size_t pn, int *tm, int *tn)
+{
+    const gemm_state *s = clgrad__ctx_slot_find(ctx, &gemm_key);
+    size_t mr = s ? (size_t)s->cpu.mr : 8, nr = s ? (size_t)(s->cpu.nv * s->cpu.vw) : 32;
+    const clgrad__gemm_cpu_params none = {0};
+    cl_int m, n;
+    pick_tiles(ctx, s ? &s->cpu : &none, pm, pn, mr, nr, 1, &m, &n);
+    *tm = m;
+    *tn = n;
 }
 
 static clgrad_status check_args(clgrad_context *ctx, const clgrad__gemm_args *g)
@@ -343,7 +392,10 @@ static clgrad_status gemm_pieces(clgrad_context *ctx, gemm_state *s, const clgra
     int64_t mstep = g->k == 0 ? piece : s->tiled ? piece * s->tp.ts_m : piece * s->cpu.mr;
     int64_t nstep = g->k == 0 || s->tiled ? g->n : piece * s->cpu.nv * s->cpu.vw;
     if (g->m <= mstep && g->n <= nstep && g->batch <= piece) {
-        if (g->k == 0) return gemm_scale(ctx, s, g);
+        if (g->k == 0) {
+            CLGRAD_TRY(gemm_scale(ctx, s, g));
+            return gemm_epilogue(ctx, s, g);
+        }
         return s->tiled ? gemm_tiled(ctx, s, g) : gemm_cpu(ctx, s, g);
     }
     for (int64_t b0 = 0; b0 < g->batch; b0 += piece)
@@ -356,8 +408,10 @@ static clgrad_status gemm_pieces(clgrad_context *ctx, gemm_state *s, const clgra
                 q.a_off += b0 * g->a_bstride + (g->trans_a ? m0 : m0 * g->lda);
                 q.b_off += b0 * g->b_bstride + (g->trans_b ? n0 * g->ldb : n0);
                 q.c_off += b0 * g->c_bstride + m0 * g->ldc + n0;
+                q.bias_off += g->bias_mode == CLGRAD__GEMM_BIAS_COL ? n0 : g->bias_mode == CLGRAD__GEMM_BIAS_ROW ? m0 : 0;
                 clgrad_status st = g->k == 0 ? gemm_scale(ctx, s, &q) : s->tiled ? gemm_tiled(ctx, s, &q)
                                                                                  : gemm_cpu(ctx, s, &q);
+                if (st == CLGRAD_OK && g->k == 0) st = gemm_epilogue(ctx, s, &q);
                 if (st != CLGRAD_OK) return st;
             }
     return CLGRAD_OK;
@@ -378,22 +432,29 @@ clgrad_status clgrad__gemm_clblast(clgrad_context *ctx, const clgrad__gemm_args 
         return gemm_pieces(ctx, s, g);
     }
     CLBlastStatusCode e;
+    const double t0 = ctx->prof ? clgrad__now() : 0;
+    cl_event ev = NULL, *evp = ctx->prof ? &ev : NULL;
     CLBlastTranspose ta = g->trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
     CLBlastTranspose tb = g->trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
     if (g->batch == 1)
         e = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, (size_t)g->m, (size_t)g->n, (size_t)g->k, g->alpha, g->a,
                          (size_t)g->a_off, (size_t)g->lda, g->b, (size_t)g->b_off, (size_t)g->ldb, g->beta, g->c,
-                         (size_t)g->c_off, (size_t)g->ldc, &ctx->dev.queue, NULL);
+                         (size_t)g->c_off, (size_t)g->ldc, &ctx->dev.queue, evp);
     else
         e = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, (size_t)g->m, (size_t)g->n, (size_t)g->k,
                                        g->alpha, g->a, (size_t)g->a_off, (size_t)g->lda, (size_t)g->a_bstride, g->b,
                                        (size_t)g->b_off, (size_t)g->ldb, (size_t)g->b_bstride, g->beta, g->c,
                                        (size_t)g->c_off, (size_t)g->ldc, (size_t)g->c_bstride, (size_t)g->batch,
-                                       &ctx->dev.queue, NULL);
+                                       &ctx->dev.queue, evp);
+    if (ctx->prof) clgrad__prof_launch(ctx, "clblast", g->batch == 1 ? "sgemm" : "sgemm_strided_batched", NULL,
+                                       e == CLBlastSuccess ? ev : NULL, clgrad__now() - t0);
     if (e != CLBlastSuccess)
         return clgrad__fail(ctx, CLGRAD_ERR_OPENCL, "CLBlast sgemm %lldx%lldx%lld (batch %lld) failed with status %d",
                             (long long)g->m, (long long)g->n, (long long)g->k, (long long)g->batch, (int)e);
-    return CLGRAD_OK;
+    if (!epi_flags(g)) return CLGRAD_OK;
+    STATE_OR_FAIL(ctx, s);
+    CLGRAD_TRY(resolve_params(ctx, s));
+    return gemm_epilogue(ctx, s, g); /* CLBlast has none of its own */
 #else
     (void)g;
     return clgrad__fail(ctx, CLGRAD_ERR_UNSUPPORTED, "this build of clgrad has no CLBlast");
@@ -553,7 +614,7 @@ static clgrad_status current_provider(clgrad_context *ctx, clgrad__gemm_provider
 clgrad_status clgrad__gemm(clgrad_context *ctx, const clgrad__gemm_args *g)
 {
     if (g->m <= 0 || g->n <= 0 || g->batch <= 0) return CLGRAD_OK;
-    clgrad__gemm_provider p;
+    clgrad__gemm_provider p = CLGRAD__GEMM_OWN;
     CLGRAD_TRY(current_provider(ctx, &p));
     return p == CLGRAD__GEMM_CLBLAST ? clgrad__gemm_clblast(ctx, g) : clgrad__gemm_own(ctx, g);
 }
@@ -572,7 +633,67 @@ clgrad_status clgrad_context_set_gemm_provider(clgrad_context *ctx, const char *
 
 const char *clgrad_context_gemm_provider(clgrad_context *ctx)
 {
-    clgrad__gemm_provider p;
+    clgrad__gemm_provider p = CLGRAD__GEMM_OWN;
     if (!ctx || current_provider(ctx, &p) != CLGRAD_OK) return NULL;
     return provider_name(p);
+}
+
+/* --- products with B packed once, for the fused epilogues --------------------------------- */
+
+clgrad_status clgrad__gemm_cpu_plan(clgrad_context *ctx, int *cpu, clgrad__gemm_cpu_params *p, const char **opts)
+{
+    clgrad__gemm_provider pr = CLGRAD__GEMM_OWN;
+    *cpu = 0;
+    CLGRAD_TRY(current_provider(ctx, &pr));
+    STATE_OR_FAIL(ctx, s);
+    CLGRAD_TRY(resolve_params(ctx, s));
+    if (pr != CLGRAD__GEMM_OWN || s->tiled) return CLGRAD_OK;
+    *cpu = 1;
+    if (p) *p = s->cpu;
+    if (opts) *opts = s->opts;
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad__gemm_pack_gates(clgrad_context *ctx, int trans_b, int64_t k, int64_t h, int g, cl_mem b,
+                                      int64_t b_off, int64_t ldb, clgrad__buffer **out)
+{
+    *out = NULL;
+    STATE_OR_FAIL(ctx, s);
+    CLGRAD_TRY(resolve_params(ctx, s));
+    const int nr = s->cpu.nv * s->cpu.vw, u = nr / g;
+    if (s->tiled || g < 1 || nr % g != 0 || k < 1 || h < 1 || k > INT_MAX || h > INT_MAX || ldb > INT_MAX)
+        return clgrad__fail(ctx, CLGRAD_ERR_UNSUPPORTED, "matmul: no packed form for %lld x %d*%lld (panels of %d)",
+                            (long long)k, g, (long long)h, nr);
+    size_t panels = cdiv((size_t)h, (size_t)u);
+    CLGRAD_TRY(clgrad__buffer_alloc(ctx, sizeof(float) * panels * (size_t)nr * (size_t)k, out));
+    cl_int H = (cl_int)h, K = (cl_int)k, G = g, tb = trans_b ? 1 : 0, ld = (cl_int)ldb;
+    cl_long off = b_off;
+    size_t global[2] = {panels, (size_t)k};
+    clgrad_status st = clgrad__launch(ctx, FAMILY, s->opts, "matmul_pack_gates_f32", 2, global, NULL,
+                                      CLGRAD_ARGS(CLGRAD_KARG(H), CLGRAD_KARG(K), CLGRAD_KARG(G), CLGRAD_KARG(tb),
+                                                  CLGRAD_KARG(b), CLGRAD_KARG(off), CLGRAD_KARG(ld),
+                                                  CLGRAD_KARG((*out)->mem)));
+    if (st != CLGRAD_OK) {
+        clgrad__buffer_release(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+clgrad_status clgrad__gemm_packed(clgrad_context *ctx, int trans_a, int64_t m, int64_t n, int64_t k, cl_mem a,
+                                  int64_t a_off, int64_t lda, const clgrad__buffer *bp, cl_mem c, int64_t c_off,
+                                  int64_t ldc)
+{
+    if (m <= 0 || n <= 0) return CLGRAD_OK;
+    STATE_OR_FAIL(ctx, s);
+    const size_t mr = (size_t)s->cpu.mr, nr = (size_t)(s->cpu.nv * s->cpu.vw);
+    cl_int M = (cl_int)m, N = (cl_int)n, K = (cl_int)k, kb = K < 256 ? K : 256, tm, tn, ld = (cl_int)ldc;
+    cl_long oa = a_off, rs = trans_a ? 1 : lda, ks = trans_a ? lda : 1, oc = c_off;
+    pick_tiles(ctx, &s->cpu, cdiv((size_t)m, mr), cdiv((size_t)n, nr), mr, nr, 1, &tm, &tn);
+    size_t global[2] = {cdiv(cdiv((size_t)m, mr), (size_t)tm), cdiv(cdiv((size_t)n, nr), (size_t)tn)};
+    return clgrad__launch(ctx, FAMILY, s->opts, "matmul_packed_f32", 2, global, one3,
+                          CLGRAD_ARGS(CLGRAD_KARG(M), CLGRAD_KARG(N), CLGRAD_KARG(K), CLGRAD_KARG(kb),
+                                      CLGRAD_KARG(tm), CLGRAD_KARG(tn), CLGRAD_KARG(a), CLGRAD_KARG(oa),
+                                      CLGRAD_KARG(rs), CLGRAD_KARG(ks), CLGRAD_KARG(bp->mem), CLGRAD_KARG(c),
+                                      CLGRAD_KARG(oc), CLGRAD_KARG(ld)));
 }

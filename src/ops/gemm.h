@@ -20,7 +20,16 @@ typedef struct clgrad__gemm_args {
     int64_t a_off, lda, a_bstride;
     int64_t b_off, ldb, b_bstride;
     int64_t c_off, ldc, c_bstride;
+    /* The fused epilogue (zero: none), applied once to each finished element of C: bias_mode
+     * CLGRAD__GEMM_BIAS_COL adds bias[bias_off + j], CLGRAD__GEMM_BIAS_ROW bias[bias_off + i]
+     * (the same bias for every batch entry); relu then clamps below at 0 as clgrad_relu
+     * does. The same bits as the product followed by those ops. */
+    int bias_mode, relu;
+    cl_mem bias;
+    int64_t bias_off;
 } clgrad__gemm_args;
+
+enum { CLGRAD__GEMM_BIAS_NONE = 0, CLGRAD__GEMM_BIAS_COL = 1, CLGRAD__GEMM_BIAS_ROW = 2 };
 
 /* Runs a GEMM with the provider chosen for ctx (CLGRAD_GEMM=auto|own|clblast). */
 clgrad_status clgrad__gemm(clgrad_context *ctx, const clgrad__gemm_args *g);
@@ -52,5 +61,26 @@ int clgrad__gemm_default_tiled(const clgrad_device_info *d);
  * limits). Both NULL: back to the tables. CLGRAD_ERR_INVALID_ARG for inconsistent values. */
 clgrad_status clgrad__gemm_set_params(clgrad_context *ctx, const clgrad__gemm_cpu_params *cpu,
                                       const clgrad__gemm_tiled_params *tiled);
+
+/* --- the CPU variant's products with a B packed once (the recurrent weights of a sequence)
+ * and the fused epilogues that go with them (cl/matmul.cl) --- */
+
+/* Whether GEMMs on ctx run our CPU variant now (our kernels, not the tiled variant, not
+ * CLBlast): *cpu 1 or 0; when 1, *p its parameters and *opts (owned by ctx) the build
+ * options of its matmul programs, for ops that launch the fused kernels. */
+clgrad_status clgrad__gemm_cpu_plan(clgrad_context *ctx, int *cpu, clgrad__gemm_cpu_params *p, const char **opts);
+/* Micro-tiles per work-item (tm along M, tn along N) for a launch over pm x pn micro-tiles. */
+void clgrad__gemm_cpu_tiles(const clgrad_context *ctx, size_t pm, size_t pn, int *tm, int *tn);
+/* Packs op(B) (k x g*h: g blocks of h columns) into a new buffer for the CPU variant:
+ * with g = 1 for clgrad__gemm_packed, with g = 4 gate-interleaved for the fused LSTM step
+ * (matmul_pack_gates_f32). op(B)(kk, j) = b[b_off + kk*ldb + j], or b[b_off + j*ldb + kk]
+ * when trans_b. Only when clgrad__gemm_cpu_plan says the CPU variant runs. */
+clgrad_status clgrad__gemm_pack_gates(clgrad_context *ctx, int trans_b, int64_t k, int64_t h, int g, cl_mem b,
+                                      int64_t b_off, int64_t ldb, clgrad__buffer **out);
+/* C (m x n, row stride ldc) = op(A) Bp (the same sums as clgrad__gemm with beta 0) for Bp
+ * packed by clgrad__gemm_pack_gates with g = 1 from a k x n op(B); one launch. */
+clgrad_status clgrad__gemm_packed(clgrad_context *ctx, int trans_a, int64_t m, int64_t n, int64_t k, cl_mem a,
+                                  int64_t a_off, int64_t lda, const clgrad__buffer *bp, cl_mem c, int64_t c_off,
+                                  int64_t ldc);
 
 #endif

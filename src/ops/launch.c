@@ -26,6 +26,7 @@ clgrad_status clgrad__launch(clgrad_context *ctx, const char *family, const char
     clgrad__program_entry *pe;
     cl_kernel k;
     size_t wg_max;
+    const double t0 = ctx->prof ? clgrad__now() : 0; /* profiling: nothing is timed when off */
     CLGRAD_TRY(clgrad__program_get(ctx, family, options, &pe));
     CLGRAD_TRY(clgrad__kernel_get(ctx, pe, kernel, &k, &wg_max));
     size_t g[3], l[3];
@@ -67,13 +68,15 @@ clgrad_status clgrad__launch(clgrad_context *ctx, const char *family, const char
             return clgrad__fail(ctx, CLGRAD_ERR_OPENCL, "%s: setting argument %d (%zu bytes): %s (%d)", kernel, i,
                                 args.v[i].size, clgrad__cl_error_name(e), (int)e);
     }
-    e = clEnqueueNDRangeKernel(ctx->dev.queue, k, dim, NULL, g, local ? l : NULL, 0, NULL, NULL);
+    cl_event ev = NULL;
+    e = clEnqueueNDRangeKernel(ctx->dev.queue, k, dim, NULL, g, local ? l : NULL, 0, NULL, ctx->prof ? &ev : NULL);
     if (e != CL_SUCCESS) {
         char what[256];
         snprintf(what, sizeof what, "launching %s (global %zu, local %zu)", kernel, g[0], local ? l[0] : 0);
         return clgrad__cl_fail(ctx, e, what);
     }
     clgrad__program_note_launch(pe, g, local ? l : NULL, (int)dim);
+    if (ctx->prof) clgrad__prof_launch(ctx, family, kernel, k, ev, clgrad__now() - t0);
     return CLGRAD_OK;
 }
 

@@ -80,8 +80,9 @@
     /* concat.c */                                                     \
     X(cat, clgrad_cat, clgrad_cat)                                     \
     X(stack, clgrad_stack, clgrad_stack)                               \
-    /* matmul_api.c */                                                 \
+    /* matmul_api.c, linear.c */                                       \
     X(matmul, clgrad_matmul, clgrad_matmul)                            \
+    X(linear, clgrad__linear, clgrad__linear)                          \
     /* conv.c, conv_transpose.c */                                     \
     X(conv2d, clgrad_conv2d, clgrad_conv2d)                            \
     X(conv_transpose2d, clgrad_conv_transpose2d, clgrad_conv_transpose2d) \

@@ -1,5 +1,5 @@
 /* Internal interface of the fused optimizer kernels (src/ops/optim.c, cl/optim.cl): one
- * in-place update per parameter tensor, as torch.optim does per tensor. Every tensor is a
+ * in-place update of several parameter tensors per launch (torch.optim's foreach form). Every tensor is a
  * contiguous f32 tensor with the parameter's element count. */
 #ifndef CLGRAD_SRC_OPS_OPTIM_H
 #define CLGRAD_SRC_OPS_OPTIM_H
@@ -27,5 +27,15 @@ clgrad_status clgrad__sgd_step(clgrad_tensor *param, clgrad_tensor *grad, clgrad
  * corrections 1 - beta^t are computed here in double. Enqueues only. */
 clgrad_status clgrad__adam_step(clgrad_tensor *param, clgrad_tensor *grad, clgrad_tensor *m, clgrad_tensor *v,
                                 const clgrad__adam_hparams *h, int64_t t, int decoupled);
+
+/* The same for n tensors at once (params[i] with grads[i] and its state): one launch per 8
+ * tensors, each element updated exactly as by the single-tensor call. bufs may be NULL
+ * without momentum. All in one context; the same first_step (SGD) or step number t (Adam)
+ * for all. */
+clgrad_status clgrad__sgd_steps(int n, clgrad_tensor *const *params, clgrad_tensor *const *grads,
+                                clgrad_tensor *const *bufs, const clgrad__sgd_hparams *h, int first_step);
+clgrad_status clgrad__adam_steps(int n, clgrad_tensor *const *params, clgrad_tensor *const *grads,
+                                 clgrad_tensor *const *m, clgrad_tensor *const *v, const clgrad__adam_hparams *h,
+                                 int64_t t, int decoupled);
 
 #endif

@@ -24,6 +24,9 @@
 
 #define FAMILY "rnn"
 
+#include <limits.h>
+#include <stdio.h>
+
 
 
 /* A contiguous matrix in a buffer: memory and element offset. */
@@ -44,14 +47,34 @@ static clgrad_status mm(clgrad_context *ctx, int ta, int tb, int64_t m, int64_t 
     return clgrad__gemm(ctx, &g);
 }
 
-/* A cell kernel over (j < H, b < B). */
-static clgrad_status cell(clgrad_context *ctx, const char *kernel, int64_t H, int64_t B, clgrad__kargs a)
+/* A cell kernel over (j < H, b < B), vw units j per work-item (options: its -D values). */
+static clgrad_status cell_vw(clgrad_context *ctx, const char *kernel, const char *options, int64_t H, int vw,
+                             int64_t B, clgrad__kargs a)
 {
     /* rows fold over dims 1 and 2 (rnn_row() in cl/rnn.cl) */
-    size_t wg = clgrad__wg_1d(ctx), fold = clgrad__fold_limit(ctx), y = (size_t)B < fold ? (size_t)B : fold;
-    size_t global[3] = {(size_t)H, y, y ? ((size_t)B + y - 1) / y : 0};
-    size_t local[3] = {(size_t)H < wg ? (size_t)H : wg, 1, 1};
-    return clgrad__launch(ctx, FAMILY, NULL, kernel, 3, global, local, a);
+    size_t wg = clgrad__wg_1d(ctx), fold = clgrad__fold_limit(ctx), x = (size_t)(H / vw);
+    size_t y = (size_t)B < fold ? (size_t)B : fold;
+    size_t global[3] = {x, y, y ? ((size_t)B + y - 1) / y : 0};
+    /* work-groups of about wg items, several rows when a row is short: CPU devices pay
+     * for every work-group they schedule */
+    size_t lx = x < wg ? x : wg, ly = wg / lx < y ? wg / lx : y;
+    size_t local[3] = {lx, ly ? ly : 1, 1};
+    return clgrad__launch(ctx, FAMILY, options, kernel, 3, global, local, a);
+}
+
+static clgrad_status cell(clgrad_context *ctx, const char *kernel, int64_t H, int64_t B, clgrad__kargs a)
+{
+    return cell_vw(ctx, kernel, NULL, H, 1, B, a);
+}
+
+/* The vector width of the vectorised cell kernels for H units: the device's elementwise
+ * width when it divides H, else 1 (the scalar kernels). */
+static int cell_width(clgrad_context *ctx, int64_t H, char *opts, size_t cap)
+{
+    int vw = clgrad__ops_tuning(ctx)->vw;
+    if (!(vw == 2 || vw == 4 || vw == 8 || vw == 16) || H % vw != 0) return 1;
+    snprintf(opts, cap, "-DRNN_VW=%d", vw);
+    return vw;
 }
 
 /* out (G) = the sum of the R rows of x (R, G), rows in order. */
@@ -311,7 +334,9 @@ clgrad_status clgrad__rnn_proj(clgrad_tensor *x, clgrad_tensor *w_in, clgrad_ten
 
 /* --- LSTM ------------------------------------------------------------------------------------------ */
 
-/* inputs: xp, w_hh, bias, hc0. saved: 0 y, 1 gates, 2 c, 3 w_hh, 4 hc0 (contiguous or NULL). */
+/* inputs: xp, w_hh, bias, hc0. saved: 0 y, 1 gates, 2 c, 3 w_hh, 4 hc0 (contiguous or NULL).
+ * Per step the cell's backward, then dL/dh_{t-1} = d_t W_hh; on the CPU variant of the GEMM
+ * W_hh is packed once for the whole sequence and each step is one launch of both. */
 static clgrad_status lstm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_context *ctx = gy->ctx;
@@ -321,8 +346,18 @@ static clgrad_status lstm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_t
     mat h0 = hc0 ? at(hc0, 0) : at(y, 0), c0 = hc0 ? at(hc0, BH) : at(y, 0);
     int64_t gshape[3] = {T, B, GH}, sshape[3] = {2, B, H};
     clgrad_tensor *t[4] = {0}; /* dg, dhc (rows dh, dc), db, dw */
+    char vopts[32];
+    int vw = cell_width(ctx, H, vopts, sizeof vopts), cpu = 0;
+    clgrad__gemm_cpu_params gp = {.mr = 1, .vw = 1, .nv = 1, .pack_k = 1}; /* set by the plan when the CPU variant runs */
+    const char *mmopts = NULL;
+    clgrad__buffer *wp = NULL; /* W_hh packed for the CPU variant */
     clgrad_status st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 3, gshape, &t[0]);
     if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 3, sshape, &t[1]);
+    if (st == CLGRAD_OK) st = clgrad__gemm_cpu_plan(ctx, &cpu, &gp, &mmopts);
+    if (st == CLGRAD_OK && cpu && B <= INT_MAX && H <= INT_MAX / 4) {
+        mat wm = at(w, 0);
+        st = clgrad__gemm_pack_gates(ctx, 0, GH, H, 1, wm.m, wm.off, H, &wp);
+    }
     clgrad_tensor *dg = t[0], *dhc = t[1];
     for (int64_t s = T - 1; s >= 0 && st == CLGRAD_OK; s--) {
         cl_int has_dh = s < T - 1, has_c = s > 0 || hc0;
@@ -330,15 +365,30 @@ static clgrad_status lstm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_t
         mat gsm = at(gs, s * B * GH), cm = at(cs, s * BH), dgm = at(dg, s * B * GH);
         mat cp = s > 0 ? at(cs, (s - 1) * BH) : hc0 ? c0 : cm;
         cl_long Hl = H, Bl = B;
+        cl_int do_gemm = s > 0 || nd->needs_grad[3];
+        if (wp) {
+            /* the CPU variant: the cell's backward and dL/dh_{t-1} = d_t W_hh in one launch */
+            cl_int Bi = (cl_int)B, Hi = (cl_int)H, kb = 4 * Hi < 256 ? 4 * Hi : 256;
+            size_t global[1] = {(size_t)((B + gp.mr - 1) / gp.mr)}, one1[1] = {1};
+            clgrad__kargs a = CLGRAD_ARGS(
+                CLGRAD_KARG(Bi), CLGRAD_KARG(Hi), CLGRAD_KARG(kb), CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off),
+                CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off), CLGRAD_KARG(has_dh), CLGRAD_KARG(dcin.m),
+                CLGRAD_KARG(dcin.off), CLGRAD_KARG(gsm.m), CLGRAD_KARG(gsm.off), CLGRAD_KARG(cm.m), CLGRAD_KARG(cm.off),
+                CLGRAD_KARG(cp.m), CLGRAD_KARG(cp.off), CLGRAD_KARG(has_c), CLGRAD_KARG(dgm.m), CLGRAD_KARG(dgm.off),
+                CLGRAD_KARG(dcm.m), CLGRAD_KARG(dcm.off), CLGRAD_KARG(do_gemm), CLGRAD_KARG(wp->mem),
+                CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off));
+            st = clgrad__launch(ctx, "matmul", mmopts, "matmul_lstm_bwd_cpu_f32", 1, global, one1, a);
+            continue;
+        }
         clgrad__kargs a = CLGRAD_ARGS(
             CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off), CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off), CLGRAD_KARG(has_dh),
             CLGRAD_KARG(dcin.m), CLGRAD_KARG(dcin.off), CLGRAD_KARG(gsm.m), CLGRAD_KARG(gsm.off), CLGRAD_KARG(cm.m),
             CLGRAD_KARG(cm.off), CLGRAD_KARG(cp.m), CLGRAD_KARG(cp.off), CLGRAD_KARG(has_c), CLGRAD_KARG(dgm.m),
             CLGRAD_KARG(dgm.off), CLGRAD_KARG(dcm.m), CLGRAD_KARG(dcm.off), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
-        st = cell(ctx, "lstm_bwd_f32", H, B, a);
-        if (st == CLGRAD_OK && (s > 0 || nd->needs_grad[3]))
-            st = mm(ctx, 0, 0, B, H, GH, 0.0f, dgm, GH, at(w, 0), H, dhm, H);
+        st = vw > 1 ? cell_vw(ctx, "lstm_bwd_vec_f32", vopts, H, vw, B, a) : cell(ctx, "lstm_bwd_f32", H, B, a);
+        if (st == CLGRAD_OK && do_gemm) st = mm(ctx, 0, 0, B, H, GH, 0.0f, dgm, GH, at(w, 0), H, dhm, H);
     }
+    if (wp) clgrad__buffer_release(wp); /* in-order queue: released after its last use */
     return finish_backward(ctx, nd, st, T, B, H, GH, dg, y, hc0 ? &h0 : NULL, t, gx);
 }
 
@@ -363,13 +413,45 @@ clgrad_status clgrad__lstm_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad
     mat h0 = hc0 ? at(hc0, 0) : at(xp, 0), c0 = hc0 ? at(hc0, BH) : at(xp, 0);
     mat bm = bias ? at(bias, 0) : at(xp, 0);
     cl_int has_bias = bias != NULL;
+    /* On the CPU variant of the GEMM each step is one launch: W_hh^T packed once with its
+     * gate columns interleaved, the product and the cell on the micro-tile (cl/matmul.cl);
+     * elsewhere a GEMM and the cell kernel. */
+    int cpu = 0;
+    clgrad__gemm_cpu_params gp = {.mr = 1, .vw = 1, .nv = 1, .pack_k = 1}; /* set by the plan when the CPU variant runs */
+    const char *mmopts = NULL;
+    clgrad__buffer *wp = NULL;
+    if (st == CLGRAD_OK) st = clgrad__gemm_cpu_plan(ctx, &cpu, &gp, &mmopts);
+    if (st == CLGRAD_OK && cpu && (gp.nv * gp.vw) % 4 == 0 && H <= INT_MAX / 4 && B <= INT_MAX) {
+        mat wm = at(w, 0);
+        st = clgrad__gemm_pack_gates(ctx, 1, H, H, 4, wm.m, wm.off, H, &wp);
+    }
+    int tm = 1, tn = 1, nr = gp.nv * gp.vw;
+    if (wp) {
+        size_t pm = (size_t)((B + gp.mr - 1) / gp.mr), pn = (size_t)((H + nr / 4 - 1) / (nr / 4));
+        clgrad__gemm_cpu_tiles(ctx, pm, pn, &tm, &tn);
+    }
     for (int64_t s = 0; s < T && st == CLGRAD_OK; s++) {
         cl_int has_rec, has_c = s > 0 || hc0;
         mat hp = h_prev(y, hc0 ? &h0 : NULL, s, BH, &has_rec), gm = at(gs, s * B * GH), xm = at(xp, s * B * GH);
         mat cm = at(cs, s * BH), cp = s > 0 ? at(cs, (s - 1) * BH) : hc0 ? c0 : cm, ym = at(y, s * BH);
+        cl_long clast = s == T - 1 ? (cl_long)(y->offset + T * BH) : -1, Hl = H, Bl = B;
+        if (wp) {
+            cl_int Bi = (cl_int)B, Hi = (cl_int)H, kb = Hi < 256 ? Hi : 256;
+            size_t pm = (size_t)((B + gp.mr - 1) / gp.mr), pn = (size_t)((H + nr / 4 - 1) / (nr / 4));
+            size_t global[2] = {(pm + (size_t)tm - 1) / (size_t)tm, (pn + (size_t)tn - 1) / (size_t)tn};
+            static const size_t one2[2] = {1, 1};
+            clgrad__kargs a = CLGRAD_ARGS(
+                CLGRAD_KARG(Bi), CLGRAD_KARG(Hi), CLGRAD_KARG(kb), CLGRAD_KARG(tm), CLGRAD_KARG(tn),
+                CLGRAD_KARG(has_rec), CLGRAD_KARG(hp.m), CLGRAD_KARG(hp.off), CLGRAD_KARG(wp->mem),
+                CLGRAD_KARG(gm.m), CLGRAD_KARG(gm.off), CLGRAD_KARG(xm.m), CLGRAD_KARG(xm.off), CLGRAD_KARG(bm.m),
+                CLGRAD_KARG(bm.off), CLGRAD_KARG(has_bias), CLGRAD_KARG(cp.m), CLGRAD_KARG(cp.off),
+                CLGRAD_KARG(has_c), CLGRAD_KARG(cm.m), CLGRAD_KARG(cm.off), CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off),
+                CLGRAD_KARG(clast));
+            st = clgrad__launch(ctx, "matmul", mmopts, "matmul_lstm_cpu_f32", 2, global, one2, a);
+            continue;
+        }
         if (has_rec) st = mm(ctx, 0, 1, B, GH, H, 0.0f, hp, H, at(w, 0), H, gm, GH);
         if (st != CLGRAD_OK) break;
-        cl_long clast = s == T - 1 ? (cl_long)(y->offset + T * BH) : -1, Hl = H, Bl = B;
         clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(gm.m), CLGRAD_KARG(gm.off), CLGRAD_KARG(xm.m), CLGRAD_KARG(xm.off),
                                       CLGRAD_KARG(has_rec), CLGRAD_KARG(bm.m), CLGRAD_KARG(bm.off),
                                       CLGRAD_KARG(has_bias), CLGRAD_KARG(cp.m), CLGRAD_KARG(cp.off), CLGRAD_KARG(has_c),
@@ -377,6 +459,7 @@ clgrad_status clgrad__lstm_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad
                                       CLGRAD_KARG(clast), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
         st = cell(ctx, "lstm_fwd_f32", H, B, a);
     }
+    if (wp) clgrad__buffer_release(wp); /* in-order queue: released after its last use */
     clgrad_tensor *sv[4] = {gs, cs, w, hc0};
     if (st == CLGRAD_OK) st = record_seq(y, &clgrad__op_lstm_seq, in, sv, 4, (seq_state){T, B, H, 0});
     if (st == CLGRAD_OK) {

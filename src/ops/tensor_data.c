@@ -1,5 +1,5 @@
-/* Tensor creation and data movement: empty/zeros/full/ones/arange, host transfers (the
- * only synchronisation points), fills, strided copies, clone and contiguous(). Kernels in
+/* Tensor creation and data movement: empty/zeros/full/ones/arange, host transfers (reads
+ * are the only synchronisation points), fills, strided copies, clone and contiguous(). Kernels in
  * cl/copy.cl (the "copy" family). */
 #include "ops/ops.h"
 
@@ -213,6 +213,17 @@ static clgrad_status check_nbytes(const clgrad_tensor *t, const char *fn, const 
     return CLGRAD_OK;
 }
 
+/* Writes up to this size are staged in a host copy and enqueued without waiting; bigger ones
+ * (checkpoints, datasets) block rather than double their memory for a moment. */
+#define STAGE_MAX ((size_t)16 << 20)
+
+static void CL_CALLBACK free_stage(cl_event ev, cl_int status, void *p)
+{
+    (void)ev;
+    (void)status;
+    free(p);
+}
+
 clgrad_status clgrad_tensor_write(clgrad_tensor *t, const void *src, size_t nbytes)
 {
     if (!t) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_tensor_write: t is NULL");
@@ -222,9 +233,30 @@ clgrad_status clgrad_tensor_write(clgrad_tensor *t, const void *src, size_t nbyt
     clgrad_context *ctx = t->ctx;
     size_t es = clgrad_dtype_size(t->dtype);
     if (clgrad__is_contiguous(t)) {
-        /* blocking write: the caller may reuse src as soon as we return */
+        /* the caller may reuse src as soon as we return: a staged copy is freed when the
+         * device copy completes, else the write blocks */
+        double t0 = ctx->prof ? clgrad__now() : 0;
+        void *stage = nbytes <= STAGE_MAX ? malloc(nbytes) : NULL;
+        if (stage) {
+            memcpy(stage, src, nbytes);
+            cl_event ev = NULL;
+            cl_int e = clEnqueueWriteBuffer(ctx->dev.queue, t->buf->mem, CL_FALSE, (size_t)t->offset * es, nbytes,
+                                            stage, 0, NULL, &ev);
+            if (e != CL_SUCCESS) {
+                free(stage);
+                return clgrad__cl_fail(ctx, e, "clEnqueueWriteBuffer");
+            }
+            if (clSetEventCallback(ev, CL_COMPLETE, free_stage, stage) != CL_SUCCESS) {
+                clWaitForEvents(1, &ev); /* no callback: keep the copy until it is done */
+                free(stage);
+            }
+            clReleaseEvent(ev);
+            if (ctx->prof) clgrad__prof_transfer(ctx, clgrad__now() - t0, nbytes);
+            return CLGRAD_OK;
+        }
         CLGRAD_CL(ctx, clEnqueueWriteBuffer(ctx->dev.queue, t->buf->mem, CL_TRUE, (size_t)t->offset * es, nbytes, src, 0,
                                             NULL, NULL));
+        if (ctx->prof) clgrad__prof_wait(ctx, clgrad__now() - t0, nbytes);
         return CLGRAD_OK;
     }
     clgrad_tensor *tmp;
@@ -235,20 +267,75 @@ clgrad_status clgrad_tensor_write(clgrad_tensor *t, const void *src, size_t nbyt
     return st;
 }
 
-clgrad_status clgrad_tensor_read(const clgrad_tensor *tc, void *dst, size_t nbytes)
+/* Enqueues the read of t into dst; *ev (when not NULL) gets its event, else it blocks. */
+static clgrad_status read_enqueue(const clgrad_tensor *tc, void *dst, size_t nbytes, const char *fn, cl_event *ev)
 {
-    if (!tc) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_tensor_read: t is NULL");
-    CLGRAD_TRY(check_nbytes(tc, "clgrad_tensor_read", dst, nbytes));
+    CLGRAD_TRY(check_nbytes(tc, fn, dst, nbytes));
     clgrad_tensor *t = (clgrad_tensor *)tc; /* contiguous() only adds a reference */
     clgrad_context *ctx = t->ctx;
     if (nbytes == 0) return CLGRAD_OK;
     clgrad_tensor *c;
     CLGRAD_TRY(clgrad__contiguous(t, &c));
     size_t es = clgrad_dtype_size(t->dtype);
-    cl_int e = clEnqueueReadBuffer(ctx->dev.queue, c->buf->mem, CL_TRUE, (size_t)c->offset * es, nbytes, dst, 0, NULL, NULL);
+    double t0 = ctx->prof ? clgrad__now() : 0;
+    cl_int e = clEnqueueReadBuffer(ctx->dev.queue, c->buf->mem, ev ? CL_FALSE : CL_TRUE, (size_t)c->offset * es,
+                                   nbytes, dst, 0, NULL, ev);
+    if (ctx->prof) {
+        if (ev) clgrad__prof_transfer(ctx, clgrad__now() - t0, nbytes);
+        else clgrad__prof_wait(ctx, clgrad__now() - t0, nbytes);
+    }
+    /* in-order queue: the buffer goes back to the pool, and a later writer runs after the read */
     clgrad_tensor_release(c);
     if (e != CL_SUCCESS) return clgrad__cl_fail(ctx, e, "clEnqueueReadBuffer");
-    clgrad__programs_save(ctx); /* a sync point: keep binaries compiled for new launch shapes */
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad_tensor_read(const clgrad_tensor *tc, void *dst, size_t nbytes)
+{
+    if (!tc) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_tensor_read: t is NULL");
+    CLGRAD_TRY(read_enqueue(tc, dst, nbytes, "clgrad_tensor_read", NULL));
+    clgrad__programs_save(tc->ctx); /* a sync point: keep binaries compiled for new launch shapes */
+    return CLGRAD_OK;
+}
+
+struct clgrad_pending {
+    clgrad_context *ctx;
+    cl_event ev; /* NULL: nothing was enqueued (an empty read) */
+};
+
+clgrad_status clgrad_tensor_read_start(const clgrad_tensor *t, void *dst, size_t nbytes, clgrad_pending **out)
+{
+    if (out) *out = NULL;
+    if (!t || !out)
+        return clgrad__fail(t ? t->ctx : NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_tensor_read_start: t and out must not be NULL");
+    clgrad_pending *p = calloc(1, sizeof *p);
+    if (!p) return clgrad__fail(t->ctx, CLGRAD_ERR_HOST_MEMORY, "clgrad_tensor_read_start: out of host memory");
+    p->ctx = t->ctx;
+    clgrad_status st = read_enqueue(t, dst, nbytes, "clgrad_tensor_read_start", nbytes ? &p->ev : NULL);
+    if (st != CLGRAD_OK) {
+        free(p);
+        return st;
+    }
+    *out = p;
+    return CLGRAD_OK;
+}
+
+clgrad_status clgrad_pending_wait(clgrad_pending *p)
+{
+    if (!p) return CLGRAD_OK;
+    clgrad_context *ctx = p->ctx;
+    cl_int e = CL_SUCCESS, status = CL_COMPLETE;
+    if (p->ev) {
+        double t0 = ctx->prof ? clgrad__now() : 0;
+        e = clWaitForEvents(1, &p->ev);
+        if (e == CL_SUCCESS)
+            e = clGetEventInfo(p->ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL);
+        if (ctx->prof) clgrad__prof_wait(ctx, clgrad__now() - t0, 0);
+        clReleaseEvent(p->ev);
+    }
+    free(p);
+    if (e == CL_SUCCESS && status < 0) e = status;
+    if (e != CL_SUCCESS) return clgrad__cl_fail(ctx, e, "clgrad_pending_wait: the read");
     return CLGRAD_OK;
 }
 

@@ -194,11 +194,34 @@ CLGRAD_API clgrad_status clgrad_optim_create(clgrad_module *m, const clgrad_opti
     return s;
 }
 
+/* Updates the parameters i in [i0, i1) that have gradients, all at step count k, in as few
+ * launches as the fused kernels allow (8 tensors each). */
+static clgrad_status step_group(clgrad_optim *opt, int i0, int i1, int64_t k, clgrad_tensor **buf)
+{
+    const clgrad_optim_options *o = &opt->o;
+    clgrad_tensor **p = buf, **g = buf + opt->n, **sa = buf + 2 * opt->n, **sb = buf + 3 * opt->n;
+    int n = 0;
+    for (int i = i0; i < i1; i++) {
+        clgrad_tensor *gi = clgrad_tensor_grad(opt->params[i]);
+        if (!gi) continue;
+        p[n] = opt->params[i], g[n] = gi;
+        sa[n] = opt->per >= 1 ? opt->state[opt->per * i] : NULL;
+        sb[n] = opt->per >= 2 ? opt->state[opt->per * i + 1] : NULL;
+        n++;
+    }
+    if (n == 0) return CLGRAD_OK;
+    if (o->kind == CLGRAD_OPTIM_SGD) {
+        clgrad__sgd_hparams h = {o->lr, o->momentum, o->dampening, o->weight_decay, o->nesterov};
+        return clgrad__sgd_steps(n, p, g, opt->per ? sa : NULL, &h, k == 0);
+    }
+    clgrad__adam_hparams h = {o->lr, o->beta1, o->beta2, o->eps, o->weight_decay};
+    return clgrad__adam_steps(n, p, g, sa, sb, &h, k + 1, o->kind == CLGRAD_OPTIM_ADAMW);
+}
+
 CLGRAD_API clgrad_status clgrad_optim_step(clgrad_optim *opt)
 {
     CLGRAD_CHECK_ARG(NULL, opt != NULL, "optimizer is NULL");
-    const clgrad_optim_options *o = &opt->o;
-    clgrad_status s = CLGRAD_OK;
+    if (opt->n == 0) return CLGRAD_OK;
     /* Before any update, so that a refused step changes no parameter. */
     for (int i = 0; i < opt->n; i++)
         if (opt->steps[i] == INT64_MAX && clgrad_tensor_grad(opt->params[i]))
@@ -206,26 +229,28 @@ CLGRAD_API clgrad_status clgrad_optim_step(clgrad_optim *opt)
                                 "clgrad_optim_step: parameter '%s' has taken INT64_MAX steps; its step count "
                                 "cannot grow (clgrad_optim_set_step_count resets it)",
                                 opt->names[i] ? opt->names[i] : "?");
+    clgrad_tensor **buf = malloc(sizeof *buf * 4 * (size_t)opt->n);
+    if (!buf) return clgrad__fail(opt->ctx, CLGRAD_ERR_HOST_MEMORY, "clgrad_optim_step: out of host memory");
+    clgrad_status s = CLGRAD_OK;
+    clgrad_profile_phase was = clgrad_profile_get_phase(opt->ctx); /* a profile counts this as the optimizer */
+    clgrad_profile_set_phase(opt->ctx, CLGRAD_PROFILE_OPTIMIZER);
     clgrad_no_grad_begin(opt->ctx);
-    for (int i = 0; i < opt->n && s == CLGRAD_OK; i++) {
-        clgrad_tensor *p = opt->params[i], *g = clgrad_tensor_grad(p);
-        if (!g) continue;
-        if (o->kind == CLGRAD_OPTIM_SGD) {
-            clgrad__sgd_hparams h = {o->lr, o->momentum, o->dampening, o->weight_decay, o->nesterov};
-            s = clgrad__sgd_step(p, g, opt->per ? opt->state[i] : NULL, &h, opt->steps[i] == 0);
-        } else {
-            clgrad__adam_hparams h = {o->lr, o->beta1, o->beta2, o->eps, o->weight_decay};
-            s = clgrad__adam_step(p, g, opt->state[2 * i], opt->state[2 * i + 1], &h, opt->steps[i] + 1,
-                                  o->kind == CLGRAD_OPTIM_ADAMW);
-        }
-        if (s == CLGRAD_OK) opt->steps[i]++;
-        else {
-            clgrad__fail_append(opt->ctx, " (updating parameter '");
-            clgrad__fail_append(opt->ctx, opt->names[i] ? opt->names[i] : "?");
-            clgrad__fail_append(opt->ctx, "')");
+    /* runs of parameters at the same step count share launches (usually all of them) */
+    for (int i0 = 0, i1; i0 < opt->n && s == CLGRAD_OK; i0 = i1) {
+        for (i1 = i0 + 1; i1 < opt->n && opt->steps[i1] == opt->steps[i0];) i1++;
+        s = step_group(opt, i0, i1, opt->steps[i0], buf);
+        for (int i = i0; s == CLGRAD_OK && i < i1; i++)
+            if (clgrad_tensor_grad(opt->params[i])) opt->steps[i]++;
+        if (s != CLGRAD_OK) {
+            char where[160];
+            snprintf(where, sizeof where, " (updating %s .. %s)", opt->names[i0] ? opt->names[i0] : "",
+                     opt->names[i1 - 1] ? opt->names[i1 - 1] : "");
+            clgrad__fail_append(opt->ctx, where);
         }
     }
     clgrad_no_grad_end(opt->ctx);
+    clgrad_profile_set_phase(opt->ctx, was);
+    free(buf);
     return s;
 }
 

@@ -87,6 +87,7 @@ void clgrad_context_release(clgrad_context *ctx)
 static void release(clgrad_context *ctx)
 {
     if (ctx->dev.queue) clFinish(ctx->dev.queue);
+    clgrad__prof_release(ctx);
     clgrad__ctx_slots_release(ctx);
     if (ctx->dev.queue) clReleaseCommandQueue(ctx->dev.queue);
     if (ctx->dev.cl) clReleaseContext(ctx->dev.cl);
@@ -98,7 +99,9 @@ const clgrad_device_info *clgrad_context_device(const clgrad_context *ctx) { ret
 clgrad_status clgrad_context_finish(clgrad_context *ctx)
 {
     if (!ctx) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_context_finish: ctx is NULL");
+    double t0 = ctx->prof ? clgrad__now() : 0;
     CLGRAD_CL(ctx, clFinish(ctx->dev.queue));
+    if (ctx->prof) clgrad__prof_wait(ctx, clgrad__now() - t0, 0);
     clgrad__programs_save(ctx);
     return CLGRAD_OK;
 }

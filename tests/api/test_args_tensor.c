@@ -54,6 +54,11 @@ START_TEST(null_tensor)
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_tensor_write(NULL, buf, 4));
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_tensor_read(NULL, buf, 4));
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_tensor_item(NULL, &f));
+    {
+        clgrad_pending *pd;
+        EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, pd, clgrad_tensor_read_start(NULL, buf, 4, &pd));
+        EXPECT_TRUE(clgrad_pending_wait(NULL) == CLGRAD_OK);
+    }
 
     EXPECT_TRUE(clgrad_tensor_retain(NULL) == NULL);
     clgrad_tensor_release(NULL);
@@ -131,6 +136,12 @@ START_TEST(bad_transfers_and_views)
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_tensor_write(t, buf, sizeof buf - 4));
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_tensor_read(t, NULL, sizeof buf));
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_tensor_read(t, buf, sizeof buf + 4));
+    {
+        clgrad_pending *pd;
+        EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, pd, clgrad_tensor_read_start(t, NULL, sizeof buf, &pd));
+        EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, pd, clgrad_tensor_read_start(t, buf, sizeof buf + 4, &pd));
+        EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_tensor_read_start(t, buf, sizeof buf, NULL));
+    }
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_tensor_item(t, NULL));
     EXPECT_MSG(CLGRAD_ERR_SHAPE, "[2, 3]", clgrad_tensor_item(t, &v));
     EXPECT_TRUE(clgrad_tensor_dim(t, 2) == 0 && clgrad_tensor_dim(t, -3) == 0);

@@ -40,9 +40,14 @@ START_TEST(steady_state_makes_no_new_buffers)
     ck_assert_uint_ge(s2.pool_hits, 6);
     ck_assert_uint_eq(s2.live_buffers, s0.live_buffers);
     ck_assert_uint_eq(s2.live_tensors, s0.live_tensors);
+    ck_assert_uint_ge(s2.peak_device_bytes, s2.device_bytes);
+    ck_assert_uint_ge(s2.peak_device_bytes, 4 * (64 * 128 + 3 * 7 + 1000 * 33));
+    uint64_t peak = s2.peak_device_bytes;
     clgrad_context_trim(th_ctx);
     clgrad_context_get_stats(th_ctx, &s2);
     ck_assert_uint_eq(s2.pooled_buffers, 0);
+    ck_assert_uint_lt(s2.device_bytes, peak);
+    ck_assert_uint_eq(s2.peak_device_bytes, peak); /* the peak stays */
 }
 END_TEST
 

@@ -128,6 +128,8 @@ static void run_case(const gemm_case *c, const char *impl)
 
 static const int shapes[][3] = {
     {1, 1, 1}, {7, 13, 29}, {1, 40, 3}, {33, 1, 17}, {5, 9, 1}, {129, 65, 257}, {1000, 3, 17}, {17, 257, 2},
+    /* columns in whole micro-panels (B read in place when not transposed), K over a block */
+    {9, 96, 33}, {70, 64, 300}, {3, 192, 512},
 };
 
 START_TEST(gemm_matches_reference)
@@ -170,6 +172,12 @@ START_TEST(gemm_batched_and_views)
     run_case(&groups, impl_names[_i]);
     gemm_case many = {3, 4, 5, 64, 1, 0, 1.0f, 0.0f, LAYOUT_CONTIG};
     run_case(&many, impl_names[_i]);
+    for (int t = 0; t < 4; t++) { /* whole micro-panels of columns: a batch of B read in place, and views */
+        gemm_case wb = {13, 96, 40, 3, t & 1, t >> 1, 1.0f, 0.5f, LAYOUT_CONTIG};
+        run_case(&wb, impl_names[_i]);
+        gemm_case wv = {13, 48, 40, 2, t & 1, t >> 1, 1.0f, 0.0f, LAYOUT_SLICE};
+        run_case(&wv, impl_names[_i]);
+    }
 }
 END_TEST
 
@@ -217,8 +225,91 @@ START_TEST(gemm_parameter_sets)
         {129, 65, 257, 0, 0, 1, -1.0f, 0.0f, LAYOUT_CONTIG}, {70, 3, 1, 0, 1, 1, 2.0f, 1.0f, LAYOUT_CONTIG},
         {37, 41, 29, 3, 1, 1, 0.75f, 0.5f, LAYOUT_SLICE},  {30, 33, 600, 40, 0, 0, 1.0f, -0.5f, LAYOUT_CONTIG},
         {11, 70, 9, 2, 0, 1, 1.0f, 0.0f, LAYOUT_TRANSPOSED_VIEW},
+        {11, 96, 45, 2, 0, 0, 1.0f, 0.5f, LAYOUT_CONTIG}, {19, 192, 300, 0, 1, 0, 1.0f, 0.0f, LAYOUT_SLICE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) run_case(&cases[i], name);
+}
+END_TEST
+
+/* The fused epilogue (bias by column or by row, relu) against the reference product followed
+ * by the bias add and relu on the host, for every implementation: both transposes, a batch,
+ * K = 0, and a K long enough for the CPU variant to run in several launches (the epilogue
+ * goes with the last). */
+START_TEST(gemm_epilogue_matches_reference)
+{
+    if (!use_impl(_i)) return;
+    static const int cases[][5] = {/* m, n, k, batch, mode */
+                                   {7, 13, 29, 1, 1}, {33, 70, 5, 2, 2}, {129, 65, 257, 1, 1}, {5, 9, 0, 1, 2},
+                                   {3, 2048, 700, 1, 1}, {64, 32, 300, 1, 2}};
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++)
+        for (int relu = 0; relu < 2; relu++)
+            for (int tt = 0; tt < 4; tt++) {
+                int m = cases[ci][0], n = cases[ci][1], k = cases[ci][2], nb = cases[ci][3], mode = cases[ci][4];
+                int ta = tt & 1, tb = tt >> 1, ra = ta ? k : m, ca = ta ? m : k, rb = tb ? n : k, cb = tb ? k : n;
+                int64_t sa = (int64_t)ra * ca, sb = (int64_t)rb * cb, sc = (int64_t)m * n;
+                int64_t na = nb * sa + 1, nbb = nb * sb + 1, nc = nb * sc, nbias = mode == 1 ? n : m;
+                clgrad_tensor *a = th_rand(1, &na, 91 + ci, -1, 1), *b = th_rand(1, &nbb, 92 + ci, -1, 1);
+                clgrad_tensor *bias = th_rand(1, &nbias, 93 + ci, -1, 1), *c = NULL;
+                TH_OK(clgrad_tensor_full(th_ctx, 1, &nc, NAN, &c));
+                clgrad__gemm_args g = {.trans_a = ta, .trans_b = tb, .m = m, .n = n, .k = k, .batch = nb,
+                                       .alpha = 1.0f, .beta = 0.0f, .a = a->buf->mem, .b = b->buf->mem,
+                                       .c = c->buf->mem, .a_off = 0, .lda = ca, .a_bstride = sa, .b_off = 0,
+                                       .ldb = cb, .b_bstride = sb, .c_off = 0, .ldc = n, .c_bstride = sc,
+                                       .bias_mode = mode, .relu = relu, .bias = bias->buf->mem, .bias_off = 0};
+                TH_OK(clgrad__gemm(th_ctx, &g));
+                float *ha = th_read(a), *hb = th_read(b), *hbias = th_read(bias), *got = th_read(c);
+                float *want = malloc(sizeof(float) * (size_t)nc);
+                for (int bi = 0; bi < nb; bi++) {
+                    float *w = want + bi * sc;
+                    ref_gemm(ta, tb, m, n, k, 1.0f, ha + bi * sa, ca, hb + bi * sb, cb, 0.0f, w, n);
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < n; j++) {
+                            float v = w[(size_t)i * n + j] + hbias[mode == 1 ? j : i];
+                            w[(size_t)i * n + j] = relu && v < 0.0f ? 0.0f : v;
+                        }
+                }
+                char what[128];
+                snprintf(what, sizeof what, "%s epilogue %dx%dx%d batch %d mode %d relu %d ta %d tb %d",
+                         impl_names[_i], m, n, k, nb, mode, relu, ta, tb);
+                th_allclose(what, got, want, (size_t)nc, gemm_atol(k, 1, 0), 1e-5);
+                free(ha), free(hb), free(hbias), free(got), free(want);
+                clgrad_tensor_release(a), clgrad_tensor_release(b), clgrad_tensor_release(bias);
+                clgrad_tensor_release(c);
+            }
+}
+END_TEST
+
+/* The CPU variant's product over a B packed once (clgrad__gemm_pack_gates with g = 1,
+ * clgrad__gemm_packed), as the recurrent layers use it, for every CPU row: op(A) and op(B)
+ * in both layouts, sizes that fill no panel, K past one cache block. */
+START_TEST(gemm_packed_once_matches_reference)
+{
+    TH_OK(clgrad_context_set_gemm_provider(th_ctx, "own"));
+    TH_OK(clgrad__gemm_set_params(th_ctx, &cpu_rows[_i], NULL));
+    int cpu = 0;
+    TH_OK(clgrad__gemm_cpu_plan(th_ctx, &cpu, NULL, NULL));
+    ck_assert_int_eq(cpu, 1);
+    static const int shapes[][3] = {{1, 1, 1}, {64, 128, 512}, {9, 33, 17}, {13, 5, 300}, {64, 512, 128}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                int M = shapes[i][0], N = shapes[i][1], K = shapes[i][2];
+                int64_t as[2] = {ta ? K : M, ta ? M : K}, bs[2] = {tb ? N : K, tb ? K : N}, cs[2] = {M, N};
+                clgrad_tensor *a = th_rand(2, as, 70 + i, -1, 1), *b = th_rand(2, bs, 80 + i, -1, 1), *c = NULL;
+                TH_OK(clgrad_tensor_full(th_ctx, 2, cs, NAN, &c)); /* C is only written */
+                clgrad__buffer *bp = NULL;
+                TH_OK(clgrad__gemm_pack_gates(th_ctx, tb, K, N, 1, b->buf->mem, b->offset, bs[1], &bp));
+                TH_OK(clgrad__gemm_packed(th_ctx, ta, M, N, K, a->buf->mem, a->offset, as[1], bp, c->buf->mem,
+                                          c->offset, N));
+                clgrad__buffer_release(bp);
+                float *ha = th_read(a), *hb = th_read(b), *got = th_read(c), *want = calloc((size_t)M * N, sizeof *want);
+                ref_gemm(ta, tb, M, N, K, 1.0f, ha, (int)as[1], hb, (int)bs[1], 0.0f, want, N);
+                char what[96];
+                snprintf(what, sizeof what, "packed row %d %dx%dx%d ta %d tb %d", _i, M, N, K, ta, tb);
+                th_allclose(what, got, want, (size_t)M * N, 1e-4, 1e-4);
+                free(ha), free(hb), free(got), free(want);
+                clgrad_tensor_release(a), clgrad_tensor_release(b), clgrad_tensor_release(c);
+            }
 }
 END_TEST
 
@@ -599,6 +690,8 @@ static Suite *suite_ops_matmul(void)
     tcase_add_loop_test(g, gemm_empty_inner_dimension, 0, N_IMPL);
     tcase_add_loop_test(g, gemm_parameter_sets, 0, N_CPU_ROWS + N_TILED_ROWS);
     tcase_add_loop_test(g, gemm_in_pieces, 0, 2);
+    tcase_add_loop_test(g, gemm_epilogue_matches_reference, 0, N_IMPL);
+    tcase_add_loop_test(g, gemm_packed_once_matches_reference, 0, N_CPU_ROWS);
     tcase_add_test(g, gemm_rejects_bad_parameters);
     tcase_add_test(g, gemm_rejects_bad_arguments);
     tcase_add_test(g, steady_state_makes_no_buffers);

@@ -105,6 +105,56 @@ START_TEST(adam_matches_reference)
 }
 END_TEST
 
+/* Several tensors in one call (more than one launch holds), of sizes that fill no chunk:
+ * each updated exactly as the reference updates it alone. */
+START_TEST(many_tensors_in_one_call_match_reference)
+{
+    enum { NT = 11 };
+    clgrad_tensor *tp[NT], *tg[NT], *ta[NT], *tb[NT];
+    float *p[NT], *g[NT], *a[NT], *b[NT];
+    int64_t n[NT];
+    clgrad__sgd_hparams sh = {0.05f, 0.9f, 0.1f, 1e-2f, 1};
+    clgrad__adam_hparams ah = {1e-2f, 0.9f, 0.99f, 1e-8f, 1e-2f};
+    for (int kind = 0; kind < 3; kind++) {
+        for (int i = 0; i < NT; i++) {
+            n[i] = 1 + (i * 37) % 101 + (i == 5 ? 3000 : 0);
+            size_t sz = (size_t)n[i] * sizeof(float);
+            p[i] = malloc(sz), g[i] = malloc(sz), a[i] = calloc((size_t)n[i], sizeof(float));
+            b[i] = calloc((size_t)n[i], sizeof(float));
+            th_fill_uniform(p[i], (size_t)n[i], 200 + (uint64_t)i, -1, 1);
+            tp[i] = th_tensor(1, &n[i], p[i]);
+            TH_OK(clgrad_tensor_zeros(th_ctx, CLGRAD_DTYPE_F32, 1, &n[i], &ta[i]));
+            TH_OK(clgrad_tensor_zeros(th_ctx, CLGRAD_DTYPE_F32, 1, &n[i], &tb[i]));
+        }
+        for (int t = 1; t <= 3; t++) {
+            for (int i = 0; i < NT; i++) {
+                th_fill_uniform(g[i], (size_t)n[i], 300 + (uint64_t)(i * 7 + t), -1, 1);
+                tg[i] = th_tensor(1, &n[i], g[i]);
+                if (kind == 0)
+                    ref_sgd_step((size_t)n[i], p[i], g[i], a[i], sh.lr, sh.momentum, sh.dampening, sh.nesterov,
+                                 sh.weight_decay, t == 1);
+                else
+                    (kind == 2 ? ref_adamw_step : ref_adam_step)((size_t)n[i], p[i], g[i], a[i], b[i], ah.lr, ah.beta1,
+                                                                 ah.beta2, ah.eps, ah.weight_decay, t);
+            }
+            if (kind == 0) TH_OK(clgrad__sgd_steps(NT, tp, tg, ta, &sh, t == 1));
+            else TH_OK(clgrad__adam_steps(NT, tp, tg, ta, tb, &ah, t, kind == 2));
+            for (int i = 0; i < NT; i++) clgrad_tensor_release(tg[i]);
+        }
+        for (int i = 0; i < NT; i++) {
+            float *got = th_read(tp[i]);
+            th_allclose(kind == 0 ? "sgd, many tensors" : "adam, many tensors", got, p[i], (size_t)n[i], 1e-6, 1e-5);
+            free(got);
+            got = th_read(ta[i]);
+            th_allclose("first state, many tensors", got, a[i], (size_t)n[i], 1e-6, 1e-5);
+            free(got);
+            clgrad_tensor_release(tp[i]), clgrad_tensor_release(ta[i]), clgrad_tensor_release(tb[i]);
+            free(p[i]), free(g[i]), free(a[i]), free(b[i]);
+        }
+    }
+}
+END_TEST
+
 START_TEST(errors)
 {
     int64_t n = 5, m = 6;
@@ -142,6 +192,7 @@ static Suite *suite_ops_optim(void)
     tcase_add_checked_fixture(tc, th_setup, th_teardown);
     tcase_add_test(tc, sgd_matches_reference);
     tcase_add_test(tc, adam_matches_reference);
+    tcase_add_test(tc, many_tensors_in_one_call_match_reference);
     tcase_add_test(tc, errors);
     suite_add_tcase(s, tc);
     return s;

@@ -2,8 +2,10 @@
  * sequence ops against the plain-C references ref_gemm and ref_rnn_forward (with and without bias
  * and initial state, hidden sizes that are primes and not multiples of any block), the
  * projection on a non-contiguous input, finite-difference gradients of every input,
- * bit-identical backward results run after run, and error paths. */
+ * bit-identical backward results run after run, and error paths; forward and gradients with
+ * both GEMM variants (the CPU one fuses the LSTM step into one launch). */
 #include "harness.h"
+#include "ops/gemm.h"
 #include "ops/rnn.h"
 #include "ref.h"
 
@@ -87,14 +89,31 @@ static void check_forward(int kind, int T, int B, int H, int with_bias, int with
     for (int i = 0; i < 5; i++) clgrad_tensor_release(rel[i]);
 }
 
+/* Both GEMM variants: on a CPU device the default one runs the LSTM step as one fused
+ * product-and-cell launch (cl/matmul.cl), the tiled one as a GEMM and the cell kernel. */
+static const char *const variants[2] = {NULL, "tiled"};
+
 START_TEST(sequence_forward)
 {
-    for (int kind = K_LSTM; kind <= K_RELU; kind++) {
-        check_forward(kind, 5, 3, 17, 1, 1);
-        check_forward(kind, 5, 3, 17, 0, 0);
-        check_forward(kind, 1, 1, 1, 1, 0);
-        check_forward(kind, 7, 2, 5, 0, 1);
-        check_forward(kind, 2, 33001, 1, 1, 1); /* batch rows fold over NDRange dims 1 and 2 */
+    for (int v = 0; v < 2; v++) {
+        TH_OK(clgrad__gemm_set_variant(th_ctx, variants[v]));
+        for (int kind = K_LSTM; kind <= K_RELU; kind++) {
+            check_forward(kind, 5, 3, 17, 1, 1);
+            check_forward(kind, 5, 3, 17, 0, 0);
+            check_forward(kind, 1, 1, 1, 1, 0);
+            check_forward(kind, 7, 2, 5, 0, 1);
+            check_forward(kind, 4, 9, 16, 1, 1);  /* whole panels of units, vector cells */
+            check_forward(kind, 3, 20, 24, 1, 0); /* several panels, a partial row panel */
+            if (v == 0) check_forward(kind, 2, 33001, 1, 1, 1); /* batch rows fold over NDRange dims 1 and 2 */
+        }
+        check_forward(K_LSTM, 3, 11, 300, 1, 1); /* K past one cache block, a partial panel */
+    }
+    /* other micro-tiles of the CPU variant: 3 and 4 units per panel of the fused step */
+    static const clgrad__gemm_cpu_params rows[2] = {{4, 4, 3, 64, 0, 0, 0}, {6, 8, 2, 64, 0, 0, 0}};
+    for (int r = 0; r < 2; r++) {
+        TH_OK(clgrad__gemm_set_params(th_ctx, &rows[r], NULL));
+        check_forward(K_LSTM, 4, 9, 16, 1, 1);
+        check_forward(K_LSTM, 3, 7, 13, 0, 1);
     }
 }
 END_TEST
@@ -173,10 +192,22 @@ static void check_grad(int kind, int T, int B, int H, int with_bias, int with_st
 
 START_TEST(sequence_gradients)
 {
-    for (int kind = K_LSTM; kind <= K_RELU; kind++) {
-        check_grad(kind, 3, 2, 5, 1, 1);
-        check_grad(kind, 2, 3, 4, 0, 0);
-        check_grad(kind, 1, 2, 3, 1, 0);
+    for (int v = 0; v < 2; v++) {
+        TH_OK(clgrad__gemm_set_variant(th_ctx, variants[v]));
+        for (int kind = K_LSTM; kind <= K_RELU; kind++) {
+            check_grad(kind, 3, 2, 5, 1, 1);
+            check_grad(kind, 2, 3, 4, 0, 0);
+            check_grad(kind, 1, 2, 3, 1, 0);
+        }
+        check_grad(K_LSTM, 3, 2, 8, 1, 1); /* vector cells */
+        check_grad(K_LSTM, 2, 3, 16, 0, 1);
+        check_grad(K_LSTM, 2, 11, 9, 1, 1); /* more rows than a micro-tile, a partial one */
+    }
+    /* other micro-tiles of the CPU variant (the fused backward step's units per vector) */
+    static const clgrad__gemm_cpu_params rows[2] = {{4, 4, 3, 64, 0, 0, 0}, {6, 8, 2, 64, 0, 0, 0}};
+    for (int r = 0; r < 2; r++) {
+        TH_OK(clgrad__gemm_set_params(th_ctx, &rows[r], NULL));
+        check_grad(K_LSTM, 3, 7, 8, 1, 1);
     }
 }
 END_TEST
@@ -203,9 +234,9 @@ START_TEST(projection_gradients)
 END_TEST
 
 /* Gradients of every input after one backward pass of sum(out * weights). */
-static void grads_once(int kind, float **g)
+static void grads_once(int kind, int H, float **g)
 {
-    enum { T = 9, B = 5, H = 33 };
+    enum { T = 9, B = 5 };
     int G = gates(kind) * H;
     int64_t xs[3] = {T, B, G}, ws[2] = {G, H}, bs[2], ss[3];
     int nb = bias_shape(kind, H, bs), ns = state_shape(kind, B, H, ss);
@@ -227,20 +258,23 @@ static void grads_once(int kind, float **g)
 
 START_TEST(backward_is_deterministic)
 {
-    for (int kind = K_LSTM; kind <= K_RELU; kind++) {
-        float *a[4], *b[4];
-        grads_once(kind, a);
-        grads_once(kind, b);
-        int G = gates(kind) * 33;
-        size_t n[4] = {(size_t)9 * 5 * G, (size_t)G * 33, (size_t)(kind == K_GRU ? 2 : 1) * G,
-                       (size_t)(kind == K_LSTM ? 2 : 1) * 5 * 33};
-        for (int i = 0; i < 4; i++) {
-            ck_assert_msg(memcmp(a[i], b[i], n[i] * sizeof(float)) == 0, "kind %d input %d: gradients differ", kind,
-                          i);
-            free(a[i]);
-            free(b[i]);
+    static const int hs[2] = {33, 40}; /* scalar and vector cells */
+    for (int kind = K_LSTM; kind <= K_RELU; kind++)
+        for (int hi = 0; hi < 2; hi++) {
+            int H = hs[hi];
+            float *a[4], *b[4];
+            grads_once(kind, H, a);
+            grads_once(kind, H, b);
+            int G = gates(kind) * H;
+            size_t n[4] = {(size_t)9 * 5 * G, (size_t)G * H, (size_t)(kind == K_GRU ? 2 : 1) * G,
+                           (size_t)(kind == K_LSTM ? 2 : 1) * 5 * H};
+            for (int i = 0; i < 4; i++) {
+                ck_assert_msg(memcmp(a[i], b[i], n[i] * sizeof(float)) == 0, "kind %d H %d input %d: gradients differ",
+                              kind, H, i);
+                free(a[i]);
+                free(b[i]);
+            }
         }
-    }
 }
 END_TEST
 

@@ -185,6 +185,45 @@ START_TEST(write_through_a_view)
 }
 END_TEST
 
+/* A write takes the data at once (src may be overwritten on return) yet queues the device
+ * copy in order; a started read sees the tensor as of its start, not later work. */
+START_TEST(writes_take_the_data_and_reads_run_in_flight)
+{
+    enum { N = 100003 };
+    int64_t n = N;
+    float *src = malloc(N * sizeof *src), *got = malloc(N * sizeof *got), *later = malloc(N * sizeof *later);
+    for (int i = 0; i < N; i++) src[i] = (float)i;
+    clgrad_tensor *t = NULL, *u = NULL;
+    TH_OK(clgrad_tensor_zeros(th_ctx, CLGRAD_DTYPE_F32, 1, &n, &t));
+    TH_OK(clgrad_tensor_write(t, src, N * sizeof *src));
+    for (int i = 0; i < N; i++) src[i] = -1.0f; /* reused at once */
+    clgrad_pending *p = NULL, *q = NULL;
+    TH_OK(clgrad_tensor_read_start(t, got, N * sizeof *got, &p));
+    TH_OK(clgrad_mul_scalar(t, 2.0f, &u));   /* later work: not in the read */
+    TH_OK(clgrad_fill_(t, 5.0f));
+    TH_OK(clgrad_tensor_read_start(u, later, N * sizeof *later, &q));
+    TH_OK(clgrad_pending_wait(p));
+    TH_OK(clgrad_pending_wait(q));
+    for (int i = 0; i < N; i++) {
+        ck_assert_float_eq(got[i], (float)i);
+        ck_assert_float_eq(later[i], 2.0f * (float)i);
+    }
+    /* a strided view reads in row-major order, in flight too */
+    clgrad_tensor *v = NULL;
+    int64_t s2[2] = {2, 3};
+    float h6[6] = {1, 2, 3, 4, 5, 6}, r6[6];
+    clgrad_tensor *m = th_tensor(2, s2, h6);
+    TH_OK(clgrad_transpose(m, 0, 1, &v));
+    TH_OK(clgrad_tensor_read_start(v, r6, sizeof r6, &p));
+    TH_OK(clgrad_pending_wait(p));
+    const float want[6] = {1, 4, 2, 5, 3, 6};
+    for (int i = 0; i < 6; i++) ck_assert_float_eq(r6[i], want[i]);
+    clgrad_tensor_release(v), clgrad_tensor_release(m);
+    clgrad_tensor_release(u), clgrad_tensor_release(t);
+    free(src), free(got), free(later);
+}
+END_TEST
+
 START_TEST(invalid_arguments_fail_cleanly)
 {
     clgrad_tensor *t = (clgrad_tensor *)1;
@@ -246,6 +285,7 @@ static Suite *suite_tensor_tensor(void)
     tcase_add_test(tc, reshape_views_when_possible_and_copies_otherwise);
     tcase_add_test(tc, expand_broadcasts_with_zero_strides);
     tcase_add_test(tc, write_through_a_view);
+    tcase_add_test(tc, writes_take_the_data_and_reads_run_in_flight);
     tcase_add_test(tc, invalid_arguments_fail_cleanly);
     tcase_add_test(tc, storage_sharing_is_reported);
     suite_add_tcase(s, tc);

@@ -85,12 +85,17 @@ def main():
     common = mlp + ["--seed", "7", "--limit-batches", "12", "--quiet", "--checkpoint", ""]
     la = os.path.join(tmp, "a.jsonl")
     pa = run(*common, "--log", la)
-    pb = run(*common)
+    pb = run(*common, "--profile")  # profiling changes no result
     assert losses(pa.stdout) == losses(pb.stdout) and len(losses(pa.stdout)) == 24, (pa.stdout, pb.stdout)
     ja = [json.loads(x) for x in open(la)]
     assert [r["epoch"] for r in ja] == [1, 2] and ja[1]["step"] == 24, ja
     for k in ("train_loss", "test_loss", "test_acc", "epoch_seconds", "samples_per_s"):
         assert isinstance(ja[1][k], float), ja
+    assert ja[1]["device_peak_bytes"] > 0, ja
+    # --profile: the steps after the first, by kernel family and phase, and the host's time
+    for want in ("profile: 23 steps", "device time per step by op family", "matmul", "host time per step by phase",
+                 "backward", "optimizer"):
+        assert want in pb.stdout, (want, pb.stdout)
     pc = run(*mlp, "--seed", "8", "--limit-batches", "12", "--quiet", "--checkpoint", "")
     assert losses(pc.stdout) != losses(pa.stdout), "another seed gave the same losses"
     print("determinism ok (%.1f s)" % (time.time() - t0))

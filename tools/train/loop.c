@@ -125,14 +125,17 @@ static clgrad_status upload_batch(run *r, const clgrad_dataset *ds, int64_t b, i
     return s;
 }
 
-/* One optimizer step on batch b; *loss gets the batch's mean loss (read back). */
-static clgrad_status train_step(run *r, int64_t epoch, int64_t b, double *loss, int64_t *n)
+/* One optimizer step on batch b, enqueued, and the read of its loss started into
+ * r->loss_host[step parity] (*read; the caller waits for it after enqueuing the next step,
+ * so the device does not wait for the host in between). */
+static clgrad_status train_step(run *r, int64_t epoch, int64_t b, int64_t *n, clgrad_pending **read)
 {
     clgrad_tensor *x = NULL, *y = NULL, *out = NULL, *l = NULL;
-    float v = NAN;
     clgrad_status s = CLGRAD_OK;
     if (r->schedule[0]) s = clgrad_optim_set_lr(r->opt, clgrad_lr_at(&r->sched, r->step));
+    clgrad_profile_set_phase(r->ctx, CLGRAD_PROFILE_DATA); /* these do nothing without --profile */
     if (s == CLGRAD_OK) s = upload_batch(r, r->td.train, b, epoch, &x, &y, n);
+    clgrad_profile_set_phase(r->ctx, CLGRAD_PROFILE_FORWARD);
     if (s == CLGRAD_OK) s = net_forward(&r->net, r->model, x, &out);
     if (s == CLGRAD_OK)
         s = r->td.d.regress ? clgrad_mse_loss(out, y, CLGRAD_REDUCTION_MEAN, &l)
@@ -141,12 +144,14 @@ static clgrad_status train_step(run *r, int64_t epoch, int64_t b, double *loss, 
     if (s == CLGRAD_OK && r->clip > 0) s = clgrad_optim_clip_grad_norm(r->opt, (float)r->clip, NULL);
     if (s == CLGRAD_OK) s = clgrad_optim_step(r->opt);
     if (s == CLGRAD_OK) clgrad_optim_zero_grad(r->opt);
-    if (s == CLGRAD_OK) s = clgrad_tensor_item(l, &v);
-    *loss = v;
+    clgrad_profile_set_phase(r->ctx, CLGRAD_PROFILE_DATA);
+    float *dst = &r->loss_host[(r->step + 1) & 1];
+    if (s == CLGRAD_OK) s = clgrad_tensor_read_start(l, dst, sizeof *dst, read);
     clgrad_tensor_release(l);
     clgrad_tensor_release(out);
     clgrad_tensor_release(y);
     clgrad_tensor_release(x);
+    if (s == CLGRAD_OK) s = clgrad_profile_step(r->ctx);
     return s;
 }
 
@@ -215,6 +220,18 @@ static void write_plot(const run *r)
         fprintf(stderr, "clgrad-train: cannot write the plot %s\n", r->a->plot);
 }
 
+/* Adds step's loss to the epoch's mean (and prints it with --print-losses). */
+static void account_loss(run *r, train_progress *p, double loss, int64_t step)
+{
+    r->loss_sum += loss;
+    r->loss_count++;
+    if (r->a->print_losses) {
+        train_progress_end(p);
+        printf("step %" PRId64 " loss %.9g\n", step, loss);
+        fflush(stdout);
+    }
+}
+
 /* Trains one epoch from batch b0; returns 0, or an exit code. */
 static int train_epoch(run *r, int64_t epoch, int64_t b0, int64_t nb, train_epoch_row *row)
 {
@@ -226,24 +243,51 @@ static int train_epoch(run *r, int64_t epoch, int64_t b0, int64_t nb, train_epoc
      * pool: it is left out of samples/s and time left (when more batches follow). */
     double t0 = now_s(), build_start = build_seconds(r), warm_s = 0;
     int64_t samples = 0, warm_samples = 0;
-    for (int64_t b = b0; b < nb; b++) {
-        if (train_interrupted) {
-            train_progress_end(&p);
-            return run_interrupted(r, epoch, b);
+    /* A step's loss is read while the next step runs: step k's loss is waited for and
+     * counted after step k + 1 is enqueued (the last one after the loop). */
+    clgrad_pending *inflight = NULL;
+    int64_t inflight_step = 0;
+    for (int64_t b = b0;; b++) {
+        int first_of_run = r->step == r->start_step, stop = b >= nb || train_interrupted;
+        int64_t n = 0;
+        clgrad_pending *mine = NULL;
+        clgrad_status s = stop ? CLGRAD_OK : train_step(r, epoch, b, &n, &mine);
+        clgrad_status s2 = clgrad_pending_wait(inflight);
+        if (inflight && s2 == CLGRAD_OK) account_loss(r, &p, r->loss_host[inflight_step & 1], inflight_step);
+        inflight = NULL;
+        if (s == CLGRAD_OK) s = s2;
+        if (s == CLGRAD_OK && first_of_run && !stop) {
+            /* the run's first step is left out of the timing: wait for all of it */
+            s = clgrad_pending_wait(mine);
+            if (s == CLGRAD_OK) account_loss(r, &p, r->loss_host[(r->step + 1) & 1], r->step + 1);
+            mine = NULL;
         }
-        int first_of_run = r->step == r->start_step;
-        double loss;
-        int64_t n;
-        clgrad_status s = train_step(r, epoch, b, &loss, &n);
         if (s != CLGRAD_OK) {
+            clgrad_pending_wait(mine);
             train_progress_end(&p);
             return run_fail(r, s, "training step failed");
         }
+        if (stop) {
+            if (b < nb) {
+                train_progress_end(&p);
+                return run_interrupted(r, epoch, b);
+            }
+            break;
+        }
         r->step++;
-        r->loss_sum += loss;
-        r->loss_count++;
+        inflight = mine;
+        inflight_step = r->step;
         samples += n;
         if (first_of_run && b + 1 < nb) {
+            /* the profile, like samples/s, leaves the first batch out */
+            if (a->profile && !r->profiling) {
+                s = clgrad_profile_begin(r->ctx);
+                if (s != CLGRAD_OK) {
+                    train_progress_end(&p);
+                    return run_fail(r, s, "cannot start the profile");
+                }
+                r->profiling = 1;
+            }
             double t = now_s();
             warm_s = t - t0;
             warm_samples = samples;
@@ -256,12 +300,8 @@ static int train_epoch(run *r, int64_t epoch, int64_t b0, int64_t nb, train_epoc
             build_notice(r, now_s() - t0);
         }
         p.excluded = build_seconds(r) - build_start;
-        if (a->print_losses) {
-            train_progress_end(&p);
-            printf("step %" PRId64 " loss %.9g\n", r->step, loss);
-            fflush(stdout);
-        }
-        train_progress_update(&p, b + 1, samples - warm_samples, r->loss_sum / (double)r->loss_count);
+        train_progress_update(&p, b + 1, samples - warm_samples,
+                              r->loss_count ? r->loss_sum / (double)r->loss_count : NAN);
     }
     double t_wall = now_s() - t0, t_train = t_wall - warm_s - (build_seconds(r) - build_start);
     train_progress_end(&p);
@@ -272,6 +312,28 @@ static int train_epoch(run *r, int64_t epoch, int64_t b0, int64_t nb, train_epoc
     row->epoch_seconds = t_wall;
     row->samples_per_s = t_train > 0 ? (samples - warm_samples) / t_train : 0;
     row->lr = clgrad_optim_get_lr(r->opt);
+    clgrad_context_stats st;
+    row->device_peak_bytes = clgrad_context_get_stats(r->ctx, &st) == CLGRAD_OK ? (double)st.peak_device_bytes : NAN;
+    return 0;
+}
+
+/* --profile: the record of the steps after the run's first, as tables. */
+static int print_profile(run *r)
+{
+    if (!r->profiling) {
+        printf("profile: none (the run had no step after its first, which builds kernels)\n");
+        return 0;
+    }
+    r->profiling = 0;
+    clgrad_status s = clgrad_profile_end(r->ctx);
+    if (s != CLGRAD_OK) return run_fail(r, s, "cannot end the profile");
+    size_t n = clgrad_profile_report(r->ctx, NULL, 0) + 1;
+    char *text = malloc(n);
+    if (!text) return run_fail(r, CLGRAD_ERR_HOST_MEMORY, "out of memory");
+    clgrad_profile_report(r->ctx, text, n);
+    printf("\n%s", text);
+    free(text);
+    fflush(stdout);
     return 0;
 }
 
@@ -315,6 +377,7 @@ static int train_loop(run *r, int64_t start_epoch, int64_t start_batch)
             return rc;
         }
         double t1 = now_s();
+        clgrad_profile_set_phase(r->ctx, CLGRAD_PROFILE_OTHER);
         train_metrics val = {0}, test = {0};
         clgrad_status s = CLGRAD_OK;
         if (r->td.val) s = metrics_compute(r->ctx, &r->net, r->model, &r->td.d, r->td.val, r->batch, a->limit_batches, &val);
@@ -377,7 +440,7 @@ static int train_loop(run *r, int64_t start_epoch, int64_t start_batch)
     if (r->best_epoch && r->td.val && !stopped && r->best_path[0])
         printf("best: epoch %d (val loss %.4f), saved to %s\n", r->best_epoch, r->best, r->best_path);
     metrics_free(&last_test);
-    return 0;
+    return a->profile ? print_profile(r) : 0;
 }
 
 /* ---------------------------------------------------------------------------------------
@@ -532,7 +595,7 @@ int train_run(const train_args *a)
             rc = run_fail(NULL, CLGRAD_ERR_INVALID_ARG, "cannot normalise the held-out data");
             goto done;
         }
-    clgrad_context_desc desc = {.device = a->device};
+    clgrad_context_desc desc = {.device = a->device, .flags = a->profile ? CLGRAD_CONTEXT_PROFILING : 0};
     if ((s = clgrad_context_create(&desc, &r->ctx)) != CLGRAD_OK) {
         rc = run_fail(NULL, s, "cannot open the device");
         goto done;

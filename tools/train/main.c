@@ -71,6 +71,8 @@ static void usage(FILE *f)
             "  --out FILE.csv      predict: where the predictions go (- for the standard output)\n"
             "  --limit-batches N   at most N training and N test batches per epoch (quick runs)\n"
             "  --print-losses      print the loss of every step (\"step N loss X\")\n"
+            "  --profile           after the run, device time per kernel, op family and phase\n"
+            "                      (forward, backward, optimizer) and host time per step\n"
             "  --progress-every S  seconds between progress lines when not on a terminal (default 10)\n"
             "  --quiet             print only errors and the final result\n"
             "  --help              this text\n"
@@ -162,6 +164,7 @@ int main(int argc, char **argv)
         }
         if (!strcmp(name, "--quiet")) { a.quiet = 1; continue; }
         if (!strcmp(name, "--print-losses")) { a.print_losses = 1; continue; }
+        if (!strcmp(name, "--profile")) { a.profile = 1; continue; }
         if (!strcmp(name, "--print-net")) { a.print_net = 1; continue; }
         if (!strcmp(name, "--allow-sparse-labels")) { a.allow_sparse = 1; continue; }
 

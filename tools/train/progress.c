@@ -131,6 +131,7 @@ void train_log_row(FILE *f, int json, const train_epoch_row *r)
         json_num(f, "val_acc", r->val_acc, "%.6f");
         json_num(f, "test_rmse", r->test_rmse, "%.6g");
         json_num(f, "test_mae", r->test_mae, "%.6g");
+        json_num(f, "device_peak_bytes", r->device_peak_bytes, "%.0f");
         fputs("}\n", f);
     } else {
         fprintf(f, "%d,%lld,%.6f,%.6f,%.6f,%.3f,%.1f,%.3f,%.9g,%.6f,%.6f,%.6g,%.6g\n", r->epoch,

@@ -57,6 +57,7 @@ typedef struct train_args {
     int64_t limit_batches;  /* > 0: at most this many training and test batches per epoch */
     int quiet;
     int print_losses;
+    int profile;            /* --profile: per-kernel and host times after the run */
     double progress_every;  /* seconds between plain progress lines when not on a terminal */
     /* Set for options given on the command line; the others come from a --resume file. */
     int explicit_model, explicit_optim, explicit_lr, explicit_batch, explicit_seed, explicit_momentum,
@@ -243,6 +244,7 @@ typedef struct train_epoch_row {
     double lr;
     double val_loss, val_acc;    /* NaN without a validation set */
     double test_rmse, test_mae;  /* regression; NaN for classification */
+    double device_peak_bytes;    /* the most device memory the buffer pool has held */
 } train_epoch_row;
 
 /* Opens (appending when append != 0, as after --resume) the log at path; the format is
@@ -286,6 +288,8 @@ typedef struct run {
     history *hist;
     double build0;            /* kernel build seconds before training */
     int notice_done;
+    int profiling;            /* --profile: a profile is being recorded */
+    float loss_host[2];       /* destinations of the loss reads, by step parity (train_step) */
     char ckpt_template[4096]; /* --checkpoint, or its default; "" for none */
     char ckpt_path[4096];     /* where the last checkpoint went */
     char best_path[4096];
