@@ -161,7 +161,10 @@ typedef struct clgrad_onnx_export_options {
      * "d2", ... for others). Required: ndim 1..CLGRAD_MAX_DIMS. */
     int ndim;
     int64_t shape[CLGRAD_MAX_DIMS];
-    const char *input_name, *output_name; /* NULL: "input", "output" */
+    /* NULL: "input", "output". Non-empty, different from each other and from the names the
+     * graph gives its other values (parameters such as "0.weight", names starting with '/'),
+     * else INVALID_ARG. */
+    const char *input_name, *output_name;
     /* Non-zero: a recurrent layer hands on only its last time step (N, H), as a classifier
      * reading the final hidden state does (PyTorch's out[:, -1] with batch_first); zero: the
      * whole output sequence, as clgrad_module_forward gives it. */
