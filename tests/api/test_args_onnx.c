@@ -557,7 +557,7 @@ START_TEST(bad_onnx_integer_input)
         int names_node = strstr(clgrad_last_error(NULL), "(Gather)") != NULL;
         EXPECT_TRUE(names_node);
     }
-    /* the same on device tensors, and a single index (a rank-0 input) */
+    /* the same on a device tensor */
     idx[3] = -6;
     int64_t s24i[2] = {2, 4};
     clgrad_tensor *xi = th_tensor_i32(2, s24i, idx);
