@@ -27,7 +27,9 @@
  * Reshape, Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Gather, Expand, Where, Equal,
  * Less, Greater, LessOrEqual, GreaterOrEqual, Not, And, Or, Xor, Cast, Shape, Size,
  * Constant, ConstantOfShape, Range, Identity, Dropout (inference); Floor, Ceil and Sign on
- * constants and shapes. Data on the device is f32 (integer tensors as i32). Anything else,
+ * constants and shapes. Data on the device is f32 (integer tensors as i32). Gather reads
+ * indices made at run time (token ids, say) back to the host to check them: a negative
+ * index counts from the end, and one out of range is SHAPE naming the node. Anything else,
  * a malformed file or a model clgrad cannot run is a clear error naming the node, its
  * operator and the reason, and never a crash.
  *
