@@ -264,7 +264,8 @@ START_TEST(bad_onnx_load_export)
             clgrad_onnx_export_options b = opts_2d(3);
             b.input_name = names[i].in;
             b.output_name = names[i].out;
-            EXPECT_OUT_MSG(CLGRAD_ERR_INVALID_ARG, names[i].needle, data, clgrad_onnx_export_memory(lin, &b, &data, &n));
+            EXPECT_OUT_MSG(CLGRAD_ERR_INVALID_ARG, names[i].needle, data,
+                           clgrad_onnx_export_memory(lin, &b, &data, &n));
         }
         clgrad_onnx_export_options b = opts_2d(3);
         b.input_name = "x";
