@@ -334,6 +334,7 @@ def section_changes(a, scs):
         ("on-device reduction", {"on_device": True}),
         ("hierarchical, %d per node" % a.node_size, {"on_device": True, "hierarchical": True}),
         ("batch x%g" % a.batch_scale, {"batch_scale": a.batch_scale}),
+        ("fp16, 25 MiB buckets", {"elem": 2, "bucket_mib": 25}),
         ("fp16 + hierarchical", {"elem": 2, "on_device": True, "hierarchical": True}),
     ]
     rows = []
