@@ -265,7 +265,7 @@ def section_compute(a, scs):
     rows = []
     for sc in scs:
         grad = sc["params"] * 4
-        rows.append([sc["name"], "{:,}".format(int(sc["params"])), "%.2f" % (grad / 1e6),
+        rows.append(["`%s`: %s" % (sc["key"], sc["name"]), "{:,}".format(int(sc["params"])), "%.2f" % (grad / 1e6),
                      "%.2f" % (grad / 2e6), ms(sc["t"]),
                      ms(sc["t"] * a.backward_share)])
     table(["model and device", "parameters", "fp32 gradient MB", "fp16 gradient MB",
@@ -292,7 +292,7 @@ def section_terms(a, scs):
 
 def section_efficiency(a, scs):
     for sc in scs:
-        print("### Efficiency: %s, t_compute %s ms\n" % (sc["name"], ms(sc["t"])))
+        print("### Efficiency: `%s`, %s, t_compute %s ms\n" % (sc["key"], sc["name"], ms(sc["t"])))
         head = ["N"] + ["%g Gb/s %s" % (g, d) for g in a.links for d in ("fp32", "fp16")]
         rows = []
         for n in a.ranks:
