@@ -26,7 +26,7 @@ and uses it for the check.
 
 Usage (from the repository root; the defaults reproduce docs/scaling.md):
   python3 scripts/scaling_model.py
-  python3 scripts/scaling_model.py --only check --measure-memcpy --measured-2rank-ms 17.3
+  python3 scripts/scaling_model.py --only check --measure-memcpy --measured-2rank-ms MS
   python3 scripts/scaling_model.py --help
 Plain Python 3 standard library; nothing is run but the memcpy timing.
 """
@@ -419,6 +419,49 @@ def section_check(a):
     table(["term", "ms"], rows)
 
 
+def self_test():
+    """The model's terms against values worked out by hand; returns the failures."""
+    bad = []
+
+    def near(name, got, want):
+        if abs(got - want) > 1e-12 + 1e-9 * abs(want):
+            bad.append("%s: %r, expected %r" % (name, got, want))
+
+    near("CNN FLOPs per sample", cnn_flops_per_sample(), 6 * 4241152)
+    net = Net(1e9, 1e-5, 2e9, 1e-6, 4e9)
+    # 8 ranks, 1 MB: 14 messages x 10 us + 2 x 7/8 x 1e6 / 1e9 s + 7/8 x 1e6 / 4e9 s
+    near("ring allreduce", net.allreduce(1e6, 8)[0], 14e-5 + 1.75e-3 + 0.21875e-3)
+    near("staging", net.stage(1e6), 0.5e-3 + 1e-6)
+    near("N = 1", step(0.1, 0.6, 0.02, 1e6, 4 * MIB, 1, net)["step"], 0.1)
+    # one bucket: ready at the end of backward, nothing overlaps
+    r = step(0.1, 0.6, 0.02, 1e6, 4 * MIB, 8, net)
+    near("one bucket", r["exposed"], 2 * net.stage(1e6) + net.allreduce(1e6, 8)[0])
+    # ten buckets, each stage far shorter than a tenth of backward: only the last is exposed
+    r = step(1.0, 0.6, 0.02, 1e6, 1e5, 8, net)
+    near("overlap", r["exposed"], 2 * net.stage(1e5) + net.allreduce(1e5, 8)[0])
+    # no overlap: every bucket waits for the end of backward, then the network stage
+    # (the slowest) takes them one after the other
+    ar, st = net.allreduce(1e5, 8)[0], net.stage(1e5)
+    near("no overlap", step(1.0, 0.6, 0.02, 1e6, 1e5, 8, net, overlap=False)["exposed"],
+         st + 10 * ar + st)
+    # the network stage is the slowest: back to back from the first bucket's read
+    # (0.2 s a bucket against 0.125 s of backward per bucket)
+    slow = Net(5e5, 0.0, 1e12, 0.0, None)
+    r = step(1.0, 0.5, 0.0, 4e5, 1e5, 2, slow)
+    first_ready = 0.5 + 0.5 * 0.25
+    near("pipeline", r["step"], first_ready + 1e5 / 1e12 + 4 * 0.2 + 1e5 / 1e12)
+    # hierarchical with the whole group in one node is the ring inside the node
+    h = Net(1e9, 1e-5, None, 0.0, None, node=8, intra_Bps=1e11, intra_alpha=2e-6)
+    near("hierarchical, one node", h.allreduce(1e6, 8)[0], 14 * 2e-6 + 1.75e6 / 1e11)
+    # two nodes of 8: inside, then 8 rings of 2 over the network with 1/8 of the bytes
+    near("hierarchical, two nodes", h.allreduce(8e6, 16)[0],
+         14 * 2e-6 + 2 * 1e-5 + 1.75 * 8e6 / 1e11 + 1.0 * 1e6 / 1e9)
+    near("buckets", sum(buckets(10 * MIB, 4 * MIB)), 10 * MIB)
+    if len(buckets(10 * MIB, 4 * MIB)) != 3:
+        bad.append("buckets: 10 MiB in 4 MiB buckets is not 3")
+    return bad
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(
         description="Model of a data-parallel training step on N devices (markdown tables).",
@@ -492,7 +535,15 @@ def main(argv=None):
                    help="latency per shared-memory message, us")
     g.add_argument("--measured-2rank-ms", type=positive(float), default=None,
                    help="the measured 2-rank step (clgrad-bench dist)")
+    p.add_argument("--self-test", action="store_true",
+                   help="check the model's terms against hand-worked values and exit")
     a = p.parse_args(argv)
+    if a.self_test:
+        bad = self_test()
+        for b in bad:
+            print("FAIL " + b)
+        print("self-test: %s" % ("%d failures" % len(bad) if bad else "all passed"))
+        return 1 if bad else 0
     if a.node_size > 1 and any(n > a.node_size and n % a.node_size for n in a.ranks):
         p.error("every N above --node-size must be a multiple of it (the hierarchical ring of the changes table)")
 
