@@ -126,8 +126,11 @@ CLGRAD_API clgrad_status clgrad_dist_mpi_create(const void *comm, const clgrad_d
 CLGRAD_API clgrad_status clgrad_dist_local_create(int n, const clgrad_dist_options *o, clgrad_dist **ranks);
 
 /* Runs fn(g, user) for every rank of an in-process group of n ranks, each on a thread of
- * its own, and waits for all of them; the handles are released afterwards (fn must not
- * release g). fn typically creates its context with clgrad_dist_context_create and trains.
+ * its own, and waits for all of them. fn typically creates its context with
+ * clgrad_dist_context_create, builds and attaches its model and trains; it releases g
+ * (clgrad_dist_release) before the module and context attached to it, as any user of a
+ * group does. A handle fn did not release is released when fn returns (so whatever is
+ * attached to it must still exist then); the runner frees the handles at the end.
  * When one rank's fn returns an error while others still communicate, those get an error
  * naming it at once. results (optional, n entries) gets every rank's status. Returns
  * CLGRAD_OK when every fn did, else the status of the lowest failing rank, with
