@@ -123,6 +123,7 @@ struct clgrad_dist {
     char hook_msg[CLGRAD__DIST_MSG - 16];
     double t_origin;      /* when this step's first bucket started; 0 before */
     double t_sync;
+    double t_backward_done; /* CLGRAD_DIST_NO_OVERLAP: when sync found the device done */
     int have_timing;
     clgrad_dist_bucket_timing *timing; /* the last successful step, per bucket */
     clgrad_dist_stats stats;
