@@ -53,6 +53,9 @@
 #define MM_EPI_BIAS_COL 1
 #define MM_EPI_BIAS_ROW 2
 #define MM_EPI_RELU 4
+/* Not an epilogue but a layout, passed with it on every k block (CPU variant): C is stored
+ * transposed, element (i, j) at c[j * ldc + i]. */
+#define MM_EPI_CT 8
 #define MM_RELU(v) select((v), (MM_VEC)(0.0f), (v) < 0.0f)
 
 static inline float mm_epi(float v, const int epi, __global const float *bias, const long off_bias, const int i,
@@ -211,6 +214,27 @@ static inline void mm_cpu_store(MM_VEC acc[MM_MR][MM_NV], const float alpha, con
                                 const int M, const int N, const int epi, __global const float *bias,
                                 const long off_bias)
 {
+    if (epi & MM_EPI_CT) {
+        /* C stored transposed: the tile goes out column by column, each a run of MM_MR */
+        const int mr = min(MM_MR, M - i0);
+        const int nr = min(MM_NR, N - j0);
+        float tile[MM_MR][MM_NR];
+#pragma unroll
+        for (int r = 0; r < MM_MR; r++)
+#pragma unroll
+            for (int v = 0; v < MM_NV; v++)
+                MM_VSTORE(acc[r][v], 0, tile[r] + v * MM_VW);
+        for (int j = 0; j < nr; j++) {
+            __global float *cp = cbase + (long)(j0 + j) * ldc + i0;
+            for (int r = 0; r < mr; r++) {
+                float y = alpha * tile[r][j];
+                if (be != 0.0f)
+                    y = MM_FMA(be, cp[r], y);
+                cp[r] = epi != MM_EPI_CT ? mm_epi(y, epi, bias, off_bias, i0 + r, j0 + j) : y;
+            }
+        }
+        return;
+    }
     __global float *ct = cbase + (long)i0 * ldc + j0;
     if (i0 + MM_MR <= M && j0 + MM_NR <= N) {
 #pragma unroll
@@ -277,6 +301,27 @@ static inline void mm_cpu_tile(MM_VEC acc[MM_MR][MM_NV], __global const float *a
     }
 }
 
+/* The whole k range of one micro-tile over a packed micro-panel (K x MM_NR, k-major), A's
+ * rows contiguous in k (arow advanced in place): one block of kblock k values after another,
+ * each block's partial sums added to the total as matmul_cpu_f32 adds them to C. */
+static inline void mm_cpu_tile_blocks(MM_VEC acc[MM_MR][MM_NV], __global const float *arow[MM_MR],
+                                      __global const float *panel, const int K, const int kblock)
+{
+    mm_cpu_tile(acc, arow, 1, panel, MM_NR, min(kblock, K));
+    for (int k0 = kblock; k0 < K; k0 += kblock) {
+#pragma unroll
+        for (int r = 0; r < MM_MR; r++)
+            arow[r] += kblock;
+        MM_VEC part[MM_MR][MM_NV];
+        mm_cpu_tile(part, arow, 1, panel + (long)k0 * MM_NR, MM_NR, min(kblock, K - k0));
+#pragma unroll
+        for (int r = 0; r < MM_MR; r++)
+#pragma unroll
+            for (int v = 0; v < MM_NV; v++)
+                acc[r][v] = part[r][v] + acc[r][v];
+    }
+}
+
 /* matmul_cpu_f32: C = alpha * op(A) * Bp + beta * C, A read where it lies and B from
  * packed panels. Element (i, k) of op(A[b]) is a[off_a + b*stride_a + i*rs + k*ks]
  * (rs = lda, ks = 1 for A; rs = 1, ks = lda for its transpose); rows past M read row M - 1
@@ -296,7 +341,8 @@ static inline void mm_cpu_tile(MM_VEC acc[MM_MR][MM_NV], __global const float *a
  *                   (bks = MM_NR, panel_bp = K*MM_NR), or B itself when N is a multiple of
  *                   MM_NR (bks = ldb, panel_bp = MM_NR);
  *                   stride_bp = 0 when one packed B serves the whole batch
- *   c, off_c, ldc, stride_c           C[b](i,j) = c[off_c + b*stride_c + i*ldc + j]
+ *   c, off_c, ldc, stride_c           C[b](i,j) = c[off_c + b*stride_c + i*ldc + j], or
+ *                                     c[off_c + b*stride_c + j*ldc + i] with MM_EPI_CT in epi
  *   bias, off_bias, epi               the fused epilogue (mm_epi), after the last k block
  * NDRange: global (ceil(ceil(M/MM_MR) / tiles_m), ceil(ceil(N/MM_NR) / tiles_n), batch),
  *          local (1, 1, 1).
@@ -335,7 +381,7 @@ __kernel MM_CPU_WGS void matmul_cpu_f32(const int M, const int N, const int K, c
                     arow[r] = abase + (long)min(p * MM_MR + r, M - 1) * rs + (long)k0 * ks;
                 MM_VEC acc[MM_MR][MM_NV];
                 mm_cpu_tile(acc, arow, ks, bq, bks, kl);
-                mm_cpu_store(acc, alpha, be, cbase, ldc, p * MM_MR, q * MM_NR, M, N, k0 + kl >= K ? epi : 0,
+                mm_cpu_store(acc, alpha, be, cbase, ldc, p * MM_MR, q * MM_NR, M, N, k0 + kl >= K ? epi : epi & MM_EPI_CT,
                              bias, off_bias);
             }
         }
@@ -473,20 +519,7 @@ __kernel MM_CPU_WGS void matmul_lstm_cpu_f32(const int B, const int H, const int
 #pragma unroll
                 for (int r = 0; r < MM_MR; r++)
                     arow[r] = a + off_a + (long)min(i0 + r, B - 1) * H;
-                mm_cpu_tile(acc, arow, 1, bp + (long)q * K * MM_NR, MM_NR, min(kblock, K));
-                /* further k blocks add their partial sums, as matmul_cpu_f32 adds them to C */
-                for (int k0 = kblock; k0 < K; k0 += kblock) {
-#pragma unroll
-                    for (int r = 0; r < MM_MR; r++)
-                        arow[r] += kblock;
-                    MM_VEC part[MM_MR][MM_NV];
-                    mm_cpu_tile(part, arow, 1, bp + ((long)q * K + k0) * MM_NR, MM_NR, min(kblock, K - k0));
-#pragma unroll
-                    for (int r = 0; r < MM_MR; r++)
-#pragma unroll
-                        for (int v = 0; v < MM_NV; v++)
-                            acc[r][v] = part[r][v] + acc[r][v];
-                }
+                mm_cpu_tile_blocks(acc, arow, bp + (long)q * K * MM_NR, K, kblock);
             }
             const int mr = min(MM_MR, B - i0);
             /* the tile leaves its registers through constant indices (a runtime index would keep
@@ -649,19 +682,7 @@ __kernel MM_CPU_WGS void matmul_lstm_bwd_cpu_f32(const int B, const int H, const
         for (int r = 0; r < MM_MR; r++)
             arow[r] = dg + dgoff + (long)min(i0 + r, B - 1) * K;
         MM_VEC acc[MM_MR][MM_NV];
-        mm_cpu_tile(acc, arow, 1, bp + (long)q * K * MM_NR, MM_NR, min(kblock, K));
-        for (int k0 = kblock; k0 < K; k0 += kblock) {
-#pragma unroll
-            for (int r = 0; r < MM_MR; r++)
-                arow[r] += kblock;
-            MM_VEC part[MM_MR][MM_NV];
-            mm_cpu_tile(part, arow, 1, bp + ((long)q * K + k0) * MM_NR, MM_NR, min(kblock, K - k0));
-#pragma unroll
-            for (int r = 0; r < MM_MR; r++)
-#pragma unroll
-                for (int v = 0; v < MM_NV; v++)
-                    acc[r][v] = part[r][v] + acc[r][v];
-        }
+        mm_cpu_tile_blocks(acc, arow, bp + (long)q * K * MM_NR, K, kblock);
         mm_cpu_store(acc, 1.0f, 0.0f, dho + dhooff, H, i0, q * MM_NR, B, H, 0, bp, 0);
     }
 }

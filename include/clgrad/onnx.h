@@ -27,7 +27,9 @@
  * Reshape, Transpose, Squeeze, Unsqueeze, Concat, Split, Slice, Gather, Expand, Where, Equal,
  * Less, Greater, LessOrEqual, GreaterOrEqual, Not, And, Or, Xor, Cast, Shape, Size,
  * Constant, ConstantOfShape, Range, Identity, Dropout (inference); Floor, Ceil and Sign on
- * constants and shapes. Data on the device is f32 (integer tensors as i32). Anything else,
+ * constants and shapes. Data on the device is f32 (integer tensors as i32). Gather reads
+ * indices made at run time (token ids, say) back to the host to check them: a negative
+ * index counts from the end, and one out of range is SHAPE naming the node. Anything else,
  * a malformed file or a model clgrad cannot run is a clear error naming the node, its
  * operator and the reason, and never a crash.
  *
@@ -161,7 +163,10 @@ typedef struct clgrad_onnx_export_options {
      * "d2", ... for others). Required: ndim 1..CLGRAD_MAX_DIMS. */
     int ndim;
     int64_t shape[CLGRAD_MAX_DIMS];
-    const char *input_name, *output_name; /* NULL: "input", "output" */
+    /* NULL: "input", "output". Non-empty, different from each other and from the names the
+     * graph gives its other values (parameters such as "0.weight", names starting with '/'),
+     * else INVALID_ARG. */
+    const char *input_name, *output_name;
     /* Non-zero: a recurrent layer hands on only its last time step (N, H), as a classifier
      * reading the final hidden state does (PyTorch's out[:, -1] with batch_first); zero: the
      * whole output sequence, as clgrad_module_forward gives it. */

@@ -559,6 +559,19 @@ static const clgrad_module *first_leaf(const clgrad_module *m)
     return m;
 }
 
+/* The name of a value the graph defines besides the graph input and the final Identity's
+ * output (an initializer or a node's output) that equals name, or NULL. */
+static const char *defined_elsewhere(clgrad__oxb *b, const char *name)
+{
+    const Onnx__GraphProto *g = clgrad__oxb_model(b)->graph;
+    for (size_t i = 0; i < g->n_initializer; i++)
+        if (!strcmp(g->initializer[i]->name, name)) return "a parameter or constant";
+    for (size_t k = 0; k + 1 < g->n_node; k++) /* the last node is the Identity to the output */
+        for (size_t j = 0; j < g->node[k]->n_output; j++)
+            if (!strcmp(g->node[k]->output[j], name)) return "a layer's output";
+    return NULL;
+}
+
 CLGRAD_API clgrad_status clgrad_onnx_export_memory(const clgrad_module *m, const clgrad_onnx_export_options *opts,
                                                    void **data, size_t *size)
 {
@@ -576,6 +589,9 @@ CLGRAD_API clgrad_status clgrad_onnx_export_memory(const clgrad_module *m, const
     memcpy(e.shape, opts->shape, sizeof e.shape);
     const char *in_name = opts->input_name ? opts->input_name : "input";
     const char *out_name = opts->output_name ? opts->output_name : "output";
+    if (!in_name[0] || !out_name[0] || !strcmp(in_name, out_name))
+        return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_onnx_export: input_name '%s' and output_name '%s' "
+                            "must be non-empty and differ", in_name, out_name);
     snprintf(e.cur, sizeof e.cur, "%s", in_name);
     CLGRAD_TRY(clgrad__oxb_new(EXPORT_OPSET, "clgrad",
                                opts->producer_version ? opts->producer_version : clgrad_version_string(), &e.b));
@@ -594,6 +610,12 @@ CLGRAD_API clgrad_status clgrad_onnx_export_memory(const clgrad_module *m, const
         const char *onames[CLGRAD_MAX_DIMS] = {opts->shape[0] < 0 ? "batch" : "o0", "o1", "o2", "o3", "o4", "o5",
                                                "o6", "o7"};
         st = clgrad__oxb_output(e.b, out_name, OX_FLOAT, e.nd, e.shape, onames);
+    }
+    for (int k = 0; k < 2 && st == CLGRAD_OK; k++) {
+        const char *name = k ? out_name : in_name, *what = defined_elsewhere(e.b, name);
+        if (what)
+            st = clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_onnx_export: %s '%s' is the name of %s in the "
+                              "graph; choose another", k ? "output_name" : "input_name", name, what);
     }
     if (st == CLGRAD_OK) st = clgrad__oxb_pack(e.b, data, size);
     clgrad__oxb_free(e.b);

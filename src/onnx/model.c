@@ -322,9 +322,9 @@ static void clear_slots(clgrad_onnx_model *m)
 CLGRAD_API clgrad_status clgrad_onnx_run(clgrad_onnx_model *m, int n_in, clgrad_tensor *const *inputs, int n_out,
                                          clgrad_tensor **outputs)
 {
+    for (int i = 0; outputs && i < n_out; i++) outputs[i] = NULL; /* NULL on every failure */
     CLGRAD_CHECK_ARG(NULL, m != NULL, "m must not be NULL");
     clgrad__ox_graph *g = m->g;
-    for (int i = 0; outputs && i < n_out; i++) outputs[i] = NULL;
     if (n_in != g->n_inputs || n_out != g->n_outputs || (n_in && !inputs) || (n_out && !outputs))
         return clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG, "%s: the model takes %d inputs and gives %d outputs "
                             "(called with %d and %d)", g->name, g->n_inputs, g->n_outputs, n_in, n_out);
@@ -422,7 +422,10 @@ CLGRAD_API clgrad_status clgrad_onnx_run_host(clgrad_onnx_model *m, int n_in, co
         a->ndim = clgrad_tensor_ndim(tout[i]);
         clgrad_tensor_shape(tout[i], a->shape);
         size_t need = (size_t)clgrad_tensor_numel(tout[i]) * 4;
-        if (need > a->nbytes || (need && !a->data)) {
+        if (need && need <= a->nbytes && !a->data) {
+            st = clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG, "%s: outputs[%d].data is NULL (nbytes %zu)", g->name, i,
+                              a->nbytes);
+        } else if (need > a->nbytes) {
             room = 0;
             st = clgrad__fail(m->ctx, CLGRAD_ERR_SHAPE, "%s: output '%s' needs %zu bytes, outputs[%d].nbytes is %zu",
                               g->name, g->values[g->outputs[i]].name, need, i, a->nbytes);

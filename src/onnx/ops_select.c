@@ -438,6 +438,29 @@ static clgrad_status gather_host(const clgrad__ox_graph *g, const clgrad__ox_nod
     return CLGRAD_OK;
 }
 
+/* Device indices t read back into a new host tensor (int64 storage). */
+static clgrad_status indices_to_host(const clgrad__ox_exec *e, clgrad_tensor *t, clgrad__ox_host **out)
+{
+    *out = NULL;
+    if (clgrad_tensor_dtype(t) != CLGRAD_DTYPE_I32)
+        return clgrad__ox_fail(e->g, e->n, CLGRAD_ERR_UNSUPPORTED, "indices must be integers");
+    int64_t s[CLGRAD_MAX_DIMS];
+    clgrad_tensor_shape(t, s);
+    clgrad__ox_host *h = NULL;
+    CLGRAD_TRY(clgrad__ox_host_new(OX_INT64, clgrad_tensor_ndim(t), s, "indices", &h));
+    int32_t *v = malloc((size_t)(h->n ? h->n : 1) * sizeof *v);
+    clgrad_status st = v ? clgrad_tensor_read(t, v, (size_t)h->n * sizeof *v)
+                         : clgrad__ox_fail(e->g, e->n, CLGRAD_ERR_HOST_MEMORY, "out of host memory for the indices");
+    for (int64_t k = 0; st == CLGRAD_OK && k < h->n; k++) h->i[k] = v[k];
+    free(v);
+    if (st != CLGRAD_OK) {
+        clgrad__ox_host_free(h);
+        return st;
+    }
+    *out = h;
+    return CLGRAD_OK;
+}
+
 static clgrad_status gather_run(clgrad__ox_exec *e)
 {
     clgrad_tensor *x, *y = NULL;
@@ -447,39 +470,48 @@ static clgrad_status gather_run(clgrad__ox_exec *e)
     clgrad_tensor_shape(x, s);
     CLGRAD_TRY(clgrad__ox_axis(e->g, e->n, clgrad__ox_attr_int(e->n, "axis", 0), nd, &axis));
     const clgrad__ox_host *ix = e->in[1].h;
-    if (ix && ix->ndim == 0) { /* one index: a slice without the axis */
+    /* Indices made at run time (a graph input, token ids say) are read back: ONNX counts a
+     * negative index from the end and makes one out of range an error, and the device lookup
+     * (clgrad_embedding) would give a zero row for either. */
+    clgrad__ox_host *fetched = NULL;
+    if (!ix) {
+        clgrad_tensor *dev;
+        CLGRAD_TRY(clgrad__ox_dev(e, 1, &dev));
+        CLGRAD_TRY(indices_to_host(e, dev, &fetched));
+        ix = fetched;
+    }
+    clgrad_status st;
+    if (ix->ndim == 0) { /* one index: a slice without the axis */
         int64_t j, so[CLGRAD_MAX_DIMS];
         clgrad_tensor *v = NULL;
-        CLGRAD_TRY(index_at(e->g, e->n, ix, 0, s[axis], &j));
+        st = index_at(e->g, e->n, ix, 0, s[axis], &j);
+        clgrad__ox_host_free(fetched);
+        CLGRAD_TRY(st);
         CLGRAD_TRY(clgrad_slice(x, axis, j, j + 1, 1, &v));
         for (int d = 0, k = 0; d < nd; d++)
             if (d != axis) so[k++] = s[d];
-        clgrad_status st = clgrad_reshape(v, nd - 1, so, &y);
+        st = clgrad_reshape(v, nd - 1, so, &y);
         clgrad_tensor_release(v);
         if (st == CLGRAD_OK) clgrad__ox_set_out(e, 0, y);
         return st;
     }
     /* general: move the axis first, look rows up as an embedding table, move the index dims
-     * to where the axis was */
-    clgrad_tensor *ixt, *own = NULL;
-    if (ix) { /* host indices: normalised, then uploaded */
-        clgrad__ox_host *c = NULL;
-        clgrad_status st = clgrad__ox_host_copy(ix, &c);
-        for (int64_t k = 0; st == CLGRAD_OK && k < c->n; k++) {
-            int64_t j;
-            st = index_at(e->g, e->n, ix, k, s[axis], &j);
-            c->i[k] = j;
-        }
-        if (st == CLGRAD_OK) st = clgrad__ox_upload(e->ctx, c, 1, "indices", &own);
-        clgrad__ox_host_free(c);
-        CLGRAD_TRY(st);
-        ixt = own;
-    } else {
-        CLGRAD_TRY(clgrad__ox_dev(e, 1, &ixt));
+     * to where the axis was; the indices normalised, then uploaded */
+    clgrad_tensor *ixt = NULL;
+    clgrad__ox_host *c = NULL;
+    st = clgrad__ox_host_copy(ix, &c);
+    for (int64_t k = 0; st == CLGRAD_OK && k < c->n; k++) {
+        int64_t j;
+        st = index_at(e->g, e->n, ix, k, s[axis], &j);
+        c->i[k] = j;
     }
+    if (st == CLGRAD_OK) st = clgrad__ox_upload(e->ctx, c, 1, "indices", &ixt);
+    clgrad__ox_host_free(c);
+    clgrad__ox_host_free(fetched);
+    CLGRAD_TRY(st);
     int perm[CLGRAD_MAX_DIMS], q = clgrad_tensor_ndim(ixt);
     if (clgrad_tensor_dtype(x) != CLGRAD_DTYPE_F32 || nd - 1 + q > CLGRAD_MAX_DIMS) {
-        clgrad_tensor_release(own);
+        clgrad_tensor_release(ixt);
         return clgrad__ox_fail(e->g, e->n, CLGRAD_ERR_UNSUPPORTED, "%s",
                                nd - 1 + q > CLGRAD_MAX_DIMS ? "the result has too many dims"
                                                              : "gathering from integer data on the device");
@@ -491,7 +523,7 @@ static clgrad_status gather_run(clgrad__ox_exec *e)
     int64_t rows[2] = {s[axis], 1};
     for (int d = 0; d < nd; d++)
         if (d != axis) rows[1] *= s[d];
-    clgrad_status st = clgrad_permute(x, perm, &p);
+    st = clgrad_permute(x, perm, &p);
     if (st == CLGRAD_OK) st = clgrad_reshape(p, 2, rows, &t);
     if (st == CLGRAD_OK) st = clgrad_embedding(t, ixt, &emb);
     if (st == CLGRAD_OK) { /* (idx..., pre..., post...) -> (pre..., idx..., post...) */
@@ -513,7 +545,7 @@ static clgrad_status gather_run(clgrad__ox_exec *e)
     clgrad_tensor_release(t);
     clgrad_tensor_release(emb);
     clgrad_tensor_release(r);
-    clgrad_tensor_release(own);
+    clgrad_tensor_release(ixt);
     if (st == CLGRAD_OK) clgrad__ox_set_out(e, 0, y);
     return st;
 }

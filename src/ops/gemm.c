@@ -280,12 +280,44 @@ static void pick_tiles(const clgrad_context *ctx, const clgrad__gemm_cpu_params 
 #define DIRECT_B_MAX_K 512
 #define DIRECT_B_MAX_LDB 4096
 
-static clgrad_status gemm_cpu(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g)
+static int direct_b_of(const clgrad__gemm_args *g, size_t nr)
+{
+    return !g->trans_b && (size_t)g->n % nr == 0 && g->k <= DIRECT_B_MAX_K && g->ldb <= DIRECT_B_MAX_LDB;
+}
+
+/* A product with a transposed B (its rows run along k) at least twice as wide as it is tall
+ * runs as its transpose, C^T = op(B)^T op(A)^T: B is then read in place as the left operand
+ * (rows along k, as A's are read) and the smaller op(A) is packed, half the copying or less
+ * (a linear layer's x W^T for a batch smaller than the layer, a convolution's weight
+ * gradient dy cols^T). C^T is stored transposed, which is C; every element is the same sum
+ * in the same k order. */
+static int swap_pays(const clgrad__gemm_args *g, size_t nr)
+{
+    return g->trans_b && !direct_b_of(g, nr) && g->n >= 2 * g->m;
+}
+
+static clgrad__gemm_args swapped(const clgrad__gemm_args *g)
+{
+    clgrad__gemm_args t = *g;
+    t.trans_a = 0, t.trans_b = !g->trans_a, t.m = g->n, t.n = g->m;
+    t.a = g->b, t.a_off = g->b_off, t.lda = g->ldb, t.a_bstride = g->b_bstride;
+    t.b = g->a, t.b_off = g->a_off, t.ldb = g->lda, t.b_bstride = g->a_bstride;
+    t.bias_mode = g->bias_mode == CLGRAD__GEMM_BIAS_COL   ? CLGRAD__GEMM_BIAS_ROW
+                  : g->bias_mode == CLGRAD__GEMM_BIAS_ROW ? CLGRAD__GEMM_BIAS_COL
+                                                          : g->bias_mode;
+    return t;
+}
+
+#define EPI_CT 8 /* MM_EPI_CT of cl/matmul.cl: C stored transposed */
+
+static clgrad_status gemm_cpu(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g0)
 {
     const size_t mr = (size_t)s->cpu.mr, nr = (size_t)s->cpu.nv * (size_t)s->cpu.vw;
+    const int swap = swap_pays(g0, nr);
+    const clgrad__gemm_args gs = swap ? swapped(g0) : *g0, *g = &gs;
+    const cl_int ct = swap ? EPI_CT : 0;
     const size_t pm = cdiv((size_t)g->m, mr), pn = cdiv((size_t)g->n, nr), batch = (size_t)g->batch;
-    const int direct_b =
-        !g->trans_b && (size_t)g->n % nr == 0 && g->k <= DIRECT_B_MAX_K && g->ldb <= DIRECT_B_MAX_LDB;
+    const int direct_b = direct_b_of(g, nr);
     /* A is read in place; B is packed (unless read in place too), once when the whole batch
      * shares it (batch stride 0) */
     const int shared_b = g->b_bstride == 0 || batch == 1;
@@ -312,7 +344,7 @@ static clgrad_status gemm_cpu(clgrad_context *ctx, gemm_state *s, const clgrad__
         cl_long oa = g->a_off + (cl_long)k0 * ks;
         cl_long ob = g->b_off + (tb ? (cl_long)k0 : (cl_long)k0 * g->ldb);
         cl_float alpha = g->alpha, beta = k0 == 0 ? g->beta : 1.0f;
-        cl_int epi = k0 + chunk >= k ? epi_flags(g) : 0; /* the epilogue after the last chunk */
+        cl_int epi = (k0 + chunk >= k ? epi_flags(g) : 0) | ct; /* the epilogue after the last chunk */
         if (shared_b && !direct_b)
             st = pack(ctx, s, "matmul_pack_b_f32", N, kl, nr, tb, g->b, ob, ldb, 0, 1, bp->mem, sbp);
         for (size_t b0 = 0; st == CLGRAD_OK && b0 < batch; b0 += bg) {

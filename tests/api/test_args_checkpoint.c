@@ -4,6 +4,7 @@
 #include "args.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 START_TEST(null_checkpoint)
@@ -52,6 +53,23 @@ START_TEST(null_checkpoint)
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_checkpoint_read_meta(NULL, &meta));
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_checkpoint_read_meta("x.safetensors", NULL));
     EXPECT(CLGRAD_ERR_IO, clgrad_checkpoint_read_meta("/nonexistent-dir/none.safetensors", &meta));
+
+    clgrad_checkpoint_tensor *list;
+    int n = 7;
+    EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, list, clgrad_checkpoint_list(NULL, &list, &n));
+    EXPECT_TRUE(n == 0);
+    n = 7;
+    EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, list, clgrad_checkpoint_list("", &list, &n));
+    EXPECT_TRUE(n == 0);
+    n = 7;
+    EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_checkpoint_list("x.safetensors", NULL, &n));
+    EXPECT_TRUE(n == 0);
+    EXPECT_OUT(CLGRAD_ERR_INVALID_ARG, list, clgrad_checkpoint_list("x.safetensors", &list, NULL));
+    n = 7;
+    EXPECT_OUT_MSG(CLGRAD_ERR_IO, "none.safetensors", list,
+                   clgrad_checkpoint_list("/nonexistent-dir/none.safetensors", &list, &n));
+    EXPECT_TRUE(n == 0);
+    clgrad_checkpoint_list_free(NULL); /* a no-op */
     ARGS_DONE();
 }
 END_TEST
@@ -90,6 +108,36 @@ START_TEST(bad_checkpoint)
     TH_OK(clgrad_checkpoint_save(ckpt, lin, NULL, NULL));
     EXPECT_MSG(CLGRAD_ERR_SHAPE, "[2, 4]", clgrad_checkpoint_load(ckpt, lin2, NULL, NULL));
     EXPECT(CLGRAD_ERR_INVALID_ARG, clgrad_checkpoint_read_meta(ckpt, NULL));
+    {
+        /* listing: files that are no checkpoint, a folder, a cut-off checkpoint; then the
+         * valid file, whose two tensors the list names */
+        clgrad_checkpoint_tensor *list;
+        int n = 7;
+        EXPECT_OUT_MSG(CLGRAD_ERR_IO, img, list, clgrad_checkpoint_list(img, &list, &n));
+        EXPECT_TRUE(n == 0);
+        n = 7;
+        EXPECT_OUT(CLGRAD_ERR_IO, list, clgrad_checkpoint_list(dir, &list, &n));
+        EXPECT_TRUE(n == 0);
+        size_t len = 0;
+        uint8_t *bytes = th_slurp(ckpt, &len);
+        char cut[700];
+        snprintf(cut, sizeof cut, "%s/cut.safetensors", dir);
+        const size_t lens[] = {0, 4, 8, 9, len / 2, len - 1};
+        for (int i = 0; i < N_OF(lens); i++) {
+            th_spit(cut, bytes, lens[i]);
+            n = 7;
+            EXPECT_OUT(CLGRAD_ERR_IO, list, clgrad_checkpoint_list(cut, &list, &n));
+            EXPECT_TRUE(n == 0);
+        }
+        free(bytes);
+        list = NULL;
+        n = 0;
+        TH_OK(clgrad_checkpoint_list(ckpt, &list, &n));
+        EXPECT_TRUE(n == 2 && list != NULL);
+        EXPECT_TRUE(n == 2 && !strcmp(list[0].name, "bias") && !strcmp(list[1].name, "weight"));
+        EXPECT_TRUE(n == 2 && list[1].ndim == 2 && list[1].shape[0] == 2 && list[1].shape[1] == 3);
+        clgrad_checkpoint_list_free(list);
+    }
     {
         clgrad_optim *sgd = NULL, *adam = NULL;
         clgrad_optim_options so = clgrad_optim_defaults(CLGRAD_OPTIM_SGD, 0.1f);

@@ -110,6 +110,7 @@ static const ta_unary unary_ops[] = {
     {"sqrt", clgrad_sqrt, 1},
     {"rsqrt", clgrad_rsqrt, 1},
     {"abs", clgrad_abs, 1},
+    {"erf", clgrad_erf, 1},
     {"clamp", w_clamp, 1},
     {"compare_scalar", w_compare_scalar, 1},
     {"sum", w_sum, 1},
