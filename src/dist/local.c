@@ -117,6 +117,37 @@ static struct timespec abs_time(double deadline)
     return ts;
 }
 
+/* The last rank to arrive makes the result (under h->mu): rank 0's buffer for a broadcast,
+ * else the sum of every rank's in rank order. 0 (the hub broken) when out of memory. */
+static int combine(hub *h, int op, size_t bytes)
+{
+    if (bytes > h->result_cap) {
+        void *p = realloc(h->result, bytes);
+        if (!p) {
+            hub_break(h, CLGRAD_ERR_HOST_MEMORY, "out of host memory in an in-process collective");
+            return 0;
+        }
+        h->result = p;
+        h->result_cap = bytes;
+    }
+    if (op == OP_BROADCAST) memcpy(h->result, h->bufs[0], bytes);
+    else sum_into(h->result, h->bufs, h->n, bytes, op == OP_ALLREDUCE_F64);
+    return 1;
+}
+
+/* A rank that left can never arrive: breaks the hub naming it (under h->mu); 1 when broken. */
+static int break_if_gone(hub *h, int me, int op, const char *what)
+{
+    for (int r = 0; r < h->n && !h->failed; r++)
+        if (h->gone[r] && !h->bufs[r]) {
+            char m[300];
+            snprintf(m, sizeof m, "rank %d of %d left the group while rank %d waited for it in %s (%s)", r, h->n, me,
+                     op_name(op), what);
+            hub_break(h, CLGRAD_ERR_IO, m);
+        }
+    return h->failed;
+}
+
 static clgrad_status collective(local_tp *t, int op, void *buf, size_t bytes, const char *what, double deadline,
                                 char *msg, size_t cap, int *remote)
 {
@@ -149,42 +180,12 @@ static clgrad_status collective(local_tp *t, int op, void *buf, size_t bytes, co
     h->bufs[me] = buf;
     uint64_t gen = h->gen;
     if (++h->arrived == h->n) {
-        if (op == OP_BROADCAST) {
-            if (bytes > h->result_cap) {
-                void *p = realloc(h->result, bytes);
-                if (!p) {
-                    hub_break(h, CLGRAD_ERR_HOST_MEMORY, "out of host memory in an in-process collective");
-                    goto failed;
-                }
-                h->result = p;
-                h->result_cap = bytes;
-            }
-            memcpy(h->result, h->bufs[0], bytes);
-        } else {
-            if (bytes > h->result_cap) {
-                void *p = realloc(h->result, bytes);
-                if (!p) {
-                    hub_break(h, CLGRAD_ERR_HOST_MEMORY, "out of host memory in an in-process collective");
-                    goto failed;
-                }
-                h->result = p;
-                h->result_cap = bytes;
-            }
-            sum_into(h->result, h->bufs, h->n, bytes, op == OP_ALLREDUCE_F64);
-        }
+        if (!combine(h, op, bytes)) goto failed;
         h->draining = 1;
         pthread_cond_broadcast(&h->cv);
     }
     while (!(h->draining && h->gen == gen) && !h->failed && !atomic_load(t->base.stop)) {
-        /* a rank that left can never arrive */
-        for (int r = 0; r < h->n && !h->failed; r++)
-            if (h->gone[r] && !h->bufs[r]) {
-                char m[300];
-                snprintf(m, sizeof m, "rank %d of %d left the group while rank %d waited for it in %s (%s)", r, h->n,
-                         me, op_name(op), what);
-                hub_break(h, CLGRAD_ERR_IO, m);
-            }
-        if (h->failed) break;
+        if (break_if_gone(h, me, op, what)) break;
         struct timespec ts = abs_time(deadline);
         if (pthread_cond_timedwait(&h->cv, &h->mu, &ts) == ETIMEDOUT && clgrad__now() >= deadline) {
             if (h->draining && h->gen == gen) break;
