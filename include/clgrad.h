@@ -271,5 +271,6 @@ CLGRAD_API const char *clgrad_context_tuning(clgrad_context *ctx);
 #include "clgrad/npy.h"
 #include "clgrad/onnx.h"
 #include "clgrad/profile.h"
+#include "clgrad/dist.h"
 
 #endif

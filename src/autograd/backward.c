@@ -48,6 +48,40 @@ clgrad_status clgrad_detach(clgrad_tensor *x, clgrad_tensor **out)
     return clgrad__tensor_view(x, x->ndim, x->shape, x->strides, x->offset, out);
 }
 
+/* The leaf hook of a context (autograd.h): this layer's slot, made when a hook is set. */
+typedef struct leaf_hook {
+    clgrad__leaf_hook_fn fn;
+    void *user;
+} leaf_hook;
+
+static const clgrad__slot_key leaf_hook_key = {"autograd leaf hook", sizeof(leaf_hook), NULL};
+
+clgrad_status clgrad__autograd_set_leaf_hook(clgrad_context *ctx, clgrad__leaf_hook_fn fn, void *user)
+{
+    if (!ctx) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad__autograd_set_leaf_hook: ctx is NULL");
+    leaf_hook *h = fn ? clgrad__ctx_slot(ctx, &leaf_hook_key) : clgrad__ctx_slot_find(ctx, &leaf_hook_key);
+    if (fn && !h) return CLGRAD_ERR_HOST_MEMORY; /* recorded by clgrad__ctx_slot */
+    if (h) {
+        h->fn = fn;
+        h->user = fn ? user : NULL;
+    }
+    return CLGRAD_OK;
+}
+
+clgrad__leaf_hook_fn clgrad__autograd_leaf_hook(const clgrad_context *ctx, void **user)
+{
+    const leaf_hook *h = ctx ? clgrad__ctx_slot_find(ctx, &leaf_hook_key) : NULL;
+    if (user) *user = h && h->fn ? h->user : NULL;
+    return h ? h->fn : NULL;
+}
+
+/* A leaf whose gradient the hook waits for: an input of a node that wants its gradient. */
+static int hooked_leaf(const clgrad__node *nd, int i)
+{
+    const clgrad_tensor *in = nd->inputs[i];
+    return in && !in->node && in->requires_grad && nd->needs_grad[i];
+}
+
 /* Adds g into *slot (creating it when empty); g is consumed. */
 static clgrad_status accumulate(clgrad_tensor **slot, clgrad_tensor *g)
 {
@@ -263,7 +297,23 @@ static clgrad_status backward(clgrad_tensor *out, clgrad_tensor *grad_out, int k
     clgrad__no_grad_enter(ctx);
     clgrad_tensor_release(out->grad_accum);
     out->grad_accum = g;
-    for (size_t i = post.n; i-- > 0 && st == CLGRAD_OK;) st = run_node(post.v[i]);
+    const leaf_hook *hook = clgrad__ctx_slot_find(ctx, &leaf_hook_key);
+    if (hook && !hook->fn) hook = NULL;
+    if (hook) /* count each leaf's uses, so the hook fires after the last one */
+        for (size_t i = 0; i < post.n; i++)
+            for (int k = 0; k < post.v[i]->node->n_inputs; k++)
+                if (hooked_leaf(post.v[i]->node, k)) post.v[i]->node->inputs[k]->grad_pending++;
+    for (size_t i = post.n; i-- > 0 && st == CLGRAD_OK;) {
+        st = run_node(post.v[i]);
+        const clgrad__node *nd = post.v[i]->node;
+        if (hook && st == CLGRAD_OK)
+            for (int k = 0; k < nd->n_inputs; k++)
+                if (hooked_leaf(nd, k) && --nd->inputs[k]->grad_pending == 0) hook->fn(hook->user, nd->inputs[k]);
+    }
+    if (hook)
+        for (size_t i = 0; i < post.n; i++)
+            for (int k = 0; k < post.v[i]->node->n_inputs; k++)
+                if (post.v[i]->node->inputs[k]) post.v[i]->node->inputs[k]->grad_pending = 0;
     for (size_t i = 0; i < post.n; i++) {
         clgrad_tensor_release(post.v[i]->grad_accum);
         post.v[i]->grad_accum = NULL;

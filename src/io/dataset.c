@@ -72,6 +72,14 @@ static void permute(int64_t *v, int64_t n, clgrad__rng *r)
     }
 }
 
+void clgrad__shuffle_order(int64_t *v, int64_t n, uint64_t seed, uint64_t epoch)
+{
+    clgrad__rng r;
+    for (int64_t i = 0; i < n; i++) v[i] = i;
+    clgrad__rng_init(&r, seed, STREAM_SHUFFLE(epoch));
+    permute(v, n, &r);
+}
+
 /* ---------------------------------------------------------------------------------------
  * Datasets
  * ------------------------------------------------------------------------------------- */

@@ -23,6 +23,11 @@ void clgrad__rng_init(clgrad__rng *r, uint64_t seed, uint64_t stream);
 uint64_t clgrad__rng_next(clgrad__rng *r);
 /* Uniform in [0, n) without modulo bias; n > 0. */
 uint64_t clgrad__rng_below(clgrad__rng *r, uint64_t n);
+/* The order in which clgrad_dataset_shuffle(ds, seed, epoch) visits a dataset of n
+ * samples: v[i] (i < n) becomes the position, in the unshuffled order, of the i-th sample
+ * visited. The distributed sampler (src/dist) shares it, so its global order is the one a
+ * shuffled dataset gives. */
+void clgrad__shuffle_order(int64_t *v, int64_t n, uint64_t seed, uint64_t epoch);
 
 /* ---------------------------------------------------------------------------------------
  * IDX (src/io/idx.c, src/io/dataset.c)

@@ -4,6 +4,7 @@
 #define CLGRAD_SRC_NN_H
 
 #include "core/core.h"
+#include "ops/collective.h"
 
 /* What a layer was created with, for exporters (src/onnx): the fields of its kind are set,
  * the others zero. */
@@ -104,6 +105,18 @@ int clgrad__module_describe(const clgrad_module *m, clgrad__layer_desc *d);
 
 /* Checks that x is a tensor of m's context (forward entry); fails with INVALID_ARG. */
 clgrad_status clgrad__module_check_input(const clgrad_module *m, const clgrad_tensor *x, const char *fn);
+
+/* --- norm.c: synchronised batch norm -------------------------------------------------------- */
+
+/* Makes batch norm module m (kind "batch_norm1d" or "batch_norm2d") compute its training
+ * statistics over every rank of a data-parallel group: fn (see ops/collective.h) sums a
+ * tensor over the ranks into every rank, user is its argument; fn NULL goes back to local
+ * statistics. In train mode the forward then sums x and then (x - mean)^2 per channel over
+ * every rank's batch through fn (differentiably, so the backward sums the gradients of the
+ * statistics over the ranks too), normalises with the biased variance, and updates the
+ * running statistics from the group's mean and unbiased variance, as one process holding
+ * every rank's batch would. Eval mode is unchanged. INVALID_ARG for another kind of module. */
+clgrad_status clgrad__batch_norm_set_sync(clgrad_module *m, clgrad__collective_fn fn, void *user);
 
 /* --- init.c: PyTorch's default initialisers, seeded ---------------------------------------- */
 

@@ -12,6 +12,8 @@ typedef struct norm_impl {
     int n_norm;            /* layer norm: trailing dims */
     int64_t norm_shape[CLGRAD_MAX_DIMS];
     int tracked;           /* index of the num_batches_tracked counter */
+    clgrad__collective_fn sync_fn; /* batch norm: statistics summed over a group's ranks (or NULL) */
+    void *sync_user;
 } norm_impl;
 
 static clgrad_status shape_error(clgrad_module *m, clgrad_tensor *x, const char *want)
@@ -21,6 +23,83 @@ static clgrad_status shape_error(clgrad_module *m, clgrad_tensor *x, const char 
     clgrad_tensor_shape(x, shape);
     return clgrad__fail(m->ctx, CLGRAD_ERR_SHAPE, "%s: input of shape %s is not %s", m->vt->kind,
                         clgrad__shape_str(buf, sizeof buf, clgrad_tensor_ndim(x), shape), want);
+}
+
+/* Train-mode batch norm with statistics over every rank of a group (N->sync_fn sums over
+ * the ranks): see clgrad__batch_norm_set_sync in nn.h. x has passed the shape check. */
+static clgrad_status sync_batch_norm(clgrad_module *m, clgrad_tensor *x, clgrad_tensor **out)
+{
+    norm_impl *N = m->impl;
+    int nd = clgrad_tensor_ndim(x), axes[CLGRAD_MAX_DIMS], na = 0;
+    int64_t C = N->features, bshape[CLGRAD_MAX_DIMS], one = 1;
+    axes[na++] = 0;
+    for (int d = 2; d < nd; d++) axes[na++] = d;
+    for (int d = 0; d < nd; d++) bshape[d] = d == 1 ? C : 1;
+    clgrad_tensor *w = clgrad__module_get(m, "weight"), *b = clgrad__module_get(m, "bias");
+    clgrad_tensor *rm = clgrad__module_get(m, "running_mean"), *rv = clgrad__module_get(m, "running_var");
+    clgrad_tensor *s1 = NULL, *cnt = NULL, *a = NULL, *A = NULL, *tot = NULL, *S1 = NULL, *mean = NULL, *mb = NULL,
+                  *xc = NULL, *sq = NULL, *s2 = NULL, *S2 = NULL, *var = NULL, *ve = NULL, *inv = NULL, *ib = NULL,
+                  *y = NULL, *t = NULL, *r = NULL, *r2 = NULL;
+    float total = 0.0f;
+    /* the element count per channel travels with the sums: [sum_0 .. sum_{C-1}, count] */
+    clgrad_status s = clgrad_sum(x, na, axes, 0, &s1);
+    if (s == CLGRAD_OK) s = clgrad_tensor_full(m->ctx, 1, &one, (float)(clgrad_tensor_numel(x) / C), &cnt);
+    if (s == CLGRAD_OK) s = clgrad_cat(2, (clgrad_tensor *[]){s1, cnt}, 0, &a);
+    if (s == CLGRAD_OK) s = clgrad__collective(a, N->sync_fn, N->sync_user, &A);
+    if (s == CLGRAD_OK) s = clgrad_slice(A, 0, C, C + 1, 1, &tot);
+    if (s == CLGRAD_OK) s = clgrad_tensor_item(tot, &total);
+    if (s == CLGRAD_OK && !(total > 1.0f))
+        s = clgrad__fail(m->ctx, CLGRAD_ERR_SHAPE,
+                         "%s: training needs more than one value per channel over the group, got %g", m->vt->kind,
+                         (double)total);
+    if (s == CLGRAD_OK) s = clgrad_slice(A, 0, 0, C, 1, &S1);
+    if (s == CLGRAD_OK) s = clgrad_mul_scalar(S1, 1.0f / total, &mean);
+    if (s == CLGRAD_OK) s = clgrad_reshape(mean, nd, bshape, &mb);
+    if (s == CLGRAD_OK) s = clgrad_sub(x, mb, &xc);
+    if (s == CLGRAD_OK) s = clgrad_mul(xc, xc, &sq);
+    if (s == CLGRAD_OK) s = clgrad_sum(sq, na, axes, 0, &s2);
+    if (s == CLGRAD_OK) s = clgrad__collective(s2, N->sync_fn, N->sync_user, &S2);
+    if (s == CLGRAD_OK) s = clgrad_mul_scalar(S2, 1.0f / total, &var); /* biased, for normalising */
+    if (s == CLGRAD_OK) s = clgrad_add_scalar(var, N->eps, &ve);
+    if (s == CLGRAD_OK) s = clgrad_rsqrt(ve, &inv);
+    if (s == CLGRAD_OK) s = clgrad_reshape(inv, nd, bshape, &ib);
+    if (s == CLGRAD_OK) s = clgrad_mul(xc, ib, &y);
+    if (s == CLGRAD_OK && w) {
+        clgrad_tensor *wb = NULL, *bb = NULL;
+        s = clgrad_reshape(w, nd, bshape, &wb);
+        if (s == CLGRAD_OK) s = clgrad_mul(y, wb, &t);
+        if (s == CLGRAD_OK && b) s = clgrad_reshape(b, nd, bshape, &bb);
+        clgrad_tensor_release(y);
+        y = NULL;
+        if (s == CLGRAD_OK) s = b ? clgrad_add(t, bb, &y) : (y = clgrad_tensor_retain(t), CLGRAD_OK);
+        clgrad_tensor_release(wb);
+        clgrad_tensor_release(bb);
+    }
+    if (s == CLGRAD_OK && rm && rv) { /* running statistics: the group's mean, unbiased variance */
+        clgrad_no_grad_begin(m->ctx);
+        clgrad_tensor *u = NULL;
+        s = clgrad_mul_scalar(rm, 1.0f - N->momentum, &r);
+        if (s == CLGRAD_OK) s = clgrad_mul_scalar(mean, N->momentum, &u);
+        if (s == CLGRAD_OK) s = clgrad_add(r, u, &r2);
+        if (s == CLGRAD_OK) s = clgrad_copy_(rm, r2);
+        clgrad_tensor_release(u), u = NULL;
+        clgrad_tensor_release(r), r = NULL;
+        clgrad_tensor_release(r2), r2 = NULL;
+        if (s == CLGRAD_OK) s = clgrad_mul_scalar(rv, 1.0f - N->momentum, &r);
+        if (s == CLGRAD_OK) s = clgrad_mul_scalar(S2, N->momentum / (total - 1.0f), &u);
+        if (s == CLGRAD_OK) s = clgrad_add(r, u, &r2);
+        if (s == CLGRAD_OK) s = clgrad_copy_(rv, r2);
+        clgrad_tensor_release(u);
+        clgrad_no_grad_end(m->ctx);
+    }
+    clgrad_tensor *all[] = {s1, cnt, a, A, tot, S1, mean, mb, xc, sq, s2, S2, var, ve, inv, ib, t, r, r2};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) clgrad_tensor_release(all[i]);
+    if (s != CLGRAD_OK) {
+        clgrad_tensor_release(y);
+        return s;
+    }
+    *out = y;
+    return CLGRAD_OK;
 }
 
 static clgrad_status batch_norm_forward(clgrad_module *m, clgrad_tensor *x, clgrad_tensor **out)
@@ -35,6 +114,11 @@ static clgrad_status batch_norm_forward(clgrad_module *m, clgrad_tensor *x, clgr
             snprintf(want, sizeof want, "(N, %lld) or (N, %lld, L)", (long long)N->features,
                      (long long)N->features);
         return shape_error(m, x, want);
+    }
+    if (m->training && N->sync_fn) {
+        clgrad_status s = sync_batch_norm(m, x, out);
+        if (s == CLGRAD_OK) m->counters[N->tracked].value++;
+        return s;
     }
     int64_t per_channel = clgrad_tensor_numel(x) / N->features;
     if (m->training && per_channel <= 1) {
@@ -81,6 +165,17 @@ static void norm_describe(const clgrad_module *m, clgrad__layer_desc *d)
 static const clgrad__module_vtable bn1d_vt = {"batch_norm1d", batch_norm_forward, clgrad__module_free_impl, norm_describe};
 static const clgrad__module_vtable bn2d_vt = {"batch_norm2d", batch_norm_forward, clgrad__module_free_impl, norm_describe};
 static const clgrad__module_vtable ln_vt = {"layer_norm", layer_norm_forward, clgrad__module_free_impl, norm_describe};
+
+clgrad_status clgrad__batch_norm_set_sync(clgrad_module *m, clgrad__collective_fn fn, void *user)
+{
+    if (!m || (m->vt != &bn1d_vt && m->vt != &bn2d_vt))
+        return clgrad__fail(m ? m->ctx : NULL, CLGRAD_ERR_INVALID_ARG,
+                            "clgrad__batch_norm_set_sync: not a batch norm module");
+    norm_impl *N = m->impl;
+    N->sync_fn = fn;
+    N->sync_user = fn ? user : NULL;
+    return CLGRAD_OK;
+}
 
 /* weight 1 and bias 0 of shape (ndim, shape). */
 static clgrad_status add_affine(clgrad_module *m, int ndim, const int64_t *shape)

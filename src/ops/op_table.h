@@ -105,7 +105,9 @@
     X(rnn_proj, clgrad__rnn_proj, clgrad_rnn_create)                   \
     X(lstm_seq, clgrad__lstm_seq, clgrad_rnn_create)                   \
     X(gru_seq, clgrad__gru_seq, clgrad_rnn_create)                     \
-    X(rnn_seq, clgrad__rnn_seq, clgrad_rnn_create)
+    X(rnn_seq, clgrad__rnn_seq, clgrad_rnn_create)                     \
+    /* collective.c: a sum over the ranks of a group (src/dist) */     \
+    X(collective, clgrad__collective, clgrad__collective)
 
 #define CLGRAD__OP_DECLARE1(sym) extern const clgrad__op clgrad__op_##sym;
 #define CLGRAD__OP_DECLARE3(sym, forward, checked) extern const clgrad__op clgrad__op_##sym;

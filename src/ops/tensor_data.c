@@ -2,6 +2,7 @@
  * are the only synchronisation points), fills, strided copies, clone and contiguous(). Kernels in
  * cl/copy.cl (the "copy" family). */
 #include "ops/ops.h"
+#include "ops/collective.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -337,6 +338,24 @@ clgrad_status clgrad_pending_wait(clgrad_pending *p)
     if (e == CL_SUCCESS && status < 0) e = status;
     if (e != CL_SUCCESS) return clgrad__cl_fail(ctx, e, "clgrad_pending_wait: the read");
     return CLGRAD_OK;
+}
+
+clgrad_status clgrad__pending_wait_quiet(clgrad_pending *p, char *msg, size_t cap)
+{
+    if (!p) return CLGRAD_OK;
+    cl_int e = CL_SUCCESS, status = CL_COMPLETE;
+    if (p->ev) {
+        e = clWaitForEvents(1, &p->ev);
+        if (e == CL_SUCCESS)
+            e = clGetEventInfo(p->ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL);
+        clReleaseEvent(p->ev);
+    }
+    free(p);
+    if (e == CL_SUCCESS && status < 0) e = status;
+    if (e == CL_SUCCESS) return CLGRAD_OK;
+    if (msg && cap) snprintf(msg, cap, "a queued read of a gradient failed: %s (%d)", clgrad__cl_error_name(e), (int)e);
+    return e == CL_OUT_OF_RESOURCES || e == CL_MEM_OBJECT_ALLOCATION_FAILURE ? CLGRAD_ERR_DEVICE_MEMORY
+                                                                            : CLGRAD_ERR_OPENCL;
 }
 
 clgrad_status clgrad_tensor_item(const clgrad_tensor *t, float *value)

@@ -28,6 +28,7 @@ struct clgrad_tensor {
     clgrad_tensor *grad_accum;  /* scratch during a backward pass */
     int version;                /* bumped by in-place ops, to catch stale saved tensors */
     int topo_mark;              /* set while the backward walk orders the graph through it */
+    int grad_pending;           /* backward with a leaf hook: uses of this leaf still to run */
 
     struct clgrad_tensor *dead_next; /* the release work list (see clgrad_tensor_release) */
 };

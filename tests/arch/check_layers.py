@@ -33,7 +33,7 @@ RANKS = {
     "src/nn": 8,
     "src/optim": 8,
     "src/io": 8,
-    "src/dist": 9,
+    "src/dist": 9,     # data-parallel groups: uses nn, optim, io, autograd and the CL-free ops headers
     "src/onnx": 9,
 }
 
