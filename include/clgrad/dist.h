@@ -82,8 +82,9 @@ enum {
      * does. Costs two small collectives per batch norm layer in forward and two in
      * backward. */
     CLGRAD_DIST_SYNC_BATCH_NORM = 1u << 0,
-    /* Start no bucket during backward: every bucket is read and summed in clgrad_dist_sync
-     * (for measuring what the overlap gains; results are the same). */
+    /* Start no bucket during backward: clgrad_dist_sync waits for the device to finish the
+     * backward pass, then reads and sums every bucket (for measuring what the overlap
+     * gains; results are the same bits). */
     CLGRAD_DIST_NO_OVERLAP = 1u << 1,
 };
 
@@ -126,8 +127,11 @@ CLGRAD_API clgrad_status clgrad_dist_mpi_create(const void *comm, const clgrad_d
 CLGRAD_API clgrad_status clgrad_dist_local_create(int n, const clgrad_dist_options *o, clgrad_dist **ranks);
 
 /* Runs fn(g, user) for every rank of an in-process group of n ranks, each on a thread of
- * its own, and waits for all of them; the handles are released afterwards (fn must not
- * release g). fn typically creates its context with clgrad_dist_context_create and trains.
+ * its own, and waits for all of them. fn typically creates its context with
+ * clgrad_dist_context_create, builds and attaches its model and trains; it releases g
+ * (clgrad_dist_release) before the module and context attached to it, as any user of a
+ * group does. A handle fn did not release is released when fn returns (so whatever is
+ * attached to it must still exist then); the runner frees the handles at the end.
  * When one rank's fn returns an error while others still communicate, those get an error
  * naming it at once. results (optional, n entries) gets every rank's status. Returns
  * CLGRAD_OK when every fn did, else the status of the lowest failing rank, with
@@ -206,7 +210,8 @@ CLGRAD_API clgrad_status clgrad_dist_sync(clgrad_dist *g, clgrad_status local);
 /* What the gradient averaging cost. "Ready" is when a bucket's gradients had reached host
  * memory: the device had finished that part of backward. A bucket's communication overlaps
  * backward while it runs before the last bucket of the step is ready, i.e. while the device
- * is still computing gradients. */
+ * is still computing gradients (with CLGRAD_DIST_NO_OVERLAP, before the device finished,
+ * which is never). */
 typedef struct clgrad_dist_stats {
     int64_t steps;               /* clgrad_dist_sync calls that succeeded */
     int buckets;                 /* buckets of the attached module */
@@ -215,7 +220,9 @@ typedef struct clgrad_dist_stats {
     double comm_seconds;         /* time the buckets' collectives took, summed over buckets */
     double overlap_seconds;      /* the part of comm_seconds before the step's last bucket was ready */
     double sync_wait_seconds;    /* time clgrad_dist_sync waited for the buckets */
-    double backward_seconds;     /* from the first bucket started to the last bucket ready */
+    double backward_seconds;     /* from the first bucket started to the last bucket ready (with
+                                    CLGRAD_DIST_NO_OVERLAP: what clgrad_dist_sync waited for the
+                                    device to finish backward) */
     /* sums over every successful step */
     double total_comm_seconds, total_overlap_seconds, total_sync_wait_seconds;
 } clgrad_dist_stats;

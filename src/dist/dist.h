@@ -89,6 +89,8 @@ struct clgrad_dist {
     clgrad_dist_options opts;
     void (*on_release)(clgrad_dist *g); /* local.c: marks the rank as gone */
     void *owner;                        /* local.c: its hub */
+    int runner_owned;                   /* clgrad_dist_local_run frees it (after release) */
+    int released;                       /* torn down by clgrad_dist_release */
 
     /* the communication thread and its queue (under mu) */
     pthread_mutex_t mu;
@@ -121,6 +123,7 @@ struct clgrad_dist {
     char hook_msg[CLGRAD__DIST_MSG - 16];
     double t_origin;      /* when this step's first bucket started; 0 before */
     double t_sync;
+    double t_backward_done; /* CLGRAD_DIST_NO_OVERLAP: when sync found the device done */
     int have_timing;
     clgrad_dist_bucket_timing *timing; /* the last successful step, per bucket */
     clgrad_dist_stats stats;
@@ -152,6 +155,9 @@ void clgrad__dist_bucket_job(clgrad_dist *g, int k, char *msg, size_t cap, clgra
 /* Posts the bucket's job (its reads already queued) on the queue; waits for every job. */
 void clgrad__dist_post_bucket(clgrad_dist *g, int bucket);
 void clgrad__dist_wait_idle(clgrad_dist *g);
+
+/* Frees a group clgrad_dist_release tore down (runner-owned groups). */
+void clgrad__dist_free(clgrad_dist *g);
 
 /* grads.c: undoes clgrad_dist_attach (hooks off, buckets freed). */
 void clgrad__dist_detach(clgrad_dist *g);

@@ -160,9 +160,12 @@ static clgrad_status write_back(clgrad_dist *g)
 
 static void record_timings(clgrad_dist *g, double t_done)
 {
+    /* the end of the device's backward pass: when the last bucket was ready, or, without
+     * overlap, when sync found the device done (the reads come after it) */
     double last_ready = g->t_origin, comm = 0, overlap = 0;
     for (int k = 0; k < g->n_buckets; k++)
         if (g->buckets[k].t_ready > last_ready) last_ready = g->buckets[k].t_ready;
+    if (g->t_backward_done > 0) last_ready = g->t_backward_done;
     for (int k = 0; k < g->n_buckets; k++) {
         const clgrad__dist_bucket *b = &g->buckets[k];
         double c = b->t_comm_end - b->t_comm_start;
@@ -182,7 +185,7 @@ static void record_timings(clgrad_dist *g, double t_done)
     s->comm_seconds = comm;
     s->overlap_seconds = overlap;
     s->sync_wait_seconds = t_done - g->t_sync;
-    s->backward_seconds = last_ready - g->t_origin;
+    s->backward_seconds = last_ready - (g->t_backward_done > 0 ? g->t_sync : g->t_origin);
     s->total_comm_seconds += comm;
     s->total_overlap_seconds += overlap;
     s->total_sync_wait_seconds += s->sync_wait_seconds;
@@ -199,6 +202,7 @@ static void reset_step(clgrad_dist *g)
     }
     g->next_post = 0;
     g->t_origin = 0;
+    g->t_backward_done = 0;
     g->hook_status = CLGRAD_OK;
     g->hook_msg[0] = '\0';
 }
@@ -218,6 +222,11 @@ clgrad_status clgrad_dist_sync(clgrad_dist *g, clgrad_status local)
         st = clgrad__dist_fail_local(g, local, msg);
     } else if (g->hook_status != CLGRAD_OK) {
         st = clgrad__dist_fail_local(g, g->hook_status, g->hook_msg);
+    }
+    if (st == CLGRAD_OK && (g->opts.flags & CLGRAD_DIST_NO_OVERLAP)) { /* backward done before any bucket */
+        st = clgrad_context_finish(g->ctx);
+        if (st != CLGRAD_OK) st = clgrad__dist_fail_local(g, st, clgrad_last_error(g->ctx));
+        g->t_backward_done = clgrad__now();
     }
     if (st == CLGRAD_OK)
         while (g->next_post < g->n_buckets) launch(g, g->next_post++);

@@ -326,7 +326,7 @@ clgrad_status clgrad__dist_new(clgrad__transport *tp, const clgrad_dist_options 
 
 void clgrad_dist_release(clgrad_dist *g)
 {
-    if (!g) return;
+    if (!g || g->released) return;
     if (g->module && g->t_origin > 0 && !clgrad__dist_is_broken(g)) {
         /* released in the middle of a step: the other ranks wait for this one's buckets */
         clgrad__dist_fail_local(g, CLGRAD_ERR_INVALID_ARG, "the group was released in the middle of a step");
@@ -342,6 +342,13 @@ void clgrad_dist_release(clgrad_dist *g)
         pthread_join(g->thread, NULL);
     }
     g->tp->vt->release(g->tp, g->broken);
+    g->tp = NULL;
+    g->released = 1;
+    if (!g->runner_owned) clgrad__dist_free(g);
+}
+
+void clgrad__dist_free(clgrad_dist *g)
+{
     pthread_mutex_destroy(&g->mu);
     pthread_cond_destroy(&g->cv_work);
     pthread_cond_destroy(&g->cv_done);

@@ -350,10 +350,9 @@ static void *rank_main(void *arg)
         snprintf(r->msg, sizeof r->msg, "%s", clgrad_last_error(NULL));
         r->echo = clgrad__dist_broken_by_other(r->g);
         /* tell ranks still waiting in a collective why this one is gone */
-        if (!clgrad__dist_is_broken(r->g)) clgrad__dist_fail_local(r->g, r->st, r->msg);
+        if (!r->g->released && !clgrad__dist_is_broken(r->g)) clgrad__dist_fail_local(r->g, r->st, r->msg);
     }
-    clgrad_dist_release(r->g); /* marks the rank gone */
-    r->g = NULL;
+    clgrad_dist_release(r->g); /* marks the rank gone, unless fn released it already */
     return NULL;
 }
 
@@ -375,6 +374,7 @@ clgrad_status clgrad_dist_local_run(int n, const clgrad_dist_options *o, clgrad_
         free(g), free(runs), free(th), free(started);
         return st;
     }
+    for (int i = 0; i < n; i++) g[i]->runner_owned = 1;
     for (int i = 0; i < n; i++) {
         runs[i] = (rank_run){g[i], fn, user, CLGRAD_OK, 0, ""};
         started[i] = pthread_create(&th[i], NULL, rank_main, &runs[i]) == 0;
@@ -393,7 +393,13 @@ clgrad_status clgrad_dist_local_run(int n, const clgrad_dist_options *o, clgrad_
         if (results) results[i] = runs[i].st;
         if (runs[i].st != CLGRAD_OK && (pick < 0 || (runs[pick].echo && !runs[i].echo))) pick = i;
     }
-    st = pick < 0 ? CLGRAD_OK : clgrad__fail(NULL, runs[pick].st, "rank %d of %d: %s", pick, n, runs[pick].msg);
+    char head[64];
+    snprintf(head, sizeof head, "rank %d of %d", pick, n);
+    if (pick < 0) st = CLGRAD_OK;
+    else if (strncmp(runs[pick].msg, head, strlen(head)) == 0) /* the group's message names it already */
+        st = clgrad__fail(NULL, runs[pick].st, "%s", runs[pick].msg);
+    else st = clgrad__fail(NULL, runs[pick].st, "%s: %s", head, runs[pick].msg);
+    for (int i = 0; i < n; i++) clgrad__dist_free(g[i]);
     free(g), free(runs), free(th), free(started);
     return st;
 }

@@ -21,12 +21,38 @@ typedef struct mpi_tp {
     MPI_Request notice_req;
     int notice_posted;
     clgrad__dist_failure notice;
+    MPI_Request abandoned; /* a collective given up on (the group is broken then) */
+    int has_abandoned, timed_out;
+    /* Collectives run on this buffer, not the caller's: one given up on may still be written
+     * by MPI later, so its buffer is then left allocated for good (stage set to NULL). */
+    unsigned char *stage;
+    size_t stage_cap;
 } mpi_tp;
+
+static int grow_stage(mpi_tp *t, size_t bytes, char *msg, size_t cap)
+{
+    if (bytes <= t->stage_cap) return 1;
+    void *p = realloc(t->stage, bytes);
+    if (!p) {
+        snprintf(msg, cap, "out of host memory for a %zu-byte MPI buffer", bytes);
+        return 0;
+    }
+    t->stage = p;
+    t->stage_cap = bytes;
+    return 1;
+}
+
+/* After a collective on the stage was given up on: keep that memory away from everyone. */
+static void drop_stage(mpi_tp *t)
+{
+    t->stage = NULL; /* deliberately not freed: MPI may still write into it */
+    t->stage_cap = 0;
+}
 
 /* MPI is process-wide: whether this library initialised it, and how many groups it made
  * since, so that the last release finalises it. */
 static pthread_mutex_t mpi_lock = PTHREAD_MUTEX_INITIALIZER;
-static int mpi_ours, mpi_groups;
+static int mpi_ours, mpi_groups, mpi_unsafe;
 
 int clgrad__dist_mpi_built(void) { return 1; }
 
@@ -75,11 +101,13 @@ static clgrad_status wait_req(mpi_tp *t, MPI_Request *req, const char *op, const
                 clgrad__dist_failure_text(&t->notice, t->base.size, msg, cap);
                 *remote = 1;
                 clgrad_status st = (clgrad_status)t->notice.status;
+                t->abandoned = *req, t->has_abandoned = 1;
                 return st < 0 ? st : CLGRAD_ERR_IO;
             }
         }
         if (atomic_load(t->base.stop)) {
             snprintf(msg, cap, "stopped waiting in %s (%s): this rank failed", op, what);
+            t->abandoned = *req, t->has_abandoned = 1;
             return CLGRAD_ERR_IO;
         }
         if (clgrad__now() >= deadline) {
@@ -87,6 +115,7 @@ static clgrad_status wait_req(mpi_tp *t, MPI_Request *req, const char *op, const
                      "timed out in %s (%s): another rank stopped answering or is further behind than "
                      "timeout_seconds",
                      op, what);
+            t->abandoned = *req, t->has_abandoned = 1, t->timed_out = 1;
             return CLGRAD_ERR_IO;
         }
         pause_a_little(&spins);
@@ -99,16 +128,23 @@ static clgrad_status mpi_allreduce(clgrad__transport *tp, void *buf, size_t n, i
     mpi_tp *t = (mpi_tp *)tp;
     *remote = 0;
     MPI_Datatype dt = f64 ? MPI_DOUBLE : MPI_FLOAT;
-    size_t chunk = (size_t)1 << 30; /* MPI counts are ints */
+    size_t es = f64 ? 8 : 4, chunk = (size_t)1 << 28; /* MPI counts are ints */
+    if (!grow_stage(t, (n < chunk ? n : chunk) * es, msg, cap)) return CLGRAD_ERR_HOST_MEMORY;
     for (size_t off = 0; off < n; off += chunk) {
-        int count = (int)(n - off < chunk ? n - off : chunk);
+        size_t count = n - off < chunk ? n - off : chunk;
+        memcpy(t->stage, (char *)buf + off * es, count * es);
         MPI_Request req;
-        int rc = MPI_Iallreduce(MPI_IN_PLACE, (char *)buf + off * (f64 ? 8 : 4), count, dt, MPI_SUM, t->comm, &req);
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, t->stage, (int)count, dt, MPI_SUM, t->comm, &req);
         if (rc != MPI_SUCCESS) {
             mpi_text(rc, "MPI_Iallreduce", msg, cap);
             return CLGRAD_ERR_IO;
         }
-        CLGRAD_TRY(wait_req(t, &req, "MPI_Iallreduce", what, deadline, msg, cap, remote));
+        clgrad_status st = wait_req(t, &req, "MPI_Iallreduce", what, deadline, msg, cap, remote);
+        if (st != CLGRAD_OK) {
+            drop_stage(t);
+            return st;
+        }
+        memcpy((char *)buf + off * es, t->stage, count * es);
     }
     return CLGRAD_OK;
 }
@@ -119,15 +155,22 @@ static clgrad_status mpi_broadcast(clgrad__transport *tp, void *buf, size_t byte
     mpi_tp *t = (mpi_tp *)tp;
     *remote = 0;
     size_t chunk = (size_t)1 << 30;
+    if (!grow_stage(t, bytes < chunk ? bytes : chunk, msg, cap)) return CLGRAD_ERR_HOST_MEMORY;
     for (size_t off = 0; off < bytes; off += chunk) {
-        int count = (int)(bytes - off < chunk ? bytes - off : chunk);
+        size_t count = bytes - off < chunk ? bytes - off : chunk;
+        if (t->base.rank == 0) memcpy(t->stage, (char *)buf + off, count);
         MPI_Request req;
-        int rc = MPI_Ibcast((char *)buf + off, count, MPI_BYTE, 0, t->comm, &req);
+        int rc = MPI_Ibcast(t->stage, (int)count, MPI_BYTE, 0, t->comm, &req);
         if (rc != MPI_SUCCESS) {
             mpi_text(rc, "MPI_Ibcast", msg, cap);
             return CLGRAD_ERR_IO;
         }
-        CLGRAD_TRY(wait_req(t, &req, "MPI_Ibcast", what, deadline, msg, cap, remote));
+        clgrad_status st = wait_req(t, &req, "MPI_Ibcast", what, deadline, msg, cap, remote);
+        if (st != CLGRAD_OK) {
+            drop_stage(t);
+            return st;
+        }
+        memcpy((char *)buf + off, t->stage, count);
     }
     return CLGRAD_OK;
 }
@@ -155,13 +198,27 @@ static void mpi_release(clgrad__transport *tp, int broken)
         MPI_Cancel(&t->notice_req);
         MPI_Wait(&t->notice_req, MPI_STATUS_IGNORE);
     }
+    if (t->has_abandoned) {
+        /* A collective given up on: when the other ranks had joined it, it finishes now that
+         * they give up too (they poll theirs). One still unfinished after a timeout may get
+         * data later from a rank that was only slow, which MPI_Finalize does not survive (it
+         * crashed in Open MPI 4.1): the process then ends without MPI_Finalize. */
+        double until = clgrad__now() + 2.0;
+        int done = 0, spins = 0;
+        while (!done && clgrad__now() < until && MPI_Test(&t->abandoned, &done, MPI_STATUS_IGNORE) == MPI_SUCCESS)
+            if (!done) pause_a_little(&spins);
+        if (done) t->has_abandoned = 0;
+    }
+    int unsafe = t->has_abandoned && t->timed_out;
+    free(t->stage);
     if (!broken) { /* a broken group may have collectives left unfinished: leave its communicators */
         MPI_Comm_free(&t->comm);
         MPI_Comm_free(&t->ctl);
     }
     free(t);
     pthread_mutex_lock(&mpi_lock);
-    int finalize = mpi_ours && --mpi_groups == 0;
+    mpi_unsafe |= unsafe;
+    int finalize = mpi_ours && --mpi_groups == 0 && !mpi_unsafe;
     pthread_mutex_unlock(&mpi_lock);
     if (finalize) {
         int fin = 0;

@@ -12,6 +12,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"conv", bench_conv, "conv2d layers of typical CNNs at batch 64, forward and forward+backward"},
+    {"dist", bench_dist, "data-parallel CNN steps: 1 rank vs 2 (threads, or mpirun), bucket timings (--sizes BATCH)"},
     {"elementwise", bench_elementwise, "add / relu / softmax bandwidth as a fraction of a device copy"},
     {"matmul", bench_matmul, "SGEMM: our kernels vs CLBlast vs OpenBLAS (--sizes 256,512,MxNxK,...)"},
     {"tuned", bench_tuned, "tuned kernel parameters vs the built-in tables: GEMM and the CNN's convolutions"},
@@ -38,6 +39,16 @@ void bench_add(bench_results *r, const char *op, const char *shape, const char *
     x->ms = ms;
     x->gbs = -1;
     x->vs_copy = -1;
+    x->n_extra = 0;
+}
+
+void bench_set_extra(bench_results *r, const char *name, double value)
+{
+    if (r->n == 0) return;
+    bench_result *x = &r->v[r->n - 1];
+    if (x->n_extra == (int)(sizeof x->extra / sizeof x->extra[0])) return;
+    snprintf(x->extra_name[x->n_extra], sizeof x->extra_name[0], "%s", name);
+    x->extra[x->n_extra++] = value;
 }
 
 void bench_set_bandwidth(bench_results *r, double gbs, double vs_copy)
@@ -73,6 +84,11 @@ void bench_print_json(FILE *f, const bench_results *r)
         else fputs(",\"gflops\":null", f);
         fprintf(f, ",\"ms\":%.4f", x->ms);
         if (x->gbs >= 0) fprintf(f, ",\"gbs\":%.3f,\"vs_copy\":%.3f", x->gbs, x->vs_copy);
+        for (int k = 0; k < x->n_extra; k++) {
+            fputc(',', f);
+            json_str(f, x->extra_name[k]);
+            fprintf(f, ":%.6g", x->extra[k]);
+        }
         fputc('}', f);
     }
     fputs("]}\n", f);

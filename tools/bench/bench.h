@@ -14,6 +14,9 @@ typedef struct bench_result {
     char op[32], shape[64], provider[32];
     double gflops, ms; /* gflops < 0: not a FLOP-counted op (printed as null) */
     double gbs, vs_copy; /* memory-bound ops: GB/s and the ratio to a device copy; < 0: unset */
+    int n_extra;         /* further named figures (bench_set_extra), printed after the others */
+    char extra_name[12][24];
+    double extra[12];
 } bench_result;
 
 typedef struct bench_results {
@@ -37,6 +40,8 @@ typedef int (*bench_fn)(clgrad_context *ctx, const bench_opts *o, bench_results 
 void bench_add(bench_results *r, const char *op, const char *shape, const char *provider, double gflops, double ms);
 /* Adds bandwidth figures to the last result (printed as "gbs" and "vs_copy"). */
 void bench_set_bandwidth(bench_results *r, double gbs, double vs_copy);
+/* Adds a named figure to the last result ("comm_ms": 1.5), printed as a JSON field (up to 12). */
+void bench_set_extra(bench_results *r, const char *name, double value);
 /* The JSON document for all results. */
 void bench_print_json(FILE *f, const bench_results *r);
 
@@ -58,5 +63,6 @@ int bench_matmul(clgrad_context *ctx, const bench_opts *o, bench_results *r);
 int bench_conv(clgrad_context *ctx, const bench_opts *o, bench_results *r);
 int bench_elementwise(clgrad_context *ctx, const bench_opts *o, bench_results *r);
 int bench_tuned(clgrad_context *ctx, const bench_opts *o, bench_results *r);
+int bench_dist(clgrad_context *ctx, const bench_opts *o, bench_results *r);
 
 #endif
