@@ -332,8 +332,11 @@ static clgrad_status local_rank(clgrad_dist *g, void *user)
     r->td.train = lj->views[rank];
     int rc = rank_run(r, lj->job, 0);
     lj->rc[rank] = rc;
-    /* the runner releases g when this returns; r's module and context outlive it */
-    return rc == 0 ? CLGRAD_OK : run_fail_status != CLGRAD_OK ? run_fail_status : CLGRAD_ERR_IO;
+    /* The runner releases g when this returns; r's module and context outlive it. The other
+     * ranks know of a failure already (rank_run told them, or they took part in it): an
+     * error returned here would break the group while they may still be finishing the
+     * collective call that told them, or stopping at the same batch after Ctrl-C. */
+    return CLGRAD_OK;
 }
 
 static int train_run_local(const train_args *a)
