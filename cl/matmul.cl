@@ -301,6 +301,27 @@ static inline void mm_cpu_tile(MM_VEC acc[MM_MR][MM_NV], __global const float *a
     }
 }
 
+/* The whole k range of one micro-tile over a packed micro-panel (K x MM_NR, k-major), A's
+ * rows contiguous in k (arow advanced in place): one block of kblock k values after another,
+ * each block's partial sums added to the total as matmul_cpu_f32 adds them to C. */
+static inline void mm_cpu_tile_blocks(MM_VEC acc[MM_MR][MM_NV], __global const float *arow[MM_MR],
+                                      __global const float *panel, const int K, const int kblock)
+{
+    mm_cpu_tile(acc, arow, 1, panel, MM_NR, min(kblock, K));
+    for (int k0 = kblock; k0 < K; k0 += kblock) {
+#pragma unroll
+        for (int r = 0; r < MM_MR; r++)
+            arow[r] += kblock;
+        MM_VEC part[MM_MR][MM_NV];
+        mm_cpu_tile(part, arow, 1, panel + (long)k0 * MM_NR, MM_NR, min(kblock, K - k0));
+#pragma unroll
+        for (int r = 0; r < MM_MR; r++)
+#pragma unroll
+            for (int v = 0; v < MM_NV; v++)
+                acc[r][v] = part[r][v] + acc[r][v];
+    }
+}
+
 /* matmul_cpu_f32: C = alpha * op(A) * Bp + beta * C, A read where it lies and B from
  * packed panels. Element (i, k) of op(A[b]) is a[off_a + b*stride_a + i*rs + k*ks]
  * (rs = lda, ks = 1 for A; rs = 1, ks = lda for its transpose); rows past M read row M - 1
@@ -498,20 +519,7 @@ __kernel MM_CPU_WGS void matmul_lstm_cpu_f32(const int B, const int H, const int
 #pragma unroll
                 for (int r = 0; r < MM_MR; r++)
                     arow[r] = a + off_a + (long)min(i0 + r, B - 1) * H;
-                mm_cpu_tile(acc, arow, 1, bp + (long)q * K * MM_NR, MM_NR, min(kblock, K));
-                /* further k blocks add their partial sums, as matmul_cpu_f32 adds them to C */
-                for (int k0 = kblock; k0 < K; k0 += kblock) {
-#pragma unroll
-                    for (int r = 0; r < MM_MR; r++)
-                        arow[r] += kblock;
-                    MM_VEC part[MM_MR][MM_NV];
-                    mm_cpu_tile(part, arow, 1, bp + ((long)q * K + k0) * MM_NR, MM_NR, min(kblock, K - k0));
-#pragma unroll
-                    for (int r = 0; r < MM_MR; r++)
-#pragma unroll
-                        for (int v = 0; v < MM_NV; v++)
-                            acc[r][v] = part[r][v] + acc[r][v];
-                }
+                mm_cpu_tile_blocks(acc, arow, bp + (long)q * K * MM_NR, K, kblock);
             }
             const int mr = min(MM_MR, B - i0);
             /* the tile leaves its registers through constant indices (a runtime index would keep
@@ -674,19 +682,7 @@ __kernel MM_CPU_WGS void matmul_lstm_bwd_cpu_f32(const int B, const int H, const
         for (int r = 0; r < MM_MR; r++)
             arow[r] = dg + dgoff + (long)min(i0 + r, B - 1) * K;
         MM_VEC acc[MM_MR][MM_NV];
-        mm_cpu_tile(acc, arow, 1, bp + (long)q * K * MM_NR, MM_NR, min(kblock, K));
-        for (int k0 = kblock; k0 < K; k0 += kblock) {
-#pragma unroll
-            for (int r = 0; r < MM_MR; r++)
-                arow[r] += kblock;
-            MM_VEC part[MM_MR][MM_NV];
-            mm_cpu_tile(part, arow, 1, bp + ((long)q * K + k0) * MM_NR, MM_NR, min(kblock, K - k0));
-#pragma unroll
-            for (int r = 0; r < MM_MR; r++)
-#pragma unroll
-                for (int v = 0; v < MM_NV; v++)
-                    acc[r][v] = part[r][v] + acc[r][v];
-        }
+        mm_cpu_tile_blocks(acc, arow, bp + (long)q * K * MM_NR, K, kblock);
         mm_cpu_store(acc, 1.0f, 0.0f, dho + dhooff, H, i0, q * MM_NR, B, H, 0, bp, 0);
     }
 }

@@ -55,6 +55,8 @@
  * returned on a rank other than the failing one is the failing rank's status;
  * CLGRAD_ERR_IO for timeouts and transport errors.
  *
+ * Gradient clipping and anything else that reads the gradients goes after clgrad_dist_sync.
+ *
  * Threads: a group handle is used by one thread at a time (the thread that uses the
  * attached model's context); each handle runs one communication thread of its own. The
  * ranks of an in-process group are used from different threads (one each) by design.
@@ -109,8 +111,10 @@ CLGRAD_API int clgrad_dist_mpi_available(void);
 /* This process's rank of the MPI communicator *(MPI_Comm *)comm, or of MPI_COMM_WORLD when
  * comm is NULL. A collective call: every process of the communicator calls it. When MPI is
  * not initialised yet, initialises it (MPI_Init_thread asking for MPI_THREAD_SERIALIZED,
- * with no arguments) and finalises it when the last group made this way is released; MPI
- * cannot be initialised a second time after that, so a later call is UNSUPPORTED. A caller
+ * with no arguments) and finalises it when the last group made this way is released (except
+ * after a timeout left a collective unfinished, which MPI_Finalize may not survive: the
+ * process then ends without it, and mpirun says so); MPI cannot be initialised a second
+ * time after that, so a later call is UNSUPPORTED. A caller
  * that initialises MPI itself finalises it itself, after releasing its groups; the group
  * then runs MPI calls on its communication thread only while a thread level of
  * MPI_THREAD_SERIALIZED or more was provided, else on the calling thread (gradients are

@@ -15,21 +15,10 @@
 static size_t valid_npy(uint8_t *buf, size_t cap, int major)
 {
     const char *dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
-    size_t pre = major == 1 ? 10 : 12, dl = strlen(dict);
-    size_t pad = (64 - (pre + dl + 1) % 64) % 64, hlen = dl + pad + 1, n = pre + hlen + 6 * 4;
-    ck_assert_uint_le(n, cap);
-    memcpy(buf, "\x93NUMPY", 6);
-    buf[6] = (uint8_t)major;
-    buf[7] = 0;
-    for (size_t i = 0; i < pre - 8; i++) buf[8 + i] = (uint8_t)(hlen >> (8 * i));
-    memcpy(buf + pre, dict, dl);
-    memset(buf + pre + dl, ' ', pad);
-    buf[pre + hlen - 1] = '\n';
-    for (int i = 0; i < 6; i++) {
-        float v = (float)i + 0.5f;
-        memcpy(buf + pre + hlen + 4 * (size_t)i, &v, 4);
-    }
-    return n;
+    float body[6];
+    for (int i = 0; i < 6; i++) body[i] = (float)i + 0.5f;
+    ck_assert_uint_le(128 + sizeof body, cap); /* the header takes 64 or 128 bytes */
+    return th_make_npy(buf, major, dict, body, sizeof body);
 }
 
 /* Entries of folder dir other than . and .. */

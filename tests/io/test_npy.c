@@ -7,6 +7,7 @@
 #endif
 
 #include "clgrad.h"
+#include "harness.h"
 
 #include <check.h>
 #include <math.h>
@@ -39,21 +40,6 @@ static const char *tmp_path(const char *name)
     return p;
 }
 
-/* A .npy file in memory: magic, version, header (padded as numpy pads it), then body. */
-static size_t make_npy(uint8_t *buf, int major, const char *dict, const void *body, size_t body_len)
-{
-    size_t pre = major == 1 ? 10 : 12, dl = strlen(dict);
-    size_t total = pre + dl + 1, pad = (64 - total % 64) % 64, hlen = dl + pad + 1;
-    memcpy(buf, "\x93NUMPY", 6);
-    buf[6] = (uint8_t)major;
-    buf[7] = 0;
-    for (size_t i = 0; i < pre - 8; i++) buf[8 + i] = (uint8_t)(hlen >> (8 * i));
-    memcpy(buf + pre, dict, dl);
-    memset(buf + pre + dl, ' ', pad);
-    buf[pre + dl + pad] = '\n';
-    if (body_len) memcpy(buf + pre + hlen, body, body_len);
-    return pre + hlen + body_len;
-}
 
 static clgrad_status load(const uint8_t *buf, size_t n, clgrad_npy **a) { return clgrad_npy_load_memory(buf, n, "t.npy", a); }
 
@@ -94,7 +80,7 @@ START_TEST(writer_matches_numpy_layout)
     size_t n = fread(got, 1, sizeof got, f);
     fclose(f);
     uint8_t want[256];
-    size_t wn = make_npy(want, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", x, sizeof x);
+    size_t wn = th_make_npy(want, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", x, sizeof x);
     ck_assert_uint_eq(n, wn);
     ck_assert_uint_eq(n, 128 + 8); /* data 64-byte aligned, as numpy >= 1.24 aligns it */
     ck_assert_mem_eq(got, want, n);
@@ -127,27 +113,27 @@ START_TEST(numpy_element_types_are_converted)
     uint8_t buf[512];
     clgrad_npy *a = NULL;
     double d[3] = {0.1, -2.5, 1e300};
-    size_t n = make_npy(buf, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", d, sizeof d);
+    size_t n = th_make_npy(buf, 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }", d, sizeof d);
     ck_assert_int_eq(load(buf, n, &a), CLGRAD_OK);
     ck_assert_int_eq(a->dtype, CLGRAD_DTYPE_F32);
     ck_assert(((float *)a->data)[0] == 0.1f && ((float *)a->data)[1] == -2.5f && isinf(((float *)a->data)[2]));
     clgrad_npy_release(a);
 
     uint16_t h[4] = {0x3c00, 0xc000, 0x0001, 0x7c00}; /* 1, -2, the smallest subnormal, inf */
-    n = make_npy(buf, 1, "{'descr': '<f2', 'fortran_order': False, 'shape': (4,), }", h, sizeof h);
+    n = th_make_npy(buf, 1, "{'descr': '<f2', 'fortran_order': False, 'shape': (4,), }", h, sizeof h);
     ck_assert_int_eq(load(buf, n, &a), CLGRAD_OK);
     float *f = a->data;
     ck_assert(f[0] == 1.0f && f[1] == -2.0f && f[2] == ldexpf(1.0f, -24) && isinf(f[3]));
     clgrad_npy_release(a);
 
     uint8_t be[8] = {0x3f, 0xc0, 0, 0, 0xc0, 0x20, 0, 0}; /* >f4: 1.5, -2.5 */
-    n = make_npy(buf, 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", be, sizeof be);
+    n = th_make_npy(buf, 1, "{'descr': '>f4', 'fortran_order': False, 'shape': (2,), }", be, sizeof be);
     ck_assert_int_eq(load(buf, n, &a), CLGRAD_OK);
     ck_assert(((float *)a->data)[0] == 1.5f && ((float *)a->data)[1] == -2.5f);
     clgrad_npy_release(a);
 
     int64_t i8[3] = {-5, 0, 2147483647};
-    n = make_npy(buf, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", i8, sizeof i8);
+    n = th_make_npy(buf, 1, "{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", i8, sizeof i8);
     ck_assert_int_eq(load(buf, n, &a), CLGRAD_OK);
     ck_assert_int_eq(a->dtype, CLGRAD_DTYPE_I32);
     ck_assert_int_eq(((int32_t *)a->data)[0], -5);
@@ -155,24 +141,24 @@ START_TEST(numpy_element_types_are_converted)
     clgrad_npy_release(a);
 
     uint8_t be16[4] = {0xff, 0xfe, 0x01, 0x00}; /* >i2: -2, 256 */
-    n = make_npy(buf, 1, "{'descr': '>i2', 'fortran_order': False, 'shape': (2,), }", be16, 4);
+    n = th_make_npy(buf, 1, "{'descr': '>i2', 'fortran_order': False, 'shape': (2,), }", be16, 4);
     ck_assert_int_eq(load(buf, n, &a), CLGRAD_OK);
     ck_assert_int_eq(((int32_t *)a->data)[0], -2);
     ck_assert_int_eq(((int32_t *)a->data)[1], 256);
     clgrad_npy_release(a);
 
     uint8_t u8[3] = {0, 200, 255}, b1[3] = {0, 1, 1};
-    n = make_npy(buf, 1, "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", u8, 3);
+    n = th_make_npy(buf, 1, "{'descr': '|u1', 'fortran_order': False, 'shape': (3,), }", u8, 3);
     ck_assert_int_eq(load(buf, n, &a), CLGRAD_OK);
     ck_assert_int_eq(((int32_t *)a->data)[1], 200);
     clgrad_npy_release(a);
-    n = make_npy(buf, 1, "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", b1, 3);
+    n = th_make_npy(buf, 1, "{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", b1, 3);
     ck_assert_int_eq(load(buf, n, &a), CLGRAD_OK);
     ck_assert_int_eq(((int32_t *)a->data)[2], 1);
     clgrad_npy_release(a);
 
     int8_t i1[2] = {-128, 127}; /* version 2 header, double quotes, no trailing comma */
-    n = make_npy(buf, 2, "{\"descr\": \"|i1\", \"fortran_order\": False, \"shape\": (1, 2)}", i1, 2);
+    n = th_make_npy(buf, 2, "{\"descr\": \"|i1\", \"fortran_order\": False, \"shape\": (1, 2)}", i1, 2);
     ck_assert_int_eq(load(buf, n, &a), CLGRAD_OK);
     ck_assert_int_eq(((int32_t *)a->data)[0], -128);
     ck_assert_int_eq(a->shape[1], 2);
@@ -185,7 +171,7 @@ START_TEST(fortran_order_is_transposed)
     /* the 2x3 array [[0, 1, 2], [3, 4, 5]] stored column by column */
     float col[6] = {0, 3, 1, 4, 2, 5};
     uint8_t buf[256];
-    size_t n = make_npy(buf, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", col, sizeof col);
+    size_t n = th_make_npy(buf, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }", col, sizeof col);
     clgrad_npy *a = NULL;
     ck_assert_int_eq(load(buf, n, &a), CLGRAD_OK);
     for (int i = 0; i < 6; i++) ck_assert(((float *)a->data)[i] == (float)i);
@@ -195,7 +181,7 @@ START_TEST(fortran_order_is_transposed)
     for (int i = 0; i < 2; i++)
         for (int j = 0; j < 2; j++)
             for (int k = 0; k < 2; k++) c3[i + 2 * j + 4 * k] = (float)(4 * i + 2 * j + k);
-    n = make_npy(buf, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2, 2), }", c3, sizeof c3);
+    n = th_make_npy(buf, 1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2, 2), }", c3, sizeof c3);
     ck_assert_int_eq(load(buf, n, &a), CLGRAD_OK);
     for (int i = 0; i < 8; i++) ck_assert(((float *)a->data)[i] == (float)i);
     clgrad_npy_release(a);
@@ -239,7 +225,7 @@ START_TEST(broken_files_are_clear_errors)
             int64_t big = (int64_t)1 << 40;
             memcpy(body, &big, 8);
         }
-        size_t n = make_npy(buf, 1, CASES[c].dict, body, CASES[c].body);
+        size_t n = th_make_npy(buf, 1, CASES[c].dict, body, CASES[c].body);
         clgrad_npy *a = (clgrad_npy *)1;
         clgrad_status s = load(buf, n, &a);
         ck_assert_msg(s == CASES[c].want, "case %zu: %s -> %s (%s)", c, CASES[c].dict, clgrad_status_name(s),
@@ -250,7 +236,7 @@ START_TEST(broken_files_are_clear_errors)
     }
     /* damage in the fixed prefix */
     float x[1] = {1};
-    size_t n = make_npy(buf, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", x, 4);
+    size_t n = th_make_npy(buf, 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", x, 4);
     clgrad_npy *a = NULL;
     for (size_t cut = 0; cut < n; cut++) { /* every truncation fails */
         ck_assert_int_ne(load(buf, cut, &a), CLGRAD_OK);

@@ -257,6 +257,21 @@ void th_spit(const char *path, const void *data, size_t n)
     ck_assert_int_eq(fclose(f), 0);
 }
 
+size_t th_make_npy(uint8_t *buf, int major, const char *dict, const void *body, size_t body_len)
+{
+    size_t pre = major == 1 ? 10 : 12, dl = strlen(dict);
+    size_t total = pre + dl + 1, pad = (64 - total % 64) % 64, hlen = dl + pad + 1;
+    memcpy(buf, "\x93NUMPY", 6);
+    buf[6] = (uint8_t)major;
+    buf[7] = 0;
+    for (size_t i = 0; i < pre - 8; i++) buf[8 + i] = (uint8_t)(hlen >> (8 * i));
+    memcpy(buf + pre, dict, dl);
+    memset(buf + pre + dl, ' ', pad);
+    buf[pre + dl + pad] = '\n';
+    if (body_len) memcpy(buf + pre + hlen, body, body_len);
+    return pre + hlen + body_len;
+}
+
 static double weighted_sum(clgrad_tensor *out, const float *w)
 {
     int64_t n = clgrad_tensor_numel(out);

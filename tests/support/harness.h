@@ -69,6 +69,10 @@ const char *th_path(const char *dir, const char *name);
 uint8_t *th_slurp(const char *path, size_t *len);
 /* Writes n bytes to path (created or truncated); fails the test on any error. */
 void th_spit(const char *path, const void *data, size_t n);
+/* A .npy file in buf (room for it assumed): magic, version major (1: 2-byte header length,
+ * else 4), the header dict padded with spaces and a newline to a multiple of 64 as numpy pads
+ * it, then body_len bytes of body. Returns its size. */
+size_t th_make_npy(uint8_t *buf, int major, const char *dict, const void *body, size_t body_len);
 
 /* Finite-difference gradient check. fn computes out from inputs (any public ops). Every
  * input with requires_grad is checked: analytic gradients from clgrad_backward_ex of a
