@@ -18,7 +18,8 @@ a small machine the second).
   4. A rank that fails in the middle of training (a corrupt batch, CLGRAD_TRAIN_FAULT)
      makes every rank stop within seconds with a non-zero exit status, the message naming
      the failing rank and its cause. Under MPI, a rank that cannot start (its --devices entry
-     names no device) stops every rank too; in one process such a list is refused at once.
+     names no device) stops every rank too, and so do ranks that read the data differently;
+     in one process a --devices entry that names no device is refused at once.
 
 Usage: test_train_dist.py PATH-TO-clgrad-train local|mpi [PATH-TO-mpirun]. Exits 77
 (skipped) without the dataset, two devices, mpirun or MPI support. Standard library only.
@@ -206,6 +207,12 @@ def main():
         assert "no device 7" in p.stderr and "rank 1 of 2 could not start" in p.stderr, p.stderr
         assert "final:" not in p.stdout, p.stdout
         print("rank 1 without its device: exit %d after %.1f s" % (p.returncode, took))
+        # Ranks that read the data differently are refused before training.
+        cmd = ([mpirun, "--allow-run-as-root", "--oversubscribe", "-np", "1"] + base + args + [":", "-np", "1"] +
+               base + ["--epochs", "1", "--limit-batches", "3", "--checkpoint", ""])
+        p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+        assert p.returncode != 0 and "the ranks differ in their steps per epoch" in p.stderr, (p.returncode, p.stderr)
+        assert "final:" not in p.stdout, p.stdout
     return 0
 
 
