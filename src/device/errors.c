@@ -4,7 +4,7 @@
 
 #include <stdio.h>
 
-/* A table written as one switch, one line per code: long, but nothing to split. */
+/* long: a table written as one switch, one line per code; nothing to split. */
 const char *clgrad__cl_error_name(cl_int e)
 {
     switch (e) {

@@ -292,46 +292,20 @@ static clgrad_status check_format(const clgrad__st_file *f)
 
 enum { META_FIXED = 16 }; /* the library's own keys, at most */
 
-clgrad_status clgrad_checkpoint_save(const char *path, const clgrad_module *module, const clgrad_optim *optim,
-                                     const clgrad_checkpoint_meta *meta)
+/* Device -> host: every item's bytes into it->data (allocated here) and its entry. */
+static clgrad_status read_items(const clgrad_context *ctx, const char *path, const clgrad_module *module,
+                                const clgrad_optim *optim, item_list *l, clgrad__st_entry *entries)
 {
-    const clgrad_context *ctx = module ? clgrad_module_context(module) : NULL;
-    CLGRAD_CHECK_ARG(ctx, path && path[0], "path is NULL or empty");
-    CLGRAD_CHECK_ARG(ctx, module != NULL, "module is NULL");
-    static const clgrad_checkpoint_meta zero_meta;
-    if (!meta) meta = &zero_meta;
-    CLGRAD_TRY(check_meta(ctx, meta));
-
-    item_list l = {0};
-    clgrad__st_entry *entries = NULL;
-    clgrad__st_meta *kv = NULL;
-    char (*num)[512] = NULL; /* formatted metadata values */
-    clgrad_status s = collect(ctx, module, optim, &l);
-    if (s != CLGRAD_OK) goto done;
-
-    /* Device -> host. */
-    entries = calloc((size_t)l.n + 1, sizeof *entries);
-    kv = calloc(META_FIXED + (size_t)meta->n_extra, sizeof *kv);
-    num = calloc(META_FIXED, sizeof *num);
-    if (!entries || !kv || !num) {
-        s = clgrad__fail(ctx, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory", path);
-        goto done;
-    }
-    for (int i = 0; i < l.n; i++) {
-        item *it = &l.v[i];
+    for (int i = 0; i < l->n; i++) {
+        item *it = &l->v[i];
         it->data = malloc(it->nbytes ? it->nbytes : 1);
-        if (!it->data) {
-            s = clgrad__fail(ctx, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory for '%s' (%zu bytes)", path,
-                             it->name, it->nbytes);
-            goto done;
-        }
+        if (!it->data)
+            return clgrad__fail(ctx, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory for '%s' (%zu bytes)", path,
+                                it->name, it->nbytes);
         int64_t v = 0;
         switch (it->kind) {
         case ITEM_TENSOR:
-        case ITEM_OPT_STATE:
-            s = clgrad_tensor_read(it->t, it->data, it->nbytes);
-            if (s != CLGRAD_OK) goto done;
-            break;
+        case ITEM_OPT_STATE: CLGRAD_TRY(clgrad_tensor_read(it->t, it->data, it->nbytes)); break;
         case ITEM_COUNTER: v = (int64_t)clgrad_module_counter(module, it->index, NULL); break;
         case ITEM_OPT_STEP: v = clgrad_optim_step_count(optim, it->index, NULL); break;
         }
@@ -340,8 +314,14 @@ clgrad_status clgrad_checkpoint_save(const char *path, const clgrad_module *modu
                                         .data = it->data, .nbytes = it->nbytes};
         memcpy(entries[i].shape, it->shape, sizeof it->shape);
     }
+    return CLGRAD_OK;
+}
 
-    /* Metadata: the library's keys, then the caller's. */
+/* Metadata: the library's keys (values formatted into num, META_FIXED of them at most),
+ * then the caller's. Returns the number of pairs in kv. */
+static size_t put_meta(const clgrad_checkpoint_meta *meta, const clgrad_optim *optim, clgrad__st_meta *kv,
+                       char (*num)[512])
+{
     size_t nk = 0, nn = 0;
 #define PUT(k, ...)                                                                                \
     do {                                                                                           \
@@ -383,6 +363,35 @@ clgrad_status clgrad_checkpoint_save(const char *path, const clgrad_module *modu
         kv[nk].key = meta->extra[i].key;
         kv[nk++].value = meta->extra[i].value;
     }
+    return nk;
+}
+
+clgrad_status clgrad_checkpoint_save(const char *path, const clgrad_module *module, const clgrad_optim *optim,
+                                     const clgrad_checkpoint_meta *meta)
+{
+    const clgrad_context *ctx = module ? clgrad_module_context(module) : NULL;
+    CLGRAD_CHECK_ARG(ctx, path && path[0], "path is NULL or empty");
+    CLGRAD_CHECK_ARG(ctx, module != NULL, "module is NULL");
+    static const clgrad_checkpoint_meta zero_meta;
+    if (!meta) meta = &zero_meta;
+    CLGRAD_TRY(check_meta(ctx, meta));
+
+    item_list l = {0};
+    clgrad__st_entry *entries = NULL;
+    clgrad__st_meta *kv = NULL;
+    char (*num)[512] = NULL; /* formatted metadata values */
+    clgrad_status s = collect(ctx, module, optim, &l);
+    if (s != CLGRAD_OK) goto done;
+    entries = calloc((size_t)l.n + 1, sizeof *entries);
+    kv = calloc(META_FIXED + (size_t)meta->n_extra, sizeof *kv);
+    num = calloc(META_FIXED, sizeof *num);
+    if (!entries || !kv || !num) {
+        s = clgrad__fail(ctx, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory", path);
+        goto done;
+    }
+    s = read_items(ctx, path, module, optim, &l, entries);
+    if (s != CLGRAD_OK) goto done;
+    size_t nk = put_meta(meta, optim, kv, num);
     s = relay(ctx, clgrad__st_save(path, entries, (size_t)l.n, kv, nk));
 done:
     free(num);

@@ -228,6 +228,41 @@ static char detect_delimiter(const char *p)
     return ' ';
 }
 
+/* Past a UTF-8 byte order mark and the first skip lines of text; *line counts them. */
+static char *skip_start(char *text, size_t len, int64_t skip, int64_t *line)
+{
+    char *p = text;
+    if (len >= 3 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF)
+        p += 3; /* UTF-8 byte order mark */
+    for (int64_t k = 0; k < skip && *p; k++) {
+        char *e = strchr(p, '\n');
+        p = e ? e + 1 : p + strlen(p);
+        (*line)++;
+    }
+    return p;
+}
+
+/* At least one row, every row as long as the first (or an error that says which line is
+ * odd), and a column count that fits an int. */
+static clgrad_status check_rows(const char *path, const builder *b, int64_t skip_lines)
+{
+    if (b->n_rows == 0)
+        return clgrad__fail(NULL, CLGRAD_ERR_IO, "%s: no rows (an empty file%s)", path,
+                            skip_lines ? ", or every line skipped" : "");
+    for (size_t r = 1; r < b->n_rows; r++) {
+        if (b->row_len[r] == b->row_len[0]) continue;
+        int first_odd = b->n_rows > 2 && r == 1 && b->row_len[2] == b->row_len[1];
+        return clgrad__fail(NULL, CLGRAD_ERR_IO, "%s: line %lld has %lld fields but line %lld has %lld%s", path,
+                            (long long)b->lines[r], (long long)b->row_len[r], (long long)b->lines[0],
+                            (long long)b->row_len[0],
+                            first_odd ? " (the first line differs from all that follow: if it is a note, "
+                                        "not a header, skip it: skip_lines = 1)"
+                                      : "");
+    }
+    if (b->row_len[0] > INT32_MAX) return clgrad__fail(NULL, CLGRAD_ERR_IO, "%s: too many columns", path);
+    return CLGRAD_OK;
+}
+
 clgrad_status clgrad_csv_load(const char *path, const clgrad_csv_opts *opts, clgrad_csv **out)
 {
     CLGRAD_CHECK_ARG(NULL, out != NULL, "out is NULL");
@@ -244,35 +279,13 @@ clgrad_status clgrad_csv_load(const char *path, const clgrad_csv_opts *opts, clg
     char *text = NULL;
     size_t len = 0;
     CLGRAD_TRY(read_all(path, &text, &len));
-    char *p = text;
     int64_t line = 1;
-    if (len >= 3 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB && (unsigned char)p[2] == 0xBF)
-        p += 3; /* UTF-8 byte order mark */
-    for (int64_t k = 0; k < o.skip_lines && *p; k++) {
-        char *e = strchr(p, '\n');
-        p = e ? e + 1 : p + strlen(p);
-        line++;
-    }
+    char *p = skip_start(text, len, o.skip_lines, &line);
     char delim = o.delimiter ? o.delimiter : detect_delimiter(p);
     builder b = {0};
     clgrad_csv *t = NULL;
     clgrad_status s = split(path, p, delim, line, &b);
-    if (s == CLGRAD_OK && b.n_rows == 0)
-        s = clgrad__fail(NULL, CLGRAD_ERR_IO, "%s: no rows (an empty file%s)", path,
-                         o.skip_lines ? ", or every line skipped" : "");
-    /* Every row as long as the first, or an error that says which line is odd. */
-    for (size_t r = 1; s == CLGRAD_OK && r < b.n_rows; r++) {
-        if (b.row_len[r] == b.row_len[0]) continue;
-        int first_odd = b.n_rows > 2 && r == 1 && b.row_len[2] == b.row_len[1];
-        s = clgrad__fail(NULL, CLGRAD_ERR_IO, "%s: line %lld has %lld fields but line %lld has %lld%s", path,
-                         (long long)b.lines[r], (long long)b.row_len[r], (long long)b.lines[0],
-                         (long long)b.row_len[0],
-                         first_odd ? " (the first line differs from all that follow: if it is a note, "
-                                     "not a header, skip it: skip_lines = 1)"
-                                   : "");
-    }
-    if (s == CLGRAD_OK && (b.row_len[0] > INT32_MAX))
-        s = clgrad__fail(NULL, CLGRAD_ERR_IO, "%s: too many columns", path);
+    if (s == CLGRAD_OK) s = check_rows(path, &b, o.skip_lines);
     if (s == CLGRAD_OK) {
         t = calloc(1, sizeof *t);
         if (!t) s = clgrad__fail(NULL, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory", path);

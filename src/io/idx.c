@@ -245,167 +245,167 @@ static clgrad_status gz_read_data(source *s, size_t nbytes, uint8_t **out, size_
     return CLGRAD_OK;
 }
 
+/* What the header says: type, dimensions, element count and size of the data. */
+typedef struct header {
+    int type, ndim;
+    size_t esize;
+    uint64_t dims[CLGRAD_IDX_MAX_DIMS];
+    uint64_t count;
+    size_t data_bytes;
+    char dims_text[128]; /* "60000 x 28 x 28" for messages */
+} header;
+
+/* The magic number and the dimensions, each checked. */
+static clgrad_status read_header(source *s, const char *name, const char *gz_note, header *h)
+{
+    uint8_t head[4 + 4 * 255];
+    size_t got;
+    CLGRAD_TRY(source_read(s, head, 4, &got));
+    if (got < 4)
+        return clgrad__fail(NULL, CLGRAD_ERR_IO,
+                            "%s: not an IDX file: %zu bytes%s, too short for the 4-byte magic number",
+                            name, got, gz_note);
+    uint32_t magic = be32(head);
+    int type = head[2], ndim = head[3];
+    if (head[0] != 0 || head[1] != 0)
+        return clgrad__fail(NULL, CLGRAD_ERR_IO,
+                            "%s: not an IDX file: magic number 0x%08lx does not start with two zero "
+                            "bytes", name, (unsigned long)magic);
+    size_t esize = idx_elem_size(type);
+    if (esize == 0)
+        return clgrad__fail(NULL, CLGRAD_ERR_IO,
+                            "%s: not an IDX file: unknown data type 0x%02x in magic number 0x%08lx "
+                            "(known: 0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E)",
+                            name, (unsigned)type, (unsigned long)magic);
+    if (ndim == 0)
+        return clgrad__fail(NULL, CLGRAD_ERR_IO,
+                            "%s: IDX magic number 0x%08lx declares 0 dimensions", name,
+                            (unsigned long)magic);
+    CLGRAD_TRY(source_read(s, head + 4, 4 * (size_t)ndim, &got));
+    if (got < 4 * (size_t)ndim)
+        return clgrad__fail(NULL, CLGRAD_ERR_IO,
+                            "%s: truncated IDX header: %d dimensions need a %d-byte header but the "
+                            "file%s holds %zu bytes",
+                            name, ndim, 4 + 4 * ndim, gz_note, 4 + got);
+    if (ndim > CLGRAD_IDX_MAX_DIMS)
+        return clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED,
+                            "%s: IDX file has %d dimensions; at most %d are supported", name, ndim,
+                            CLGRAD_IDX_MAX_DIMS);
+    h->type = type;
+    h->ndim = ndim;
+    h->esize = esize;
+    for (int i = 0; i < ndim; i++) h->dims[i] = be32(head + 4 + 4 * i);
+    return CLGRAD_OK;
+}
+
+/* The element count and data size of the header's dimensions, checked for overflow and
+ * against the limits before a byte of data is allocated. */
+static clgrad_status header_sizes(const source *s, const char *name, const limits *lim, header *h)
+{
+    uint64_t count = 1;
+    int overflow = 0;
+    for (int i = 0; i < h->ndim; i++) {
+        if (h->dims[i] != 0 && count > (uint64_t)INT64_MAX / h->dims[i]) overflow = 1;
+        else count *= h->dims[i];
+    }
+    dims_str(h->dims_text, sizeof h->dims_text, h->ndim, h->dims);
+    if (overflow || count > SIZE_MAX / h->esize || count * h->esize > (uint64_t)INT64_MAX) {
+        /* A zero dimension makes the product 0 whatever the others are. */
+        int has_zero = 0;
+        for (int i = 0; i < h->ndim; i++) has_zero |= h->dims[i] == 0;
+        if (!has_zero)
+            return clgrad__fail(NULL, CLGRAD_ERR_IO,
+                                "%s: IDX dimensions %s of %zu-byte elements overflow the "
+                                "addressable size", name, h->dims_text, h->esize);
+        count = 0;
+    }
+    h->count = count;
+    h->data_bytes = (size_t)(count * h->esize);
+    if (h->data_bytes > lim->max_bytes)
+        return clgrad__fail(NULL, CLGRAD_ERR_IO,
+                            "%s: header says %s %s = %zu bytes of data, more than the limit of %llu "
+                            "(clgrad_idx_limits.max_bytes)",
+                            name, h->dims_text, idx_type_name(h->type), h->data_bytes,
+                            (unsigned long long)lim->max_bytes);
+    if (s->gz && (double)h->data_bytes > gz_allowed(lim, s->len))
+        return gz_ratio_fail(s, lim, h->data_bytes, "the header claims");
+    return CLGRAD_OK;
+}
+
+/* The data of a plain file: exactly what the header says, to the end of the file. */
+static clgrad_status read_plain_data(source *s, const char *name, const header *h, uint8_t **data)
+{
+    size_t have = s->len - s->pos;
+    if (have != h->data_bytes)
+        return clgrad__fail(NULL, CLGRAD_ERR_IO,
+                            "%s: header says %s %s (%zu bytes each) = %zu bytes of data but "
+                            "the file holds %zu",
+                            name, h->dims_text, idx_type_name(h->type), h->esize, h->data_bytes, have);
+    if (h->data_bytes) {
+        *data = malloc(h->data_bytes);
+        if (!*data)
+            return clgrad__fail(NULL, CLGRAD_ERR_HOST_MEMORY,
+                                "%s: out of host memory (%zu bytes)", name, h->data_bytes);
+        memcpy(*data, s->bytes + s->pos, h->data_bytes);
+    }
+    return CLGRAD_OK;
+}
+
+/* The data of a gzip file: what the header says, and nothing after it. */
+static clgrad_status read_gz_data(source *s, const char *name, const header *h, uint8_t **data)
+{
+    size_t have;
+    CLGRAD_TRY(gz_read_data(s, h->data_bytes, data, &have));
+    if (have < h->data_bytes)
+        return clgrad__fail(NULL, CLGRAD_ERR_IO,
+                            "%s: header says %s %s (%zu bytes each) = %zu bytes of data but "
+                            "the file holds %zu after gzip decompression",
+                            name, h->dims_text, idx_type_name(h->type), h->esize, h->data_bytes, have);
+    uint8_t extra[256];
+    size_t more = 0, k;
+    do {
+        CLGRAD_TRY(source_read(s, extra, sizeof extra, &k));
+        more += k;
+    } while (k == sizeof extra && more < ((size_t)1 << 20));
+    if (more)
+        return clgrad__fail(NULL, CLGRAD_ERR_IO,
+                            "%s: header says %s %s = %zu bytes of data but the file holds "
+                            "%s%zu more after gzip decompression",
+                            name, h->dims_text, idx_type_name(h->type), h->data_bytes,
+                            k == sizeof extra ? "at least " : "", more);
+    return CLGRAD_OK;
+}
+
 static clgrad_status parse(const void *bytes, size_t nbytes, const char *name, const limits *lim,
                            clgrad_idx **out)
 {
-
     source s;
     clgrad_status st = source_open(&s, bytes, nbytes, name);
     if (st != CLGRAD_OK) return st;
-    const char *gz_note = s.gz ? " after gzip decompression" : "";
-
-    clgrad_idx *idx = NULL;
+    header h;
     uint8_t *data = NULL;
-    uint8_t head[4 + 4 * 255];
-    size_t got;
-    st = source_read(&s, head, 4, &got);
-    if (st != CLGRAD_OK) goto fail;
-    if (got < 4) {
-        st = clgrad__fail(NULL, CLGRAD_ERR_IO,
-                          "%s: not an IDX file: %zu bytes%s, too short for the 4-byte magic number",
-                          name, got, gz_note);
-        goto fail;
-    }
-    uint32_t magic = be32(head);
-    int type = head[2], ndim = head[3];
-    if (head[0] != 0 || head[1] != 0) {
-        st = clgrad__fail(NULL, CLGRAD_ERR_IO,
-                          "%s: not an IDX file: magic number 0x%08lx does not start with two zero "
-                          "bytes", name, (unsigned long)magic);
-        goto fail;
-    }
-    size_t esize = idx_elem_size(type);
-    if (esize == 0) {
-        st = clgrad__fail(NULL, CLGRAD_ERR_IO,
-                          "%s: not an IDX file: unknown data type 0x%02x in magic number 0x%08lx "
-                          "(known: 0x08, 0x09, 0x0B, 0x0C, 0x0D, 0x0E)",
-                          name, (unsigned)type, (unsigned long)magic);
-        goto fail;
-    }
-    if (ndim == 0) {
-        st = clgrad__fail(NULL, CLGRAD_ERR_IO,
-                          "%s: IDX magic number 0x%08lx declares 0 dimensions", name,
-                          (unsigned long)magic);
-        goto fail;
-    }
-    st = source_read(&s, head + 4, 4 * (size_t)ndim, &got);
-    if (st != CLGRAD_OK) goto fail;
-    if (got < 4 * (size_t)ndim) {
-        st = clgrad__fail(NULL, CLGRAD_ERR_IO,
-                          "%s: truncated IDX header: %d dimensions need a %d-byte header but the "
-                          "file%s holds %zu bytes",
-                          name, ndim, 4 + 4 * ndim, gz_note, 4 + got);
-        goto fail;
-    }
-    if (ndim > CLGRAD_IDX_MAX_DIMS) {
-        st = clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED,
-                          "%s: IDX file has %d dimensions; at most %d are supported", name, ndim,
-                          CLGRAD_IDX_MAX_DIMS);
-        goto fail;
-    }
-
-    uint64_t dims[CLGRAD_IDX_MAX_DIMS];
-    uint64_t count = 1;
-    int overflow = 0;
-    for (int i = 0; i < ndim; i++) {
-        dims[i] = be32(head + 4 + 4 * i);
-        if (dims[i] != 0 && count > (uint64_t)INT64_MAX / dims[i]) overflow = 1;
-        else count *= dims[i];
-    }
-    char dbuf[128];
-    dims_str(dbuf, sizeof dbuf, ndim, dims);
-    if (overflow || count > SIZE_MAX / esize || count * esize > (uint64_t)INT64_MAX) {
-        /* A zero dimension makes the product 0 whatever the others are. */
-        int has_zero = 0;
-        for (int i = 0; i < ndim; i++) has_zero |= dims[i] == 0;
-        if (!has_zero) {
-            st = clgrad__fail(NULL, CLGRAD_ERR_IO,
-                              "%s: IDX dimensions %s of %zu-byte elements overflow the "
-                              "addressable size", name, dbuf, esize);
-            goto fail;
-        }
-        count = 0;
-    }
-    size_t data_bytes = (size_t)(count * esize);
-    /* The limits, before a byte of data is allocated. */
-    if (data_bytes > lim->max_bytes) {
-        st = clgrad__fail(NULL, CLGRAD_ERR_IO,
-                          "%s: header says %s %s = %zu bytes of data, more than the limit of %llu "
-                          "(clgrad_idx_limits.max_bytes)",
-                          name, dbuf, idx_type_name(type), data_bytes, (unsigned long long)lim->max_bytes);
-        goto fail;
-    }
-    if (s.gz && (double)data_bytes > gz_allowed(lim, s.len)) {
-        st = gz_ratio_fail(&s, lim, data_bytes, "the header claims");
-        goto fail;
-    }
-
-    size_t have;
-    if (!s.gz) {
-        have = s.len - s.pos;
-        if (have != data_bytes) {
-            st = clgrad__fail(NULL, CLGRAD_ERR_IO,
-                              "%s: header says %s %s (%zu bytes each) = %zu bytes of data but "
-                              "the file holds %zu",
-                              name, dbuf, idx_type_name(type), esize, data_bytes, have);
-            goto fail;
-        }
-        if (data_bytes) {
-            data = malloc(data_bytes);
-            if (!data) {
-                st = clgrad__fail(NULL, CLGRAD_ERR_HOST_MEMORY,
-                                  "%s: out of host memory (%zu bytes)", name, data_bytes);
-                goto fail;
-            }
-            memcpy(data, s.bytes + s.pos, data_bytes);
-        }
-    } else {
-        st = gz_read_data(&s, data_bytes, &data, &have);
-        if (st != CLGRAD_OK) goto fail;
-        if (have < data_bytes) {
-            st = clgrad__fail(NULL, CLGRAD_ERR_IO,
-                              "%s: header says %s %s (%zu bytes each) = %zu bytes of data but "
-                              "the file holds %zu after gzip decompression",
-                              name, dbuf, idx_type_name(type), esize, data_bytes, have);
-            goto fail;
-        }
-        uint8_t extra[256];
-        size_t more = 0, k;
-        do {
-            st = source_read(&s, extra, sizeof extra, &k);
-            if (st != CLGRAD_OK) goto fail;
-            more += k;
-        } while (k == sizeof extra && more < ((size_t)1 << 20));
-        if (more) {
-            st = clgrad__fail(NULL, CLGRAD_ERR_IO,
-                              "%s: header says %s %s = %zu bytes of data but the file holds "
-                              "%s%zu more after gzip decompression",
-                              name, dbuf, idx_type_name(type), data_bytes,
-                              k == sizeof extra ? "at least " : "", more);
-            goto fail;
-        }
-    }
+    st = read_header(&s, name, s.gz ? " after gzip decompression" : "", &h);
+    if (st == CLGRAD_OK) st = header_sizes(&s, name, lim, &h);
+    if (st == CLGRAD_OK) st = s.gz ? read_gz_data(&s, name, &h, &data) : read_plain_data(&s, name, &h, &data);
     source_close(&s);
-
-    idx_to_host(data, (size_t)count, esize);
-    idx = calloc(1, sizeof *idx);
-    if (!idx) {
-        st = clgrad__fail(NULL, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory", name);
-        goto fail;
+    clgrad_idx *idx = NULL;
+    if (st == CLGRAD_OK) {
+        idx_to_host(data, (size_t)h.count, h.esize);
+        idx = calloc(1, sizeof *idx);
+        if (!idx) st = clgrad__fail(NULL, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory", name);
     }
-    idx->type = (clgrad_idx_type)type;
-    idx->ndim = ndim;
-    for (int i = 0; i < ndim; i++) idx->dims[i] = (int64_t)dims[i];
-    idx->count = (int64_t)count;
-    idx->elem_size = esize;
+    if (st != CLGRAD_OK) {
+        free(data);
+        return st;
+    }
+    idx->type = (clgrad_idx_type)h.type;
+    idx->ndim = h.ndim;
+    for (int i = 0; i < h.ndim; i++) idx->dims[i] = (int64_t)h.dims[i];
+    idx->count = (int64_t)h.count;
+    idx->elem_size = h.esize;
     idx->data = data;
     *out = idx;
     return CLGRAD_OK;
-
-fail:
-    source_close(&s);
-    free(data);
-    return st;
 }
 
 clgrad_status clgrad_idx_load_memory(const void *bytes, size_t nbytes, const char *name,

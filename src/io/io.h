@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 /* ---------------------------------------------------------------------------------------
- * Host random numbers (src/io/dataset.c): xoshiro256** seeded through splitmix64. The same
- * (seed, stream) gives the same sequence on every machine.
+ * Host random numbers (src/io/dataset_batch.c): xoshiro256** seeded through splitmix64. The
+ * same (seed, stream) gives the same sequence on every machine.
  * ------------------------------------------------------------------------------------- */
 
 typedef struct clgrad__rng {

@@ -208,52 +208,45 @@ static clgrad_status bad(const char *name, const char *what)
     return clgrad__fail(NULL, CLGRAD_ERR_IO, "%s: not a valid .npy file: %s", name, what);
 }
 
-CLGRAD_API clgrad_status clgrad_npy_load_memory(const void *data, size_t size, const char *name, clgrad_npy **out)
+/* The preamble: magic, version and header length; *off is where the header starts. */
+static clgrad_status read_preamble(const uint8_t *b, size_t size, const char *name, size_t *off, size_t *hlen)
 {
-    if (out) *out = NULL;
-    if (!name) name = "<memory>";
-    CLGRAD_CHECK_ARG(NULL, out != NULL && (data != NULL || size == 0), "out must not be NULL, nor data with size > 0");
-    const uint8_t *b = data;
     if (size < 10 || memcmp(b, "\x93NUMPY", 6) != 0) return bad(name, "no \\x93NUMPY magic at the start");
     int major = b[6];
-    size_t hlen, off;
     if (major == 1) {
-        hlen = (size_t)b[8] | (size_t)b[9] << 8;
-        off = 10;
+        *hlen = (size_t)b[8] | (size_t)b[9] << 8;
+        *off = 10;
     } else if (major == 2 || major == 3) {
         if (size < 12) return bad(name, "truncated in the header length");
-        hlen = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
-        off = 12;
+        *hlen = (size_t)b[8] | (size_t)b[9] << 8 | (size_t)b[10] << 16 | (size_t)b[11] << 24;
+        *off = 12;
     } else {
         return clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED, "%s: .npy format version %d.%d is not supported (1 to 3 are)",
                             name, major, b[7]);
     }
-    if (hlen > size - off) return bad(name, "the header is longer than the file");
-    hdr h = {.p = (const char *)b + off, .end = (const char *)b + off + hlen};
-    if (memchr(h.p, 0, hlen)) return bad(name, "the header holds a NUL byte");
-    int unsupported;
-    const char *msg = parse_header(&h, &unsupported);
-    if (msg)
-        return unsupported ? clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED, "%s: %s", name, msg) : bad(name, msg);
+    if (*hlen > size - *off) return bad(name, "the header is longer than the file");
+    return CLGRAD_OK;
+}
 
-    /* the type: byte order, kind and size ("<f4", "|u1", ">i8") */
-    const char *d = h.descr;
-    int big = 0;
-    if (d[0] == '<' || d[0] == '|' || d[0] == '=') d++;
-    else if (d[0] == '>') big = 1, d++;
-    kind k;
+/* The type of descr: byte order, kind and size ("<f4", "|u1", ">i8"). */
+static clgrad_status parse_descr(const char *descr, const char *name, int *big, kind *k, long *size)
+{
+    const char *d = descr;
     char *endp;
     long sz = 0;
+    *big = 0;
+    if (d[0] == '<' || d[0] == '|' || d[0] == '=') d++;
+    else if (d[0] == '>') *big = 1, d++;
     switch (d[0]) {
-    case 'f': k = K_FLOAT; break;
-    case 'i': k = K_INT; break;
-    case 'u': k = K_UINT; break;
-    case 'b': k = K_BOOL; break;
-    case '?': k = K_BOOL, sz = 1; break;
+    case 'f': *k = K_FLOAT; break;
+    case 'i': *k = K_INT; break;
+    case 'u': *k = K_UINT; break;
+    case 'b': *k = K_BOOL; break;
+    case '?': *k = K_BOOL, sz = 1; break;
     default:
         return clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED,
                             "%s: element type '%s' is not supported (floats, integers and booleans are)", name,
-                            h.descr);
+                            descr);
     }
     if (d[0] != '?') {
         errno = 0;
@@ -262,9 +255,56 @@ CLGRAD_API clgrad_status clgrad_npy_load_memory(const void *data, size_t size, c
     } else if (d[1]) {
         return bad(name, "the element type has no valid size");
     }
-    if ((k == K_FLOAT && sz != 2 && sz != 4 && sz != 8) || (k == K_BOOL && sz != 1) ||
-        ((k == K_INT || k == K_UINT) && sz != 1 && sz != 2 && sz != 4 && sz != 8))
-        return clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED, "%s: element type '%s' is not supported", name, h.descr);
+    if ((*k == K_FLOAT && sz != 2 && sz != 4 && sz != 8) || (*k == K_BOOL && sz != 1) ||
+        ((*k == K_INT || *k == K_UINT) && sz != 1 && sz != 2 && sz != 4 && sz != 8))
+        return clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED, "%s: element type '%s' is not supported", name, descr);
+    *size = sz;
+    return CLGRAD_OK;
+}
+
+/* The elements of src, count of them, into dst (f32 or i32) in row-major order (src is
+ * column-major for Fortran order); fails on an integer outside the i32 range. */
+static clgrad_status convert_all(const hdr *h, kind k, size_t sz, int big, const uint8_t *src, int64_t count,
+                                 void *dst, const char *name)
+{
+    int64_t idx[CLGRAD_MAX_DIMS] = {0};
+    for (int64_t i = 0; i < count; i++) {
+        /* element i in row-major order sits at src index j (column-major for Fortran order) */
+        int64_t j = i;
+        if (h->fortran && h->ndim > 1) {
+            j = 0;
+            for (int q = h->ndim - 1; q >= 0; q--) j = j * h->shape[q] + idx[q];
+            for (int q = h->ndim - 1; q >= 0; q--) {
+                if (++idx[q] < h->shape[q]) break;
+                idx[q] = 0;
+            }
+        }
+        if (!convert(k, sz, big, src + (size_t)j * sz, dst, i))
+            return clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED,
+                                "%s: element %lld does not fit in a 32-bit integer (clgrad holds integers as i32)",
+                                name, (long long)i);
+    }
+    return CLGRAD_OK;
+}
+
+CLGRAD_API clgrad_status clgrad_npy_load_memory(const void *data, size_t size, const char *name, clgrad_npy **out)
+{
+    if (out) *out = NULL;
+    if (!name) name = "<memory>";
+    CLGRAD_CHECK_ARG(NULL, out != NULL && (data != NULL || size == 0), "out must not be NULL, nor data with size > 0");
+    const uint8_t *b = data;
+    size_t hlen = 0, off = 0;
+    CLGRAD_TRY(read_preamble(b, size, name, &off, &hlen));
+    hdr h = {.p = (const char *)b + off, .end = (const char *)b + off + hlen};
+    if (memchr(h.p, 0, hlen)) return bad(name, "the header holds a NUL byte");
+    int unsupported;
+    const char *msg = parse_header(&h, &unsupported);
+    if (msg)
+        return unsupported ? clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED, "%s: %s", name, msg) : bad(name, msg);
+    int big = 0;
+    kind k = K_FLOAT;
+    long sz = 0;
+    CLGRAD_TRY(parse_descr(h.descr, name, &big, &k, &sz));
 
     int64_t count = 1;
     for (int i = 0; i < h.ndim; i++) {
@@ -281,32 +321,14 @@ CLGRAD_API clgrad_status clgrad_npy_load_memory(const void *data, size_t size, c
 
     clgrad_npy *a = calloc(1, sizeof *a);
     void *dst = malloc((size_t)(count ? count : 1) * 4);
-    if (!a || !dst) {
+    clgrad_status st = a && dst ? CLGRAD_OK
+                                : clgrad__fail(NULL, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory for %lld elements",
+                                               name, (long long)count);
+    if (st == CLGRAD_OK) st = convert_all(&h, k, (size_t)sz, big, b + off + hlen, count, dst, name);
+    if (st != CLGRAD_OK) {
         free(a);
         free(dst);
-        return clgrad__fail(NULL, CLGRAD_ERR_HOST_MEMORY, "%s: out of host memory for %lld elements", name,
-                            (long long)count);
-    }
-    const uint8_t *src = b + off + hlen;
-    int64_t idx[CLGRAD_MAX_DIMS] = {0};
-    for (int64_t i = 0; i < count; i++) {
-        /* element i in row-major order sits at src index j (column-major for Fortran order) */
-        int64_t j = i;
-        if (h.fortran && h.ndim > 1) {
-            j = 0;
-            for (int q = h.ndim - 1; q >= 0; q--) j = j * h.shape[q] + idx[q];
-            for (int q = h.ndim - 1; q >= 0; q--) {
-                if (++idx[q] < h.shape[q]) break;
-                idx[q] = 0;
-            }
-        }
-        if (!convert(k, (size_t)sz, big, src + (size_t)j * (size_t)sz, dst, i)) {
-            free(a);
-            free(dst);
-            return clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED,
-                                "%s: element %lld does not fit in a 32-bit integer (clgrad holds integers as i32)",
-                                name, (long long)i);
-        }
+        return st;
     }
     a->dtype = k == K_FLOAT ? CLGRAD_DTYPE_F32 : CLGRAD_DTYPE_I32;
     snprintf(a->descr, sizeof a->descr, "%s", h.descr);

@@ -138,6 +138,68 @@ static clgrad_status state_of(clgrad_tensor *s, int l, int64_t B, int64_t H, clg
     return st;
 }
 
+/* x: f32, (T, N, I) or (N, T, I) as the module says, or unbatched (T, I); T, N >= 1. */
+static clgrad_status check_input(const clgrad_module *m, const clgrad_tensor *x, int *nd, int64_t *xs)
+{
+    const rnn_impl *R = m->impl;
+    *nd = clgrad_tensor_ndim(x);
+    clgrad_tensor_shape(x, xs);
+    if (clgrad_tensor_dtype(x) != CLGRAD_DTYPE_F32)
+        return clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_rnn_forward: x must be f32 (dtype %d)",
+                            (int)clgrad_tensor_dtype(x));
+    if ((*nd != 2 && *nd != 3) || clgrad_tensor_dtype(x) != CLGRAD_DTYPE_F32 || xs[*nd - 1] != R->in || xs[0] == 0 ||
+        (*nd == 3 && xs[1] == 0)) {
+        char a[256];
+        return clgrad__fail(m->ctx, CLGRAD_ERR_SHAPE,
+                            "clgrad_rnn_forward: input of shape %s; expected f32 (%s, %lld) or unbatched (T, %lld) "
+                            "with T and N >= 1", clgrad__shape_str(a, sizeof a, *nd, xs),
+                            R->batch_first ? "N, T" : "T, N", (long long)R->in, (long long)R->in);
+    }
+    return CLGRAD_OK;
+}
+
+/* The layers in turn on *cur (T, N, I), each from its slice of h0 / c0: *cur becomes the
+ * last layer's output (T, N, H), hl[l] and cl[l] (LSTM) each layer's final states. */
+static clgrad_status run_layers(clgrad_module *m, clgrad_tensor *h0, clgrad_tensor *c0, int64_t T, int64_t B,
+                                clgrad_tensor **cur, clgrad_tensor **hl, clgrad_tensor **cl)
+{
+    const rnn_impl *R = m->impl;
+    clgrad_tensor *seq = NULL;
+    clgrad_status st = CLGRAD_OK;
+    for (int l = 0; l < R->layers && st == CLGRAD_OK; l++) {
+        clgrad_tensor *h = NULL, *c = NULL;
+        if (h0) st = state_of(h0, l, B, R->hid, &h);
+        if (st == CLGRAD_OK && c0) st = state_of(c0, l, B, R->hid, &c);
+        clgrad_tensor_release(seq);
+        seq = NULL;
+        if (st == CLGRAD_OK) st = run_layer(m, l, *cur, h, c, &seq);
+        clgrad_tensor_release(h);
+        clgrad_tensor_release(c);
+        clgrad_tensor_release(*cur);
+        *cur = NULL;
+        /* this layer's states: rows 0..T-1 of seq; h_n row T-1; c_n row T (LSTM) */
+        if (st == CLGRAD_OK) st = sl(seq, 0, 0, T, cur);
+        if (st == CLGRAD_OK) st = sl(seq, 0, T - 1, T, &hl[l]);
+        if (st == CLGRAD_OK && R->kind == CLGRAD_LSTM) st = sl(seq, 0, T, T + 1, &cl[l]);
+    }
+    clgrad_tensor_release(seq);
+    return st;
+}
+
+/* The layers' final states (each (1, N, H)) stacked as (L, N, H), or (L, H) unbatched. */
+static clgrad_status stack_states(const rnn_impl *R, clgrad_tensor **parts, int unbatched, clgrad_tensor **dst)
+{
+    clgrad_tensor *s = NULL;
+    clgrad_status st = CLGRAD_OK;
+    int64_t shape[2] = {R->layers, R->hid};
+    if (R->layers == 1) s = clgrad_tensor_retain(parts[0]);
+    else st = clgrad_cat(R->layers, parts, 0, &s);
+    if (st == CLGRAD_OK && unbatched) st = clgrad_reshape(s, 2, shape, dst);
+    else if (st == CLGRAD_OK) *dst = clgrad_tensor_retain(s);
+    clgrad_tensor_release(s);
+    return st;
+}
+
 CLGRAD_API clgrad_status clgrad_rnn_forward(clgrad_module *m, clgrad_tensor *x, clgrad_tensor *h0, clgrad_tensor *c0,
                                             clgrad_tensor **out, clgrad_tensor **h_n, clgrad_tensor **c_n)
 {
@@ -150,20 +212,9 @@ CLGRAD_API clgrad_status clgrad_rnn_forward(clgrad_module *m, clgrad_tensor *x, 
     CLGRAD_CHECK_ARG(m->ctx, out != NULL, "out is NULL");
     CLGRAD_TRY(clgrad__module_check_input(m, x, "clgrad_rnn_forward"));
     const rnn_impl *R = m->impl;
-    int nd = clgrad_tensor_ndim(x);
+    int nd = 0;
     int64_t xs_[CLGRAD_MAX_DIMS];
-    clgrad_tensor_shape(x, xs_);
-    if (clgrad_tensor_dtype(x) != CLGRAD_DTYPE_F32)
-        return clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_rnn_forward: x must be f32 (dtype %d)",
-                            (int)clgrad_tensor_dtype(x));
-    if ((nd != 2 && nd != 3) || clgrad_tensor_dtype(x) != CLGRAD_DTYPE_F32 || xs_[nd - 1] != R->in || xs_[0] == 0 ||
-        (nd == 3 && xs_[1] == 0)) {
-        char a[256];
-        return clgrad__fail(m->ctx, CLGRAD_ERR_SHAPE,
-                            "clgrad_rnn_forward: input of shape %s; expected f32 (%s, %lld) or unbatched (T, %lld) "
-                            "with T and N >= 1", clgrad__shape_str(a, sizeof a, nd, xs_),
-                            R->batch_first ? "N, T" : "T, N", (long long)R->in, (long long)R->in);
-    }
+    CLGRAD_TRY(check_input(m, x, &nd, xs_));
     if (c0 && R->kind != CLGRAD_LSTM)
         return clgrad__fail(m->ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_rnn_forward: c0 is only for an lstm, this is a %s",
                             m->vt->kind);
@@ -175,8 +226,7 @@ CLGRAD_API clgrad_status clgrad_rnn_forward(clgrad_module *m, clgrad_tensor *x, 
      * projection op) */
     clgrad_status st = CLGRAD_OK;
     clgrad_tensor **hl = calloc((size_t)R->layers, sizeof *hl), **cl = calloc((size_t)R->layers, sizeof *cl);
-    clgrad_tensor *cur = NULL, *seq = NULL, *y = NULL, *hstk = NULL, *cstk = NULL;
-    int lstm = R->kind == CLGRAD_LSTM;
+    clgrad_tensor *cur = NULL, *y = NULL, *hstk = NULL, *cstk = NULL;
     if (!hl || !cl) {
         st = clgrad__fail(m->ctx, CLGRAD_ERR_HOST_MEMORY, "clgrad_rnn_forward: out of host memory");
         goto done;
@@ -189,22 +239,7 @@ CLGRAD_API clgrad_status clgrad_rnn_forward(clgrad_module *m, clgrad_tensor *x, 
     } else {
         cur = clgrad_tensor_retain(x);
     }
-    for (int l = 0; l < R->layers && st == CLGRAD_OK; l++) {
-        clgrad_tensor *h = NULL, *c = NULL;
-        if (h0) st = state_of(h0, l, B, H, &h);
-        if (st == CLGRAD_OK && c0) st = state_of(c0, l, B, H, &c);
-        clgrad_tensor_release(seq);
-        seq = NULL;
-        if (st == CLGRAD_OK) st = run_layer(m, l, cur, h, c, &seq);
-        clgrad_tensor_release(h);
-        clgrad_tensor_release(c);
-        clgrad_tensor_release(cur);
-        cur = NULL;
-        /* this layer's states: rows 0..T-1 of seq; h_n row T-1; c_n row T (LSTM) */
-        if (st == CLGRAD_OK) st = sl(seq, 0, 0, T, &cur);
-        if (st == CLGRAD_OK) st = sl(seq, 0, T - 1, T, &hl[l]);
-        if (st == CLGRAD_OK && lstm) st = sl(seq, 0, T, T + 1, &cl[l]);
-    }
+    if (st == CLGRAD_OK) st = run_layers(m, h0, c0, T, B, &cur, hl, cl);
     /* outputs; unbatched results drop the batch dim */
     if (st == CLGRAD_OK) {
         if (unbatched) {
@@ -216,16 +251,8 @@ CLGRAD_API clgrad_status clgrad_rnn_forward(clgrad_module *m, clgrad_tensor *x, 
             y = clgrad_tensor_retain(cur);
         }
     }
-    for (int k = 0; k < 2 && st == CLGRAD_OK; k++) {
-        clgrad_tensor **parts = k ? cl : hl, **dst = k ? &cstk : &hstk, *s = NULL;
-        if (k ? !(c_n && lstm) : !h_n) continue;
-        int64_t shape[2] = {R->layers, H};
-        if (R->layers == 1) s = clgrad_tensor_retain(parts[0]);
-        else st = clgrad_cat(R->layers, parts, 0, &s);
-        if (st == CLGRAD_OK && unbatched) st = clgrad_reshape(s, 2, shape, dst);
-        else if (st == CLGRAD_OK) *dst = clgrad_tensor_retain(s);
-        clgrad_tensor_release(s);
-    }
+    if (st == CLGRAD_OK && h_n) st = stack_states(R, hl, unbatched, &hstk);
+    if (st == CLGRAD_OK && c_n && R->kind == CLGRAD_LSTM) st = stack_states(R, cl, unbatched, &cstk);
     if (st == CLGRAD_OK) {
         *out = y;
         if (h_n) *h_n = hstk;
@@ -238,7 +265,6 @@ done:
     free(hl);
     free(cl);
     clgrad_tensor_release(cur);
-    clgrad_tensor_release(seq);
     clgrad_tensor_release(y);
     clgrad_tensor_release(hstk);
     clgrad_tensor_release(cstk);

@@ -16,10 +16,8 @@
  *                     LogSoftmax; GELU and SiLU written out (opset 17 has no Gelu)
  *   rnn/lstm/gru      one RNN / LSTM / GRU node per layer, weights in ONNX's gate order
  *                     (LSTM i, o, f, c; GRU z, r, h with linear_before_reset=1), Transpose
- *                     around them for batch_first. */
-#include "onnx/build.h"
-
-#include "nn/nn.h"
+ *                     around them for batch_first (export_rnn.c). */
+#include "onnx/export.h"
 
 #include <errno.h>
 #include <math.h>
@@ -30,18 +28,8 @@
 
 #define EXPORT_OPSET 17
 
-typedef struct ex {
-    clgrad__oxb *b;
-    const clgrad_onnx_export_options *o;
-    const clgrad_module *root;
-    char cur[256];                 /* the value between layers */
-    int nd;
-    int64_t shape[CLGRAD_MAX_DIMS]; /* its static shape (-1: open) */
-    int k;                         /* counter for unique names */
-} ex;
-
 /* d = a followed by b, cut to cap bytes with the NUL (names stay short in practice). */
-static void cat2(char *d, size_t cap, const char *a, const char *b)
+void clgrad__oxe_cat2(char *d, size_t cap, const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     if (la > cap - 1) la = cap - 1;
@@ -51,25 +39,25 @@ static void cat2(char *d, size_t cap, const char *a, const char *b)
     d[la + lb] = 0;
 }
 
-static clgrad_status unsupported(const char *path, const char *kind, const char *why)
+clgrad_status clgrad__oxe_unsupported(const char *path, const char *kind, const char *why)
 {
-    return clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED, "clgrad_onnx_export: module '%s' (%s): %s", path[0] ? path : "<root>",
-                        kind, why);
+    return clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED, "clgrad_onnx_export: module '%s' (%s): %s",
+                        path[0] ? path : "<root>", kind, why);
 }
 
 /* A fresh value name for the output of op in module path. */
-static const char *fresh(ex *e, const char *path, const char *op, char *buf, size_t cap)
+const char *clgrad__oxe_fresh(clgrad__oxe *e, const char *path, const char *op, char *buf, size_t cap)
 {
     snprintf(buf, cap, "/%s/%s_%d", path, op, e->k++);
     return buf;
 }
 
 /* Adds node op with inputs in[] and one new output, which becomes e->cur. */
-static clgrad_status step(ex *e, const char *path, const char *op, int n_in, const char *const *in,
-                          Onnx__NodeProto **node)
+clgrad_status clgrad__oxe_step(clgrad__oxe *e, const char *path, const char *op, int n_in, const char *const *in,
+                               Onnx__NodeProto **node)
 {
     char out[256], name[300];
-    fresh(e, path, op, out, sizeof out);
+    clgrad__oxe_fresh(e, path, op, out, sizeof out);
     snprintf(name, sizeof name, "%s/%s_%d", path, op, e->k);
     const char *outs[1] = {out};
     CLGRAD_TRY(clgrad__oxb_node(e->b, op, name, n_in, in, 1, outs, node));
@@ -77,22 +65,22 @@ static clgrad_status step(ex *e, const char *path, const char *op, int n_in, con
     return CLGRAD_OK;
 }
 
-static clgrad_status unary(ex *e, const char *path, const char *op, Onnx__NodeProto **node)
+clgrad_status clgrad__oxe_unary(clgrad__oxe *e, const char *path, const char *op, Onnx__NodeProto **node)
 {
     char x[256];
     snprintf(x, sizeof x, "%s", e->cur);
     const char *in[1] = {x};
-    return step(e, path, op, 1, in, node);
+    return clgrad__oxe_step(e, path, op, 1, in, node);
 }
 
 /* A scalar f32 initializer; its name in buf. */
-static clgrad_status scalar(ex *e, float v, char *buf, size_t cap)
+static clgrad_status scalar(clgrad__oxe *e, float v, char *buf, size_t cap)
 {
     snprintf(buf, cap, "/const_%d", e->k++);
     return clgrad__oxb_init_f32(e->b, buf, 0, NULL, &v);
 }
 
-static clgrad_status ints_init(ex *e, int n, const int64_t *v, char *buf, size_t cap)
+clgrad_status clgrad__oxe_ints_init(clgrad__oxe *e, int n, const int64_t *v, char *buf, size_t cap)
 {
     int64_t len = n;
     snprintf(buf, cap, "/const_%d", e->k++);
@@ -100,17 +88,17 @@ static clgrad_status ints_init(ex *e, int n, const int64_t *v, char *buf, size_t
 }
 
 /* cur = cur op scalar */
-static clgrad_status with_scalar(ex *e, const char *path, const char *op, float v)
+static clgrad_status with_scalar(clgrad__oxe *e, const char *path, const char *op, float v)
 {
     char c[64], x[256];
     snprintf(x, sizeof x, "%s", e->cur);
     CLGRAD_TRY(scalar(e, v, c, sizeof c));
     const char *in[2] = {x, c};
-    return step(e, path, op, 2, in, NULL);
+    return clgrad__oxe_step(e, path, op, 2, in, NULL);
 }
 
 /* A module tensor read to the host (malloc'd), NULL for an absent one. */
-static clgrad_status host_of(const clgrad_tensor *t, float **out)
+clgrad_status clgrad__oxe_host_of(const clgrad_tensor *t, float **out)
 {
     *out = NULL;
     if (!t) return CLGRAD_OK;
@@ -127,13 +115,13 @@ static clgrad_status host_of(const clgrad_tensor *t, float **out)
 }
 
 /* The module tensor local (a parameter or buffer) as an initializer named prefix + local. */
-static clgrad_status init_of(ex *e, const clgrad_module *m, const char *prefix, const char *local, char *name,
+static clgrad_status init_of(clgrad__oxe *e, const clgrad_module *m, const char *prefix, const char *local, char *name,
                              size_t cap)
 {
     const clgrad_tensor *t = clgrad__module_get(m, local);
-    cat2(name, cap, prefix, local);
+    clgrad__oxe_cat2(name, cap, prefix, local);
     float *h = NULL;
-    CLGRAD_TRY(host_of(t, &h));
+    CLGRAD_TRY(clgrad__oxe_host_of(t, &h));
     int64_t s[CLGRAD_MAX_DIMS];
     clgrad_tensor_shape(t, s);
     clgrad_status st = clgrad__oxb_init_f32(e->b, name, clgrad_tensor_ndim(t), s, h);
@@ -142,7 +130,7 @@ static clgrad_status init_of(ex *e, const clgrad_module *m, const char *prefix, 
 }
 
 /* A constant filled with v of n elements, named name. */
-static clgrad_status fill_init(ex *e, const char *name, int64_t n, float v)
+static clgrad_status fill_init(clgrad__oxe *e, const char *name, int64_t n, float v)
 {
     float *h = malloc((size_t)(n ? n : 1) * sizeof *h);
     if (!h) return clgrad__fail(NULL, CLGRAD_ERR_HOST_MEMORY, "clgrad_onnx_export: out of host memory");
@@ -161,13 +149,13 @@ static int64_t window_out(int64_t len, int k, int s, int p, int d)
 
 /* --- layers ------------------------------------------------------------------------------------------ */
 
-static clgrad_status linear(ex *e, const clgrad_module *m, const char *path, const char *prefix,
+static clgrad_status linear(clgrad__oxe *e, const clgrad_module *m, const char *path, const char *prefix,
                             const clgrad__layer_desc *d)
 {
     char w[300], bn[300];
     int has_b = clgrad__module_get(m, "bias") != NULL;
     if (e->nd < 1 || (e->shape[e->nd - 1] >= 0 && e->shape[e->nd - 1] != d->in))
-        return unsupported(path, "linear", "the input does not end in in_features");
+        return clgrad__oxe_unsupported(path, "linear", "the input does not end in in_features");
     CLGRAD_TRY(init_of(e, m, prefix, "weight", w, sizeof w));
     if (has_b) CLGRAD_TRY(init_of(e, m, prefix, "bias", bn, sizeof bn));
     char x[256];
@@ -175,34 +163,34 @@ static clgrad_status linear(ex *e, const clgrad_module *m, const char *path, con
     if (e->nd == 2) {
         Onnx__NodeProto *n;
         const char *in[3] = {x, w, bn};
-        CLGRAD_TRY(step(e, path, "Gemm", has_b ? 3 : 2, in, &n));
+        CLGRAD_TRY(clgrad__oxe_step(e, path, "Gemm", has_b ? 3 : 2, in, &n));
         CLGRAD_TRY(clgrad__oxb_attr_int(e->b, n, "transB", 1));
     } else {
         Onnx__NodeProto *n;
         const char *tin[1] = {w};
-        CLGRAD_TRY(step(e, path, "Transpose", 1, tin, &n));
+        CLGRAD_TRY(clgrad__oxe_step(e, path, "Transpose", 1, tin, &n));
         int64_t perm[2] = {1, 0};
         CLGRAD_TRY(clgrad__oxb_attr_ints(e->b, n, "perm", 2, perm));
         char wt[256];
         snprintf(wt, sizeof wt, "%s", e->cur);
         const char *in[2] = {x, wt};
-        CLGRAD_TRY(step(e, path, "MatMul", 2, in, NULL));
+        CLGRAD_TRY(clgrad__oxe_step(e, path, "MatMul", 2, in, NULL));
         if (has_b) {
             char y[256];
             snprintf(y, sizeof y, "%s", e->cur);
             const char *ain[2] = {y, bn};
-            CLGRAD_TRY(step(e, path, "Add", 2, ain, NULL));
+            CLGRAD_TRY(clgrad__oxe_step(e, path, "Add", 2, ain, NULL));
         }
     }
     e->shape[e->nd - 1] = d->out;
     return CLGRAD_OK;
 }
 
-static clgrad_status conv(ex *e, const clgrad_module *m, const char *path, const char *prefix,
+static clgrad_status conv(clgrad__oxe *e, const clgrad_module *m, const char *path, const char *prefix,
                           const clgrad__layer_desc *d, int transposed)
 {
     const char *kind = transposed ? "conv_transpose2d" : "conv2d";
-    if (e->nd != 4) return unsupported(path, kind, "the input is not (N, C, H, W)");
+    if (e->nd != 4) return clgrad__oxe_unsupported(path, kind, "the input is not (N, C, H, W)");
     char w[300], bn[300], x[256];
     int has_b = clgrad__module_get(m, "bias") != NULL;
     CLGRAD_TRY(init_of(e, m, prefix, "weight", w, sizeof w));
@@ -211,7 +199,7 @@ static clgrad_status conv(ex *e, const clgrad_module *m, const char *path, const
     const char *in[3] = {x, w, bn};
     Onnx__NodeProto *n;
     const clgrad_conv2d_params *p = &d->conv;
-    CLGRAD_TRY(step(e, path, transposed ? "ConvTranspose" : "Conv", has_b ? 3 : 2, in, &n));
+    CLGRAD_TRY(clgrad__oxe_step(e, path, transposed ? "ConvTranspose" : "Conv", has_b ? 3 : 2, in, &n));
     int64_t ks[2] = {d->kernel[0], d->kernel[1]}, st[2] = {p->stride[0], p->stride[1]},
             pads[4] = {p->padding[0], p->padding[1], p->padding[0], p->padding[1]},
             dil[2] = {p->dilation[0], p->dilation[1]}, op[2] = {p->output_padding[0], p->output_padding[1]};
@@ -231,11 +219,12 @@ static clgrad_status conv(ex *e, const clgrad_module *m, const char *path, const
     return CLGRAD_OK;
 }
 
-static clgrad_status pool(ex *e, const char *path, const char *kind, const char *op, const clgrad_pool2d_params *p)
+static clgrad_status pool(clgrad__oxe *e, const char *path, const char *kind, const char *op,
+                          const clgrad_pool2d_params *p)
 {
-    if (e->nd != 4) return unsupported(path, kind, "the input is not (N, C, H, W)");
+    if (e->nd != 4) return clgrad__oxe_unsupported(path, kind, "the input is not (N, C, H, W)");
     Onnx__NodeProto *n;
-    CLGRAD_TRY(unary(e, path, op, &n));
+    CLGRAD_TRY(clgrad__oxe_unary(e, path, op, &n));
     int64_t ks[2] = {p->kernel[0], p->kernel[1]}, st[2] = {p->stride[0] ? p->stride[0] : p->kernel[0],
                                                            p->stride[1] ? p->stride[1] : p->kernel[1]},
             pads[4] = {p->padding[0], p->padding[1], p->padding[0], p->padding[1]};
@@ -247,7 +236,7 @@ static clgrad_status pool(ex *e, const char *path, const char *kind, const char 
     return CLGRAD_OK;
 }
 
-static clgrad_status norm(ex *e, const clgrad_module *m, const char *path, const char *prefix,
+static clgrad_status norm(clgrad__oxe *e, const clgrad_module *m, const char *path, const char *prefix,
                           const clgrad__layer_desc *d, const char *kind)
 {
     int ln = !strcmp(kind, "layer_norm");
@@ -257,40 +246,41 @@ static clgrad_status norm(ex *e, const clgrad_module *m, const char *path, const
     else
         c = d->in;
     if ((!ln && (e->nd < 2 || (e->shape[1] >= 0 && e->shape[1] != c))) || (ln && e->nd < d->norm_ndim))
-        return unsupported(path, kind, "the input does not fit the layer");
+        return clgrad__oxe_unsupported(path, kind, "the input does not fit the layer");
     if (ln && d->norm_ndim != 1 && !d->affine)
-        return unsupported(path, kind, "a non-affine layer norm over several dims");
+        return clgrad__oxe_unsupported(path, kind, "a non-affine layer norm over several dims");
     char w[300], bn[300], x[256], mean[300], var[300];
     snprintf(x, sizeof x, "%s", e->cur);
     if (d->affine) {
         CLGRAD_TRY(init_of(e, m, prefix, "weight", w, sizeof w));
         CLGRAD_TRY(init_of(e, m, prefix, "bias", bn, sizeof bn));
     } else {
-        cat2(w, sizeof w, prefix, "weight");
-        cat2(bn, sizeof bn, prefix, "bias");
+        clgrad__oxe_cat2(w, sizeof w, prefix, "weight");
+        clgrad__oxe_cat2(bn, sizeof bn, prefix, "bias");
         CLGRAD_TRY(fill_init(e, w, c, 1.0f));
         CLGRAD_TRY(fill_init(e, bn, c, 0.0f));
     }
     Onnx__NodeProto *n;
     if (ln) {
         const char *in[3] = {x, w, bn};
-        CLGRAD_TRY(step(e, path, "LayerNormalization", 3, in, &n));
+        CLGRAD_TRY(clgrad__oxe_step(e, path, "LayerNormalization", 3, in, &n));
         CLGRAD_TRY(clgrad__oxb_attr_int(e->b, n, "axis", -d->norm_ndim));
     } else {
         CLGRAD_TRY(init_of(e, m, prefix, "running_mean", mean, sizeof mean));
         CLGRAD_TRY(init_of(e, m, prefix, "running_var", var, sizeof var));
         const char *in[5] = {x, w, bn, mean, var};
-        CLGRAD_TRY(step(e, path, "BatchNormalization", 5, in, &n));
+        CLGRAD_TRY(clgrad__oxe_step(e, path, "BatchNormalization", 5, in, &n));
         CLGRAD_TRY(clgrad__oxb_attr_float(e->b, n, "momentum", 1.0f - d->momentum));
     }
     return clgrad__oxb_attr_float(e->b, n, "epsilon", d->eps);
 }
 
-static clgrad_status flatten(ex *e, const char *path, const clgrad__layer_desc *d)
+static clgrad_status flatten(clgrad__oxe *e, const char *path, const clgrad__layer_desc *d)
 {
     int a = d->start_dim < 0 ? d->start_dim + e->nd : d->start_dim;
     int z = d->end_dim < 0 ? d->end_dim + e->nd : d->end_dim;
-    if (e->nd == 0 || a < 0 || z >= e->nd || a > z) return unsupported(path, "flatten", "dims out of range");
+    if (e->nd == 0 || a < 0 || z >= e->nd || a > z)
+        return clgrad__oxe_unsupported(path, "flatten", "dims out of range");
     int64_t want[CLGRAD_MAX_DIMS], s[CLGRAD_MAX_DIMS], prod = 1;
     int k = 0;
     for (int i = 0; i < a; i++) want[k] = 0, s[k++] = e->shape[i];
@@ -298,68 +288,68 @@ static clgrad_status flatten(ex *e, const char *path, const clgrad__layer_desc *
     want[k] = -1;
     s[k++] = prod;
     for (int i = z + 1; i < e->nd; i++) {
-        if (e->shape[i] < 0) return unsupported(path, "flatten", "a trailing dimension is not known");
+        if (e->shape[i] < 0) return clgrad__oxe_unsupported(path, "flatten", "a trailing dimension is not known");
         want[k] = e->shape[i];
         s[k++] = e->shape[i];
     }
     if (a == 1 && z == e->nd - 1) {
         Onnx__NodeProto *n;
-        CLGRAD_TRY(unary(e, path, "Flatten", &n));
+        CLGRAD_TRY(clgrad__oxe_unary(e, path, "Flatten", &n));
         CLGRAD_TRY(clgrad__oxb_attr_int(e->b, n, "axis", 1));
     } else {
         char c[64], x[256];
         snprintf(x, sizeof x, "%s", e->cur);
-        CLGRAD_TRY(ints_init(e, k, want, c, sizeof c));
+        CLGRAD_TRY(clgrad__oxe_ints_init(e, k, want, c, sizeof c));
         const char *in[2] = {x, c};
-        CLGRAD_TRY(step(e, path, "Reshape", 2, in, NULL));
+        CLGRAD_TRY(clgrad__oxe_step(e, path, "Reshape", 2, in, NULL));
     }
     e->nd = k;
     memcpy(e->shape, s, sizeof s);
     return CLGRAD_OK;
 }
 
-static clgrad_status activation(ex *e, const char *path, const clgrad__layer_desc *d)
+static clgrad_status activation(clgrad__oxe *e, const char *path, const clgrad__layer_desc *d)
 {
     Onnx__NodeProto *n;
     char x[256], y[256];
     snprintf(x, sizeof x, "%s", e->cur);
     switch (d->act) {
-    case CLGRAD_ACT_RELU: return unary(e, path, "Relu", NULL);
-    case CLGRAD_ACT_SIGMOID: return unary(e, path, "Sigmoid", NULL);
-    case CLGRAD_ACT_TANH: return unary(e, path, "Tanh", NULL);
+    case CLGRAD_ACT_RELU: return clgrad__oxe_unary(e, path, "Relu", NULL);
+    case CLGRAD_ACT_SIGMOID: return clgrad__oxe_unary(e, path, "Sigmoid", NULL);
+    case CLGRAD_ACT_TANH: return clgrad__oxe_unary(e, path, "Tanh", NULL);
     case CLGRAD_ACT_LEAKY_RELU:
     case CLGRAD_ACT_ELU:
-        CLGRAD_TRY(unary(e, path, d->act == CLGRAD_ACT_ELU ? "Elu" : "LeakyRelu", &n));
+        CLGRAD_TRY(clgrad__oxe_unary(e, path, d->act == CLGRAD_ACT_ELU ? "Elu" : "LeakyRelu", &n));
         return clgrad__oxb_attr_float(e->b, n, "alpha", d->p0);
     case CLGRAD_ACT_SOFTMAX:
     case CLGRAD_ACT_LOG_SOFTMAX:
-        CLGRAD_TRY(unary(e, path, d->act == CLGRAD_ACT_SOFTMAX ? "Softmax" : "LogSoftmax", &n));
+        CLGRAD_TRY(clgrad__oxe_unary(e, path, d->act == CLGRAD_ACT_SOFTMAX ? "Softmax" : "LogSoftmax", &n));
         return clgrad__oxb_attr_int(e->b, n, "axis", (int64_t)d->p0);
     case CLGRAD_ACT_HARDTANH: {
         char lo[64], hi[64];
         CLGRAD_TRY(scalar(e, d->p0, lo, sizeof lo));
         CLGRAD_TRY(scalar(e, d->p1, hi, sizeof hi));
         const char *in[3] = {x, lo, hi};
-        return step(e, path, "Clip", 3, in, NULL);
+        return clgrad__oxe_step(e, path, "Clip", 3, in, NULL);
     }
     case CLGRAD_ACT_SOFTPLUS: /* log(1 + exp(beta x)) / beta; the threshold changes < 1e-8 relative */
-        if (d->p0 == 1.0f) return unary(e, path, "Softplus", NULL);
+        if (d->p0 == 1.0f) return clgrad__oxe_unary(e, path, "Softplus", NULL);
         CLGRAD_TRY(with_scalar(e, path, "Mul", d->p0));
-        CLGRAD_TRY(unary(e, path, "Softplus", NULL));
+        CLGRAD_TRY(clgrad__oxe_unary(e, path, "Softplus", NULL));
         return with_scalar(e, path, "Div", d->p0);
     case CLGRAD_ACT_SILU: {
-        CLGRAD_TRY(unary(e, path, "Sigmoid", NULL));
+        CLGRAD_TRY(clgrad__oxe_unary(e, path, "Sigmoid", NULL));
         snprintf(y, sizeof y, "%s", e->cur);
         const char *in[2] = {x, y};
-        return step(e, path, "Mul", 2, in, NULL);
+        return clgrad__oxe_step(e, path, "Mul", 2, in, NULL);
     }
     case CLGRAD_ACT_GELU: { /* x * (1 + erf(x / sqrt 2)) / 2 */
         CLGRAD_TRY(with_scalar(e, path, "Div", (float)M_SQRT2));
-        CLGRAD_TRY(unary(e, path, "Erf", NULL));
+        CLGRAD_TRY(clgrad__oxe_unary(e, path, "Erf", NULL));
         CLGRAD_TRY(with_scalar(e, path, "Add", 1.0f));
         snprintf(y, sizeof y, "%s", e->cur);
         const char *in[2] = {x, y};
-        CLGRAD_TRY(step(e, path, "Mul", 2, in, NULL));
+        CLGRAD_TRY(clgrad__oxe_step(e, path, "Mul", 2, in, NULL));
         return with_scalar(e, path, "Mul", 0.5f);
     }
     case CLGRAD_ACT_GELU_TANH: { /* x / 2 * (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
@@ -367,188 +357,75 @@ static clgrad_status activation(ex *e, const char *path, const clgrad__layer_des
         CLGRAD_TRY(with_scalar(e, path, "Mul", 0.044715f));
         snprintf(y, sizeof y, "%s", e->cur);
         const char *in[2] = {x, y};
-        CLGRAD_TRY(step(e, path, "Add", 2, in, NULL));
+        CLGRAD_TRY(clgrad__oxe_step(e, path, "Add", 2, in, NULL));
         CLGRAD_TRY(with_scalar(e, path, "Mul", 0.7978845608028654f));
-        CLGRAD_TRY(unary(e, path, "Tanh", NULL));
+        CLGRAD_TRY(clgrad__oxe_unary(e, path, "Tanh", NULL));
         CLGRAD_TRY(with_scalar(e, path, "Add", 1.0f));
         snprintf(y, sizeof y, "%s", e->cur);
         const char *in2[2] = {x, y};
-        CLGRAD_TRY(step(e, path, "Mul", 2, in2, NULL));
+        CLGRAD_TRY(clgrad__oxe_step(e, path, "Mul", 2, in2, NULL));
         return with_scalar(e, path, "Mul", 0.5f);
     }
     }
-    return unsupported(path, "activation", "unknown activation kind");
+    return clgrad__oxe_unsupported(path, "activation", "unknown activation kind");
 }
 
-/* ONNX gate block j holds clgrad's gate DST[j]. */
-static const int LSTM_DST[4] = {0, 3, 1, 2}; /* i, o, f, c <- i, f, g, o */
-static const int GRU_DST[3] = {1, 0, 2};     /* z, r, h <- r, z, n */
-static const int RNN_DST[1] = {0};
-
-/* w (G*H, cols) reordered into ONNX's gate order as a (1, G*H, cols) initializer. */
-static clgrad_status gate_init(ex *e, const clgrad_tensor *t, const int *dst, int G, int64_t H, const char *name)
-{
-    float *h = NULL;
-    CLGRAD_TRY(host_of(t, &h));
-    int64_t cols = clgrad_tensor_ndim(t) == 2 ? clgrad_tensor_dim(t, 1) : 1;
-    float *r = malloc((size_t)(G * H * cols) * sizeof *r);
-    clgrad_status st = CLGRAD_ERR_HOST_MEMORY;
-    if (r) {
-        for (int j = 0; j < G; j++)
-            memcpy(r + (size_t)(j * H * cols), h + (size_t)(dst[j] * H * cols), (size_t)(H * cols) * sizeof *r);
-        int64_t s[3] = {1, G * H, cols};
-        st = clgrad__oxb_init_f32(e->b, name, clgrad_tensor_ndim(t) == 2 ? 3 : 2, s, r);
-    } else {
-        clgrad__fail(NULL, st, "clgrad_onnx_export: out of host memory");
-    }
-    free(h);
-    free(r);
-    return st;
-}
-
-static clgrad_status recurrent(ex *e, const clgrad_module *m, const char *path, const char *prefix,
-                               const clgrad__layer_desc *d)
-{
-    const char *kind = clgrad_module_kind(m);
-    if (e->nd != 3) return unsupported(path, kind, "the input is not a batch of sequences (rank 3)");
-    int G = d->rnn == CLGRAD_LSTM ? 4 : d->rnn == CLGRAD_GRU ? 3 : 1;
-    const int *dst = d->rnn == CLGRAD_LSTM ? LSTM_DST : d->rnn == CLGRAD_GRU ? GRU_DST : RNN_DST;
-    const char *op = d->rnn == CLGRAD_LSTM ? "LSTM" : d->rnn == CLGRAD_GRU ? "GRU" : "RNN";
-    int64_t H = d->hidden, N = e->shape[d->batch_first ? 0 : 1], T = e->shape[d->batch_first ? 1 : 0];
-    Onnx__NodeProto *n;
-    if (d->batch_first) { /* (N, T, I) -> (T, N, I) */
-        CLGRAD_TRY(unary(e, path, "Transpose", &n));
-        int64_t perm[3] = {1, 0, 2};
-        CLGRAD_TRY(clgrad__oxb_attr_ints(e->b, n, "perm", 3, perm));
-    }
-    char axes1[64], axes0[64], yh[256] = "";
-    int64_t one = 1, zero = 0;
-    CLGRAD_TRY(ints_init(e, 1, &one, axes1, sizeof axes1));
-    CLGRAD_TRY(ints_init(e, 1, &zero, axes0, sizeof axes0));
-    for (int l = 0; l < d->layers; l++) {
-        char wn[300], rn[300], bn[300], nm[64], x[256], y[256], name[300];
-        char lw[32], lr[32], lb[32];
-        snprintf(lw, sizeof lw, "W_l%d", l);
-        snprintf(lr, sizeof lr, "R_l%d", l);
-        snprintf(lb, sizeof lb, "B_l%d", l);
-        cat2(wn, sizeof wn, prefix, lw);
-        cat2(rn, sizeof rn, prefix, lr);
-        cat2(bn, sizeof bn, prefix, lb);
-        snprintf(nm, sizeof nm, "weight_ih_l%d", l);
-        CLGRAD_TRY(gate_init(e, clgrad__module_get(m, nm), dst, G, H, wn));
-        snprintf(nm, sizeof nm, "weight_hh_l%d", l);
-        CLGRAD_TRY(gate_init(e, clgrad__module_get(m, nm), dst, G, H, rn));
-        if (d->bias) { /* [b_ih, b_hh], each in ONNX's gate order */
-            float *bi = NULL, *bh = NULL, *bb = malloc((size_t)(2 * G * H) * sizeof *bb);
-            snprintf(nm, sizeof nm, "bias_ih_l%d", l);
-            clgrad_status st = bb ? host_of(clgrad__module_get(m, nm), &bi) : CLGRAD_ERR_HOST_MEMORY;
-            snprintf(nm, sizeof nm, "bias_hh_l%d", l);
-            if (st == CLGRAD_OK) st = host_of(clgrad__module_get(m, nm), &bh);
-            if (st == CLGRAD_OK) {
-                for (int j = 0; j < G; j++) {
-                    memcpy(bb + j * H, bi + dst[j] * H, (size_t)H * sizeof *bb);
-                    memcpy(bb + G * H + j * H, bh + dst[j] * H, (size_t)H * sizeof *bb);
-                }
-                int64_t s[2] = {1, 2 * G * H};
-                st = clgrad__oxb_init_f32(e->b, bn, 2, s, bb);
-            } else if (st == CLGRAD_ERR_HOST_MEMORY) {
-                clgrad__fail(NULL, st, "clgrad_onnx_export: out of host memory");
-            }
-            free(bi);
-            free(bh);
-            free(bb);
-            CLGRAD_TRY(st);
-        }
-        snprintf(x, sizeof x, "%s", e->cur);
-        fresh(e, path, op, y, sizeof y);
-        cat2(yh, sizeof yh, y, "_h");
-        snprintf(name, sizeof name, "%s/%s_l%d", path, op, l);
-        const char *in[4] = {x, wn, rn, bn}, *outs[2] = {y, yh};
-        CLGRAD_TRY(clgrad__oxb_node(e->b, op, name, d->bias ? 4 : 3, in, 2, outs, &n));
-        CLGRAD_TRY(clgrad__oxb_attr_int(e->b, n, "hidden_size", H));
-        if (d->rnn == CLGRAD_GRU) CLGRAD_TRY(clgrad__oxb_attr_int(e->b, n, "linear_before_reset", 1));
-        if (d->rnn == CLGRAD_RNN_RELU) {
-            const char *relu[1] = {"Relu"};
-            CLGRAD_TRY(clgrad__oxb_attr_strings(e->b, n, "activations", 1, relu));
-        }
-        /* Y (T, 1, N, H) -> (T, N, H) for the next layer */
-        snprintf(e->cur, sizeof e->cur, "%s", y);
-        const char *sq[2] = {y, axes1};
-        CLGRAD_TRY(step(e, path, "Squeeze", 2, sq, NULL));
-    }
-    if (e->o->rnn_last_step) { /* the last layer's final state (1, N, H) -> (N, H) */
-        const char *sq[2] = {yh, axes0};
-        CLGRAD_TRY(step(e, path, "Squeeze", 2, sq, NULL));
-        e->nd = 2;
-        e->shape[0] = N;
-        e->shape[1] = H;
-        return CLGRAD_OK;
-    }
-    if (d->batch_first) {
-        CLGRAD_TRY(unary(e, path, "Transpose", &n));
-        int64_t perm[3] = {1, 0, 2};
-        CLGRAD_TRY(clgrad__oxb_attr_ints(e->b, n, "perm", 3, perm));
-    }
-    e->shape[d->batch_first ? 0 : 1] = N;
-    e->shape[d->batch_first ? 1 : 0] = T;
-    e->shape[2] = H;
-    return CLGRAD_OK;
-}
-
-static clgrad_status emit(ex *e, const clgrad_module *m, const char *path)
+static clgrad_status emit(clgrad__oxe *e, const clgrad_module *m, const char *path)
 {
     const char *kind = clgrad_module_kind(m);
     char prefix[300];
-    cat2(prefix, sizeof prefix, path, path[0] ? "." : "");
+    clgrad__oxe_cat2(prefix, sizeof prefix, path, path[0] ? "." : "");
     if (!strcmp(kind, "sequential")) {
         for (int i = 0; i < clgrad_module_child_count(m); i++) {
             const char *name = NULL;
             const clgrad_module *c = clgrad_module_child(m, i, &name);
             char sub[300];
-            cat2(sub, sizeof sub, prefix, name);
+            clgrad__oxe_cat2(sub, sizeof sub, prefix, name);
             CLGRAD_TRY(emit(e, c, sub));
         }
         return CLGRAD_OK;
     }
     clgrad__layer_desc d;
     if (!clgrad__module_describe(m, &d) && strcmp(kind, "embedding"))
-        return unsupported(path, kind, "this kind of module cannot be exported");
+        return clgrad__oxe_unsupported(path, kind, "this kind of module cannot be exported");
     if (!strcmp(kind, "linear")) return linear(e, m, path, prefix, &d);
     if (!strcmp(kind, "conv2d")) return conv(e, m, path, prefix, &d, 0);
     if (!strcmp(kind, "conv_transpose2d")) return conv(e, m, path, prefix, &d, 1);
     if (!strcmp(kind, "max_pool2d")) return pool(e, path, kind, "MaxPool", &d.pool);
     if (!strcmp(kind, "avg_pool2d")) return pool(e, path, kind, "AveragePool", &d.pool);
     if (!strcmp(kind, "adaptive_avg_pool2d")) {
-        if (e->nd != 4) return unsupported(path, kind, "the input is not (N, C, H, W)");
+        if (e->nd != 4) return clgrad__oxe_unsupported(path, kind, "the input is not (N, C, H, W)");
         if (d.out_hw[0] == 1 && d.out_hw[1] == 1) {
-            CLGRAD_TRY(unary(e, path, "GlobalAveragePool", NULL));
+            CLGRAD_TRY(clgrad__oxe_unary(e, path, "GlobalAveragePool", NULL));
             e->shape[2] = e->shape[3] = 1;
             return CLGRAD_OK;
         }
         int64_t h = e->shape[2], w = e->shape[3];
         if (h < 0 || w < 0 || h % d.out_hw[0] || w % d.out_hw[1])
-            return unsupported(path, kind, "the input size is not known or not a multiple of the output size");
+            return clgrad__oxe_unsupported(path, kind,
+                                           "the input size is not known or not a multiple of the output size");
         clgrad_pool2d_params p = {{(int)(h / d.out_hw[0]), (int)(w / d.out_hw[1])},
                                   {(int)(h / d.out_hw[0]), (int)(w / d.out_hw[1])}, {0, 0}};
         return pool(e, path, kind, "AveragePool", &p);
     }
     if (!strcmp(kind, "batch_norm1d") || !strcmp(kind, "batch_norm2d") || !strcmp(kind, "layer_norm"))
         return norm(e, m, path, prefix, &d, kind);
-    if (!strcmp(kind, "dropout")) return unary(e, path, "Identity", NULL);
+    if (!strcmp(kind, "dropout")) return clgrad__oxe_unary(e, path, "Identity", NULL);
     if (!strcmp(kind, "flatten")) return flatten(e, path, &d);
     if (!strcmp(kind, "activation")) return activation(e, path, &d);
-    if (!strcmp(kind, "rnn") || !strcmp(kind, "lstm") || !strcmp(kind, "gru")) return recurrent(e, m, path, prefix, &d);
+    if (!strcmp(kind, "rnn") || !strcmp(kind, "lstm") || !strcmp(kind, "gru"))
+        return clgrad__oxe_recurrent(e, m, path, prefix, &d);
     if (!strcmp(kind, "embedding")) {
         char w[300], x[256];
         snprintf(x, sizeof x, "%s", e->cur);
         CLGRAD_TRY(init_of(e, m, prefix, "weight", w, sizeof w));
         const char *in[2] = {w, x};
-        CLGRAD_TRY(step(e, path, "Gather", 2, in, NULL));
-        if (e->nd >= CLGRAD_MAX_DIMS) return unsupported(path, kind, "too many dims");
+        CLGRAD_TRY(clgrad__oxe_step(e, path, "Gather", 2, in, NULL));
+        if (e->nd >= CLGRAD_MAX_DIMS) return clgrad__oxe_unsupported(path, kind, "too many dims");
         e->shape[e->nd++] = clgrad_tensor_dim(clgrad__module_get(m, "weight"), 1);
         return CLGRAD_OK;
     }
-    return unsupported(path, kind, "this kind of module cannot be exported");
+    return clgrad__oxe_unsupported(path, kind, "this kind of module cannot be exported");
 }
 
 /* The first leaf module (depth first): an embedding makes the graph input integer. */
@@ -585,7 +462,7 @@ CLGRAD_API clgrad_status clgrad_onnx_export_memory(const clgrad_module *m, const
         if (opts->shape[i] == 0 || opts->shape[i] < -1)
             return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_onnx_export: dimension %d is %lld (a size, "
                                 "or -1 for an open one)", i, (long long)opts->shape[i]);
-    ex e = {.o = opts, .root = m, .nd = opts->ndim};
+    clgrad__oxe e = {.o = opts, .root = m, .nd = opts->ndim};
     memcpy(e.shape, opts->shape, sizeof e.shape);
     const char *in_name = opts->input_name ? opts->input_name : "input";
     const char *out_name = opts->output_name ? opts->output_name : "output";

@@ -329,8 +329,9 @@ void clgrad__ox_graph_free(clgrad__ox_graph *g)
 
 const clgrad__ox_op *clgrad__ox_op_find(const char *name)
 {
-    const clgrad__ox_op *tables[] = {clgrad__ox_ops_shape, clgrad__ox_ops_select, clgrad__ox_ops_math,
-                                     clgrad__ox_ops_nn, clgrad__ox_ops_rnn};
+    const clgrad__ox_op *tables[] = {clgrad__ox_ops_shape, clgrad__ox_ops_value,  clgrad__ox_ops_select,
+                                     clgrad__ox_ops_math,  clgrad__ox_ops_reduce, clgrad__ox_ops_nn,
+                                     clgrad__ox_ops_rnn};
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
         for (const clgrad__ox_op *o = tables[t]; o->name; o++)
             if (strcmp(o->name, name) == 0) return o;

@@ -212,9 +212,11 @@ typedef struct clgrad__ox_op {
 const clgrad__ox_op *clgrad__ox_op_find(const char *name);
 
 /* Tables of the op files, each ended by an entry with a NULL name. */
-extern const clgrad__ox_op clgrad__ox_ops_shape[];  /* ops_shape.c: shapes, casts, constants */
+extern const clgrad__ox_op clgrad__ox_ops_shape[];  /* ops_shape.c: shape, reshape, squeeze, expand */
+extern const clgrad__ox_op clgrad__ox_ops_value[];  /* ops_value.c: constants, casts, identity, range */
 extern const clgrad__ox_op clgrad__ox_ops_select[]; /* ops_select.c: transpose, concat, split, slice, gather */
-extern const clgrad__ox_op clgrad__ox_ops_math[];   /* ops_math.c: elementwise, activations, reductions */
+extern const clgrad__ox_op clgrad__ox_ops_math[];   /* ops_math.c: elementwise, comparisons, activations */
+extern const clgrad__ox_op clgrad__ox_ops_reduce[]; /* ops_reduce.c: softmax, reductions, argmax */
 extern const clgrad__ox_op clgrad__ox_ops_nn[];     /* ops_nn.c: conv, pool, norm, gemm, matmul */
 extern const clgrad__ox_op clgrad__ox_ops_rnn[];    /* ops_rnn.c: LSTM, GRU, RNN */
 

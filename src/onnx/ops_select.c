@@ -461,69 +461,53 @@ static clgrad_status indices_to_host(const clgrad__ox_exec *e, clgrad_tensor *t,
     return CLGRAD_OK;
 }
 
-static clgrad_status gather_run(clgrad__ox_exec *e)
+/* One index: a slice of x along axis, without the axis. */
+static clgrad_status gather_one(clgrad__ox_exec *e, clgrad_tensor *x, int axis, const int64_t *s, int64_t j)
 {
-    clgrad_tensor *x, *y = NULL;
-    CLGRAD_TRY(clgrad__ox_dev(e, 0, &x));
-    int nd = clgrad_tensor_ndim(x), axis;
-    int64_t s[CLGRAD_MAX_DIMS];
-    clgrad_tensor_shape(x, s);
-    CLGRAD_TRY(clgrad__ox_axis(e->g, e->n, clgrad__ox_attr_int(e->n, "axis", 0), nd, &axis));
-    const clgrad__ox_host *ix = e->in[1].h;
-    /* Indices made at run time (a graph input, token ids say) are read back: ONNX counts a
-     * negative index from the end and makes one out of range an error, and the device lookup
-     * (clgrad_embedding) would give a zero row for either. */
-    clgrad__ox_host *fetched = NULL;
-    if (!ix) {
-        clgrad_tensor *dev;
-        CLGRAD_TRY(clgrad__ox_dev(e, 1, &dev));
-        CLGRAD_TRY(indices_to_host(e, dev, &fetched));
-        ix = fetched;
-    }
-    clgrad_status st;
-    if (ix->ndim == 0) { /* one index: a slice without the axis */
-        int64_t j, so[CLGRAD_MAX_DIMS];
-        clgrad_tensor *v = NULL;
-        st = index_at(e->g, e->n, ix, 0, s[axis], &j);
-        clgrad__ox_host_free(fetched);
-        CLGRAD_TRY(st);
-        CLGRAD_TRY(clgrad_slice(x, axis, j, j + 1, 1, &v));
-        for (int d = 0, k = 0; d < nd; d++)
-            if (d != axis) so[k++] = s[d];
-        st = clgrad_reshape(v, nd - 1, so, &y);
-        clgrad_tensor_release(v);
-        if (st == CLGRAD_OK) clgrad__ox_set_out(e, 0, y);
-        return st;
-    }
-    /* general: move the axis first, look rows up as an embedding table, move the index dims
-     * to where the axis was; the indices normalised, then uploaded */
-    clgrad_tensor *ixt = NULL;
+    int nd = clgrad_tensor_ndim(x);
+    int64_t so[CLGRAD_MAX_DIMS];
+    clgrad_tensor *v = NULL, *y = NULL;
+    CLGRAD_TRY(clgrad_slice(x, axis, j, j + 1, 1, &v));
+    for (int d = 0, k = 0; d < nd; d++)
+        if (d != axis) so[k++] = s[d];
+    clgrad_status st = clgrad_reshape(v, nd - 1, so, &y);
+    clgrad_tensor_release(v);
+    if (st == CLGRAD_OK) clgrad__ox_set_out(e, 0, y);
+    return st;
+}
+
+/* The indices ix, each normalised against size (negative ones count from the end), uploaded. */
+static clgrad_status gather_indices(clgrad__ox_exec *e, const clgrad__ox_host *ix, int64_t size, clgrad_tensor **ixt)
+{
     clgrad__ox_host *c = NULL;
-    st = clgrad__ox_host_copy(ix, &c);
+    clgrad_status st = clgrad__ox_host_copy(ix, &c);
     for (int64_t k = 0; st == CLGRAD_OK && k < c->n; k++) {
         int64_t j;
-        st = index_at(e->g, e->n, ix, k, s[axis], &j);
+        st = index_at(e->g, e->n, ix, k, size, &j);
         c->i[k] = j;
     }
-    if (st == CLGRAD_OK) st = clgrad__ox_upload(e->ctx, c, 1, "indices", &ixt);
+    if (st == CLGRAD_OK) st = clgrad__ox_upload(e->ctx, c, 1, "indices", ixt);
     clgrad__ox_host_free(c);
-    clgrad__ox_host_free(fetched);
-    CLGRAD_TRY(st);
-    int perm[CLGRAD_MAX_DIMS], q = clgrad_tensor_ndim(ixt);
-    if (clgrad_tensor_dtype(x) != CLGRAD_DTYPE_F32 || nd - 1 + q > CLGRAD_MAX_DIMS) {
-        clgrad_tensor_release(ixt);
+    return st;
+}
+
+/* The general case: move the axis first, look rows up as an embedding table with the device
+ * indices ixt, move the index dims to where the axis was. */
+static clgrad_status gather_rows(clgrad__ox_exec *e, clgrad_tensor *x, int axis, const int64_t *s, clgrad_tensor *ixt)
+{
+    int nd = clgrad_tensor_ndim(x), perm[CLGRAD_MAX_DIMS], q = clgrad_tensor_ndim(ixt);
+    if (clgrad_tensor_dtype(x) != CLGRAD_DTYPE_F32 || nd - 1 + q > CLGRAD_MAX_DIMS)
         return clgrad__ox_fail(e->g, e->n, CLGRAD_ERR_UNSUPPORTED, "%s",
                                nd - 1 + q > CLGRAD_MAX_DIMS ? "the result has too many dims"
                                                              : "gathering from integer data on the device");
-    }
     perm[0] = axis;
     for (int d = 0, k = 1; d < nd; d++)
         if (d != axis) perm[k++] = d;
-    clgrad_tensor *p = NULL, *t = NULL, *emb = NULL, *r = NULL;
+    clgrad_tensor *p = NULL, *t = NULL, *emb = NULL, *r = NULL, *y = NULL;
     int64_t rows[2] = {s[axis], 1};
     for (int d = 0; d < nd; d++)
         if (d != axis) rows[1] *= s[d];
-    st = clgrad_permute(x, perm, &p);
+    clgrad_status st = clgrad_permute(x, perm, &p);
     if (st == CLGRAD_OK) st = clgrad_reshape(p, 2, rows, &t);
     if (st == CLGRAD_OK) st = clgrad_embedding(t, ixt, &emb);
     if (st == CLGRAD_OK) { /* (idx..., pre..., post...) -> (pre..., idx..., post...) */
@@ -545,8 +529,43 @@ static clgrad_status gather_run(clgrad__ox_exec *e)
     clgrad_tensor_release(t);
     clgrad_tensor_release(emb);
     clgrad_tensor_release(r);
-    clgrad_tensor_release(ixt);
     if (st == CLGRAD_OK) clgrad__ox_set_out(e, 0, y);
+    return st;
+}
+
+static clgrad_status gather_run(clgrad__ox_exec *e)
+{
+    clgrad_tensor *x;
+    CLGRAD_TRY(clgrad__ox_dev(e, 0, &x));
+    int nd = clgrad_tensor_ndim(x), axis;
+    int64_t s[CLGRAD_MAX_DIMS];
+    clgrad_tensor_shape(x, s);
+    CLGRAD_TRY(clgrad__ox_axis(e->g, e->n, clgrad__ox_attr_int(e->n, "axis", 0), nd, &axis));
+    const clgrad__ox_host *ix = e->in[1].h;
+    /* Indices made at run time (a graph input, token ids say) are read back: ONNX counts a
+     * negative index from the end and makes one out of range an error, and the device lookup
+     * (clgrad_embedding) would give a zero row for either. */
+    clgrad__ox_host *fetched = NULL;
+    if (!ix) {
+        clgrad_tensor *dev;
+        CLGRAD_TRY(clgrad__ox_dev(e, 1, &dev));
+        CLGRAD_TRY(indices_to_host(e, dev, &fetched));
+        ix = fetched;
+    }
+    clgrad_status st;
+    if (ix->ndim == 0) {
+        int64_t j;
+        st = index_at(e->g, e->n, ix, 0, s[axis], &j);
+        clgrad__ox_host_free(fetched);
+        CLGRAD_TRY(st);
+        return gather_one(e, x, axis, s, j);
+    }
+    clgrad_tensor *ixt = NULL;
+    st = gather_indices(e, ix, s[axis], &ixt);
+    clgrad__ox_host_free(fetched);
+    CLGRAD_TRY(st);
+    st = gather_rows(e, x, axis, s, ixt);
+    clgrad_tensor_release(ixt);
     return st;
 }
 

@@ -92,11 +92,11 @@ static char *dup(const char *s)
     return strdup(s ? s : "");
 }
 
-/* Copies a TensorProto into a host tensor; what names it in messages. */
-static clgrad_status tensor_from_proto(const clgrad__ox_graph *g, const Onnx__TensorProto *t, const char *what,
-                                       clgrad__ox_host **out)
+/* The tensor's type and shape, checked: data inside the file, whole, of a type clgrad
+ * reads, valid dimensions; *n the element count. */
+static clgrad_status tensor_header(const clgrad__ox_graph *g, const Onnx__TensorProto *t, const char *what,
+                                   int *type_out, int64_t *shape, int64_t *n_out)
 {
-    *out = NULL;
     char tb[32];
     int type = t->has_data_type ? t->data_type : OX_UNDEFINED;
     if (t->has_data_location && t->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
@@ -112,7 +112,7 @@ static clgrad_status tensor_from_proto(const clgrad__ox_graph *g, const Onnx__Te
     if (t->n_dims > CLGRAD_MAX_DIMS)
         return clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED, "%s: %s has %zu dimensions (at most %d)", g->name, what,
                             t->n_dims, CLGRAD_MAX_DIMS);
-    int64_t shape[CLGRAD_MAX_DIMS], n = 1;
+    int64_t n = 1;
     for (size_t d = 0; d < t->n_dims; d++) {
         shape[d] = t->dims[d];
         if (shape[d] < 0 || shape[d] > CLGRAD__OX_DIM_MAX || (shape[d] > 0 && n > INT64_MAX / 16 / shape[d]))
@@ -120,12 +120,25 @@ static clgrad_status tensor_from_proto(const clgrad__ox_graph *g, const Onnx__Te
                                 (long long)shape[d]);
         n *= shape[d];
     }
-    /* where the elements are, and how many the file holds */
-    size_t esz = type == OX_FLOAT || type == OX_INT32 || type == OX_UINT32 ? 4
-                 : type == OX_INT64 || type == OX_UINT64                  ? 8
-                 : type == OX_INT16 || type == OX_UINT16                  ? 2
-                                                                          : 1;
-    size_t have;
+    *type_out = type;
+    *n_out = n;
+    return CLGRAD_OK;
+}
+
+/* The size of an element of type in raw_data. */
+static size_t raw_elem_size(int type)
+{
+    return type == OX_FLOAT || type == OX_INT32 || type == OX_UINT32 ? 4
+           : type == OX_INT64 || type == OX_UINT64                  ? 8
+           : type == OX_INT16 || type == OX_UINT16                  ? 2
+                                                                    : 1;
+}
+
+/* The field that holds the elements holds n of them. */
+static clgrad_status check_data(const clgrad__ox_graph *g, const Onnx__TensorProto *t, const char *what, int type,
+                                const int64_t *shape, int64_t n)
+{
+    size_t esz = raw_elem_size(type), have;
     const char *field;
     if (t->has_raw_data) {
         have = t->raw_data.len / esz;
@@ -148,6 +161,41 @@ static clgrad_status tensor_from_proto(const clgrad__ox_graph *g, const Onnx__Te
                             field, have == (size_t)-1 ? "a number of bytes not a multiple of the element size, " : "",
                             t->has_raw_data ? t->raw_data.len : have * esz);
     }
+    return CLGRAD_OK;
+}
+
+/* Element k of raw_data (little-endian in the file) into h. */
+static void put_raw(clgrad__ox_host *h, int type, const uint8_t *raw, size_t esz, int64_t k)
+{
+    uint64_t v = 0;
+    for (size_t b = 0; b < esz; b++) v |= (uint64_t)raw[(size_t)k * esz + b] << (8 * b);
+    if (type == OX_FLOAT) {
+        uint32_t w = (uint32_t)v;
+        memcpy(&h->f[k], &w, 4);
+    } else if (type == OX_INT64 || type == OX_UINT64) {
+        h->i[k] = (int64_t)v;
+    } else if (type == OX_INT32) {
+        h->i[k] = (int32_t)(uint32_t)v;
+    } else if (type == OX_INT16) {
+        h->i[k] = (int16_t)(uint16_t)v;
+    } else if (type == OX_INT8) {
+        h->i[k] = (int8_t)(uint8_t)v;
+    } else if (type == OX_BOOL) {
+        h->i[k] = v != 0;
+    } else {
+        h->i[k] = (int64_t)v; /* UINT8, UINT16, UINT32 */
+    }
+}
+
+/* Copies a TensorProto into a host tensor; what names it in messages. */
+static clgrad_status tensor_from_proto(const clgrad__ox_graph *g, const Onnx__TensorProto *t, const char *what,
+                                       clgrad__ox_host **out)
+{
+    *out = NULL;
+    int type = OX_UNDEFINED;
+    int64_t shape[CLGRAD_MAX_DIMS], n = 0;
+    CLGRAD_TRY(tensor_header(g, t, what, &type, shape, &n));
+    CLGRAD_TRY(check_data(g, t, what, type, shape, n));
     /* the file's own size bounds these; the host limit is for tensors made later */
     clgrad__ox_host *h = calloc(1, sizeof *h);
     if (!h) return oom(g);
@@ -162,33 +210,12 @@ static clgrad_status tensor_from_proto(const clgrad__ox_graph *g, const Onnx__Te
         return oom(g);
     }
     const uint8_t *raw = t->has_raw_data ? t->raw_data.data : NULL;
+    size_t esz = raw_elem_size(type);
     for (int64_t k = 0; k < n; k++) {
-        if (raw) { /* little-endian in the file */
-            uint64_t v = 0;
-            for (size_t b = 0; b < esz; b++) v |= (uint64_t)raw[(size_t)k * esz + b] << (8 * b);
-            if (type == OX_FLOAT) {
-                uint32_t w = (uint32_t)v;
-                memcpy(&h->f[k], &w, 4);
-            } else if (type == OX_INT64 || type == OX_UINT64) {
-                h->i[k] = (int64_t)v;
-            } else if (type == OX_INT32) {
-                h->i[k] = (int32_t)(uint32_t)v;
-            } else if (type == OX_INT16) {
-                h->i[k] = (int16_t)(uint16_t)v;
-            } else if (type == OX_INT8) {
-                h->i[k] = (int8_t)(uint8_t)v;
-            } else if (type == OX_BOOL) {
-                h->i[k] = v != 0;
-            } else {
-                h->i[k] = (int64_t)v; /* UINT8, UINT16, UINT32 */
-            }
-        } else if (type == OX_FLOAT) {
-            h->f[k] = t->float_data[k];
-        } else if (type == OX_INT64) {
-            h->i[k] = t->int64_data[k];
-        } else {
-            h->i[k] = type == OX_BOOL ? t->int32_data[k] != 0 : t->int32_data[k];
-        }
+        if (raw) put_raw(h, type, raw, esz, k);
+        else if (type == OX_FLOAT) h->f[k] = t->float_data[k];
+        else if (type == OX_INT64) h->i[k] = t->int64_data[k];
+        else h->i[k] = type == OX_BOOL ? t->int32_data[k] != 0 : t->int32_data[k];
     }
     *out = h;
     return CLGRAD_OK;
@@ -285,11 +312,9 @@ static clgrad_status value_info(clgrad__ox_graph *g, const Onnx__ValueInfoProto 
 
 /* --- the model ---------------------------------------------------------------------------------- */
 
-static clgrad_status decode_graph(clgrad__ox_graph *g, const Onnx__GraphProto *gp)
+/* Initializers: constants with their data. */
+static clgrad_status decode_initializers(clgrad__ox_graph *g, const Onnx__GraphProto *gp)
 {
-    if (gp->n_sparse_initializer)
-        return clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED, "%s: sparse initializers are not supported", g->name);
-    /* initializers first: constants with their data */
     for (size_t i = 0; i < gp->n_initializer; i++) {
         const Onnx__TensorProto *t = gp->initializer[i];
         if (!t->name || !t->name[0])
@@ -306,7 +331,13 @@ static clgrad_status decode_graph(clgrad__ox_graph *g, const Onnx__GraphProto *g
         v->konst = h;
         clgrad__ox_set_shape(v, h->type, h->ndim, h->shape);
     }
-    /* graph inputs (in IR < 4 initializers are listed as inputs too: those stay constants) */
+    return CLGRAD_OK;
+}
+
+/* Graph inputs (in IR < 4 initializers are listed as inputs too: those stay constants) and
+ * outputs, whose declared shapes are kept apart from the inferred ones. */
+static clgrad_status decode_io(clgrad__ox_graph *g, const Onnx__GraphProto *gp)
+{
     g->inputs = calloc(gp->n_input + 1, sizeof *g->inputs);
     g->outputs = calloc(gp->n_output + 1, sizeof *g->outputs);
     if (!g->inputs || !g->outputs) return oom(g);
@@ -341,38 +372,51 @@ static clgrad_status decode_graph(clgrad__ox_graph *g, const Onnx__GraphProto *g
         }
         g->outputs[g->n_outputs++] = k;
     }
-    /* nodes, in file order (checked for order when the graph is checked) */
-    for (size_t i = 0; i < gp->n_node; i++) {
-        const Onnx__NodeProto *np = gp->node[i];
-        clgrad__ox_node *n;
-        CLGRAD_TRY(clgrad__ox_node_add(g, &n));
-        char auto_name[32];
-        snprintf(auto_name, sizeof auto_name, "#%zu", i);
-        n->name = dup(np->name && np->name[0] ? np->name : auto_name);
-        n->op = dup(np->op_type);
-        n->domain = dup(np->domain);
-        n->in = malloc((np->n_input + 1) * sizeof *n->in);
-        n->out = malloc((np->n_output + 1) * sizeof *n->out);
-        n->attrs = calloc(np->n_attribute + 1, sizeof *n->attrs);
-        if (!n->name || !n->op || !n->domain || !n->in || !n->out || !n->attrs) return oom(g);
-        if (np->n_input > 64 || np->n_output > 64)
-            return clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED, "%s: node '%s' (%s) has %zu inputs and %zu outputs "
-                                "(at most 64 each)", g->name, n->name, n->op, np->n_input, np->n_output);
-        for (size_t a = 0; a < np->n_attribute; a++) {
-            n->n_attrs++; /* counted first: a failure part way is freed with the node */
-            CLGRAD_TRY(attr_from_proto(g, np, np->attribute[a], &n->attrs[a]));
-        }
-        for (size_t k = 0; k < np->n_input; k++) {
-            n->in[k] = -1;
-            if (np->input[k] && np->input[k][0]) CLGRAD_TRY(clgrad__ox_value_get(g, np->input[k], &n->in[k]));
-            n->n_in++;
-        }
-        for (size_t k = 0; k < np->n_output; k++) {
-            n->out[k] = -1;
-            if (np->output[k] && np->output[k][0]) CLGRAD_TRY(clgrad__ox_value_get(g, np->output[k], &n->out[k]));
-            n->n_out++;
-        }
+    return CLGRAD_OK;
+}
+
+/* Node i of the file: its names, attributes, inputs and outputs. */
+static clgrad_status decode_node(clgrad__ox_graph *g, const Onnx__NodeProto *np, size_t i)
+{
+    clgrad__ox_node *n;
+    CLGRAD_TRY(clgrad__ox_node_add(g, &n));
+    char auto_name[32];
+    snprintf(auto_name, sizeof auto_name, "#%zu", i);
+    n->name = dup(np->name && np->name[0] ? np->name : auto_name);
+    n->op = dup(np->op_type);
+    n->domain = dup(np->domain);
+    n->in = malloc((np->n_input + 1) * sizeof *n->in);
+    n->out = malloc((np->n_output + 1) * sizeof *n->out);
+    n->attrs = calloc(np->n_attribute + 1, sizeof *n->attrs);
+    if (!n->name || !n->op || !n->domain || !n->in || !n->out || !n->attrs) return oom(g);
+    if (np->n_input > 64 || np->n_output > 64)
+        return clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED, "%s: node '%s' (%s) has %zu inputs and %zu outputs "
+                            "(at most 64 each)", g->name, n->name, n->op, np->n_input, np->n_output);
+    for (size_t a = 0; a < np->n_attribute; a++) {
+        n->n_attrs++; /* counted first: a failure part way is freed with the node */
+        CLGRAD_TRY(attr_from_proto(g, np, np->attribute[a], &n->attrs[a]));
     }
+    for (size_t k = 0; k < np->n_input; k++) {
+        n->in[k] = -1;
+        if (np->input[k] && np->input[k][0]) CLGRAD_TRY(clgrad__ox_value_get(g, np->input[k], &n->in[k]));
+        n->n_in++;
+    }
+    for (size_t k = 0; k < np->n_output; k++) {
+        n->out[k] = -1;
+        if (np->output[k] && np->output[k][0]) CLGRAD_TRY(clgrad__ox_value_get(g, np->output[k], &n->out[k]));
+        n->n_out++;
+    }
+    return CLGRAD_OK;
+}
+
+static clgrad_status decode_graph(clgrad__ox_graph *g, const Onnx__GraphProto *gp)
+{
+    if (gp->n_sparse_initializer)
+        return clgrad__fail(NULL, CLGRAD_ERR_UNSUPPORTED, "%s: sparse initializers are not supported", g->name);
+    CLGRAD_TRY(decode_initializers(g, gp));
+    CLGRAD_TRY(decode_io(g, gp));
+    /* nodes, in file order (checked for order when the graph is checked) */
+    for (size_t i = 0; i < gp->n_node; i++) CLGRAD_TRY(decode_node(g, gp->node[i], i));
     /* declared shapes of intermediate values are not trusted: load infers its own */
     return CLGRAD_OK;
 }

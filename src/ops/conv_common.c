@@ -116,24 +116,14 @@ clgrad_status clgrad__conv_sum_rows(clgrad_context *ctx, clgrad_tensor *part, in
 
 static int param_or(int v, int dflt) { return v == 0 ? dflt : v; }
 
-/* Long but flat (about 90 lines): one check per argument, each failing with its own message
- * that names the shapes; splitting it would only scatter the messages. */
-clgrad_status clgrad__conv_setup(const char *fn, int transposed, clgrad_tensor *x, clgrad_tensor *w,
-                                 clgrad_tensor *bias, const clgrad_conv2d_params *p, clgrad__conv_geom *g,
-                                 int64_t out_shape[4])
+/* The convolution's parameters, zeros replaced by their defaults. */
+typedef struct conv_params {
+    int groups, sh, sw, dh, dw, ph, pw, oph, opw;
+} conv_params;
+
+static clgrad_status read_params(clgrad_context *ctx, const char *fn, int transposed, const clgrad_conv2d_params *p,
+                                 conv_params *q)
 {
-    clgrad_context *ctx = x ? x->ctx : w ? w->ctx : NULL;
-    CLGRAD_TRY(clgrad__check_tensor(ctx, fn, "x", x, CLGRAD_DTYPE_F32));
-    CLGRAD_TRY(clgrad__check_tensor(ctx, fn, "weight", w, CLGRAD_DTYPE_F32));
-    if (bias) CLGRAD_TRY(clgrad__check_tensor(ctx, fn, "bias", bias, CLGRAD_DTYPE_F32));
-    CLGRAD_TRY(clgrad__check_same_ctx(fn, x, w));
-    CLGRAD_TRY(clgrad__check_same_ctx(fn, x, bias));
-    char a[128], b[128], c[128];
-    if (x->ndim != 4 || w->ndim != 4)
-        return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: x %s and weight %s must both be 4-D (NCHW and %s)", fn,
-                            clgrad__shape_str(a, sizeof a, x->ndim, x->shape),
-                            clgrad__shape_str(b, sizeof b, w->ndim, w->shape),
-                            transposed ? "C_in, C_out/groups, kH, kW" : "C_out, C_in/groups, kH, kW");
     clgrad_conv2d_params zero = {{0, 0}, {0, 0}, {0, 0}, 0, {0, 0}};
     if (!p) p = &zero;
     int groups = param_or(p->groups, 1);
@@ -152,43 +142,56 @@ clgrad_status clgrad__conv_setup(const char *fn, int transposed, clgrad_tensor *
         return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG,
                             "%s: output_padding (%d, %d) must be smaller than stride (%d, %d) or dilation (%d, %d)", fn,
                             oph, opw, sh, sw, dh, dw);
-    const int64_t lim = 1 << 30;
-    for (int i = 0; i < 4; i++)
-        if (x->shape[i] >= lim || w->shape[i] >= lim)
-            return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: x %s or weight %s has a dimension too large", fn,
-                                clgrad__shape_str(a, sizeof a, 4, x->shape),
-                                clgrad__shape_str(b, sizeof b, 4, w->shape));
-    int64_t n = x->shape[0], cx = x->shape[1], h = x->shape[2], wd = x->shape[3];
-    int64_t kh = w->shape[2], kw = w->shape[3];
+    *q = (conv_params){groups, sh, sw, dh, dw, ph, pw, oph, opw};
+    return CLGRAD_OK;
+}
+
+/* The channels of x, weight and bias agree (groups included); *c_in and *c_out. */
+static clgrad_status check_channels(clgrad_context *ctx, const char *fn, int transposed, const clgrad_tensor *x,
+                                    const clgrad_tensor *w, const clgrad_tensor *bias, int groups, int64_t *c_in,
+                                    int64_t *c_out)
+{
+    char a[128], b[128], c[128];
+    int64_t cx = x->shape[1], h = x->shape[2], wd = x->shape[3], kh = w->shape[2], kw = w->shape[3];
     /* channels: conv2d  w (C_out, C_in/g, ..), x has C_in;  transposed  w (C_in, C_out/g, ..) */
-    int64_t c_in = cx, c_out = transposed ? w->shape[1] * groups : w->shape[0];
+    *c_in = cx;
+    *c_out = transposed ? w->shape[1] * groups : w->shape[0];
     int64_t w_in_ch = transposed ? w->shape[0] : w->shape[1] * groups;
     if (cx < 1 || h < 1 || wd < 1 || kh < 1 || kw < 1 || w->shape[0] < 1 || w->shape[1] < 1)
         return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: x %s and weight %s must have non-zero channels and sizes", fn,
                             clgrad__shape_str(a, sizeof a, 4, x->shape), clgrad__shape_str(b, sizeof b, 4, w->shape));
-    if (c_in % groups || w->shape[0] % groups)
+    if (*c_in % groups || w->shape[0] % groups)
         return clgrad__fail(ctx, CLGRAD_ERR_SHAPE,
                             "%s: groups %d must divide the input channels (x %s) and the %s channels (weight %s)", fn,
                             groups, clgrad__shape_str(a, sizeof a, 4, x->shape), transposed ? "input" : "output",
                             clgrad__shape_str(b, sizeof b, 4, w->shape));
-    if (w_in_ch != c_in)
+    if (w_in_ch != *c_in)
         return clgrad__fail(ctx, CLGRAD_ERR_SHAPE,
                             "%s: x %s has %lld channels but weight %s expects %lld input channels (groups %d)", fn,
-                            clgrad__shape_str(a, sizeof a, 4, x->shape), (long long)c_in,
+                            clgrad__shape_str(a, sizeof a, 4, x->shape), (long long)*c_in,
                             clgrad__shape_str(b, sizeof b, 4, w->shape), (long long)w_in_ch, groups);
-    if (bias && (bias->ndim != 1 || bias->shape[0] != c_out))
+    if (bias && (bias->ndim != 1 || bias->shape[0] != *c_out))
         return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: bias %s must have shape [%lld] (weight %s)", fn,
-                            clgrad__shape_str(c, sizeof c, bias->ndim, bias->shape), (long long)c_out,
+                            clgrad__shape_str(c, sizeof c, bias->ndim, bias->shape), (long long)*c_out,
                             clgrad__shape_str(b, sizeof b, 4, w->shape));
-    int64_t ho, wo;
+    return CLGRAD_OK;
+}
+
+/* The output's height and width, checked to be positive and within the kernels' ranges. */
+static clgrad_status output_size(clgrad_context *ctx, const char *fn, int transposed, const clgrad_tensor *x,
+                                 const clgrad_tensor *w, const conv_params *q, int64_t lim, int64_t *ho_out,
+                                 int64_t *wo_out)
+{
+    char a[128], b[128];
+    int64_t h = x->shape[2], wd = x->shape[3], kh = w->shape[2], kw = w->shape[3], ho, wo;
     if (transposed) {
-        ho = (h - 1) * sh - 2 * (int64_t)ph + (int64_t)dh * (kh - 1) + oph + 1;
-        wo = (wd - 1) * sw - 2 * (int64_t)pw + (int64_t)dw * (kw - 1) + opw + 1;
+        ho = (h - 1) * q->sh - 2 * (int64_t)q->ph + (int64_t)q->dh * (kh - 1) + q->oph + 1;
+        wo = (wd - 1) * q->sw - 2 * (int64_t)q->pw + (int64_t)q->dw * (kw - 1) + q->opw + 1;
     } else {
-        int64_t eh = h + 2 * (int64_t)ph - (int64_t)dh * (kh - 1) - 1;
-        int64_t ew = wd + 2 * (int64_t)pw - (int64_t)dw * (kw - 1) - 1;
-        ho = eh < 0 ? 0 : eh / sh + 1;
-        wo = ew < 0 ? 0 : ew / sw + 1;
+        int64_t eh = h + 2 * (int64_t)q->ph - (int64_t)q->dh * (kh - 1) - 1;
+        int64_t ew = wd + 2 * (int64_t)q->pw - (int64_t)q->dw * (kw - 1) - 1;
+        ho = eh < 0 ? 0 : eh / q->sh + 1;
+        wo = ew < 0 ? 0 : ew / q->sw + 1;
     }
     if (ho < 1 || wo < 1 || ho >= lim || wo >= lim || ho * wo >= ((int64_t)1 << 31) || h * wd >= ((int64_t)1 << 31))
         return clgrad__fail(ctx, CLGRAD_ERR_SHAPE,
@@ -196,11 +199,45 @@ clgrad_status clgrad__conv_setup(const char *fn, int transposed, clgrad_tensor *
                             "output of %lld x %lld",
                             fn, clgrad__shape_str(a, sizeof a, 4, x->shape),
                             clgrad__shape_str(b, sizeof b, 4, w->shape),
-                            sh, sw, ph, pw, dh, dw, (long long)ho, (long long)wo);
+                            q->sh, q->sw, q->ph, q->pw, q->dh, q->dw, (long long)ho, (long long)wo);
+    *ho_out = ho;
+    *wo_out = wo;
+    return CLGRAD_OK;
+}
+
+/* One check per argument, each failing with its own message that names the shapes. */
+clgrad_status clgrad__conv_setup(const char *fn, int transposed, clgrad_tensor *x, clgrad_tensor *w,
+                                 clgrad_tensor *bias, const clgrad_conv2d_params *p, clgrad__conv_geom *g,
+                                 int64_t out_shape[4])
+{
+    clgrad_context *ctx = x ? x->ctx : w ? w->ctx : NULL;
+    CLGRAD_TRY(clgrad__check_tensor(ctx, fn, "x", x, CLGRAD_DTYPE_F32));
+    CLGRAD_TRY(clgrad__check_tensor(ctx, fn, "weight", w, CLGRAD_DTYPE_F32));
+    if (bias) CLGRAD_TRY(clgrad__check_tensor(ctx, fn, "bias", bias, CLGRAD_DTYPE_F32));
+    CLGRAD_TRY(clgrad__check_same_ctx(fn, x, w));
+    CLGRAD_TRY(clgrad__check_same_ctx(fn, x, bias));
+    char a[128], b[128];
+    if (x->ndim != 4 || w->ndim != 4)
+        return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: x %s and weight %s must both be 4-D (NCHW and %s)", fn,
+                            clgrad__shape_str(a, sizeof a, x->ndim, x->shape),
+                            clgrad__shape_str(b, sizeof b, w->ndim, w->shape),
+                            transposed ? "C_in, C_out/groups, kH, kW" : "C_out, C_in/groups, kH, kW");
+    conv_params q = {0};
+    CLGRAD_TRY(read_params(ctx, fn, transposed, p, &q));
+    const int64_t lim = 1 << 30;
+    for (int i = 0; i < 4; i++)
+        if (x->shape[i] >= lim || w->shape[i] >= lim)
+            return clgrad__fail(ctx, CLGRAD_ERR_SHAPE, "%s: x %s or weight %s has a dimension too large", fn,
+                                clgrad__shape_str(a, sizeof a, 4, x->shape),
+                                clgrad__shape_str(b, sizeof b, 4, w->shape));
+    int64_t c_in = 0, c_out = 0, ho = 0, wo = 0;
+    CLGRAD_TRY(check_channels(ctx, fn, transposed, x, w, bias, q.groups, &c_in, &c_out));
+    CLGRAD_TRY(output_size(ctx, fn, transposed, x, w, &q, lim, &ho, &wo));
+    int64_t n = x->shape[0], h = x->shape[2], wd = x->shape[3];
     out_shape[0] = n, out_shape[1] = c_out, out_shape[2] = ho, out_shape[3] = wo;
     /* g is always the forward convolution; a transposed one runs it backwards */
-    g->n = (int)n, g->kh = (int)kh, g->kw = (int)kw;
-    g->sh = sh, g->sw = sw, g->ph = ph, g->pw = pw, g->dh = dh, g->dw = dw, g->groups = groups;
+    g->n = (int)n, g->kh = (int)w->shape[2], g->kw = (int)w->shape[3];
+    g->sh = q.sh, g->sw = q.sw, g->ph = q.ph, g->pw = q.pw, g->dh = q.dh, g->dw = q.dw, g->groups = q.groups;
     g->relu = 0;
     if (transposed) {
         g->c_in = (int)c_out, g->h = (int)ho, g->w = (int)wo;

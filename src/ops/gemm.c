@@ -1,16 +1,15 @@
-/* GEMM providers: our own kernels (cl/matmul.cl) and CLBlast when the build has it, the
- * switch between them (CLGRAD_GEMM=auto|own|clblast, per-context overrides) and the
- * one-time measurement behind "auto", whose verdict is kept in the cache folder.
+/* GEMM providers: our own kernels (cl/matmul.cl) and CLBlast when the build has it; the
+ * choice between them is in gemm_provider.c. Also the CPU variant's products with a B packed
+ * once, for the fused epilogues of other families (the LSTM step).
  *
  * Our kernels come in two variants (see cl/matmul.cl): on devices whose local memory is
  * not on-chip (CPUs) B is packed into panels chunk by chunk along K and a register-blocked
  * kernel with work-group size 1 reads A in place and the panels of B; on GPUs one tiled kernel
  * reads the operands directly. Parameters come from the tables in src/program/tuning.c. */
-#include "ops/gemm.h"
+#include "ops/gemm_impl.h"
 #include "ops/tuned.h"
 
 #include "clgrad_config.h"
-#include "core/file.h"
 #include "memory/memory.h"
 #include "program/tuning.h"
 
@@ -23,63 +22,23 @@
 #include <clblast_c.h>
 #endif
 
-#define FAMILY "matmul"
+#define FAMILY CLGRAD__GEMM_FAMILY
 /* Packed panels of one K chunk are sized to stay in L2/L3 between packing and use (the
  * parameters' chunk_kb, else this). */
 #define CHUNK_BYTES ((size_t)4 << 20)
 /* Batch entries are packed in groups so the panel buffers stay below this. */
 #define PACK_LIMIT_BYTES ((size_t)64 << 20)
 
-typedef struct gemm_state {
-    clgrad__gemm_provider forced; /* AUTO: not forced ($CLGRAD_GEMM, else measured) */
-    clgrad__gemm_provider chosen; /* the measured winner; AUTO until measured */
-    unsigned chosen_generation;   /* the parameters it was measured with */
-    int variant_forced;           /* 0: by device, 1: CPU variant, 2: tiled variant */
-    int params_forced;            /* cpu / tp below hold forced values to start from */
-    int ready;                    /* kernel parameters resolved ... */
-    unsigned generation;          /* ... for this generation of the parameters in use */
-    int tiled;
-    clgrad__gemm_cpu_params cpu;
-    clgrad__gemm_tiled_params tp;
-    char opts[192];
-} gemm_state;
-
 static size_t cdiv(size_t a, size_t b) { return (a + b - 1) / b; }
 
-int clgrad__gemm_have_clblast(void) { return CLGRAD_HAVE_CLBLAST; }
-
-static int clblast_usable(const clgrad_context *ctx)
-{
-    return CLGRAD_HAVE_CLBLAST && !(ctx->flags & CLGRAD_CONTEXT_NO_CLBLAST);
-}
-
 /* This layer's slot in the context, created on first use (src/core/slot.c). */
-static const clgrad__slot_key gemm_key = {"GEMM provider state", sizeof(gemm_state), NULL};
+static const clgrad__slot_key gemm_key = {"GEMM provider state", sizeof(clgrad__gemm_state), NULL};
 
-static gemm_state *state(clgrad_context *ctx) { return clgrad__ctx_slot(ctx, &gemm_key); }
-
-#define STATE_OR_FAIL(ctx, s)                                                                      \
-    gemm_state *s = state(ctx);                                                                    \
-    if (!s) return clgrad__fail((ctx), CLGRAD_ERR_HOST_MEMORY, "out of host memory")
-
-clgrad_status clgrad__gemm_set_provider(clgrad_context *ctx, clgrad__gemm_provider p)
-{
-    STATE_OR_FAIL(ctx, s);
-    if (p == CLGRAD__GEMM_CLBLAST && !clblast_usable(ctx))
-        return clgrad__fail(ctx, CLGRAD_ERR_UNSUPPORTED, "CLBlast is not available in this build or context");
-    s->forced = p;
-    return CLGRAD_OK;
-}
-
-clgrad__gemm_provider clgrad__gemm_forced_provider(clgrad_context *ctx)
-{
-    gemm_state *s = state(ctx);
-    return s ? s->forced : CLGRAD__GEMM_AUTO;
-}
+clgrad__gemm_state *clgrad__gemm_state_of(clgrad_context *ctx) { return clgrad__ctx_slot(ctx, &gemm_key); }
 
 clgrad_status clgrad__gemm_set_variant(clgrad_context *ctx, const char *variant)
 {
-    STATE_OR_FAIL(ctx, s);
+    CLGRAD__GEMM_STATE_OR_FAIL(ctx, s);
     int v = !variant ? 0 : !strcmp(variant, "cpu") ? 1 : !strcmp(variant, "tiled") ? 2 : -1;
     if (v < 0) return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "unknown GEMM variant \"%s\"", variant);
     s->variant_forced = v;
@@ -91,7 +50,7 @@ clgrad_status clgrad__gemm_set_variant(clgrad_context *ctx, const char *variant)
 clgrad_status clgrad__gemm_set_params(clgrad_context *ctx, const clgrad__gemm_cpu_params *cpu,
                                       const clgrad__gemm_tiled_params *tiled)
 {
-    STATE_OR_FAIL(ctx, s);
+    CLGRAD__GEMM_STATE_OR_FAIL(ctx, s);
     if (cpu && !(cpu->mr >= 1 && cpu->nv >= 1 && cpu->pack_k >= 1 && cpu->wi_m >= 0 && cpu->wi_n >= 0 && cpu->chunk_kb >= 0 &&
                  (cpu->vw == 2 || cpu->vw == 4 || cpu->vw == 8 || cpu->vw == 16)))
         return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "GEMM CPU parameters mr %d vw %d nv %d pack_k %d are invalid",
@@ -140,7 +99,7 @@ int clgrad__gemm_default_tiled(const clgrad_device_info *d)
     return clgrad__tuning_gemm_variant(&td, NULL)->tiled;
 }
 
-static clgrad_status resolve_params(clgrad_context *ctx, gemm_state *s)
+clgrad_status clgrad__gemm_resolve(clgrad_context *ctx, clgrad__gemm_state *s)
 {
     unsigned gen = clgrad__tuned_generation(ctx);
     if (s->ready && s->generation == gen) return CLGRAD_OK;
@@ -182,7 +141,7 @@ static cl_int epi_flags(const clgrad__gemm_args *g)
 }
 
 /* The epilogue alone, over a finished C (after CLBlast, or a product with K == 0). */
-static clgrad_status gemm_epilogue(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g)
+static clgrad_status gemm_epilogue(clgrad_context *ctx, clgrad__gemm_state *s, const clgrad__gemm_args *g)
 {
     cl_int M = (cl_int)g->m, N = (cl_int)g->n, ldc = (cl_int)g->ldc, epi = epi_flags(g);
     if (!epi) return CLGRAD_OK;
@@ -199,7 +158,7 @@ static clgrad_status gemm_epilogue(clgrad_context *ctx, gemm_state *s, const clg
 static const size_t one3[3] = {1, 1, 1};
 
 /* C = beta * C over the whole batch (the product when K == 0). */
-static clgrad_status gemm_scale(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g)
+static clgrad_status gemm_scale(clgrad_context *ctx, clgrad__gemm_state *s, const clgrad__gemm_args *g)
 {
     cl_int M = (cl_int)g->m, N = (cl_int)g->n, ldc = (cl_int)g->ldc;
     cl_float beta = g->beta;
@@ -211,7 +170,7 @@ static clgrad_status gemm_scale(clgrad_context *ctx, gemm_state *s, const clgrad
     return clgrad__launch(ctx, FAMILY, s->opts, "matmul_scale_f32", 3, global, local, a);
 }
 
-static clgrad_status gemm_tiled(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g)
+static clgrad_status gemm_tiled(clgrad_context *ctx, clgrad__gemm_state *s, const clgrad__gemm_args *g)
 {
     const clgrad__gemm_tiled_params *p = &s->tp;
     size_t rt_n = (size_t)(p->ts_n / p->wpt_n), rt_m = (size_t)(p->ts_m / p->wpt_m);
@@ -244,7 +203,7 @@ static cl_int pack_ppi(size_t w, size_t kper, size_t panels, size_t other_items)
 }
 
 /* One packing launch: op(X) rows (A) or columns (B) of the k range into w-wide panels. */
-static clgrad_status pack(clgrad_context *ctx, gemm_state *s, const char *kernel, cl_int rows, cl_int kl,
+static clgrad_status pack(clgrad_context *ctx, clgrad__gemm_state *s, const char *kernel, cl_int rows, cl_int kl,
                           size_t w, cl_int trans, cl_mem src, cl_long off, cl_int ld, cl_long stride, size_t nb,
                           cl_mem dst, cl_long dst_stride)
 {
@@ -310,7 +269,7 @@ static clgrad__gemm_args swapped(const clgrad__gemm_args *g)
 
 #define EPI_CT 8 /* MM_EPI_CT of cl/matmul.cl: C stored transposed */
 
-static clgrad_status gemm_cpu(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g0)
+static clgrad_status gemm_cpu(clgrad_context *ctx, clgrad__gemm_state *s, const clgrad__gemm_args *g0)
 {
     const size_t mr = (size_t)s->cpu.mr, nr = (size_t)s->cpu.nv * (size_t)s->cpu.vw;
     const int swap = swap_pays(g0, nr);
@@ -378,7 +337,7 @@ static clgrad_status gemm_cpu(clgrad_context *ctx, gemm_state *s, const clgrad__
 
 void clgrad__gemm_cpu_tiles(const clgrad_context *ctx, size_t pm, size_t pn, int *tm, int *tn)
 {
-    const gemm_state *s = clgrad__ctx_slot_find(ctx, &gemm_key);
+    const clgrad__gemm_state *s = clgrad__ctx_slot_find(ctx, &gemm_key);
     size_t mr = s ? (size_t)s->cpu.mr : 8, nr = s ? (size_t)(s->cpu.nv * s->cpu.vw) : 32;
     const clgrad__gemm_cpu_params none = {0};
     cl_int m, n;
@@ -402,19 +361,19 @@ static clgrad_status check_args(clgrad_context *ctx, const clgrad__gemm_args *g)
     return CLGRAD_OK;
 }
 
-static clgrad_status gemm_pieces(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g);
+static clgrad_status gemm_pieces(clgrad_context *ctx, clgrad__gemm_state *s, const clgrad__gemm_args *g);
 
 clgrad_status clgrad__gemm_own(clgrad_context *ctx, const clgrad__gemm_args *g)
 {
     if (g->m <= 0 || g->n <= 0 || g->batch <= 0) return CLGRAD_OK;
     CLGRAD_TRY(check_args(ctx, g));
-    STATE_OR_FAIL(ctx, s);
-    CLGRAD_TRY(resolve_params(ctx, s));
+    CLGRAD__GEMM_STATE_OR_FAIL(ctx, s);
+    CLGRAD_TRY(clgrad__gemm_resolve(ctx, s));
     return gemm_pieces(ctx, s, g);
 }
 
 /* Our kernels (scale only when K == 0) on a checked product with resolved parameters. */
-static clgrad_status gemm_pieces(clgrad_context *ctx, gemm_state *s, const clgrad__gemm_args *g)
+static clgrad_status gemm_pieces(clgrad_context *ctx, clgrad__gemm_state *s, const clgrad__gemm_args *g)
 {
     /* Launches keep under 32768 work-groups (the fold limit) in NDRange dims 1 and 2 (NVIDIA allows 65535):
      * products with more rows (dim 1 of the tiled, scale and A-packing kernels), more columns
@@ -459,8 +418,8 @@ clgrad_status clgrad__gemm_clblast(clgrad_context *ctx, const clgrad__gemm_args 
     if (g->m <= 0 || g->n <= 0 || g->batch <= 0) return CLGRAD_OK;
     CLGRAD_TRY(check_args(ctx, g));
     if (g->k == 0) { /* CLBlast rejects an empty inner dimension */
-        STATE_OR_FAIL(ctx, s);
-        CLGRAD_TRY(resolve_params(ctx, s));
+        CLGRAD__GEMM_STATE_OR_FAIL(ctx, s);
+        CLGRAD_TRY(clgrad__gemm_resolve(ctx, s));
         return gemm_pieces(ctx, s, g);
     }
     CLBlastStatusCode e;
@@ -484,8 +443,8 @@ clgrad_status clgrad__gemm_clblast(clgrad_context *ctx, const clgrad__gemm_args 
         return clgrad__fail(ctx, CLGRAD_ERR_OPENCL, "CLBlast sgemm %lldx%lldx%lld (batch %lld) failed with status %d",
                             (long long)g->m, (long long)g->n, (long long)g->k, (long long)g->batch, (int)e);
     if (!epi_flags(g)) return CLGRAD_OK;
-    STATE_OR_FAIL(ctx, s);
-    CLGRAD_TRY(resolve_params(ctx, s));
+    CLGRAD__GEMM_STATE_OR_FAIL(ctx, s);
+    CLGRAD_TRY(clgrad__gemm_resolve(ctx, s));
     return gemm_epilogue(ctx, s, g); /* CLBlast has none of its own */
 #else
     (void)g;
@@ -493,205 +452,14 @@ clgrad_status clgrad__gemm_clblast(clgrad_context *ctx, const clgrad__gemm_args 
 #endif
 }
 
-/* --- provider choice ---------------------------------------------------------------------- */
-
-static const char *provider_name(clgrad__gemm_provider p) { return p == CLGRAD__GEMM_CLBLAST ? "clblast" : "own"; }
-
-typedef clgrad_status (*gemm_fn)(clgrad_context *, const clgrad__gemm_args *);
-
-/* Best of a few timed runs after a warm-up run (which compiles); < 0 when the provider fails. */
-static double time_gemm(clgrad_context *ctx, gemm_fn fn, const clgrad__gemm_args *g, int reps)
-{
-    if (fn(ctx, g) != CLGRAD_OK || clFinish(ctx->dev.queue) != CL_SUCCESS) return -1.0;
-    double best = -1.0;
-    for (int r = 0; r < reps; r++) {
-        double t0 = clgrad__now();
-        if (fn(ctx, g) != CLGRAD_OK || clFinish(ctx->dev.queue) != CL_SUCCESS) return -1.0;
-        double t = clgrad__now() - t0;
-        if (best < 0 || t < best) best = t;
-    }
-    return best;
-}
-
-/* Times both providers on a square product and a skinny convolution-like one (64 output
- * channels, 56 x 56 pixels, 3 x 3 x 64 inputs). Every call waits: this runs once per
- * device (the verdict is cached) or, without a cache folder, once per context. */
-static clgrad__gemm_provider measure(clgrad_context *ctx, double *t_own, double *t_clb)
-{
-    static const int64_t shapes[2][3] = {{512, 512, 512}, {64, 3136, 576}};
-    size_t na = 0, nb = 0, nc = 0;
-    for (int i = 0; i < 2; i++) {
-        size_t m = (size_t)shapes[i][0], n = (size_t)shapes[i][1], k = (size_t)shapes[i][2];
-        if (m * k > na) na = m * k;
-        if (k * n > nb) nb = k * n;
-        if (m * n > nc) nc = m * n;
-    }
-    clgrad__buffer *a = NULL, *b = NULL, *c = NULL;
-    const cl_float zero = 0.0f;
-    *t_own = *t_clb = 0.0;
-    int ok = clgrad__buffer_alloc(ctx, na * sizeof(float), &a) == CLGRAD_OK &&
-             clgrad__buffer_alloc(ctx, nb * sizeof(float), &b) == CLGRAD_OK &&
-             clgrad__buffer_alloc(ctx, nc * sizeof(float), &c) == CLGRAD_OK &&
-             clEnqueueFillBuffer(ctx->dev.queue, a->mem, &zero, sizeof zero, 0, na * sizeof(float), 0, NULL, NULL) == CL_SUCCESS &&
-             clEnqueueFillBuffer(ctx->dev.queue, b->mem, &zero, sizeof zero, 0, nb * sizeof(float), 0, NULL, NULL) == CL_SUCCESS;
-    for (int i = 0; ok && i < 2; i++) {
-        clgrad__gemm_args g = {.m = shapes[i][0], .n = shapes[i][1], .k = shapes[i][2], .batch = 1,
-                               .alpha = 1.0f, .beta = 0.0f, .a = a->mem, .b = b->mem, .c = c->mem,
-                               .lda = shapes[i][2], .ldb = shapes[i][1], .ldc = shapes[i][1]};
-        double to = time_gemm(ctx, clgrad__gemm_own, &g, 3), tc = time_gemm(ctx, clgrad__gemm_clblast, &g, 3);
-        ok = to > 0 && tc > 0;
-        *t_own += to;
-        *t_clb += tc;
-    }
-    if (a) clgrad__buffer_release(a);
-    if (b) clgrad__buffer_release(b);
-    if (c) clgrad__buffer_release(c);
-    /* CLBlast wins only when everything ran and it was faster; a failure means our kernels
-     * (whose own errors then surface on the real call) */
-    return ok && *t_clb < *t_own ? CLGRAD__GEMM_CLBLAST : CLGRAD__GEMM_OWN;
-}
-
-/* <cache_dir>/gemm-<key>.txt, keyed by device, driver, library version, our kernel source
- * and its build options; NULL without a cache folder. */
-static char *verdict_path(clgrad_context *ctx, gemm_state *s)
-{
-    const char *dir = clgrad__cache_dir(ctx);
-    if (!dir) return NULL;
-    char *src = NULL, key[33], what[320];
-    size_t len = 0;
-    if (clgrad__source_get(ctx, FAMILY, &src, &len) != CLGRAD_OK) return NULL;
-    snprintf(what, sizeof what, "gemm provider verdict 1; clgrad %s; clblast %d; %s", clgrad_version_string(),
-             CLGRAD_HAVE_CLBLAST, s->opts);
-    clgrad__cache_key(ctx, src, len, what, key);
-    free(src);
-    size_t n = strlen(dir) + 48;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/gemm-%s.txt", dir, key);
-    return p;
-}
-
-/* The verdict file: "clgrad-gemm-provider 1" then "provider own|clblast", then
- * informational lines. Anything else is ignored (and measured again). */
-static clgrad__gemm_provider verdict_load(const char *path)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (clgrad__file_read(path, 4096, CLGRAD__FILE_QUIET | CLGRAD__FILE_NOFOLLOW | CLGRAD__FILE_OWNED, &buf, &len) !=
-        CLGRAD_OK)
-        return CLGRAD__GEMM_AUTO;
-    char name[32];
-    const char *head = "clgrad-gemm-provider 1\n";
-    clgrad__gemm_provider p = CLGRAD__GEMM_AUTO;
-    /* the reader NUL-terminates what it returns */
-    if (len > strlen(head) && memcmp(buf, head, strlen(head)) == 0 &&
-        sscanf((const char *)buf + strlen(head), "provider %31s", name) == 1)
-        p = !strcmp(name, "own") ? CLGRAD__GEMM_OWN : !strcmp(name, "clblast") ? CLGRAD__GEMM_CLBLAST : CLGRAD__GEMM_AUTO;
-    free(buf);
-    return p;
-}
-
-static void verdict_store(const clgrad_context *ctx, const char *path, clgrad__gemm_provider p, double t_own,
-                          double t_clb)
-{
-    char text[640]; /* the two names are below 128 bytes each */
-    int n = snprintf(text, sizeof text,
-                     "clgrad-gemm-provider 1\nprovider %s\ndevice %s\ndriver %s\nseconds own %.6f clblast %.6f\n",
-                     provider_name(p), ctx->dev.info.name, ctx->dev.info.driver_version, t_own, t_clb);
-    /* best effort: without the file the next run measures again */
-    if (n > 0 && (size_t)n < sizeof text) clgrad__file_write_atomic(path, CLGRAD__FILE_QUIET, text, (size_t)n);
-}
-
-static clgrad_status auto_choice(clgrad_context *ctx, gemm_state *s)
-{
-    CLGRAD_TRY(resolve_params(ctx, s)); /* the verdict is keyed by our build options */
-    if (s->chosen != CLGRAD__GEMM_AUTO && s->chosen_generation == s->generation) return CLGRAD_OK;
-    char *path = verdict_path(ctx, s);
-    clgrad__gemm_provider p = path ? verdict_load(path) : CLGRAD__GEMM_AUTO;
-    if (p == CLGRAD__GEMM_AUTO) {
-        double t_own, t_clb;
-        p = measure(ctx, &t_own, &t_clb);
-        if (path) verdict_store(ctx, path, p, t_own, t_clb);
-    }
-    free(path);
-    s->chosen = p;
-    s->chosen_generation = s->generation;
-    return CLGRAD_OK;
-}
-
-static clgrad__gemm_provider env_provider(void)
-{
-    const char *v = clgrad__getenv("CLGRAD_GEMM");
-    if (!v) return CLGRAD__GEMM_AUTO;
-    if (strcmp(v, "own") == 0) return CLGRAD__GEMM_OWN;
-    if (strcmp(v, "clblast") == 0) return CLGRAD__GEMM_CLBLAST;
-    return CLGRAD__GEMM_AUTO;
-}
-
-/* The provider a GEMM on ctx uses now (measuring once for "auto"). */
-static clgrad_status current_provider(clgrad_context *ctx, clgrad__gemm_provider *out)
-{
-    STATE_OR_FAIL(ctx, s);
-    clgrad__gemm_provider p = CLGRAD__GEMM_OWN;
-    if (clblast_usable(ctx)) {
-        p = s->forced != CLGRAD__GEMM_AUTO ? s->forced : env_provider();
-        if (p == CLGRAD__GEMM_AUTO) {
-            CLGRAD_TRY(auto_choice(ctx, s));
-            p = s->chosen;
-        }
-    }
-    *out = p;
-    return CLGRAD_OK;
-}
-
-clgrad_status clgrad__gemm(clgrad_context *ctx, const clgrad__gemm_args *g)
-{
-    if (g->m <= 0 || g->n <= 0 || g->batch <= 0) return CLGRAD_OK;
-    clgrad__gemm_provider p = CLGRAD__GEMM_OWN;
-    CLGRAD_TRY(current_provider(ctx, &p));
-    return p == CLGRAD__GEMM_CLBLAST ? clgrad__gemm_clblast(ctx, g) : clgrad__gemm_own(ctx, g);
-}
-
-/* --- public: provider per context --------------------------------------------------------- */
-
-clgrad_status clgrad_context_set_gemm_provider(clgrad_context *ctx, const char *provider)
-{
-    if (!ctx) return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_context_set_gemm_provider: ctx is NULL");
-    if (!provider || !strcmp(provider, "auto")) return clgrad__gemm_set_provider(ctx, CLGRAD__GEMM_AUTO);
-    if (!strcmp(provider, "own")) return clgrad__gemm_set_provider(ctx, CLGRAD__GEMM_OWN);
-    if (!strcmp(provider, "clblast")) return clgrad__gemm_set_provider(ctx, CLGRAD__GEMM_CLBLAST);
-    return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG,
-                        "clgrad_context_set_gemm_provider: unknown provider \"%s\" (own, clblast or auto)", provider);
-}
-
-const char *clgrad_context_gemm_provider(clgrad_context *ctx)
-{
-    clgrad__gemm_provider p = CLGRAD__GEMM_OWN;
-    if (!ctx || current_provider(ctx, &p) != CLGRAD_OK) return NULL;
-    return provider_name(p);
-}
-
 /* --- products with B packed once, for the fused epilogues --------------------------------- */
-
-clgrad_status clgrad__gemm_cpu_plan(clgrad_context *ctx, int *cpu, clgrad__gemm_cpu_params *p, const char **opts)
-{
-    clgrad__gemm_provider pr = CLGRAD__GEMM_OWN;
-    *cpu = 0;
-    CLGRAD_TRY(current_provider(ctx, &pr));
-    STATE_OR_FAIL(ctx, s);
-    CLGRAD_TRY(resolve_params(ctx, s));
-    if (pr != CLGRAD__GEMM_OWN || s->tiled) return CLGRAD_OK;
-    *cpu = 1;
-    if (p) *p = s->cpu;
-    if (opts) *opts = s->opts;
-    return CLGRAD_OK;
-}
 
 clgrad_status clgrad__gemm_pack_gates(clgrad_context *ctx, int trans_b, int64_t k, int64_t h, int g, cl_mem b,
                                       int64_t b_off, int64_t ldb, clgrad__buffer **out)
 {
     *out = NULL;
-    STATE_OR_FAIL(ctx, s);
-    CLGRAD_TRY(resolve_params(ctx, s));
+    CLGRAD__GEMM_STATE_OR_FAIL(ctx, s);
+    CLGRAD_TRY(clgrad__gemm_resolve(ctx, s));
     const int nr = s->cpu.nv * s->cpu.vw, u = nr / g;
     if (s->tiled || g < 1 || nr % g != 0 || k < 1 || h < 1 || k > INT_MAX || h > INT_MAX || ldb > INT_MAX)
         return clgrad__fail(ctx, CLGRAD_ERR_UNSUPPORTED, "matmul: no packed form for %lld x %d*%lld (panels of %d)",
@@ -717,7 +485,7 @@ clgrad_status clgrad__gemm_packed(clgrad_context *ctx, int trans_a, int64_t m, i
                                   int64_t ldc)
 {
     if (m <= 0 || n <= 0) return CLGRAD_OK;
-    STATE_OR_FAIL(ctx, s);
+    CLGRAD__GEMM_STATE_OR_FAIL(ctx, s);
     const size_t mr = (size_t)s->cpu.mr, nr = (size_t)(s->cpu.nv * s->cpu.vw);
     cl_int M = (cl_int)m, N = (cl_int)n, K = (cl_int)k, kb = K < 256 ? K : 256, tm, tn, ld = (cl_int)ldc;
     cl_long oa = a_off, rs = trans_a ? 1 : lda, ks = trans_a ? lda : 1, oc = c_off;

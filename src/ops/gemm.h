@@ -1,6 +1,6 @@
-/* Internal GEMM interface of the ops layer (the providers in src/ops/gemm.c), used by
- * clgrad_matmul (src/ops/matmul_api.c), convolution and anything else that needs a matrix
- * product on raw buffers. */
+/* Internal GEMM interface of the ops layer (the providers in src/ops/gemm.c, the choice
+ * between them in src/ops/gemm_provider.c), used by clgrad_matmul (src/ops/matmul_api.c),
+ * convolution and anything else that needs a matrix product on raw buffers. */
 #ifndef CLGRAD_SRC_OPS_GEMM_H
 #define CLGRAD_SRC_OPS_GEMM_H
 

@@ -90,8 +90,67 @@ static clgrad_status nll_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_te
 CLGRAD__OP_DEFINE(cross_entropy, "clgrad_cross_entropy", nll_backward, nll_state);
 CLGRAD__OP_DEFINE(nll_loss, "clgrad_nll_loss", nll_backward, nll_state);
 
-/* About 80 lines: validation, then the fused one-launch path and the two-pass path side by
- * side (they must give the same bits), then the record. */
+/* A reduced loss over at most one chunk of the engine is one launch with the same bits;
+ * where the tuning row says !nll_fused_smooth (GPUs) only without label smoothing, whose row
+ * sums keep 64 lanes per work-item in private memory (spilled there). CLGRAD_NLL_FUSED=0|1
+ * overrides the choice (tests). */
+static int nll_use_fused(const clgrad_context *ctx, clgrad_reduction red, cl_long N, float eps)
+{
+    int smooth_ok = clgrad__ops_tuning(ctx)->nll_fused_smooth;
+    const char *fz = clgrad__getenv("CLGRAD_NLL_FUSED");
+    return red != CLGRAD_REDUCTION_NONE && N > 0 && N <= 16384 &&
+           (ctx->dev.info.local_mem_bytes == 0 || ctx->dev.info.local_mem_bytes >= 2 * 64 * sizeof(cl_float)) &&
+           (fz ? fz[0] == '1' : smooth_ok || eps == 0.0f);
+}
+
+/* The fused path: the reduced loss *y (and, for a mean, the count *cnt) in one launch. */
+static clgrad_status nll_fused(clgrad_context *ctx, clgrad_tensor *lp, clgrad_tensor *lab, cl_long N, cl_long C,
+                               float eps, clgrad_reduction red, clgrad_tensor **y, clgrad_tensor **cnt)
+{
+    int mean = red == CLGRAD_REDUCTION_MEAN;
+    CLGRAD_TRY(clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 0, NULL, y));
+    if (mean) CLGRAD_TRY(clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 0, NULL, cnt));
+    cl_mem cm = *cnt ? (*cnt)->buf->mem : NULL;
+    cl_float e = eps;
+    cl_int ignore = IGNORE_INDEX, m = mean;
+    clgrad__kargs k = CLGRAD_ARGS(CLGRAD_KARG((*y)->buf->mem), CLGRAD_KARG((*y)->offset), CLGRAD_KARG(cm),
+                                  CLGRAD_KARG_T(lp),           CLGRAD_KARG_T(lab),         CLGRAD_KARG(N),
+                                  CLGRAD_KARG(C),              CLGRAD_KARG(e),             CLGRAD_KARG(ignore),
+                                  CLGRAD_KARG(m),              CLGRAD_KARG_LOCAL(64 * sizeof(cl_float)),
+                                  CLGRAD_KARG_LOCAL(64 * sizeof(cl_float)));
+    size_t g = 64, lsz = 64;
+    return clgrad__launch(ctx, FAMILY, NULL, "nll_fwd_red_f32", 1, &g, &lsz, k);
+}
+
+/* The two-pass path: the per-row losses and counts (the row sums first, with label
+ * smoothing), then their reduction into *y and *cnt. */
+static clgrad_status nll_two_pass(clgrad_context *ctx, clgrad_tensor *lp, clgrad_tensor *lab, cl_long N, cl_long C,
+                                  float eps, clgrad_reduction red, clgrad_tensor **y, clgrad_tensor **cnt)
+{
+    clgrad_tensor *rowsum = NULL, *l = NULL, *counted = NULL;
+    clgrad_status st = CLGRAD_OK;
+    int64_t n1 = N;
+    if (eps != 0.0f) st = clgrad__reduce(lp, 2u, CLGRAD__RED_SUM, NULL, 1.0, 1, &n1, &rowsum);
+    if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &n1, &l);
+    if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &n1, &counted);
+    if (st == CLGRAD_OK && N > 0) {
+        cl_mem rs = rowsum ? rowsum->buf->mem : NULL;
+        cl_float e = eps;
+        cl_int ignore = IGNORE_INDEX;
+        clgrad__kargs k = CLGRAD_ARGS(CLGRAD_KARG(l->buf->mem), CLGRAD_KARG(counted->buf->mem), CLGRAD_KARG_T(lp),
+                                      CLGRAD_KARG_T(lab),       CLGRAD_KARG(rs),                CLGRAD_KARG(N),
+                                      CLGRAD_KARG(C),           CLGRAD_KARG(e),                 CLGRAD_KARG(ignore));
+        st = clgrad__launch_1d(ctx, FAMILY, NULL, "nll_fwd_f32", (size_t)N, k);
+    }
+    if (st == CLGRAD_OK) st = finish(l, counted, red, 1.0, y, cnt);
+    clgrad_tensor_release(rowsum);
+    clgrad_tensor_release(l);
+    clgrad_tensor_release(counted);
+    return st;
+}
+
+/* Validation, then the fused one-launch path or the two-pass path (they must give the same
+ * bits), then the record. */
 static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor *labels, float eps,
                                 clgrad_reduction red, int softmax, clgrad_tensor **out)
 {
@@ -110,51 +169,12 @@ static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor 
     if (!(eps >= 0.0f && eps <= 1.0f))
         return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "%s: label_smoothing %g is outside [0, 1]", fn, (double)eps);
     cl_long N = x->shape[0], C = x->shape[1];
-    clgrad_tensor *lp = NULL, *lab = NULL, *rowsum = NULL, *l = NULL, *counted = NULL, *y = NULL, *cnt = NULL;
+    clgrad_tensor *lp = NULL, *lab = NULL, *y = NULL, *cnt = NULL;
     clgrad_status st = softmax ? clgrad__softmax_fwd(x, 1, 1, &lp) : clgrad__contiguous(x, &lp);
     if (st == CLGRAD_OK) st = clgrad__contiguous(labels, &lab);
-    /* a reduced loss over at most one chunk of the engine is one launch with the same bits;
-     * where the tuning row says !nll_fused_smooth (GPUs) only without label smoothing, whose
-     * row sums keep 64 lanes per work-item in private memory (spilled there). CLGRAD_NLL_FUSED=0|1 overrides the choice (tests). */
-    int smooth_ok = clgrad__ops_tuning(ctx)->nll_fused_smooth;
-    const char *fz = clgrad__getenv("CLGRAD_NLL_FUSED");
-    int fused = red != CLGRAD_REDUCTION_NONE && N > 0 && N <= 16384 &&
-                (ctx->dev.info.local_mem_bytes == 0 || ctx->dev.info.local_mem_bytes >= 2 * 64 * sizeof(cl_float)) &&
-                (fz ? fz[0] == '1' : smooth_ok || eps == 0.0f);
-    if (st == CLGRAD_OK && fused) {
-        int mean = red == CLGRAD_REDUCTION_MEAN;
-        st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 0, NULL, &y);
-        if (st == CLGRAD_OK && mean) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 0, NULL, &cnt);
-        if (st == CLGRAD_OK) {
-            cl_mem cm = cnt ? cnt->buf->mem : NULL;
-            cl_float e = eps;
-            cl_int ignore = IGNORE_INDEX, m = mean;
-            clgrad__kargs k = CLGRAD_ARGS(CLGRAD_KARG(y->buf->mem), CLGRAD_KARG(y->offset), CLGRAD_KARG(cm),
-                                          CLGRAD_KARG_T(lp),        CLGRAD_KARG_T(lab),     CLGRAD_KARG(N),
-                                          CLGRAD_KARG(C),           CLGRAD_KARG(e),         CLGRAD_KARG(ignore),
-                                          CLGRAD_KARG(m),           CLGRAD_KARG_LOCAL(64 * sizeof(cl_float)),
-                                          CLGRAD_KARG_LOCAL(64 * sizeof(cl_float)));
-            size_t g = 64, lsz = 64;
-            st = clgrad__launch(ctx, FAMILY, NULL, "nll_fwd_red_f32", 1, &g, &lsz, k);
-        }
-    }
-    if (st == CLGRAD_OK && !fused && eps != 0.0f) {
-        int64_t n1 = N;
-        st = clgrad__reduce(lp, 2u, CLGRAD__RED_SUM, NULL, 1.0, 1, &n1, &rowsum);
-    }
-    int64_t n1 = N;
-    if (st == CLGRAD_OK && !fused) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &n1, &l);
-    if (st == CLGRAD_OK && !fused) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &n1, &counted);
-    if (st == CLGRAD_OK && !fused && N > 0) {
-        cl_mem rs = rowsum ? rowsum->buf->mem : NULL;
-        cl_float e = eps;
-        cl_int ignore = IGNORE_INDEX;
-        clgrad__kargs k = CLGRAD_ARGS(CLGRAD_KARG(l->buf->mem), CLGRAD_KARG(counted->buf->mem), CLGRAD_KARG_T(lp),
-                                      CLGRAD_KARG_T(lab),       CLGRAD_KARG(rs),                CLGRAD_KARG(N),
-                                      CLGRAD_KARG(C),           CLGRAD_KARG(e),                 CLGRAD_KARG(ignore));
-        st = clgrad__launch_1d(ctx, FAMILY, NULL, "nll_fwd_f32", (size_t)N, k);
-    }
-    if (st == CLGRAD_OK && !fused) st = finish(l, counted, red, 1.0, &y, &cnt);
+    if (st == CLGRAD_OK)
+        st = nll_use_fused(ctx, red, N, eps) ? nll_fused(ctx, lp, lab, N, C, eps, red, &y, &cnt)
+                                             : nll_two_pass(ctx, lp, lab, N, C, eps, red, &y, &cnt);
     if (st == CLGRAD_OK && clgrad__grad_needed(1, &x)) {
         clgrad_tensor *in[2] = {x, labels}, *saved[3] = {lab, softmax ? lp : NULL, cnt};
         nll_state s = {red, eps};
@@ -162,9 +182,6 @@ static clgrad_status nll_common(const char *fn, clgrad_tensor *x, clgrad_tensor 
     }
     clgrad_tensor_release(lp);
     clgrad_tensor_release(lab);
-    clgrad_tensor_release(rowsum);
-    clgrad_tensor_release(l);
-    clgrad_tensor_release(counted);
     clgrad_tensor_release(cnt);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);

@@ -84,8 +84,31 @@ static size_t vec_wg(const clgrad_context *ctx)
     return w > 0 ? (size_t)w : clgrad__wg_1d(ctx);
 }
 
-/* One branch per kernel (about 80 lines): each sets up its own launch shape and argument
- * list, and keeping them side by side shows that all take the same view. */
+/* The work-group of reduce_colwg_f32: cw columns (a power of two up to 32) by lw lanes,
+ * about the tuning row's red_colwg_items work-items, within the kernel's and the device's
+ * limits. */
+static clgrad_status colwg_shape(clgrad_context *ctx, const char *opts, const red_view *v, size_t *cw_out,
+                                 size_t *lw_out)
+{
+    clgrad__program_entry *pe;
+    cl_kernel k;
+    size_t wg_max, cw = 1, lw = RED_LANES;
+    CLGRAD_TRY(clgrad__program_get(ctx, FAMILY, opts, &pe));
+    CLGRAD_TRY(clgrad__kernel_get(ctx, pe, "reduce_colwg_f32", &k, &wg_max));
+    size_t dev_max = ctx->dev.info.max_work_group_size;
+    if (dev_max && dev_max < wg_max) wg_max = dev_max;
+    while (cw < 32 && (cl_long)cw < v->I) cw *= 2;
+    size_t items = (size_t)clgrad__ops_tuning(ctx)->red_colwg_items;
+    while (cw * lw > items && lw > 4) lw /= 2; /* about that many work-items, at least 4 lanes each */
+    while (cw * lw > wg_max && lw > 1) lw /= 2;
+    while (cw * lw > wg_max && cw > 1) cw /= 2;
+    *cw_out = cw;
+    *lw_out = lw;
+    return CLGRAD_OK;
+}
+
+/* One branch per kernel: each sets up its own launch shape and argument list, and keeping
+ * them side by side shows that all take the same view. */
 static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_view *v, cl_mem mean, cl_mem iin,
                               cl_mem out, cl_long ooff, cl_mem oidx, cl_long oioff, float div, cl_long nchunk)
 {
@@ -111,18 +134,8 @@ static clgrad_status run_pass(clgrad_context *ctx, clgrad__red_op op, const red_
         return clgrad__launch(ctx, FAMILY, opts, "reduce_cols_f32", 3, global, local, a);
     }
     if (kind == CLGRAD__RED_KERNEL_COLWG) {
-        clgrad__program_entry *pe;
-        cl_kernel k;
-        size_t wg_max, cw = 1, lw = RED_LANES;
-        CLGRAD_TRY(clgrad__program_get(ctx, FAMILY, opts, &pe));
-        CLGRAD_TRY(clgrad__kernel_get(ctx, pe, "reduce_colwg_f32", &k, &wg_max));
-        size_t dev_max = ctx->dev.info.max_work_group_size;
-        if (dev_max && dev_max < wg_max) wg_max = dev_max;
-        while (cw < 32 && (cl_long)cw < v->I) cw *= 2;
-        size_t items = (size_t)clgrad__ops_tuning(ctx)->red_colwg_items;
-        while (cw * lw > items && lw > 4) lw /= 2; /* about that many work-items, at least 4 lanes each */
-        while (cw * lw > wg_max && lw > 1) lw /= 2;
-        while (cw * lw > wg_max && cw > 1) cw /= 2;
+        size_t cw, lw;
+        CLGRAD_TRY(colwg_shape(ctx, opts, v, &cw, &lw));
         size_t lbytes = (size_t)RED_LANES * cw * sizeof(cl_float);
         if (ctx->dev.info.local_mem_bytes == 0 || lbytes <= ctx->dev.info.local_mem_bytes) {
             clgrad__kargs a = CLGRAD_ARGS(

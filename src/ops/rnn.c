@@ -1,5 +1,6 @@
-/* Fused recurrent sequence ops (see rnn.h): LSTM, GRU and Elman RNN layers over a whole
- * sequence, each step one GEMM (src/ops/gemm.h) and one cell kernel (cl/rnn.cl).
+/* Fused recurrent sequence ops (see rnn.h): LSTM (rnn_lstm.c), GRU and Elman RNN layers over
+ * a whole sequence, each step one GEMM (src/ops/gemm.h) and one cell kernel (cl/rnn.cl). This
+ * file also holds the input projection and the pieces every sequence op shares (rnn_impl.h).
  *
  * Buffers. y (T [+ 1], B, H) holds h_1..h_T (and c_T for the LSTM); it is the op's result,
  * and the node keeps a second handle on its buffer (the node must not hold its own output)
@@ -16,10 +17,9 @@
  * After the loop one GEMM over all steps gives dW_hh = sum_t d_t^T h_{t-1}, and d (all
  * steps) is the gradient of xp. Every result element is written by one work-item or one
  * GEMM entry in a fixed order: no atomics, the same bits on every run. */
-#include "ops/rnn.h"
+#include "ops/rnn_impl.h"
 
 #include "ops/gemm.h"
-#include "ops/ops.h"
 #include "ops/op_table.h"
 
 #define FAMILY "rnn"
@@ -27,19 +27,14 @@
 #include <limits.h>
 #include <stdio.h>
 
-
-
-/* A contiguous matrix in a buffer: memory and element offset. */
-typedef struct mat {
-    cl_mem m;
-    cl_long off;
-} mat;
-
-static mat at(const clgrad_tensor *t, int64_t off) { return (mat){t->buf->mem, (cl_long)(t->offset + off)}; }
+/* Short names in this file for the shared types and the matrix constructor. */
+typedef clgrad__rnn_mat mat;
+typedef clgrad__rnn_seq_state seq_state;
+static mat at(const clgrad_tensor *t, int64_t off) { return clgrad__rnn_at(t, off); }
 
 /* C (m x n, ldc) = op(A) op(B) + beta C for one product. */
-static clgrad_status mm(clgrad_context *ctx, int ta, int tb, int64_t m, int64_t n, int64_t k, float beta, mat a,
-                        int64_t lda, mat b, int64_t ldb, mat c, int64_t ldc)
+clgrad_status clgrad__rnn_mm(clgrad_context *ctx, int ta, int tb, int64_t m, int64_t n, int64_t k, float beta, mat a,
+                             int64_t lda, mat b, int64_t ldb, mat c, int64_t ldc)
 {
     clgrad__gemm_args g = {.trans_a = ta, .trans_b = tb, .m = m, .n = n, .k = k, .batch = 1, .alpha = 1.0f,
                            .beta = beta, .a = a.m, .b = b.m, .c = c.m, .a_off = a.off, .lda = lda,
@@ -48,8 +43,8 @@ static clgrad_status mm(clgrad_context *ctx, int ta, int tb, int64_t m, int64_t 
 }
 
 /* A cell kernel over (j < H, b < B), vw units j per work-item (options: its -D values). */
-static clgrad_status cell_vw(clgrad_context *ctx, const char *kernel, const char *options, int64_t H, int vw,
-                             int64_t B, clgrad__kargs a)
+clgrad_status clgrad__rnn_cell_vw(clgrad_context *ctx, const char *kernel, const char *options, int64_t H, int vw,
+                                  int64_t B, clgrad__kargs a)
 {
     /* rows fold over dims 1 and 2 (rnn_row() in cl/rnn.cl) */
     size_t wg = clgrad__wg_1d(ctx), fold = clgrad__fold_limit(ctx), x = (size_t)(H / vw);
@@ -62,14 +57,9 @@ static clgrad_status cell_vw(clgrad_context *ctx, const char *kernel, const char
     return clgrad__launch(ctx, FAMILY, options, kernel, 3, global, local, a);
 }
 
-static clgrad_status cell(clgrad_context *ctx, const char *kernel, int64_t H, int64_t B, clgrad__kargs a)
-{
-    return cell_vw(ctx, kernel, NULL, H, 1, B, a);
-}
-
 /* The vector width of the vectorised cell kernels for H units: the device's elementwise
  * width when it divides H, else 1 (the scalar kernels). */
-static int cell_width(clgrad_context *ctx, int64_t H, char *opts, size_t cap)
+int clgrad__rnn_cell_width(clgrad_context *ctx, int64_t H, char *opts, size_t cap)
 {
     int vw = clgrad__ops_tuning(ctx)->vw;
     if (!(vw == 2 || vw == 4 || vw == 8 || vw == 16) || H % vw != 0) return 1;
@@ -83,7 +73,7 @@ static clgrad_status colsum(clgrad_context *ctx, mat out, mat x, int64_t G, int6
     return clgrad__sum_ordered(ctx, x.m, x.off, G, R, 1, G, out.m, out.off, 1);
 }
 
-static void release_n(clgrad_tensor **v, int n)
+void clgrad__rnn_release_n(clgrad_tensor **v, int n)
 {
     for (int i = 0; i < n; i++) {
         clgrad_tensor_release(v[i]);
@@ -100,7 +90,7 @@ static void hand_out(clgrad__node *nd, clgrad_tensor **t, const int *slot, int n
             gx[slot[i]] = t[i];
             t[i] = NULL;
         }
-    release_n(t, n);
+    clgrad__rnn_release_n(t, n);
 }
 
 /* --- validation ------------------------------------------------------------------------------- */
@@ -116,8 +106,8 @@ static int has_shape(const clgrad_tensor *t, int nd, int64_t d0, int64_t d1, int
 
 /* Checks xp (T, B, G*H), w (G*H, H), bias ((2,) G*H; two rows when bias2), state ((2,) B, H;
  * two when state2); sets dims T, B, H. */
-static clgrad_status check(const char *fn, int gates, clgrad_tensor *xp, clgrad_tensor *w, clgrad_tensor *bias,
-                           int bias2, clgrad_tensor *state, int state2, clgrad_tensor **out, int64_t dims[3])
+clgrad_status clgrad__rnn_check(const char *fn, int gates, clgrad_tensor *xp, clgrad_tensor *w, clgrad_tensor *bias,
+                                int bias2, clgrad_tensor *state, int state2, clgrad_tensor **out, int64_t dims[3])
 {
     if (out) *out = NULL;
     if (!out) return clgrad__fail(xp ? xp->ctx : NULL, CLGRAD_ERR_INVALID_ARG, "%s: out is NULL", fn);
@@ -155,7 +145,7 @@ static clgrad_status check(const char *fn, int gates, clgrad_tensor *xp, clgrad_
 }
 
 /* Contiguous copies (or new references) of the non-NULL tensors in v. */
-static clgrad_status contig_all(clgrad_tensor **in, clgrad_tensor **out, int n)
+clgrad_status clgrad__rnn_contig_all(clgrad_tensor **in, clgrad_tensor **out, int n)
 {
     for (int i = 0; i < n; i++) out[i] = NULL;
     for (int i = 0; i < n; i++)
@@ -163,17 +153,10 @@ static clgrad_status contig_all(clgrad_tensor **in, clgrad_tensor **out, int n)
     return CLGRAD_OK;
 }
 
-/* The saved parameters of every sequence op: the sizes, and for the Elman RNN relu (else
- * tanh). */
-typedef struct seq_state {
-    int64_t T, B, H;
-    int relu;
-} seq_state;
-
 /* Records a sequence op: a second handle on y's buffer (the node must not hold its own
  * output) in saved slot 0, then sv[0..n) in slots 1..n. */
-static clgrad_status record_seq(clgrad_tensor *y, const clgrad__op *op, clgrad_tensor **in, clgrad_tensor **sv, int n,
-                                seq_state s)
+clgrad_status clgrad__rnn_record_seq(clgrad_tensor *y, const clgrad__op *op, clgrad_tensor **in, clgrad_tensor **sv,
+                                     int n, seq_state s)
 {
     if (!clgrad__grad_needed(4, in)) return CLGRAD_OK;
     clgrad_tensor *saved[CLGRAD__NODE_MAX_SAVED] = {NULL};
@@ -195,8 +178,9 @@ static clgrad_status grad_w(clgrad_context *ctx, int64_t T, int64_t B, int64_t H
     clgrad_tensor *dw = NULL;
     CLGRAD_TRY(clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 2, shape, &dw));
     clgrad_status st = CLGRAD_OK;
-    if (T > 1) st = mm(ctx, 1, 0, GH, H, (T - 1) * B, 0.0f, at(d, B * GH), GH, at(y, 0), H, at(dw, 0), H);
-    if (st == CLGRAD_OK && h0) st = mm(ctx, 1, 0, GH, H, B, T > 1 ? 1.0f : 0.0f, at(d, 0), GH, *h0, H, at(dw, 0), H);
+    if (T > 1) st = clgrad__rnn_mm(ctx, 1, 0, GH, H, (T - 1) * B, 0.0f, at(d, B * GH), GH, at(y, 0), H, at(dw, 0), H);
+    if (st == CLGRAD_OK && h0)
+        st = clgrad__rnn_mm(ctx, 1, 0, GH, H, B, T > 1 ? 1.0f : 0.0f, at(d, 0), GH, *h0, H, at(dw, 0), H);
     if (st == CLGRAD_OK && T == 1 && !h0) st = clgrad__fill(dw, 0.0);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(dw);
@@ -209,9 +193,9 @@ static clgrad_status grad_w(clgrad_context *ctx, int64_t T, int64_t B, int64_t H
 /* The end of the LSTM and RNN backward passes: the bias gradient (column sums of the gate
  * gradients dg, (T, B, GH)) into t[2], dW_hh into t[3], then t handed out to gx in the
  * node's input order. Releases t on failure. */
-static clgrad_status finish_backward(clgrad_context *ctx, clgrad__node *nd, clgrad_status st, int64_t T, int64_t B,
-                                     int64_t H, int64_t GH, clgrad_tensor *dg, clgrad_tensor *y, const mat *h0,
-                                     clgrad_tensor **t, clgrad_tensor **gx)
+clgrad_status clgrad__rnn_finish_backward(clgrad_context *ctx, clgrad__node *nd, clgrad_status st, int64_t T,
+                                          int64_t B, int64_t H, int64_t GH, clgrad_tensor *dg, clgrad_tensor *y,
+                                          const mat *h0, clgrad_tensor **t, clgrad_tensor **gx)
 {
     if (st == CLGRAD_OK && nd->needs_grad[2]) {
         st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 1, &GH, &t[2]);
@@ -219,7 +203,7 @@ static clgrad_status finish_backward(clgrad_context *ctx, clgrad__node *nd, clgr
     }
     if (st == CLGRAD_OK && nd->needs_grad[1]) st = grad_w(ctx, T, B, H, GH, dg, y, h0, &t[3]);
     if (st != CLGRAD_OK) {
-        release_n(t, 4);
+        clgrad__rnn_release_n(t, 4);
         return st;
     }
     static const int slot[4] = {0, 3, 2, 1};
@@ -227,8 +211,7 @@ static clgrad_status finish_backward(clgrad_context *ctx, clgrad__node *nd, clgr
     return CLGRAD_OK;
 }
 
-/* h_{t-1}: y's row t-1, h0, or absent (zeros) at t = 0. */
-static mat h_prev(clgrad_tensor *y, const mat *h0, int64_t t, int64_t BH, cl_int *has)
+mat clgrad__rnn_h_prev(clgrad_tensor *y, const mat *h0, int64_t t, int64_t BH, cl_int *has)
 {
     *has = t > 0 || h0;
     if (t > 0) return at(y, (t - 1) * BH);
@@ -253,14 +236,14 @@ static clgrad_status proj_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_t
     clgrad_status st = CLGRAD_OK;
     if (nd->needs_grad[0]) {
         st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 3, xshape, &t[0]);
-        if (st == CLGRAD_OK) st = mm(ctx, 0, 0, R, I, G, 0.0f, at(gy, 0), G, at(w, 0), I, at(t[0], 0), I);
+        if (st == CLGRAD_OK) st = clgrad__rnn_mm(ctx, 0, 0, R, I, G, 0.0f, at(gy, 0), G, at(w, 0), I, at(t[0], 0), I);
     }
     if (st == CLGRAD_OK && nd->needs_grad[1]) {
         st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 2, wshape, &t[1]);
-        if (st == CLGRAD_OK) st = mm(ctx, 1, 0, G, I, R, 0.0f, at(gy, 0), G, at(xc, 0), I, at(t[1], 0), I);
+        if (st == CLGRAD_OK) st = clgrad__rnn_mm(ctx, 1, 0, G, I, R, 0.0f, at(gy, 0), G, at(xc, 0), I, at(t[1], 0), I);
     }
     if (st != CLGRAD_OK) {
-        release_n(t, 2);
+        clgrad__rnn_release_n(t, 2);
         return st;
     }
     gx[0] = t[0];
@@ -319,7 +302,7 @@ clgrad_status clgrad__rnn_proj(clgrad_tensor *x, clgrad_tensor *w_in, clgrad_ten
     if (st == CLGRAD_OK) st = clgrad__contiguous(w_in, &k[1]);
     if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 3, yshape, &k[2]);
     clgrad_tensor *xc = k[0], *w = k[1], *y = k[2];
-    if (st == CLGRAD_OK) st = mm(ctx, 0, 1, T * B, G, I, 0.0f, at(xc, 0), I, at(w, 0), I, at(y, 0), G);
+    if (st == CLGRAD_OK) st = clgrad__rnn_mm(ctx, 0, 1, T * B, G, I, 0.0f, at(xc, 0), I, at(w, 0), I, at(y, 0), G);
     if (st == CLGRAD_OK) {
         proj_state s = {T, B, I, G};
         st = clgrad__record(y, &clgrad__op_rnn_proj, 2, in, &s, 2, k);
@@ -328,146 +311,7 @@ clgrad_status clgrad__rnn_proj(clgrad_tensor *x, clgrad_tensor *w_in, clgrad_ten
         *out = y;
         k[2] = NULL;
     }
-    release_n(k, 3);
-    return st;
-}
-
-/* --- LSTM ------------------------------------------------------------------------------------------ */
-
-/* inputs: xp, w_hh, bias, hc0. saved: 0 y, 1 gates, 2 c, 3 w_hh, 4 hc0 (contiguous or NULL).
- * Per step the cell's backward, then dL/dh_{t-1} = d_t W_hh; on the CPU variant of the GEMM
- * W_hh is packed once for the whole sequence and each step is one launch of both. */
-static clgrad_status lstm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
-{
-    clgrad_context *ctx = gy->ctx;
-    const seq_state *s = CLGRAD__NODE_STATE(nd, seq_state);
-    int64_t T = s->T, B = s->B, H = s->H, BH = B * H, GH = 4 * H;
-    clgrad_tensor *y = nd->saved[0], *gs = nd->saved[1], *cs = nd->saved[2], *w = nd->saved[3], *hc0 = nd->saved[4];
-    mat h0 = hc0 ? at(hc0, 0) : at(y, 0), c0 = hc0 ? at(hc0, BH) : at(y, 0);
-    int64_t gshape[3] = {T, B, GH}, sshape[3] = {2, B, H};
-    clgrad_tensor *t[4] = {0}; /* dg, dhc (rows dh, dc), db, dw */
-    char vopts[32];
-    int vw = cell_width(ctx, H, vopts, sizeof vopts), cpu = 0;
-    clgrad__gemm_cpu_params gp = {.mr = 1, .vw = 1, .nv = 1, .pack_k = 1}; /* set by the plan when the CPU variant runs */
-    const char *mmopts = NULL;
-    clgrad__buffer *wp = NULL; /* W_hh packed for the CPU variant */
-    clgrad_status st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 3, gshape, &t[0]);
-    if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 3, sshape, &t[1]);
-    if (st == CLGRAD_OK) st = clgrad__gemm_cpu_plan(ctx, &cpu, &gp, &mmopts);
-    if (st == CLGRAD_OK && cpu && B <= INT_MAX && H <= INT_MAX / 4) {
-        mat wm = at(w, 0);
-        st = clgrad__gemm_pack_gates(ctx, 0, GH, H, 1, wm.m, wm.off, H, &wp);
-    }
-    clgrad_tensor *dg = t[0], *dhc = t[1];
-    for (int64_t s = T - 1; s >= 0 && st == CLGRAD_OK; s--) {
-        cl_int has_dh = s < T - 1, has_c = s > 0 || hc0;
-        mat gyr = at(gy, s * BH), dhm = at(dhc, 0), dcm = at(dhc, BH), dcin = s == T - 1 ? at(gy, T * BH) : dcm;
-        mat gsm = at(gs, s * B * GH), cm = at(cs, s * BH), dgm = at(dg, s * B * GH);
-        mat cp = s > 0 ? at(cs, (s - 1) * BH) : hc0 ? c0 : cm;
-        cl_long Hl = H, Bl = B;
-        cl_int do_gemm = s > 0 || nd->needs_grad[3];
-        if (wp) {
-            /* the CPU variant: the cell's backward and dL/dh_{t-1} = d_t W_hh in one launch */
-            cl_int Bi = (cl_int)B, Hi = (cl_int)H, kb = 4 * Hi < 256 ? 4 * Hi : 256;
-            size_t global[1] = {(size_t)((B + gp.mr - 1) / gp.mr)}, one1[1] = {1};
-            clgrad__kargs a = CLGRAD_ARGS(
-                CLGRAD_KARG(Bi), CLGRAD_KARG(Hi), CLGRAD_KARG(kb), CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off),
-                CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off), CLGRAD_KARG(has_dh), CLGRAD_KARG(dcin.m),
-                CLGRAD_KARG(dcin.off), CLGRAD_KARG(gsm.m), CLGRAD_KARG(gsm.off), CLGRAD_KARG(cm.m), CLGRAD_KARG(cm.off),
-                CLGRAD_KARG(cp.m), CLGRAD_KARG(cp.off), CLGRAD_KARG(has_c), CLGRAD_KARG(dgm.m), CLGRAD_KARG(dgm.off),
-                CLGRAD_KARG(dcm.m), CLGRAD_KARG(dcm.off), CLGRAD_KARG(do_gemm), CLGRAD_KARG(wp->mem),
-                CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off));
-            st = clgrad__launch(ctx, "matmul", mmopts, "matmul_lstm_bwd_cpu_f32", 1, global, one1, a);
-            continue;
-        }
-        clgrad__kargs a = CLGRAD_ARGS(
-            CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off), CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off), CLGRAD_KARG(has_dh),
-            CLGRAD_KARG(dcin.m), CLGRAD_KARG(dcin.off), CLGRAD_KARG(gsm.m), CLGRAD_KARG(gsm.off), CLGRAD_KARG(cm.m),
-            CLGRAD_KARG(cm.off), CLGRAD_KARG(cp.m), CLGRAD_KARG(cp.off), CLGRAD_KARG(has_c), CLGRAD_KARG(dgm.m),
-            CLGRAD_KARG(dgm.off), CLGRAD_KARG(dcm.m), CLGRAD_KARG(dcm.off), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
-        st = vw > 1 ? cell_vw(ctx, "lstm_bwd_vec_f32", vopts, H, vw, B, a) : cell(ctx, "lstm_bwd_f32", H, B, a);
-        if (st == CLGRAD_OK && do_gemm) st = mm(ctx, 0, 0, B, H, GH, 0.0f, dgm, GH, at(w, 0), H, dhm, H);
-    }
-    if (wp) clgrad__buffer_release(wp); /* in-order queue: released after its last use */
-    return finish_backward(ctx, nd, st, T, B, H, GH, dg, y, hc0 ? &h0 : NULL, t, gx);
-}
-
-CLGRAD__OP_DEFINE(lstm_seq, "clgrad__lstm_seq", lstm_backward, seq_state);
-
-clgrad_status clgrad__lstm_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_tensor *bias_in,
-                               clgrad_tensor *hc0_in, clgrad_tensor **out)
-{
-    static const char fn[] = "lstm_seq";
-    int64_t d[3];
-    CLGRAD_TRY(check(fn, 4, xp_in, w_in, bias_in, 0, hc0_in, 1, out, d));
-    clgrad_context *ctx = xp_in->ctx;
-    int64_t T = d[0], B = d[1], H = d[2], BH = B * H, GH = 4 * H;
-    clgrad_tensor *in[4] = {xp_in, w_in, bias_in, hc0_in}, *c[4], *k[3] = {0}; /* k: y, gates, cells */
-    int64_t yshape[3] = {T + 1, B, H}, gshape[3] = {T, B, GH}, cshape[3] = {T, B, H};
-    clgrad_status st = contig_all(in, c, 4);
-    clgrad_tensor *xp = c[0], *w = c[1], *bias = c[2], *hc0 = c[3];
-    if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 3, yshape, &k[0]);
-    if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 3, gshape, &k[1]);
-    if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 3, cshape, &k[2]);
-    clgrad_tensor *y = k[0], *gs = k[1], *cs = k[2];
-    mat h0 = hc0 ? at(hc0, 0) : at(xp, 0), c0 = hc0 ? at(hc0, BH) : at(xp, 0);
-    mat bm = bias ? at(bias, 0) : at(xp, 0);
-    cl_int has_bias = bias != NULL;
-    /* On the CPU variant of the GEMM each step is one launch: W_hh^T packed once with its
-     * gate columns interleaved, the product and the cell on the micro-tile (cl/matmul.cl);
-     * elsewhere a GEMM and the cell kernel. */
-    int cpu = 0;
-    clgrad__gemm_cpu_params gp = {.mr = 1, .vw = 1, .nv = 1, .pack_k = 1}; /* set by the plan when the CPU variant runs */
-    const char *mmopts = NULL;
-    clgrad__buffer *wp = NULL;
-    if (st == CLGRAD_OK) st = clgrad__gemm_cpu_plan(ctx, &cpu, &gp, &mmopts);
-    if (st == CLGRAD_OK && cpu && (gp.nv * gp.vw) % 4 == 0 && H <= INT_MAX / 4 && B <= INT_MAX) {
-        mat wm = at(w, 0);
-        st = clgrad__gemm_pack_gates(ctx, 1, H, H, 4, wm.m, wm.off, H, &wp);
-    }
-    int tm = 1, tn = 1, nr = gp.nv * gp.vw;
-    if (wp) {
-        size_t pm = (size_t)((B + gp.mr - 1) / gp.mr), pn = (size_t)((H + nr / 4 - 1) / (nr / 4));
-        clgrad__gemm_cpu_tiles(ctx, pm, pn, &tm, &tn);
-    }
-    for (int64_t s = 0; s < T && st == CLGRAD_OK; s++) {
-        cl_int has_rec, has_c = s > 0 || hc0;
-        mat hp = h_prev(y, hc0 ? &h0 : NULL, s, BH, &has_rec), gm = at(gs, s * B * GH), xm = at(xp, s * B * GH);
-        mat cm = at(cs, s * BH), cp = s > 0 ? at(cs, (s - 1) * BH) : hc0 ? c0 : cm, ym = at(y, s * BH);
-        cl_long clast = s == T - 1 ? (cl_long)(y->offset + T * BH) : -1, Hl = H, Bl = B;
-        if (wp) {
-            cl_int Bi = (cl_int)B, Hi = (cl_int)H, kb = Hi < 256 ? Hi : 256;
-            size_t pm = (size_t)((B + gp.mr - 1) / gp.mr), pn = (size_t)((H + nr / 4 - 1) / (nr / 4));
-            size_t global[2] = {(pm + (size_t)tm - 1) / (size_t)tm, (pn + (size_t)tn - 1) / (size_t)tn};
-            static const size_t one2[2] = {1, 1};
-            clgrad__kargs a = CLGRAD_ARGS(
-                CLGRAD_KARG(Bi), CLGRAD_KARG(Hi), CLGRAD_KARG(kb), CLGRAD_KARG(tm), CLGRAD_KARG(tn),
-                CLGRAD_KARG(has_rec), CLGRAD_KARG(hp.m), CLGRAD_KARG(hp.off), CLGRAD_KARG(wp->mem),
-                CLGRAD_KARG(gm.m), CLGRAD_KARG(gm.off), CLGRAD_KARG(xm.m), CLGRAD_KARG(xm.off), CLGRAD_KARG(bm.m),
-                CLGRAD_KARG(bm.off), CLGRAD_KARG(has_bias), CLGRAD_KARG(cp.m), CLGRAD_KARG(cp.off),
-                CLGRAD_KARG(has_c), CLGRAD_KARG(cm.m), CLGRAD_KARG(cm.off), CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off),
-                CLGRAD_KARG(clast));
-            st = clgrad__launch(ctx, "matmul", mmopts, "matmul_lstm_cpu_f32", 2, global, one2, a);
-            continue;
-        }
-        if (has_rec) st = mm(ctx, 0, 1, B, GH, H, 0.0f, hp, H, at(w, 0), H, gm, GH);
-        if (st != CLGRAD_OK) break;
-        clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(gm.m), CLGRAD_KARG(gm.off), CLGRAD_KARG(xm.m), CLGRAD_KARG(xm.off),
-                                      CLGRAD_KARG(has_rec), CLGRAD_KARG(bm.m), CLGRAD_KARG(bm.off),
-                                      CLGRAD_KARG(has_bias), CLGRAD_KARG(cp.m), CLGRAD_KARG(cp.off), CLGRAD_KARG(has_c),
-                                      CLGRAD_KARG(cm.m), CLGRAD_KARG(cm.off), CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off),
-                                      CLGRAD_KARG(clast), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
-        st = cell(ctx, "lstm_fwd_f32", H, B, a);
-    }
-    if (wp) clgrad__buffer_release(wp); /* in-order queue: released after its last use */
-    clgrad_tensor *sv[4] = {gs, cs, w, hc0};
-    if (st == CLGRAD_OK) st = record_seq(y, &clgrad__op_lstm_seq, in, sv, 4, (seq_state){T, B, H, 0});
-    if (st == CLGRAD_OK) {
-        *out = y;
-        k[0] = NULL;
-    }
-    release_n(k, 3);
-    release_n(c, 4);
+    clgrad__rnn_release_n(k, 3);
     return st;
 }
 
@@ -491,16 +335,17 @@ static clgrad_status gru_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_te
     for (int64_t s = T - 1; s >= 0 && st == CLGRAD_OK; s--) {
         cl_int has_dh = s < T - 1, has_h;
         mat gyr = at(gy, s * BH), dhm = at(dh, 0), sm = at(ss, s * B * 4 * H);
-        mat hp = h_prev(y, h0t ? &h0 : NULL, s, BH, &has_h), dxm = at(dx, s * B * GH), dpm = at(dhp, s * B * GH);
+        mat hp = clgrad__rnn_h_prev(y, h0t ? &h0 : NULL, s, BH, &has_h);
+        mat dxm = at(dx, s * B * GH), dpm = at(dhp, s * B * GH);
         cl_long Hl = H, Bl = B;
         clgrad__kargs a =
             CLGRAD_ARGS(CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off), CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off),
                         CLGRAD_KARG(has_dh), CLGRAD_KARG(sm.m), CLGRAD_KARG(sm.off), CLGRAD_KARG(hp.m),
                         CLGRAD_KARG(hp.off), CLGRAD_KARG(has_h), CLGRAD_KARG(dxm.m), CLGRAD_KARG(dxm.off),
                         CLGRAD_KARG(dpm.m), CLGRAD_KARG(dpm.off), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
-        st = cell(ctx, "gru_bwd_f32", H, B, a);
+        st = clgrad__rnn_cell(ctx, "gru_bwd_f32", H, B, a);
         if (st == CLGRAD_OK && (s > 0 || nd->needs_grad[3]))
-            st = mm(ctx, 0, 0, B, H, GH, 1.0f, dpm, GH, at(w, 0), H, dhm, H);
+            st = clgrad__rnn_mm(ctx, 0, 0, B, H, GH, 1.0f, dpm, GH, at(w, 0), H, dhm, H);
     }
     if (st == CLGRAD_OK && nd->needs_grad[2]) {
         st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 2, bshape, &t[2]);
@@ -509,7 +354,7 @@ static clgrad_status gru_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_te
     }
     if (st == CLGRAD_OK && nd->needs_grad[1]) st = grad_w(ctx, T, B, H, GH, dhp, y, h0t ? &h0 : NULL, &t[3]);
     if (st != CLGRAD_OK) {
-        release_n(t, 5);
+        clgrad__rnn_release_n(t, 5);
         return st;
     }
     static const int slot[5] = {0, 3, 2, 1, -1};
@@ -524,12 +369,12 @@ clgrad_status clgrad__gru_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_
 {
     static const char fn[] = "gru_seq";
     int64_t d[3];
-    CLGRAD_TRY(check(fn, 3, xp_in, w_in, bias_in, 1, h0_in, 0, out, d));
+    CLGRAD_TRY(clgrad__rnn_check(fn, 3, xp_in, w_in, bias_in, 1, h0_in, 0, out, d));
     clgrad_context *ctx = xp_in->ctx;
     int64_t T = d[0], B = d[1], H = d[2], BH = B * H, GH = 3 * H;
     clgrad_tensor *in[4] = {xp_in, w_in, bias_in, h0_in}, *c[4], *k[3] = {0}; /* k: y, s, scratch */
     int64_t yshape[3] = {T, B, H}, sshape[3] = {T, B, 4 * H}, pshape[2] = {B, GH};
-    clgrad_status st = contig_all(in, c, 4);
+    clgrad_status st = clgrad__rnn_contig_all(in, c, 4);
     clgrad_tensor *xp = c[0], *w = c[1], *bias = c[2], *h0t = c[3];
     if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 3, yshape, &k[0]);
     if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 3, sshape, &k[1]);
@@ -539,9 +384,9 @@ clgrad_status clgrad__gru_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_
     cl_int has_bias = bias != NULL;
     for (int64_t s = 0; s < T && st == CLGRAD_OK; s++) {
         cl_int has_rec;
-        mat hp = h_prev(y, h0t ? &h0 : NULL, s, BH, &has_rec), pm = at(hpr, 0);
+        mat hp = clgrad__rnn_h_prev(y, h0t ? &h0 : NULL, s, BH, &has_rec), pm = at(hpr, 0);
         mat xm = at(xp, s * B * GH), sm = at(ss, s * B * 4 * H), ym = at(y, s * BH);
-        if (has_rec) st = mm(ctx, 0, 1, B, GH, H, 0.0f, hp, H, at(w, 0), H, pm, GH);
+        if (has_rec) st = clgrad__rnn_mm(ctx, 0, 1, B, GH, H, 0.0f, hp, H, at(w, 0), H, pm, GH);
         if (st != CLGRAD_OK) break;
         cl_long Hl = H, Bl = B;
         clgrad__kargs a =
@@ -549,16 +394,16 @@ clgrad_status clgrad__gru_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_
                         CLGRAD_KARG(bm.off), CLGRAD_KARG(has_bias), CLGRAD_KARG(xm.m), CLGRAD_KARG(xm.off),
                         CLGRAD_KARG(hp.m), CLGRAD_KARG(hp.off), CLGRAD_KARG(has_rec), CLGRAD_KARG(sm.m),
                         CLGRAD_KARG(sm.off), CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
-        st = cell(ctx, "gru_fwd_f32", H, B, a);
+        st = clgrad__rnn_cell(ctx, "gru_fwd_f32", H, B, a);
     }
     clgrad_tensor *sv[3] = {ss, w, h0t};
-    if (st == CLGRAD_OK) st = record_seq(y, &clgrad__op_gru_seq, in, sv, 3, (seq_state){T, B, H, 0});
+    if (st == CLGRAD_OK) st = clgrad__rnn_record_seq(y, &clgrad__op_gru_seq, in, sv, 3, (seq_state){T, B, H, 0});
     if (st == CLGRAD_OK) {
         *out = y;
         k[0] = NULL;
     }
-    release_n(k, 3);
-    release_n(c, 4);
+    clgrad__rnn_release_n(k, 3);
+    clgrad__rnn_release_n(c, 4);
     return st;
 }
 
@@ -586,11 +431,11 @@ static clgrad_status rnn_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_te
             CLGRAD_ARGS(CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off), CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off),
                         CLGRAD_KARG(has_dh), CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off), CLGRAD_KARG(dgm.m),
                         CLGRAD_KARG(dgm.off), CLGRAD_KARG(relu), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
-        st = cell(ctx, "rnn_bwd_f32", H, B, a);
+        st = clgrad__rnn_cell(ctx, "rnn_bwd_f32", H, B, a);
         if (st == CLGRAD_OK && (s > 0 || nd->needs_grad[3]))
-            st = mm(ctx, 0, 0, B, H, H, 0.0f, dgm, H, at(w, 0), H, dhm, H);
+            st = clgrad__rnn_mm(ctx, 0, 0, B, H, H, 0.0f, dgm, H, at(w, 0), H, dhm, H);
     }
-    return finish_backward(ctx, nd, st, T, B, H, H, dg, y, h0t ? &h0 : NULL, t, gx);
+    return clgrad__rnn_finish_backward(ctx, nd, st, T, B, H, H, dg, y, h0t ? &h0 : NULL, t, gx);
 }
 
 CLGRAD__OP_DEFINE(rnn_seq, "clgrad__rnn_seq", rnn_backward, seq_state);
@@ -600,12 +445,12 @@ clgrad_status clgrad__rnn_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_
 {
     static const char fn[] = "rnn_seq";
     int64_t d[3];
-    CLGRAD_TRY(check(fn, 1, xp_in, w_in, bias_in, 0, h0_in, 0, out, d));
+    CLGRAD_TRY(clgrad__rnn_check(fn, 1, xp_in, w_in, bias_in, 0, h0_in, 0, out, d));
     clgrad_context *ctx = xp_in->ctx;
     int64_t T = d[0], B = d[1], H = d[2], BH = B * H;
     clgrad_tensor *in[4] = {xp_in, w_in, bias_in, h0_in}, *c[4], *k[2] = {0}; /* k: y, scratch */
     int64_t yshape[3] = {T, B, H}, pshape[2] = {B, H};
-    clgrad_status st = contig_all(in, c, 4);
+    clgrad_status st = clgrad__rnn_contig_all(in, c, 4);
     clgrad_tensor *xp = c[0], *w = c[1], *bias = c[2], *h0t = c[3];
     if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 3, yshape, &k[0]);
     if (st == CLGRAD_OK) st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 2, pshape, &k[1]);
@@ -614,23 +459,24 @@ clgrad_status clgrad__rnn_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_
     cl_int act = relu ? 1 : 0, has_bias = bias != NULL;
     for (int64_t s = 0; s < T && st == CLGRAD_OK; s++) {
         cl_int has_rec;
-        mat hp = h_prev(y, h0t ? &h0 : NULL, s, BH, &has_rec), pm = at(pr, 0), xm = at(xp, s * BH), ym = at(y, s * BH);
-        if (has_rec) st = mm(ctx, 0, 1, B, H, H, 0.0f, hp, H, at(w, 0), H, pm, H);
+        mat hp = clgrad__rnn_h_prev(y, h0t ? &h0 : NULL, s, BH, &has_rec);
+        mat pm = at(pr, 0), xm = at(xp, s * BH), ym = at(y, s * BH);
+        if (has_rec) st = clgrad__rnn_mm(ctx, 0, 1, B, H, H, 0.0f, hp, H, at(w, 0), H, pm, H);
         if (st != CLGRAD_OK) break;
         cl_long Hl = H, Bl = B;
         clgrad__kargs a =
             CLGRAD_ARGS(CLGRAD_KARG(pm.m), CLGRAD_KARG(pm.off), CLGRAD_KARG(has_rec), CLGRAD_KARG(xm.m),
                         CLGRAD_KARG(xm.off), CLGRAD_KARG(bm.m), CLGRAD_KARG(bm.off), CLGRAD_KARG(has_bias),
                         CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off), CLGRAD_KARG(act), CLGRAD_KARG(Hl), CLGRAD_KARG(Bl));
-        st = cell(ctx, "rnn_fwd_f32", H, B, a);
+        st = clgrad__rnn_cell(ctx, "rnn_fwd_f32", H, B, a);
     }
     clgrad_tensor *sv[2] = {w, h0t};
-    if (st == CLGRAD_OK) st = record_seq(y, &clgrad__op_rnn_seq, in, sv, 2, (seq_state){T, B, H, act});
+    if (st == CLGRAD_OK) st = clgrad__rnn_record_seq(y, &clgrad__op_rnn_seq, in, sv, 2, (seq_state){T, B, H, act});
     if (st == CLGRAD_OK) {
         *out = y;
         k[0] = NULL;
     }
-    release_n(k, 2);
-    release_n(c, 4);
+    clgrad__rnn_release_n(k, 2);
+    clgrad__rnn_release_n(c, 4);
     return st;
 }

@@ -92,15 +92,10 @@ CLGRAD_API void clgrad_optim_release(clgrad_optim *opt)
     free(opt);
 }
 
-CLGRAD_API clgrad_status clgrad_optim_create_params(clgrad_context *ctx, int n, clgrad_tensor *const *params,
-                                                    const char *const *names, const clgrad_optim_options *o,
-                                                    clgrad_optim **out)
+/* Each parameter: present, of ctx, a contiguous f32 leaf that requires grad, listed once,
+ * with a name when names are given. */
+static clgrad_status check_params(clgrad_context *ctx, int n, clgrad_tensor *const *params, const char *const *names)
 {
-    static const char *const suffix[2][2] = {{".momentum_buffer", NULL}, {".exp_avg", ".exp_avg_sq"}};
-    if (out) *out = NULL;
-    CLGRAD_CHECK_ARG(ctx, ctx != NULL && out != NULL, "ctx and out must not be NULL");
-    CLGRAD_CHECK_ARG(ctx, n >= 0 && (n == 0 || params != NULL), "params must hold n >= 0 tensors");
-    CLGRAD_TRY(check_options(ctx, o));
     for (int i = 0; i < n; i++) {
         clgrad_tensor *p = params[i];
         const char *nm = names ? names[i] : NULL;
@@ -125,6 +120,19 @@ CLGRAD_API clgrad_status clgrad_optim_create_params(clgrad_context *ctx, int n, 
         if (names && !names[i])
             return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "clgrad_optim_create: name %d is NULL", i);
     }
+    return CLGRAD_OK;
+}
+
+CLGRAD_API clgrad_status clgrad_optim_create_params(clgrad_context *ctx, int n, clgrad_tensor *const *params,
+                                                    const char *const *names, const clgrad_optim_options *o,
+                                                    clgrad_optim **out)
+{
+    static const char *const suffix[2][2] = {{".momentum_buffer", NULL}, {".exp_avg", ".exp_avg_sq"}};
+    if (out) *out = NULL;
+    CLGRAD_CHECK_ARG(ctx, ctx != NULL && out != NULL, "ctx and out must not be NULL");
+    CLGRAD_CHECK_ARG(ctx, n >= 0 && (n == 0 || params != NULL), "params must hold n >= 0 tensors");
+    CLGRAD_TRY(check_options(ctx, o));
+    CLGRAD_TRY(check_params(ctx, n, params, names));
 
     clgrad_status s = CLGRAD_OK;
     clgrad_optim *opt = calloc(1, sizeof *opt);

@@ -381,6 +381,57 @@ static void row(text *t, const char *label, const group *g, double steps, double
     put(t, " %9.3f %6.1f%%\n", 1e3 * g->step_total / steps, all > 0 ? 100 * g->step_total / all : 0.0);
 }
 
+/* The device time per step of each family (and of its kernels when it has several). */
+static void device_table(text *t, const group *fam, int nf, const group *ker, int nk, const group *all,
+                         double steps)
+{
+    put(t, "\ndevice time per step by op family and kernel: ms (launches per step)\n");
+    put(t, "%-26s %16s %16s %16s %16s %9s %7s\n", "family / kernel", "forward", "backward", "optimizer", "data",
+        "total", "share");
+    for (int f = 0; f < nf; f++) {
+        uint64_t in_steps = 0;
+        for (int i = 0; i < 4; i++) in_steps += fam[f].launches[step_phases[i]];
+        if (!in_steps) continue; /* launched outside the steps only */
+        row(t, fam[f].name, &fam[f], steps, all->step_total);
+        int kernels = 0;
+        for (int k = 0; k < nk; k++) kernels += !strcmp(ker[k].family, fam[f].name);
+        for (int k = 0; kernels > 1 && k < nk; k++) {
+            if (strcmp(ker[k].family, fam[f].name)) continue;
+            char label[40];
+            snprintf(label, sizeof label, "  %.24s", ker[k].name);
+            row(t, label, &ker[k], steps, all->step_total);
+        }
+    }
+    row(t, "all", all, steps, all->step_total);
+}
+
+/* The host time per step of each phase of a step, and their sum. */
+static void host_table(text *t, const struct clgrad__profile *pr, double steps)
+{
+    put(t, "\nhost time per step by phase: ms (counts per step)\n");
+    put(t, "%-10s %9s %10s %9s %9s %9s %7s %11s\n", "phase", "wall", "enqueuing", "blocked", "other", "launches",
+        "waits", "bytes moved");
+    clgrad_profile_host sum;
+    memset(&sum, 0, sizeof sum);
+    for (int i = 0; i < 4; i++) {
+        const clgrad_profile_host *h = &pr->host[step_phases[i]];
+        put(t, "%-10s %9.3f %10.3f %9.3f %9.3f %9.1f %7.1f %11.0f\n", phase_names[step_phases[i]],
+            1e3 * h->wall_seconds / steps, 1e3 * h->launch_seconds / steps, 1e3 * h->wait_seconds / steps,
+            1e3 * (h->wall_seconds - h->launch_seconds - h->wait_seconds) / steps, (double)h->launches / steps,
+            (double)h->waits / steps, (double)h->transfer_bytes / steps);
+        sum.wall_seconds += h->wall_seconds;
+        sum.launch_seconds += h->launch_seconds;
+        sum.wait_seconds += h->wait_seconds;
+        sum.launches += h->launches;
+        sum.waits += h->waits;
+        sum.transfer_bytes += h->transfer_bytes;
+    }
+    put(t, "%-10s %9.3f %10.3f %9.3f %9.3f %9.1f %7.1f %11.0f\n", "all", 1e3 * sum.wall_seconds / steps,
+        1e3 * sum.launch_seconds / steps, 1e3 * sum.wait_seconds / steps,
+        1e3 * (sum.wall_seconds - sum.launch_seconds - sum.wait_seconds) / steps, (double)sum.launches / steps,
+        (double)sum.waits / steps, (double)sum.transfer_bytes / steps);
+}
+
 size_t clgrad_profile_report(const clgrad_context *ctx, char *buf, size_t cap)
 {
     if (!ctx || (!buf && cap)) return 0;
@@ -415,47 +466,8 @@ size_t clgrad_profile_report(const clgrad_context *ctx, char *buf, size_t cap)
         host_step > 0 ? 100 * all.step_total / host_step : 0.0);
     if (!pr->device_times)
         put(&t, "  (the device gave no event times: device columns are zero)\n");
-    put(&t, "\ndevice time per step by op family and kernel: ms (launches per step)\n");
-    put(&t, "%-26s %16s %16s %16s %16s %9s %7s\n", "family / kernel", "forward", "backward", "optimizer", "data",
-        "total", "share");
-    for (int f = 0; f < nf; f++) {
-        uint64_t in_steps = 0;
-        for (int i = 0; i < 4; i++) in_steps += fam[f].launches[step_phases[i]];
-        if (!in_steps) continue; /* launched outside the steps only */
-        row(&t, fam[f].name, &fam[f], steps, all.step_total);
-        int kernels = 0;
-        for (int k = 0; k < nk; k++) kernels += !strcmp(ker[k].family, fam[f].name);
-        for (int k = 0; kernels > 1 && k < nk; k++) {
-            if (strcmp(ker[k].family, fam[f].name)) continue;
-            char label[40];
-            snprintf(label, sizeof label, "  %.24s", ker[k].name);
-            row(&t, label, &ker[k], steps, all.step_total);
-        }
-    }
-    row(&t, "all", &all, steps, all.step_total);
-
-    put(&t, "\nhost time per step by phase: ms (counts per step)\n");
-    put(&t, "%-10s %9s %10s %9s %9s %9s %7s %11s\n", "phase", "wall", "enqueuing", "blocked", "other", "launches",
-        "waits", "bytes moved");
-    clgrad_profile_host sum;
-    memset(&sum, 0, sizeof sum);
-    for (int i = 0; i < 4; i++) {
-        const clgrad_profile_host *h = &pr->host[step_phases[i]];
-        put(&t, "%-10s %9.3f %10.3f %9.3f %9.3f %9.1f %7.1f %11.0f\n", phase_names[step_phases[i]],
-            1e3 * h->wall_seconds / steps, 1e3 * h->launch_seconds / steps, 1e3 * h->wait_seconds / steps,
-            1e3 * (h->wall_seconds - h->launch_seconds - h->wait_seconds) / steps, (double)h->launches / steps,
-            (double)h->waits / steps, (double)h->transfer_bytes / steps);
-        sum.wall_seconds += h->wall_seconds;
-        sum.launch_seconds += h->launch_seconds;
-        sum.wait_seconds += h->wait_seconds;
-        sum.launches += h->launches;
-        sum.waits += h->waits;
-        sum.transfer_bytes += h->transfer_bytes;
-    }
-    put(&t, "%-10s %9.3f %10.3f %9.3f %9.3f %9.1f %7.1f %11.0f\n", "all", 1e3 * sum.wall_seconds / steps,
-        1e3 * sum.launch_seconds / steps, 1e3 * sum.wait_seconds / steps,
-        1e3 * (sum.wall_seconds - sum.launch_seconds - sum.wait_seconds) / steps, (double)sum.launches / steps,
-        (double)sum.waits / steps, (double)sum.transfer_bytes / steps);
+    device_table(&t, fam, nf, ker, nk, &all, steps);
+    host_table(&t, pr, steps);
     const clgrad_profile_host *o = &pr->host[CLGRAD_PROFILE_OTHER];
     put(&t, "outside the steps (phase other: evaluation, set-up): %.3f s on the host, %llu launches, %.3f s of device "
             "time\n", o->wall_seconds, (unsigned long long)o->launches, all.dev[CLGRAD_PROFILE_OTHER]);

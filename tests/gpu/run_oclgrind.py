@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Runs one test executable of the kernel-variant matrix on Oclgrind and fails on any
-Oclgrind diagnostic.
+"""Runs one test of the kernel-variant matrix (or of the ONNX models) on Oclgrind and fails
+on any Oclgrind diagnostic.
 
-usage: run_oclgrind.py VENDORS_DIR TEST_EXECUTABLE
+usage: run_oclgrind.py VENDORS_DIR TEST_EXECUTABLE [ARGUMENTS...]
 
 VENDORS_DIR holds one .icd file naming Oclgrind's runtime; OCL_ICD_VENDORS points the
 OpenCL loader there, so Oclgrind is the only platform the test sees and nothing is
@@ -23,10 +23,10 @@ import tempfile
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
-    vendors, exe = sys.argv[1], sys.argv[2]
+    vendors, cmd = sys.argv[1], sys.argv[2:]
     icds = glob.glob(os.path.join(vendors, "*.icd"))
     runtimes = [open(p).read().strip() for p in icds]
     if not runtimes or not all(os.path.exists(r) for r in runtimes):
@@ -39,7 +39,7 @@ def main():
                 del env[k]
         env.update(OCL_ICD_VENDORS=vendors, CLGRAD_DEVICE="oclgrind", OCLGRIND_DATA_RACES="1",
                    OCLGRIND_CHECK_API="1", CLGRAD_TEST_DIAG_DIR=logs)
-        proc = subprocess.run([exe], env=env, stdout=sys.stdout, stderr=subprocess.PIPE)
+        proc = subprocess.run(cmd, env=env, stdout=sys.stdout, stderr=subprocess.PIPE)
         err = proc.stderr.decode(errors="replace")
         sys.stderr.write(err)
         if proc.returncode == 77:
