@@ -571,7 +571,7 @@ static int check_labels(const train_args *a, train_data *td)
                         "Check the labels (clgrad-train inspect --data ...),\n  or train anyway with "
                         "--allow-sparse-labels.\n");
         rc = TRAIN_EXIT_FAIL;
-    } else if (absent && !a->quiet) {
+    } else if (absent && !a->quiet && !train_quiet_rank) {
         fprintf(stderr, "clgrad-train: warning: %d of the %d classes have no training sample "
                         "(--allow-sparse-labels)\n", absent, n_classes);
     }

@@ -30,8 +30,32 @@ static clgrad_status forward_batch(clgrad_context *ctx, const train_net *net, cl
     return s;
 }
 
+/* With a group: adds the sums behind the metrics over the ranks. A rank that failed tells
+ * the others instead (they then fail with its message). */
+static clgrad_status sum_over_ranks(clgrad_dist *g, clgrad_status local, double *sums, int64_t *confusion, int nc,
+                                    int64_t *correct, int64_t *seen)
+{
+    if (!g) return local;
+    if (local != CLGRAD_OK) return clgrad_dist_check(g, local);
+    size_t n = 7 + (size_t)nc * (size_t)nc;
+    double *v = malloc(n * sizeof *v);
+    if (!v) return clgrad_dist_check(g, CLGRAD_ERR_HOST_MEMORY);
+    memcpy(v, sums, 5 * sizeof *v);
+    v[5] = (double)*correct, v[6] = (double)*seen; /* exact: counts stay far below 2^53 */
+    for (size_t i = 0; i < (size_t)nc * (size_t)nc; i++) v[7 + i] = (double)confusion[i];
+    clgrad_status s = clgrad_dist_allreduce_sum(g, v, n);
+    if (s == CLGRAD_OK) {
+        memcpy(sums, v, 5 * sizeof *v);
+        *correct = (int64_t)v[5], *seen = (int64_t)v[6];
+        for (size_t i = 0; i < (size_t)nc * (size_t)nc; i++) confusion[i] = (int64_t)v[7 + i];
+    }
+    free(v);
+    return s;
+}
+
 clgrad_status metrics_compute(clgrad_context *ctx, const train_net *net, clgrad_module *model, const data_desc *d,
-                              const clgrad_dataset *ds, int batch, int64_t limit, train_metrics *out)
+                              const clgrad_dataset *ds, int batch, int64_t limit, clgrad_dist *g,
+                              train_metrics *out)
 {
     memset(out, 0, sizeof *out);
     int64_t nb = clgrad_dataset_n_batches(ds, batch);
@@ -45,15 +69,16 @@ clgrad_status metrics_compute(clgrad_context *ctx, const train_net *net, clgrad_
     if (nc) out->confusion = calloc((size_t)nc * (size_t)nc, sizeof *out->confusion);
     if (!x || !t || !p || !y || !pred || (nc && !out->confusion)) {
         free(x), free(t), free(p), free(y), free(pred);
-        return CLGRAD_ERR_HOST_MEMORY;
+        return g ? clgrad_dist_check(g, CLGRAD_ERR_HOST_MEMORY) : CLGRAD_ERR_HOST_MEMORY;
     }
+    int rank = g ? clgrad_dist_rank(g) : 0, size = g ? clgrad_dist_size(g) : 1;
     double loss_sum = 0, se = 0, ae = 0, tsum = 0, tsq = 0;
     int64_t correct = 0, seen = 0;
     clgrad_status s = CLGRAD_OK;
     int was_training = clgrad_module_is_training(model);
     clgrad_module_train(model, 0);
     clgrad_no_grad_begin(ctx);
-    for (int64_t b = 0; s == CLGRAD_OK && b < nb; b++) {
+    for (int64_t b = rank; s == CLGRAD_OK && b < nb; b += size) {
         clgrad_tensor *xt = NULL, *o = NULL, *yt = NULL, *l = NULL, *am = NULL;
         int64_t n = 0;
         float v = 0;
@@ -90,6 +115,9 @@ clgrad_status metrics_compute(clgrad_context *ctx, const train_net *net, clgrad_
     clgrad_no_grad_end(ctx);
     clgrad_module_train(model, was_training);
     free(x), free(t), free(p), free(y), free(pred);
+    double sums[5] = {loss_sum, se, ae, tsum, tsq};
+    s = sum_over_ranks(g, s, sums, out->confusion, nc, &correct, &seen);
+    loss_sum = sums[0], se = sums[1], ae = sums[2], tsum = sums[3], tsq = sums[4];
     out->n = seen;
     double cnt = (double)seen * nt;
     out->loss = seen ? loss_sum / (d->regress ? cnt : (double)seen) : NAN;
@@ -293,7 +321,7 @@ int eval_run(const train_args *a)
     if (a->print_net) net_print(stdout, &net);
     if (a->cmd == CMD_EVAL) {
         if (!a->quiet) data_report(stdout, &d, ds, a->data_dir, 0);
-        s = metrics_compute(ctx, &net, model, &d, ds, a->batch, 0, &m);
+        s = metrics_compute(ctx, &net, model, &d, ds, a->batch, 0, NULL, &m);
         if (s == CLGRAD_OK) metrics_print(stdout, &d, &m);
         if (s == CLGRAD_OK && a->plot && !d.regress) {
             char title[1200];

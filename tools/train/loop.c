@@ -20,7 +20,7 @@ static void on_signal(int sig)
     train_interrupted = 1;
 }
 
-static void install_handlers(void)
+void install_handlers(void)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
@@ -39,10 +39,28 @@ static double now_s(void)
 }
 
 
+_Thread_local clgrad_status run_fail_status = CLGRAD_OK;
+
+/* Whether msg reports another rank's failure ("rank R of N ..." with R not this rank). */
+static int names_other_rank(const run *r, const char *msg)
+{
+    int who = -1, n = 0;
+    return sscanf(msg, "rank %d of %d", &who, &n) == 2 && who != r->rank;
+}
+
 int run_fail(const run *r, clgrad_status s, const char *what)
 {
-    fprintf(stderr, "clgrad-train: %s: %s: %s\n", what, clgrad_status_name(s),
-            clgrad_last_error(r && r->ctx ? r->ctx : NULL));
+    run_fail_status = s;
+    const char *msg = clgrad_last_error(r && r->ctx ? r->ctx : NULL);
+    if (r && r->ctx && !msg[0]) msg = clgrad_last_error(NULL);
+    if (r && r->size > 1) {
+        /* Another rank's failure, as the group reports it: rank 0 says it for every rank. */
+        if ((r->remote_failure || names_other_rank(r, msg)) && r->rank != 0) return TRAIN_EXIT_FAIL;
+        fprintf(stderr, "clgrad-train: rank %d of %d: %s: %s: %s\n", r->rank, r->size, what, clgrad_status_name(s),
+                msg);
+        return TRAIN_EXIT_FAIL;
+    }
+    fprintf(stderr, "clgrad-train: %s: %s: %s\n", what, clgrad_status_name(s), msg);
     return TRAIN_EXIT_FAIL;
 }
 
@@ -66,8 +84,9 @@ static uint64_t mix64(uint64_t z)
 
 /* Random crop (zero padding of pad pixels, as torchvision's RandomCrop pads a black
  * border) and horizontal flip of n images (C, H, W) in r->x, drawn from (seed, epoch,
- * batch) so that a resumed run repeats them. */
-static void augment_batch(run *r, int64_t epoch, int64_t b, int64_t n)
+ * batch, position in the batch) so that a resumed run repeats them and the ranks of a group
+ * draw what one process would (first: the position of the first image in the batch). */
+static void augment_batch(run *r, int64_t epoch, int64_t b, int64_t first, int64_t n)
 {
     const char *aug = r->a->augment;
     int flip = strstr(aug, "flip") != NULL, pad = 0;
@@ -78,7 +97,8 @@ static void augment_batch(run *r, int64_t epoch, int64_t b, int64_t n)
     float *src = malloc((size_t)(H * W) * sizeof *src);
     if (!src) return;
     for (int64_t i = 0; i < n; i++) {
-        uint64_t rnd = mix64(r->seed ^ mix64((uint64_t)epoch * 0x100000001ull + (uint64_t)b) ^ mix64((uint64_t)i + 77));
+        uint64_t rnd = mix64(r->seed ^ mix64((uint64_t)epoch * 0x100000001ull + (uint64_t)b) ^
+                             mix64((uint64_t)(first + i) + 77));
         int dy = pad ? (int)(rnd % (uint64_t)(2 * pad + 1)) - pad : 0;
         int dx = pad ? (int)((rnd >> 16) % (uint64_t)(2 * pad + 1)) - pad : 0;
         int fl = flip && ((rnd >> 40) & 1);
@@ -101,16 +121,30 @@ static void augment_batch(run *r, int64_t epoch, int64_t b, int64_t n)
 
 /* Uploads batch b of ds (in its current order) as x and y tensors; *n gets its size.
  * Regression targets are standardised with the training statistics. epoch >= 0 marks a
- * training batch (augmented when asked). */
+ * training batch (augmented when asked). In a group, this rank's share of batch b: the
+ * distributed sampler's, which for a dataset shuffled as every rank shuffles it is the
+ * dataset's batch b * size + rank of local_batch samples. */
 static clgrad_status upload_batch(run *r, const clgrad_dataset *ds, int64_t b, int64_t epoch, clgrad_tensor **x,
                                   clgrad_tensor **y, int64_t *n)
 {
     *x = *y = NULL;
     const data_desc *d = &r->td.d;
-    clgrad_status s = d->regress ? clgrad_dataset_batch_targets(ds, b, r->batch, r->x, r->t, n)
-                                 : clgrad_dataset_batch(ds, b, r->batch, r->x, r->y, n);
+    int64_t bi = b, bs = r->batch, first = 0;
+    if (r->g) bi = b * r->size + r->rank, bs = r->local_batch, first = (int64_t)r->rank * r->local_batch;
+    clgrad_status s = d->regress ? clgrad_dataset_batch_targets(ds, bi, bs, r->x, r->t, n)
+                                 : clgrad_dataset_batch(ds, bi, bs, r->x, r->y, n);
     if (s != CLGRAD_OK) return s;
-    if (epoch >= 0 && r->a->augment) augment_batch(r, epoch, b, *n);
+    if (epoch >= 0 && r->a->augment) augment_batch(r, epoch, b, first, *n);
+    if (epoch >= 0 && r->g && dist_fault_here(r)) {
+        /* CLGRAD_TRAIN_FAULT (failure tests): a batch of the wrong sample shape, as corrupt
+         * data would give; the network refuses it with a shape error */
+        int64_t shape[5] = {*n};
+        memcpy(shape + 1, r->net.in_shape, sizeof(int64_t) * (size_t)r->net.in_nd);
+        shape[r->net.in_nd] -= 1;
+        return clgrad_tensor_from_host(r->ctx, CLGRAD_DTYPE_F32, 1 + r->net.in_nd, shape, r->x, x) == CLGRAD_OK
+                   ? clgrad_tensor_from_host(r->ctx, CLGRAD_DTYPE_I32, 1, n, r->y, y)
+                   : CLGRAD_ERR_HOST_MEMORY;
+    }
     int64_t shape[5] = {*n};
     memcpy(shape + 1, r->net.in_shape, sizeof(int64_t) * (size_t)r->net.in_nd);
     s = clgrad_tensor_from_host(r->ctx, CLGRAD_DTYPE_F32, 1 + r->net.in_nd, shape, r->x, x);
@@ -141,6 +175,8 @@ static clgrad_status train_step(run *r, int64_t epoch, int64_t b, int64_t *n, cl
         s = r->td.d.regress ? clgrad_mse_loss(out, y, CLGRAD_REDUCTION_MEAN, &l)
                             : clgrad_cross_entropy(out, y, 0.0f, CLGRAD_REDUCTION_MEAN, &l);
     if (s == CLGRAD_OK) s = clgrad_backward(l);
+    /* In a group: every rank's gradients averaged (or every rank's error) */
+    if (r->g) s = dist_sync_step(r, s);
     if (s == CLGRAD_OK && r->clip > 0) s = clgrad_optim_clip_grad_norm(r->opt, (float)r->clip, NULL);
     if (s == CLGRAD_OK) s = clgrad_optim_step(r->opt);
     if (s == CLGRAD_OK) clgrad_optim_zero_grad(r->opt);
@@ -209,7 +245,7 @@ static void print_epoch(const run *r, const train_epoch_row *row, const train_me
 
 static void write_plot(const run *r)
 {
-    if (!r->a->plot) return;
+    if (!r->a->plot || r->rank != 0) return;
     const history *h = r->hist;
     plot_series loss[3] = {{"train loss", h->train_loss, 0}, {"validation loss", h->val_loss, 1},
                            {"test loss", h->test_loss, 2}};
@@ -225,7 +261,7 @@ static void account_loss(run *r, train_progress *p, double loss, int64_t step)
 {
     r->loss_sum += loss;
     r->loss_count++;
-    if (r->a->print_losses) {
+    if (r->a->print_losses && r->rank == 0) {
         train_progress_end(p);
         printf("step %" PRId64 " loss %.9g\n", step, loss);
         fflush(stdout);
@@ -236,8 +272,9 @@ static void account_loss(run *r, train_progress *p, double loss, int64_t step)
 static int train_epoch(run *r, int64_t epoch, int64_t b0, int64_t nb, train_epoch_row *row)
 {
     const train_args *a = r->a;
-    train_progress p = {.quiet = a->quiet, .every = a->progress_every};
+    train_progress p = {.quiet = a->quiet || r->rank != 0, .every = a->progress_every};
     clgrad_dataset_shuffle(r->td.train, r->seed, (uint64_t)epoch);
+    if (r->sampler) clgrad_dist_sampler_set_epoch(r->sampler, (uint64_t)epoch);
     train_progress_begin(&p, (int)epoch + 1, a->epochs, nb, b0);
     /* The run's first batch builds kernels, measures GEMM providers and fills the buffer
      * pool: it is left out of samples/s and time left (when more batches follow). */
@@ -248,20 +285,37 @@ static int train_epoch(run *r, int64_t epoch, int64_t b0, int64_t nb, train_epoc
     clgrad_pending *inflight = NULL;
     int64_t inflight_step = 0;
     for (int64_t b = b0;; b++) {
-        int first_of_run = r->step == r->start_step, stop = b >= nb || train_interrupted;
+        int first_of_run = r->step == r->start_step;
+        int stop = b >= nb || (r->g ? r->stop_agreed : train_interrupted);
         int64_t n = 0;
         clgrad_pending *mine = NULL;
         clgrad_status s = stop ? CLGRAD_OK : train_step(r, epoch, b, &n, &mine);
         clgrad_status s2 = clgrad_pending_wait(inflight);
-        if (inflight && s2 == CLGRAD_OK) account_loss(r, &p, r->loss_host[inflight_step & 1], inflight_step);
+        /* the losses this iteration counts, in step order */
+        double lv[2];
+        int64_t ls[2];
+        int nl = 0;
+        if (inflight && s2 == CLGRAD_OK) lv[nl] = r->loss_host[inflight_step & 1], ls[nl++] = inflight_step;
         inflight = NULL;
         if (s == CLGRAD_OK) s = s2;
         if (s == CLGRAD_OK && first_of_run && !stop) {
             /* the run's first step is left out of the timing: wait for all of it */
             s = clgrad_pending_wait(mine);
-            if (s == CLGRAD_OK) account_loss(r, &p, r->loss_host[(r->step + 1) & 1], r->step + 1);
+            if (s == CLGRAD_OK) lv[nl] = r->loss_host[(r->step + 1) & 1], ls[nl++] = r->step + 1;
             mine = NULL;
         }
+        if (r->g) {
+            /* In a group: the mean loss over the ranks (each a mean over an equal share, so
+             * the global batch's mean), and whether Ctrl-C reached any rank, so that every
+             * rank stops at the same batch. Every rank counts the same losses here. */
+            double v[3] = {train_interrupted ? 1.0 : 0.0, nl > 0 ? lv[0] : 0, nl > 1 ? lv[1] : 0};
+            s = dist_sum(r, s, v, (size_t)(1 + nl));
+            if (s == CLGRAD_OK) {
+                r->stop_agreed = v[0] > 0;
+                for (int i = 0; i < nl; i++) lv[i] = v[1 + i] / r->size;
+            }
+        }
+        for (int i = 0; s == CLGRAD_OK && i < nl; i++) account_loss(r, &p, lv[i], ls[i]);
         if (s != CLGRAD_OK) {
             clgrad_pending_wait(mine);
             train_progress_end(&p);
@@ -277,7 +331,7 @@ static int train_epoch(run *r, int64_t epoch, int64_t b0, int64_t nb, train_epoc
         r->step++;
         inflight = mine;
         inflight_step = r->step;
-        samples += n;
+        samples += n * r->size; /* every rank takes as many: the global batch */
         if (first_of_run && b + 1 < nb) {
             /* the profile, like samples/s, leaves the first batch out */
             if (a->profile && !r->profiling) {
@@ -295,7 +349,7 @@ static int train_epoch(run *r, int64_t epoch, int64_t b0, int64_t nb, train_epoc
             p.start_done = b + 1;
             build_start = build_seconds(r);
         }
-        if (!r->notice_done) {
+        if (!r->notice_done && r->rank == 0) {
             train_progress_end(&p);
             build_notice(r, now_s() - t0);
         }
@@ -305,7 +359,7 @@ static int train_epoch(run *r, int64_t epoch, int64_t b0, int64_t nb, train_epoc
     }
     double t_wall = now_s() - t0, t_train = t_wall - warm_s - (build_seconds(r) - build_start);
     train_progress_end(&p);
-    if (train_interrupted) return run_interrupted(r, epoch, nb);
+    if (r->g ? r->stop_agreed : train_interrupted) return run_interrupted(r, epoch, nb);
     row->epoch = (int)epoch + 1;
     row->step = r->step;
     row->train_loss = r->loss_count ? r->loss_sum / (double)r->loss_count : NAN;
@@ -364,8 +418,7 @@ static int train_loop(run *r, int64_t start_epoch, int64_t start_batch)
     int have_test = 0, stopped = 0;
     int64_t epoch;
     for (epoch = start_epoch; epoch < a->epochs; epoch++) {
-        int64_t nb = clgrad_dataset_n_batches(r->td.train, r->batch);
-        if (a->limit_batches > 0 && a->limit_batches < nb) nb = a->limit_batches;
+        int64_t nb = run_steps_per_epoch(r);
         int64_t b0 = epoch == start_epoch ? start_batch : 0;
         if (b0 > nb) b0 = nb;
         if (b0 == 0) r->loss_sum = 0, r->loss_count = 0;
@@ -380,9 +433,18 @@ static int train_loop(run *r, int64_t start_epoch, int64_t start_batch)
         clgrad_profile_set_phase(r->ctx, CLGRAD_PROFILE_OTHER);
         train_metrics val = {0}, test = {0};
         clgrad_status s = CLGRAD_OK;
-        if (r->td.val) s = metrics_compute(r->ctx, &r->net, r->model, &r->td.d, r->td.val, r->batch, a->limit_batches, &val);
+        /* In a group the ranks share the evaluation: batches of local_batch samples, rank r
+         * taking every size-th from the r-th, the sums added over the ranks; the batches
+         * cover what one process's --limit-batches batches of the whole batch would. Batch
+         * norm running statistics are rank 0's everywhere first, as in its checkpoint. */
+        int eval_batch = r->g ? r->local_batch : r->batch;
+        int64_t eval_limit = a->limit_batches > 0 && r->g ? a->limit_batches * r->size : a->limit_batches;
+        if (r->g && clgrad_module_buffer_count(r->model) > 0)
+            s = clgrad_dist_broadcast_module(r->g, r->model);
+        if (s == CLGRAD_OK && r->td.val)
+            s = metrics_compute(r->ctx, &r->net, r->model, &r->td.d, r->td.val, eval_batch, eval_limit, r->g, &val);
         if (s == CLGRAD_OK && r->td.test)
-            s = metrics_compute(r->ctx, &r->net, r->model, &r->td.d, r->td.test, r->batch, a->limit_batches, &test);
+            s = metrics_compute(r->ctx, &r->net, r->model, &r->td.d, r->td.test, eval_batch, eval_limit, r->g, &test);
         if (s != CLGRAD_OK) {
             metrics_free(&val), metrics_free(&test), metrics_free(&last_test);
             return run_fail(r, s, "evaluation failed");
@@ -394,8 +456,8 @@ static int train_loop(run *r, int64_t start_epoch, int64_t start_batch)
             row.test_acc = r->td.d.regress ? NAN : test.acc;
             if (r->td.d.regress) row.test_rmse = test.rmse, row.test_mae = test.mae;
         }
-        if (!a->quiet) print_epoch(r, &row, r->td.val ? &val : NULL, r->td.test ? &test : NULL, b0 > 0);
-        train_log_row(r->log, r->log_json, &row);
+        if (!a->quiet && r->rank == 0) print_epoch(r, &row, r->td.val ? &val : NULL, r->td.test ? &test : NULL, b0 > 0);
+        train_log_row(r->log, r->log_json, &row); /* r->log is NULL but on rank 0 */
         history *h = r->hist;
         if (h->n < HIST_MAX) {
             h->train_loss[h->n] = row.train_loss, h->val_loss[h->n] = row.val_loss, h->test_loss[h->n] = row.test_loss;
@@ -415,16 +477,34 @@ static int train_loop(run *r, int64_t start_epoch, int64_t start_batch)
             metrics_free(&last_test);
             return run_fail(r, s, "saving the checkpoint failed");
         }
-        if (train_interrupted) {
+        int interrupted = train_interrupted;
+        if (r->g) {
+            /* every rank takes rank 0's early-stopping decision, and stops when any was
+             * interrupted */
+            double v[2] = {r->rank == 0 && stopped ? 1.0 : 0.0, train_interrupted ? 1.0 : 0.0};
+            s = dist_sum(r, CLGRAD_OK, v, 2);
+            if (s != CLGRAD_OK) {
+                metrics_free(&last_test);
+                return run_fail(r, s, "training stopped");
+            }
+            stopped = v[0] > 0;
+            interrupted = v[1] > 0;
+        }
+        if (interrupted) {
             metrics_free(&last_test);
             return run_interrupted(r, epoch + 1, 0);
         }
         if (stopped) {
-            printf("early stop: no validation improvement for %d epochs; the best was epoch %d (val loss %.4f)%s%s\n",
-                   r->bad_epochs, r->best_epoch, r->best, r->best_path[0] ? ", saved to " : "", r->best_path);
+            if (r->rank == 0)
+                printf("early stop: no validation improvement for %d epochs; the best was epoch %d (val loss %.4f)%s%s\n",
+                       r->bad_epochs, r->best_epoch, r->best, r->best_path[0] ? ", saved to " : "", r->best_path);
             epoch++;
             break;
         }
+    }
+    if (r->rank != 0) {
+        metrics_free(&last_test);
+        return 0; /* rank 0 reports */
     }
     if (epoch == start_epoch) {
         printf("nothing to do: the checkpoint is already at epoch %" PRId64 " of %d\n", start_epoch, a->epochs);
@@ -505,7 +585,8 @@ static int check_options(const run *r)
     if (a->augment) {
         char buf[64];
         snprintf(buf, sizeof buf, "%s", a->augment);
-        for (char *t = strtok(buf, ","); t; t = strtok(NULL, ",")) {
+        char *save = NULL;
+        for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
             int pad = 0;
             char tail;
             if (strcmp(t, "flip") != 0 && !(sscanf(t, "crop%d%c", &pad, &tail) == 1 && pad >= 1 && pad <= 64)) {
@@ -522,11 +603,14 @@ static int check_options(const run *r)
     return 0;
 }
 
-int train_run(const train_args *a)
+/* Phase one of a run, host only: the settings (with a --resume file's), the network spec,
+ * the data (loaded, normalised as the resumed run was); what every rank starts from. */
+int job_prepare(train_job *j, const train_args *a)
 {
-    run r0, *r = &r0;
-    memset(r, 0, sizeof *r);
+    memset(j, 0, sizeof *j);
+    run *r = &j->proto;
     r->a = a;
+    r->size = 1;
     r->lr = a->lr;
     r->momentum = a->momentum;
     r->weight_decay = a->weight_decay;
@@ -536,31 +620,26 @@ int train_run(const train_args *a)
     r->hist = calloc(1, sizeof *r->hist);
     snprintf(r->schedule, sizeof r->schedule, "%s", a->lr_schedule ? a->lr_schedule : "");
     if (a->optim) snprintf(r->optim_name, sizeof r->optim_name, "%s", a->optim);
-    clgrad_checkpoint_meta *meta = calloc(1, sizeof *meta);
-    int rc = 0;
-    clgrad_status s;
-    const char *resumed_spec = NULL;
-    char err[8192];
-    if (!meta || !r->hist) {
-        rc = run_fail(NULL, CLGRAD_ERR_HOST_MEMORY, "out of memory");
-        goto done;
-    }
-    if (a->resume && (rc = run_resume_settings(r, meta, &resumed_spec)) != 0) goto done;
+    j->meta = calloc(1, sizeof *j->meta);
+    if (!j->meta || !r->hist) return run_fail(NULL, CLGRAD_ERR_HOST_MEMORY, "out of memory");
+    int rc;
+    clgrad_checkpoint_meta *meta = j->meta;
+    if (a->resume && (rc = run_resume_settings(r, meta, &j->resumed_spec)) != 0) return rc;
     /* The data is read as the resumed run read it: its seed (splits) and the reading
      * options the command line leaves open. */
-    train_args eff = *a;
-    eff.seed = r->seed;
-    data_desc stored_desc = {0};
+    j->eff = *a;
+    j->eff.seed = r->seed;
     if (a->resume && clgrad_checkpoint_meta_get(meta, "data.desc")) {
+        data_desc stored_desc = {0};
         if ((rc = data_desc_load(meta, &stored_desc, a->resume)) != 0) {
             data_desc_free(&stored_desc);
-            goto done;
+            return rc;
         }
-        run_resume_data_args(&eff, &stored_desc, meta);
+        run_resume_data_args(&j->eff, &stored_desc, meta);
         data_desc_free(&stored_desc);
     }
-    a = r->a = &eff;
-    if ((rc = choose_net(r, resumed_spec)) != 0) goto done;
+    a = r->a = &j->eff;
+    if ((rc = choose_net(r, j->resumed_spec)) != 0) return rc;
     if (!r->optim_name[0]) snprintf(r->optim_name, sizeof r->optim_name, "%s", net_default_optim(&r->net));
     /* Default checkpoint: the file resumed from, else one named after the model. */
     if (a->checkpoint)
@@ -571,14 +650,13 @@ int train_run(const train_args *a)
         snprintf(r->ckpt_template, sizeof r->ckpt_template, "clgrad-train-%.63s.safetensors", r->model_name);
     if (!(r->lr > 0)) r->lr = strcmp(r->optim_name, "sgd") == 0 ? 0.01 : 0.001;
 
-    install_handlers();
-    if ((rc = data_load_for_training(a, &r->td)) != 0) goto done;
+    if ((rc = data_load_for_training(a, &r->td)) != 0) return rc;
     if (a->resume && clgrad_checkpoint_meta_get(meta, "data.desc")) {
         /* The normalisation the run started with, as stored. */
         data_desc stored;
         if ((rc = data_desc_load(meta, &stored, a->resume)) != 0) {
             data_desc_free(&stored);
-            goto done;
+            return rc;
         }
         if (stored.norm_n == r->td.d.norm_n) {
             memcpy(r->td.d.mean, stored.mean, sizeof(float) * (size_t)stored.norm_n);
@@ -591,53 +669,87 @@ int train_run(const train_args *a)
     clgrad_dataset *others[2] = {r->td.val, r->td.test};
     for (int i = 0; i < 2; i++)
         if (others[i] && clgrad_dataset_set_normalization(others[i], r->td.d.norm_axis, r->td.d.norm_n, r->td.d.mean,
-                                                          r->td.d.std) != CLGRAD_OK) {
-            rc = run_fail(NULL, CLGRAD_ERR_INVALID_ARG, "cannot normalise the held-out data");
-            goto done;
-        }
-    clgrad_context_desc desc = {.device = a->device, .flags = a->profile ? CLGRAD_CONTEXT_PROFILING : 0};
-    if ((s = clgrad_context_create(&desc, &r->ctx)) != CLGRAD_OK) {
-        rc = run_fail(NULL, s, "cannot open the device");
-        goto done;
+                                                          r->td.d.std) != CLGRAD_OK)
+            return run_fail(NULL, CLGRAD_ERR_INVALID_ARG, "cannot normalise the held-out data");
+    return 0;
+}
+
+void job_release(train_job *j)
+{
+    free(j->proto.hist);
+    free(j->meta);
+    free((char *)j->resumed_spec);
+    data_release(&j->proto.td);
+    memset(j, 0, sizeof *j);
+}
+
+/* Optimizer steps per epoch: every batch (the last one possibly short) alone, full global
+ * batches only in a group (the distributed sampler's); at most --limit-batches. */
+int64_t run_steps_per_epoch(const run *r)
+{
+    int64_t nb = r->sampler ? clgrad_dist_sampler_steps(r->sampler) : clgrad_dataset_n_batches(r->td.train, r->batch);
+    if (r->a->limit_batches > 0 && r->a->limit_batches < nb) nb = r->a->limit_batches;
+    return nb;
+}
+
+/* Phase two, on this rank's thread: r starts as a copy of the job's prototype (r->g,
+ * r->rank, r->size and r->rank_device set). Opens the device, builds the network and the
+ * optimizer, loads the --resume file. */
+int run_open(run *r, const train_job *j)
+{
+    const train_args *a = r->a;
+    clgrad_status s;
+    char err[8192];
+    history *h = malloc(sizeof *h);
+    if (!h) {
+        r->hist = NULL;
+        return run_fail(r, CLGRAD_ERR_HOST_MEMORY, "out of memory");
     }
+    memcpy(h, j->proto.hist, sizeof *h);
+    r->hist = h;
+    r->local_batch = r->batch / r->size;
+    if (r->g) {
+        s = clgrad_dist_sampler_create(clgrad_dataset_count(r->td.train), r->batch, r->rank, r->size, r->seed, 1,
+                                       &r->sampler);
+        if (s != CLGRAD_OK) return run_fail(r, s, "cannot split the batch");
+    }
+    clgrad_context_desc desc = {.device = r->rank_device ? r->rank_device : a->device,
+                                .flags = a->profile ? CLGRAD_CONTEXT_PROFILING : 0};
+    s = r->g && !r->rank_device ? clgrad_dist_context_create(r->g, &desc, &r->ctx) : clgrad_context_create(&desc, &r->ctx);
+    if (s != CLGRAD_OK) return run_fail(r, s, "cannot open the device");
     r->build0 = build_seconds(r);
     int n_out = r->td.d.regress ? r->td.d.n_targets : r->td.d.n_classes;
     if ((s = net_build(r->ctx, &r->net, r->td.d.sample_nd, r->td.d.sample_shape, n_out, r->seed, &r->model, err,
                        sizeof err)) != CLGRAD_OK) {
-        fprintf(stderr, "clgrad-train: %s", err);
-        rc = TRAIN_EXIT_FAIL;
-        goto done;
+        if (r->size > 1) fprintf(stderr, "clgrad-train: rank %d of %d: %s", r->rank, r->size, err);
+        else fprintf(stderr, "clgrad-train: %s", err);
+        run_fail_status = s;
+        return TRAIN_EXIT_FAIL;
     }
-    if (a->print_net) net_print(stdout, &r->net);
-    if ((rc = check_options(r)) != 0) goto done;
+    if (a->print_net && r->rank == 0) net_print(stdout, &r->net);
+    int rc;
+    if ((rc = check_options(r)) != 0) return rc;
     clgrad_optim_options oo = clgrad_optim_defaults(optim_kind(r->optim_name), (float)r->lr);
     if (oo.kind == CLGRAD_OPTIM_SGD) oo.momentum = (float)r->momentum;
     if (r->weight_decay >= 0) oo.weight_decay = (float)r->weight_decay;
     r->weight_decay = oo.weight_decay;
-    if ((s = clgrad_optim_create(r->model, &oo, &r->opt)) != CLGRAD_OK) {
-        rc = run_fail(r, s, "cannot create the optimizer");
-        goto done;
-    }
-    int64_t nb = clgrad_dataset_n_batches(r->td.train, r->batch);
-    if (a->limit_batches > 0 && a->limit_batches < nb) nb = a->limit_batches;
-    if (r->schedule[0] && (rc = run_parse_schedule(r, nb)) != 0) goto done;
-    int64_t start_epoch = 0, start_batch = 0;
+    if ((s = clgrad_optim_create(r->model, &oo, &r->opt)) != CLGRAD_OK)
+        return run_fail(r, s, "cannot create the optimizer");
+    if (r->schedule[0] && (rc = run_parse_schedule(r, run_steps_per_epoch(r))) != 0) return rc;
     if (a->resume) {
         clgrad_checkpoint_meta *loaded = calloc(1, sizeof *loaded);
         s = loaded ? clgrad_checkpoint_load(a->resume, r->model, r->opt, loaded) : CLGRAD_ERR_HOST_MEMORY;
         if (s != CLGRAD_OK) {
             free(loaded);
-            rc = run_fail(r, s, "cannot resume");
-            goto done;
+            return run_fail(r, s, "cannot resume");
         }
         s = clgrad_optim_set_lr(r->opt, (float)r->lr);
         if (s != CLGRAD_OK) {
             free(loaded);
-            rc = run_fail(r, s, "bad learning rate");
-            goto done;
+            return run_fail(r, s, "bad learning rate");
         }
-        start_epoch = loaded->epoch;
-        start_batch = loaded->batch;
+        r->start_epoch = loaded->epoch;
+        r->start_batch = loaded->batch;
         r->step = r->start_step = loaded->step;
         free(loaded);
     }
@@ -645,28 +757,38 @@ int train_run(const train_args *a)
     r->x = malloc((size_t)r->batch * (size_t)ss * sizeof *r->x);
     r->y = malloc((size_t)r->batch * sizeof *r->y);
     r->t = malloc((size_t)r->batch * (size_t)(r->td.d.n_targets + 1) * sizeof *r->t);
-    if (!r->x || !r->y || !r->t) {
-        rc = run_fail(r, CLGRAD_ERR_HOST_MEMORY, "out of memory");
-        goto done;
-    }
-    if (train_log_open(a->log_path, a->resume != NULL, &r->log, &r->log_json) != 0) {
+    if (!r->x || !r->y || !r->t) return run_fail(r, CLGRAD_ERR_HOST_MEMORY, "out of memory");
+    if (r->rank == 0 && train_log_open(a->log_path, a->resume != NULL, &r->log, &r->log_json) != 0) {
         fprintf(stderr, "clgrad-train: cannot open the log %s\n", a->log_path);
-        rc = TRAIN_EXIT_FAIL;
-        goto done;
+        return TRAIN_EXIT_FAIL;
     }
-    if (!a->quiet) print_header(r, start_epoch, start_batch);
-    rc = train_loop(r, start_epoch, start_batch);
-done:
+    return 0;
+}
+
+/* Phase three: the header (rank 0) and the epochs. */
+int run_train(run *r)
+{
+    if (!r->a->quiet && r->rank == 0) {
+        print_header(r, r->start_epoch, r->start_batch);
+        if (r->g) dist_print_header(r);
+    }
+    return train_loop(r, r->start_epoch, r->start_batch);
+}
+
+/* Frees what run_open made (not the data, which the job owns, nor the group). */
+void run_close(run *r)
+{
     if (r->log) fclose(r->log);
+    r->log = NULL;
     free(r->x);
     free(r->y);
     free(r->t);
     free(r->hist);
-    free(meta);
-    free((char *)resumed_spec);
+    r->x = NULL, r->t = NULL, r->y = NULL, r->hist = NULL;
+    clgrad_dist_sampler_release(r->sampler);
+    r->sampler = NULL;
     clgrad_optim_release(r->opt);
     clgrad_module_release(r->model);
-    data_release(&r->td);
     clgrad_context_release(r->ctx);
-    return rc;
+    r->opt = NULL, r->model = NULL, r->ctx = NULL;
 }

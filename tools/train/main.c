@@ -60,6 +60,13 @@ static void usage(FILE *f)
             "                      checkpoint is kept beside the last (NAME.best.safetensors)\n"
             "  --device SEL        gpu, cpu, p:d or a name substring (default: $CLGRAD_DEVICE, else the\n"
             "                      best device)\n"
+            "  --devices A,B,...   train on several devices of this machine at once, one rank each (data\n"
+            "                      parallel): device numbers as clgrad-probe lists them, or selectors\n"
+            "                      as for --device; --batch is the global batch, split among them\n"
+            "  --dist auto|mpi|none  auto (default): one rank per process when started by mpirun or\n"
+            "                      srun --mpi=pmix; mpi: always; none: never\n"
+            "  --dist-timeout S    seconds a rank waits for the others before giving up (default 300)\n"
+            "  --sync-bn           batch norm statistics over the global batch (default: each rank's own)\n"
             "  --seed S            seed of the initial weights, splits, data order, augmentation (default 1)\n"
             "  --checkpoint FILE   checkpoint written after every epoch and on Ctrl-C\n"
             "                      (default: the --resume file, else clgrad-train-MODEL.safetensors;\n"
@@ -167,6 +174,7 @@ int main(int argc, char **argv)
         if (!strcmp(name, "--profile")) { a.profile = 1; continue; }
         if (!strcmp(name, "--print-net")) { a.print_net = 1; continue; }
         if (!strcmp(name, "--allow-sparse-labels")) { a.allow_sparse = 1; continue; }
+        if (!strcmp(name, "--sync-bn")) { a.sync_bn = 1; continue; }
 
         if (!val) {
             if (i + 1 >= argc) {
@@ -235,6 +243,9 @@ int main(int argc, char **argv)
         else if (!strcmp(name, "--momentum")) { bad = parse_double(name, val, 0, &a.momentum); a.explicit_momentum = 1; }
         else if (!strcmp(name, "--weight-decay")) { bad = parse_double(name, val, 0, &a.weight_decay); a.explicit_weight_decay = 1; }
         else if (!strcmp(name, "--device")) a.device = val;
+        else if (!strcmp(name, "--devices")) a.devices = val;
+        else if (!strcmp(name, "--dist")) { static const char *const dists[] = {"auto", "mpi", "none", NULL}; bad = one_of(name, val, dists); a.dist = val; }
+        else if (!strcmp(name, "--dist-timeout")) bad = parse_double(name, val, 0, &a.dist_timeout);
         else if (!strcmp(name, "--seed")) {
             char *end;
             errno = 0;
@@ -253,6 +264,10 @@ int main(int argc, char **argv)
             return TRAIN_EXIT_USAGE;
         }
         if (bad) return TRAIN_EXIT_USAGE;
+    }
+    if (a.device && a.devices) {
+        fprintf(stderr, "clgrad-train: --device and --devices: give one (--devices A,B trains on several)\n");
+        return TRAIN_EXIT_USAGE;
     }
     if (a.cmd == CMD_INSPECT) return data_inspect(&a);
     if (a.cmd == CMD_EVAL || a.cmd == CMD_PREDICT) return eval_run(&a);

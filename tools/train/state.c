@@ -79,6 +79,7 @@ static void history_parse(history *h, const char *s)
 
 clgrad_status run_save_checkpoint_to(run *r, const char *path, int64_t epoch, int64_t batch)
 {
+    if (r->rank != 0) return CLGRAD_OK; /* in a group, rank 0 writes the checkpoints */
     clgrad_checkpoint_meta *m = calloc(1, sizeof *m);
     if (!m) return CLGRAD_ERR_HOST_MEMORY;
     m->step = r->step;
@@ -93,6 +94,8 @@ clgrad_status run_save_checkpoint_to(run *r, const char *path, int64_t epoch, in
     if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(m, "train.lr", buf);
     snprintf(buf, sizeof buf, "%d", r->batch);
     if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(m, "train.batch", buf);
+    snprintf(buf, sizeof buf, "%d", r->size);
+    if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(m, "train.world_size", buf);
     snprintf(buf, sizeof buf, "%.17g", r->momentum);
     if (s == CLGRAD_OK) s = clgrad_checkpoint_meta_set(m, "train.momentum", buf);
     snprintf(buf, sizeof buf, "%.17g", r->weight_decay);
@@ -128,6 +131,7 @@ clgrad_status run_save_checkpoint(run *r, int64_t epoch, int64_t batch)
 /* Saves (when a checkpoint path is set) and says how to go on; returns the exit code. */
 int run_interrupted(run *r, int64_t epoch, int64_t batch)
 {
+    if (r->rank != 0) return TRAIN_EXIT_INTERRUPTED; /* rank 0 saves and says so */
     if (r->step == r->start_step) {
         /* Nothing trained yet: keep whatever checkpoint is on disk. */
         fprintf(stderr, "\nclgrad-train: interrupted before the first step; no checkpoint written\n");
@@ -196,7 +200,7 @@ int run_resume_settings(run *r, clgrad_checkpoint_meta *m, const char **spec_out
         fprintf(stderr, "clgrad-train: %s: bad batch size in the checkpoint\n", a->resume);
         return TRAIN_EXIT_FAIL;
     }
-    if (m->batch > 0 && (a->explicit_batch || a->explicit_seed))
+    if (m->batch > 0 && (a->explicit_batch || a->explicit_seed) && !train_quiet_rank)
         fprintf(stderr, "clgrad-train: note: --batch/--seed differ from the interrupted run's, so the rest "
                         "of its epoch visits other samples\n");
     return 0;
@@ -231,7 +235,8 @@ int run_parse_schedule(run *r, int64_t steps_per_epoch)
     int64_t warm = 0;
     char buf[128];
     snprintf(buf, sizeof buf, "%s", r->schedule);
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         long long n1;
         double g;
         char tail;

@@ -59,10 +59,20 @@ typedef struct train_args {
     int print_losses;
     int profile;            /* --profile: per-kernel and host times after the run */
     double progress_every;  /* seconds between plain progress lines when not on a terminal */
+    /* Data parallelism (dist.c): one model trained by several ranks. */
+    const char *devices;    /* --devices A,B,...: one rank per entry, in this process (or, under MPI,
+                               the devices of a machine's local ranks); NULL: none */
+    const char *dist;       /* --dist auto|mpi|none; NULL: auto (MPI when launched by mpirun/srun) */
+    double dist_timeout;    /* --dist-timeout S: seconds a rank waits for the others (0: the default) */
+    int sync_bn;            /* --sync-bn: batch norm statistics over the global batch */
     /* Set for options given on the command line; the others come from a --resume file. */
     int explicit_model, explicit_optim, explicit_lr, explicit_batch, explicit_seed, explicit_momentum,
         explicit_weight_decay, explicit_net;
 } train_args;
+
+/* Set on the ranks other than 0 of a multi-process run: warnings and notes that every rank
+ * would print alike are left to rank 0. */
+extern int train_quiet_rank;
 
 /* --- spec.c: networks from a spec ---------------------------------------------------------- */
 
@@ -191,9 +201,12 @@ typedef struct train_metrics {
 } train_metrics;
 
 void metrics_free(train_metrics *m);
-/* Runs the network over ds in no-grad eval mode (at most limit batches when > 0). */
+/* Runs the network over ds in no-grad eval mode (at most limit batches when > 0). With a
+ * group g (NULL: none), this rank takes batches rank, rank + size, ... and the sums behind
+ * the metrics are added over the ranks, so every rank gets the metrics of the whole set. */
 clgrad_status metrics_compute(clgrad_context *ctx, const train_net *net, clgrad_module *model, const data_desc *d,
-                              const clgrad_dataset *ds, int batch, int64_t limit, train_metrics *out);
+                              const clgrad_dataset *ds, int batch, int64_t limit, clgrad_dist *g,
+                              train_metrics *out);
 void metrics_print(FILE *f, const data_desc *d, const train_metrics *m);
 int eval_run(const train_args *a);
 
@@ -278,9 +291,19 @@ typedef struct run {
     clgrad_lr_schedule sched;
     FILE *log;
     int log_json;
+    /* Data parallelism: g is NULL for a run of one process and one device. */
+    clgrad_dist *g;
+    int rank, size;           /* 0 and 1 without g */
+    int local_batch;          /* batch / size: this rank's share of every batch */
+    const char *rank_device;  /* in-process or --devices: this rank's "P:D"; NULL: by local rank */
+    clgrad_dist_sampler *sampler;
+    int remote_failure;       /* the last error came from another rank (rank 0 reports it) */
+    int stop_agreed;          /* every rank agreed to stop at the next batch (Ctrl-C on any) */
+    int world_note;           /* resumed a run of another world size: said so */
     float *x, *t;             /* a batch's inputs and (regression) targets */
     int32_t *y;
     int64_t step, start_step; /* optimizer steps: now, and when this run started */
+    int64_t start_epoch, start_batch; /* where this run starts (a --resume file's position) */
     double loss_sum;          /* this epoch's losses so far (restored on resume) */
     int64_t loss_count;
     double best;              /* early stopping: the best validation loss, its epoch, epochs since */
@@ -295,8 +318,11 @@ typedef struct run {
     char best_path[4096];
 } run;
 
-/* Prints "clgrad-train: what: STATUS: message"; returns TRAIN_EXIT_FAIL. */
+/* Prints "clgrad-train: what: STATUS: message" ("clgrad-train: rank R of N: ..." in a
+ * group, where another rank's failure is left to rank 0 to print); returns
+ * TRAIN_EXIT_FAIL. run_fail_status gets s (this thread's last failure). */
 int run_fail(const run *r, clgrad_status s, const char *what);
+extern _Thread_local clgrad_status run_fail_status;
 /* Saves the model, optimizer, settings, history and data description to path. */
 clgrad_status run_save_checkpoint_to(run *r, const char *path, int64_t epoch, int64_t batch);
 /* The same to the --checkpoint path for (epoch, batch); nothing without one. */
@@ -316,8 +342,45 @@ int run_parse_schedule(run *r, int64_t steps_per_epoch);
 /* --- loop.c -------------------------------------------------------------------------------- */
 
 extern volatile sig_atomic_t train_interrupted;
+/* SIGINT and SIGTERM set train_interrupted. */
+void install_handlers(void);
 
-/* Runs the training the arguments describe; returns the process exit code. */
+/* A run's host-side set-up, made once per process: the arguments with a --resume file's
+ * settings filled in, and the run every rank starts from (settings, network spec, data). */
+typedef struct train_job {
+    train_args eff;
+    run proto;
+    clgrad_checkpoint_meta *meta;  /* the --resume file's metadata */
+    const char *resumed_spec;
+} train_job;
+
+/* Phase one: settings, spec, data; returns 0 or an exit code (the message printed). */
+int job_prepare(train_job *j, const train_args *a);
+void job_release(train_job *j);
+/* Phase two, per rank, on a copy of j->proto: device, network, optimizer, --resume. */
+int run_open(run *r, const train_job *j);
+/* Phase three: the header (rank 0) and the epochs; the exit code. */
+int run_train(run *r);
+/* Frees what run_open made. */
+void run_close(run *r);
+/* Optimizer steps in each epoch. */
+int64_t run_steps_per_epoch(const run *r);
+/* One process, one device. */
+int train_run_single(const train_args *a);
+
+/* --- dist.c: several ranks --------------------------------------------------------------------- */
+
+/* Runs the training the arguments describe, on one device, on the --devices of this
+ * process, or as one rank of an MPI job; returns the process exit code. */
 int train_run(const train_args *a);
+/* Adds v over the ranks; a rank whose local status is an error tells the others instead
+ * (every rank then gets an error naming it). */
+clgrad_status dist_sum(run *r, clgrad_status local, double *v, size_t n);
+/* clgrad_dist_sync for the step, noting when the error came from another rank. */
+clgrad_status dist_sync_step(run *r, clgrad_status local);
+/* CLGRAD_TRAIN_FAULT=bad-batch:RANK:STEP asks this rank for a bad batch at this step. */
+int dist_fault_here(const run *r);
+/* The group's line of the header (rank 0). */
+void dist_print_header(const run *r);
 
 #endif
