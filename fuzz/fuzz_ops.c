@@ -53,7 +53,7 @@ static int64_t nstore;
 static const uint8_t *in_p, *in_end, *in_start;
 static int op_index;
 
-static void die(const char *fmt, ...)
+_Noreturn static void die(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -71,6 +71,15 @@ static void die(const char *fmt, ...)
         fclose(f);
     }
     abort();
+}
+
+/* Room for n (0 .. INT32_MAX) elements of elem bytes, at least one; dies when there is none. */
+static void *alloc_n(int64_t n, size_t elem)
+{
+    if (n < 0 || n > INT32_MAX) die("element count out of range");
+    void *p = malloc((size_t)(n ? n : 1) * elem);
+    if (!p) die("out of host memory");
+    return p;
 }
 
 /* --- input ---------------------------------------------------------------------------------- */
@@ -124,7 +133,7 @@ static int64_t count(int ndim, const int64_t *sh, int *bad)
 static int64_t *new_cells(int64_t n)
 {
     if (nstore + n > STORE_MAX) return NULL;
-    int64_t *c = malloc((size_t)(n ? n : 1) * sizeof *c);
+    int64_t *c = alloc_n(n, sizeof *c);
     float *s = realloc(store, (size_t)(nstore + n + 1) * sizeof *s);
     if (!c || !s) die("out of host memory");
     store = s;
@@ -142,16 +151,14 @@ static void slot_clear(int k)
 
 static float *gather(const slot *s, int64_t n)
 {
-    float *v = malloc((size_t)(n ? n : 1) * sizeof *v);
-    if (!v) die("out of host memory");
+    float *v = alloc_n(n, sizeof *v);
     for (int64_t i = 0; i < n; i++) v[i] = store[s->cells[i]];
     return v;
 }
 
 static int has_repeats(const int64_t *cells, int64_t n)
 {
-    int64_t *c = malloc((size_t)(n ? n : 1) * sizeof *c);
-    if (!c) die("out of host memory");
+    int64_t *c = alloc_n(n, sizeof *c);
     memcpy(c, cells, (size_t)n * sizeof *c);
     int rep = 0;
     for (int64_t i = 1; i < n; i++) { /* insertion sort: n <= MODEL_MAX */
@@ -298,8 +305,7 @@ static int64_t *view_cells(const slot *src, int ndim, const int64_t *sh, const i
     int bad;
     int64_t n = count(ndim, sh, &bad);
     if (!src->cells || bad || n < 0 || n > MODEL_MAX) return NULL;
-    int64_t *c = malloc((size_t)(n ? n : 1) * sizeof *c);
-    if (!c) die("out of host memory");
+    int64_t *c = alloc_n(n, sizeof *c);
     int64_t idx[CLGRAD_MAX_DIMS] = {0};
     for (int64_t i = 0; i < n; i++) {
         int64_t at = loff;
@@ -350,8 +356,7 @@ static void op_create(void)
     }
     int64_t n = 1;
     for (int i = 0; i < ndim; i++) n *= (sh[i] = byte() % 6);
-    float *v = malloc((size_t)(n ? n : 1) * sizeof *v);
-    if (!v) die("out of host memory");
+    float *v = alloc_n(n, sizeof *v);
     for (int64_t i = 0; i < n; i++) v[i] = (float)((int)(byte() % 16) - 8);
     expect_ok(clgrad_tensor_from_host(ctx, CLGRAD_DTYPE_F32, ndim, sh, v, &t), "clgrad_tensor_from_host");
     put_values(k, t, ndim, sh, 0, v, n, NULL, "clgrad_tensor_from_host");
@@ -513,7 +518,7 @@ static void op_expand(void)
     for (int i = 0; i < ndim; i++) flag[i] = byte(), size[i] = byte();
     slot *x = &S[k];
     if (!x->t) return;
-    int64_t sh[CLGRAD_MAX_DIMS + 2], res[CLGRAD_MAX_DIMS] = {0}, lst[CLGRAD_MAX_DIMS] = {0}, rs[CLGRAD_MAX_DIMS];
+    int64_t sh[CLGRAD_MAX_DIMS + 2] = {0}, res[CLGRAD_MAX_DIMS] = {0}, lst[CLGRAD_MAX_DIMS] = {0}, rs[CLGRAD_MAX_DIMS];
     int lead = ndim - x->ndim, bad = ndim < x->ndim || ndim > CLGRAD_MAX_DIMS;
     row_strides(x->ndim, x->shape, rs);
     for (int i = 0; i < ndim; i++) {
@@ -621,8 +626,7 @@ static void op_join(int stack)
  * or NULL for want itself); -1 (unchecked) where that scale is past 1e30. */
 static double *tolerances(const float *want, const float *scale, int64_t n, double rel, double abs_)
 {
-    double *t = malloc((size_t)(n ? n : 1) * sizeof *t);
-    if (!t) die("out of host memory");
+    double *t = alloc_n(n, sizeof *t);
     for (int64_t i = 0; i < n; i++) {
         double sc = fabs((double)(scale ? scale[i] : want[i]));
         t[i] = isnan(sc) ? 0 : sc > 1e30 ? -1 : sc * rel + abs_;
@@ -681,8 +685,7 @@ static void op_binary(void)
     expect_ok(st, "binary op");
     expect_shape(t, nd, sh, "binary op");
     float *va = gather(&S[a], numel_of(&S[a])), *vb = gather(&S[b], numel_of(&S[b]));
-    float *v = malloc((size_t)(n ? n : 1) * sizeof *v);
-    if (!v) die("out of host memory");
+    float *v = alloc_n(n, sizeof *v);
     if (ref_binary_forward(ops[which], nd, sh, S[a].ndim, S[a].shape, va, S[b].ndim, S[b].shape, vb, v))
         die("the reference refused a broadcast it computed");
     double *tol = tolerances(v, NULL, n, 1e-6, 1e-30); /* correctly rounded; a device may flush denormals */
@@ -797,8 +800,7 @@ static void op_argmax_softmax(int softmax)
     int64_t n = numel_of(x);
     size_t outer, len, inner;
     split3(x, d, &outer, &len, &inner);
-    float *v = gather(x, n), *y = malloc((size_t)(n ? n : 1) * sizeof *y);
-    if (!y) die("out of host memory");
+    float *v = gather(x, n), *y = alloc_n(n, sizeof *y);
     if (softmax) {
         if (n) ref_softmax_forward(outer, len, inner, v, y);
         double *tol = tolerances(y, NULL, n, 1e-5, 1e-6);
@@ -944,8 +946,7 @@ static void op_write(void)
     slot *x = &S[k];
     if (!modelled(x) || x->i32) return;
     int64_t n = numel_of(x);
-    float *v = malloc((size_t)(n ? n : 1) * sizeof *v);
-    if (!v) die("out of host memory");
+    float *v = alloc_n(n, sizeof *v);
     for (int64_t i = 0; i < n; i++) v[i] = (float)((int)(byte() % 32) - 16);
     clgrad_status st = clgrad_tensor_write(x->t, v, (size_t)n * sizeof *v);
     if (n && has_repeats(x->cells, n)) {

@@ -3,6 +3,7 @@
 random weights, an input and PyTorch's output for each, and a manifest the C test reads.
 
     torch_models.py OUT_DIR [--size small|medium|large] [--only NAME[,NAME...]]
+(defaults from $CLGRAD_ONNX_TEST_SIZE and $CLGRAD_ONNX_TEST_ONLY)
 
 Every model is exported with a dynamic batch dimension; each gets a second input of another
 batch size, so one loaded model serves several runs. The sizes are parameters so the same
@@ -153,7 +154,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--size", default=os.environ.get("CLGRAD_ONNX_TEST_SIZE", "medium"), choices=sorted(SIZES))
-    ap.add_argument("--only", default="")
+    ap.add_argument("--only", default=os.environ.get("CLGRAD_ONNX_TEST_ONLY", ""))
     args = ap.parse_args()
     sz = SIZES[args.size]
     os.makedirs(args.out, exist_ok=True)
