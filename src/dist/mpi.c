@@ -42,17 +42,33 @@ static int grow_stage(mpi_tp *t, size_t bytes, char *msg, size_t cap)
     return 1;
 }
 
-/* After a collective on the stage was given up on: keep that memory away from everyone. */
-static void drop_stage(mpi_tp *t)
-{
-    t->stage = NULL; /* deliberately not freed: MPI may still write into it */
-    t->stage_cap = 0;
-}
-
 /* MPI is process-wide: whether this library initialised it, and how many groups it made
  * since, so that the last release finalises it. */
 static pthread_mutex_t mpi_lock = PTHREAD_MUTEX_INITIALIZER;
 static int mpi_ours, mpi_groups, mpi_unsafe;
+
+/* Stages given up on, kept for the life of the process and reachable from here, so that a
+ * leak checker sees them as held on purpose rather than lost. */
+typedef struct kept_stage {
+    struct kept_stage *next;
+    void *mem;
+} kept_stage;
+static kept_stage *kept_stages;
+
+/* After a collective on the stage was given up on: keep that memory away from everyone. */
+static void drop_stage(mpi_tp *t)
+{
+    kept_stage *k = malloc(sizeof *k); /* without it the stage is still kept, just unlisted */
+    if (k) {
+        pthread_mutex_lock(&mpi_lock);
+        k->mem = t->stage;
+        k->next = kept_stages;
+        kept_stages = k;
+        pthread_mutex_unlock(&mpi_lock);
+    }
+    t->stage = NULL; /* deliberately not freed: MPI may still write into it */
+    t->stage_cap = 0;
+}
 
 int clgrad__dist_mpi_built(void) { return 1; }
 

@@ -39,6 +39,7 @@ START_TEST(hook_fires_once_when_final)
     /* w is used three times, b twice, x (no grad) once */
     TH_OK(clgrad_mul(w, x, &h));
     TH_OK(clgrad_add(h, b, &h2));
+    clgrad_tensor_release(h);
     TH_OK(clgrad_mul(h2, w, &h3));
     clgrad_tensor_release(h2);
     TH_OK(clgrad_add(h3, b, &h2));
