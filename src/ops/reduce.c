@@ -443,8 +443,15 @@ clgrad_status clgrad__sum_ordered(clgrad_context *ctx, cl_mem x, cl_long xoff, i
     /* blocks of adjacent columns only where they are contiguous (ms == 1) */
     cl_int cw = ms == 1 ? clgrad__ops_tuning(ctx)->sum_cw : 1;
     cl_long Ml = M, Rl = R, msl = ms, rsl = rs, osl = os;
-    return clgrad__launch_1d(ctx, FAMILY, clgrad__reduce_plain_options(ctx).s, "reduce_ordered_f32", (size_t)((M + cw - 1) / cw),
-                             CLGRAD_ARGS(CLGRAD_KARG(x), CLGRAD_KARG(xoff), CLGRAD_KARG(Ml), CLGRAD_KARG(Rl),
-                                         CLGRAD_KARG(msl), CLGRAD_KARG(rsl), CLGRAD_KARG(out), CLGRAD_KARG(ooff),
-                                         CLGRAD_KARG(osl), CLGRAD_KARG(cw)));
+    /* Few results (a bias gradient: 10 to a few thousand) make few work-items, and a
+     * work-group of the usual size would hold them all: one compute unit (one CPU thread)
+     * would sum everything. Smaller groups until every unit has one (the kernel uses no
+     * local memory, and each result's order of addition stays the same). */
+    size_t n = (size_t)((M + cw - 1) / cw), local = clgrad__wg_1d(ctx);
+    size_t units = ctx->dev.info.compute_units > 0 ? (size_t)ctx->dev.info.compute_units : 1;
+    while (local > 1 && (n + local - 1) / local < units) local /= 2;
+    return clgrad__launch(ctx, FAMILY, clgrad__reduce_plain_options(ctx).s, "reduce_ordered_f32", 1, &n, &local,
+                          CLGRAD_ARGS(CLGRAD_KARG(x), CLGRAD_KARG(xoff), CLGRAD_KARG(Ml), CLGRAD_KARG(Rl),
+                                      CLGRAD_KARG(msl), CLGRAD_KARG(rsl), CLGRAD_KARG(out), CLGRAD_KARG(ooff),
+                                      CLGRAD_KARG(osl), CLGRAD_KARG(cw)));
 }
