@@ -616,3 +616,127 @@ kernel void conv_weight_from_t_f32(global const float *dwt, long dwt_off, global
     int r = (int)(i - gr * per), o = r / kg, k = r - o * kg;
     dw[dw_off + i] = dwt[dwt_off + gr * per + (long)k * cog + o];
 }
+
+/* A convolution followed by a ReLU and 2x2 max pooling with stride 2, the pooling's part
+ * (the conv output Ho x Wo even, so the windows tile it). Same bits as conv_planes_copy_f32
+ * with its ReLU followed by maxpool_2x2_fwd_f32 and, backward, maxpool_2x2_bwd_f32 followed
+ * by relu_bwd_f32: each tap is t + bias through v < 0 ? 0 : v, the taps are scanned in the
+ * order (0,0), (0,1), (1,0), (1,1) with the same tie and NaN rule, and the gradient at the
+ * recorded tap is dy * (y > 0 ? 1 : 0). */
+#define CP_RELU4(v) select((v), (float4)(0.0f), (v) < 0.0f)
+#define CP_RELU1(v) ((v) < 0.0f ? 0.0f : (v))
+
+/* conv_relu_pool2_f32: from the GEMM's result t (K, nb, Ho*Wo) of images n0 .. n0+nb, the
+ * pooled y (N, K, Ho/2, Wo/2) contiguous and idx, the flat oh*Wo+ow of each maximum (as
+ * clgrad_max_pool2d's indices). One work-item per pooled row, four outputs at a time.
+ * Args: t, t_off, y, y_off, idx, idx_off, bias, bias_off, bias_stride, has_bias, n0, nb, K,
+ * Ho, Wo, rows (= K*nb*Ho/2).  NDRange: 1-D >= rows, item i = (k*nb + nl)*(Ho/2) + ph. */
+kernel void conv_relu_pool2_f32(global const float *t, long t_off, global float *y, long y_off, global int *idx,
+                                long idx_off, global const float *bias, long bias_off, long bias_stride, int has_bias,
+                                int n0, int nb, int K, int Ho, int Wo, long rows)
+{
+    long i = get_global_id(0);
+    if (i >= rows) return;
+    const int Hp = Ho / 2, Wp = Wo / 2;
+    long j = i / Hp;
+    int ph = (int)(i - j * Hp), k = (int)(j / nb), nl = (int)(j - (long)k * nb);
+    float add = has_bias ? bias[bias_off + k * bias_stride] : 0.0f;
+    int b0 = 2 * ph * Wo;
+    global const float *r0 = t + t_off + j * Ho * Wo + b0;
+    global const float *r1 = r0 + Wo;
+    long o = (((long)(n0 + nl) * K + k) * Hp + ph) * Wp;
+    global float *yp = y + y_off + o;
+    global int *ip = idx + idx_off + o;
+    int pw = 0;
+    for (; pw + 4 <= Wp; pw += 4) {
+        float8 a = vload8(0, r0 + 2 * pw), b = vload8(0, r1 + 2 * pw);
+        if (has_bias) {
+            a += add;
+            b += add;
+        }
+        int4 c0 = (int4)(b0 + 2 * pw) + (int4)(0, 2, 4, 6);
+        float4 best = CP_RELU4(a.even), v = CP_RELU4(a.odd);
+        int4 at = c0;
+        int4 s = isgreater(v, best) | isnan(v);
+        best = select(best, v, s);
+        at = select(at, c0 + 1, s);
+        v = CP_RELU4(b.even);
+        s = isgreater(v, best) | isnan(v);
+        best = select(best, v, s);
+        at = select(at, c0 + Wo, s);
+        v = CP_RELU4(b.odd);
+        s = isgreater(v, best) | isnan(v);
+        best = select(best, v, s);
+        at = select(at, c0 + Wo + 1, s);
+        vstore4(best, 0, yp + pw);
+        vstore4(at, 0, ip + pw);
+    }
+    for (; pw < Wp; pw++) {
+        int c = b0 + 2 * pw;
+        float t00 = r0[2 * pw], t01 = r0[2 * pw + 1], t10 = r1[2 * pw], t11 = r1[2 * pw + 1];
+        if (has_bias) {
+            t00 += add;
+            t01 += add;
+            t10 += add;
+            t11 += add;
+        }
+        float best = CP_RELU1(t00), v = CP_RELU1(t01);
+        int at = c;
+        int s = v > best || isnan(v);
+        best = s ? v : best;
+        at = s ? c + 1 : at;
+        v = CP_RELU1(t10);
+        s = v > best || isnan(v);
+        best = s ? v : best;
+        at = s ? c + Wo : at;
+        v = CP_RELU1(t11);
+        s = v > best || isnan(v);
+        best = s ? v : best;
+        at = s ? c + Wo + 1 : at;
+        yp[pw] = best;
+        ip[pw] = at;
+    }
+}
+
+/* conv_relu_unpool2_f32: the gradient of the convolution's output (N, K, Ho, Wo),
+ * contiguous, from dy (the pooled shape, contiguous), idx and the pooled y of
+ * conv_relu_pool2_f32: dy * (y > 0 ? 1 : 0) at the recorded tap, 0 at the other three.
+ * Args: dy, dy_off, idx, idx_off, y, y_off, dx, dx_off, Ho, Wo, rows (= N*K*Ho/2).
+ * NDRange: 1-D >= rows, item i = (n*K + k)*(Ho/2) + ph. */
+kernel void conv_relu_unpool2_f32(global const float *dy, long dy_off, global const int *idx, long idx_off,
+                                  global const float *y, long y_off, global float *dx, long dx_off, int Ho, int Wo,
+                                  long rows)
+{
+    long i = get_global_id(0);
+    if (i >= rows) return;
+    const int Hp = Ho / 2, Wp = Wo / 2;
+    long plane = i / Hp;
+    int ph = (int)(i - plane * Hp), b0 = 2 * ph * Wo;
+    global float *r0 = dx + dx_off + plane * Ho * Wo + b0;
+    global float *r1 = r0 + Wo;
+    global const float *gp = dy + dy_off + i * Wp;
+    global const float *yq = y + y_off + i * Wp;
+    global const int *ip = idx + idx_off + i * Wp;
+    int pw = 0;
+    for (; pw + 4 <= Wp; pw += 4) {
+        float4 z = (float4)(0.0f);
+        float4 g = vload4(0, gp + pw) * select(z, (float4)(1.0f), vload4(0, yq + pw) > 0.0f);
+        int4 at = vload4(0, ip + pw);
+        int4 c0 = (int4)(b0 + 2 * pw) + (int4)(0, 2, 4, 6);
+        float8 a, b;
+        a.even = select(z, g, at == c0);
+        a.odd = select(z, g, at == c0 + 1);
+        b.even = select(z, g, at == c0 + Wo);
+        b.odd = select(z, g, at == c0 + Wo + 1);
+        vstore8(a, 0, r0 + 2 * pw);
+        vstore8(b, 0, r1 + 2 * pw);
+    }
+    for (; pw < Wp; pw++) {
+        float g = gp[pw] * (yq[pw] > 0.0f ? 1.0f : 0.0f);
+        int at = ip[pw], c = b0 + 2 * pw;
+        r0[2 * pw] = at == c ? g : 0.0f;
+        r0[2 * pw + 1] = at == c + 1 ? g : 0.0f;
+        r1[2 * pw] = at == c + Wo ? g : 0.0f;
+        r1[2 * pw + 1] = at == c + Wo + 1 ? g : 0.0f;
+    }
+}

@@ -52,6 +52,18 @@ clgrad__forward_relu_fn clgrad__conv_forward_relu_of(const clgrad_module *m)
     return m && m->vt == &conv2d_vt ? conv_forward_relu : NULL;
 }
 
+static clgrad_status conv_forward_relu_pool(clgrad_module *m, clgrad_tensor *x, clgrad_tensor **out)
+{
+    const conv_impl *c = m->impl;
+    if (clgrad_tensor_ndim(x) != 4 || clgrad_tensor_dim(x, 1) != c->in_ch) return conv_forward(m, x, out); /* its message */
+    return clgrad__conv2d_relu_pool(x, clgrad__module_get(m, "weight"), clgrad__module_get(m, "bias"), &c->p, out);
+}
+
+clgrad__forward_relu_fn clgrad__conv_forward_relu_pool_of(const clgrad_module *m)
+{
+    return m && m->vt == &conv2d_vt ? conv_forward_relu_pool : NULL;
+}
+
 static clgrad_status conv_create(clgrad_context *ctx, int transposed, int64_t in_ch, int64_t out_ch, int kh, int kw,
                                  const clgrad_conv2d_params *p, int has_bias, uint64_t seed, clgrad_module **out)
 {

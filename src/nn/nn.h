@@ -46,6 +46,11 @@ int clgrad__module_is_relu(const clgrad_module *m);
 typedef clgrad_status (*clgrad__forward_relu_fn)(clgrad_module *m, clgrad_tensor *x, clgrad_tensor **out);
 clgrad__forward_relu_fn clgrad__linear_forward_relu_of(const clgrad_module *m);
 clgrad__forward_relu_fn clgrad__conv_forward_relu_of(const clgrad_module *m);
+/* conv2d layers also take a ReLU and then 2x2 max pooling with stride 2 (conv.c); a
+ * Sequential runs the three modules through this when they follow one another. */
+clgrad__forward_relu_fn clgrad__conv_forward_relu_pool_of(const clgrad_module *m);
+/* Whether m is a max pooling module with 2x2 windows, stride 2 and no padding (pool.c). */
+int clgrad__module_is_max_pool_2x2(const clgrad_module *m);
 
 typedef struct clgrad__named {
     char *name;           /* local name: "weight", "running_mean" */

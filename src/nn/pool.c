@@ -56,6 +56,14 @@ static void pool_describe(const clgrad_module *m, clgrad__layer_desc *d)
 }
 
 static const clgrad__module_vtable max_pool_vt = {"max_pool2d", max_pool_forward, clgrad__module_free_impl, pool_describe};
+
+int clgrad__module_is_max_pool_2x2(const clgrad_module *m)
+{
+    if (!m || m->vt != &max_pool_vt) return 0;
+    const clgrad_pool2d_params *p = &((const pool_impl *)m->impl)->p;
+    int sh = p->stride[0] ? p->stride[0] : p->kernel[0], sw = p->stride[1] ? p->stride[1] : p->kernel[1];
+    return p->kernel[0] == 2 && p->kernel[1] == 2 && sh == 2 && sw == 2 && p->padding[0] == 0 && p->padding[1] == 0;
+}
 static const clgrad__module_vtable avg_pool_vt = {"avg_pool2d", avg_pool_forward, clgrad__module_free_impl, pool_describe};
 static const clgrad__module_vtable adaptive_vt = {"adaptive_avg_pool2d", adaptive_forward, clgrad__module_free_impl,
                                                   pool_describe};

@@ -1,5 +1,6 @@
 /* Sequential container: runs its children in order, each child's output feeding the next; a
- * layer that can take a following ReLU into its own last pass runs the pair as one op. */
+ * layer that can take a following ReLU into its own last pass runs the pair as one op, and a
+ * convolution followed by a ReLU and 2x2 max pooling the three. */
 #include "nn/nn.h"
 
 #include <stdio.h>
@@ -13,7 +14,12 @@ static clgrad_status sequential_forward(clgrad_module *m, clgrad_tensor *x, clgr
         clgrad_status s;
         clgrad__forward_relu_fn fused = clgrad__linear_forward_relu_of(c);
         if (!fused) fused = clgrad__conv_forward_relu_of(c);
-        if (fused && i + 1 < m->n_children && clgrad__module_is_relu(m->children[i + 1].m)) {
+        clgrad__forward_relu_fn fused_pool = clgrad__conv_forward_relu_pool_of(c);
+        int relu_next = i + 1 < m->n_children && clgrad__module_is_relu(m->children[i + 1].m);
+        if (fused_pool && relu_next && i + 2 < m->n_children && clgrad__module_is_max_pool_2x2(m->children[i + 2].m)) {
+            s = fused_pool(c, cur, &next);
+            if (s == CLGRAD_OK) i += 2;
+        } else if (fused && relu_next) {
             s = fused(c, cur, &next);
             if (s == CLGRAD_OK) i++;
         } else {

@@ -67,7 +67,7 @@ clgrad_status clgrad__conv_forward_algo(clgrad_context *ctx, const clgrad__conv_
     case ALGO_DIRECT: st = clgrad__conv_forward_direct(ctx, g, x, wc, bias, y); break;
     case ALGO_DEPTHWISE: st = clgrad__conv_forward_dw(ctx, g, x, wc, bias, y); break;
     case ALGO_1X1: st = clgrad__conv_forward_1x1(ctx, g, x, wc, bias, y); break;
-    default: st = clgrad__conv_forward_im2col(ctx, g, x, wc, bias, y, NULL); break;
+    default: st = clgrad__conv_forward_im2col(ctx, g, x, wc, bias, y, NULL, NULL); break;
     }
     clgrad_tensor_release(wc);
     return st;
@@ -182,15 +182,18 @@ static clgrad_status conv2d_grads(clgrad_context *ctx, clgrad__conv_geom g, clgr
     return CLGRAD_OK;
 }
 
-/* State: the forward convolution's geometry (relu: a fused ReLU). saved: 0 x, 1 w, 2 the
- * forward's columns when kept, 3 the output (a second handle) when a ReLU is fused: the
- * gradient goes through its mask first, exactly as clgrad_relu's backward. */
+/* State: the forward convolution's geometry (relu: a fused ReLU, pool: and 2x2 max pooling).
+ * saved: 0 x, 1 w, 2 the forward's columns when kept, 3 the output (a second handle) when a
+ * ReLU is fused: the gradient goes through its mask first, exactly as clgrad_relu's
+ * backward; 4 the pooling's indices when it is fused: the gradient is first spread back to
+ * the window maxima, as clgrad_max_pool2d's backward. */
 static clgrad_status conv2d_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad__conv_geom g = *CLGRAD__NODE_STATE(nd, clgrad__conv_geom);
     clgrad_tensor *gm = NULL;
-    if (g.relu) CLGRAD_TRY(clgrad__activation_grad("relu", nd->saved[3], gy, 0.0f, 0.0f, &gm));
-    g.relu = 0;
+    if (g.pool) CLGRAD_TRY(clgrad__conv_relu_unpool(gy->ctx, &g, gy, nd->saved[4], nd->saved[3], &gm));
+    else if (g.relu) CLGRAD_TRY(clgrad__activation_grad("relu", nd->saved[3], gy, 0.0f, 0.0f, &gm));
+    g.relu = 0, g.pool = 0;
     clgrad_status st = conv2d_grads(gy->ctx, g, nd->saved[0], nd->saved[1], nd->saved[2], gm ? gm : gy,
                                     nd->needs_grad, gx);
     clgrad_tensor_release(gm);
@@ -198,10 +201,11 @@ static clgrad_status conv2d_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad
 }
 
 /* y = the forward of clgrad_conv2d, with a ReLU in its last pass when g->relu (the general
- * path only: the caller sets relu only there); *cols (when cols is not NULL) the column
- * matrix the backward can reuse, or NULL when the forward did not keep it. */
+ * path only: the caller sets relu only there) and the pooling too when g->pool (y pooled,
+ * idx its indices); *cols (when cols is not NULL) the column matrix the backward can reuse,
+ * or NULL when the forward did not keep it. */
 static clgrad_status conv2d_forward(clgrad__conv_geom *g, clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *bias,
-                                    clgrad_tensor *y, clgrad_tensor **cols)
+                                    clgrad_tensor *y, clgrad_tensor *idx, clgrad_tensor **cols)
 {
     clgrad_context *ctx = x->ctx;
     int im2col = g->n > 0 && algo_of(ctx, g, ALGO_AUTO) == ALGO_IM2COL;
@@ -210,7 +214,7 @@ static clgrad_status conv2d_forward(clgrad__conv_geom *g, clgrad_tensor *x, clgr
         /* keep the columns when they fit: the weight gradient then needs no second im2col */
         clgrad_tensor *wc;
         clgrad_status st = clgrad__contiguous(w, &wc);
-        if (st == CLGRAD_OK) st = clgrad__conv_forward_im2col(ctx, g, x, wc, bias, y, keep ? cols : NULL);
+        if (st == CLGRAD_OK) st = clgrad__conv_forward_im2col(ctx, g, x, wc, bias, y, idx, keep ? cols : NULL);
         clgrad_tensor_release(wc);
         return st;
     }
@@ -227,7 +231,7 @@ clgrad_status clgrad__conv2d_step(const clgrad__conv_geom *g, clgrad_tensor *x, 
     clgrad_tensor *y = NULL, *cols = NULL;
     gx[0] = gx[1] = gx[2] = NULL;
     clgrad_status st = clgrad__tensor_new(ctx, CLGRAD_DTYPE_F32, 4, shape, &y);
-    if (st == CLGRAD_OK) st = conv2d_forward(&geo, x, w, bias, y, &cols);
+    if (st == CLGRAD_OK) st = conv2d_forward(&geo, x, w, bias, y, NULL, &cols);
     if (st == CLGRAD_OK) st = conv2d_grads(ctx, geo, x, w, cols, gy, need, gx);
     clgrad_tensor_release(cols);
     clgrad_tensor_release(y);
@@ -237,9 +241,11 @@ clgrad_status clgrad__conv2d_step(const clgrad__conv_geom *g, clgrad_tensor *x, 
 CLGRAD__OP_DEFINE(conv2d, "clgrad_conv2d", conv2d_backward, clgrad__conv_geom);
 
 /* conv2d; with relu, a ReLU fused into the general path's last pass (*fused 1), or left to
- * the caller (*fused 0: another algorithm runs). */
+ * the caller (*fused 0: another algorithm runs); with pool too, and where a CPU-style
+ * device runs the general path on an output of even height and width, 2x2 max pooling with
+ * stride 2 fused after the ReLU (*fused 2: out is pooled). */
 static clgrad_status conv2d(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *bias, const clgrad_conv2d_params *p,
-                            int relu, int *fused, clgrad_tensor **out)
+                            int relu, int pool, int *fused, clgrad_tensor **out)
 {
     const char *fn = "clgrad_conv2d";
     *fused = 0;
@@ -248,21 +254,26 @@ static clgrad_status conv2d(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *b
     clgrad__conv_geom g = {0};
     int64_t shape[4];
     CLGRAD_TRY(clgrad__conv_setup(fn, 0, x, w, bias, p, &g, shape));
-    clgrad_tensor *y, *cols = NULL, *yh = NULL;
+    g.relu = relu && g.n > 0 && algo_of(x->ctx, &g, ALGO_AUTO) == ALGO_IM2COL;
+    /* the pooling's row kernels suit CPUs; elsewhere the pooling op's own kernels run */
+    g.pool = g.relu && pool && g.ho % 2 == 0 && g.wo % 2 == 0 && clgrad__ops_tuning(x->ctx)->row_kernels;
+    *fused = g.pool ? 2 : g.relu;
+    if (g.pool) shape[2] = g.ho / 2, shape[3] = g.wo / 2;
+    clgrad_tensor *y, *idx = NULL, *cols = NULL, *yh = NULL;
     CLGRAD_TRY(clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_F32, 4, shape, &y));
     clgrad_tensor *inputs[3] = {x, w, bias};
     int need = clgrad__grad_needed(3, inputs);
-    g.relu = relu && g.n > 0 && algo_of(x->ctx, &g, ALGO_AUTO) == ALGO_IM2COL;
-    *fused = g.relu;
-    clgrad_status st = conv2d_forward(&g, x, w, bias, y, need && w->requires_grad ? &cols : NULL);
+    clgrad_status st = g.pool ? clgrad__tensor_new(x->ctx, CLGRAD_DTYPE_I32, 4, shape, &idx) : CLGRAD_OK;
+    if (st == CLGRAD_OK) st = conv2d_forward(&g, x, w, bias, y, idx, need && w->requires_grad ? &cols : NULL);
     if (st == CLGRAD_OK && need && g.relu) /* the node must not hold its output: a second handle */
         st = clgrad__tensor_view(y, y->ndim, y->shape, y->strides, y->offset, &yh);
     if (st == CLGRAD_OK && need) {
-        clgrad_tensor *saved[4] = {x, w, cols, yh}; /* cols: the forward's columns when kept */
-        st = clgrad__record(y, &clgrad__op_conv2d, 3, inputs, &g, 4, saved);
+        clgrad_tensor *saved[5] = {x, w, cols, yh, idx}; /* cols: the forward's columns when kept */
+        st = clgrad__record(y, &clgrad__op_conv2d, 3, inputs, &g, 5, saved);
     }
     clgrad_tensor_release(cols);
     clgrad_tensor_release(yh);
+    clgrad_tensor_release(idx);
     if (st != CLGRAD_OK) {
         clgrad_tensor_release(y);
         return st;
@@ -275,23 +286,47 @@ clgrad_status clgrad_conv2d(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *b
                             clgrad_tensor **out)
 {
     int fused;
-    return conv2d(x, w, bias, p, 0, &fused, out);
+    return conv2d(x, w, bias, p, 0, 0, &fused, out);
+}
+
+/* relu(conv2d), then 2x2 max pooling with stride 2 when pool: as much of it in one op as
+ * conv2d() fuses, the rest by the ops themselves. */
+static clgrad_status conv2d_relu_then(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *bias,
+                                      const clgrad_conv2d_params *p, int pool, clgrad_tensor **out)
+{
+    int fused;
+    clgrad_tensor *y = NULL, *r = NULL;
+    if (out) *out = NULL;
+    if (!out) return clgrad__fail(x ? x->ctx : NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_conv2d: out is NULL");
+    CLGRAD_TRY(conv2d(x, w, bias, p, 1, pool, &fused, &y));
+    if (fused == 2 || (fused == 1 && !pool)) {
+        *out = y;
+        return CLGRAD_OK;
+    }
+    clgrad_status st = CLGRAD_OK;
+    if (fused == 0) {
+        st = clgrad_relu(y, &r);
+        clgrad_tensor_release(y);
+        y = r;
+    }
+    if (st == CLGRAD_OK && pool) {
+        const clgrad_pool2d_params pp = {{2, 2}, {2, 2}, {0, 0}};
+        st = clgrad_max_pool2d(y, &pp, &r, NULL);
+        clgrad_tensor_release(y);
+        y = r;
+    }
+    if (st == CLGRAD_OK) *out = y;
+    return st;
 }
 
 clgrad_status clgrad__conv2d_relu(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *bias,
                                   const clgrad_conv2d_params *p, clgrad_tensor **out)
 {
-    int fused;
-    clgrad_tensor *y = NULL;
-    if (out) *out = NULL;
-    if (!out) return clgrad__fail(x ? x->ctx : NULL, CLGRAD_ERR_INVALID_ARG, "clgrad_conv2d: out is NULL");
-    CLGRAD_TRY(conv2d(x, w, bias, p, 1, &fused, &y));
-    if (fused) {
-        *out = y;
-        return CLGRAD_OK;
-    }
-    clgrad_status st = clgrad_relu(y, out);
-    clgrad_tensor_release(y);
-    return st;
+    return conv2d_relu_then(x, w, bias, p, 0, out);
 }
 
+clgrad_status clgrad__conv2d_relu_pool(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *bias,
+                                       const clgrad_conv2d_params *p, clgrad_tensor **out)
+{
+    return conv2d_relu_then(x, w, bias, p, 1, out);
+}

@@ -18,6 +18,7 @@ typedef struct clgrad__conv_geom {
     int sh, sw, ph, pw, dh, dw;
     int groups;
     int relu; /* conv2d: a ReLU fused into the general path's last pass (0 from clgrad__conv_setup) */
+    int pool; /* conv2d: with relu, 2x2 max pooling with stride 2 too (ho, wo even; src/ops/conv_pool.c) */
 } clgrad__conv_geom;
 
 /* y (n, c_out, ho, wo), contiguous, allocated by the caller: y = conv(x, w) + bias.

@@ -238,7 +238,7 @@ clgrad_status clgrad__conv_setup(const char *fn, int transposed, clgrad_tensor *
     /* g is always the forward convolution; a transposed one runs it backwards */
     g->n = (int)n, g->kh = (int)w->shape[2], g->kw = (int)w->shape[3];
     g->sh = q.sh, g->sw = q.sw, g->ph = q.ph, g->pw = q.pw, g->dh = q.dh, g->dw = q.dw, g->groups = q.groups;
-    g->relu = 0;
+    g->relu = 0, g->pool = 0;
     if (transposed) {
         g->c_in = (int)c_out, g->h = (int)ho, g->w = (int)wo;
         g->c_out = (int)c_in, g->ho = (int)h, g->wo = (int)wd;

@@ -154,7 +154,8 @@ size_t clgrad__conv_keepable_cols(clgrad_context *ctx, const clgrad__conv_geom *
 /* keep: when not NULL and every image went in one chunk, *keep gets the column matrix
  * (rows, n*Ho*Wo) of x, which clgrad__conv_backward_im2col can take instead of recomputing it. */
 clgrad_status clgrad__conv_forward_im2col(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
-                                    clgrad_tensor *wc, clgrad_tensor *bias, clgrad_tensor *y, clgrad_tensor **keep)
+                                    clgrad_tensor *wc, clgrad_tensor *bias, clgrad_tensor *y, clgrad_tensor *idx,
+                                    clgrad_tensor **keep)
 {
     cl_int relu = g->relu != 0; /* a fused ReLU goes with the bias into the layout swap */
     int64_t ohw = (int64_t)g->ho * g->wo, rows = (int64_t)g->c_in * g->kh * g->kw;
@@ -176,7 +177,9 @@ clgrad_status clgrad__conv_forward_im2col(clgrad_context *ctx, const clgrad__con
         ga.b = col->buf->mem, ga.b_off = col->offset, ga.ldb = ncols, ga.b_bstride = kg * ncols;
         ga.c = tmp->buf->mem, ga.c_off = tmp->offset, ga.ldc = ncols, ga.c_bstride = cog * ncols;
         st = clgrad__gemm(ctx, &ga);
-        if (st == CLGRAD_OK) st = to_nchw(ctx, tmp, y, bias, n0, cnt, g->c_out, ohw, relu);
+        if (st == CLGRAD_OK)
+            st = g->pool ? clgrad__conv_relu_pool_write(ctx, tmp, y, idx, bias, n0, cnt, g->c_out, g->ho, g->wo)
+                         : to_nchw(ctx, tmp, y, bias, n0, cnt, g->c_out, ohw, relu);
     }
     if (st == CLGRAD_OK && keep && nb >= g->n) {
         *keep = col;

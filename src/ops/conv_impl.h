@@ -38,8 +38,11 @@ clgrad_status clgrad__conv_sum_rows(clgrad_context *ctx, clgrad_tensor *part, in
 size_t clgrad__conv_keepable_cols(clgrad_context *ctx, const clgrad__conv_geom *g);
 /* keep: when not NULL and every image went in one chunk, *keep gets the column matrix
  * (rows, n*Ho*Wo) of x, which clgrad__conv_backward_im2col can take instead of recomputing it. */
+/* With g->pool, y is the pooled output (n, c_out, ho/2, wo/2) and idx its indices (i32, the
+ * same shape; clgrad__conv_relu_pool_write); idx is NULL otherwise. */
 clgrad_status clgrad__conv_forward_im2col(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
-                                    clgrad_tensor *wc, clgrad_tensor *bias, clgrad_tensor *y, clgrad_tensor **keep);
+                                    clgrad_tensor *wc, clgrad_tensor *bias, clgrad_tensor *y, clgrad_tensor *idx,
+                                    clgrad_tensor **keep);
 /* cols: NULL, or the column matrix of all of x kept by clgrad__conv_forward_im2col (read, never written). */
 clgrad_status clgrad__conv_backward_im2col_cols(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
                                           clgrad_tensor *wc, clgrad_tensor *dy, clgrad_tensor *dx_bias,
@@ -47,6 +50,16 @@ clgrad_status clgrad__conv_backward_im2col_cols(clgrad_context *ctx, const clgra
 clgrad_status clgrad__conv_backward_im2col(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,
                                      clgrad_tensor *wc, clgrad_tensor *dy, clgrad_tensor *dx_bias, clgrad_tensor *dx,
                                      clgrad_tensor *dw);
+
+/* conv_pool.c: a ReLU and 2x2 max pooling with stride 2 after the GEMM (ho, wo even) */
+/* t (K, nb, ho*wo), the GEMM's result for images n0 .. n0+nb -> y (N, K, ho/2, wo/2) = the
+ * pooling of relu(t + bias) and idx (i32, y's shape) the flat oh*wo+ow of each maximum. */
+clgrad_status clgrad__conv_relu_pool_write(clgrad_context *ctx, clgrad_tensor *t, clgrad_tensor *y, clgrad_tensor *idx,
+                                           clgrad_tensor *bias, int n0, int nb, int K, int ho, int wo);
+/* *out (n, c_out, ho, wo), new and contiguous: gy (the pooled shape, any strides) times
+ * (y > 0) at each window's maximum idx, 0 elsewhere (y, idx: the forward's). */
+clgrad_status clgrad__conv_relu_unpool(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *gy,
+                                       clgrad_tensor *idx, clgrad_tensor *y, clgrad_tensor **out);
 
 /* conv_direct.c: 1x1 GEMMs, depthwise and fixed-window direct kernels */
 clgrad_status clgrad__conv_forward_1x1(clgrad_context *ctx, const clgrad__conv_geom *g, clgrad_tensor *x,

@@ -1,13 +1,14 @@
 /* Finite-difference gradient checks of conv2d and conv_transpose2d for every input (x,
  * weight, bias) on small shapes: plain, stride 2 with padding, dilation 2, groups 2,
- * depthwise, 1x1, and transposed with output_padding and groups; conv2d with a fused ReLU. */
+ * depthwise, 1x1, and transposed with output_padding and groups; conv2d with a fused ReLU,
+ * and with a ReLU and 2x2 max pooling. */
 #include "harness.h"
 #include "ops/fused.h"
 
 #include <stdio.h>
 
 typedef struct gcase {
-    int transposed; /* 2: conv2d with a fused ReLU (src/ops/fused.h) */
+    int transposed; /* 2: conv2d with a fused ReLU, 3: and 2x2 max pooling (src/ops/fused.h) */
     int n, c_in, h, w, c_out, kh, kw;
     clgrad_conv2d_params p;
     int bias;
@@ -17,6 +18,7 @@ static clgrad_status run(clgrad_tensor **in, void *user, clgrad_tensor **out)
 {
     const gcase *c = user;
     if (c->transposed == 2) return clgrad__conv2d_relu(in[0], in[1], c->bias ? in[2] : NULL, &c->p, out);
+    if (c->transposed == 3) return clgrad__conv2d_relu_pool(in[0], in[1], c->bias ? in[2] : NULL, &c->p, out);
     if (c->transposed) return clgrad_conv_transpose2d(in[0], in[1], c->bias ? in[2] : NULL, &c->p, out);
     return clgrad_conv2d(in[0], in[1], c->bias ? in[2] : NULL, &c->p, out);
 }
@@ -32,7 +34,7 @@ static void check(const char *what, const gcase *c)
     for (int i = 0; i < 3; i++)
         if (i < 2 || c->bias) TH_OK(clgrad_tensor_set_requires_grad(in[i], 1));
     /* a ReLU: a smaller step keeps the differences off its kink */
-    th_gradcheck(what, run, 3, in, (void *)c, c->transposed == 2 ? 1e-3 : 1e-2, 2e-3, 1e-2);
+    th_gradcheck(what, run, 3, in, (void *)c, c->transposed >= 2 ? 1e-3 : 1e-2, 2e-3, 1e-2);
     for (int i = 0; i < 3; i++) clgrad_tensor_release(in[i]);
 }
 
@@ -49,6 +51,14 @@ START_TEST(conv2d_relu_fused)
     check("conv2d + relu", &c);
     gcase d = {2, 1, 3, 6, 5, 3, 3, 3, {{1, 1}, {1, 1}, {1, 1}, 3, {0, 0}}, 0}; /* groups: the two ops */
     check("conv2d + relu, groups", &d);
+}
+END_TEST
+START_TEST(conv2d_relu_pool_fused)
+{
+    gcase c = {3, 2, 2, 6, 4, 3, 3, 3, {{1, 1}, {1, 1}, {1, 1}, 1, {0, 0}}, 1}; /* 6x4 output: fused */
+    check("conv2d + relu + max pool", &c);
+    gcase d = {3, 1, 2, 5, 4, 3, 3, 3, {{1, 1}, {1, 1}, {1, 1}, 1, {0, 0}}, 0}; /* odd height: the three ops */
+    check("conv2d + relu + max pool, odd", &d);
 }
 END_TEST
 START_TEST(conv2d_stride_padding)
@@ -108,6 +118,7 @@ static Suite *suite_autograd_grad_conv(void)
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, conv2d_plain);
     tcase_add_test(tc, conv2d_relu_fused);
+    tcase_add_test(tc, conv2d_relu_pool_fused);
     tcase_add_test(tc, conv2d_stride_padding);
     tcase_add_test(tc, conv2d_dilation);
     tcase_add_test(tc, conv2d_groups);

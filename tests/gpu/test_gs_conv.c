@@ -4,11 +4,13 @@
  * multipliers), forward and all three gradients, images in one chunk and one per chunk;
  * clgrad_conv2d and clgrad_conv_transpose2d through autograd; max pooling on each of its
  * paths (the CPU 2x2 row kernel, the tiling, fixed-window and general kernels) and average
- * and global average pooling, forward and backward. Planes outnumber the lowered fold
+ * and global average pooling, forward and backward; a convolution, a ReLU and 2x2 max
+ * pooling as one op (fused in the CPU style). Planes outnumber the lowered fold
  * limit everywhere. Against ref_conv2d_* and ref_*_pool2d_*. */
 #include "gs.h"
 
 #include "ops/conv.h"
+#include "ops/fused.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +245,48 @@ START_TEST(pooling_every_path)
 }
 END_TEST
 
+/* --- a convolution, a ReLU and 2x2 max pooling as one op (the CPU style fuses them) ------- */
+
+static clgrad_status conv_relu_pool_op(clgrad_tensor **in, void *user, clgrad_tensor **out)
+{
+    return clgrad__conv2d_relu_pool(in[0], in[1], in[2], user, out);
+}
+
+START_TEST(conv_relu_pool_fused)
+{
+    gs_style(_i);
+    /* 3 images x 4 channels of 6 x 10 (pooled width 5: a vector of four and one more) */
+    const int n = 3, ci = 2, co = 4, h = 6, w = 10;
+    int64_t sx[4] = {n, ci, h, w}, sw[4] = {co, ci, 3, 3}, sb[1] = {co};
+    float *hx, *hw, *hb;
+    clgrad_tensor *in[3] = {gs_rand(4, sx, 31, -1, 1, &hx), gs_rand(4, sw, 32, -1, 1, &hw),
+                            gs_rand(1, sb, 33, -0.5f, 0.5f, &hb)};
+    for (int i = 0; i < 3; i++) TH_OK(clgrad_tensor_set_requires_grad(in[i], 1));
+    ref_conv2d_params rp = {.n = n, .c_in = ci, .h_in = h, .w_in = w, .c_out = co, .k_h = 3, .k_w = 3,
+                            .stride_h = 1, .stride_w = 1, .pad_h = 1, .pad_w = 1, .dil_h = 1, .dil_w = 1, .groups = 1};
+    size_t nz = (size_t)n * co * h * w, ny = nz / 4;
+    float *z = malloc(nz * sizeof *z), *dz = malloc(nz * sizeof *dz), *y = malloc(ny * sizeof *y);
+    float *dy = malloc(ny * sizeof *dy), *dx = malloc((size_t)n * ci * h * w * sizeof *dx);
+    float *dw = malloc((size_t)co * ci * 9 * sizeof *dw), db[4];
+    int32_t *idx = malloc(ny * sizeof *idx);
+    th_fill_uniform(dy, ny, 34, -1, 1);
+    ck_assert_int_eq(ref_conv2d_forward(&rp, hx, hw, hb, z), 0);
+    for (size_t i = 0; i < nz; i++) z[i] = z[i] < 0.0f ? 0.0f : z[i];
+    ref_pool2d_params pp = {n * co, h, w, 2, 2, 2, 2, 0, 0};
+    ck_assert_int_eq(ref_max_pool2d_forward(&pp, z, y, idx), 0);
+    ck_assert_int_eq(ref_max_pool2d_backward(&pp, idx, dy, dz), 0);
+    for (size_t i = 0; i < nz; i++) dz[i] = z[i] > 0.0f ? dz[i] : 0.0f;
+    ck_assert_int_eq(ref_conv2d_backward(&rp, hx, hw, dz, dx, dw, db), 0);
+    clgrad_conv2d_params p = {.stride = {1, 1}, .padding = {1, 1}, .dilation = {1, 1}, .groups = 1};
+    const float *wd[3] = {dx, dw, db};
+    char what[64];
+    snprintf(what, sizeof what, "%s conv + relu + max pool", gs_style_name(_i));
+    gs_check_op(what, conv_relu_pool_op, &p, 3, in, y, dy, wd, 1e-5, 1e-4);
+    free(z), free(dz), free(y), free(dy), free(dx), free(dw), free(idx), free(hx), free(hw), free(hb);
+    for (int i = 0; i < 3; i++) clgrad_tensor_release(in[i]);
+}
+END_TEST
+
 static Suite *suite_gs_conv(void)
 {
     Suite *s = suite_create("gs_conv");
@@ -252,6 +296,7 @@ static Suite *suite_gs_conv(void)
     tcase_add_loop_test(t, conv_every_algorithm, 0, GS_N_STYLES);
     tcase_add_loop_test(t, conv2d_and_transpose_through_autograd, 0, 2 * GS_N_STYLES);
     tcase_add_loop_test(t, pooling_every_path, 0, GS_N_STYLES);
+    tcase_add_loop_test(t, conv_relu_pool_fused, 0, GS_N_STYLES);
     suite_add_tcase(s, t);
     return s;
 }

@@ -8,6 +8,10 @@
 #include "harness.h"
 #include "ref.h"
 
+#include "ops/ops.h"
+#include "tensor/node.h"
+#include "tensor/tensor.h"
+
 static clgrad_tensor *run(clgrad_module *m, clgrad_tensor *x)
 {
     clgrad_tensor *y = NULL;
@@ -612,6 +616,54 @@ START_TEST(sequential_runs_in_order_and_train_eval_differ)
 }
 END_TEST
 
+/* A convolution, a ReLU and 2x2 max pooling in a Sequential run as one op (the node of the
+ * output is the convolution's) where the op fuses them, with the same bits as the three
+ * layers one at a time; other pooling windows leave the pooling to its own layer. */
+static clgrad_tensor *conv_relu_pool_seq(const clgrad_pool2d_params *pp, clgrad_tensor *x, const char **node)
+{
+    clgrad_conv2d_params p = {.stride = {1, 1}, .padding = {1, 1}, .dilation = {1, 1}, .groups = 1};
+    clgrad_module *seq, *m;
+    TH_OK(clgrad_sequential_create(th_ctx, &seq));
+    TH_OK(clgrad_conv2d_create(th_ctx, 2, 3, 3, 3, &p, 1, 5, &m));
+    TH_OK(clgrad_sequential_add(seq, m));
+    TH_OK(clgrad_activation_create(th_ctx, CLGRAD_ACT_RELU, 0, 0, &m));
+    TH_OK(clgrad_sequential_add(seq, m));
+    TH_OK(clgrad_max_pool2d_create(th_ctx, pp, &m));
+    TH_OK(clgrad_sequential_add(seq, m));
+    clgrad_tensor *y = run(seq, x);
+    *node = y->node ? y->node->name : "";
+    /* the same layers one at a time */
+    clgrad_tensor *a = run(clgrad_module_child(seq, 0, NULL), x), *b = run(clgrad_module_child(seq, 1, NULL), a);
+    clgrad_tensor *c = run(clgrad_module_child(seq, 2, NULL), b);
+    int64_t n = clgrad_tensor_numel(y);
+    ck_assert_int_eq(n, clgrad_tensor_numel(c));
+    float *hy = th_read(y), *hc = th_read(c);
+    ck_assert(memcmp(hy, hc, (size_t)n * sizeof(float)) == 0);
+    free(hy);
+    free(hc);
+    clgrad_tensor_release(a);
+    clgrad_tensor_release(b);
+    clgrad_tensor_release(c);
+    clgrad_module_release(seq);
+    return y;
+}
+
+START_TEST(sequential_fuses_conv_relu_pool)
+{
+    int64_t xs[4] = {2, 2, 8, 6};
+    clgrad_tensor *x = th_rand(4, xs, 71, -1.0f, 1.0f);
+    const char *node;
+    clgrad_pool2d_params two = {{2, 2}, {0, 0}, {0, 0}}, three = {{3, 3}, {2, 2}, {1, 1}};
+    clgrad_tensor *y = conv_relu_pool_seq(&two, x, &node);
+    ck_assert_str_eq(node, clgrad__ops_tuning(th_ctx)->row_kernels ? "conv2d" : "max_pool2d");
+    clgrad_tensor_release(y);
+    y = conv_relu_pool_seq(&three, x, &node);
+    ck_assert_str_eq(node, "max_pool2d");
+    clgrad_tensor_release(y);
+    clgrad_tensor_release(x);
+}
+END_TEST
+
 /* --- errors ---------------------------------------------------------------------------------- */
 
 START_TEST(bad_input_is_a_clear_error)
@@ -725,6 +777,7 @@ static Suite *suite_nn_layers(void)
     tcase_add_test(tc, activations_match_reference);
     tcase_add_test(tc, names_are_stable_and_dotted);
     tcase_add_test(tc, sequential_runs_in_order_and_train_eval_differ);
+    tcase_add_test(tc, sequential_fuses_conv_relu_pool);
     tcase_add_test(tc, bad_input_is_a_clear_error);
     suite_add_tcase(s, tc);
     return s;
