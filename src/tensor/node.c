@@ -1,7 +1,6 @@
 /* Graph node creation and lifetime (see node.h). */
 #include "tensor/node.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -61,13 +60,6 @@ static void node_save(clgrad__node *n, int slot, clgrad_tensor *t)
     clgrad_tensor_release(n->saved[slot]);
     n->saved[slot] = clgrad_tensor_retain(t);
     n->saved_version[slot] = t ? t->version : 0;
-}
-
-const void *clgrad__node_state(const clgrad__node *n, size_t size)
-{
-    assert(n->op->state_size == size); /* a backward rule reads its own op's struct */
-    (void)size;
-    return n->state.bytes;
 }
 
 clgrad_status clgrad__record(clgrad_tensor *out, const clgrad__op *op, int n, clgrad_tensor *const *inputs,

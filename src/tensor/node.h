@@ -64,9 +64,13 @@ struct clgrad__node {
     int freed;     /* backward ran without keep_graph: saved tensors are gone */
 };
 
-/* The saved parameters of node n as a pointer to its op's state struct. */
-#define CLGRAD__NODE_STATE(n, state_type) ((const state_type *)clgrad__node_state((n), sizeof(state_type)))
-const void *clgrad__node_state(const clgrad__node *n, size_t size);
+/* The saved parameters of node n as a pointer to its op's state struct. The read stays
+ * inside the node whatever the type (checked at compile time: a type too big for a node
+ * does not compile); a backward rule reading another op's struct is caught by that op's
+ * finite-difference gradient check (src/ops/op_table.h), not at run time. */
+#define CLGRAD__NODE_STATE(n, state_type)                                                            \
+    ((const state_type *)((n)->state.bytes +                                                     \
+                          0 * sizeof(char[sizeof(state_type) <= CLGRAD__NODE_STATE_BYTES ? 1 : -1])))
 
 /* 1 when an op on these inputs must be recorded: gradient mode is on for their context
  * and at least one non-NULL input requires grad. */
