@@ -79,3 +79,56 @@ kernel void kname(global float *dx, long dxoff, global const float *x, long xoff
         }                                                                                       \
     }                                                                                           \
 }
+
+/* 2x2 max pooling with stride 2 over two input rows r0, r1 (r1 = r0 + W) of a plane, shared
+ * by the pooling kernels and the convolution's fused ReLU + pooling (cl/pool.cl,
+ * cl/conv.cl). The taps are scanned (0,0), (0,1), (1,0), (1,1), a tap taking over when it is
+ * greater or NaN; the index is the tap's flat position in the plane, c the first tap's.
+ * Four windows at once: a, b = 8 values of each row, c0 their first taps' positions. */
+void clgrad_max2x2_4(float8 a, float8 b, int4 c0, int W, float4 *best, int4 *at)
+{
+    float4 m = a.even, v = a.odd;
+    int4 i = c0;
+    int4 t = isgreater(v, m) | isnan(v);
+    m = select(m, v, t);
+    i = select(i, c0 + 1, t);
+    v = b.even;
+    t = isgreater(v, m) | isnan(v);
+    m = select(m, v, t);
+    i = select(i, c0 + W, t);
+    v = b.odd;
+    t = isgreater(v, m) | isnan(v);
+    *best = select(m, v, t);
+    *at = select(i, c0 + W + 1, t);
+}
+/* One window: taps t00, t01 (row 0) and t10, t11 (row 1), stored at *best and *at. */
+void clgrad_max2x2_1(float t00, float t01, float t10, float t11, int c, int W, global float *best, global int *at)
+{
+    float m = t00;
+    int i = c;
+    if (t01 > m || isnan(t01)) m = t01, i = c + 1;
+    if (t10 > m || isnan(t10)) m = t10, i = c + W;
+    if (t11 > m || isnan(t11)) m = t11, i = c + W + 1;
+    *best = m;
+    *at = i;
+}
+/* The backward of four windows: g at each window's recorded tap at, 0 at its other three,
+ * written to the two rows r0, r1 from column 2 * the first window's. */
+void clgrad_unpool2x2_4(float4 g, int4 at, int4 c0, int W, global float *r0, global float *r1)
+{
+    float4 z = (float4)(0.0f);
+    float8 a, b;
+    a.even = select(z, g, at == c0);
+    a.odd = select(z, g, at == c0 + 1);
+    b.even = select(z, g, at == c0 + W);
+    b.odd = select(z, g, at == c0 + W + 1);
+    vstore8(a, 0, r0);
+    vstore8(b, 0, r1);
+}
+void clgrad_unpool2x2_1(float g, int at, int c, int W, global float *r0, global float *r1)
+{
+    r0[0] = at == c ? g : 0.0f;
+    r0[1] = at == c + 1 ? g : 0.0f;
+    r1[0] = at == c + W ? g : 0.0f;
+    r1[1] = at == c + W + 1 ? g : 0.0f;
+}

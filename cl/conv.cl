@@ -620,11 +620,10 @@ kernel void conv_weight_from_t_f32(global const float *dwt, long dwt_off, global
 /* A convolution followed by a ReLU and 2x2 max pooling with stride 2, the pooling's part
  * (the conv output Ho x Wo even, so the windows tile it). Same bits as conv_planes_copy_f32
  * with its ReLU followed by maxpool_2x2_fwd_f32 and, backward, maxpool_2x2_bwd_f32 followed
- * by relu_bwd_f32: each tap is t + bias through v < 0 ? 0 : v, the taps are scanned in the
- * order (0,0), (0,1), (1,0), (1,1) with the same tie and NaN rule, and the gradient at the
- * recorded tap is dy * (y > 0 ? 1 : 0). */
-#define CP_RELU4(v) select((v), (float4)(0.0f), (v) < 0.0f)
-#define CP_RELU1(v) ((v) < 0.0f ? 0.0f : (v))
+ * by relu_bwd_f32: each tap is t + bias through v < 0 ? 0 : v, then the windows of
+ * clgrad_max2x2_* (cl/common.cl), and the gradient at the recorded tap is
+ * dy * (y > 0 ? 1 : 0). */
+#define CP_RELU(T, v) select((v), (T)(0.0f), (v) < 0.0f)
 
 /* conv_relu_pool2_f32: from the GEMM's result t (K, nb, Ho*Wo) of images n0 .. n0+nb, the
  * pooled y (N, K, Ho/2, Wo/2) contiguous and idx, the flat oh*Wo+ow of each maximum (as
@@ -654,25 +653,14 @@ kernel void conv_relu_pool2_f32(global const float *t, long t_off, global float 
             a += add;
             b += add;
         }
-        int4 c0 = (int4)(b0 + 2 * pw) + (int4)(0, 2, 4, 6);
-        float4 best = CP_RELU4(a.even), v = CP_RELU4(a.odd);
-        int4 at = c0;
-        int4 s = isgreater(v, best) | isnan(v);
-        best = select(best, v, s);
-        at = select(at, c0 + 1, s);
-        v = CP_RELU4(b.even);
-        s = isgreater(v, best) | isnan(v);
-        best = select(best, v, s);
-        at = select(at, c0 + Wo, s);
-        v = CP_RELU4(b.odd);
-        s = isgreater(v, best) | isnan(v);
-        best = select(best, v, s);
-        at = select(at, c0 + Wo + 1, s);
+        float4 best;
+        int4 at;
+        clgrad_max2x2_4(CP_RELU(float8, a), CP_RELU(float8, b), (int4)(b0 + 2 * pw) + (int4)(0, 2, 4, 6), Wo, &best,
+                        &at);
         vstore4(best, 0, yp + pw);
         vstore4(at, 0, ip + pw);
     }
     for (; pw < Wp; pw++) {
-        int c = b0 + 2 * pw;
         float t00 = r0[2 * pw], t01 = r0[2 * pw + 1], t10 = r1[2 * pw], t11 = r1[2 * pw + 1];
         if (has_bias) {
             t00 += add;
@@ -680,21 +668,8 @@ kernel void conv_relu_pool2_f32(global const float *t, long t_off, global float 
             t10 += add;
             t11 += add;
         }
-        float best = CP_RELU1(t00), v = CP_RELU1(t01);
-        int at = c;
-        int s = v > best || isnan(v);
-        best = s ? v : best;
-        at = s ? c + 1 : at;
-        v = CP_RELU1(t10);
-        s = v > best || isnan(v);
-        best = s ? v : best;
-        at = s ? c + Wo : at;
-        v = CP_RELU1(t11);
-        s = v > best || isnan(v);
-        best = s ? v : best;
-        at = s ? c + Wo + 1 : at;
-        yp[pw] = best;
-        ip[pw] = at;
+        clgrad_max2x2_1(CP_RELU(float, t00), CP_RELU(float, t01), CP_RELU(float, t10), CP_RELU(float, t11),
+                        b0 + 2 * pw, Wo, yp + pw, ip + pw);
     }
 }
 
@@ -719,24 +694,10 @@ kernel void conv_relu_unpool2_f32(global const float *dy, long dy_off, global co
     global const int *ip = idx + idx_off + i * Wp;
     int pw = 0;
     for (; pw + 4 <= Wp; pw += 4) {
-        float4 z = (float4)(0.0f);
-        float4 g = vload4(0, gp + pw) * select(z, (float4)(1.0f), vload4(0, yq + pw) > 0.0f);
-        int4 at = vload4(0, ip + pw);
-        int4 c0 = (int4)(b0 + 2 * pw) + (int4)(0, 2, 4, 6);
-        float8 a, b;
-        a.even = select(z, g, at == c0);
-        a.odd = select(z, g, at == c0 + 1);
-        b.even = select(z, g, at == c0 + Wo);
-        b.odd = select(z, g, at == c0 + Wo + 1);
-        vstore8(a, 0, r0 + 2 * pw);
-        vstore8(b, 0, r1 + 2 * pw);
+        float4 g = vload4(0, gp + pw) * select((float4)(0.0f), (float4)(1.0f), vload4(0, yq + pw) > 0.0f);
+        clgrad_unpool2x2_4(g, vload4(0, ip + pw), (int4)(b0 + 2 * pw) + (int4)(0, 2, 4, 6), Wo, r0 + 2 * pw,
+                           r1 + 2 * pw);
     }
-    for (; pw < Wp; pw++) {
-        float g = gp[pw] * (yq[pw] > 0.0f ? 1.0f : 0.0f);
-        int at = ip[pw], c = b0 + 2 * pw;
-        r0[2 * pw] = at == c ? g : 0.0f;
-        r0[2 * pw + 1] = at == c + 1 ? g : 0.0f;
-        r1[2 * pw] = at == c + Wo ? g : 0.0f;
-        r1[2 * pw + 1] = at == c + Wo + 1 ? g : 0.0f;
-    }
+    for (; pw < Wp; pw++)
+        clgrad_unpool2x2_1(gp[pw] * (yq[pw] > 0.0f ? 1.0f : 0.0f), ip[pw], b0 + 2 * pw, Wo, r0 + 2 * pw, r1 + 2 * pw);
 }

@@ -205,42 +205,15 @@ kernel void maxpool_2x2_fwd_f32(global const float *x, long x_off, global float 
     global int *ip = idx + idx_off + i * Wo;
     int ow = 0;
     for (; ow + 4 <= Wo; ow += 4) {
-        float8 a = vload8(0, r0 + 2 * ow), b = vload8(0, r1 + 2 * ow);
-        int4 c0 = (int4)(b0 + 2 * ow) + (int4)(0, 2, 4, 6);
-        float4 best = a.even, v = a.odd;
-        int4 at = c0;
-        int4 t = isgreater(v, best) | isnan(v);
-        best = select(best, v, t);
-        at = select(at, c0 + 1, t);
-        v = b.even;
-        t = isgreater(v, best) | isnan(v);
-        best = select(best, v, t);
-        at = select(at, c0 + W, t);
-        v = b.odd;
-        t = isgreater(v, best) | isnan(v);
-        best = select(best, v, t);
-        at = select(at, c0 + W + 1, t);
+        float4 best;
+        int4 at;
+        clgrad_max2x2_4(vload8(0, r0 + 2 * ow), vload8(0, r1 + 2 * ow), (int4)(b0 + 2 * ow) + (int4)(0, 2, 4, 6), W,
+                        &best, &at);
         vstore4(best, 0, yp + ow);
         vstore4(at, 0, ip + ow);
     }
-    for (; ow < Wo; ow++) {
-        int c = b0 + 2 * ow;
-        float best = r0[2 * ow], v = r0[2 * ow + 1];
-        int at = c;
-        int t = v > best || isnan(v);
-        best = t ? v : best;
-        at = t ? c + 1 : at;
-        v = r1[2 * ow];
-        t = v > best || isnan(v);
-        best = t ? v : best;
-        at = t ? c + W : at;
-        v = r1[2 * ow + 1];
-        t = v > best || isnan(v);
-        best = t ? v : best;
-        at = t ? c + W + 1 : at;
-        yp[ow] = best;
-        ip[ow] = at;
-    }
+    for (; ow < Wo; ow++)
+        clgrad_max2x2_1(r0[2 * ow], r0[2 * ow + 1], r1[2 * ow], r1[2 * ow + 1], b0 + 2 * ow, W, yp + ow, ip + ow);
 }
 
 /* maxpool_2x2_bwd_f32: gradient of maxpool_2x2_fwd_f32 when the windows tile the input
@@ -260,26 +233,10 @@ kernel void maxpool_2x2_bwd_f32(global const float *dy, long dy_off, global cons
     global const float *gp = dy + dy_off + i * Wo;
     global const int *ip = idx + idx_off + i * Wo;
     int ow = 0;
-    for (; ow + 4 <= Wo; ow += 4) {
-        float4 g = vload4(0, gp + ow), z = (float4)(0.0f);
-        int4 at = vload4(0, ip + ow);
-        int4 c0 = (int4)(b0 + 2 * ow) + (int4)(0, 2, 4, 6);
-        float8 a, b;
-        a.even = select(z, g, at == c0);
-        a.odd = select(z, g, at == c0 + 1);
-        b.even = select(z, g, at == c0 + W);
-        b.odd = select(z, g, at == c0 + W + 1);
-        vstore8(a, 0, r0 + 2 * ow);
-        vstore8(b, 0, r1 + 2 * ow);
-    }
-    for (; ow < Wo; ow++) {
-        float g = gp[ow];
-        int at = ip[ow], c = b0 + 2 * ow;
-        r0[2 * ow] = at == c ? g : 0.0f;
-        r0[2 * ow + 1] = at == c + 1 ? g : 0.0f;
-        r1[2 * ow] = at == c + W ? g : 0.0f;
-        r1[2 * ow + 1] = at == c + W + 1 ? g : 0.0f;
-    }
+    for (; ow + 4 <= Wo; ow += 4)
+        clgrad_unpool2x2_4(vload4(0, gp + ow), vload4(0, ip + ow), (int4)(b0 + 2 * ow) + (int4)(0, 2, 4, 6), W,
+                           r0 + 2 * ow, r1 + 2 * ow);
+    for (; ow < Wo; ow++) clgrad_unpool2x2_1(gp[ow], ip[ow], b0 + 2 * ow, W, r0 + 2 * ow, r1 + 2 * ow);
 }
 
 /* Small fixed windows. With POOL_KH, POOL_KW (window) and POOL_SH, POOL_SW (stride) given
