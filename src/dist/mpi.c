@@ -138,57 +138,47 @@ static clgrad_status wait_req(mpi_tp *t, MPI_Request *req, const char *op, const
     }
 }
 
-static clgrad_status mpi_allreduce(clgrad__transport *tp, void *buf, size_t n, int f64, const char *what,
-                                   double deadline, char *msg, size_t cap, int *remote)
+/* One collective on n elements of es bytes (type dt) of buf, through the stage in chunks of
+ * at most 1 GiB (MPI counts are ints): the sum over the ranks in place, or with bcast rank
+ * 0's values. */
+static clgrad_status staged(mpi_tp *t, void *buf, size_t n, size_t es, MPI_Datatype dt, int bcast, const char *what,
+                            double deadline, char *msg, size_t cap, int *remote)
 {
-    mpi_tp *t = (mpi_tp *)tp;
+    const char *call = bcast ? "MPI_Ibcast" : "MPI_Iallreduce";
+    size_t chunk = ((size_t)1 << 30) / es;
     *remote = 0;
-    MPI_Datatype dt = f64 ? MPI_DOUBLE : MPI_FLOAT;
-    size_t es = f64 ? 8 : 4, chunk = (size_t)1 << 28; /* MPI counts are ints */
     if (!grow_stage(t, (n < chunk ? n : chunk) * es, msg, cap)) return CLGRAD_ERR_HOST_MEMORY;
     for (size_t off = 0; off < n; off += chunk) {
         size_t count = n - off < chunk ? n - off : chunk;
-        memcpy(t->stage, (char *)buf + off * es, count * es);
+        char *part = (char *)buf + off * es;
+        if (!bcast || t->base.rank == 0) memcpy(t->stage, part, count * es);
         MPI_Request req;
-        int rc = MPI_Iallreduce(MPI_IN_PLACE, t->stage, (int)count, dt, MPI_SUM, t->comm, &req);
+        int rc = bcast ? MPI_Ibcast(t->stage, (int)count, dt, 0, t->comm, &req)
+                       : MPI_Iallreduce(MPI_IN_PLACE, t->stage, (int)count, dt, MPI_SUM, t->comm, &req);
         if (rc != MPI_SUCCESS) {
-            mpi_text(rc, "MPI_Iallreduce", msg, cap);
+            mpi_text(rc, call, msg, cap);
             return CLGRAD_ERR_IO;
         }
-        clgrad_status st = wait_req(t, &req, "MPI_Iallreduce", what, deadline, msg, cap, remote);
+        clgrad_status st = wait_req(t, &req, call, what, deadline, msg, cap, remote);
         if (st != CLGRAD_OK) {
             drop_stage(t);
             return st;
         }
-        memcpy((char *)buf + off * es, t->stage, count * es);
+        memcpy(part, t->stage, count * es);
     }
     return CLGRAD_OK;
+}
+
+static clgrad_status mpi_allreduce(clgrad__transport *tp, void *buf, size_t n, int f64, const char *what,
+                                   double deadline, char *msg, size_t cap, int *remote)
+{
+    return staged((mpi_tp *)tp, buf, n, f64 ? 8 : 4, f64 ? MPI_DOUBLE : MPI_FLOAT, 0, what, deadline, msg, cap, remote);
 }
 
 static clgrad_status mpi_broadcast(clgrad__transport *tp, void *buf, size_t bytes, const char *what, double deadline,
                                    char *msg, size_t cap, int *remote)
 {
-    mpi_tp *t = (mpi_tp *)tp;
-    *remote = 0;
-    size_t chunk = (size_t)1 << 30;
-    if (!grow_stage(t, bytes < chunk ? bytes : chunk, msg, cap)) return CLGRAD_ERR_HOST_MEMORY;
-    for (size_t off = 0; off < bytes; off += chunk) {
-        size_t count = bytes - off < chunk ? bytes - off : chunk;
-        if (t->base.rank == 0) memcpy(t->stage, (char *)buf + off, count);
-        MPI_Request req;
-        int rc = MPI_Ibcast(t->stage, (int)count, MPI_BYTE, 0, t->comm, &req);
-        if (rc != MPI_SUCCESS) {
-            mpi_text(rc, "MPI_Ibcast", msg, cap);
-            return CLGRAD_ERR_IO;
-        }
-        clgrad_status st = wait_req(t, &req, "MPI_Ibcast", what, deadline, msg, cap, remote);
-        if (st != CLGRAD_OK) {
-            drop_stage(t);
-            return st;
-        }
-        memcpy((char *)buf + off, t->stage, count);
-    }
-    return CLGRAD_OK;
+    return staged((mpi_tp *)tp, buf, bytes, 1, MPI_BYTE, 1, what, deadline, msg, cap, remote);
 }
 
 static void mpi_notify(clgrad__transport *tp, const clgrad__dist_failure *f)
