@@ -185,6 +185,20 @@ static clgrad_status batch_range(const clgrad_dataset *ds, int64_t batch_index, 
     return CLGRAD_OK;
 }
 
+/* Samples first .. first+k of the order into x, their labels into y, their targets into t
+ * (each skipped when NULL). */
+static void gather(const clgrad_dataset *ds, int64_t first, int64_t k, float *x, int32_t *y, float *t)
+{
+    const clgrad__ds_storage *st = ds->st;
+    size_t nt = (size_t)st->n_targets;
+    for (int64_t i = 0; i < k; i++) {
+        int64_t row = ds->order[first + i];
+        if (x) copy_sample(st, row, x + (size_t)i * (size_t)st->sample_size);
+        if (y) y[i] = st->labels[row];
+        if (t) memcpy(t + (size_t)i * nt, st->targets + (size_t)row * nt, nt * sizeof(float));
+    }
+}
+
 clgrad_status clgrad_dataset_batch(const clgrad_dataset *ds, int64_t batch_index,
                                    int64_t batch_size, float *x, int32_t *y, int64_t *n_out)
 {
@@ -196,11 +210,7 @@ clgrad_status clgrad_dataset_batch(const clgrad_dataset *ds, int64_t batch_index
         return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG,
                             "dataset batch: this dataset has float targets, not labels "
                             "(use clgrad_dataset_batch_targets)");
-    for (int64_t i = 0; i < k; i++) {
-        int64_t row = ds->order[first + i];
-        if (x) copy_sample(st, row, x + (size_t)i * (size_t)st->sample_size);
-        if (y) y[i] = st->labels[row];
-    }
+    gather(ds, first, k, x, y, NULL);
     if (n_out) *n_out = k;
     return CLGRAD_OK;
 }
@@ -216,12 +226,7 @@ clgrad_status clgrad_dataset_batch_targets(const clgrad_dataset *ds, int64_t bat
         return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG,
                             "dataset batch: this dataset has labels, not float targets (use "
                             "clgrad_dataset_batch)");
-    size_t nt = (size_t)st->n_targets;
-    for (int64_t i = 0; i < k; i++) {
-        int64_t row = ds->order[first + i];
-        if (x) copy_sample(st, row, x + (size_t)i * (size_t)st->sample_size);
-        if (t) memcpy(t + (size_t)i * nt, st->targets + (size_t)row * nt, nt * sizeof(float));
-    }
+    gather(ds, first, k, x, NULL, t);
     if (n_out) *n_out = k;
     return CLGRAD_OK;
 }
