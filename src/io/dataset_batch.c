@@ -185,11 +185,23 @@ static clgrad_status batch_range(const clgrad_dataset *ds, int64_t batch_index, 
     return CLGRAD_OK;
 }
 
-/* Samples first .. first+k of the order into x, their labels into y, their targets into t
- * (each skipped when NULL). */
-static void gather(const clgrad_dataset *ds, int64_t first, int64_t k, float *x, int32_t *y, float *t)
+/* The samples of a batch into x, their labels into y, their float targets into t (each
+ * skipped when NULL; asking for what the dataset does not have is an error). */
+static clgrad_status batch(const clgrad_dataset *ds, int64_t batch_index, int64_t batch_size, float *x, int32_t *y,
+                           float *t, int64_t *n_out)
 {
+    if (n_out) *n_out = 0;
+    int64_t first = 0, k = 0;
+    CLGRAD_TRY(batch_range(ds, batch_index, batch_size, &first, &k));
     const clgrad__ds_storage *st = ds->st;
+    if (y && !st->labels)
+        return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG,
+                            "dataset batch: this dataset has float targets, not labels "
+                            "(use clgrad_dataset_batch_targets)");
+    if (t && !st->targets)
+        return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG,
+                            "dataset batch: this dataset has labels, not float targets (use "
+                            "clgrad_dataset_batch)");
     size_t nt = (size_t)st->n_targets;
     for (int64_t i = 0; i < k; i++) {
         int64_t row = ds->order[first + i];
@@ -197,36 +209,18 @@ static void gather(const clgrad_dataset *ds, int64_t first, int64_t k, float *x,
         if (y) y[i] = st->labels[row];
         if (t) memcpy(t + (size_t)i * nt, st->targets + (size_t)row * nt, nt * sizeof(float));
     }
+    if (n_out) *n_out = k;
+    return CLGRAD_OK;
 }
 
 clgrad_status clgrad_dataset_batch(const clgrad_dataset *ds, int64_t batch_index,
                                    int64_t batch_size, float *x, int32_t *y, int64_t *n_out)
 {
-    if (n_out) *n_out = 0;
-    int64_t first, k;
-    CLGRAD_TRY(batch_range(ds, batch_index, batch_size, &first, &k));
-    const clgrad__ds_storage *st = ds->st;
-    if (y && !st->labels)
-        return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG,
-                            "dataset batch: this dataset has float targets, not labels "
-                            "(use clgrad_dataset_batch_targets)");
-    gather(ds, first, k, x, y, NULL);
-    if (n_out) *n_out = k;
-    return CLGRAD_OK;
+    return batch(ds, batch_index, batch_size, x, y, NULL, n_out);
 }
 
 clgrad_status clgrad_dataset_batch_targets(const clgrad_dataset *ds, int64_t batch_index,
                                            int64_t batch_size, float *x, float *t, int64_t *n_out)
 {
-    if (n_out) *n_out = 0;
-    int64_t first, k;
-    CLGRAD_TRY(batch_range(ds, batch_index, batch_size, &first, &k));
-    const clgrad__ds_storage *st = ds->st;
-    if (t && !st->targets)
-        return clgrad__fail(NULL, CLGRAD_ERR_INVALID_ARG,
-                            "dataset batch: this dataset has labels, not float targets (use "
-                            "clgrad_dataset_batch)");
-    gather(ds, first, k, x, NULL, t);
-    if (n_out) *n_out = k;
-    return CLGRAD_OK;
+    return batch(ds, batch_index, batch_size, x, NULL, t, n_out);
 }
