@@ -489,39 +489,18 @@ static inline float mm_sigm(float v) { return 1.0f / (1.0f + exp(-v)); }
 #define MM_USTORE vstore16
 #endif
 
-/* matmul_lstm_cpu_f32: one LSTM step, the recurrent product and the cell in one launch:
- * pre = x W_ih^T (xp) + h_{t-1} W_hh^T (this product, when has_rec) + bias, then with gates
- * i, f, g, o = sig, sig, tanh, sig of pre: c_t = f c_{t-1} + i g, h_t = o tanh(c_t), in the
- * same operations and order as lstm_fwd_f32 of cl/rnn.cl after a GEMM. The product's
- * columns come gate-interleaved (matmul_pack_gates_f32, G = 4), so one micro-tile holds the
- * four gates of U = MM_NR / 4 units for MM_MR batch rows.
- * Arguments:
- *   B, H            batch rows and hidden units; the product is B x 4H with K = H
- *   kblock, tiles_m, tiles_n   as matmul_cpu_f32 (tiles_n counts panels of U units)
- *   has_rec         0: no h_{t-1} (the product is zero and is not formed)
- *   a, off_a        h_{t-1} (B, H) rows;  bp: W_hh^T packed with G = 4
- *   gt, goff        out: the activated gates (B, 4H), i f g o blocks of H
- *   xp, xoff        (B, 4H) input projection;  bias, boff, has_bias: b_ih + b_hh (4H)
- *   cp, cpoff, has_c   c_{t-1} (B, H) (absent: 0);  c, coff: c_t out;  h, hoff: h_t out
- *   clast           >= 0: c_t also written to h at clast (the final cell state)
- * NDRange: global (ceil(ceil(B/MM_MR) / tiles_m), ceil(ceil(H/U) / tiles_n)), local (1, 1).
- * -D: as matmul_cpu_f32; MM_NR a multiple of 4. */
-__kernel MM_CPU_WGS void matmul_lstm_cpu_f32(const int B, const int H, const int kblock,
-                                             const int tiles_m, const int tiles_n, const int has_rec,
-                                             __global const float *restrict a, const long off_a,
-                                             __global const float *restrict bp,
-                                             __global float *restrict gt, const long goff,
-                                             __global const float *restrict xp, const long xoff,
-                                             __global const float *restrict bias, const long boff,
-                                             const int has_bias,
-                                             __global const float *restrict cp, const long cpoff,
-                                             const int has_c, __global float *restrict c, const long coff,
-                                             __global float *restrict h, const long hoff, const long clast)
+/* One LSTM step on row panels p0 .. p1-1 and unit panels q0 .. q1-1 (MM_U units each): the
+ * body of matmul_lstm_cpu_f32 and of each step of matmul_lstm_seq_cpu_f32; arguments as
+ * theirs. */
+static inline void mm_lstm_step(const int B, const int H, const int kblock, const int p0, const int p1, const int q0,
+                                const int q1, const int has_rec, __global const float *a, const long off_a,
+                                __global const float *bp, __global float *gt, const long goff,
+                                __global const float *xp, const long xoff, __global const float *bias,
+                                const long boff, const int has_bias, __global const float *cp, const long cpoff,
+                                const int has_c, __global float *c, const long coff, __global float *h,
+                                const long hoff, const long clast)
 {
     const int U = MM_NR / 4, K = H;
-    const int pm = (B + MM_MR - 1) / MM_MR, pn = (H + U - 1) / U;
-    const int p0 = (int)get_global_id(0) * tiles_m, q0 = (int)get_global_id(1) * tiles_n;
-    const int p1 = min(pm, p0 + tiles_m), q1 = min(pn, q0 + tiles_n);
     const long G4 = 4L * H;
     for (int q = q0; q < q1; q++) {
         const int j0 = q * U, nu = min(U, H - j0);
@@ -615,6 +594,81 @@ __kernel MM_CPU_WGS void matmul_lstm_cpu_f32(const int B, const int H, const int
     }
 }
 
+
+/* matmul_lstm_cpu_f32: one LSTM step, the recurrent product and the cell in one launch:
+ * pre = x W_ih^T (xp) + h_{t-1} W_hh^T (this product, when has_rec) + bias, then with gates
+ * i, f, g, o = sig, sig, tanh, sig of pre: c_t = f c_{t-1} + i g, h_t = o tanh(c_t), in the
+ * same operations and order as lstm_fwd_f32 of cl/rnn.cl after a GEMM. The product's
+ * columns come gate-interleaved (matmul_pack_gates_f32, G = 4), so one micro-tile holds the
+ * four gates of U = MM_NR / 4 units for MM_MR batch rows.
+ * Arguments:
+ *   B, H            batch rows and hidden units; the product is B x 4H with K = H
+ *   kblock, tiles_m, tiles_n   as matmul_cpu_f32 (tiles_n counts panels of U units)
+ *   has_rec         0: no h_{t-1} (the product is zero and is not formed)
+ *   a, off_a        h_{t-1} (B, H) rows;  bp: W_hh^T packed with G = 4
+ *   gt, goff        out: the activated gates (B, 4H), i f g o blocks of H
+ *   xp, xoff        (B, 4H) input projection;  bias, boff, has_bias: b_ih + b_hh (4H)
+ *   cp, cpoff, has_c   c_{t-1} (B, H) (absent: 0);  c, coff: c_t out;  h, hoff: h_t out
+ *   clast           >= 0: c_t also written to h at clast (the final cell state)
+ * NDRange: global (ceil(ceil(B/MM_MR) / tiles_m), ceil(ceil(H/U) / tiles_n)), local (1, 1).
+ * -D: as matmul_cpu_f32; MM_NR a multiple of 4. */
+__kernel MM_CPU_WGS void matmul_lstm_cpu_f32(const int B, const int H, const int kblock,
+                                             const int tiles_m, const int tiles_n, const int has_rec,
+                                             __global const float *restrict a, const long off_a,
+                                             __global const float *restrict bp,
+                                             __global float *restrict gt, const long goff,
+                                             __global const float *restrict xp, const long xoff,
+                                             __global const float *restrict bias, const long boff,
+                                             const int has_bias,
+                                             __global const float *restrict cp, const long cpoff,
+                                             const int has_c, __global float *restrict c, const long coff,
+                                             __global float *restrict h, const long hoff, const long clast)
+{
+    const int pm = (B + MM_MR - 1) / MM_MR, pn = (H + MM_U - 1) / MM_U;
+    const int p0 = (int)get_global_id(0) * tiles_m, q0 = (int)get_global_id(1) * tiles_n;
+    mm_lstm_step(B, H, kblock, p0, min(pm, p0 + tiles_m), q0, min(pn, q0 + tiles_n), has_rec, a, off_a, bp, gt, goff,
+                 xp, xoff, bias, boff, has_bias, cp, cpoff, has_c, c, coff, h, hoff, clast);
+}
+
+/* matmul_lstm_seq_cpu_f32: the whole LSTM sequence in one launch, for a batch with enough
+ * row panels to keep the compute units busy: the rows of a batch never meet inside the
+ * recurrence, so the work-item owning row panel p runs every step on its rows, each step as
+ * matmul_lstm_cpu_f32 (the same sums in the same order) over all unit panels, and needs no
+ * other work-item's h_{t-1}.
+ * Arguments:
+ *   B, H, T, kblock     batch rows, hidden units, steps, k block of the product
+ *   has_hc0, hc, hcoff  the initial state: h_0 (B, H) at hcoff, c_0 right after it
+ *                       (has_hc0 0: zeros, hc not read)
+ *   bp                  W_hh^T packed with G = 4 (matmul_pack_gates_f32)
+ *   gt, goff            out: the activated gates (T, B, 4H)
+ *   xp, xoff            the input projections (T, B, 4H)
+ *   bias, boff, has_bias   b_ih + b_hh (4H)
+ *   cs, csoff           out: the cell states c_1 .. c_T (T, B, H)
+ *   y, yoff             out: h_1 .. h_T (T, B, H), then c_T (B, H)
+ * NDRange: global (ceil(B / MM_MR)), local (1). */
+__kernel MM_CPU_WGS void matmul_lstm_seq_cpu_f32(const int B, const int H, const int T, const int kblock,
+                                                 const int has_hc0, __global const float *hc, const long hcoff,
+                                                 __global const float *restrict bp, __global float *gt,
+                                                 const long goff, __global const float *xp, const long xoff,
+                                                 __global const float *bias, const long boff, const int has_bias,
+                                                 __global float *cs, const long csoff, __global float *y,
+                                                 const long yoff)
+{
+    const int p = (int)get_global_id(0), pn = (H + MM_U - 1) / MM_U;
+    const long BH = (long)B * H, BG = 4 * BH;
+    if (p * MM_MR >= B)
+        return;
+    for (int s = 0; s < T; s++) {
+        __global const float *hp = s > 0 ? y : hc;
+        __global const float *cprev = s > 0 ? cs : hc;
+        const long hpoff = s > 0 ? yoff + (s - 1) * BH : hcoff, cpoff = s > 0 ? csoff + (s - 1) * BH : hcoff + BH;
+        const int has_prev = s > 0 || has_hc0;
+        mm_lstm_step(B, H, kblock, p, p + 1, 0, pn, has_prev, hp, hpoff, bp, gt, goff + s * BG, xp, xoff + s * BG,
+                     bias, boff, has_bias, cprev, cpoff, has_prev, cs, csoff + s * BH, y, yoff + s * BH,
+                     s == T - 1 ? yoff + T * BH : -1);
+    }
+}
+
 /* One (b, unit) element of the LSTM cell's backward (lstm_bwd_f32 of cl/rnn.cl), on T =
  * float or MM_UVEC: the pre-activation gate gradients into o[0], o[H], o[2H], o[3H] and
  * dL/dc_{t-1} into *dco. */
@@ -640,30 +694,18 @@ __kernel MM_CPU_WGS void matmul_lstm_cpu_f32(const int B, const int H, const int
 #define MM_STU(v, p) MM_USTORE(v, 0, p)
 #endif
 
-/* matmul_lstm_bwd_cpu_f32: one backward step of the LSTM, the cell's backward and the
- * recurrent product in one launch: a work-item owns MM_MR batch rows, makes their gate
- * gradients dg (B, 4H) and dL/dc_{t-1} as lstm_bwd_f32 does, then dL/dh_{t-1} (B, H) of those
- * rows = dg W_hh (when do_gemm), with W_hh packed once (matmul_pack_gates_f32, G = 1). The
- * rows' dL/dh_t is read before dL/dh_{t-1} overwrites it (dh may be both).
- * Arguments: B, H, kblock, gy, gyoff (dL/dh_t from outside), dh, dhoff, has_dh, dcin, dcinoff,
- *            gs, gsoff (the gates), c, coff, cp, cpoff, has_c, dg, dgoff, dcout, dcoutoff (as
- *            lstm_bwd_f32), do_gemm, bp (W_hh packed), dho, dhooff (dL/dh_{t-1} out).
- * NDRange: global (ceil(B / MM_MR)), local (1). */
-__kernel MM_CPU_WGS void matmul_lstm_bwd_cpu_f32(const int B, const int H, const int kblock,
-                                                 __global const float *gy, const long gyoff,
-                                                 __global const float *dh, const long dhoff, const int has_dh,
-                                                 __global const float *dcin, const long dcinoff,
-                                                 __global const float *gs, const long gsoff,
-                                                 __global const float *c, const long coff,
-                                                 __global const float *cp, const long cpoff, const int has_c,
-                                                 __global float *dg, const long dgoff,
-                                                 __global float *dcout, const long dcoutoff, const int do_gemm,
-                                                 __global const float *restrict bp,
-                                                 __global float *dho, const long dhooff)
+/* One backward step of the LSTM on row panel p: the body of matmul_lstm_bwd_cpu_f32 and of
+ * each step of matmul_lstm_seq_bwd_cpu_f32; arguments as theirs. */
+static inline void mm_lstm_bwd_step(const int B, const int H, const int kblock, const int p,
+                                    __global const float *gy, const long gyoff, __global const float *dh,
+                                    const long dhoff, const int has_dh, __global const float *dcin,
+                                    const long dcinoff, __global const float *gs, const long gsoff,
+                                    __global const float *c, const long coff, __global const float *cp,
+                                    const long cpoff, const int has_c, __global float *dg, const long dgoff,
+                                    __global float *dcout, const long dcoutoff, const int do_gemm,
+                                    __global const float *bp, __global float *dho, const long dhooff)
 {
-    const int p = (int)get_global_id(0), i0 = p * MM_MR;
-    if (i0 >= B)
-        return;
+    const int i0 = p * MM_MR;
     const int mr = min(MM_MR, B - i0), K = 4 * H;
     for (int r = 0; r < mr; r++) {
         const long b = i0 + r;
@@ -698,6 +740,70 @@ __kernel MM_CPU_WGS void matmul_lstm_bwd_cpu_f32(const int B, const int H, const
         MM_VEC acc[MM_MR][MM_NV];
         mm_cpu_tile_blocks(acc, arow, bp + (long)q * K * MM_NR, K, kblock);
         mm_cpu_store(acc, 1.0f, 0.0f, dho + dhooff, H, i0, q * MM_NR, B, H, 0, bp, 0);
+    }
+}
+
+/* matmul_lstm_bwd_cpu_f32: one backward step of the LSTM, the cell's backward and the
+ * recurrent product in one launch: a work-item owns MM_MR batch rows, makes their gate
+ * gradients dg (B, 4H) and dL/dc_{t-1} as lstm_bwd_f32 does, then dL/dh_{t-1} (B, H) of those
+ * rows = dg W_hh (when do_gemm), with W_hh packed once (matmul_pack_gates_f32, G = 1). The
+ * rows' dL/dh_t is read before dL/dh_{t-1} overwrites it (dh may be both).
+ * Arguments: B, H, kblock, gy, gyoff (dL/dh_t from outside), dh, dhoff, has_dh, dcin, dcinoff,
+ *            gs, gsoff (the gates), c, coff, cp, cpoff, has_c, dg, dgoff, dcout, dcoutoff (as
+ *            lstm_bwd_f32), do_gemm, bp (W_hh packed), dho, dhooff (dL/dh_{t-1} out).
+ * NDRange: global (ceil(B / MM_MR)), local (1). */
+__kernel MM_CPU_WGS void matmul_lstm_bwd_cpu_f32(const int B, const int H, const int kblock,
+                                                 __global const float *gy, const long gyoff,
+                                                 __global const float *dh, const long dhoff, const int has_dh,
+                                                 __global const float *dcin, const long dcinoff,
+                                                 __global const float *gs, const long gsoff,
+                                                 __global const float *c, const long coff,
+                                                 __global const float *cp, const long cpoff, const int has_c,
+                                                 __global float *dg, const long dgoff,
+                                                 __global float *dcout, const long dcoutoff, const int do_gemm,
+                                                 __global const float *restrict bp,
+                                                 __global float *dho, const long dhooff)
+{
+    const int p = (int)get_global_id(0);
+    if (p * MM_MR < B)
+        mm_lstm_bwd_step(B, H, kblock, p, gy, gyoff, dh, dhoff, has_dh, dcin, dcinoff, gs, gsoff, c, coff, cp, cpoff,
+                         has_c, dg, dgoff, dcout, dcoutoff, do_gemm, bp, dho, dhooff);
+}
+
+/* matmul_lstm_seq_bwd_cpu_f32: the whole backward pass of the LSTM sequence in one launch,
+ * the work-item owning row panel p running steps T-1 .. 0 on its rows, each as
+ * matmul_lstm_bwd_cpu_f32 (see matmul_lstm_seq_cpu_f32 for why the rows need nothing else).
+ * Arguments:
+ *   B, H, T, kblock     as matmul_lstm_seq_cpu_f32
+ *   gy, gyoff           dL/dh_1 .. dL/dh_T (T, B, H), then dL/dc_T (B, H)
+ *   dhc, dhcoff         work and out: dL/dh (B, H) then dL/dc (B, H); after the launch those
+ *                       of h_0 and c_0 (dL/dh_0 only when dh0)
+ *   gs, gsoff; cs, csoff   the gates (T, B, 4H) and cell states (T, B, H) of the forward
+ *   has_c0, c0, c0off   c_0 (B, H) (has_c0 0: zeros, not read)
+ *   dg, dgoff           out: the gate gradients (T, B, 4H)
+ *   dh0                 whether dL/dh_0 is wanted (the product of step 0)
+ *   bp                  W_hh packed with G = 1
+ * NDRange: global (ceil(B / MM_MR)), local (1). */
+__kernel MM_CPU_WGS void matmul_lstm_seq_bwd_cpu_f32(const int B, const int H, const int T, const int kblock,
+                                                     __global const float *gy, const long gyoff,
+                                                     __global float *dhc, const long dhcoff,
+                                                     __global const float *gs, const long gsoff,
+                                                     __global const float *cs, const long csoff, const int has_c0,
+                                                     __global const float *c0, const long c0off,
+                                                     __global float *dg, const long dgoff, const int dh0,
+                                                     __global const float *restrict bp)
+{
+    const int p = (int)get_global_id(0);
+    const long BH = (long)B * H, BG = 4 * BH;
+    if (p * MM_MR >= B)
+        return;
+    for (int s = T - 1; s >= 0; s--) {
+        __global const float *cprev = s > 0 ? cs : c0;
+        const long cpoff = s > 0 ? csoff + (s - 1) * BH : c0off;
+        mm_lstm_bwd_step(B, H, kblock, p, gy, gyoff + s * BH, dhc, dhcoff, s < T - 1, s == T - 1 ? gy : dhc,
+                         s == T - 1 ? gyoff + T * BH : dhcoff + BH, gs, gsoff + s * BG, cs, csoff + s * BH, cprev,
+                         cpoff, s > 0 || has_c0, dg, dgoff + s * BG, dhc, dhcoff + BH, s > 0 || dh0, bp, dhc,
+                         dhcoff);
     }
 }
 

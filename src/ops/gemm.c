@@ -346,6 +346,22 @@ void clgrad__gemm_cpu_tiles(const clgrad_context *ctx, size_t pm, size_t pn, int
     *tn = n;
 }
 
+int clgrad__gemm_cpu_whole_sequence(const clgrad_context *ctx, size_t row_panels)
+{
+    const clgrad__gemm_state *s = clgrad__ctx_slot_find(ctx, &gemm_key);
+    if (s && s->seq_forced) return s->seq_forced == 1;
+    size_t units = ctx->dev.info.compute_units > 0 ? (size_t)ctx->dev.info.compute_units : 1;
+    return row_panels >= 2 * units;
+}
+
+clgrad_status clgrad__gemm_set_whole_sequence(clgrad_context *ctx, int mode)
+{
+    CLGRAD__GEMM_STATE_OR_FAIL(ctx, s);
+    if (mode < 0 || mode > 2) return clgrad__fail(ctx, CLGRAD_ERR_INVALID_ARG, "whole-sequence mode %d is not 0, 1 or 2", mode);
+    s->seq_forced = mode;
+    return CLGRAD_OK;
+}
+
 static clgrad_status check_args(clgrad_context *ctx, const clgrad__gemm_args *g)
 {
     /* A and B are not read when K == 0, so their leading dimensions do not matter then */

@@ -71,6 +71,13 @@ clgrad_status clgrad__gemm_set_params(clgrad_context *ctx, const clgrad__gemm_cp
 clgrad_status clgrad__gemm_cpu_plan(clgrad_context *ctx, int *cpu, clgrad__gemm_cpu_params *p, const char **opts);
 /* Micro-tiles per work-item (tm along M, tn along N) for a launch over pm x pn micro-tiles. */
 void clgrad__gemm_cpu_tiles(const clgrad_context *ctx, size_t pm, size_t pn, int *tm, int *tn);
+/* Whether a recurrent sequence with row_panels panels of MM_MR batch rows runs as one
+ * launch, each work-item owning a row panel through every step (rows never meet inside the
+ * recurrence): when there are at least two panels per compute unit, so the launches saved
+ * outweigh the parallelism of the unit panels; else one launch per step. */
+int clgrad__gemm_cpu_whole_sequence(const clgrad_context *ctx, size_t row_panels);
+/* Forces that choice for ctx (tests): 1 whole-sequence launches, 2 per step, 0 by the rule. */
+clgrad_status clgrad__gemm_set_whole_sequence(clgrad_context *ctx, int mode);
 /* Packs op(B) (k x g*h: g blocks of h columns) into a new buffer for the CPU variant:
  * with g = 1 for clgrad__gemm_packed, with g = 4 gate-interleaved for the fused LSTM step
  * (matmul_pack_gates_f32). op(B)(kk, j) = b[b_off + kk*ldb + j], or b[b_off + j*ldb + kk]

@@ -13,6 +13,7 @@ typedef struct clgrad__gemm_state {
     unsigned chosen_generation;   /* the parameters it was measured with */
     int variant_forced;           /* 0: by device, 1: CPU variant, 2: tiled variant */
     int params_forced;            /* cpu / tp below hold forced values to start from */
+    int seq_forced;               /* 0: by row panels, 1: whole-sequence launches, 2: per step */
     int ready;                    /* kernel parameters resolved ... */
     unsigned generation;          /* ... for this generation of the parameters in use */
     int tiled;

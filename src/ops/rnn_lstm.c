@@ -1,6 +1,8 @@
 /* The fused LSTM sequence op (see rnn.h and rnn.c): per step one GEMM and one cell kernel,
  * or, on the CPU variant of the GEMM, one launch of both with W_hh packed once for the whole
- * sequence (cl/matmul.cl); backward in reverse, the same way. */
+ * sequence (cl/matmul.cl), and when the batch has row panels enough for the compute units
+ * one launch for the whole sequence, a work-item per row panel; backward in reverse, the
+ * same ways. */
 #include "ops/rnn_impl.h"
 
 #include "ops/gemm.h"
@@ -13,9 +15,30 @@ typedef clgrad__rnn_mat mat;
 typedef clgrad__rnn_seq_state seq_state;
 static mat at(const clgrad_tensor *t, int64_t off) { return clgrad__rnn_at(t, off); }
 
+/* The whole backward sequence in one launch of the CPU variant
+ * (matmul_lstm_seq_bwd_cpu_f32): a work-item per panel of gp->mr batch rows, steps T-1 .. 0;
+ * dhc ends with dL/dh_0 (when dh0) and dL/dc_0. */
+static clgrad_status lstm_backward_whole(clgrad_context *ctx, const char *mmopts, const clgrad__gemm_cpu_params *gp,
+                                         const seq_state *s, clgrad_tensor *gy, clgrad_tensor *dhc, clgrad_tensor *gs,
+                                         clgrad_tensor *cs, const mat *c0, clgrad_tensor *dg, cl_int dh0,
+                                         const clgrad__buffer *wp)
+{
+    cl_int Bi = (cl_int)s->B, Hi = (cl_int)s->H, Ti = (cl_int)s->T, kb = 4 * Hi < 256 ? 4 * Hi : 256;
+    cl_int has_c0 = c0 != NULL;
+    mat gym = at(gy, 0), dm = at(dhc, 0), gsm = at(gs, 0), cm = at(cs, 0), c0m = c0 ? *c0 : cm, dgm = at(dg, 0);
+    size_t global[1] = {(size_t)((s->B + gp->mr - 1) / gp->mr)}, one1[1] = {1};
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(Bi), CLGRAD_KARG(Hi), CLGRAD_KARG(Ti), CLGRAD_KARG(kb),
+                                  CLGRAD_KARG(gym.m), CLGRAD_KARG(gym.off), CLGRAD_KARG(dm.m), CLGRAD_KARG(dm.off),
+                                  CLGRAD_KARG(gsm.m), CLGRAD_KARG(gsm.off), CLGRAD_KARG(cm.m), CLGRAD_KARG(cm.off),
+                                  CLGRAD_KARG(has_c0), CLGRAD_KARG(c0m.m), CLGRAD_KARG(c0m.off), CLGRAD_KARG(dgm.m),
+                                  CLGRAD_KARG(dgm.off), CLGRAD_KARG(dh0), CLGRAD_KARG(wp->mem));
+    return clgrad__launch(ctx, "matmul", mmopts, "matmul_lstm_seq_bwd_cpu_f32", 1, global, one1, a);
+}
+
 /* inputs: xp, w_hh, bias, hc0. saved: 0 y, 1 gates, 2 c, 3 w_hh, 4 hc0 (contiguous or NULL).
  * Per step the cell's backward, then dL/dh_{t-1} = d_t W_hh; on the CPU variant of the GEMM
- * W_hh is packed once for the whole sequence and each step is one launch of both. */
+ * W_hh is packed once for the whole sequence and each step is one launch of both, or the
+ * whole sequence one launch (clgrad__gemm_cpu_whole_sequence). */
 static clgrad_status lstm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_tensor **gx)
 {
     clgrad_context *ctx = gy->ctx;
@@ -38,7 +61,10 @@ static clgrad_status lstm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_t
         st = clgrad__gemm_pack_gates(ctx, 0, GH, H, 1, wm.m, wm.off, H, &wp);
     }
     clgrad_tensor *dg = t[0], *dhc = t[1];
-    for (int64_t s = T - 1; s >= 0 && st == CLGRAD_OK; s--) {
+    int whole = wp && T <= INT_MAX && clgrad__gemm_cpu_whole_sequence(ctx, (size_t)((B + gp.mr - 1) / gp.mr));
+    if (whole)
+        st = lstm_backward_whole(ctx, mmopts, &gp, s, gy, dhc, gs, cs, hc0 ? &c0 : NULL, dg, nd->needs_grad[3], wp);
+    for (int64_t s = T - 1; s >= 0 && st == CLGRAD_OK && !whole; s--) {
         cl_int has_dh = s < T - 1, has_c = s > 0 || hc0;
         mat gyr = at(gy, s * BH), dhm = at(dhc, 0), dcm = at(dhc, BH), dcin = s == T - 1 ? at(gy, T * BH) : dcm;
         mat gsm = at(gs, s * B * GH), cm = at(cs, s * BH), dgm = at(dg, s * B * GH);
@@ -74,6 +100,24 @@ static clgrad_status lstm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_t
 
 CLGRAD__OP_DEFINE(lstm_seq, "clgrad__lstm_seq", lstm_backward, seq_state);
 
+/* The whole forward sequence in one launch of the CPU variant (matmul_lstm_seq_cpu_f32): a
+ * work-item per panel of gp->mr batch rows, through every step. */
+static clgrad_status lstm_forward_whole(clgrad_context *ctx, const char *mmopts, const clgrad__gemm_cpu_params *gp,
+                                        int64_t T, int64_t B, int64_t H, clgrad_tensor *hc0, const clgrad__buffer *wp,
+                                        clgrad_tensor *gs, clgrad_tensor *xp, mat bm, cl_int has_bias,
+                                        clgrad_tensor *cs, clgrad_tensor *y)
+{
+    cl_int Bi = (cl_int)B, Hi = (cl_int)H, Ti = (cl_int)T, kb = Hi < 256 ? Hi : 256, has_hc0 = hc0 != NULL;
+    mat hc = hc0 ? at(hc0, 0) : at(xp, 0), gm = at(gs, 0), xm = at(xp, 0), cm = at(cs, 0), ym = at(y, 0);
+    size_t global[1] = {(size_t)((B + gp->mr - 1) / gp->mr)}, one1[1] = {1};
+    clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(Bi), CLGRAD_KARG(Hi), CLGRAD_KARG(Ti), CLGRAD_KARG(kb),
+                                  CLGRAD_KARG(has_hc0), CLGRAD_KARG(hc.m), CLGRAD_KARG(hc.off), CLGRAD_KARG(wp->mem),
+                                  CLGRAD_KARG(gm.m), CLGRAD_KARG(gm.off), CLGRAD_KARG(xm.m), CLGRAD_KARG(xm.off),
+                                  CLGRAD_KARG(bm.m), CLGRAD_KARG(bm.off), CLGRAD_KARG(has_bias), CLGRAD_KARG(cm.m),
+                                  CLGRAD_KARG(cm.off), CLGRAD_KARG(ym.m), CLGRAD_KARG(ym.off));
+    return clgrad__launch(ctx, "matmul", mmopts, "matmul_lstm_seq_cpu_f32", 1, global, one1, a);
+}
+
 clgrad_status clgrad__lstm_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad_tensor *bias_in,
                                clgrad_tensor *hc0_in, clgrad_tensor **out)
 {
@@ -105,12 +149,14 @@ clgrad_status clgrad__lstm_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad
         mat wm = at(w, 0);
         st = clgrad__gemm_pack_gates(ctx, 1, H, H, 4, wm.m, wm.off, H, &wp);
     }
-    int tm = 1, tn = 1, nr = gp.nv * gp.vw;
+    int tm = 1, tn = 1, nr = gp.nv * gp.vw, whole = 0;
     if (wp) {
         size_t pm = (size_t)((B + gp.mr - 1) / gp.mr), pn = (size_t)((H + nr / 4 - 1) / (nr / 4));
         clgrad__gemm_cpu_tiles(ctx, pm, pn, &tm, &tn);
+        whole = T <= INT_MAX && clgrad__gemm_cpu_whole_sequence(ctx, pm);
+        if (whole) st = lstm_forward_whole(ctx, mmopts, &gp, T, B, H, hc0, wp, gs, xp, bm, has_bias, cs, y);
     }
-    for (int64_t s = 0; s < T && st == CLGRAD_OK; s++) {
+    for (int64_t s = 0; s < T && st == CLGRAD_OK && !whole; s++) {
         cl_int has_rec, has_c = s > 0 || hc0;
         mat hp = clgrad__rnn_h_prev(y, hc0 ? &h0 : NULL, s, BH, &has_rec);
         mat gm = at(gs, s * B * GH), xm = at(xp, s * B * GH);

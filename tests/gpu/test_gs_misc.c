@@ -7,6 +7,7 @@
  * the reference forward and its backpropagation through time. */
 #include "gs.h"
 
+#include "ops/gemm.h"
 #include "ops/optim.h"
 #include "ops/rnn.h"
 
@@ -161,7 +162,11 @@ START_TEST(recurrent_sequences)
 {
     gs_style(_i);
     const int T = 3, B = 4, H = 5; /* 4 rows: beyond the fold limit */
-    for (int kind = K_LSTM; kind <= K_RELU; kind++) {
+    /* the four kinds one launch per step, then the LSTM as one launch for the whole sequence
+     * (the CPU style's fused kernels; the GPU style launches per step either way) */
+    for (int c = 0; c <= K_RELU + 1; c++) {
+        const int kind = c <= K_RELU ? c : K_LSTM;
+        TH_OK(clgrad__gemm_set_whole_sequence(th_ctx, c <= K_RELU ? 2 : 1));
         const int lstm = kind == K_LSTM, gru = kind == K_GRU, G = ref_rnn_gates(REF_KIND[kind]) * H;
         int64_t sx[3] = {T, B, G}, sw[2] = {G, H}, sb[2] = {gru ? 2 : G, 3 * H}, ss[3] = {2, B, H};
         float *hx, *hw, *hb, *hs;
@@ -182,12 +187,14 @@ START_TEST(recurrent_sequences)
                          lstm ? ds + BH : NULL);
         seq_args a = {kind};
         char what[64];
-        snprintf(what, sizeof what, "%s recurrent kind %d", gs_style_name(_i), kind);
+        snprintf(what, sizeof what, "%s recurrent kind %d%s", gs_style_name(_i), kind,
+                 c > K_RELU ? " (whole sequence)" : "");
         const float *wd[4] = {dx, dw, db, ds};
         gs_check_op(what, seq_op, &a, 4, in, y, dy, wd, 1e-4, 1e-3);
         free(y), free(dy), free(dx), free(dw), free(db), free(ds), free(hx), free(hw), free(hb), free(hs);
         for (int i = 0; i < 4; i++) clgrad_tensor_release(in[i]);
     }
+    TH_OK(clgrad__gemm_set_whole_sequence(th_ctx, 0));
 }
 END_TEST
 

@@ -90,13 +90,22 @@ static void check_forward(int kind, int T, int B, int H, int with_bias, int with
 }
 
 /* Both GEMM variants: on a CPU device the default one runs the LSTM step as one fused
- * product-and-cell launch (cl/matmul.cl), the tiled one as a GEMM and the cell kernel. */
-static const char *const variants[2] = {NULL, "tiled"};
+ * product-and-cell launch (cl/matmul.cl), or the whole sequence as one launch with a
+ * work-item per row panel; the tiled one as a GEMM and the cell kernel per step. */
+enum { N_CONFIGS = 3 };
+static const char *const variants[N_CONFIGS] = {NULL, NULL, "tiled"};
+static const int whole_modes[N_CONFIGS] = {2, 1, 0}; /* per step, whole sequence, by the rule */
+
+static void set_config(int v)
+{
+    TH_OK(clgrad__gemm_set_variant(th_ctx, variants[v]));
+    TH_OK(clgrad__gemm_set_whole_sequence(th_ctx, whole_modes[v]));
+}
 
 START_TEST(sequence_forward)
 {
-    for (int v = 0; v < 2; v++) {
-        TH_OK(clgrad__gemm_set_variant(th_ctx, variants[v]));
+    for (int v = 0; v < N_CONFIGS; v++) {
+        set_config(v);
         for (int kind = K_LSTM; kind <= K_RELU; kind++) {
             check_forward(kind, 5, 3, 17, 1, 1);
             check_forward(kind, 5, 3, 17, 0, 0);
@@ -105,16 +114,19 @@ START_TEST(sequence_forward)
             check_forward(kind, 4, 9, 16, 1, 1);  /* whole panels of units, vector cells */
             check_forward(kind, 3, 20, 24, 1, 0); /* several panels, a partial row panel */
             if (v == 0) check_forward(kind, 2, 33001, 1, 1, 1); /* batch rows fold over NDRange dims 1 and 2 */
+            if (v == 1) check_forward(kind, 3, 33, 9, 1, 1);    /* row panels, the last one partial */
         }
         check_forward(K_LSTM, 3, 11, 300, 1, 1); /* K past one cache block, a partial panel */
     }
     /* other micro-tiles of the CPU variant: 3 and 4 units per panel of the fused step */
     static const clgrad__gemm_cpu_params rows[2] = {{4, 4, 3, 64, 0, 0, 0}, {6, 8, 2, 64, 0, 0, 0}};
-    for (int r = 0; r < 2; r++) {
-        TH_OK(clgrad__gemm_set_params(th_ctx, &rows[r], NULL));
+    for (int r = 0; r < 4; r++) {
+        TH_OK(clgrad__gemm_set_params(th_ctx, &rows[r % 2], NULL));
+        TH_OK(clgrad__gemm_set_whole_sequence(th_ctx, 1 + r / 2));
         check_forward(K_LSTM, 4, 9, 16, 1, 1);
         check_forward(K_LSTM, 3, 7, 13, 0, 1);
     }
+    TH_OK(clgrad__gemm_set_whole_sequence(th_ctx, 0));
 }
 END_TEST
 
@@ -192,8 +204,8 @@ static void check_grad(int kind, int T, int B, int H, int with_bias, int with_st
 
 START_TEST(sequence_gradients)
 {
-    for (int v = 0; v < 2; v++) {
-        TH_OK(clgrad__gemm_set_variant(th_ctx, variants[v]));
+    for (int v = 0; v < N_CONFIGS; v++) {
+        set_config(v);
         for (int kind = K_LSTM; kind <= K_RELU; kind++) {
             check_grad(kind, 3, 2, 5, 1, 1);
             check_grad(kind, 2, 3, 4, 0, 0);
@@ -205,10 +217,13 @@ START_TEST(sequence_gradients)
     }
     /* other micro-tiles of the CPU variant (the fused backward step's units per vector) */
     static const clgrad__gemm_cpu_params rows[2] = {{4, 4, 3, 64, 0, 0, 0}, {6, 8, 2, 64, 0, 0, 0}};
-    for (int r = 0; r < 2; r++) {
-        TH_OK(clgrad__gemm_set_params(th_ctx, &rows[r], NULL));
+    for (int r = 0; r < 4; r++) {
+        TH_OK(clgrad__gemm_set_params(th_ctx, &rows[r % 2], NULL));
+        TH_OK(clgrad__gemm_set_whole_sequence(th_ctx, 1 + r / 2));
         check_grad(K_LSTM, 3, 7, 8, 1, 1);
+        check_grad(K_LSTM, 2, 9, 8, 0, 0); /* no initial state, a partial row panel */
     }
+    TH_OK(clgrad__gemm_set_whole_sequence(th_ctx, 0));
 }
 END_TEST
 
@@ -278,6 +293,34 @@ START_TEST(backward_is_deterministic)
 }
 END_TEST
 
+/* The whole sequence in one launch makes the same sums in the same order as one launch per
+ * step: the same bits, forward and backward. */
+START_TEST(whole_sequence_matches_steps)
+{
+    static const clgrad__gemm_cpu_params four_rows = {4, 4, 3, 64, 0, 0, 0}; /* 2 row panels of B = 5 */
+    static const int hs[2] = {33, 40};
+    for (int r = 0; r < 2; r++) {
+        TH_OK(clgrad__gemm_set_params(th_ctx, r ? &four_rows : NULL, NULL));
+        for (int hi = 0; hi < 2; hi++) {
+            int H = hs[hi], G = 4 * H;
+            float *a[4], *b[4];
+            TH_OK(clgrad__gemm_set_whole_sequence(th_ctx, 2));
+            grads_once(K_LSTM, H, a);
+            TH_OK(clgrad__gemm_set_whole_sequence(th_ctx, 1));
+            grads_once(K_LSTM, H, b);
+            size_t n[4] = {(size_t)9 * 5 * G, (size_t)G * H, (size_t)G, (size_t)2 * 5 * H};
+            for (int i = 0; i < 4; i++) {
+                ck_assert_msg(memcmp(a[i], b[i], n[i] * sizeof(float)) == 0,
+                              "params %d H %d input %d: whole sequence and per-step gradients differ", r, H, i);
+                free(a[i]);
+                free(b[i]);
+            }
+        }
+    }
+    TH_OK(clgrad__gemm_set_whole_sequence(th_ctx, 0));
+}
+END_TEST
+
 START_TEST(error_paths)
 {
     int64_t xs[3] = {4, 2, 12}, ws[2] = {12, 3}, bad_w[2] = {12, 4}, bad_b[1] = {11}, bad_s[3] = {2, 3, 3};
@@ -312,6 +355,7 @@ int main(void)
     tcase_add_test(tc, sequence_gradients);
     tcase_add_test(tc, projection_gradients);
     tcase_add_test(tc, backward_is_deterministic);
+    tcase_add_test(tc, whole_sequence_matches_steps);
     tcase_add_test(tc, error_paths);
     suite_add_tcase(s, tc);
     return th_run(s, 1);
