@@ -396,23 +396,31 @@ __kernel MM_CPU_WGS void matmul_cpu_f32(const int M, const int N, const int K, c
  * each) into MM_NR-column panels with the columns of each panel interleaved by gate: with
  * U = MM_NR / G units per panel, column c of panel q is gate c / U of unit q*U + c % U
  * (source column (c / U) * H + q*U + c % U), zero past unit H. G = 1 is the plain layout of
- * matmul_pack_b_f32 for a whole K.
+ * matmul_pack_b_f32 for a whole K. A work-item copies kb rows k of one panel column by
+ * column: the kb x MM_NR block it writes and the block of the source it reads stay in L1.
  * Arguments: H, K, G, trans_b, b, off_b, ldb (op(B)(k, j) = b[off_b + k*ldb + j], or
- *            b[off_b + j*ldb + k] when trans_b), bp (ceil(H / U) panels of K x MM_NR).
- * NDRange: global (ceil(H / U), K), any local size. */
+ *            b[off_b + j*ldb + k] when trans_b), kb, bp (ceil(H / U) panels of K x MM_NR).
+ * NDRange: global (ceil(H / U), ceil(K / kb)), any local size. */
 __kernel void matmul_pack_gates_f32(const int H, const int K, const int G, const int trans_b,
-                                    __global const float *restrict b, const long off_b, const int ldb,
+                                    __global const float *restrict b, const long off_b, const int ldb, const int kb,
                                     __global float *restrict bp)
 {
-    const int q = (int)get_global_id(0), k = (int)get_global_id(1);
-    const int U = MM_NR / G;
-    if (q * U >= H || k >= K)
+    const int q = (int)get_global_id(0), k0 = (int)get_global_id(1) * kb;
+    const int U = MM_NR / G, k1 = min(K, k0 + kb);
+    if (q * U >= H || k0 >= K)
         return;
-    __global float *d = bp + ((long)q * K + k) * MM_NR;
+    __global float *d = bp + (long)q * K * MM_NR;
+    const long js = trans_b ? ldb : 1, ks = trans_b ? 1 : ldb;
     for (int cc = 0; cc < MM_NR; cc++) {
         const int g = cc / U, u = q * U + cc % U;
-        const long j = (long)g * H + u;
-        d[cc] = g < G && u < H ? b[off_b + (trans_b ? j * ldb + k : (long)k * ldb + j)] : 0.0f;
+        if (g < G && u < H) {
+            __global const float *src = b + off_b + ((long)g * H + u) * js;
+            for (int k = k0; k < k1; k++)
+                d[(long)k * MM_NR + cc] = src[k * ks];
+        } else {
+            for (int k = k0; k < k1; k++)
+                d[(long)k * MM_NR + cc] = 0.0f;
+        }
     }
 }
 

@@ -470,6 +470,10 @@ clgrad_status clgrad__gemm_clblast(clgrad_context *ctx, const clgrad__gemm_args 
 
 /* --- products with B packed once, for the fused epilogues --------------------------------- */
 
+/* Rows k per work-item of matmul_pack_gates_f32: a 16 x MM_NR block of the panel (2 KiB for
+ * 32 columns) stays in L1 while the source is read along its contiguous direction. */
+#define PACK_GATES_KB 16
+
 clgrad_status clgrad__gemm_pack_gates(clgrad_context *ctx, int trans_b, int64_t k, int64_t h, int g, cl_mem b,
                                       int64_t b_off, int64_t ldb, clgrad__buffer **out)
 {
@@ -482,12 +486,12 @@ clgrad_status clgrad__gemm_pack_gates(clgrad_context *ctx, int trans_b, int64_t 
                             (long long)k, g, (long long)h, nr);
     size_t panels = cdiv((size_t)h, (size_t)u);
     CLGRAD_TRY(clgrad__buffer_alloc(ctx, sizeof(float) * panels * (size_t)nr * (size_t)k, out));
-    cl_int H = (cl_int)h, K = (cl_int)k, G = g, tb = trans_b ? 1 : 0, ld = (cl_int)ldb;
+    cl_int H = (cl_int)h, K = (cl_int)k, G = g, tb = trans_b ? 1 : 0, ld = (cl_int)ldb, kb = PACK_GATES_KB;
     cl_long off = b_off;
-    size_t global[2] = {panels, (size_t)k};
+    size_t global[2] = {panels, cdiv((size_t)k, PACK_GATES_KB)};
     clgrad_status st = clgrad__launch(ctx, FAMILY, s->opts, "matmul_pack_gates_f32", 2, global, NULL,
                                       CLGRAD_ARGS(CLGRAD_KARG(H), CLGRAD_KARG(K), CLGRAD_KARG(G), CLGRAD_KARG(tb),
-                                                  CLGRAD_KARG(b), CLGRAD_KARG(off), CLGRAD_KARG(ld),
+                                                  CLGRAD_KARG(b), CLGRAD_KARG(off), CLGRAD_KARG(ld), CLGRAD_KARG(kb),
                                                   CLGRAD_KARG((*out)->mem)));
     if (st != CLGRAD_OK) {
         clgrad__buffer_release(*out);
