@@ -496,6 +496,59 @@ static inline float mm_sigm(float v) { return 1.0f / (1.0f + exp(-v)); }
 #define MM_ULOAD vload16
 #define MM_USTORE vstore16
 #endif
+/* Two rows' U units as one vector, where 2U is one of OpenCL's widths. */
+#if MM_NR == 8
+#define MM_U2VEC float4
+#elif MM_NR == 16
+#define MM_U2VEC float8
+#elif MM_NR == 32
+#define MM_U2VEC float16
+#endif
+
+/* The forward cell on one (row, unit) element or a vector of them, type T, as lstm_fwd_f32
+ * of cl/rnn.cl: the pre-activations x (input projection, gate blocks H apart) + row (the
+ * product, gate blocks MM_U apart) + bb (bias) into the gates at g, c_t at cc from c_{t-1}
+ * at cpv, h_t at hh, and c_t at hl too when clast >= 0. LD(p, s) and ST(v, p, s) load and
+ * store a T at p, s floats between its rows: two rows for the two-row vectors (xs: the
+ * rows' stride in the product's registers), one otherwise. */
+#define MM_LSTM_CELL(T, LD, ST, x, row, rs, bb, cpv, g, cc, hh, hl)                              \
+    {                                                                                           \
+        T pi = LD(x, G4), pf = LD((x) + H, G4), pg = LD((x) + 2 * H, G4), po = LD((x) + 3 * H, G4); \
+        if (has_rec) {                                                                          \
+            pi += LD(row, rs);                                                                  \
+            pf += LD((row) + MM_U, rs);                                                         \
+            pg += LD((row) + 2 * MM_U, rs);                                                     \
+            po += LD((row) + 3 * MM_U, rs);                                                     \
+        }                                                                                       \
+        if (has_bias) {                                                                         \
+            pi += LD(bb, 0);                                                                    \
+            pf += LD((bb) + H, 0);                                                              \
+            pg += LD((bb) + 2 * H, 0);                                                          \
+            po += LD((bb) + 3 * H, 0);                                                          \
+        }                                                                                       \
+        const T one = (T)(1.0f);                                                                \
+        const T ig = one / (one + exp(-pi)), fg = one / (one + exp(-pf)), gg = MM_TANH(T, pg),  \
+                og = one / (one + exp(-po));                                                    \
+        const T cn = fg * (has_c ? LD(cpv, H) : (T)(0.0f)) + ig * gg;                           \
+        ST(ig, g, G4);                                                                          \
+        ST(fg, (g) + H, G4);                                                                    \
+        ST(gg, (g) + 2 * H, G4);                                                                \
+        ST(og, (g) + 3 * H, G4);                                                                \
+        ST(cn, cc, H);                                                                          \
+        ST(og * MM_TANH(T, cn), hh, H);                                                         \
+        if (clast >= 0)                                                                         \
+            ST(cn, hl, H);                                                                      \
+    }
+#define MM_LD1S(p, s) (*(p))
+#define MM_ST1S(v, p, s) (*(p) = (v))
+#ifdef MM_UVEC
+#define MM_LD1V(p, s) MM_ULOAD(0, p)
+#define MM_ST1V(v, p, s) MM_USTORE(v, 0, p)
+#endif
+#ifdef MM_U2VEC
+#define MM_LD2(p, s) ((MM_U2VEC)(MM_ULOAD(0, p), MM_ULOAD(0, (p) + (s))))
+#define MM_ST2(v, p, s) (MM_USTORE((v).lo, 0, p), MM_USTORE((v).hi, 0, (p) + (s)))
+#endif
 
 /* One LSTM step on row panels p0 .. p1-1 and unit panels q0 .. q1-1 (MM_U units each): the
  * body of matmul_lstm_cpu_f32 and of each step of matmul_lstm_seq_cpu_f32; arguments as
@@ -533,75 +586,34 @@ static inline void mm_lstm_step(const int B, const int H, const int kblock, cons
                     for (int v = 0; v < MM_NV; v++)
                         MM_VSTORE(acc[r][v], 0, rows[r] + v * MM_VW);
             }
-            for (int r = 0; r < mr; r++) {
-                const float *row = rows[r];
+            int r = 0;
+#ifdef MM_U2VEC
+            if (nu == MM_U) /* whole panels, two rows at a time: the cell on vectors of 2U */
+                for (; r + 1 < mr; r += 2) {
+                    const long bi = i0 + r, e0 = bi * H + j0;
+                    MM_LSTM_CELL(MM_U2VEC, MM_LD2, MM_ST2, xp + xoff + bi * G4 + j0, rows[r], MM_NR,
+                                 bias + boff + j0, cp + cpoff + e0, gt + goff + bi * G4 + j0, c + coff + e0,
+                                 h + hoff + e0, h + clast + e0)
+                }
+#endif
+            for (; r < mr; r++) {
                 const long bi = i0 + r, e0 = bi * H + j0;
-                __global const float *x = xp + xoff + bi * G4 + j0;
-                __global float *g = gt + goff + bi * G4 + j0;
 #ifdef MM_UVEC
                 if (nu == MM_U) { /* a whole panel: the cell on vectors of U units */
-                    MM_UVEC pi = MM_ULOAD(0, x), pf = MM_ULOAD(0, x + H), pg = MM_ULOAD(0, x + 2 * H),
-                            po = MM_ULOAD(0, x + 3 * H);
-                    if (has_rec) {
-                        pi += MM_ULOAD(0, row);
-                        pf += MM_ULOAD(0, row + MM_U);
-                        pg += MM_ULOAD(0, row + 2 * MM_U);
-                        po += MM_ULOAD(0, row + 3 * MM_U);
-                    }
-                    if (has_bias) {
-                        __global const float *bb = bias + boff + j0;
-                        pi += MM_ULOAD(0, bb);
-                        pf += MM_ULOAD(0, bb + H);
-                        pg += MM_ULOAD(0, bb + 2 * H);
-                        po += MM_ULOAD(0, bb + 3 * H);
-                    }
-                    const MM_UVEC one = (MM_UVEC)(1.0f);
-                    const MM_UVEC ig = one / (one + exp(-pi)), fg = one / (one + exp(-pf)), gg = MM_TANH(MM_UVEC, pg),
-                                  og = one / (one + exp(-po));
-                    const MM_UVEC cn = fg * (has_c ? MM_ULOAD(0, cp + cpoff + e0) : (MM_UVEC)(0.0f)) + ig * gg;
-                    MM_USTORE(ig, 0, g);
-                    MM_USTORE(fg, 0, g + H);
-                    MM_USTORE(gg, 0, g + 2 * H);
-                    MM_USTORE(og, 0, g + 3 * H);
-                    MM_USTORE(cn, 0, c + coff + e0);
-                    MM_USTORE(og * MM_TANH(MM_UVEC, cn), 0, h + hoff + e0);
-                    if (clast >= 0)
-                        MM_USTORE(cn, 0, h + clast + e0);
+                    MM_LSTM_CELL(MM_UVEC, MM_LD1V, MM_ST1V, xp + xoff + bi * G4 + j0, rows[r], MM_NR,
+                                 bias + boff + j0, cp + cpoff + e0, gt + goff + bi * G4 + j0, c + coff + e0,
+                                 h + hoff + e0, h + clast + e0)
                     continue;
                 }
 #endif
-                for (int u = 0; u < nu; u++) {
-                    float pi = x[u], pf = x[H + u], pg = x[2 * H + u], po = x[3 * H + u];
-                    if (has_rec) {
-                        pi += row[u];
-                        pf += row[U + u];
-                        pg += row[2 * U + u];
-                        po += row[3 * U + u];
-                    }
-                    if (has_bias) {
-                        __global const float *bb = bias + boff + j0 + u;
-                        pi += bb[0];
-                        pf += bb[H];
-                        pg += bb[2 * H];
-                        po += bb[3 * H];
-                    }
-                    const float ig = mm_sigm(pi), fg = mm_sigm(pf), gg = MM_TANH(float, pg), og = mm_sigm(po);
-                    const long e = e0 + u;
-                    const float cn = fg * (has_c ? cp[cpoff + e] : 0.0f) + ig * gg;
-                    g[u] = ig;
-                    g[H + u] = fg;
-                    g[2 * H + u] = gg;
-                    g[3 * H + u] = og;
-                    c[coff + e] = cn;
-                    h[hoff + e] = og * MM_TANH(float, cn);
-                    if (clast >= 0)
-                        h[clast + e] = cn;
-                }
+                for (int u = 0; u < nu; u++)
+                    MM_LSTM_CELL(float, MM_LD1S, MM_ST1S, xp + xoff + bi * G4 + j0 + u, rows[r] + u, MM_NR,
+                                 bias + boff + j0 + u, cp + cpoff + e0 + u, gt + goff + bi * G4 + j0 + u,
+                                 c + coff + e0 + u, h + hoff + e0 + u, h + clast + e0 + u)
             }
         }
     }
 }
-
 
 /* matmul_lstm_cpu_f32: one LSTM step, the recurrent product and the cell in one launch:
  * pre = x W_ih^T (xp) + h_{t-1} W_hh^T (this product, when has_rec) + bias, then with gates
