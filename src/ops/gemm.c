@@ -346,12 +346,18 @@ void clgrad__gemm_cpu_tiles(const clgrad_context *ctx, size_t pm, size_t pn, int
     *tn = n;
 }
 
-int clgrad__gemm_cpu_whole_sequence(const clgrad_context *ctx, size_t row_panels)
+/* The whole-sequence launch's cost model: a launch per step costs about SEQ_LAUNCH_FLOPS of a
+ * compute unit's time (PoCL: ~20 us between dependent launches at ~150 GFLOP/s per unit). */
+#define SEQ_LAUNCH_FLOPS 3e6
+
+int clgrad__gemm_cpu_whole_sequence(const clgrad_context *ctx, size_t row_panels, double step_flops)
 {
     const clgrad__gemm_state *s = clgrad__ctx_slot_find(ctx, &gemm_key);
     if (s && s->seq_forced) return s->seq_forced == 1;
-    size_t units = ctx->dev.info.compute_units > 0 ? (size_t)ctx->dev.info.compute_units : 1;
-    return row_panels >= 2 * units;
+    double units = ctx->dev.info.compute_units > 0 ? (double)ctx->dev.info.compute_units : 1.0;
+    double busy = (double)row_panels < units ? (double)row_panels : units;
+    /* a step's time on the busy units against its time on all units plus a launch */
+    return step_flops / busy <= step_flops / units + SEQ_LAUNCH_FLOPS;
 }
 
 clgrad_status clgrad__gemm_set_whole_sequence(clgrad_context *ctx, int mode)

@@ -71,11 +71,13 @@ clgrad_status clgrad__gemm_set_params(clgrad_context *ctx, const clgrad__gemm_cp
 clgrad_status clgrad__gemm_cpu_plan(clgrad_context *ctx, int *cpu, clgrad__gemm_cpu_params *p, const char **opts);
 /* Micro-tiles per work-item (tm along M, tn along N) for a launch over pm x pn micro-tiles. */
 void clgrad__gemm_cpu_tiles(const clgrad_context *ctx, size_t pm, size_t pn, int *tm, int *tn);
-/* Whether a recurrent sequence with row_panels panels of MM_MR batch rows runs as one
- * launch, each work-item owning a row panel through every step (rows never meet inside the
- * recurrence): when there are at least two panels per compute unit, so the launches saved
- * outweigh the parallelism of the unit panels; else one launch per step. */
-int clgrad__gemm_cpu_whole_sequence(const clgrad_context *ctx, size_t row_panels);
+/* Whether a recurrent sequence with row_panels panels of MM_MR batch rows and step_flops of
+ * product per step runs as one launch, each work-item owning a row panel through every step
+ * (rows never meet inside the recurrence), rather than one launch per step spread over the
+ * unit panels too: when a step on min(row_panels, compute units) units costs no more than on
+ * all of them plus a launch (measured on a 2-unit CPU: one launch wins from 8 batch rows at
+ * hidden size 256 and from 16 rows at 512, and never loses by more than 2%). */
+int clgrad__gemm_cpu_whole_sequence(const clgrad_context *ctx, size_t row_panels, double step_flops);
 /* Forces that choice for ctx (tests): 1 whole-sequence launches, 2 per step, 0 by the rule. */
 clgrad_status clgrad__gemm_set_whole_sequence(clgrad_context *ctx, int mode);
 /* Packs op(B) (k x g*h: g blocks of h columns) into a new buffer for the CPU variant:

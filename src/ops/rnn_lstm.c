@@ -1,7 +1,7 @@
 /* The fused LSTM sequence op (see rnn.h and rnn.c): per step one GEMM and one cell kernel,
  * or, on the CPU variant of the GEMM, one launch of both with W_hh packed once for the whole
- * sequence (cl/matmul.cl), and when the batch has row panels enough for the compute units
- * one launch for the whole sequence, a work-item per row panel; backward in reverse, the
+ * sequence (cl/matmul.cl), or one launch for the whole sequence, a work-item per panel of
+ * batch rows, when that pays (clgrad__gemm_cpu_whole_sequence); backward in reverse, the
  * same ways. */
 #include "ops/rnn_impl.h"
 
@@ -61,7 +61,9 @@ static clgrad_status lstm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_t
         st = clgrad__gemm_pack_gates(ctx, 0, GH, H, 1, wm.m, wm.off, H, &wp);
     }
     clgrad_tensor *dg = t[0], *dhc = t[1];
-    int whole = wp && T <= INT_MAX && clgrad__gemm_cpu_whole_sequence(ctx, (size_t)((B + gp.mr - 1) / gp.mr));
+    double step_flops = 8.0 * (double)B * (double)H * (double)H; /* dg (B, 4H) x W_hh (4H, H) */
+    int whole = wp && T <= INT_MAX &&
+                clgrad__gemm_cpu_whole_sequence(ctx, (size_t)((B + gp.mr - 1) / gp.mr), step_flops);
     if (whole)
         st = lstm_backward_whole(ctx, mmopts, &gp, s, gy, dhc, gs, cs, hc0 ? &c0 : NULL, dg, nd->needs_grad[3], wp);
     for (int64_t s = T - 1; s >= 0 && st == CLGRAD_OK && !whole; s--) {
@@ -153,7 +155,8 @@ clgrad_status clgrad__lstm_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad
     if (wp) {
         size_t pm = (size_t)((B + gp.mr - 1) / gp.mr), pn = (size_t)((H + nr / 4 - 1) / (nr / 4));
         clgrad__gemm_cpu_tiles(ctx, pm, pn, &tm, &tn);
-        whole = T <= INT_MAX && clgrad__gemm_cpu_whole_sequence(ctx, pm);
+        double step_flops = 8.0 * (double)B * (double)H * (double)H; /* h (B, H) x W_hh^T (H, 4H) */
+        whole = T <= INT_MAX && clgrad__gemm_cpu_whole_sequence(ctx, pm, step_flops);
         if (whole) st = lstm_forward_whole(ctx, mmopts, &gp, T, B, H, hc0, wp, gs, xp, bm, has_bias, cs, y);
     }
     for (int64_t s = 0; s < T && st == CLGRAD_OK && !whole; s++) {
