@@ -455,7 +455,6 @@ __kernel MM_CPU_WGS void matmul_packed_f32(const int M, const int N, const int K
     }
 }
 
-static inline float mm_sigm(float v) { return 1.0f / (1.0f + exp(-v)); }
 /* tanh of a float or a vector v (type T), faster than the tanh of CPU compilers' libraries:
  * 1 - 2 / (exp(2|v|) + 1) where that loses no digits (|v| >= 1/8), the Taylor polynomial to
  * v^9 below (its error under 1e-12 relative there), the sign of v put back. NaN stays NaN,
@@ -509,8 +508,8 @@ static inline float mm_sigm(float v) { return 1.0f / (1.0f + exp(-v)); }
  * of cl/rnn.cl: the pre-activations x (input projection, gate blocks H apart) + row (the
  * product, gate blocks MM_U apart) + bb (bias) into the gates at g, c_t at cc from c_{t-1}
  * at cpv, h_t at hh, and c_t at hl too when clast >= 0. LD(p, s) and ST(v, p, s) load and
- * store a T at p, s floats between its rows: two rows for the two-row vectors (xs: the
- * rows' stride in the product's registers), one otherwise. */
+ * store a T at p, s floats between its rows: two rows for the two-row vectors, one
+ * otherwise (rs: the rows' stride in the product's copy, rows). */
 #define MM_LSTM_CELL(T, LD, ST, x, row, rs, bb, cpv, g, cc, hh, hl)                              \
     {                                                                                           \
         T pi = LD(x, G4), pf = LD((x) + H, G4), pg = LD((x) + 2 * H, G4), po = LD((x) + 3 * H, G4); \
@@ -650,11 +649,11 @@ __kernel MM_CPU_WGS void matmul_lstm_cpu_f32(const int B, const int H, const int
                  xp, xoff, bias, boff, has_bias, cp, cpoff, has_c, c, coff, h, hoff, clast);
 }
 
-/* matmul_lstm_seq_cpu_f32: the whole LSTM sequence in one launch, for a batch with enough
- * row panels to keep the compute units busy: the rows of a batch never meet inside the
- * recurrence, so the work-item owning row panel p runs every step on its rows, each step as
- * matmul_lstm_cpu_f32 (the same sums in the same order) over all unit panels, and needs no
- * other work-item's h_{t-1}.
+/* matmul_lstm_seq_cpu_f32: the whole LSTM sequence in one launch (where the launches saved
+ * outweigh the unit panels' parallelism: clgrad__gemm_cpu_whole_sequence on the host): the
+ * rows of a batch never meet inside the recurrence, so the work-item owning row panel p runs
+ * every step on its rows, each step as matmul_lstm_cpu_f32 (the same sums in the same order)
+ * over all unit panels, and needs no other work-item's h_{t-1}.
  * Arguments:
  *   B, H, T, kblock     batch rows, hidden units, steps, k block of the product
  *   has_hc0, hc, hcoff  the initial state: h_0 (B, H) at hcoff, c_0 right after it
