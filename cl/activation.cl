@@ -24,7 +24,7 @@
  * Comparisons go through select so that the same text serves scalars and vectors. */
 
 /* relu keeps NaN (as torch.relu); relu'(0) = 0 */
-#define F_relu(T, x, p0, p1) select((x), (T)(0.0f), (x) < (T)(0.0f))
+#define F_relu(T, x, p0, p1) CLGRAD_RELU(T, x)
 #define D_relu(T, x, p0, p1) select((T)(0.0f), (T)(1.0f), (x) > (T)(0.0f))
 #define F_leaky_relu(T, x, p0, p1) select((x) * (T)(p0), (x), (x) > (T)(0.0f))
 #define D_leaky_relu(T, x, p0, p1) select((T)(p0), (T)(1.0f), (x) > (T)(0.0f))

@@ -80,6 +80,10 @@ kernel void kname(global float *dx, long dxoff, global const float *x, long xoff
     }                                                                                           \
 }
 
+/* max(x, 0) on a float or vector type T, NaN kept (as torch.relu): the ReLU of the activation
+ * kernels and of the epilogues fused into other families (cl/matmul.cl, cl/conv.cl). */
+#define CLGRAD_RELU(T, x) select((x), (T)(0.0f), (x) < (T)(0.0f))
+
 /* 2x2 max pooling with stride 2 over two input rows r0, r1 (r1 = r0 + W) of a plane, shared
  * by the pooling kernels and the convolution's fused ReLU + pooling (cl/pool.cl,
  * cl/conv.cl). The taps are scanned (0,0), (0,1), (1,0), (1,1), a tap taking over when it is

@@ -115,7 +115,7 @@ kernel void conv_planes_copy_f32(global const float *src, long src_off, global f
         float add = has_bias ? bias[bias_off + k * bias_stride] : 0.0f;
         for (; p + 4 <= HW; p += 4) {
             float4 v = has_bias ? vload4(0, s + p) + add : vload4(0, s + p);
-            vstore4(select(v, (float4)(0.0f), v < 0.0f), 0, d + p);
+            vstore4(CLGRAD_RELU(float4, v), 0, d + p);
         }
         for (; p < HW; p++) {
             float v = has_bias ? s[p] + add : s[p];
@@ -620,11 +620,9 @@ kernel void conv_weight_from_t_f32(global const float *dwt, long dwt_off, global
 /* A convolution followed by a ReLU and 2x2 max pooling with stride 2, the pooling's part
  * (the conv output Ho x Wo even, so the windows tile it). Same bits as conv_planes_copy_f32
  * with its ReLU followed by maxpool_2x2_fwd_f32 and, backward, maxpool_2x2_bwd_f32 followed
- * by relu_bwd_f32: each tap is t + bias through v < 0 ? 0 : v, then the windows of
+ * by relu_bwd_f32: each tap is CLGRAD_RELU(t + bias), then the windows of
  * clgrad_max2x2_* (cl/common.cl), and the gradient at the recorded tap is
  * dy * (y > 0 ? 1 : 0). */
-#define CP_RELU(T, v) select((v), (T)(0.0f), (v) < 0.0f)
-
 /* conv_relu_pool2_f32: from the GEMM's result t (K, nb, Ho*Wo) of images n0 .. n0+nb, the
  * pooled y (N, K, Ho/2, Wo/2) contiguous and idx, the flat oh*Wo+ow of each maximum (as
  * clgrad_max_pool2d's indices). One work-item per pooled row, four outputs at a time.
@@ -655,8 +653,8 @@ kernel void conv_relu_pool2_f32(global const float *t, long t_off, global float 
         }
         float4 best;
         int4 at;
-        clgrad_max2x2_4(CP_RELU(float8, a), CP_RELU(float8, b), (int4)(b0 + 2 * pw) + (int4)(0, 2, 4, 6), Wo, &best,
-                        &at);
+        clgrad_max2x2_4(CLGRAD_RELU(float8, a), CLGRAD_RELU(float8, b), (int4)(b0 + 2 * pw) + (int4)(0, 2, 4, 6),
+                        Wo, &best, &at);
         vstore4(best, 0, yp + pw);
         vstore4(at, 0, ip + pw);
     }
@@ -668,8 +666,8 @@ kernel void conv_relu_pool2_f32(global const float *t, long t_off, global float 
             t10 += add;
             t11 += add;
         }
-        clgrad_max2x2_1(CP_RELU(float, t00), CP_RELU(float, t01), CP_RELU(float, t10), CP_RELU(float, t11),
-                        b0 + 2 * pw, Wo, yp + pw, ip + pw);
+        clgrad_max2x2_1(CLGRAD_RELU(float, t00), CLGRAD_RELU(float, t01), CLGRAD_RELU(float, t10),
+                        CLGRAD_RELU(float, t11), b0 + 2 * pw, Wo, yp + pw, ip + pw);
     }
 }
 

@@ -56,7 +56,6 @@
 /* Not an epilogue but a layout, passed with it on every k block (CPU variant): C is stored
  * transposed, element (i, j) at c[j * ldc + i]. */
 #define MM_EPI_CT 8
-#define MM_RELU(v) select((v), (MM_VEC)(0.0f), (v) < 0.0f)
 
 static inline float mm_epi(float v, const int epi, __global const float *bias, const long off_bias, const int i,
                            const int j)
@@ -251,7 +250,7 @@ static inline void mm_cpu_store(MM_VEC acc[MM_MR][MM_NV], const float alpha, con
                     if (epi & MM_EPI_BIAS_ROW)
                         y += (MM_VEC)(bias[off_bias + i0 + r]);
                     if (epi & MM_EPI_RELU)
-                        y = MM_RELU(y);
+                        y = CLGRAD_RELU(MM_VEC, y);
                 }
                 MM_VSTORE(y, 0, cp);
             }

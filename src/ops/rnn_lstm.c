@@ -15,6 +15,18 @@ typedef clgrad__rnn_mat mat;
 typedef clgrad__rnn_seq_state seq_state;
 static mat at(const clgrad_tensor *t, int64_t off) { return clgrad__rnn_at(t, off); }
 
+/* Panels of gp->mr batch rows: the work-items of the whole-sequence launches. */
+static size_t row_panels(const clgrad__gemm_cpu_params *gp, int64_t B) { return (size_t)((B + gp->mr - 1) / gp->mr); }
+
+/* Whether the sequence runs as one launch each way (T steps of B rows, H units): the product
+ * of a step, forward (B, H) x (H, 4H) or backward (B, 4H) x (4H, H), is 8 B H^2 flops. */
+static int whole_sequence(const clgrad_context *ctx, const clgrad__gemm_cpu_params *gp, int64_t T, int64_t B,
+                          int64_t H)
+{
+    double step_flops = 8.0 * (double)B * (double)H * (double)H;
+    return T <= INT_MAX && clgrad__gemm_cpu_whole_sequence(ctx, row_panels(gp, B), step_flops);
+}
+
 /* The whole backward sequence in one launch of the CPU variant
  * (matmul_lstm_seq_bwd_cpu_f32): a work-item per panel of gp->mr batch rows, steps T-1 .. 0;
  * dhc ends with dL/dh_0 (when dh0) and dL/dc_0. */
@@ -26,7 +38,7 @@ static clgrad_status lstm_backward_whole(clgrad_context *ctx, const char *mmopts
     cl_int Bi = (cl_int)s->B, Hi = (cl_int)s->H, Ti = (cl_int)s->T, kb = 4 * Hi < 256 ? 4 * Hi : 256;
     cl_int has_c0 = c0 != NULL;
     mat gym = at(gy, 0), dm = at(dhc, 0), gsm = at(gs, 0), cm = at(cs, 0), c0m = c0 ? *c0 : cm, dgm = at(dg, 0);
-    size_t global[1] = {(size_t)((s->B + gp->mr - 1) / gp->mr)}, one1[1] = {1};
+    size_t global[1] = {row_panels(gp, s->B)}, one1[1] = {1};
     clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(Bi), CLGRAD_KARG(Hi), CLGRAD_KARG(Ti), CLGRAD_KARG(kb),
                                   CLGRAD_KARG(gym.m), CLGRAD_KARG(gym.off), CLGRAD_KARG(dm.m), CLGRAD_KARG(dm.off),
                                   CLGRAD_KARG(gsm.m), CLGRAD_KARG(gsm.off), CLGRAD_KARG(cm.m), CLGRAD_KARG(cm.off),
@@ -61,9 +73,7 @@ static clgrad_status lstm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_t
         st = clgrad__gemm_pack_gates(ctx, 0, GH, H, 1, wm.m, wm.off, H, &wp);
     }
     clgrad_tensor *dg = t[0], *dhc = t[1];
-    double step_flops = 8.0 * (double)B * (double)H * (double)H; /* dg (B, 4H) x W_hh (4H, H) */
-    int whole = wp && T <= INT_MAX &&
-                clgrad__gemm_cpu_whole_sequence(ctx, (size_t)((B + gp.mr - 1) / gp.mr), step_flops);
+    int whole = wp && whole_sequence(ctx, &gp, T, B, H);
     if (whole)
         st = lstm_backward_whole(ctx, mmopts, &gp, s, gy, dhc, gs, cs, hc0 ? &c0 : NULL, dg, nd->needs_grad[3], wp);
     for (int64_t s = T - 1; s >= 0 && st == CLGRAD_OK && !whole; s--) {
@@ -76,7 +86,7 @@ static clgrad_status lstm_backward(clgrad__node *nd, clgrad_tensor *gy, clgrad_t
         if (wp) {
             /* the CPU variant: the cell's backward and dL/dh_{t-1} = d_t W_hh in one launch */
             cl_int Bi = (cl_int)B, Hi = (cl_int)H, kb = 4 * Hi < 256 ? 4 * Hi : 256;
-            size_t global[1] = {(size_t)((B + gp.mr - 1) / gp.mr)}, one1[1] = {1};
+            size_t global[1] = {row_panels(&gp, B)}, one1[1] = {1};
             clgrad__kargs a = CLGRAD_ARGS(
                 CLGRAD_KARG(Bi), CLGRAD_KARG(Hi), CLGRAD_KARG(kb), CLGRAD_KARG(gyr.m), CLGRAD_KARG(gyr.off),
                 CLGRAD_KARG(dhm.m), CLGRAD_KARG(dhm.off), CLGRAD_KARG(has_dh), CLGRAD_KARG(dcin.m),
@@ -111,7 +121,7 @@ static clgrad_status lstm_forward_whole(clgrad_context *ctx, const char *mmopts,
 {
     cl_int Bi = (cl_int)B, Hi = (cl_int)H, Ti = (cl_int)T, kb = Hi < 256 ? Hi : 256, has_hc0 = hc0 != NULL;
     mat hc = hc0 ? at(hc0, 0) : at(xp, 0), gm = at(gs, 0), xm = at(xp, 0), cm = at(cs, 0), ym = at(y, 0);
-    size_t global[1] = {(size_t)((B + gp->mr - 1) / gp->mr)}, one1[1] = {1};
+    size_t global[1] = {row_panels(gp, B)}, one1[1] = {1};
     clgrad__kargs a = CLGRAD_ARGS(CLGRAD_KARG(Bi), CLGRAD_KARG(Hi), CLGRAD_KARG(Ti), CLGRAD_KARG(kb),
                                   CLGRAD_KARG(has_hc0), CLGRAD_KARG(hc.m), CLGRAD_KARG(hc.off), CLGRAD_KARG(wp->mem),
                                   CLGRAD_KARG(gm.m), CLGRAD_KARG(gm.off), CLGRAD_KARG(xm.m), CLGRAD_KARG(xm.off),
@@ -153,10 +163,9 @@ clgrad_status clgrad__lstm_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad
     }
     int tm = 1, tn = 1, nr = gp.nv * gp.vw, whole = 0;
     if (wp) {
-        size_t pm = (size_t)((B + gp.mr - 1) / gp.mr), pn = (size_t)((H + nr / 4 - 1) / (nr / 4));
+        size_t pm = row_panels(&gp, B), pn = (size_t)((H + nr / 4 - 1) / (nr / 4));
         clgrad__gemm_cpu_tiles(ctx, pm, pn, &tm, &tn);
-        double step_flops = 8.0 * (double)B * (double)H * (double)H; /* h (B, H) x W_hh^T (H, 4H) */
-        whole = T <= INT_MAX && clgrad__gemm_cpu_whole_sequence(ctx, pm, step_flops);
+        whole = whole_sequence(ctx, &gp, T, B, H);
         if (whole) st = lstm_forward_whole(ctx, mmopts, &gp, T, B, H, hc0, wp, gs, xp, bm, has_bias, cs, y);
     }
     for (int64_t s = 0; s < T && st == CLGRAD_OK && !whole; s++) {
@@ -167,7 +176,7 @@ clgrad_status clgrad__lstm_seq(clgrad_tensor *xp_in, clgrad_tensor *w_in, clgrad
         cl_long clast = s == T - 1 ? (cl_long)(y->offset + T * BH) : -1, Hl = H, Bl = B;
         if (wp) {
             cl_int Bi = (cl_int)B, Hi = (cl_int)H, kb = Hi < 256 ? Hi : 256;
-            size_t pm = (size_t)((B + gp.mr - 1) / gp.mr), pn = (size_t)((H + nr / 4 - 1) / (nr / 4));
+            size_t pm = row_panels(&gp, B), pn = (size_t)((H + nr / 4 - 1) / (nr / 4));
             size_t global[2] = {(pm + (size_t)tm - 1) / (size_t)tm, (pn + (size_t)tn - 1) / (size_t)tn};
             static const size_t one2[2] = {1, 1};
             clgrad__kargs a = CLGRAD_ARGS(
