@@ -40,11 +40,20 @@ static const clgrad__module_vtable conv2d_vt = {"conv2d", conv_forward, clgrad__
 static const clgrad__module_vtable conv_transpose2d_vt = {"conv_transpose2d", conv_forward, clgrad__module_free_impl,
                                                           conv_describe};
 
-static clgrad_status conv_forward_relu(clgrad_module *m, clgrad_tensor *x, clgrad_tensor **out)
+/* The layer through one of the fused ops (conv2d + ReLU, + 2x2 max pooling), a wrong input
+ * through the plain forward for its message. */
+typedef clgrad_status (*fused_conv_fn)(clgrad_tensor *x, clgrad_tensor *w, clgrad_tensor *bias,
+                                       const clgrad_conv2d_params *p, clgrad_tensor **out);
+static clgrad_status conv_forward_fused(clgrad_module *m, clgrad_tensor *x, fused_conv_fn op, clgrad_tensor **out)
 {
     const conv_impl *c = m->impl;
-    if (clgrad_tensor_ndim(x) != 4 || clgrad_tensor_dim(x, 1) != c->in_ch) return conv_forward(m, x, out); /* its message */
-    return clgrad__conv2d_relu(x, clgrad__module_get(m, "weight"), clgrad__module_get(m, "bias"), &c->p, out);
+    if (clgrad_tensor_ndim(x) != 4 || clgrad_tensor_dim(x, 1) != c->in_ch) return conv_forward(m, x, out);
+    return op(x, clgrad__module_get(m, "weight"), clgrad__module_get(m, "bias"), &c->p, out);
+}
+
+static clgrad_status conv_forward_relu(clgrad_module *m, clgrad_tensor *x, clgrad_tensor **out)
+{
+    return conv_forward_fused(m, x, clgrad__conv2d_relu, out);
 }
 
 clgrad__forward_relu_fn clgrad__conv_forward_relu_of(const clgrad_module *m)
@@ -54,9 +63,7 @@ clgrad__forward_relu_fn clgrad__conv_forward_relu_of(const clgrad_module *m)
 
 static clgrad_status conv_forward_relu_pool(clgrad_module *m, clgrad_tensor *x, clgrad_tensor **out)
 {
-    const conv_impl *c = m->impl;
-    if (clgrad_tensor_ndim(x) != 4 || clgrad_tensor_dim(x, 1) != c->in_ch) return conv_forward(m, x, out); /* its message */
-    return clgrad__conv2d_relu_pool(x, clgrad__module_get(m, "weight"), clgrad__module_get(m, "bias"), &c->p, out);
+    return conv_forward_fused(m, x, clgrad__conv2d_relu_pool, out);
 }
 
 clgrad__forward_relu_fn clgrad__conv_forward_relu_pool_of(const clgrad_module *m)
